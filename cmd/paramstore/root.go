@@ -1,0 +1,20 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "paramstore",
+		Short:         "A Parameter Store that speaks the AWS SSM API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newServerCmd(stdout, stderr), newKeysCmd(stdout))
+	return root
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paramstore/paramstore/internal/server"
+)
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
+	cfg := server.Default()
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Parameter Store server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			return runServer(cmd.Context(), cfg, stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "API address")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "durable state: raft log, state machine, master key")
+	f.BoolVar(&cfg.Dev, "dev", false, "ephemeral store in a temporary directory, any credentials, POST /_paramstore/reset")
+	f.StringVar(&cfg.Account, "account-id", cfg.Account, "the account in ARNs")
+	f.StringVar(&cfg.DefaultRegion, "region", cfg.DefaultRegion, "region of unsigned requests")
+	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "raft node ID")
+	f.StringVar(&cfg.RaftListen, "raft-listen", "", "raft TCP address (empty: in-process transport, single node)")
+	f.StringVar(&cfg.Join, "join", "", "address of a cluster member to join (not supported yet)")
+	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
+	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "json", "json or text")
+	return cmd
+}
+
+func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
+	s, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev {
+		host := s.Addr()
+		fmt.Fprintf(stdout, "Paramstore dev server on http://%s (ephemeral; any credentials accepted)\n", host)
+		fmt.Fprintln(stdout, "Point the AWS tools at it with:")
+		for _, kv := range []string{
+			"AWS_ENDPOINT_URL=http://" + host,
+			"AWS_ACCESS_KEY_ID=test",
+			"AWS_SECRET_ACCESS_KEY=test",
+			"AWS_REGION=" + cfg.DefaultRegion,
+			"AWS_DEFAULT_REGION=" + cfg.DefaultRegion,
+		} {
+			fmt.Fprintln(stdout, "  export "+kv)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := s.Node().WaitReady(wctx); err != nil && !strings.Contains(err.Error(), "canceled") {
+		cfg.Logger.Warn("store not ready yet", "error", err)
+	}
+	cancel()
+	return s.Wait(ctx)
+}

@@ -1,0 +1,324 @@
+// Package api serves the SSM Parameter Store API over HTTP with the AWS JSON
+// 1.1 protocol: routing by X-Amz-Target, size limits, decoding, AWS-shaped
+// errors, request IDs, metrics and logs. It also serves the operational
+// endpoints of DESIGN.md §3 (/healthz, /readyz, /metrics, dev reset).
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/ssm"
+)
+
+// MaxBodyBytes is the request size limit (spec §3.6).
+const MaxBodyBytes = 1 << 20
+
+const (
+	targetPrefix = "AmazonSSM."
+	contentType  = "application/x-amz-json-1.1"
+)
+
+// Config configures the handler.
+type Config struct {
+	Service *service.Service
+	// Account is the account of every caller until authentication assigns
+	// one per access key.
+	Account string
+	// DefaultRegion is used for unsigned requests.
+	DefaultRegion string
+	// Dev enables POST /_paramstore/reset.
+	Dev bool
+	// Ready reports whether the store can serve (for /readyz).
+	Ready func() error
+	// Registry receives the metrics; nil means a private registry.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Handler is the HTTP handler of the server.
+type Handler struct {
+	cfg     Config
+	svc     *service.Service
+	log     *slog.Logger
+	ops     map[string]opFunc
+	reg     *prometheus.Registry
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+type opFunc func(ctx context.Context, c service.Caller, body []byte) (any, error)
+
+// op adapts a service method: decode the body into its input, call it.
+func op[In, Out any](fn func(context.Context, service.Caller, *In) (*Out, error)) opFunc {
+	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+		var in In
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, &in)
+	}
+}
+
+// New builds the handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("api: Config.Service is required")
+	}
+	if cfg.Account == "" {
+		cfg.Account = "123456789012"
+	}
+	if cfg.DefaultRegion == "" {
+		cfg.DefaultRegion = "us-east-1"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func() error { return nil }
+	}
+	s := cfg.Service
+	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry}
+	h.ops = map[string]opFunc{
+		"PutParameter":            op(s.PutParameter),
+		"GetParameter":            op(s.GetParameter),
+		"GetParameters":           op(s.GetParameters),
+		"GetParametersByPath":     op(s.GetParametersByPath),
+		"GetParameterHistory":     op(s.GetParameterHistory),
+		"DescribeParameters":      op(s.DescribeParameters),
+		"DeleteParameter":         op(s.DeleteParameter),
+		"DeleteParameters":        op(s.DeleteParameters),
+		"LabelParameterVersion":   op(s.LabelParameterVersion),
+		"UnlabelParameterVersion": op(s.UnlabelParameterVersion),
+		"AddTagsToResource":       op(s.AddTagsToResource),
+		"RemoveTagsFromResource":  op(s.RemoveTagsFromResource),
+		"ListTagsForResource":     op(s.ListTagsForResource),
+		"GetServiceSetting":       op(s.GetServiceSetting),
+		"UpdateServiceSetting":    op(s.UpdateServiceSetting),
+		"ResetServiceSetting":     op(s.ResetServiceSetting),
+	}
+	m, err := newMetrics(h.reg)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+	h.mux.HandleFunc("GET /readyz", h.readyz)
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
+	h.mux.HandleFunc("POST /_paramstore/reset", h.reset)
+	h.mux.HandleFunc("POST /_paramstore/keys", h.createKey)
+	h.mux.HandleFunc("GET /_paramstore/keys", h.listKeys)
+	h.mux.HandleFunc("/", h.serveAPI)
+	return h, nil
+}
+
+// ServeHTTP routes a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// SDK requests always carry X-Amz-Target; route them to the API whatever
+	// the path (botocore posts to an endpoint URL's path verbatim).
+	if r.Header.Get("X-Amz-Target") != "" {
+		h.serveAPI(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, text)
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := h.cfg.Ready(); err != nil {
+		writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ready\n")
+}
+
+func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
+	if !h.cfg.Dev {
+		writeText(w, http.StatusNotFound, "reset is only available with --dev\n")
+		return
+	}
+	if err := h.svc.ResetAll(r.Context()); err != nil {
+		h.log.Error("reset failed", "error", err)
+		writeText(w, http.StatusInternalServerError, "reset failed\n")
+		return
+	}
+	h.log.Info("store reset")
+	writeText(w, http.StatusOK, "reset\n")
+}
+
+// serveAPI handles one SSM API call.
+func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
+	reqID := uuid.NewString()
+	opName := "unknown"
+	var out any
+	var err error
+	defer func() {
+		h.finish(w, r, reqID, opName, start, out, err)
+	}()
+
+	if r.Method != http.MethodPost {
+		err = &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
+		return
+	}
+	body, rerr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if rerr != nil {
+		err = ssm.NewError(ssm.CodeSerialization, "Unable to read the request body.")
+		return
+	}
+	if len(body) > MaxBodyBytes {
+		err = ssm.NewError(ssm.CodeRequestTooLarge, fmt.Sprintf("Request size exceeds %d bytes", MaxBodyBytes))
+		return
+	}
+	caller, cerr := h.caller(r)
+	if cerr != nil {
+		err = cerr
+		return
+	}
+	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	fn := h.ops[name]
+	if !ok || fn == nil {
+		err = ssm.Bare(ssm.CodeUnknownOperation)
+		return
+	}
+	opName = name
+	if cerr := checkContentType(r.Header.Get("Content-Type")); cerr != nil {
+		err = cerr
+		return
+	}
+	out, err = fn(r.Context(), caller, body)
+}
+
+func checkContentType(ct string) *ssm.Error {
+	if ct == "" {
+		return nil
+	}
+	mt := strings.TrimSpace(strings.ToLower(strings.SplitN(ct, ";", 2)[0]))
+	switch mt {
+	case "application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json":
+		return nil
+	}
+	return ssm.NewError(ssm.CodeSerialization, "Unsupported Content-Type: "+mt+". Use application/x-amz-json-1.1.")
+}
+
+var (
+	credentialRe = regexp.MustCompile(`Credential=([^/,\s]*)/(\d{8})/([^/,\s]*)/`)
+	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+)
+
+// caller derives the tenancy from the SigV4 credential scope. Signatures
+// are not verified yet: any signature is accepted, but the region is taken
+// from it.
+func (h *Handler) caller(r *http.Request) (service.Caller, error) {
+	c := service.Caller{Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: h.cfg.DefaultRegion}}
+	partition := ssm.Partition(c.Tenancy.Region)
+	user := "root"
+	if m := credentialRe.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		if !regionRe.MatchString(m[3]) {
+			return c, ssm.NewError("InvalidSignatureException", "Credential should be scoped to a valid region, not '"+m[3]+"'. ")
+		}
+		c.Tenancy.Region = m[3]
+		partition = ssm.Partition(m[3])
+		if m[1] != "" {
+			user = "user/" + m[1]
+		}
+	}
+	c.UserARN = "arn:" + partition + ":iam::" + c.Tenancy.Account + ":" + user
+	return c, nil
+}
+
+// decode parses a JSON body into an operation input. An empty body is {}.
+func decode(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if trimmed[0] != '{' {
+		return ssm.NewError(ssm.CodeSerialization, "Start of structure or map found where not expected.")
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return ssm.NewError(ssm.CodeSerialization, "Unexpected value type for member '"+te.Field+"'.")
+		}
+		return ssm.NewError(ssm.CodeSerialization, "Malformed JSON request body.")
+	}
+	return nil
+}
+
+// finish writes the response or the error and records metrics and logs.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, reqID, opName string, start time.Time, out any, err error) {
+	hdr := w.Header()
+	hdr.Set("x-amzn-RequestId", reqID)
+	hdr.Set("Date", h.cfg.Now().UTC().Format(http.TimeFormat))
+	hdr.Set("Content-Type", contentType)
+	status, code := http.StatusOK, ""
+	var body []byte
+	if err == nil {
+		var merr error
+		body, merr = json.Marshal(out)
+		if merr != nil {
+			err = ssm.Wrap(fmt.Errorf("api: encode %s response: %w", opName, merr))
+		}
+	}
+	if err != nil {
+		e := ssm.AsError(err)
+		status, code = e.HTTPStatus(), e.Code
+		body = errorBody(e)
+		hdr.Set("X-Amzn-ErrorType", e.Code)
+		if e.Code == ssm.CodeInternal {
+			h.log.Error("internal error", "request_id", reqID, "operation", opName, "error", err)
+		}
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+	elapsed := h.cfg.Now().Sub(start)
+	h.metrics.observe(opName, status, code, elapsed)
+	if code != "" {
+		h.log.Info("request failed", "request_id", reqID, "operation", opName, "status", status, "code", code, "duration", elapsed)
+	} else {
+		h.log.Debug("request", "request_id", reqID, "operation", opName, "status", status, "duration", elapsed)
+	}
+}
+
+// errorBody renders an AWS JSON error: {"__type": code, <member>: message}.
+func errorBody(e *ssm.Error) []byte {
+	m := map[string]string{"__type": e.Code}
+	if member, ok := e.MessageMember(); ok {
+		m[member] = e.Message
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// ErrorBody exposes the error encoding for tests and other listeners.
+func ErrorBody(e *ssm.Error) []byte { return errorBody(e) }

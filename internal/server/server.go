@@ -1,0 +1,235 @@
+// Package server wires the components of `paramstore server` together: the
+// raft-backed store, the keyring, the service and the HTTP API.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paramstore/paramstore/internal/api"
+	"github.com/paramstore/paramstore/internal/crypto"
+	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/store/raftstore"
+)
+
+// Config configures a server.
+type Config struct {
+	Listen        string
+	DataDir       string
+	Dev           bool
+	Account       string
+	DefaultRegion string
+	NodeID        string
+	RaftListen    string
+	Join          string
+	// MasterKeyFile overrides <data-dir>/master.key.
+	MasterKeyFile string
+	// SnapshotThreshold is the raft log length between snapshots.
+	SnapshotThreshold uint64
+	Limits            service.Limits
+	// ShutdownTimeout bounds the drain of in-flight requests.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Default returns the contract defaults of DESIGN.md §3.
+func Default() Config {
+	return Config{
+		Listen:            "127.0.0.1:4583",
+		DataDir:           "./paramstore-data",
+		Account:           "123456789012",
+		DefaultRegion:     "us-east-1",
+		NodeID:            "node1",
+		SnapshotThreshold: 8192,
+		Limits:            service.DefaultLimits(),
+		ShutdownTimeout:   30 * time.Second,
+	}
+}
+
+// Validate checks the configuration, naming the failing field.
+func (c Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("server: --listen is required")
+	case c.DataDir == "" && !c.Dev:
+		return errors.New("server: --data-dir is required")
+	case len(c.Account) != 12 || !allDigits(c.Account):
+		return fmt.Errorf("server: --account-id %q must be 12 digits", c.Account)
+	case c.Join != "":
+		return errors.New("server: --join is not supported yet: this build runs single-node clusters")
+	}
+	return c.Limits.Validate()
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Server is a running server.
+type Server struct {
+	cfg     Config
+	node    *raftstore.Node
+	http    *http.Server
+	ln      net.Listener
+	log     *slog.Logger
+	tempDir string
+	done    chan error
+}
+
+// Start opens the store and starts serving. Close (or ctx's end, through
+// Wait) stops it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, done: make(chan error, 1)}
+	dataDir := cfg.DataDir
+	if cfg.Dev {
+		dir, err := os.MkdirTemp("", "paramstore-dev-")
+		if err != nil {
+			return nil, err
+		}
+		s.tempDir, dataDir = dir, dir
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	keyFile := cfg.MasterKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(dataDir, "master.key")
+	}
+	master, err := crypto.LoadOrCreateMaster(keyFile, cfg.MasterKeyFile == "")
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	kr, err := crypto.New(master)
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	rc := raftstore.Default(filepath.Join(dataDir, "raft"))
+	rc.NodeID = cfg.NodeID
+	rc.Bind = cfg.RaftListen
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.Logger = log
+	node, err := raftstore.Open(rc)
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	s.node = node
+	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	h, err := api.New(api.Config{
+		Service:       svc,
+		Account:       cfg.Account,
+		DefaultRegion: cfg.DefaultRegion,
+		Dev:           cfg.Dev,
+		Ready: func() error {
+			if !node.Ready() {
+				return errors.New("no raft leader yet")
+			}
+			return nil
+		},
+		Registry: reg,
+		Logger:   log,
+	})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
+	return s, nil
+}
+
+// Addr is the address the API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Node returns the raft node.
+func (s *Server) Node() *raftstore.Node { return s.node }
+
+// Wait serves until ctx ends or the listener fails, then shuts down.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return s.Close()
+	case err := <-s.done:
+		s.closeStore()
+		return err
+	}
+}
+
+// Close stops accepting requests, drains in-flight ones, and closes the
+// store cleanly.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.log.Info("shutting down: draining requests")
+	err := s.http.Shutdown(ctx)
+	if cerr := s.closeStore(); err == nil {
+		err = cerr
+	}
+	s.log.Info("stopped")
+	return err
+}
+
+func (s *Server) closeStore() error {
+	var err error
+	if s.node != nil {
+		err = s.node.Close()
+		s.node = nil
+	}
+	s.cleanup()
+	return err
+}
+
+func (s *Server) cleanup() {
+	if s.tempDir != "" {
+		os.RemoveAll(s.tempDir)
+		s.tempDir = ""
+	}
+}

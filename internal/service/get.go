@@ -1,0 +1,249 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/paramstore/paramstore/internal/ssm"
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+const secretsManagerRefs = "/aws/reference/secretsmanager/"
+
+// resolved is a parameter version found for a read.
+type resolved struct {
+	key     string // canonical name
+	param   *store.Parameter
+	version *store.Version
+}
+
+// resolve finds the version a GetParameter-style reference names
+// (spec §7.2 steps 2-6).
+func resolve(r *store.Reader, t ssm.Tenancy, ref ssm.Reference) (*resolved, error) {
+	if strings.HasPrefix(ref.Name, secretsManagerRefs) {
+		return nil, ssm.ErrParameterNotFound()
+	}
+	if err := ssm.CheckReadName(ref.Name); err != nil {
+		return nil, err
+	}
+	if ref.Foreign || ref.Bad {
+		return nil, ssm.ErrParameterNotFound()
+	}
+	key := ssm.Canonical(ref.Name)
+	p, err := r.Param(t.Key(), key)
+	if err != nil {
+		return nil, ssm.Wrap(err)
+	}
+	if p == nil {
+		return nil, ssm.ErrParameterNotFound()
+	}
+	res := &resolved{key: key, param: p, version: &p.Latest}
+	if !ref.HasSel {
+		return res, nil
+	}
+	want := ref.Version
+	if ref.Label != "" {
+		v, ok := p.Labels[ref.Label]
+		if !ok {
+			return nil, ssm.ErrParameterNotFound()
+		}
+		want = v
+	}
+	if want == p.Latest.Version {
+		return res, nil
+	}
+	v, err := r.Version(t.Key(), key, want)
+	if err != nil {
+		return nil, ssm.Wrap(err)
+	}
+	if v == nil {
+		return nil, ssm.ErrVersionNotFound(want, p.Name)
+	}
+	res.version = v
+	return res, nil
+}
+
+// value returns the value to show: plaintext, or for a SecureString without
+// decryption the envelope text.
+func (s *Service) value(r *store.Reader, t ssm.Tenancy, key string, v *store.Version, decrypt bool) (string, error) {
+	if v.Type != ssm.TypeSecureString || !decrypt {
+		return v.Value, nil
+	}
+	return s.decrypt(r, t, key, v)
+}
+
+func (s *Service) parameterOf(r *store.Reader, t ssm.Tenancy, res *resolved, decrypt bool) (ssm.Parameter, error) {
+	val, err := s.value(r, t, res.key, res.version, decrypt)
+	if err != nil {
+		return ssm.Parameter{}, err
+	}
+	ts := ssm.TimestampMillis(res.version.Modified)
+	return ssm.Parameter{
+		Name:             res.param.Name,
+		Type:             res.version.Type,
+		Value:            val,
+		Version:          res.version.Version,
+		LastModifiedDate: &ts,
+		ARN:              t.ARN(res.param.Name),
+		DataType:         dataType(res.version.DataType),
+	}, nil
+}
+
+func dataType(dt string) string {
+	if dt == "" {
+		return ssm.DataTypeText
+	}
+	return dt
+}
+
+// GetParameter reads one parameter (spec §7.2).
+func (s *Service) GetParameter(ctx context.Context, c Caller, in *ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	ref := ssm.ParseReference(c.Tenancy, *in.Name, true)
+	var out ssm.GetParameterOutput
+	err := s.view(ctx, func(r *store.Reader) error {
+		res, err := resolve(r, c.Tenancy, ref)
+		if err != nil {
+			return err
+		}
+		p, err := s.parameterOf(r, c.Tenancy, res, deref(in.WithDecryption))
+		if err != nil {
+			return err
+		}
+		if ref.HasSel {
+			p.Selector = ":" + ref.Selector
+		}
+		out.Parameter = &p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetParameters reads up to 10 parameters; names that do not resolve are
+// reported in InvalidParameters (spec §7.3).
+func (s *Service) GetParameters(ctx context.Context, c Caller, in *ssm.GetParametersInput) (*ssm.GetParametersOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	out := ssm.GetParametersOutput{Parameters: []ssm.Parameter{}, InvalidParameters: []string{}}
+	seen := map[string]bool{}
+	err := s.view(ctx, func(r *store.Reader) error {
+		for _, raw := range in.Names {
+			if seen[raw] {
+				continue
+			}
+			seen[raw] = true
+			ref := ssm.ParseReference(c.Tenancy, raw, true)
+			res, err := resolve(r, c.Tenancy, ref)
+			if err != nil {
+				var e *ssm.Error
+				if errors.As(err, &e) && (e.Code == ssm.CodeParameterNotFound ||
+					e.Code == ssm.CodeParameterVersionNotFound || e.Code == ssm.CodeValidation) {
+					out.InvalidParameters = append(out.InvalidParameters, raw)
+					continue
+				}
+				return err
+			}
+			p, err := s.parameterOf(r, c.Tenancy, res, deref(in.WithDecryption))
+			if err != nil {
+				return err
+			}
+			if ref.HasSel {
+				p.Selector = ":" + ref.Selector
+			}
+			out.Parameters = append(out.Parameters, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out.Parameters, func(a, b ssm.Parameter) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return int(a.Version - b.Version)
+	})
+	return &out, nil
+}
+
+// GetParameterHistory lists the retained versions of a parameter in
+// ascending order, paginated (spec §7.5).
+func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.GetParameterHistoryInput) (*ssm.GetParameterHistoryOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	ref := ssm.ParseReference(c.Tenancy, *in.Name, false)
+	if err := ssm.CheckReadName(ref.Name); err != nil {
+		return nil, err
+	}
+	key := ssm.Canonical(ref.Name)
+	tok := s.newToken("GetParameterHistory", c.Tenancy, key)
+	from := int64(0)
+	if in.NextToken != nil {
+		last, err := tok.open(*in.NextToken)
+		if err != nil {
+			return nil, err
+		}
+		n, perr := strconv.ParseInt(last, 10, 64)
+		if perr != nil {
+			return nil, ssm.ErrInvalidNextToken()
+		}
+		from = n + 1
+	}
+	limit := int(50)
+	if in.MaxResults != nil {
+		limit = int(*in.MaxResults)
+	}
+	out := ssm.GetParameterHistoryOutput{Parameters: []ssm.ParameterHistory{}}
+	err := s.view(ctx, func(r *store.Reader) error {
+		if ref.Foreign {
+			return ssm.ErrParameterNotFound()
+		}
+		p, err := r.Param(c.Tenancy.Key(), key)
+		if err != nil {
+			return ssm.Wrap(err)
+		}
+		if p == nil {
+			return ssm.ErrParameterNotFound()
+		}
+		return r.Versions(c.Tenancy.Key(), key, from, func(v *store.Version) (bool, error) {
+			if len(out.Parameters) == limit {
+				out.NextToken = tok.seal(strconv.FormatInt(out.Parameters[limit-1].Version, 10))
+				return false, nil
+			}
+			val, err := s.value(r, c.Tenancy, key, v, deref(in.WithDecryption))
+			if err != nil {
+				return false, err
+			}
+			out.Parameters = append(out.Parameters, ssm.ParameterHistory{
+				Name:             p.Name,
+				Type:             v.Type,
+				KeyId:            v.KeyID,
+				LastModifiedDate: ssm.TimestampMillis(v.Modified),
+				LastModifiedUser: v.User,
+				Description:      v.Description,
+				Value:            val,
+				AllowedPattern:   v.AllowedPattern,
+				Version:          v.Version,
+				Labels:           p.LabelsOf(v.Version),
+				Tier:             v.Tier,
+				Policies:         inlinePolicies(v.Policies),
+				DataType:         dataType(v.DataType),
+			})
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,0 +1,403 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
+
+	"github.com/paramstore/paramstore/internal/crypto"
+	"github.com/paramstore/paramstore/internal/ssm"
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+const (
+	msgTagsAndOverwrite = "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."
+	msgNested           = `Parameter value can't nest another parameter. Do not use "{{}}" in the value.`
+	msgTypeRequired     = "A parameter type is required when you create a parameter."
+	msgAlreadyExists    = "The parameter already exists. To overwrite this value, set the overwrite option in the request to true."
+	msgStandardTooLarge = "Standard tier parameters support a maximum parameter value of %d characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier. For more information, see https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"
+	msgAdvancedTooLarge = "Advanced-tier parameters support a maximum parameter value of %d characters."
+	msgDowngrade        = "You can't downgrade a parameter from the advanced-parameter tier to the standard-parameter tier."
+	msgPoliciesStandard = "You can't assign parameter policies to a standard-parameter tier."
+	msgBadPattern       = "The request doesn't meet the regular expression requirement."
+	msgPatternMismatch  = "Parameter value, cannot be validated against allowedPattern: "
+	msgMaxVersions      = "You attempted to create a new version of %s by calling the PutParameter API with the overwrite flag. Version %d, the oldest version, can't be deleted because it has a label associated with it. Move the label to another version of the parameter, and try again."
+	msgStandardQuota    = "You have reached the maximum number of standard parameters for this AWS account and Region (%d). To add more parameters, either delete existing parameters or upgrade to the advanced-parameter tier (charges apply)."
+	msgAdvancedQuota    = "You have reached the maximum number of advanced parameters for this AWS account and Region (%d)."
+)
+
+var amiID = regexp.MustCompile(`^ami-[0-9a-f]{8,17}$`)
+
+// hasNested reports a "{{" followed later by "}}" (spec §9.1).
+func hasNested(v string) bool {
+	i := strings.Index(v, "{{")
+	return i >= 0 && strings.Contains(v[i+2:], "}}")
+}
+
+// PutParameter creates or overwrites a parameter (spec §7.1).
+func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParameterInput) (*ssm.PutParameterOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	overwrite := deref(in.Overwrite)
+	if overwrite && len(in.Tags) > 0 {
+		return nil, ssm.ErrValidation(msgTagsAndOverwrite)
+	}
+	name := strings.TrimSpace(*in.Name)
+	if err := ssm.CheckPutName(c.Tenancy, name); err != nil {
+		return nil, err
+	}
+	value := *in.Value
+	if hasNested(value) {
+		return nil, ssm.ErrValidation(msgNested)
+	}
+	tags, terr := s.createTags(in.Tags)
+	if terr != nil {
+		return nil, terr
+	}
+	key := ssm.Canonical(name)
+	t := c.Tenancy.Key()
+	var out *ssm.PutParameterOutput
+	err := s.retry(ctx, func() error {
+		var cmd *store.Command
+		err := s.view(ctx, func(r *store.Reader) error {
+			old, err := r.Param(t, key)
+			if err != nil {
+				return err
+			}
+			ten, err := r.Tenancy(t)
+			if err != nil {
+				return err
+			}
+			cmd, err = s.planPut(r, c, in, name, key, value, old, ten, overwrite, tags)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		err = s.apply(ctx, cmd)
+		switch {
+		case errors.Is(err, store.ErrQuota):
+			return quotaError(cmd.Param.Latest.Tier, cmd.Quota)
+		case err != nil:
+			return err
+		}
+		out = &ssm.PutParameterOutput{Version: cmd.Param.Latest.Version, Tier: cmd.Param.Latest.Tier}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func quotaError(tier string, quota int64) error {
+	if tier == ssm.TierAdvanced {
+		return ssm.Errorf(ssm.CodeParameterLimitExceeded, msgAdvancedQuota, quota)
+	}
+	return ssm.Errorf(ssm.CodeParameterLimitExceeded, msgStandardQuota, quota)
+}
+
+// createTags validates the tags given to PutParameter on create.
+func (s *Service) createTags(in []ssm.Tag) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	for _, tg := range in {
+		if strings.HasPrefix(*tg.Key, "aws:") {
+			return nil, ssm.ErrValidation("Tag keys must not start with aws:")
+		}
+		tags[*tg.Key] = *tg.Value
+	}
+	if len(tags) > s.limits.MaxTags {
+		return nil, ssm.Bare(ssm.CodeTooManyTags)
+	}
+	return tags, nil
+}
+
+// planPut decides the new version against a snapshot (spec §7.1 steps 5-16)
+// and returns the compare-and-set command that commits it.
+func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, name, key, value string,
+	old *store.Parameter, ten *store.Tenancy, overwrite bool, tags map[string]string) (*store.Command, error) {
+	if old == nil && in.Type == nil {
+		return nil, ssm.ErrValidation(msgTypeRequired)
+	}
+	if old != nil && !overwrite {
+		return nil, ssm.NewError(ssm.CodeParameterAlreadyExists, msgAlreadyExists)
+	}
+	var prev store.Version
+	if old != nil {
+		prev = old.Latest
+	}
+	v := store.Version{
+		Type:           prev.Type,
+		Description:    prev.Description,
+		AllowedPattern: prev.AllowedPattern,
+		DataType:       prev.DataType,
+		Policies:       prev.Policies,
+		Modified:       s.nowMillis(),
+		User:           c.UserARN,
+	}
+	if in.Type != nil {
+		v.Type = *in.Type
+	}
+	if in.Description != nil {
+		v.Description = *in.Description
+	}
+	if in.AllowedPattern != nil {
+		v.AllowedPattern = *in.AllowedPattern
+	}
+	if in.DataType != nil {
+		v.DataType = *in.DataType
+	}
+	if v.DataType == "" {
+		v.DataType = ssm.DataTypeText
+	}
+
+	// Step 9: data type.
+	switch v.DataType {
+	case ssm.DataTypeText, ssm.DataTypeSSMInteg:
+	case ssm.DataTypeEC2Image:
+		if v.Type != ssm.TypeString {
+			return nil, ssm.ErrValidation("The aws:ec2:image data type is not supported for the following input type: " + v.Type)
+		}
+		if !amiID.MatchString(value) {
+			return nil, ssm.ErrValidation("Parameter value, " + value + ", is not a valid image ID for data type aws:ec2:image.")
+		}
+	default:
+		return nil, ssm.ErrValidation("The following data type is not supported: " + v.DataType + " (Data type names are all lowercase.)")
+	}
+
+	// Policies are parsed before tier resolution (Intelligent-Tiering looks
+	// at them) but their errors rank after the tier checks (step 11).
+	var policyErr error
+	if in.Policies != nil {
+		v.Policies, policyErr = normalizePolicies(*in.Policies)
+	}
+
+	// Step 10: tier and size.
+	tier, err := s.resolveTier(in.Tier, old, ten, value, v.Policies != "")
+	if err != nil {
+		return nil, err
+	}
+	v.Tier = tier
+	n := utf8.RuneCountInString(value)
+	if tier == ssm.TierStandard && n > s.limits.StandardValueChars {
+		return nil, ssm.Errorf(ssm.CodeValidation, msgStandardTooLarge, s.limits.StandardValueChars)
+	}
+	if tier == ssm.TierAdvanced && n > s.limits.AdvancedValueChars {
+		return nil, ssm.Errorf(ssm.CodeValidation, msgAdvancedTooLarge, s.limits.AdvancedValueChars)
+	}
+
+	// Step 11: policies.
+	if policyErr != nil {
+		return nil, policyErr
+	}
+	if v.Policies != "" && tier == ssm.TierStandard {
+		return nil, ssm.ErrValidation(msgPoliciesStandard)
+	}
+
+	// Step 12: allowed pattern, a full match.
+	if v.AllowedPattern != "" {
+		if err := checkPattern(v.AllowedPattern, value); err != nil {
+			return nil, err
+		}
+	}
+
+	// Step 13: encryption.
+	v.Value = value
+	if v.Type == ssm.TypeSecureString {
+		v.KeyID = ssm.DefaultKeyAlias
+		if in.KeyId != nil {
+			v.KeyID = *in.KeyId
+		}
+		kek, err := s.resolveKeyID(r, c.Tenancy, v.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		v.Value, err = crypto.Seal(kek, value, aad(c.Tenancy.Key(), key))
+		if err != nil {
+			return nil, ssm.Wrap(err)
+		}
+	}
+
+	// Step 14: version retention.
+	p := store.Parameter{Name: name}
+	cmd := &store.Command{Op: store.OpPut, Tenancy: c.Tenancy.Key(), Name: key, Param: &p}
+	if old == nil {
+		v.Version = 1
+		p.Versions = []int64{1}
+		p.Tags = tags
+		cmd.Create = true
+	} else {
+		p.Name = old.Name
+		p.Labels = old.Labels
+		p.Tags = old.Tags
+		v.Version = old.Latest.Version + 1
+		p.Versions = append(p.Versions, old.Versions...)
+		for len(p.Versions) >= s.limits.MaxVersions {
+			oldest := p.Versions[0]
+			if len(old.LabelsOf(oldest)) > 0 {
+				return nil, ssm.Errorf(ssm.CodeMaxVersionLimitExceeded, msgMaxVersions, old.Name, oldest)
+			}
+			cmd.Prune = append(cmd.Prune, oldest)
+			p.Versions = p.Versions[1:]
+		}
+		p.Versions = append(p.Versions, v.Version)
+		cmd.Expect = old.ModIndex
+	}
+	p.Latest = v
+
+	// Step 15: count quota, checked again by the store at commit.
+	if old == nil || old.Latest.Tier != tier {
+		cmd.Quota = s.limits.StandardParameters
+		if tier == ssm.TierAdvanced {
+			cmd.Quota = s.limits.AdvancedParameters
+		}
+	}
+	return cmd, nil
+}
+
+// resolveTier applies spec §10.1 and §10.3.
+func (s *Service) resolveTier(reqTier *string, old *store.Parameter, ten *store.Tenancy, value string, policies bool) (string, error) {
+	wasAdvanced := old != nil && old.Latest.Tier == ssm.TierAdvanced
+	want := ssm.TierStandard
+	explicit := reqTier != nil
+	if explicit {
+		want = *reqTier
+	} else if set, ok := ten.Settings[settingDefaultTier]; ok {
+		want = set.Value
+	}
+	switch want {
+	case ssm.TierAdvanced:
+		return ssm.TierAdvanced, nil
+	case ssm.TierIntelligent:
+		if wasAdvanced || utf8.RuneCountInString(value) > s.limits.StandardValueChars || policies ||
+			(old == nil && ten.Standard >= s.limits.StandardParameters) {
+			return ssm.TierAdvanced, nil
+		}
+		return ssm.TierStandard, nil
+	default:
+		if wasAdvanced {
+			if explicit {
+				return "", ssm.ErrValidation(msgDowngrade)
+			}
+			return ssm.TierAdvanced, nil
+		}
+		return ssm.TierStandard, nil
+	}
+}
+
+// checkPattern compiles an AllowedPattern (Java-like syntax via regexp2) and
+// requires the whole value to match.
+func checkPattern(pattern, value string) error {
+	re, err := regexp2.Compile(`\A(?:`+pattern+`)\z`, regexp2.None)
+	if err != nil {
+		return ssm.NewError(ssm.CodeInvalidAllowedPattern, msgBadPattern)
+	}
+	re.MatchTimeout = 100 * time.Millisecond
+	ok, err := re.MatchString(value)
+	if err != nil || !ok {
+		return ssm.NewError(ssm.CodePatternMismatch, msgPatternMismatch+pattern)
+	}
+	return nil
+}
+
+// aad binds an envelope to its parameter.
+func aad(tenancy, key string) []byte {
+	return []byte(tenancy + "\x00" + key)
+}
+
+// resolveKeyID resolves a KeyId as given by a caller (key id, alias, key ARN
+// or alias ARN) to a usable KEK, or InvalidKeyId (spec §9.5).
+func (s *Service) resolveKeyID(r *store.Reader, t ssm.Tenancy, keyID string) (*crypto.KEK, error) {
+	invalid := ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+keyID)
+	ref := keyID
+	if strings.HasPrefix(ref, "arn:") {
+		parts := strings.SplitN(ref, ":", 6)
+		if len(parts) != 6 || parts[2] != "kms" || parts[3] != t.Region || parts[4] != t.Account {
+			return nil, invalid
+		}
+		ref = parts[5]
+		if id, ok := strings.CutPrefix(ref, "key/"); ok {
+			ref = id
+		} else if !strings.HasPrefix(ref, "alias/") {
+			return nil, invalid
+		}
+	}
+	if ref == ssm.DefaultKeyAlias {
+		return s.defaultKEK(t.Key())
+	}
+	id := ref
+	if strings.HasPrefix(ref, "alias/") {
+		id = r.KeyIDByAlias(t.Key(), ref)
+		if id == "" {
+			return nil, invalid
+		}
+	}
+	k, err := r.Key(t.Key(), id)
+	if err != nil {
+		return nil, ssm.Wrap(err)
+	}
+	if k == nil || k.Disabled {
+		return nil, invalid
+	}
+	kek, err := s.kr.UnwrapKEK(t.Key(), k.ID, k.Wrapped)
+	if err != nil {
+		return nil, ssm.Wrap(err)
+	}
+	return kek, nil
+}
+
+func (s *Service) defaultKEK(tenancy string) (*crypto.KEK, error) {
+	if k, ok := s.defaultKEKs.Load(tenancy); ok {
+		return k.(*crypto.KEK), nil
+	}
+	k, err := s.kr.DefaultKEK(tenancy)
+	if err != nil {
+		return nil, ssm.Wrap(err)
+	}
+	s.defaultKEKs.Store(tenancy, k)
+	return k, nil
+}
+
+// decrypt opens a stored SecureString value. keyID is the KeyId recorded on
+// the version, used in the error message.
+func (s *Service) decrypt(r *store.Reader, t ssm.Tenancy, key string, v *store.Version) (string, error) {
+	id, err := crypto.EnvelopeKeyID(v.Value)
+	if err != nil {
+		return "", ssm.Wrap(fmt.Errorf("service: envelope of %q: %w", key, err))
+	}
+	invalid := ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+v.KeyID)
+	var kek *crypto.KEK
+	if id == crypto.DefaultKeyID {
+		kek, err = s.defaultKEK(t.Key())
+		if err != nil {
+			return "", err
+		}
+	} else {
+		k, err := r.Key(t.Key(), id)
+		if err != nil {
+			return "", ssm.Wrap(err)
+		}
+		if k == nil || k.Disabled {
+			return "", invalid
+		}
+		kek, err = s.kr.UnwrapKEK(t.Key(), k.ID, k.Wrapped)
+		if err != nil {
+			return "", ssm.Wrap(err)
+		}
+	}
+	pt, err := crypto.Open(kek, v.Value, aad(t.Key(), key))
+	if err != nil {
+		return "", ssm.Wrap(fmt.Errorf("service: decrypt %q version %d: %w", key, v.Version, err))
+	}
+	return pt, nil
+}

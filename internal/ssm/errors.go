@@ -1,0 +1,160 @@
+package ssm
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error codes of the SSM API that this server produces (spec §15).
+const (
+	CodeValidation               = "ValidationException"
+	CodeParameterNotFound        = "ParameterNotFound"
+	CodeParameterVersionNotFound = "ParameterVersionNotFound"
+	CodeParameterAlreadyExists   = "ParameterAlreadyExists"
+	CodeParameterLimitExceeded   = "ParameterLimitExceeded"
+	CodeMaxVersionLimitExceeded  = "ParameterMaxVersionLimitExceeded"
+	CodePatternMismatch          = "ParameterPatternMismatchException"
+	CodeInvalidAllowedPattern    = "InvalidAllowedPatternException"
+	CodeHierarchyLevelLimit      = "HierarchyLevelLimitExceededException"
+	CodeInvalidKeyID             = "InvalidKeyId"
+	CodePoliciesLimitExceeded    = "PoliciesLimitExceededException"
+	CodeInvalidPolicyType        = "InvalidPolicyTypeException"
+	CodeInvalidPolicyAttribute   = "InvalidPolicyAttributeException"
+	CodeIncompatiblePolicy       = "IncompatiblePolicyException"
+	CodeLabelLimitExceeded       = "ParameterVersionLabelLimitExceeded"
+	CodeInvalidFilterKey         = "InvalidFilterKey"
+	CodeInvalidFilterOption      = "InvalidFilterOption"
+	CodeInvalidFilterValue       = "InvalidFilterValue"
+	CodeInvalidNextToken         = "InvalidNextToken"
+	CodeInvalidResourceType      = "InvalidResourceType"
+	CodeInvalidResourceID        = "InvalidResourceId"
+	CodeTooManyTags              = "TooManyTagsError"
+	CodeTooManyUpdates           = "TooManyUpdates"
+	CodeServiceSettingNotFound   = "ServiceSettingNotFound"
+	CodeAccessDenied             = "AccessDeniedException"
+	CodeThrottling               = "ThrottlingException"
+	CodeInternal                 = "InternalServerError"
+	CodeUnknownOperation         = "UnknownOperationException"
+	CodeSerialization            = "SerializationException"
+	CodeRequestTooLarge          = "RequestEntityTooLargeException"
+)
+
+// messageMember is the JSON member that carries the message of each error,
+// cased as in the botocore model. An empty string means the model defines no
+// member, so no message is sent. Codes absent from the table use "message".
+var messageMember = map[string]string{
+	CodeValidation:             "Message",
+	CodeInvalidFilterValue:     "Message",
+	CodeInvalidNextToken:       "Message",
+	CodeTooManyUpdates:         "Message",
+	CodeServiceSettingNotFound: "Message",
+	CodeAccessDenied:           "Message",
+	CodeThrottling:             "Message",
+	CodeInternal:               "Message",
+	CodeSerialization:          "Message",
+	CodeInvalidResourceType:    "",
+	CodeInvalidResourceID:      "",
+	CodeTooManyTags:            "",
+	CodeUnknownOperation:       "",
+	CodeInvalidFilterKey:       "message",
+}
+
+// statusOf maps codes to HTTP statuses; every code not listed is a 400.
+var statusOf = map[string]int{
+	CodeInternal:        http.StatusInternalServerError,
+	CodeRequestTooLarge: http.StatusRequestEntityTooLarge,
+}
+
+// Error is an AWS-shaped API error: a code, a message that is safe to show to
+// the caller, and an optional cause that is never serialized.
+type Error struct {
+	Code    string
+	Message string
+	// NoMessage suppresses the message member entirely, as AWS does for
+	// ParameterNotFound ({"__type":"ParameterNotFound"}).
+	NoMessage bool
+	// Status overrides the HTTP status of the code when non-zero.
+	Status int
+	cause  error
+}
+
+func (e *Error) Error() string {
+	if e.NoMessage || e.Message == "" {
+		return "ssm: " + e.Code
+	}
+	return "ssm: " + e.Code + ": " + e.Message
+}
+
+// Unwrap returns the internal cause.
+func (e *Error) Unwrap() error { return e.cause }
+
+// HTTPStatus is the status the error is answered with.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	if s, ok := statusOf[e.Code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// MessageMember returns the JSON member name for the message and whether a
+// message is sent at all.
+func (e *Error) MessageMember() (string, bool) {
+	if e.NoMessage {
+		return "", false
+	}
+	m, ok := messageMember[e.Code]
+	if !ok {
+		return "message", true
+	}
+	return m, m != ""
+}
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NewError builds an Error with a literal message.
+func NewError(code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Bare builds an Error that carries no message member.
+func Bare(code string) *Error { return &Error{Code: code, NoMessage: true} }
+
+// Wrap builds an InternalServerError around an internal cause. The cause is
+// logged by the API layer but never sent.
+func Wrap(cause error) *Error {
+	return &Error{Code: CodeInternal, Message: "An internal error occurred.", cause: cause}
+}
+
+// AsError returns the *Error in err's chain, or an InternalServerError
+// wrapping err.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Wrap(err)
+}
+
+// Frequently used errors.
+
+// ErrParameterNotFound is the message-less not-found answer.
+func ErrParameterNotFound() *Error { return Bare(CodeParameterNotFound) }
+
+// ErrVersionNotFound is the answer for a version that is not retained.
+func ErrVersionNotFound(version int64, name string) *Error {
+	return Errorf(CodeParameterVersionNotFound,
+		"Systems Manager could not find version %d of %s. Verify the version and try again.", version, name)
+}
+
+// ErrInvalidNextToken is the answer for a bad pagination token.
+func ErrInvalidNextToken() *Error {
+	return NewError(CodeInvalidNextToken, "The specified token isn't valid.")
+}
+
+// ErrValidation is a ValidationException with a literal message.
+func ErrValidation(msg string) *Error { return NewError(CodeValidation, msg) }

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Op names a command.
+type Op string
+
+// The commands. Every field a command needs is carried in it: the store never
+// reads a clock, generates an ID or encrypts.
+const (
+	OpPut        Op = "put"        // create or overwrite a parameter version
+	OpDelete     Op = "delete"     // delete a parameter with all its versions
+	OpMeta       Op = "meta"       // replace labels and tags of a parameter
+	OpSetting    Op = "setting"    // customize (or reset, with Setting nil) a service setting
+	OpCreateKey  Op = "createKey"  // add a keyring key
+	OpResetAll   Op = "resetAll"   // dev mode: empty every tenancy
+	OpNoop       Op = "noop"       // barrier
+	OpDisableKey Op = "disableKey" // disable or enable a keyring key
+)
+
+// Sentinel results of Apply.
+var (
+	// ErrConflict: the parameter changed since the caller read it (or
+	// exists when the caller expected to create it). The caller re-reads and
+	// retries.
+	ErrConflict = errors.New("store: conflict")
+	// ErrNotFound: the parameter or key does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrQuota: creating the parameter would exceed the tenancy's count quota.
+	ErrQuota = errors.New("store: quota exceeded")
+	// ErrExists: a key alias is already taken.
+	ErrExists = errors.New("store: already exists")
+)
+
+// Command is a deterministic change to the state machine.
+type Command struct {
+	Op      Op     `json:"op"`
+	Tenancy string `json:"t,omitempty"`
+	Name    string `json:"n,omitempty"` // canonical parameter name
+
+	// Create is true when the put must create the parameter; otherwise Expect
+	// is the ModIndex the parameter must still have.
+	Create bool   `json:"c,omitempty"`
+	Expect uint64 `json:"e,omitempty"`
+
+	// Put: the new head (Latest is the new version), versions to prune, and
+	// the count quota of the new tier (0 = unlimited).
+	Param *Parameter `json:"p,omitempty"`
+	Prune []int64    `json:"pr,omitempty"`
+	Quota int64      `json:"q,omitempty"`
+
+	// Meta: the complete new label and tag sets.
+	Labels map[string]int64  `json:"lb,omitempty"`
+	Tags   map[string]string `json:"tg,omitempty"`
+
+	// Setting.
+	SettingID string   `json:"sid,omitempty"`
+	Setting   *Setting `json:"set,omitempty"`
+
+	// Keys.
+	Key *Key `json:"key,omitempty"`
+}
+
+// Marshal encodes a command for the raft log.
+func (c *Command) Marshal() ([]byte, error) { return json.Marshal(c) }
+
+// UnmarshalCommand decodes a command from the raft log.
+func UnmarshalCommand(b []byte) (*Command, error) {
+	var c Command
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("store: decode command: %w", err)
+	}
+	return &c, nil
+}

@@ -1,0 +1,469 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DB is the bbolt state machine. Reads run in bbolt read transactions and
+// never block writes; ApplyBatch runs a whole batch of commands in one
+// write transaction (one fsync), which is how group commit reaches the disk.
+//
+// ApplyBatch must be called from a single goroutine (raft's FSM goroutine);
+// View may be called concurrently with it and with itself.
+type DB struct {
+	path string
+
+	// mu guards db against replacement by Restore; readers and the applier
+	// take it shared.
+	mu sync.RWMutex
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the state machine at path.
+func Open(path string) (*DB, error) {
+	d := &DB{path: path}
+	db, err := openBolt(path)
+	if err != nil {
+		return nil, err
+	}
+	d.db = db
+	return d, nil
+}
+
+func openBolt(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        5 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchema); v != nil && string(v) != schemaVersion {
+			return fmt.Errorf("schema version %q, want %q", v, schemaVersion)
+		}
+		return meta.Put(keySchema, []byte(schemaVersion))
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.db == nil {
+		return nil
+	}
+	err := d.db.Close()
+	d.db = nil
+	return err
+}
+
+// AppliedIndex returns the raft index of the last applied entry.
+func (d *DB) AppliedIndex() (uint64, error) {
+	var idx uint64
+	err := d.view(func(tx *bolt.Tx) error {
+		idx = appliedIndex(tx)
+		return nil
+	})
+	return idx, err
+}
+
+func appliedIndex(tx *bolt.Tx) uint64 {
+	v := tx.Bucket(bucketMeta).Get(keyApplied)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func (d *DB) view(fn func(*bolt.Tx) error) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return errors.New("store: closed")
+	}
+	return d.db.View(fn)
+}
+
+// View runs fn with a consistent read-only snapshot of the state.
+func (d *DB) View(ctx context.Context, fn func(r *Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.view(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}
+
+// Entry is one committed log entry handed to ApplyBatch.
+type Entry struct {
+	Index uint64
+	Data  []byte // an encoded Command; nil for entries that carry none
+}
+
+// ApplyBatch applies entries in one write transaction and returns one result
+// per entry: nil, a sentinel error of this package, or a decoding error.
+// Entries at or below the applied index (replayed after a restart) are
+// skipped, which makes replay idempotent.
+func (d *DB) ApplyBatch(entries []Entry) []error {
+	results := make([]error, len(entries))
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		for i := range results {
+			results[i] = errors.New("store: closed")
+		}
+		return results
+	}
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		applied := appliedIndex(tx)
+		last := applied
+		for i, e := range entries {
+			if e.Index <= applied {
+				continue
+			}
+			last = e.Index
+			if e.Data == nil {
+				continue
+			}
+			cmd, err := UnmarshalCommand(e.Data)
+			if err != nil {
+				results[i] = err
+				continue
+			}
+			results[i] = apply(tx, e.Index, cmd)
+		}
+		if last == applied {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
+	})
+	if err != nil {
+		err = fmt.Errorf("store: apply batch: %w", err)
+		for i := range results {
+			results[i] = err
+		}
+	}
+	return results
+}
+
+// WriteTo streams a consistent copy of the whole database (a raft snapshot
+// or a backup).
+func (d *DB) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	err := d.view(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Restore replaces the whole database with the copy read from r.
+func (d *DB) Restore(r io.Reader) error {
+	tmp := d.path + ".restore"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: copy: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: sync: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.db != nil {
+		d.db.Close()
+		d.db = nil
+	}
+	if err := os.Rename(tmp, d.path); err != nil {
+		return fmt.Errorf("store: restore: rename: %w", err)
+	}
+	syncDir(d.path)
+	db, err := openBolt(d.path)
+	if err != nil {
+		return err
+	}
+	d.db = db
+	return nil
+}
+
+func syncDir(path string) {
+	dir := path
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '/' {
+			dir = path[:i]
+			break
+		}
+	}
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// apply executes one command inside tx. It checks every precondition before
+// changing anything, so a failed command leaves no trace.
+func apply(tx *bolt.Tx, index uint64, c *Command) error {
+	switch c.Op {
+	case OpPut:
+		return applyPut(tx, index, c)
+	case OpDelete:
+		return applyDelete(tx, c)
+	case OpMeta:
+		return applyMeta(tx, index, c)
+	case OpSetting:
+		return applySetting(tx, c)
+	case OpCreateKey:
+		return applyCreateKey(tx, c)
+	case OpDisableKey:
+		return applyDisableKey(tx, c)
+	case OpResetAll:
+		return applyResetAll(tx)
+	case OpNoop:
+		return nil
+	}
+	return fmt.Errorf("store: unknown command %q", c.Op)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("store: decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+func loadTenancy(tx *bolt.Tx, tenancy string) (*Tenancy, error) {
+	var t Tenancy
+	if _, err := getJSON(tx.Bucket(bucketTenancy), []byte(tenancy), &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (t *Tenancy) adjust(tier string, delta int64) {
+	if tier == "Advanced" {
+		t.Advanced += delta
+	} else {
+		t.Standard += delta
+	}
+}
+
+func (t *Tenancy) count(tier string) int64 {
+	if tier == "Advanced" {
+		return t.Advanced
+	}
+	return t.Standard
+}
+
+func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
+	if c.Param == nil {
+		return errors.New("store: put without parameter")
+	}
+	params := tx.Bucket(bucketParams)
+	pk := paramKey(c.Tenancy, c.Name)
+	var old Parameter
+	exists, err := getJSON(params, pk, &old)
+	if err != nil {
+		return err
+	}
+	if c.Create == exists || (!c.Create && old.ModIndex != c.Expect) {
+		return ErrConflict
+	}
+	ten, err := loadTenancy(tx, c.Tenancy)
+	if err != nil {
+		return err
+	}
+	newTier := c.Param.Latest.Tier
+	if !exists || old.Latest.Tier != newTier {
+		if c.Quota > 0 && ten.count(newTier) >= c.Quota {
+			return ErrQuota
+		}
+		ten.adjust(newTier, 1)
+		if exists {
+			ten.adjust(old.Latest.Tier, -1)
+		}
+		if err := putJSON(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten); err != nil {
+			return err
+		}
+	}
+	versions := tx.Bucket(bucketVersions)
+	for _, v := range c.Prune {
+		if err := versions.Delete(versionKey(c.Tenancy, c.Name, v)); err != nil {
+			return err
+		}
+	}
+	p := *c.Param
+	p.ModIndex = index
+	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
+		return err
+	}
+	return putJSON(params, pk, &p)
+}
+
+func applyDelete(tx *bolt.Tx, c *Command) error {
+	params := tx.Bucket(bucketParams)
+	pk := paramKey(c.Tenancy, c.Name)
+	var old Parameter
+	exists, err := getJSON(params, pk, &old)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return ErrNotFound
+	}
+	if c.Expect != 0 && old.ModIndex != c.Expect {
+		return ErrConflict
+	}
+	ten, err := loadTenancy(tx, c.Tenancy)
+	if err != nil {
+		return err
+	}
+	ten.adjust(old.Latest.Tier, -1)
+	if err := putJSON(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten); err != nil {
+		return err
+	}
+	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
+		return err
+	}
+	return params.Delete(pk)
+}
+
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMeta(tx *bolt.Tx, index uint64, c *Command) error {
+	params := tx.Bucket(bucketParams)
+	pk := paramKey(c.Tenancy, c.Name)
+	var p Parameter
+	exists, err := getJSON(params, pk, &p)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return ErrNotFound
+	}
+	if p.ModIndex != c.Expect {
+		return ErrConflict
+	}
+	p.Labels = c.Labels
+	p.Tags = c.Tags
+	p.ModIndex = index
+	return putJSON(params, pk, &p)
+}
+
+func applySetting(tx *bolt.Tx, c *Command) error {
+	ten, err := loadTenancy(tx, c.Tenancy)
+	if err != nil {
+		return err
+	}
+	if c.Setting == nil {
+		delete(ten.Settings, c.SettingID)
+	} else {
+		if ten.Settings == nil {
+			ten.Settings = map[string]Setting{}
+		}
+		ten.Settings[c.SettingID] = *c.Setting
+	}
+	return putJSON(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten)
+}
+
+func applyCreateKey(tx *bolt.Tx, c *Command) error {
+	if c.Key == nil || c.Key.ID == "" {
+		return errors.New("store: createKey without key")
+	}
+	keys, aliases := tx.Bucket(bucketKeys), tx.Bucket(bucketAliases)
+	kk := paramKey(c.Tenancy, c.Key.ID)
+	if keys.Get(kk) != nil {
+		return ErrExists
+	}
+	if c.Key.Alias != "" {
+		ak := paramKey(c.Tenancy, c.Key.Alias)
+		if aliases.Get(ak) != nil {
+			return ErrExists
+		}
+		if err := aliases.Put(ak, []byte(c.Key.ID)); err != nil {
+			return err
+		}
+	}
+	return putJSON(keys, kk, c.Key)
+}
+
+func applyDisableKey(tx *bolt.Tx, c *Command) error {
+	if c.Key == nil {
+		return errors.New("store: disableKey without key")
+	}
+	keys := tx.Bucket(bucketKeys)
+	kk := paramKey(c.Tenancy, c.Key.ID)
+	var k Key
+	ok, err := getJSON(keys, kk, &k)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	k.Disabled = c.Key.Disabled
+	return putJSON(keys, kk, &k)
+}
+
+func applyResetAll(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketParams, bucketVersions, bucketTenancy} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

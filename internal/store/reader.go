@@ -1,0 +1,140 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reader reads one consistent snapshot of the state. It is valid only inside
+// the View callback that received it.
+type Reader struct {
+	tx *bolt.Tx
+}
+
+// Param returns the head record of a parameter, or nil if there is none.
+func (r *Reader) Param(tenancy, name string) (*Parameter, error) {
+	var p Parameter
+	ok, err := getJSON(r.tx.Bucket(bucketParams), paramKey(tenancy, name), &p)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Version returns a retained version, or nil if it is not retained.
+func (r *Reader) Version(tenancy, name string, v int64) (*Version, error) {
+	var out Version
+	ok, err := getJSON(r.tx.Bucket(bucketVersions), versionKey(tenancy, name, v), &out)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Versions calls fn for the retained versions of a parameter in ascending
+// order, starting at version from; fn returns false to stop.
+func (r *Reader) Versions(tenancy, name string, from int64, fn func(v *Version) (bool, error)) error {
+	prefix := versionPrefix(tenancy, name)
+	c := r.tx.Bucket(bucketVersions).Cursor()
+	for k, raw := c.Seek(versionKey(tenancy, name, from)); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+		var v Version
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("store: decode version %q: %w", k, err)
+		}
+		more, err := fn(&v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanItem is one parameter met by Scan. Load decodes its head record.
+type ScanItem struct {
+	Name string
+	raw  []byte
+}
+
+// Load decodes the head record.
+func (it *ScanItem) Load() (*Parameter, error) {
+	var p Parameter
+	if err := json.Unmarshal(it.raw, &p); err != nil {
+		return nil, fmt.Errorf("store: decode parameter %q: %w", it.Name, err)
+	}
+	return &p, nil
+}
+
+// ScanControl tells Scan how to go on.
+type ScanControl struct {
+	Stop   bool
+	SkipTo string // if not empty, continue at the first name >= SkipTo
+}
+
+// Scan visits the parameters of a tenancy whose names start with prefix, in
+// byte order of their canonical names, beginning at the first name > after
+// (or at the start when after is empty).
+func (r *Reader) Scan(tenancy, prefix, after string, fn func(it *ScanItem) (ScanControl, error)) error {
+	full := paramKey(tenancy, prefix)
+	c := r.tx.Bucket(bucketParams).Cursor()
+	var k, v []byte
+	if after != "" && after >= prefix {
+		start := paramKey(tenancy, after)
+		k, v = c.Seek(start)
+		if k != nil && bytes.Equal(k, start) {
+			k, v = c.Next()
+		}
+	} else {
+		k, v = c.Seek(full)
+	}
+	for k != nil && bytes.HasPrefix(k, full) {
+		it := ScanItem{Name: nameOf(k), raw: v}
+		ctl, err := fn(&it)
+		if err != nil || ctl.Stop {
+			return err
+		}
+		if ctl.SkipTo != "" {
+			k, v = c.Seek(paramKey(tenancy, ctl.SkipTo))
+			continue
+		}
+		k, v = c.Next()
+	}
+	return nil
+}
+
+// Tenancy returns the tenancy record (zero if none was written yet).
+func (r *Reader) Tenancy(tenancy string) (*Tenancy, error) {
+	return loadTenancy(r.tx, tenancy)
+}
+
+// Key returns a keyring key by ID, or nil.
+func (r *Reader) Key(tenancy, id string) (*Key, error) {
+	var k Key
+	ok, err := getJSON(r.tx.Bucket(bucketKeys), paramKey(tenancy, id), &k)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// KeyIDByAlias resolves an alias ("alias/name") to a key ID, or "".
+func (r *Reader) KeyIDByAlias(tenancy, alias string) string {
+	return string(r.tx.Bucket(bucketAliases).Get(paramKey(tenancy, alias)))
+}
+
+// Keys lists the keys of a tenancy in ID order.
+func (r *Reader) Keys(tenancy string) ([]Key, error) {
+	var out []Key
+	prefix := tenancyPrefix(tenancy)
+	c := r.tx.Bucket(bucketKeys).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var key Key
+		if err := json.Unmarshal(v, &key); err != nil {
+			return nil, fmt.Errorf("store: decode key %q: %w", k, err)
+		}
+		out = append(out, key)
+	}
+	return out, nil
+}

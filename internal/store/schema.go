@@ -1,0 +1,60 @@
+package store
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// The bbolt schema. Every key starts with the tenancy key ("account:region")
+// followed by a NUL byte; parameter names never contain NUL, so a prefix scan
+// of one tenancy or one path never crosses into another.
+//
+//	meta      "applied" -> big-endian raft index of the last applied entry
+//	          "schema"  -> schemaVersion
+//	params    tenancy \0 canonicalName              -> Parameter (JSON)
+//	versions  tenancy \0 canonicalName \0 be64(ver) -> Version (JSON)
+//	tenancy   tenancy                               -> Tenancy (JSON)
+//	keys      tenancy \0 keyID                      -> Key (JSON)
+//	aliases   tenancy \0 alias                      -> keyID
+var (
+	bucketMeta     = []byte("meta")
+	bucketParams   = []byte("params")
+	bucketVersions = []byte("versions")
+	bucketTenancy  = []byte("tenancy")
+	bucketKeys     = []byte("keys")
+	bucketAliases  = []byte("aliases")
+
+	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases}
+
+	keyApplied = []byte("applied")
+	keySchema  = []byte("schema")
+)
+
+const schemaVersion = "1"
+
+func tenancyPrefix(tenancy string) []byte {
+	b := make([]byte, 0, len(tenancy)+1)
+	b = append(b, tenancy...)
+	return append(b, 0)
+}
+
+func paramKey(tenancy, name string) []byte {
+	b := make([]byte, 0, len(tenancy)+len(name)+1)
+	b = append(b, tenancy...)
+	b = append(b, 0)
+	return append(b, name...)
+}
+
+func versionPrefix(tenancy, name string) []byte {
+	return append(paramKey(tenancy, name), 0)
+}
+
+func versionKey(tenancy, name string, v int64) []byte {
+	return binary.BigEndian.AppendUint64(versionPrefix(tenancy, name), uint64(v))
+}
+
+// nameOf extracts the parameter name from a params key.
+func nameOf(key []byte) string {
+	i := strings.IndexByte(string(key), 0)
+	return string(key[i+1:])
+}
