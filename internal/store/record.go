@@ -30,10 +30,10 @@ type Version struct {
 // version inline (so point reads are one lookup), the retained version
 // numbers, labels and tags.
 type Parameter struct {
-	Name     string           `json:"n"` // spelling used at creation
-	Latest   Version          `json:"l"`
-	Versions []int64          `json:"vs"`           // retained, ascending
-	Labels   map[string]int64 `json:"lb,omitempty"` // label -> version
+	Name     string            `json:"n"` // spelling used at creation
+	Latest   Version           `json:"l"`
+	Versions []int64           `json:"vs"`           // retained, ascending
+	Labels   map[string]int64  `json:"lb,omitempty"` // label -> version
 	Tags     map[string]string `json:"tg,omitempty"`
 	// ModIndex is the raft index of the last change; writes compare it.
 	ModIndex uint64 `json:"mi"`
@@ -85,4 +85,3 @@ type Key struct {
 	Created     int64  `json:"c"`
 	Disabled    bool   `json:"x,omitempty"`
 }
-
