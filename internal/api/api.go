@@ -183,6 +183,11 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var out any
 	var err error
 	defer func() {
+		// A panic in an operation is a bug: answer InternalServerError and
+		// keep serving, rather than dropping the connection.
+		if p := recover(); p != nil {
+			out, err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", opName, p))
+		}
 		h.finish(w, r, reqID, opName, start, out, err)
 	}()
 

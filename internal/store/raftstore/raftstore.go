@@ -198,6 +198,9 @@ func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
 // ErrNotReady is returned when no leader could accept a write in time.
 var ErrNotReady = errors.New("raftstore: no leader")
 
+// leaderWait bounds how long a write waits for a leader.
+const leaderWait = 10 * time.Second
+
 // Apply proposes a command and waits until it is committed and applied,
 // returning the state machine's result. The write is durable (fsynced in the
 // raft log and in the state machine) when Apply returns nil.
@@ -206,8 +209,10 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
 	}
+	// Without a leader, wait at most leaderWait (or ctx's deadline).
+	giveUp := time.Now().Add(leaderWait)
 	for {
-		timeout := 10 * time.Second
+		timeout := leaderWait
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
@@ -223,6 +228,9 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 			return fmt.Errorf("raftstore: apply: %w", err)
 		}
 		// A single node is briefly leaderless while it starts: wait for it.
+		if time.Now().After(giveUp) {
+			return ErrNotReady
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())

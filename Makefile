@@ -1,0 +1,45 @@
+GO ?= go
+BIN := bin/paramstore
+FUZZTIME ?= 30s
+
+.PHONY: build run test race vet fmt fmt-check fuzz crash clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/paramstore
+
+# Run the server with an embedded default store in ./paramstore-data.
+run: build
+	./$(BIN) server
+
+# The test command named in the README (and run by .ci/run): every package,
+# race detector on, end-to-end tests with the aws CLI and boto3 included.
+test: vet fmt-check
+	$(GO) test -race -timeout 20m ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Each fuzzer for FUZZTIME (go test runs one -fuzz target at a time).
+fuzz:
+	@for pkg in ./internal/ssm ./internal/api ./internal/service; do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+# The SIGKILL crash test with more rounds than CI runs.
+crash:
+	PARAMSTORE_CRASH_ROUNDS=20 $(GO) test -race -count=1 -run Crash -v ./tests/e2e/
+
+clean:
+	rm -rf bin
