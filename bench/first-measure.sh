@@ -19,7 +19,7 @@ work=$(mktemp -d)
 cleanup() { kill "$ps_pid" "$moto_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-./bin/paramstore server --listen 127.0.0.1:$PS_PORT --data-dir "$work/data" --log-level error 2>"$work/ps.log" &
+./bin/paramstore server --listen 127.0.0.1:$PS_PORT --data-dir "$work/data" --log-level error --standard-parameter-limit 10000000 2>"$work/ps.log" &
 ps_pid=$!
 moto_server -H 127.0.0.1 -p $MOTO_PORT >"$work/moto.log" 2>&1 &
 moto_pid=$!
@@ -56,16 +56,32 @@ echo
 echo "| operation | server | req/s | p50 ms | p99 ms | non-200 |"
 echo "|---|---|---:|---:|---:|---:|"
 declare -A R
-for op in GetParameter PutParameter; do
-	body=$GET; [ $op = PutParameter ] && body=$PUT
-	for srv in paramstore moto; do
-		port=$PS_PORT; [ $srv = moto ] && port=$MOTO_PORT
-		read -r rps p50 p99 errs < <(load http://127.0.0.1:$port/ $op "$body")
-		R[$op.$srv]=$rps
-		printf "| %s | %s | %.0f | %.2f | %.2f | %s |\n" $op $srv "$rps" "$p50" "$p99" "$errs"
-	done
+row() { # label srv rps p50 p99 errs
+	R[$1.$2]=$3
+	printf "| %s | %s | %.0f | %.2f | %.2f | %s |\n" "$1" "$2" "$3" "$4" "$5" "$6"
+}
+go build -o bin/load ./bench/load
+for srv in paramstore moto; do
+	port=$PS_PORT; [ $srv = moto ] && port=$MOTO_PORT
+	read -r rps p50 p99 errs < <(load http://127.0.0.1:$port/ GetParameter "$GET")
+	row "GetParameter (one name, hey)" $srv "$rps" "$p50" "$p99" "$errs"
+done
+for srv in paramstore moto; do
+	port=$PS_PORT; [ $srv = moto ] && port=$MOTO_PORT
+	read -r rps p50 p99 errs < <(./bin/load -url http://127.0.0.1:$port/ -op put-new -c $C -d "$DUR")
+	row "PutParameter (new names)" $srv "$rps" "$p50" "$p99" "$errs"
+done
+for srv in paramstore moto; do
+	port=$PS_PORT; [ $srv = moto ] && port=$MOTO_PORT
+	read -r rps p50 p99 errs < <(./bin/load -url http://127.0.0.1:$port/ -op put-overwrite -n 1000 -c $C -d "$DUR")
+	row "PutParameter (overwrite, 1000 names)" $srv "$rps" "$p50" "$p99" "$errs"
+done
+for srv in paramstore moto; do
+	port=$PS_PORT; [ $srv = moto ] && port=$MOTO_PORT
+	read -r rps p50 p99 errs < <(load http://127.0.0.1:$port/ PutParameter "$PUT")
+	row "PutParameter (overwrite, one hot name, hey)" $srv "$rps" "$p50" "$p99" "$errs"
 done
 echo
-for op in GetParameter PutParameter; do
-	awk -v a="${R[$op.paramstore]}" -v b="${R[$op.moto]}" -v op=$op 'BEGIN {printf "%s: paramstore/moto = %.1fx\n", op, a/b}'
+for op in "GetParameter (one name, hey)" "PutParameter (new names)" "PutParameter (overwrite, 1000 names)" "PutParameter (overwrite, one hot name, hey)"; do
+	awk -v a="${R[$op.paramstore]}" -v b="${R[$op.moto]}" -v op="$op" 'BEGIN {printf "%s: paramstore/moto = %.1fx\n", op, a/b}'
 done

@@ -65,7 +65,7 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 func (s *Service) updateMeta(ctx context.Context, c Caller, key string, notFound error,
 	change func(p *store.Parameter) (labels map[string]int64, tags map[string]string, err error)) error {
 	t := c.Tenancy.Key()
-	return s.retry(ctx, func() error {
+	return s.retry(ctx, t, key, func() error {
 		var cmd *store.Command
 		err := s.view(ctx, func(r *store.Reader) error {
 			p, err := r.Param(t, key)

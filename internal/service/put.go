@@ -64,7 +64,7 @@ func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParamet
 	key := ssm.Canonical(name)
 	t := c.Tenancy.Key()
 	var out *ssm.PutParameterOutput
-	err := s.retry(ctx, func() error {
+	err := s.retry(ctx, t, key, func() error {
 		var cmd *store.Command
 		err := s.view(ctx, func(r *store.Reader) error {
 			old, err := r.Param(t, key)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -90,6 +91,7 @@ type Service struct {
 	log    *slog.Logger
 
 	defaultKEKs sync.Map // tenancy key -> *crypto.KEK
+	locks       writeLocks
 }
 
 // New builds a service.
@@ -130,8 +132,26 @@ func (s *Service) view(ctx context.Context, fn func(r *store.Reader) error) erro
 	return ssm.Wrap(fmt.Errorf("service: read: %w", err))
 }
 
-// retry runs a read-decide-propose step until it does not conflict.
-func (s *Service) retry(ctx context.Context, step func() error) error {
+// writeLocks serialize the writes of this server to one parameter (spec
+// §14), so concurrent writers of a hot parameter queue instead of failing
+// each other's compare-and-set. Striped: a bounded set of mutexes indexed by
+// a hash of the tenancy and name.
+type writeLocks [256]sync.Mutex
+
+func (w *writeLocks) lock(tenancy, key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(tenancy))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	m := &w[h.Sum32()%uint32(len(w))]
+	m.Lock()
+	return m.Unlock
+}
+
+// retry runs a read-decide-propose step on one parameter until it does not
+// conflict. Conflicts remain possible with writers elsewhere (other nodes).
+func (s *Service) retry(ctx context.Context, tenancy, key string, step func() error) error {
+	defer s.locks.lock(tenancy, key)()
 	deadline := s.now().Add(s.limits.WriteRetry)
 	for {
 		err := step()
