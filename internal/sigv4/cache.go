@@ -1,0 +1,70 @@
+package sigv4
+
+import (
+	"crypto/subtle"
+	"sync"
+)
+
+// cacheKey identifies a derived signing key. The secret is not part of the
+// key; an entry also holds the secret it was derived from, compared in
+// constant time, so a rotated secret never reuses a stale key.
+type cacheKey struct {
+	accessKeyID, date, region, service string
+}
+
+type cacheEntry struct {
+	secret string
+	key    []byte
+}
+
+// keyCache is a bounded map of derived signing keys. When full, an
+// arbitrary entry is evicted (Go randomises map iteration); keys of past
+// dates age out that way.
+type keyCache struct {
+	max int
+
+	mu      sync.Mutex
+	entries map[cacheKey]cacheEntry
+}
+
+// newKeyCache returns a cache of at most max entries; max 0 caches nothing.
+func newKeyCache(max int) *keyCache {
+	return &keyCache{max: max, entries: make(map[cacheKey]cacheEntry)}
+}
+
+// get returns the cached key for k if it was derived from secret. The
+// returned slice must not be modified.
+func (c *keyCache) get(k cacheKey, secret string) ([]byte, bool) {
+	if c.max == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if !ok || subtle.ConstantTimeCompare([]byte(e.secret), []byte(secret)) != 1 {
+		return nil, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) put(k cacheKey, secret string, key []byte) {
+	if c.max == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
+		for old := range c.entries {
+			delete(c.entries, old)
+			break
+		}
+	}
+	c.entries[k] = cacheEntry{secret: secret, key: key}
+}
+
+// len returns the number of cached keys.
+func (c *keyCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
