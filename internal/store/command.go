@@ -63,6 +63,10 @@ type Command struct {
 
 	// Keys.
 	Key *Key `json:"key,omitempty"`
+
+	// Identities (Name carries the principal or access key to delete).
+	Principal *Principal `json:"pr2,omitempty"`
+	AccessKey *AccessKey `json:"ak,omitempty"`
 }
 
 // Marshal encodes a command for the raft log.

@@ -250,6 +250,14 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyDisableKey(tx, c)
 	case OpResetAll:
 		return applyResetAll(tx)
+	case OpPutPrincipal:
+		return applyPutPrincipal(tx, index, c)
+	case OpDeletePrincipal:
+		return applyDeletePrincipal(tx, index, c)
+	case OpPutAccessKey:
+		return applyPutAccessKey(tx, index, c)
+	case OpDeleteAccessKey:
+		return applyDeleteAccessKey(tx, index, c)
 	case OpNoop:
 		return nil
 	}

@@ -16,6 +16,9 @@ import (
 //	tenancy   tenancy                               -> Tenancy (JSON)
 //	keys      tenancy \0 keyID                      -> Key (JSON)
 //	aliases   tenancy \0 alias                      -> keyID
+//	principals name                                  -> Principal (JSON)     (iam.go)
+//	accesskeys accessKeyID                           -> AccessKey (JSON)     (iam.go)
+//	meta      "iamVersion" -> raft index of the last identity change
 var (
 	bucketMeta     = []byte("meta")
 	bucketParams   = []byte("params")
@@ -24,7 +27,8 @@ var (
 	bucketKeys     = []byte("keys")
 	bucketAliases  = []byte("aliases")
 
-	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases}
+	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases,
+		bucketPrincipals, bucketAccessKeys}
 
 	keyApplied = []byte("applied")
 	keySchema  = []byte("schema")
