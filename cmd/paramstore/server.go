@@ -53,6 +53,8 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "raft node ID")
 	f.StringVar(&cfg.RaftListen, "raft-listen", "", "raft TCP address (empty: in-process transport, single node)")
 	f.StringVar(&cfg.Join, "join", "", "address of a cluster member to join (not supported yet)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
@@ -69,11 +71,11 @@ func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 		return err
 	}
 	if cfg.Dev {
-		host := s.Addr()
-		fmt.Fprintf(stdout, "Paramstore dev server on http://%s (ephemeral; any credentials accepted)\n", host)
+		url := s.URL()
+		fmt.Fprintf(stdout, "Paramstore dev server on %s (ephemeral; any credentials accepted)\n", url)
 		fmt.Fprintln(stdout, "Point the AWS tools at it with:")
 		for _, kv := range []string{
-			"AWS_ENDPOINT_URL=http://" + host,
+			"AWS_ENDPOINT_URL=" + url,
 			"AWS_ACCESS_KEY_ID=test",
 			"AWS_SECRET_ACCESS_KEY=test",
 			"AWS_REGION=" + cfg.DefaultRegion,

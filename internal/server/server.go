@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,8 @@ type Config struct {
 	NodeID        string
 	RaftListen    string
 	Join          string
+	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
+	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
 	MasterKeyFile string
 	// SnapshotThreshold is the raft log length between snapshots.
@@ -64,6 +67,8 @@ func (c Config) Validate() error {
 		return errors.New("server: --data-dir is required")
 	case len(c.Account) != 12 || !allDigits(c.Account):
 		return fmt.Errorf("server: --account-id %q must be 12 digits", c.Account)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("server: --tls-cert and --tls-key must be given together")
 	case c.Join != "":
 		return errors.New("server: --join is not supported yet: this build runs single-node clusters")
 	}
@@ -87,6 +92,7 @@ type Server struct {
 	ln      net.Listener
 	log     *slog.Logger
 	tempDir string
+	tls     bool
 	done    chan error
 }
 
@@ -161,12 +167,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("server: --tls-cert %s / --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.closeStore()
 		return nil, fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
 	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 	s.ln = ln
+	s.tls = tlsConfig != nil
 	s.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -182,12 +201,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.done <- err
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
+	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
 	return s, nil
 }
 
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (s *Server) URL() string {
+	if s.tls {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Node returns the raft node.
 func (s *Server) Node() *raftstore.Node { return s.node }
