@@ -68,6 +68,13 @@ func New(master []byte) (*Keyring, error) {
 	return k, nil
 }
 
+// String redacts the keyring, so that printing it (or a config that holds
+// it) never shows the master key.
+func (k *Keyring) String() string { return "crypto.Keyring(redacted)" }
+
+// GoString redacts the keyring for %#v.
+func (k *Keyring) GoString() string { return k.String() }
+
 // LoadOrCreateMaster reads the master key file at path, creating it (mode
 // 0600) with a random key if it does not exist and create is true.
 func LoadOrCreateMaster(path string, create bool) ([]byte, error) {

@@ -216,6 +216,9 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
+		if err := ctx.Err(); err != nil || timeout <= 0 {
+			return fmt.Errorf("raftstore: apply: %w", context.DeadlineExceeded)
+		}
 		f := n.raft.Apply(data, timeout)
 		err := f.Error()
 		if err == nil {

@@ -1,0 +1,299 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+const tenancy = "123456789012:us-east-1"
+
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func testConfig(t *testing.T, dir string) Config {
+	cfg := Default(dir)
+	// No automatic snapshots: the test forces them, and keeps few entries.
+	cfg.SnapshotThreshold = 1 << 20
+	cfg.SnapshotInterval = time.Hour
+	cfg.TrailingLogs = 2
+	cfg.Logger = slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg
+}
+
+func openNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	return n
+}
+
+func putCmd(name string, version int64, expect uint64) *store.Command {
+	vs := make([]int64, 0, version)
+	for v := int64(1); v <= version; v++ {
+		vs = append(vs, v)
+	}
+	return &store.Command{
+		Op: store.OpPut, Tenancy: tenancy, Name: name, Create: version == 1, Expect: expect,
+		Param: &store.Parameter{
+			Name:     name,
+			Latest:   store.Version{Version: version, Type: "String", Value: fmt.Sprintf("%s@%d", name, version), Tier: "Standard"},
+			Versions: vs,
+		},
+	}
+}
+
+// params reads every parameter of the tenancy: name -> latest value.
+func params(t *testing.T, n *Node) map[string]*store.Parameter {
+	t.Helper()
+	out := map[string]*store.Parameter{}
+	err := n.View(context.Background(), func(r *store.Reader) error {
+		return r.Scan(tenancy, "", "", func(it *store.ScanItem) (store.ScanControl, error) {
+			p, err := it.Load()
+			out[it.Name] = p
+			return store.ScanControl{}, err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func statUint(t *testing.T, n *Node, key string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(n.Stats()[key], 10, 64)
+	if err != nil {
+		t.Fatalf("stat %s: %v (stats %v)", key, err, n.Stats())
+	}
+	return v
+}
+
+func TestSnapshotTruncatesLogAndStateSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t, t.TempDir())
+	n := openNode(t, cfg)
+
+	const count = 20
+	for i := range count {
+		if err := n.Apply(ctx, putCmd("/p/"+strconv.Itoa(i), 1, 0)); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	// Overwrite one parameter, compare-and-set on its ModIndex.
+	mi := params(t, n)["/p/0"].ModIndex
+	if err := n.Apply(ctx, putCmd("/p/0", 2, mi)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Apply(ctx, putCmd("/p/0", 3, mi)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale overwrite through raft: got %v, want store.ErrConflict", err)
+	}
+	if err := n.Apply(ctx, putCmd("/p/1", 1, 0)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate create through raft: got %v, want store.ErrConflict", err)
+	}
+
+	firstBefore, err := n.logs.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	lastIndex := statUint(t, n, "last_log_index")
+	snapIndex := statUint(t, n, "last_snapshot_index")
+	if snapIndex < count || snapIndex > lastIndex {
+		t.Fatalf("got last_snapshot_index %d, want between %d and last_log_index %d", snapIndex, count, lastIndex)
+	}
+	first, err := n.logs.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("log first index %d -> %d, last %d, snapshot %d", firstBefore, first, lastIndex, snapIndex)
+	// With TrailingLogs 2 the log keeps only the last entries.
+	if first <= firstBefore || lastIndex-first+1 > cfg.TrailingLogs+1 {
+		t.Fatalf("log not truncated: first index %d (was %d), last %d, trailing %d", first, firstBefore, lastIndex, cfg.TrailingLogs)
+	}
+	applied, err := n.DB().AppliedIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := params(t, n)
+	if len(want) != count || want["/p/0"].Latest.Version != 2 {
+		t.Fatalf("got %d parameters, /p/0 at version %d; want %d and 2", len(want), want["/p/0"].Latest.Version, count)
+	}
+
+	// The snapshot raft wrote restores into an empty state machine.
+	checkSnapshotRestores(t, cfg.Dir, want)
+
+	// Entries after the snapshot are in the log only; a restart replays them
+	// onto the persistent state machine, which must skip what it applied.
+	if err := n.Apply(ctx, putCmd("/after/snapshot", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	want = params(t, n)
+	if err := n.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	n = openNode(t, cfg)
+	got := params(t, n)
+	assertSameParams(t, got, want)
+	if idx, _ := n.DB().AppliedIndex(); idx <= applied {
+		t.Fatalf("applied index %d after restart, want > %d", idx, applied)
+	}
+
+	// New writes work, including compare-and-set on restored ModIndexes.
+	if err := n.Apply(ctx, putCmd("/p/0", 3, got["/p/0"].ModIndex)); err != nil {
+		t.Fatalf("overwrite after restart: %v", err)
+	}
+	if err := n.Apply(ctx, putCmd("/new", 1, 0)); err != nil {
+		t.Fatalf("create after restart: %v", err)
+	}
+	if err := n.Apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: tenancy, Name: "/p/5"}); err != nil {
+		t.Fatalf("delete after restart: %v", err)
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatalf("second snapshot: %v", err)
+	}
+	want = params(t, n)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second restart, after a second snapshot.
+	n = openNode(t, cfg)
+	defer n.Close()
+	got = params(t, n)
+	assertSameParams(t, got, want)
+	if got["/p/0"].Latest.Version != 3 || got["/new"] == nil || got["/p/5"] != nil {
+		t.Fatalf("writes after the first restart were lost: %v", got)
+	}
+}
+
+func assertSameParams(t *testing.T, got, want map[string]*store.Parameter) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d parameters, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		g := got[name]
+		if g == nil {
+			t.Fatalf("parameter %s lost", name)
+		}
+		if g.ModIndex != w.ModIndex || g.Latest.Version != w.Latest.Version || g.Latest.Value != w.Latest.Value {
+			t.Fatalf("parameter %s: got version %d value %q ModIndex %d, want %d %q %d",
+				name, g.Latest.Version, g.Latest.Value, g.ModIndex, w.Latest.Version, w.Latest.Value, w.ModIndex)
+		}
+	}
+}
+
+// checkSnapshotRestores opens the newest snapshot in dir, restores it into a
+// fresh state machine and compares the parameters.
+func checkSnapshotRestores(t *testing.T, dir string, want map[string]*store.Parameter) {
+	t.Helper()
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		t.Fatalf("no snapshot in %s: %v", dir, err)
+	}
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "restored.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := &fsm{db: db}
+	if err := f.Restore(rc); err != nil {
+		t.Fatalf("restore snapshot: %v", err)
+	}
+	got := map[string]*store.Parameter{}
+	err = db.View(context.Background(), func(r *store.Reader) error {
+		return r.Scan(tenancy, "", "", func(it *store.ScanItem) (store.ScanControl, error) {
+			p, err := it.Load()
+			got[it.Name] = p
+			return store.ScanControl{}, err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameParams(t, got, want)
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := Default("/tmp/x")
+	tests := []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{"default", func(*Config) {}, true},
+		{"no dir", func(c *Config) { c.Dir = "" }, false},
+		{"no node id", func(c *Config) { c.NodeID = "" }, false},
+		{"zero threshold", func(c *Config) { c.SnapshotThreshold = 0 }, false},
+		{"zero interval", func(c *Config) { c.SnapshotInterval = 0 }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.edit(&c)
+			if err := c.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("got %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	if _, err := Open(Config{}); err == nil {
+		t.Fatal("Open accepted an empty config")
+	}
+}
+
+func TestApplyAfterClose(t *testing.T) {
+	n := openNode(t, testConfig(t, t.TempDir()))
+	if !n.Ready() {
+		t.Fatal("single node is not leader after WaitReady")
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n.Ready() {
+		t.Fatal("closed node reports ready")
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Apply(context.Background(), putCmd("/c", 1, 0)) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Apply on a closed node succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Apply on a closed node hung")
+	}
+}
