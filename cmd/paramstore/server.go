@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paramstore/paramstore/internal/server"
+	"github.com/paramstore/paramstore/internal/throttle"
 )
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -60,10 +61,34 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	f.Int64Var(&cfg.Limits.StandardParameters, "standard-parameter-limit", cfg.Limits.StandardParameters, "Standard-tier parameters per account and region (AWS: 10000)")
 	f.Int64Var(&cfg.Limits.AdvancedParameters, "advanced-parameter-limit", cfg.Limits.AdvancedParameters, "Advanced-tier parameters per account and region (AWS: 100000)")
+	for i, name := range []string{"reads", "writes", "describes"} {
+		f.Var(&limitFlag{&cfg.Throttle[i]}, "throttle-"+name, "per-access-key limit of "+name+" as RATE[:BURST] requests/s (default unlimited)")
+	}
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
 	return cmd
 }
+
+// limitFlag is a throttle.Limit flag ("RATE[:BURST]").
+type limitFlag struct{ l *throttle.Limit }
+
+func (f *limitFlag) String() string {
+	if f.l == nil || f.l.Rate == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%g:%d", f.l.Rate, f.l.Burst)
+}
+
+func (f *limitFlag) Set(s string) error {
+	l, err := throttle.ParseLimit(s)
+	if err != nil {
+		return err
+	}
+	*f.l = l
+	return nil
+}
+
+func (f *limitFlag) Type() string { return "rate[:burst]" }
 
 func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	s, err := server.Start(ctx, cfg)

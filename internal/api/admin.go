@@ -1,78 +1,72 @@
 package api
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
+	"context"
 
+	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
 
-// The admin API: keyring management for `paramstore keys`. It is not yet
-// authenticated (the security work adds SigV4 and policies to it).
+// The admin API shares the SSM endpoint, protocol, authentication, audit
+// and metrics: X-Amz-Target: Paramstore.<Operation>. It manages identities
+// (package auth) and the keyring (package service). `paramstore auth` and
+// `paramstore keys` are its clients.
 
-type createKeyRequest struct {
-	Region      string `json:"Region"`
+type createKeyInput struct {
 	Alias       string `json:"Alias"`
 	Description string `json:"Description"`
 }
 
-func (h *Handler) adminError(w http.ResponseWriter, err error) {
-	e := ssm.AsError(err)
-	if e.Code == ssm.CodeInternal {
-		h.log.Error("admin request failed", "error", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.HTTPStatus())
-	w.Write(errorBody(e))
+type createKeyOutput struct {
+	Key *service.KeyInfo `json:"Key"`
 }
 
-func (h *Handler) tenancy(region string) (ssm.Tenancy, error) {
-	if region == "" {
-		region = h.cfg.DefaultRegion
-	}
-	if !regionRe.MatchString(region) {
-		return ssm.Tenancy{}, ssm.ErrValidation("Invalid region " + region)
-	}
-	return ssm.Tenancy{Account: h.cfg.Account, Region: region}, nil
+type listKeysOutput struct {
+	Keys []service.KeyInfo `json:"Keys"`
 }
 
-func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
-	var req createKeyRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err == nil {
-		err = decode(body, &req)
-	}
-	if err != nil {
-		h.adminError(w, err)
-		return
-	}
-	t, err := h.tenancy(req.Region)
-	if err != nil {
-		h.adminError(w, err)
-		return
-	}
-	info, err := h.svc.CreateKey(r.Context(), t, req.Alias, req.Description)
-	if err != nil {
-		h.adminError(w, err)
-		return
-	}
-	h.log.Info("key created", "key_id", info.KeyID, "alias", info.Alias, "region", t.Region)
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"Key": info})
-}
+// allowAll authorizes everything (NoAuth mode).
+type allowAll struct{}
 
-func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
-	t, err := h.tenancy(r.URL.Query().Get("region"))
-	if err != nil {
-		h.adminError(w, err)
-		return
+func (allowAll) Authorize(string, string, map[string]string) error { return nil }
+
+func (h *Handler) adminOps() map[string]opFunc {
+	ops := map[string]opFunc{
+		"CreateKey": op(func(ctx context.Context, c service.Caller, in *createKeyInput) (*createKeyOutput, error) {
+			k, err := h.svc.CreateKey(ctx, c, in.Alias, in.Description)
+			if err != nil {
+				return nil, err
+			}
+			h.log.Info("key created", "key_id", k.KeyID, "alias", k.Alias, "region", c.Tenancy.Region)
+			return &createKeyOutput{Key: k}, nil
+		}),
+		"ListKeys": op(func(ctx context.Context, c service.Caller, _ *struct{}) (*listKeysOutput, error) {
+			keys, err := h.svc.ListKeys(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			return &listKeysOutput{Keys: keys}, nil
+		}),
 	}
-	keys, err := h.svc.ListKeys(r.Context(), t)
-	if err != nil {
-		h.adminError(w, err)
-		return
+	for name, fn := range h.cfg.Auth.AdminOps() {
+		ops[name] = func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+			var in auth.AdminRequest
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
+			var authz service.Authorizer = allowAll{}
+			if c.Authz != nil {
+				authz = c.Authz
+			}
+			out, err := fn(ctx, func(action, resource string) error {
+				return authz.Authorize(action, resource, nil)
+			}, &in)
+			if err != nil {
+				return nil, ssm.AsError(err)
+			}
+			return out, nil
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"Keys": keys})
+	return ops
 }

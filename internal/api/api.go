@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -21,8 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/sigv4"
 	"github.com/paramstore/paramstore/internal/ssm"
+	"github.com/paramstore/paramstore/internal/throttle"
 )
 
 // MaxBodyBytes is the request size limit (spec §3.6).
@@ -30,6 +34,7 @@ const MaxBodyBytes = 1 << 20
 
 const (
 	targetPrefix = "AmazonSSM."
+	adminPrefix  = "Paramstore."
 	contentType  = "application/x-amz-json-1.1"
 )
 
@@ -43,6 +48,13 @@ type Config struct {
 	DefaultRegion string
 	// Dev enables POST /_paramstore/reset.
 	Dev bool
+	// Auth authenticates callers and runs the admin API. Required.
+	Auth *auth.Authenticator
+	// NoAuth accepts any signature (dev mode): the region is still taken
+	// from the credential scope, and every action is allowed.
+	NoAuth bool
+	// Throttle limits request rates per access key; nil means unlimited.
+	Throttle *throttle.Limiter
 	// Ready reports whether the store can serve (for /readyz).
 	Ready func() error
 	// Registry receives the metrics; nil means a private registry.
@@ -56,7 +68,7 @@ type Handler struct {
 	cfg     Config
 	svc     *service.Service
 	log     *slog.Logger
-	ops     map[string]opFunc
+	ops     map[string]opFunc // by X-Amz-Target
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
@@ -77,8 +89,8 @@ func op[In, Out any](fn func(context.Context, service.Caller, *In) (*Out, error)
 
 // New builds the handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Service == nil {
-		return nil, errors.New("api: Config.Service is required")
+	if cfg.Service == nil || cfg.Auth == nil {
+		return nil, errors.New("api: Config.Service and Config.Auth are required")
 	}
 	if cfg.Account == "" {
 		cfg.Account = "123456789012"
@@ -100,7 +112,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	s := cfg.Service
 	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry}
-	h.ops = map[string]opFunc{
+	ssmOps := map[string]opFunc{
 		"PutParameter":            op(s.PutParameter),
 		"GetParameter":            op(s.GetParameter),
 		"GetParameters":           op(s.GetParameters),
@@ -118,6 +130,13 @@ func New(cfg Config) (*Handler, error) {
 		"UpdateServiceSetting":    op(s.UpdateServiceSetting),
 		"ResetServiceSetting":     op(s.ResetServiceSetting),
 	}
+	h.ops = map[string]opFunc{}
+	for name, fn := range ssmOps {
+		h.ops[targetPrefix+name] = fn
+	}
+	for name, fn := range h.adminOps() {
+		h.ops[adminPrefix+name] = fn
+	}
 	m, err := newMetrics(h.reg)
 	if err != nil {
 		return nil, err
@@ -130,8 +149,6 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("POST /_paramstore/reset", h.reset)
-	h.mux.HandleFunc("POST /_paramstore/keys", h.createKey)
-	h.mux.HandleFunc("GET /_paramstore/keys", h.listKeys)
 	h.mux.HandleFunc("/", h.serveAPI)
 	return h, nil
 }
@@ -204,23 +221,62 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		err = ssm.NewError(ssm.CodeRequestTooLarge, fmt.Sprintf("Request size exceeds %d bytes", MaxBodyBytes))
 		return
 	}
-	caller, cerr := h.caller(r)
-	if cerr != nil {
-		err = cerr
+	caller, accessKey, aerr := h.authenticate(r, body)
+	if aerr != nil {
+		err = aerr
 		return
 	}
-	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	fn := h.ops[name]
-	if !ok || fn == nil {
+	target := r.Header.Get("X-Amz-Target")
+	fn := h.ops[target]
+	if fn == nil {
 		err = ssm.Bare(ssm.CodeUnknownOperation)
 		return
 	}
-	opName = name
+	opName = target[strings.IndexByte(target, '.')+1:]
 	if cerr := checkContentType(r.Header.Get("Content-Type")); cerr != nil {
 		err = cerr
 		return
 	}
+	if h.cfg.Throttle != nil {
+		if terr := h.cfg.Throttle.Allow(accessKey, throttle.ClassOf(opName)); terr != nil {
+			err = ssm.NewError(ssm.CodeThrottling, "Rate exceeded")
+			return
+		}
+	}
 	out, err = fn(r.Context(), caller, body)
+}
+
+// authenticate verifies the request's signature and returns the caller and
+// the key that throttling counts against. With NoAuth, any signature is
+// accepted and only the region is read from it.
+func (h *Handler) authenticate(r *http.Request, body []byte) (service.Caller, string, error) {
+	if h.cfg.NoAuth {
+		c, err := h.caller(r)
+		return c, c.UserARN, err
+	}
+	id, region, err := h.cfg.Auth.Authenticate(r, body)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			return service.Caller{}, "", ssm.NewError(se.Code, se.Message)
+		}
+		return service.Caller{}, "", ssm.Wrap(err)
+	}
+	req := &auth.Request{ID: id, SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: region, Now: h.cfg.Now()}
+	c := service.Caller{
+		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
+		UserARN: id.ARN,
+		Authz:   req,
+	}
+	return c, id.AccessKeyID, nil
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func checkContentType(ct string) *ssm.Error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/paramstore/paramstore/internal/api"
+	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/store"
@@ -61,7 +62,11 @@ func newFuzzHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Service: svc})
+	authn, err := auth.New(auth.Config{Store: &fuzzStore{db: db}, Keyring: kr, Account: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Config{Service: svc, Auth: authn, NoAuth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

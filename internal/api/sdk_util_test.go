@@ -105,8 +105,12 @@ func (e *env) describeAll(filters ...types.ParameterStringFilter) []types.Parame
 // returns its key ID and ARN.
 func (e *env) createKey(region, alias string) (id, arn string) {
 	e.t.Helper()
-	body, _ := json.Marshal(map[string]string{"Region": region, "Alias": alias})
-	resp, err := http.Post(e.endpoint+"/_paramstore/keys", "application/json", bytes.NewReader(body))
+	body, _ := json.Marshal(map[string]string{"Alias": alias})
+	req, _ := http.NewRequest(http.MethodPost, e.endpoint+"/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "Paramstore.CreateKey")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/"+region+"/ssm/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatalf("create key: %v", err)
 	}

@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paramstore/paramstore/internal/api"
+	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
+	"github.com/paramstore/paramstore/internal/throttle"
 )
 
 // Config configures a server.
@@ -32,6 +34,10 @@ type Config struct {
 	NodeID        string
 	RaftListen    string
 	Join          string
+	// NoAuth accepts any SigV4 signature (implied by Dev). For tests.
+	NoAuth bool
+	// Throttle holds the per-access-key limits (zero: unlimited).
+	Throttle [3]throttle.Limit
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
@@ -148,8 +154,38 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
+	authn, err := auth.New(auth.Config{Store: node, Keyring: kr, Account: cfg.Account})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	noAuth := cfg.Dev || cfg.NoAuth
+	if !noAuth {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := node.WaitReady(wctx)
+		if err == nil {
+			credPath := filepath.Join(dataDir, "root-credentials")
+			var created bool
+			created, err = authn.EnsureRoot(wctx, credPath)
+			if created {
+				log.Info("created the root access key; its credentials are in the file (profile default)", "path", credPath)
+			}
+		}
+		cancel()
+		if err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("server: root credentials: %w", err)
+		}
+	}
+	var limiter *throttle.Limiter
+	if tl := throttle.New(throttle.Config{Limits: cfg.Throttle}); tl.Enabled() {
+		limiter = tl
+	}
 	reg := prometheus.NewRegistry()
 	h, err := api.New(api.Config{
+		Auth:          authn,
+		NoAuth:        noAuth,
+		Throttle:      limiter,
 		Service:       svc,
 		Account:       cfg.Account,
 		DefaultRegion: cfg.DefaultRegion,

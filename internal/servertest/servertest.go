@@ -6,6 +6,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +23,49 @@ import (
 // Option changes the configuration of a test server.
 type Option func(*server.Config)
 
+// WithAuth makes the server verify signatures and policies, as outside
+// --dev. The root credentials are in RootCredentials(dataDir).
+func WithAuth(c *server.Config) { c.NoAuth = false }
+
+// RootCredentials reads the root access key a server wrote into its data
+// directory.
+func RootCredentials(t testing.TB, dataDir string) (id, secret string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dataDir, "root-credentials"))
+	if err != nil {
+		t.Fatalf("root credentials: %v", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			id = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			secret = strings.TrimSpace(v)
+		}
+	}
+	if id == "" || secret == "" {
+		t.Fatalf("root credentials file has no key: %q", raw)
+	}
+	return id, secret
+}
+
+// ClientWith returns an SSM client signing with the given credentials
+// (token may be empty), without retries.
+func ClientWith(t testing.TB, endpoint, region, id, secret, token string) *ssm.Client {
+	t.Helper()
+	return ssm.New(ssm.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, token),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
+	})
+}
+
 // Start runs a server with its data in t.TempDir() on 127.0.0.1:0, waits
 // until it can serve, and closes it when the test ends. It returns the
 // server and its endpoint URL.
@@ -28,6 +74,9 @@ func Start(t testing.TB, opts ...Option) (*server.Server, string) {
 	cfg := server.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
+	// The SSM semantics suites sign with made-up keys; WithAuth turns
+	// signature verification and policies on.
+	cfg.NoAuth = true
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, o := range opts {
 		o(&cfg)

@@ -21,21 +21,31 @@ type resolved struct {
 }
 
 // resolve finds the version a GetParameter-style reference names
-// (spec §7.2 steps 2-6).
-func resolve(r *store.Reader, t ssm.Tenancy, ref ssm.Reference) (*resolved, error) {
+// (spec §7.2 steps 2-6), once the caller may perform action on it.
+func resolve(r *store.Reader, c Caller, action string, ref ssm.Reference) (*resolved, error) {
+	t := c.Tenancy
 	if strings.HasPrefix(ref.Name, secretsManagerRefs) {
+		if err := c.authorize(action, t.ARN(ref.Name), nil); err != nil {
+			return nil, err
+		}
 		return nil, ssm.ErrParameterNotFound()
 	}
 	if err := ssm.CheckReadName(ref.Name); err != nil {
 		return nil, err
 	}
 	if ref.Foreign || ref.Bad {
+		if err := c.authorize(action, t.ARN(ref.Name), nil); err != nil {
+			return nil, err
+		}
 		return nil, ssm.ErrParameterNotFound()
 	}
 	key := ssm.Canonical(ref.Name)
 	p, err := r.Param(t.Key(), key)
 	if err != nil {
 		return nil, ssm.Wrap(err)
+	}
+	if err := c.authorize(action, t.ARN(ref.Name), tagsOf(p)); err != nil {
+		return nil, err
 	}
 	if p == nil {
 		return nil, ssm.ErrParameterNotFound()
@@ -67,16 +77,17 @@ func resolve(r *store.Reader, t ssm.Tenancy, ref ssm.Reference) (*resolved, erro
 }
 
 // value returns the value to show: plaintext, or for a SecureString without
-// decryption the envelope text.
-func (s *Service) value(r *store.Reader, t ssm.Tenancy, key string, v *store.Version, decrypt bool) (string, error) {
+// decryption the envelope text. Decryption requires kms:Decrypt on the key.
+func (s *Service) value(r *store.Reader, c Caller, key string, v *store.Version, decrypt bool) (string, error) {
 	if v.Type != ssm.TypeSecureString || !decrypt {
 		return v.Value, nil
 	}
-	return s.decrypt(r, t, key, v)
+	return s.decrypt(r, c, key, v)
 }
 
-func (s *Service) parameterOf(r *store.Reader, t ssm.Tenancy, res *resolved, decrypt bool) (ssm.Parameter, error) {
-	val, err := s.value(r, t, res.key, res.version, decrypt)
+func (s *Service) parameterOf(r *store.Reader, c Caller, res *resolved, decrypt bool) (ssm.Parameter, error) {
+	t := c.Tenancy
+	val, err := s.value(r, c, res.key, res.version, decrypt)
 	if err != nil {
 		return ssm.Parameter{}, err
 	}
@@ -107,11 +118,11 @@ func (s *Service) GetParameter(ctx context.Context, c Caller, in *ssm.GetParamet
 	ref := ssm.ParseReference(c.Tenancy, *in.Name, true)
 	var out ssm.GetParameterOutput
 	err := s.view(ctx, func(r *store.Reader) error {
-		res, err := resolve(r, c.Tenancy, ref)
+		res, err := resolve(r, c, "ssm:GetParameter", ref)
 		if err != nil {
 			return err
 		}
-		p, err := s.parameterOf(r, c.Tenancy, res, deref(in.WithDecryption))
+		p, err := s.parameterOf(r, c, res, deref(in.WithDecryption))
 		if err != nil {
 			return err
 		}
@@ -142,7 +153,7 @@ func (s *Service) GetParameters(ctx context.Context, c Caller, in *ssm.GetParame
 			}
 			seen[raw] = true
 			ref := ssm.ParseReference(c.Tenancy, raw, true)
-			res, err := resolve(r, c.Tenancy, ref)
+			res, err := resolve(r, c, "ssm:GetParameters", ref)
 			if err != nil {
 				var e *ssm.Error
 				if errors.As(err, &e) && (e.Code == ssm.CodeParameterNotFound ||
@@ -152,7 +163,7 @@ func (s *Service) GetParameters(ctx context.Context, c Caller, in *ssm.GetParame
 				}
 				return err
 			}
-			p, err := s.parameterOf(r, c.Tenancy, res, deref(in.WithDecryption))
+			p, err := s.parameterOf(r, c, res, deref(in.WithDecryption))
 			if err != nil {
 				return err
 			}
@@ -205,12 +216,15 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 	}
 	out := ssm.GetParameterHistoryOutput{Parameters: []ssm.ParameterHistory{}}
 	err := s.view(ctx, func(r *store.Reader) error {
-		if ref.Foreign {
-			return ssm.ErrParameterNotFound()
-		}
 		p, err := r.Param(c.Tenancy.Key(), key)
 		if err != nil {
 			return ssm.Wrap(err)
+		}
+		if ref.Foreign {
+			p = nil
+		}
+		if err := c.authorize("ssm:GetParameterHistory", c.Tenancy.ARN(ref.Name), tagsOf(p)); err != nil {
+			return err
 		}
 		if p == nil {
 			return ssm.ErrParameterNotFound()
@@ -220,7 +234,7 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 				out.NextToken = tok.seal(strconv.FormatInt(out.Parameters[limit-1].Version, 10))
 				return false, nil
 			}
-			val, err := s.value(r, c.Tenancy, key, v, deref(in.WithDecryption))
+			val, err := s.value(r, c, key, v, deref(in.WithDecryption))
 			if err != nil {
 				return false, err
 			}

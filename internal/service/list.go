@@ -205,6 +205,9 @@ func (s *Service) GetParametersByPath(ctx context.Context, c Caller, in *ssm.Get
 		return nil, err
 	}
 	recursive := deref(in.Recursive)
+	if err := c.authorize("ssm:GetParametersByPath", c.Tenancy.ARN(path), nil); err != nil {
+		return nil, err
+	}
 	tok := s.newToken("GetParametersByPath", c.Tenancy, requestKey(path, recursive, filters))
 	after := ""
 	if in.NextToken != nil {
@@ -234,7 +237,7 @@ func (s *Service) GetParametersByPath(ctx context.Context, c Caller, in *ssm.Get
 				out.NextToken = tok.seal(lastKey)
 				return false, nil
 			}
-			item, err := s.parameterOf(r, c.Tenancy, res, decrypt)
+			item, err := s.parameterOf(r, c, res, decrypt)
 			if err != nil {
 				return false, err
 			}
@@ -313,6 +316,12 @@ func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.Desc
 		filters = append(filters, filter{key: *f.Key, option: opt, values: f.Values, hasVal: true})
 	}
 	shared := deref(in.Shared)
+	// DescribeParameters has no resource-level permissions: AWS evaluates
+	// it on arn:aws:ssm:<region>:<account>:*.
+	t0 := c.Tenancy
+	if err := c.authorize("ssm:DescribeParameters", "arn:"+t0.Partition()+":ssm:"+t0.Region+":"+t0.Account+":*", nil); err != nil {
+		return nil, err
+	}
 	tok := s.newToken("DescribeParameters", c.Tenancy, requestKey(filters, shared))
 	after := ""
 	if in.NextToken != nil {

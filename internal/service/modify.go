@@ -20,6 +20,9 @@ func (s *Service) DeleteParameter(ctx context.Context, c Caller, in *ssm.NameInp
 	if err := ssm.CheckReadName(name); err != nil {
 		return nil, err
 	}
+	if err := s.authorizeParam(ctx, c, "ssm:DeleteParameter", name); err != nil {
+		return nil, err
+	}
 	err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: ssm.Canonical(name)})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ssm.ErrParameterNotFound()
@@ -47,6 +50,9 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 			out.InvalidParameters = append(out.InvalidParameters, raw)
 			continue
 		}
+		if err := s.authorizeParam(ctx, c, "ssm:DeleteParameters", name); err != nil {
+			return nil, err
+		}
 		err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: ssm.Canonical(name)})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -60,17 +66,36 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 	return &out, nil
 }
 
-// updateMeta reads a parameter, lets change compute new labels and tags,
-// and commits them with compare-and-set, retrying on conflicts.
-func (s *Service) updateMeta(ctx context.Context, c Caller, key string, notFound error,
+// authorizeParam checks action on a parameter, with its tags if it exists.
+func (s *Service) authorizeParam(ctx context.Context, c Caller, action, name string) error {
+	if c.Authz == nil {
+		return nil
+	}
+	return s.view(ctx, func(r *store.Reader) error {
+		p, err := r.Param(c.Tenancy.Key(), ssm.Canonical(name))
+		if err != nil {
+			return ssm.Wrap(err)
+		}
+		return c.authorize(action, c.Tenancy.ARN(name), tagsOf(p))
+	})
+}
+
+// updateMeta reads a parameter, checks that the caller may perform action
+// on it, lets change compute new labels and tags, and commits them with
+// compare-and-set, retrying on conflicts.
+func (s *Service) updateMeta(ctx context.Context, c Caller, action, name string, notFound error,
 	change func(p *store.Parameter) (labels map[string]int64, tags map[string]string, err error)) error {
 	t := c.Tenancy.Key()
+	key := ssm.Canonical(name)
 	return s.retry(ctx, t, key, func() error {
 		var cmd *store.Command
 		err := s.view(ctx, func(r *store.Reader) error {
 			p, err := r.Param(t, key)
 			if err != nil {
 				return ssm.Wrap(err)
+			}
+			if err := c.authorize(action, c.Tenancy.ARN(name), tagsOf(p)); err != nil {
+				return err
 			}
 			if p == nil {
 				return notFound
@@ -103,7 +128,7 @@ func (s *Service) LabelParameterVersion(ctx context.Context, c Caller, in *ssm.L
 		return nil, err
 	}
 	var out ssm.LabelOutput
-	err := s.updateMeta(ctx, c, ssm.Canonical(name), ssm.ErrParameterNotFound(),
+	err := s.updateMeta(ctx, c, "ssm:LabelParameterVersion", name, ssm.ErrParameterNotFound(),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			version := p.Latest.Version
 			if in.ParameterVersion != nil {
@@ -157,7 +182,7 @@ func (s *Service) UnlabelParameterVersion(ctx context.Context, c Caller, in *ssm
 		return nil, err
 	}
 	var out ssm.UnlabelOutput
-	err := s.updateMeta(ctx, c, ssm.Canonical(name), ssm.ErrParameterNotFound(),
+	err := s.updateMeta(ctx, c, "ssm:UnlabelParameterVersion", name, ssm.ErrParameterNotFound(),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			version := *in.ParameterVersion
 			if !p.HasVersion(version) {
@@ -182,7 +207,7 @@ func (s *Service) UnlabelParameterVersion(ctx context.Context, c Caller, in *ssm
 }
 
 // tagResource checks the resource of a tagging request and returns the
-// canonical parameter name (spec §7.11).
+// parameter name (spec §7.11).
 func tagResource(in *ssm.TagsInput) (string, error) {
 	if *in.ResourceType != "Parameter" {
 		return "", ssm.Bare(ssm.CodeInvalidResourceType)
@@ -191,7 +216,7 @@ func tagResource(in *ssm.TagsInput) (string, error) {
 	if ssm.CheckReadName(name) != nil {
 		return "", ssm.Bare(ssm.CodeInvalidResourceID)
 	}
-	return ssm.Canonical(name), nil
+	return name, nil
 }
 
 // AddTagsToResource adds or replaces tags of a parameter.
@@ -208,7 +233,7 @@ func (s *Service) AddTagsToResource(ctx context.Context, c Caller, in *ssm.TagsI
 			return nil, ssm.ErrValidation("Tag keys must not start with aws:")
 		}
 	}
-	err = s.updateMeta(ctx, c, key, ssm.Bare(ssm.CodeInvalidResourceID),
+	err = s.updateMeta(ctx, c, "ssm:AddTagsToResource", key, ssm.Bare(ssm.CodeInvalidResourceID),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			tags := maps.Clone(p.Tags)
 			if tags == nil {
@@ -237,7 +262,7 @@ func (s *Service) RemoveTagsFromResource(ctx context.Context, c Caller, in *ssm.
 	if err != nil {
 		return nil, err
 	}
-	err = s.updateMeta(ctx, c, key, ssm.Bare(ssm.CodeInvalidResourceID),
+	err = s.updateMeta(ctx, c, "ssm:RemoveTagsFromResource", key, ssm.Bare(ssm.CodeInvalidResourceID),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			tags := maps.Clone(p.Tags)
 			for _, k := range in.TagKeys {
@@ -262,9 +287,12 @@ func (s *Service) ListTagsForResource(ctx context.Context, c Caller, in *ssm.Tag
 	}
 	out := ssm.ListTagsOutput{TagList: []ssm.TagPair{}}
 	err = s.view(ctx, func(r *store.Reader) error {
-		p, err := r.Param(c.Tenancy.Key(), key)
+		p, err := r.Param(c.Tenancy.Key(), ssm.Canonical(key))
 		if err != nil {
 			return ssm.Wrap(err)
+		}
+		if err := c.authorize("ssm:ListTagsForResource", c.Tenancy.ARN(key), tagsOf(p)); err != nil {
+			return err
 		}
 		if p == nil {
 			return ssm.Bare(ssm.CodeInvalidResourceID)

@@ -126,6 +126,15 @@ func (s *Service) createTags(in []ssm.Tag) (map[string]string, error) {
 // and returns the compare-and-set command that commits it.
 func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, name, key, value string,
 	old *store.Parameter, ten *store.Tenancy, overwrite bool, tags map[string]string) (*store.Command, error) {
+	arn := c.Tenancy.ARN(name)
+	if err := c.authorize("ssm:PutParameter", arn, tagsOf(old)); err != nil {
+		return nil, err
+	}
+	if len(tags) > 0 {
+		if err := c.authorize("ssm:AddTagsToResource", arn, tagsOf(old)); err != nil {
+			return nil, err
+		}
+	}
 	if old == nil && in.Type == nil {
 		return nil, ssm.ErrValidation(msgTypeRequired)
 	}
@@ -220,6 +229,9 @@ func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, 
 		}
 		kek, err := s.resolveKeyID(r, c.Tenancy, v.KeyID)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.authorize("kms:Encrypt", KeyARN(c.Tenancy, kek.ID()), nil); err != nil {
 			return nil, err
 		}
 		v.Value, err = crypto.Seal(kek, value, aad(c.Tenancy.Key(), key))
@@ -370,10 +382,14 @@ func (s *Service) defaultKEK(tenancy string) (*crypto.KEK, error) {
 
 // decrypt opens a stored SecureString value. keyID is the KeyId recorded on
 // the version, used in the error message.
-func (s *Service) decrypt(r *store.Reader, t ssm.Tenancy, key string, v *store.Version) (string, error) {
+func (s *Service) decrypt(r *store.Reader, c Caller, key string, v *store.Version) (string, error) {
+	t := c.Tenancy
 	id, err := crypto.EnvelopeKeyID(v.Value)
 	if err != nil {
 		return "", ssm.Wrap(fmt.Errorf("service: envelope of %q: %w", key, err))
+	}
+	if err := c.authorize("kms:Decrypt", KeyARN(t, id), nil); err != nil {
+		return "", err
 	}
 	invalid := ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+v.KeyID)
 	var kek *crypto.KEK

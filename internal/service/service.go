@@ -117,6 +117,35 @@ type Caller struct {
 	Tenancy ssm.Tenancy
 	// UserARN is recorded as LastModifiedUser.
 	UserARN string
+	// Authz decides what the caller may do; nil allows everything (dev
+	// mode).
+	Authz Authorizer
+}
+
+// Authorizer decides whether the caller may perform an IAM action on a
+// resource (an ARN) whose tags are given (nil when it has none or does not
+// exist). A refusal is an *ssm.Error (AccessDeniedException).
+type Authorizer interface {
+	Authorize(action, resource string, tags map[string]string) error
+}
+
+func (c Caller) authorize(action, resource string, tags map[string]string) error {
+	if c.Authz == nil {
+		return nil
+	}
+	return c.Authz.Authorize(action, resource, tags)
+}
+
+// KeyARN is the ARN of a keyring key, the resource of kms:* actions.
+func KeyARN(t ssm.Tenancy, id string) string {
+	return "arn:" + t.Partition() + ":kms:" + t.Region + ":" + t.Account + ":key/" + id
+}
+
+func tagsOf(p *store.Parameter) map[string]string {
+	if p == nil {
+		return nil
+	}
+	return p.Tags
 }
 
 // view runs a read and converts storage failures into InternalServerError.

@@ -42,13 +42,17 @@ func settingID(t ssm.Tenancy, raw string) (string, error) {
 	return id, nil
 }
 
+func settingARN(t ssm.Tenancy, id string) string {
+	return "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":servicesetting" + id
+}
+
 func (s *Service) settingOf(t ssm.Tenancy, ten *store.Tenancy, id string) ssm.ServiceSetting {
 	out := ssm.ServiceSetting{
 		SettingId:        id,
 		SettingValue:     settingDefaults[id].value,
 		LastModifiedDate: ssm.TimestampMillis(0),
 		LastModifiedUser: "System",
-		ARN:              "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":servicesetting" + id,
+		ARN:              settingARN(t, id),
 		Status:           "Default",
 	}
 	if set, ok := ten.Settings[id]; ok {
@@ -67,6 +71,9 @@ func (s *Service) GetServiceSetting(ctx context.Context, c Caller, in *ssm.Setti
 	}
 	id, err := settingID(c.Tenancy, *in.SettingId)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.authorize("ssm:GetServiceSetting", settingARN(c.Tenancy, id), nil); err != nil {
 		return nil, err
 	}
 	var out ssm.ServiceSettingOutput
@@ -91,6 +98,9 @@ func (s *Service) UpdateServiceSetting(ctx context.Context, c Caller, in *ssm.Se
 	}
 	id, err := settingID(c.Tenancy, *in.SettingId)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.authorize("ssm:UpdateServiceSetting", settingARN(c.Tenancy, id), nil); err != nil {
 		return nil, err
 	}
 	value := *in.SettingValue
@@ -118,6 +128,9 @@ func (s *Service) ResetServiceSetting(ctx context.Context, c Caller, in *ssm.Set
 	if err != nil {
 		return nil, err
 	}
+	if err := c.authorize("ssm:ResetServiceSetting", settingARN(c.Tenancy, id), nil); err != nil {
+		return nil, err
+	}
 	if err := s.apply(ctx, &store.Command{Op: store.OpSetting, Tenancy: c.Tenancy.Key(), SettingID: id}); err != nil {
 		return nil, err
 	}
@@ -134,13 +147,13 @@ type KeyInfo struct {
 	Created     int64  `json:"CreationDate"`
 }
 
-func keyARN(t ssm.Tenancy, id string) string {
-	return "arn:" + t.Partition() + ":kms:" + t.Region + ":" + t.Account + ":key/" + id
-}
-
 // CreateKey adds a named key to a tenancy's keyring. alias must be
 // "alias/<name>" (letters, digits, /_-), not under alias/aws/.
-func (s *Service) CreateKey(ctx context.Context, t ssm.Tenancy, alias, description string) (*KeyInfo, error) {
+func (s *Service) CreateKey(ctx context.Context, c Caller, alias, description string) (*KeyInfo, error) {
+	t := c.Tenancy
+	if err := c.authorize("kms:CreateKey", "*", nil); err != nil {
+		return nil, err
+	}
 	if alias != "" {
 		name, ok := strings.CutPrefix(alias, "alias/")
 		if !ok || name == "" || strings.HasPrefix(name, "aws/") || len(alias) > 256 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") != "" {
@@ -160,12 +173,16 @@ func (s *Service) CreateKey(ctx context.Context, t ssm.Tenancy, alias, descripti
 	if err != nil {
 		return nil, err
 	}
-	return &KeyInfo{KeyID: id, Alias: alias, ARN: keyARN(t, id), Description: description, Enabled: true, Created: k.Created}, nil
+	return &KeyInfo{KeyID: id, Alias: alias, ARN: KeyARN(t, id), Description: description, Enabled: true, Created: k.Created}, nil
 }
 
 // ListKeys lists a tenancy's keys, the default key first.
-func (s *Service) ListKeys(ctx context.Context, t ssm.Tenancy) ([]KeyInfo, error) {
-	out := []KeyInfo{{KeyID: crypto.DefaultKeyID, Alias: ssm.DefaultKeyAlias, ARN: keyARN(t, crypto.DefaultKeyID),
+func (s *Service) ListKeys(ctx context.Context, c Caller) ([]KeyInfo, error) {
+	t := c.Tenancy
+	if err := c.authorize("kms:ListKeys", "*", nil); err != nil {
+		return nil, err
+	}
+	out := []KeyInfo{{KeyID: crypto.DefaultKeyID, Alias: ssm.DefaultKeyAlias, ARN: KeyARN(t, crypto.DefaultKeyID),
 		Description: "Default key for SecureString parameters", Enabled: true}}
 	err := s.view(ctx, func(r *store.Reader) error {
 		keys, err := r.Keys(t.Key())
@@ -173,7 +190,7 @@ func (s *Service) ListKeys(ctx context.Context, t ssm.Tenancy) ([]KeyInfo, error
 			return ssm.Wrap(err)
 		}
 		for _, k := range keys {
-			out = append(out, KeyInfo{KeyID: k.ID, Alias: k.Alias, ARN: keyARN(t, k.ID), Description: k.Description,
+			out = append(out, KeyInfo{KeyID: k.ID, Alias: k.Alias, ARN: KeyARN(t, k.ID), Description: k.Description,
 				Enabled: !k.Disabled, Created: k.Created})
 		}
 		return nil
