@@ -42,8 +42,10 @@ type Config struct {
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
 	MasterKeyFile string
-	// SnapshotThreshold is the raft log length between snapshots.
+	// SnapshotThreshold is the raft log length between snapshots, checked
+	// every SnapshotInterval.
 	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
 	Limits            service.Limits
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
@@ -59,6 +61,7 @@ func Default() Config {
 		DefaultRegion:     "us-east-1",
 		NodeID:            "node1",
 		SnapshotThreshold: 8192,
+		SnapshotInterval:  30 * time.Second,
 		Limits:            service.DefaultLimits(),
 		ShutdownTimeout:   30 * time.Second,
 	}
@@ -142,6 +145,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	rc.NodeID = cfg.NodeID
 	rc.Bind = cfg.RaftListen
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	if cfg.SnapshotThreshold < rc.TrailingLogs {
+		// Keep fewer trailing entries than the threshold, or truncation
+		// would never remove anything.
+		rc.TrailingLogs = cfg.SnapshotThreshold
+	}
 	rc.Logger = log
 	node, err := raftstore.Open(rc)
 	if err != nil {

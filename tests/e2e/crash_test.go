@@ -42,6 +42,10 @@ type writeLoad struct {
 	errs     []error       // failures before stopping began: the server's fault
 }
 
+// snapshotFlags make the server snapshot and truncate its raft log often, so
+// restarts in the crash test go through a snapshot plus log replay.
+var snapshotFlags = []string{"--snapshot-threshold", "256", "--snapshot-interval", "200ms"}
+
 func startWriteLoad(t *testing.T, srv *serverProc, round, writers int, seed int64) *writeLoad {
 	l := &writeLoad{t: t, started: time.Now(), acked: make(chan struct{})}
 	for g := range writers {
@@ -210,7 +214,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("seed %d, %d SIGKILL rounds + 1 SIGTERM round", seed, rounds)
 	rng := rand.New(rand.NewSource(seed))
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir)
+	srv := startServer(t, dataDir, snapshotFlags...)
 	var all []ackedWrite
 	for round := 0; round <= rounds; round++ {
 		sigterm := round == rounds
@@ -244,7 +248,7 @@ func TestCrashRecovery(t *testing.T) {
 		all = append(all, acks...)
 
 		restart := time.Now()
-		srv = startServer(t, dataDir)
+		srv = startServer(t, dataDir, snapshotFlags...)
 		ready := time.Since(restart)
 		found := verifyAcked(t, srv, all)
 		t.Logf("round %d: first write acknowledged after %v, slowest acknowledged write %v; restart ready after %v; verification took %v",

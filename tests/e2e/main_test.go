@@ -137,7 +137,8 @@ type logWatcher struct {
 // startServer runs `paramstore server` on a free loopback port with its
 // data in dataDir, waits for /readyz, copies its logs to the test log, and
 // stops it (SIGTERM, then wait) when the test ends.
-func startServer(t testing.TB, dataDir string) *serverProc {
+// startServer runs the binary on dataDir; extra are more server flags.
+func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
 	t.Helper()
 	touchOnce.Do(func() { touchErr = touchSources(moduleRoot) })
 	if touchErr != nil {
@@ -149,7 +150,7 @@ func startServer(t testing.TB, dataDir string) *serverProc {
 	}
 	// Port 0: the kernel picks a free port, which the server reports in its
 	// "listening" log line; this cannot race with other processes.
-	cmd := exec.Command(binPath, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd := exec.Command(binPath, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
