@@ -42,6 +42,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			cfg.Stdout = stdout
 			return runServer(cmd.Context(), cfg, stdout)
 		},
 	}
@@ -54,6 +55,9 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "raft node ID")
 	f.StringVar(&cfg.RaftListen, "raft-listen", "", "raft TCP address (empty: in-process transport, single node)")
 	f.StringVar(&cfg.Join, "join", "", "address of a cluster member to join (not supported yet)")
+	f.StringVar(&cfg.AuditFile, "audit-file", "", "audit trail (JSON lines, hash-chained; default <data-dir>/audit.log)")
+	f.BoolVar(&cfg.NoAudit, "no-audit", false, "do not write an audit trail")
+	f.BoolVar(&cfg.AuditStdout, "audit-stdout", false, "also write audit records to stdout")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")

@@ -22,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/sigv4"
 	"github.com/paramstore/paramstore/internal/ssm"
+	"github.com/paramstore/paramstore/internal/store"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
 
@@ -55,6 +57,8 @@ type Config struct {
 	NoAuth bool
 	// Throttle limits request rates per access key; nil means unlimited.
 	Throttle *throttle.Limiter
+	// Audit receives one record per API call; nil means no audit trail.
+	Audit audit.Sink
 	// Ready reports whether the store can serve (for /readyz).
 	Ready func() error
 	// Registry receives the metrics; nil means a private registry.
@@ -192,69 +196,76 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "reset\n")
 }
 
+// call is one API request in flight.
+type call struct {
+	reqID    string
+	op       string
+	start    time.Time
+	body     []byte
+	region   string
+	identity audit.UserIdentity
+	out      any
+	err      error
+}
+
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.Now()
-	reqID := uuid.NewString()
-	opName := "unknown"
-	var out any
-	var err error
+	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now()}
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
 		if p := recover(); p != nil {
-			out, err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", opName, p))
+			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", c.op, p))
 		}
-		h.finish(w, r, reqID, opName, start, out, err)
+		h.finish(w, r, c)
 	}()
+	c.out, c.err = h.run(r, c)
+}
 
+func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	if r.Method != http.MethodPost {
-		err = &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
-		return
+		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
-	body, rerr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if rerr != nil {
-		err = ssm.NewError(ssm.CodeSerialization, "Unable to read the request body.")
-		return
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, ssm.NewError(ssm.CodeSerialization, "Unable to read the request body.")
 	}
 	if len(body) > MaxBodyBytes {
-		err = ssm.NewError(ssm.CodeRequestTooLarge, fmt.Sprintf("Request size exceeds %d bytes", MaxBodyBytes))
-		return
+		return nil, ssm.NewError(ssm.CodeRequestTooLarge, fmt.Sprintf("Request size exceeds %d bytes", MaxBodyBytes))
 	}
-	caller, accessKey, aerr := h.authenticate(r, body)
-	if aerr != nil {
-		err = aerr
-		return
+	c.body = body
+	caller, accessKey, err := h.authenticate(r, c)
+	if err != nil {
+		return nil, err
 	}
 	target := r.Header.Get("X-Amz-Target")
 	fn := h.ops[target]
 	if fn == nil {
-		err = ssm.Bare(ssm.CodeUnknownOperation)
-		return
+		return nil, ssm.Bare(ssm.CodeUnknownOperation)
 	}
-	opName = target[strings.IndexByte(target, '.')+1:]
-	if cerr := checkContentType(r.Header.Get("Content-Type")); cerr != nil {
-		err = cerr
-		return
+	c.op = target[strings.IndexByte(target, '.')+1:]
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
 	}
 	if h.cfg.Throttle != nil {
-		if terr := h.cfg.Throttle.Allow(accessKey, throttle.ClassOf(opName)); terr != nil {
-			err = ssm.NewError(ssm.CodeThrottling, "Rate exceeded")
-			return
+		if err := h.cfg.Throttle.Allow(accessKey, throttle.ClassOf(c.op)); err != nil {
+			return nil, ssm.NewError(ssm.CodeThrottling, "Rate exceeded")
 		}
 	}
-	out, err = fn(r.Context(), caller, body)
+	return fn(r.Context(), caller, body)
 }
 
 // authenticate verifies the request's signature and returns the caller and
 // the key that throttling counts against. With NoAuth, any signature is
 // accepted and only the region is read from it.
-func (h *Handler) authenticate(r *http.Request, body []byte) (service.Caller, string, error) {
+func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string, error) {
 	if h.cfg.NoAuth {
-		c, err := h.caller(r)
-		return c, c.UserARN, err
+		caller, err := h.caller(r)
+		c.region = caller.Tenancy.Region
+		c.identity = audit.UserIdentity{Type: audit.IdentityAnonymous, ARN: caller.UserARN, AccountID: h.cfg.Account}
+		return caller, caller.UserARN, err
 	}
-	id, region, err := h.cfg.Auth.Authenticate(r, body)
+	id, region, err := h.cfg.Auth.Authenticate(r, c.body)
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
@@ -262,13 +273,26 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (service.Caller, st
 		}
 		return service.Caller{}, "", ssm.Wrap(err)
 	}
+	c.region = region
+	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
+		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
 	req := &auth.Request{ID: id, SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: region, Now: h.cfg.Now()}
-	c := service.Caller{
+	caller := service.Caller{
 		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
 		UserARN: id.ARN,
 		Authz:   req,
 	}
-	return c, id.AccessKeyID, nil
+	return caller, id.AccessKeyID, nil
+}
+
+func identityType(kind string) string {
+	switch kind {
+	case store.KindRoot:
+		return audit.IdentityRoot
+	case store.KindRole:
+		return audit.IdentityAssumedRole
+	}
+	return audit.IdentityIAMUser
 }
 
 func sourceIP(r *http.Request) string {
@@ -337,38 +361,88 @@ func decode(body []byte, v any) error {
 }
 
 // finish writes the response or the error and records metrics and logs.
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, reqID, opName string, start time.Time, out any, err error) {
+// readOnly operations are audited without waiting for the fsync.
+var readOnly = map[string]bool{
+	"GetParameter": true, "GetParameters": true, "GetParametersByPath": true, "GetParameterHistory": true,
+	"DescribeParameters": true, "ListTagsForResource": true, "GetServiceSetting": true,
+	"ListUsers": true, "ListAccessKeys": true, "ListKeys": true,
+}
+
+// finish writes the audit record, then the response or the error, and
+// records metrics and logs. A call that changes state is answered only
+// once its audit record is durable.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
-	hdr.Set("x-amzn-RequestId", reqID)
+	hdr.Set("x-amzn-RequestId", c.reqID)
 	hdr.Set("Date", h.cfg.Now().UTC().Format(http.TimeFormat))
 	hdr.Set("Content-Type", contentType)
 	status, code := http.StatusOK, ""
 	var body []byte
-	if err == nil {
+	if c.err == nil {
 		var merr error
-		body, merr = json.Marshal(out)
+		body, merr = json.Marshal(c.out)
 		if merr != nil {
-			err = ssm.Wrap(fmt.Errorf("api: encode %s response: %w", opName, merr))
+			c.err = ssm.Wrap(fmt.Errorf("api: encode %s response: %w", c.op, merr))
 		}
 	}
-	if err != nil {
-		e := ssm.AsError(err)
+	var e *ssm.Error
+	if c.err != nil {
+		e = ssm.AsError(c.err)
 		status, code = e.HTTPStatus(), e.Code
+	}
+	if h.cfg.Audit != nil {
+		if aerr := h.audit(r, c, e); aerr != nil && e == nil {
+			// A change whose audit record is not durable is not
+			// acknowledged as a success.
+			h.log.Error("audit failed", "request_id", c.reqID, "operation", c.op, "error", aerr)
+			e = ssm.Wrap(aerr)
+			status, code = e.HTTPStatus(), e.Code
+		}
+	}
+	if e != nil {
 		body = errorBody(e)
 		hdr.Set("X-Amzn-ErrorType", e.Code)
 		if e.Code == ssm.CodeInternal {
-			h.log.Error("internal error", "request_id", reqID, "operation", opName, "error", err)
+			h.log.Error("internal error", "request_id", c.reqID, "operation", c.op, "error", c.err)
 		}
 	}
 	w.WriteHeader(status)
 	w.Write(body)
-	elapsed := h.cfg.Now().Sub(start)
-	h.metrics.observe(opName, status, code, elapsed)
+	elapsed := h.cfg.Now().Sub(c.start)
+	h.metrics.observe(c.op, status, code, elapsed)
 	if code != "" {
-		h.log.Info("request failed", "request_id", reqID, "operation", opName, "status", status, "code", code, "duration", elapsed)
+		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
 	} else {
-		h.log.Debug("request", "request_id", reqID, "operation", opName, "status", status, "duration", elapsed)
+		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
+}
+
+// audit logs the call's record: durable for calls that change state.
+func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+	rec := audit.Record{
+		EventTime:          c.start,
+		EventName:          c.op,
+		AWSRegion:          c.region,
+		SourceIPAddress:    sourceIP(r),
+		UserAgent:          r.UserAgent(),
+		UserIdentity:       c.identity,
+		RequestID:          c.reqID,
+		ReadOnly:           readOnly[c.op],
+		RecipientAccountID: h.cfg.Account,
+	}
+	if json.Valid(c.body) {
+		rec.RequestParameters = json.RawMessage(c.body)
+	}
+	if e != nil {
+		rec.ErrorCode, rec.ErrorMessage = e.Code, e.Message
+	} else if !rec.ReadOnly {
+		rec.ResponseElements = c.out
+	}
+	d := audit.Durable
+	if rec.ReadOnly || e != nil {
+		d = audit.Buffered
+	}
+	return h.cfg.Audit.Log(r.Context(), rec, d)
 }
 
 // errorBody renders an AWS JSON error: {"__type": code, <member>: message}.

@@ -17,3 +17,9 @@ func (k *Keyring) Unwrap(purpose, id string, wrapped []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// SubKey derives a 32-byte key for one purpose (for example the HMAC key of
+// the audit trail) from the master key.
+func (k *Keyring) SubKey(purpose string) ([]byte, error) {
+	return k.derive("paramstore subkey " + purpose)
+}

@@ -134,6 +134,11 @@ func TestParseString(t *testing.T) {
 			want: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetParameter"],"Resource":["*"]}]}`,
 		},
 		{
+			name: "empty condition block is dropped",
+			doc:  `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"*","Condition":{}}}`,
+			want: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetParameter"],"Resource":["*"]}]}`,
+		},
+		{
 			name: "missing version is made explicit",
 			doc:  `{"Statement":[{"Effect":"Deny","NotAction":"ssm:*","NotResource":"arn:aws:ssm:*:*:parameter/<a&b>"}]}`,
 			want: `{"Version":"2008-10-17","Statement":[{"Effect":"Deny","NotAction":["ssm:*"],"NotResource":["arn:aws:ssm:*:*:parameter/<a&b>"]}]}`,

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paramstore/paramstore/internal/api"
+	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
@@ -38,6 +40,12 @@ type Config struct {
 	NoAuth bool
 	// Throttle holds the per-access-key limits (zero: unlimited).
 	Throttle [3]throttle.Limit
+	// AuditFile is the audit trail ("" = <data-dir>/audit.log); NoAudit
+	// turns the trail off; AuditStdout mirrors it to Stdout.
+	AuditFile   string
+	NoAudit     bool
+	AuditStdout bool
+	Stdout      io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
@@ -102,6 +110,7 @@ type Server struct {
 	log     *slog.Logger
 	tempDir string
 	tls     bool
+	audit   *audit.FileSink
 	done    chan error
 }
 
@@ -190,8 +199,33 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if tl := throttle.New(throttle.Config{Limits: cfg.Throttle}); tl.Enabled() {
 		limiter = tl
 	}
+	var sink audit.Sink
+	if !cfg.NoAudit {
+		key, err := kr.SubKey("audit hmac")
+		if err != nil {
+			s.closeStore()
+			return nil, err
+		}
+		ac := audit.DefaultConfig()
+		ac.Path = cfg.AuditFile
+		if ac.Path == "" {
+			ac.Path = filepath.Join(dataDir, "audit.log")
+		}
+		opts := audit.Options{HMACKey: key, Logger: log}
+		if cfg.AuditStdout && cfg.Stdout != nil {
+			opts.Mirror = cfg.Stdout
+		}
+		fs, err := audit.Open(ac, opts)
+		if err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("server: audit trail: %w", err)
+		}
+		s.audit, sink = fs, fs
+		log.Info("audit trail", "path", ac.Path)
+	}
 	reg := prometheus.NewRegistry()
 	h, err := api.New(api.Config{
+		Audit:         sink,
 		Auth:          authn,
 		NoAuth:        noAuth,
 		Throttle:      limiter,
@@ -291,8 +325,14 @@ func (s *Server) Close() error {
 
 func (s *Server) closeStore() error {
 	var err error
+	if s.audit != nil {
+		err = s.audit.Close()
+		s.audit = nil
+	}
 	if s.node != nil {
-		err = s.node.Close()
+		if cerr := s.node.Close(); err == nil {
+			err = cerr
+		}
 		s.node = nil
 	}
 	s.cleanup()
