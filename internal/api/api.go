@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -223,7 +225,8 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) run(r *http.Request, c *call) (any, error) {
-	if r.Method != http.MethodPost {
+	presigned := r.URL.Query().Has("X-Amz-Signature")
+	if r.Method != http.MethodPost && !(presigned && r.Method == http.MethodGet) {
 		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
@@ -237,6 +240,12 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	caller, accessKey, err := h.authenticate(r, c)
 	if err != nil {
 		return nil, err
+	}
+	if presigned && len(bytes.TrimSpace(body)) == 0 {
+		// botocore's generate_presigned_url puts a JSON operation's
+		// parameters in the query string.
+		body = queryBody(r.URL.Query())
+		c.body = body
 	}
 	target := r.Header.Get("X-Amz-Target")
 	fn := h.ops[target]
@@ -283,6 +292,38 @@ func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string
 		Authz:   req,
 	}
 	return caller, id.AccessKeyID, nil
+}
+
+// queryBody turns the non-signature query parameters of a presigned URL into
+// a JSON input; booleans and numbers of the Parameter Store inputs are typed.
+func queryBody(q url.Values) []byte {
+	in := map[string]any{}
+	for k, vs := range q {
+		if strings.HasPrefix(k, "X-Amz-") || len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		switch k {
+		case "WithDecryption", "Recursive", "Overwrite", "Shared":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				in[k] = v
+			} else {
+				in[k] = b
+			}
+		case "MaxResults", "ParameterVersion":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				in[k] = v
+			} else {
+				in[k] = n
+			}
+		default:
+			in[k] = v
+		}
+	}
+	b, _ := json.Marshal(in)
+	return b
 }
 
 func identityType(kind string) string {
