@@ -127,6 +127,14 @@ type serverProc struct {
 
 	mu       sync.Mutex
 	watchers []logWatcher
+	output   strings.Builder // everything the server printed
+}
+
+// logs returns everything the server printed so far (stdout and stderr).
+func (p *serverProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
 }
 
 type logWatcher struct {
@@ -199,6 +207,9 @@ func (p *serverProc) readLogs(r io.ReadCloser, listening chan<- string) {
 	for sc.Scan() {
 		line := sc.Text()
 		p.t.Logf("server[%d]: %s", pid, line)
+		p.mu.Lock()
+		p.output.WriteString(line + "\n")
+		p.mu.Unlock()
 		var rec struct {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
