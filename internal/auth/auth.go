@@ -74,9 +74,10 @@ type Authenticator struct {
 }
 
 type entry struct {
-	creds sigv4.Credentials
-	id    *Identity
-	err   error // a cached miss
+	creds   sigv4.Credentials
+	id      *Identity
+	err     error  // a cached miss
+	version uint64 // the IAM version it was read at
 }
 
 // New builds an Authenticator.
@@ -164,10 +165,15 @@ func (a *Authenticator) entry(accessKeyID string) (*entry, error) {
 		return nil, err
 	}
 	a.mu.Lock()
-	if len(a.entries) >= maxCacheEntries {
-		clear(a.entries)
+	// Cache only what was read at the version the cache holds: an entry
+	// read before a change that a concurrent refresh has already seen
+	// would otherwise outlive the change.
+	if e.version == a.version {
+		if len(a.entries) >= maxCacheEntries {
+			clear(a.entries)
+		}
+		a.entries[accessKeyID] = e
 	}
-	a.entries[accessKeyID] = e
 	a.mu.Unlock()
 	return e, nil
 }
@@ -176,7 +182,9 @@ func (a *Authenticator) entry(accessKeyID string) (*entry, error) {
 func (a *Authenticator) load(accessKeyID string) (*entry, error) {
 	var ak *store.AccessKey
 	var p *store.Principal
+	var version uint64
 	err := a.st.View(context.Background(), func(r *store.Reader) error {
+		version = r.IAMVersion()
 		var err error
 		if ak, err = r.AccessKey(accessKeyID); err != nil || ak == nil {
 			return err
@@ -189,13 +197,13 @@ func (a *Authenticator) load(accessKeyID string) (*entry, error) {
 	}
 	if ak == nil || p == nil || ak.Disabled {
 		// Unknown and disabled keys look the same to the caller, as on AWS.
-		return &entry{err: fmt.Errorf("auth: access key %s: %w", accessKeyID, sigv4.ErrUnknownAccessKey)}, nil
+		return &entry{err: fmt.Errorf("auth: access key %s: %w", accessKeyID, sigv4.ErrUnknownAccessKey), version: version}, nil
 	}
 	secret, err := a.kr.Unwrap(purposeSecret, ak.ID, ak.SecretWrapped)
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{creds: sigv4.Credentials{SecretAccessKey: string(secret)}}
+	e := &entry{creds: sigv4.Credentials{SecretAccessKey: string(secret)}, version: version}
 	if ak.TokenWrapped != nil {
 		tok, err := a.kr.Unwrap(purposeToken, ak.ID, ak.TokenWrapped)
 		if err != nil {

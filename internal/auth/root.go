@@ -11,15 +11,17 @@ import (
 )
 
 // EnsureRoot creates the root identity and its access key on the first
-// start of an empty store, writing the credentials to path (mode 0600) in
-// the AWS shared-credentials format under profile "default". It returns true
-// when it created them. The file is written before the key is committed, so
+// start of an empty store (or whenever root has no access key), writing the
+// credentials to path (mode 0600) in the AWS shared-credentials format under
+// profile "default". It returns true when it created them. The file is written before the key is committed, so
 // a crash in between leaves a file whose key the next start replaces.
 func (a *Authenticator) EnsureRoot(ctx context.Context, path string) (bool, error) {
+	// Root counts as existing once it has a key: a root principal
+	// committed without one (a crash in between) gets a key now.
 	var exists bool
 	err := a.st.View(ctx, func(r *store.Reader) error {
-		p, err := r.Principal(RootName)
-		exists = p != nil
+		keys, err := r.AccessKeys(RootName)
+		exists = len(keys) > 0
 		return err
 	})
 	if err != nil || exists {

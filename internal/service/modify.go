@@ -38,6 +38,17 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	// Authorize every name before deleting any: a refused call must not
+	// have deleted part of its names.
+	for _, raw := range in.Names {
+		name := strings.TrimSpace(raw)
+		if ssm.CheckReadName(name) != nil {
+			continue
+		}
+		if err := s.authorizeParam(ctx, c, "ssm:DeleteParameters", name); err != nil {
+			return nil, err
+		}
+	}
 	out := ssm.DeleteParametersOutput{DeletedParameters: []string{}, InvalidParameters: []string{}}
 	seen := map[string]bool{}
 	for _, raw := range in.Names {
@@ -49,9 +60,6 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 		if ssm.CheckReadName(name) != nil {
 			out.InvalidParameters = append(out.InvalidParameters, raw)
 			continue
-		}
-		if err := s.authorizeParam(ctx, c, "ssm:DeleteParameters", name); err != nil {
-			return nil, err
 		}
 		err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: ssm.Canonical(name)})
 		switch {
