@@ -26,6 +26,18 @@ type listKeysOutput struct {
 	Keys []service.KeyInfo `json:"Keys"`
 }
 
+// adminCaller adapts a request's authorizer to auth.Caller.
+type adminCaller struct {
+	authz service.Authorizer
+	root  bool
+}
+
+func (a adminCaller) Authorize(action, resource string) error {
+	return a.authz.Authorize(action, resource, nil)
+}
+
+func (a adminCaller) Root() bool { return a.root }
+
 // allowAll authorizes everything (NoAuth mode).
 type allowAll struct{}
 
@@ -55,13 +67,11 @@ func (h *Handler) adminOps() map[string]opFunc {
 			if err := decode(body, &in); err != nil {
 				return nil, err
 			}
-			var authz service.Authorizer = allowAll{}
-			if c.Authz != nil {
-				authz = c.Authz
+			ac := adminCaller{authz: allowAll{}, root: true}
+			if req, ok := c.Authz.(*auth.Request); ok {
+				ac = adminCaller{authz: req, root: req.ID.Root()}
 			}
-			out, err := fn(ctx, func(action, resource string) error {
-				return authz.Authorize(action, resource, nil)
-			}, &in)
+			out, err := fn(ctx, ac, &in)
 			if err != nil {
 				return nil, ssm.AsError(err)
 			}

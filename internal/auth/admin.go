@@ -24,6 +24,19 @@ const (
 	CodeMalformedPolicy     = "MalformedPolicyDocument"
 )
 
+// Caller is who calls an admin operation.
+type Caller interface {
+	// Authorize decides an IAM action on a resource ARN.
+	Authorize(action, resource string) error
+	// Root reports the account root, the only caller that may manage the
+	// root's own access keys.
+	Root() bool
+}
+
+func rootKeyDenied(action string) error {
+	return ssm.NewError(ssm.CodeAccessDenied, "Only the root identity may perform "+action+" on the root's access keys.")
+}
+
 // AdminRequest is the input of every admin operation; each uses the members
 // it needs.
 type AdminRequest struct {
@@ -58,8 +71,8 @@ type AccessKeyInfo struct {
 }
 
 // AdminOps returns the admin operations by name.
-func (a *Authenticator) AdminOps() map[string]func(ctx context.Context, authz func(action, resource string) error, in *AdminRequest) (any, error) {
-	return map[string]func(context.Context, func(string, string) error, *AdminRequest) (any, error){
+func (a *Authenticator) AdminOps() map[string]func(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+	return map[string]func(context.Context, Caller, *AdminRequest) (any, error){
 		"CreateUser":       a.createUser,
 		"CreateRole":       a.createRole,
 		"DeleteUser":       a.deletePrincipal,
@@ -128,15 +141,15 @@ func (a *Authenticator) info(p *store.Principal) PrincipalInfo {
 		Policies: slices.Sorted(maps.Keys(p.Policies))}
 }
 
-func (a *Authenticator) createUser(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
-	if err := authz("iam:CreateUser", a.userARN(in.UserName)); err != nil {
+func (a *Authenticator) createUser(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+	if err := authz.Authorize("iam:CreateUser", a.userARN(in.UserName)); err != nil {
 		return nil, err
 	}
 	return a.createPrincipal(ctx, store.KindUser, in.UserName, in.PolicyDocument)
 }
 
-func (a *Authenticator) createRole(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
-	if err := authz("iam:CreateRole", a.roleARN(in.RoleName)); err != nil {
+func (a *Authenticator) createRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+	if err := authz.Authorize("iam:CreateRole", a.roleARN(in.RoleName)); err != nil {
 		return nil, err
 	}
 	return a.createPrincipal(ctx, store.KindRole, in.RoleName, in.PolicyDocument)
@@ -163,12 +176,12 @@ func (a *Authenticator) target(ctx context.Context, in *AdminRequest) (*store.Pr
 	return p, nil
 }
 
-func (a *Authenticator) deletePrincipal(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) deletePrincipal(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := authz("iam:Delete"+kindAction(p.Kind), a.principalARN(p)); err != nil {
+	if err := authz.Authorize("iam:Delete"+kindAction(p.Kind), a.principalARN(p)); err != nil {
 		return nil, err
 	}
 	err = a.st.Apply(ctx, &store.Command{Op: store.OpDeletePrincipal, Name: p.Name})
@@ -188,8 +201,8 @@ func kindAction(kind string) string {
 	return "User"
 }
 
-func (a *Authenticator) listPrincipals(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
-	if err := authz("iam:ListUsers", "arn:aws:iam::"+a.account+":user/*"); err != nil {
+func (a *Authenticator) listPrincipals(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+	if err := authz.Authorize("iam:ListUsers", "arn:aws:iam::"+a.account+":user/*"); err != nil {
 		return nil, err
 	}
 	var ps []store.Principal
@@ -208,12 +221,12 @@ func (a *Authenticator) listPrincipals(ctx context.Context, authz func(string, s
 	return map[string]any{"Principals": out}, nil
 }
 
-func (a *Authenticator) putPolicy(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) putPolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := authz("iam:Put"+kindAction(p.Kind)+"Policy", a.principalARN(p)); err != nil {
+	if err := authz.Authorize("iam:Put"+kindAction(p.Kind)+"Policy", a.principalARN(p)); err != nil {
 		return nil, err
 	}
 	if !validName(in.PolicyName) {
@@ -234,12 +247,12 @@ func (a *Authenticator) putPolicy(ctx context.Context, authz func(string, string
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) deletePolicy(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) deletePolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := authz("iam:Delete"+kindAction(p.Kind)+"Policy", a.principalARN(p)); err != nil {
+	if err := authz.Authorize("iam:Delete"+kindAction(p.Kind)+"Policy", a.principalARN(p)); err != nil {
 		return nil, err
 	}
 	if _, ok := p.Policies[in.PolicyName]; !ok {
@@ -281,7 +294,7 @@ func (a *Authenticator) newKey(ctx context.Context, principal string, temporary 
 	return info, nil
 }
 
-func (a *Authenticator) createAccessKey(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) createAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, &AdminRequest{UserName: in.UserName})
 	if err != nil {
 		return nil, err
@@ -289,7 +302,7 @@ func (a *Authenticator) createAccessKey(ctx context.Context, authz func(string, 
 	if p.Kind != store.KindUser {
 		return nil, noSuch("user", in.UserName)
 	}
-	if err := authz("iam:CreateAccessKey", a.userARN(p.Name)); err != nil {
+	if err := authz.Authorize("iam:CreateAccessKey", a.userARN(p.Name)); err != nil {
 		return nil, err
 	}
 	info, err := a.newKey(ctx, p.Name, false, time.Time{})
@@ -319,12 +332,15 @@ func (a *Authenticator) accessKey(ctx context.Context, keyID string) (*store.Acc
 	return ak, p, nil
 }
 
-func (a *Authenticator) updateAccessKey(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) updateAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	ak, p, err := a.accessKey(ctx, in.AccessKeyId)
 	if err != nil {
 		return nil, err
 	}
-	if err := authz("iam:UpdateAccessKey", a.principalARN(p)); err != nil {
+	if p.Kind == store.KindRoot && !authz.Root() {
+		return nil, rootKeyDenied("iam:UpdateAccessKey")
+	}
+	if err := authz.Authorize("iam:UpdateAccessKey", a.principalARN(p)); err != nil {
 		return nil, err
 	}
 	switch in.Status {
@@ -341,12 +357,15 @@ func (a *Authenticator) updateAccessKey(ctx context.Context, authz func(string, 
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) deleteAccessKey(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) deleteAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	_, p, err := a.accessKey(ctx, in.AccessKeyId)
 	if err != nil {
 		return nil, err
 	}
-	if err := authz("iam:DeleteAccessKey", a.principalARN(p)); err != nil {
+	if p.Kind == store.KindRoot && !authz.Root() {
+		return nil, rootKeyDenied("iam:DeleteAccessKey")
+	}
+	if err := authz.Authorize("iam:DeleteAccessKey", a.principalARN(p)); err != nil {
 		return nil, err
 	}
 	if err := a.st.Apply(ctx, &store.Command{Op: store.OpDeleteAccessKey, Name: in.AccessKeyId}); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -355,12 +374,12 @@ func (a *Authenticator) deleteAccessKey(ctx context.Context, authz func(string, 
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) listAccessKeys(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) listAccessKeys(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	resource := "arn:aws:iam::" + a.account + ":user/*"
 	if in.UserName != "" {
 		resource = a.userARN(in.UserName)
 	}
-	if err := authz("iam:ListAccessKeys", resource); err != nil {
+	if err := authz.Authorize("iam:ListAccessKeys", resource); err != nil {
 		return nil, err
 	}
 	var keys []store.AccessKey
@@ -387,7 +406,7 @@ func (a *Authenticator) listAccessKeys(ctx context.Context, authz func(string, s
 // MaxSessionDuration bounds AssumeRole credentials.
 const MaxSessionDuration = 12 * time.Hour
 
-func (a *Authenticator) assumeRole(ctx context.Context, authz func(string, string) error, in *AdminRequest) (any, error) {
+func (a *Authenticator) assumeRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, &AdminRequest{RoleName: in.RoleName})
 	if err != nil {
 		return nil, err
@@ -395,7 +414,7 @@ func (a *Authenticator) assumeRole(ctx context.Context, authz func(string, strin
 	if p.Kind != store.KindRole {
 		return nil, noSuch("role", in.RoleName)
 	}
-	if err := authz("sts:AssumeRole", a.roleARN(p.Name)); err != nil {
+	if err := authz.Authorize("sts:AssumeRole", a.roleARN(p.Name)); err != nil {
 		return nil, err
 	}
 	d := time.Hour

@@ -116,7 +116,13 @@ func newTestAuth(t *testing.T) (*Authenticator, *testStore, *clock) {
 	return a, st, clk
 }
 
-func allowAll(string, string) error { return nil }
+// rootCaller is an admin caller allowed everything, as root is.
+type rootCaller struct{}
+
+func (rootCaller) Authorize(string, string) error { return nil }
+func (rootCaller) Root() bool                     { return true }
+
+var allowAll Caller = rootCaller{}
 
 // admin runs an admin operation as root.
 func admin(t *testing.T, a *Authenticator, op string, in *AdminRequest) any {
@@ -487,4 +493,39 @@ func TestAssumeRoleDurationBounds(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != CodeNoSuchEntity || e.Message != "The role with name carol cannot be found." {
 		t.Errorf("AssumeRole of a user: got %v, want NoSuchEntity", err)
 	}
+}
+
+// powerUser is a non-root admin caller whose policies allow everything.
+type powerUser struct{}
+
+func (powerUser) Authorize(string, string) error { return nil }
+func (powerUser) Root() bool                     { return false }
+
+func TestRootKeysOnlyForRoot(t *testing.T) {
+	a, _, _ := newTestAuth(t)
+	path := filepath.Join(t.TempDir(), "root-credentials")
+	if _, err := a.EnsureRoot(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	out := admin(t, a, "ListAccessKeys", &AdminRequest{UserName: RootName}).(map[string]any)
+	keys := out["AccessKeyMetadata"].([]AccessKeyInfo)
+	if len(keys) != 1 {
+		t.Fatalf("got %d root keys, want 1", len(keys))
+	}
+	rootKey := keys[0].AccessKeyId
+	for _, op := range []struct {
+		name string
+		in   *AdminRequest
+	}{
+		{"UpdateAccessKey", &AdminRequest{AccessKeyId: rootKey, Status: "Inactive"}},
+		{"DeleteAccessKey", &AdminRequest{AccessKeyId: rootKey}},
+	} {
+		_, err := a.AdminOps()[op.name](context.Background(), powerUser{}, op.in)
+		var e *ssm.Error
+		if !errors.As(err, &e) || e.Code != ssm.CodeAccessDenied {
+			t.Errorf("%s of the root key by a user allowed iam:*: got %v, want AccessDeniedException", op.name, err)
+		}
+	}
+	// Root itself may.
+	admin(t, a, "UpdateAccessKey", &AdminRequest{AccessKeyId: rootKey, Status: "Inactive"})
 }
