@@ -1,0 +1,143 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// HMACPrefix starts every redacted value.
+const HMACPrefix = "hmac-sha256:"
+
+// secretMember is the name of the members whose values Redact hides.
+const secretMember = "Value"
+
+// tagArrays name the arrays whose elements' Value members are tag values,
+// which are not secret.
+var tagArrays = map[string]bool{"Tags": true, "TagList": true}
+
+// unencodable replaces a value that Redact cannot encode as JSON.
+const unencodable = "[unencodable value removed]"
+
+// HMAC returns "hmac-sha256:" + hex(HMAC-SHA256(key, value)).
+func HMAC(key []byte, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(value))
+	return HMACPrefix + hex.EncodeToString(m.Sum(nil))
+}
+
+// Redact returns a copy of v, as plain JSON values (map[string]any, []any,
+// string, json.Number, bool, nil), in which the value of every member named
+// exactly "Value", at any depth, is replaced with HMAC(key, value). The
+// Value members of objects directly inside an array named "Tags" or
+// "TagList" are tag values and are kept. A Value that is not a string is
+// hashed over its JSON encoding; a null Value stays null.
+//
+// v may be anything encoding/json encodes: maps, slices, structs or a
+// json.RawMessage; it is not modified. If v cannot be encoded (or a
+// json.RawMessage is not valid JSON), Redact returns a placeholder string
+// instead, never the input.
+func Redact(key []byte, v any) any {
+	out, err := redact(key, v)
+	if err != nil {
+		return unencodable
+	}
+	return out
+}
+
+// redact is Redact with the encoding error returned.
+func redact(key []byte, v any) (any, error) {
+	plain, err := toPlain(v)
+	if err != nil {
+		return nil, err
+	}
+	return walk(key, plain, false), nil
+}
+
+// toPlain converts v into plain JSON values, decoding numbers as
+// json.Number so that they are written back exactly.
+func toPlain(v any) (any, error) {
+	var raw []byte
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		raw = v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("invalid JSON: trailing data")
+	}
+	return out, nil
+}
+
+// walk returns a redacted copy of the plain value v. inTags says that v is
+// an element of a tag array, whose own Value member is kept.
+func walk(key []byte, v any, inTags bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for name, m := range v {
+			switch {
+			case name == secretMember && !inTags:
+				out[name] = hashValue(key, m)
+			case tagArrays[name]:
+				out[name] = walkTags(key, m)
+			default:
+				out[name] = walk(key, m, false)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = walk(key, e, false)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// walkTags redacts the value of a Tags or TagList member.
+func walkTags(key []byte, v any) any {
+	arr, ok := v.([]any)
+	if !ok {
+		return walk(key, v, false)
+	}
+	out := make([]any, len(arr))
+	for i, e := range arr {
+		out[i] = walk(key, e, true)
+	}
+	return out
+}
+
+// hashValue returns the replacement for a secret member's value.
+func hashValue(key []byte, v any) any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return HMAC(key, v)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return unencodable
+		}
+		return HMAC(key, string(b))
+	}
+}
