@@ -63,6 +63,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often raft checks whether to snapshot")
+	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	f.Int64Var(&cfg.Limits.StandardParameters, "standard-parameter-limit", cfg.Limits.StandardParameters, "Standard-tier parameters per account and region (AWS: 10000)")
 	f.Int64Var(&cfg.Limits.AdvancedParameters, "advanced-parameter-limit", cfg.Limits.AdvancedParameters, "Advanced-tier parameters per account and region (AWS: 100000)")

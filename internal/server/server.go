@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,6 +56,8 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	Limits            service.Limits
+	// DebugListen, if set, serves net/http/pprof on that address.
+	DebugListen string
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -111,6 +114,7 @@ type Server struct {
 	tempDir string
 	tls     bool
 	audit   *audit.FileSink
+	debug   *http.Server
 	done    chan error
 }
 
@@ -280,6 +284,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.done <- err
 	}()
+	if cfg.DebugListen != "" {
+		dmux := http.NewServeMux()
+		dmux.HandleFunc("/debug/pprof/", pprof.Index)
+		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dmux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dln, err := net.Listen("tcp", cfg.DebugListen)
+		if err != nil {
+			s.http.Close()
+			s.closeStore()
+			return nil, fmt.Errorf("server: --debug-listen %s: %w", cfg.DebugListen, err)
+		}
+		s.debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
+		go s.debug.Serve(dln)
+		log.Info("pprof listening", "addr", dln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
 	return s, nil
 }
@@ -316,6 +336,9 @@ func (s *Server) Close() error {
 	defer cancel()
 	s.log.Info("shutting down: draining requests")
 	err := s.http.Shutdown(ctx)
+	if s.debug != nil {
+		s.debug.Close()
+	}
 	if cerr := s.closeStore(); err == nil {
 		err = cerr
 	}
