@@ -2,7 +2,7 @@ GO ?= go
 BIN := bin/paramstore
 FUZZTIME ?= 30s
 
-.PHONY: build run test race vet fmt fmt-check fuzz crash clean
+.PHONY: build run test race vet fmt fmt-check fuzz crash cluster-long clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -40,6 +40,11 @@ fuzz:
 # The SIGKILL crash test with more rounds than CI runs.
 crash:
 	PARAMSTORE_CRASH_ROUNDS=20 $(GO) test -race -count=1 -run Crash -v ./tests/e2e/
+
+# The cluster fault tests (leader kills, partitions, replica convergence) in
+# their long form, and the 1-node vs 3-node throughput benchmark.
+cluster-long:
+	PARAMSTORE_CLUSTER_LONG=1 $(GO) test -count=1 -v -timeout 60m -bench Throughput -benchtime 5s ./tests/cluster/
 
 clean:
 	rm -rf bin

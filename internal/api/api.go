@@ -36,6 +36,10 @@ import (
 // MaxBodyBytes is the request size limit (spec §3.6).
 const MaxBodyBytes = 1 << 20
 
+// consistencyHeader selects the read consistency of a request: "stale"
+// (this node's local state, bounded by --max-staleness) or "linearizable".
+const consistencyHeader = "X-Paramstore-Consistency"
+
 const (
 	targetPrefix = "AmazonSSM."
 	adminPrefix  = "Paramstore."
@@ -61,8 +65,12 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Audit receives one record per API call; nil means no audit trail.
 	Audit audit.Sink
-	// Ready reports whether the store can serve (for /readyz).
-	Ready func() error
+	// Cluster is the raft node: readiness, membership, cluster RPCs,
+	// snapshots. Nil (in tests of the API alone) leaves them out.
+	Cluster Cluster
+	// StaleReads makes reads on this node local (stale) unless a request
+	// asks for X-Paramstore-Consistency: linearizable.
+	StaleReads bool
 	// Registry receives the metrics; nil means a private registry.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -113,9 +121,6 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Ready == nil {
-		cfg.Ready = func() error { return nil }
-	}
 	s := cfg.Service
 	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry}
 	ssmOps := map[string]opFunc{
@@ -143,6 +148,11 @@ func New(cfg Config) (*Handler, error) {
 	for name, fn := range h.adminOps() {
 		h.ops[adminPrefix+name] = fn
 	}
+	if cfg.Cluster != nil {
+		for name, fn := range h.clusterOps() {
+			h.ops[adminPrefix+name] = fn
+		}
+	}
 	m, err := newMetrics(h.reg)
 	if err != nil {
 		return nil, err
@@ -155,6 +165,10 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("POST /_paramstore/reset", h.reset)
+	if cfg.Cluster != nil {
+		h.mux.Handle("/_paramstore/cluster/", cfg.Cluster.Handler())
+		h.mux.HandleFunc("GET /_paramstore/snapshot", h.snapshot)
+	}
 	h.mux.HandleFunc("/", h.serveAPI)
 	return h, nil
 }
@@ -176,12 +190,21 @@ func writeText(w http.ResponseWriter, status int, text string) {
 	io.WriteString(w, text)
 }
 
+// readyz reports, as JSON, which kinds of requests this node can serve:
+// 200 when it can serve its default kind of read, 503 otherwise.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := h.cfg.Ready(); err != nil {
-		writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+	if h.cfg.Cluster == nil {
+		writeText(w, http.StatusOK, "ready\n")
 		return
 	}
-	writeText(w, http.StatusOK, "ready\n")
+	st := h.cfg.Cluster.Status()
+	status := http.StatusServiceUnavailable
+	if st.CanReadLinearizable || (h.cfg.StaleReads && st.CanReadStale) {
+		status = http.StatusOK
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(st)
 }
 
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
@@ -261,7 +284,19 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 			return nil, ssm.NewError(ssm.CodeThrottling, "Rate exceeded")
 		}
 	}
-	return fn(r.Context(), caller, body)
+	ctx := r.Context()
+	switch r.Header.Get(consistencyHeader) {
+	case "stale":
+		ctx = store.WithStale(ctx)
+	case "linearizable":
+	default:
+		// Writes plan against local state: their compare-and-set commit
+		// catches staleness. Reads follow the node's default.
+		if h.cfg.StaleReads || !readOnly[c.op] {
+			ctx = store.WithStale(ctx)
+		}
+	}
+	return fn(ctx, caller, body)
 }
 
 // authenticate verifies the request's signature and returns the caller and
@@ -276,11 +311,7 @@ func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string
 	}
 	id, region, err := h.cfg.Auth.Authenticate(r, c.body)
 	if err != nil {
-		var se *sigv4.Error
-		if errors.As(err, &se) {
-			return service.Caller{}, "", ssm.NewError(se.Code, se.Message)
-		}
-		return service.Caller{}, "", ssm.Wrap(err)
+		return service.Caller{}, "", toSSMError(err)
 	}
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
@@ -334,6 +365,15 @@ func identityType(kind string) string {
 		return audit.IdentityAssumedRole
 	}
 	return audit.IdentityIAMUser
+}
+
+// toSSMError turns an authentication failure into the AWS error to send.
+func toSSMError(err error) *ssm.Error {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		return ssm.NewError(se.Code, se.Message)
+	}
+	return ssm.AsError(err)
 }
 
 func sourceIP(r *http.Request) string {

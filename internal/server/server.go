@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +25,7 @@ import (
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/store"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
@@ -36,7 +39,16 @@ type Config struct {
 	DefaultRegion string
 	NodeID        string
 	RaftListen    string
+	RaftAdvertise string
 	Join          string
+	// ClusterKeyFile holds the shared secret of a cluster (--raft-listen).
+	ClusterKeyFile string
+	// NonVoter makes this node a read replica.
+	NonVoter bool
+	// StaleReads serves reads from local state by default on this node
+	// (callers can still ask per request with X-Paramstore-Consistency).
+	StaleReads   bool
+	MaxStaleness time.Duration
 	// NoAuth accepts any SigV4 signature (implied by Dev). For tests.
 	NoAuth bool
 	// Throttle holds the per-access-key limits (zero: unlimited).
@@ -73,6 +85,7 @@ func Default() Config {
 		NodeID:            "node1",
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  30 * time.Second,
+		MaxStaleness:      10 * time.Second,
 		Limits:            service.DefaultLimits(),
 		ShutdownTimeout:   30 * time.Second,
 	}
@@ -89,10 +102,37 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: --account-id %q must be 12 digits", c.Account)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("server: --tls-cert and --tls-key must be given together")
-	case c.Join != "":
-		return errors.New("server: --join is not supported yet: this build runs single-node clusters")
+	case c.Join != "" && c.RaftListen == "":
+		return errors.New("server: --join needs --raft-listen")
+	case c.RaftListen != "" && c.ClusterKeyFile == "":
+		return errors.New("server: --raft-listen needs --cluster-key-file (make one with `paramstore cluster keygen`)")
+	case c.Dev && c.RaftListen != "":
+		return errors.New("server: --dev runs a single node; drop --raft-listen")
 	}
 	return c.Limits.Validate()
+}
+
+// localStore reads the node's local state without a linearizability check
+// and proposes through raft.
+type localStore struct{ n *raftstore.Node }
+
+func (l localStore) View(ctx context.Context, fn func(r *store.Reader) error) error {
+	return l.n.DB().View(ctx, fn)
+}
+
+func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { return l.n.Apply(ctx, cmd) }
+
+// readClusterKey reads a key made by `paramstore cluster keygen`.
+func readClusterKey(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("server: --cluster-key-file: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("server: --cluster-key-file %s: want base64 of at least 16 random bytes (paramstore cluster keygen)", path)
+	}
+	return key, nil
 }
 
 func allDigits(s string) bool {
@@ -114,8 +154,10 @@ type Server struct {
 	tempDir string
 	tls     bool
 	audit   *audit.FileSink
-	debug   *http.Server
-	done    chan error
+	// stopRegister cancels the cluster registration goroutine.
+	stopRegister context.CancelFunc
+	debug        *http.Server
+	done         chan error
 }
 
 // Start opens the store and starts serving. Close (or ctx's end, through
@@ -157,6 +199,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	rc := raftstore.Default(filepath.Join(dataDir, "raft"))
 	rc.NodeID = cfg.NodeID
 	rc.Bind = cfg.RaftListen
+	rc.Advertise = cfg.RaftAdvertise
+	rc.Join = cfg.Join
+	rc.NonVoter = cfg.NonVoter
+	rc.MaxStaleness = cfg.MaxStaleness
+	if cfg.ClusterKeyFile != "" {
+		if rc.ClusterKey, err = readClusterKey(cfg.ClusterKeyFile); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+	}
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	if cfg.SnapshotThreshold < rc.TrailingLogs {
@@ -176,13 +228,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
-	authn, err := auth.New(auth.Config{Store: node, Keyring: kr, Account: cfg.Account})
+	// Authentication reads identities from the local state: a follower
+	// must not ask the leader on every request.
+	authn, err := auth.New(auth.Config{Store: localStore{node}, Keyring: kr, Account: cfg.Account})
 	if err != nil {
 		s.closeStore()
 		return nil, err
 	}
 	noAuth := cfg.Dev || cfg.NoAuth
-	if !noAuth {
+	if !noAuth && cfg.Join == "" {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := node.WaitReady(wctx)
 		if err == nil {
@@ -237,14 +291,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Account:       cfg.Account,
 		DefaultRegion: cfg.DefaultRegion,
 		Dev:           cfg.Dev,
-		Ready: func() error {
-			if !node.Ready() {
-				return errors.New("no raft leader yet")
-			}
-			return nil
-		},
-		Registry: reg,
-		Logger:   log,
+		Cluster:       node,
+		StaleReads:    cfg.StaleReads,
+		Registry:      reg,
+		Logger:        log,
 	})
 	if err != nil {
 		s.closeStore()
@@ -276,6 +326,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.RaftListen != "" {
+		rctx, cancel := context.WithCancel(context.Background())
+		s.stopRegister = cancel
+		go func() {
+			if err := node.Register(rctx, s.URL()); err != nil && rctx.Err() == nil {
+				log.Error("cluster registration failed", "error", err)
+			}
+		}()
 	}
 	go func() {
 		err := s.http.Serve(ln)
@@ -348,6 +407,9 @@ func (s *Server) Close() error {
 
 func (s *Server) closeStore() error {
 	var err error
+	if s.stopRegister != nil {
+		s.stopRegister()
+	}
 	if s.audit != nil {
 		err = s.audit.Close()
 		s.audit = nil

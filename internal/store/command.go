@@ -1,9 +1,13 @@
 package store
 
 import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Op names a command.
@@ -38,7 +42,12 @@ var (
 
 // Command is a deterministic change to the state machine.
 type Command struct {
-	Op      Op     `json:"op"`
+	Op Op `json:"op"`
+	// ID identifies the proposal: a command re-proposed after a failure
+	// whose outcome was unknown (a leader change during forwarding) is
+	// applied at most once; the copy returns the first one's result.
+	// NewCommandID makes one.
+	ID      string `json:"id,omitempty"`
 	Tenancy string `json:"t,omitempty"`
 	Name    string `json:"n,omitempty"` // canonical parameter name
 
@@ -67,6 +76,17 @@ type Command struct {
 	// Identities (Name carries the principal or access key to delete).
 	Principal *Principal `json:"pr2,omitempty"`
 	AccessKey *AccessKey `json:"ak,omitempty"`
+
+	// Cluster members.
+	Node *NodeInfo `json:"node,omitempty"`
+}
+
+// NewCommandID returns a unique, time-ordered command ID.
+func NewCommandID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
+	rand.Read(b[8:])
+	return hex.EncodeToString(b[:])
 }
 
 // Marshal encodes a command for the raft log.

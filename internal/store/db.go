@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,6 +29,36 @@ type DB struct {
 	// take it shared.
 	mu sync.RWMutex
 	db *bolt.DB
+
+	// applied mirrors meta/applied once the transaction that wrote it has
+	// committed: what a reader is guaranteed to see.
+	applied atomic.Uint64
+}
+
+// LastApplied is the raft index of the last entry whose effects are
+// visible to readers. Linearizable reads wait on it (raft's own applied
+// index moves when entries are handed to the FSM, before they are written).
+func (d *DB) LastApplied() uint64 { return d.applied.Load() }
+
+func (d *DB) loadApplied() {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	d.loadAppliedLocked()
+}
+
+func (d *DB) loadAppliedLocked() {
+	d.db.View(func(tx *bolt.Tx) error {
+		d.applied.Store(appliedIndex(tx))
+		return nil
+	})
+}
+
+func (d *DB) noteApplied(entries []Entry) {
+	for _, e := range entries {
+		if e.Index > d.applied.Load() {
+			d.applied.Store(e.Index)
+		}
+	}
 }
 
 // Open opens (creating if needed) the state machine at path.
@@ -38,6 +69,7 @@ func Open(path string) (*DB, error) {
 		return nil, err
 	}
 	d.db = db
+	d.loadApplied()
 	return d, nil
 }
 
@@ -152,13 +184,16 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 				results[i] = err
 				continue
 			}
-			results[i] = apply(tx, e.Index, cmd)
+			results[i] = applyOnce(tx, e.Index, cmd)
 		}
 		if last == applied {
 			return nil
 		}
 		return tx.Bucket(bucketMeta).Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	})
+	if err == nil {
+		d.noteApplied(entries)
+	}
 	if err != nil {
 		err = fmt.Errorf("store: apply batch: %w", err)
 		for i := range results {
@@ -215,6 +250,7 @@ func (d *DB) Restore(r io.Reader) error {
 		return err
 	}
 	d.db = db
+	d.loadAppliedLocked()
 	return nil
 }
 
@@ -250,6 +286,10 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyDisableKey(tx, c)
 	case OpResetAll:
 		return applyResetAll(tx)
+	case OpSetNode:
+		return applySetNode(tx, c)
+	case OpRemoveNode:
+		return applyRemoveNode(tx, c)
 	case OpPutPrincipal:
 		return applyPutPrincipal(tx, index, c)
 	case OpDeletePrincipal:

@@ -18,6 +18,8 @@ import (
 //	aliases   tenancy \0 alias                      -> keyID
 //	principals name                                  -> Principal (JSON)     (iam.go)
 //	accesskeys accessKeyID                           -> AccessKey (JSON)     (iam.go)
+//	requests  commandID -> result of the command (dedup.go)
+//	nodes     nodeID                                 -> NodeInfo (JSON)      (nodes.go)
 //	meta      "iamVersion" -> raft index of the last identity change
 var (
 	bucketMeta     = []byte("meta")
@@ -28,7 +30,7 @@ var (
 	bucketAliases  = []byte("aliases")
 
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases,
-		bucketPrincipals, bucketAccessKeys}
+		bucketPrincipals, bucketAccessKeys, bucketNodes, bucketRequests}
 
 	keyApplied = []byte("applied")
 	keySchema  = []byte("schema")

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +36,19 @@ type Config struct {
 	// Bind is the raft TCP address; empty means an in-process transport
 	// (a single node that cannot be joined).
 	Bind string
+	// Advertise is the raft address other nodes dial (default: Bind's).
+	Advertise string
+	// ClusterKey authenticates raft connections and the cluster RPCs;
+	// required with Bind.
+	ClusterKey []byte
+	// Join, when set, is the API URL of a member: the node does not
+	// bootstrap a cluster of its own but asks to be added.
+	Join string
+	// NonVoter makes the node a read replica.
+	NonVoter bool
+	// MaxStaleness bounds how long since its last contact with the leader a
+	// follower still serves stale reads.
+	MaxStaleness time.Duration
 	// SnapshotThreshold is the number of log entries between snapshots.
 	SnapshotThreshold uint64
 	// SnapshotInterval is how often raft checks whether to snapshot.
@@ -52,6 +67,7 @@ func Default(dir string) Config {
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  30 * time.Second,
 		TrailingLogs:      10240,
+		MaxStaleness:      10 * time.Second,
 	}
 }
 
@@ -66,6 +82,12 @@ func (c Config) Validate() error {
 		return errors.New("raftstore: Config.SnapshotThreshold must be positive")
 	case c.SnapshotInterval <= 0:
 		return errors.New("raftstore: Config.SnapshotInterval must be positive")
+	case c.Bind != "" && len(c.ClusterKey) < 16:
+		return errors.New("raftstore: a cluster (--raft-listen) needs a cluster key of at least 16 bytes (--cluster-key-file)")
+	case c.Join != "" && c.Bind == "":
+		return errors.New("raftstore: --join needs --raft-listen")
+	case c.MaxStaleness <= 0:
+		return errors.New("raftstore: Config.MaxStaleness must be positive")
 	}
 	return nil
 }
@@ -78,6 +100,14 @@ type Node struct {
 	logs  *raftboltdb.BoltStore
 	trans raft.Transport
 	log   *slog.Logger
+	rpc   *rpcClient
+
+	// readyForReads is set once a new leader has committed a barrier, so
+	// its commit index covers every earlier entry (see leaderWatch).
+	readyForReads atomic.Bool
+	closed        atomic.Bool
+	stop          chan struct{}
+	wg            sync.WaitGroup
 }
 
 // Open opens (bootstrapping on first start) the node.
@@ -96,7 +126,8 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, db: db, log: logger}
+	n := &Node{cfg: cfg, db: db, log: logger, stop: make(chan struct{})}
+	n.rpc = newRPCClient(cfg.ClusterKey)
 	if err := n.start(); err != nil {
 		db.Close()
 		return nil, err
@@ -125,16 +156,14 @@ func (n *Node) start() error {
 	if cfg.Bind == "" {
 		addr, n.trans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
 	} else {
-		tcpAddr, err := net.ResolveTCPAddr("tcp", cfg.Bind)
+		stream, err := newAuthStream(cfg.Bind, cfg.Advertise, cfg.ClusterKey)
 		if err != nil {
 			logs.Close()
 			return fmt.Errorf("raftstore: raft-listen %q: %w", cfg.Bind, err)
 		}
-		t, err := raft.NewTCPTransportWithLogger(cfg.Bind, tcpAddr, 8, 10*time.Second, hlog)
-		if err != nil {
-			logs.Close()
-			return fmt.Errorf("raftstore: raft-listen %q: %w", cfg.Bind, err)
-		}
+		t := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
+		})
 		n.trans = t
 		addr = t.LocalAddr()
 	}
@@ -167,7 +196,9 @@ func (n *Node) start() error {
 		return fmt.Errorf("raftstore: start raft: %w", err)
 	}
 	n.raft = r
-	if !has {
+	n.wg.Add(1)
+	go n.leaderWatch()
+	if !has && cfg.Join == "" {
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: addr, Suffrage: raft.Voter,
 		}}})
@@ -187,12 +218,171 @@ func (n *Node) closeTransport() {
 	}
 }
 
+// leaderWatch commits a barrier whenever this node becomes leader, and only
+// then lets it serve linearizable reads (a new leader's commit index may
+// not yet cover entries of earlier terms).
+func (n *Node) leaderWatch() {
+	defer n.wg.Done()
+	ch := n.raft.LeaderCh()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case isLeader := <-ch:
+			n.readyForReads.Store(false)
+			if isLeader {
+				if err := n.raft.Barrier(leaderWait).Error(); err == nil {
+					n.readyForReads.Store(n.raft.State() == raft.Leader)
+				}
+			}
+		}
+	}
+}
+
 // DB returns the state machine, for reads.
 func (n *Node) DB() *store.DB { return n.db }
 
-// View runs fn against a consistent snapshot of the local state machine.
+// View runs fn against a snapshot of the local state machine. By default
+// the read is linearizable: the leader confirms its leadership with a
+// quorum (ReadIndex) and the node waits until it has applied everything
+// committed before the read began; a follower asks the leader for that
+// index. With store.WithStale(ctx) the local state is read directly, if
+// this node heard from a leader within MaxStaleness.
 func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
+	if store.IsStale(ctx) {
+		if err := n.staleOK(); err != nil {
+			return err
+		}
+	} else if err := n.readBarrier(ctx); err != nil {
+		return err
+	}
 	return n.db.View(ctx, fn)
+}
+
+// ErrTooStale is returned for stale reads on a node cut off from the leader
+// for longer than MaxStaleness.
+var ErrTooStale = errors.New("raftstore: no contact with a leader within the staleness bound")
+
+func (n *Node) staleOK() error {
+	if n.raft.State() == raft.Leader {
+		return nil
+	}
+	if _, id := n.raft.LeaderWithID(); id == "" {
+		return ErrTooStale
+	}
+	if time.Since(n.raft.LastContact()) > n.cfg.MaxStaleness {
+		return ErrTooStale
+	}
+	return nil
+}
+
+// Staleness is how long ago this node last heard from the leader (0 on the
+// leader).
+func (n *Node) Staleness() time.Duration {
+	if n.raft.State() == raft.Leader {
+		return 0
+	}
+	lc := n.raft.LastContact()
+	if lc.IsZero() {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Since(lc)
+}
+
+// readBarrier makes the next local read linearizable.
+func (n *Node) readBarrier(ctx context.Context) error {
+	var idx uint64
+	if n.raft.State() == raft.Leader {
+		var err error
+		if idx, err = n.readIndex(); err != nil {
+			return err
+		}
+	} else {
+		leader, err := n.leaderInfo()
+		if err != nil {
+			return err
+		}
+		if idx, err = n.rpc.readIndex(ctx, leader.APIAddr); err != nil {
+			return fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
+		}
+	}
+	return n.waitApplied(ctx, idx)
+}
+
+// readIndex is the leader's side of a linearizable read: the commit index,
+// valid once leadership is confirmed by a quorum.
+func (n *Node) readIndex() (uint64, error) {
+	if !n.readyForReads.Load() {
+		return 0, fmt.Errorf("%w: new leader not ready for reads", ErrNotReady)
+	}
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	return idx, nil
+}
+
+// waitApplied waits until the state machine shows every command committed
+// at or before idx. Entries that carry no command (raft's no-ops, barriers,
+// configurations) never reach the state machine, so once raft has handed
+// everything up to idx to it, the wait is for the last command at or before
+// idx.
+func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		applied := n.db.LastApplied()
+		if applied >= idx {
+			return nil
+		}
+		if n.raft.AppliedIndex() >= idx && applied >= n.lastCommandAtOrBefore(idx, applied) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: state machine behind index %d", ErrNotReady, idx)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Microsecond):
+		}
+	}
+}
+
+// lastCommandAtOrBefore finds the newest command entry in (applied, idx];
+// it returns applied when there is none. An entry missing from the log
+// (compacted into a snapshot) counts as a command, which errs on waiting.
+func (n *Node) lastCommandAtOrBefore(idx, applied uint64) uint64 {
+	for i := idx; i > applied && idx-i < 1024; i-- {
+		var l raft.Log
+		if err := n.logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	if idx-applied >= 1024 {
+		return idx
+	}
+	return applied
+}
+
+// leaderInfo returns the leader's registered addresses.
+func (n *Node) leaderInfo() (*store.NodeInfo, error) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return nil, fmt.Errorf("%w: no known leader", ErrNotReady)
+	}
+	var info *store.NodeInfo
+	err := n.db.View(context.Background(), func(r *store.Reader) error {
+		var err error
+		info, err = r.Node(string(id))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if info == nil || info.APIAddr == "" {
+		return nil, fmt.Errorf("%w: leader %s has no registered API address", ErrNotReady, id)
+	}
+	return info, nil
 }
 
 // ErrNotReady is returned when no leader could accept a write in time.
@@ -205,6 +395,11 @@ const leaderWait = 10 * time.Second
 // returning the state machine's result. The write is durable (fsynced in the
 // raft log and in the state machine) when Apply returns nil.
 func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
+	if cmd.ID == "" {
+		c := *cmd
+		c.ID = store.NewCommandID(time.Now())
+		cmd = &c
+	}
 	data, err := cmd.Marshal()
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
@@ -219,15 +414,16 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		if err := ctx.Err(); err != nil || timeout <= 0 {
 			return fmt.Errorf("raftstore: apply: %w", context.DeadlineExceeded)
 		}
-		f := n.raft.Apply(data, timeout)
-		err := f.Error()
-		if err == nil {
-			if res, ok := f.Response().(error); ok && res != nil {
-				return res
-			}
-			return nil
+		var err error
+		if n.raft.State() == raft.Leader || n.cfg.Bind == "" {
+			_, err = n.applyLocal(data, timeout)
+		} else {
+			err = n.forward(ctx, data)
 		}
-		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
+		if err == nil || isResult(err) {
+			return err
+		}
+		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, ErrNotReady) {
 			return fmt.Errorf("raftstore: apply: %w", err)
 		}
 		// A single node is briefly leaderless while it starts: wait for it.
@@ -242,14 +438,59 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	}
 }
 
+// applyLocal proposes data on this node (the leader) and returns the
+// entry's index and the state machine's result.
+func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
+	// raft.Apply after Shutdown may queue the entry on its buffered apply
+	// channel, where nobody will ever answer it.
+	if n.closed.Load() {
+		return 0, raft.ErrRaftShutdown
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	if res, ok := f.Response().(error); ok && res != nil {
+		return f.Index(), res
+	}
+	return f.Index(), nil
+}
+
+// isResult reports a state machine result (a store sentinel), as opposed to
+// a failure to commit.
+func isResult(err error) bool {
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
+		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists)
+}
+
+// forward sends a command to the leader and waits until this node has
+// applied it too, so a client that reads from this node next sees its
+// write even with stale reads.
+func (n *Node) forward(ctx context.Context, data []byte) error {
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return err
+	}
+	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
+	if idx > 0 {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n.waitApplied(wctx, idx)
+		cancel()
+	}
+	return err
+}
+
 // Ready reports whether this node is the leader and can accept writes.
+// Use Status for what a follower can do.
 func (n *Node) Ready() bool {
 	return n.raft.State() == raft.Leader
 }
 
-// WaitReady waits until the node is leader or ctx ends.
+// WaitReady waits until the node can take writes and linearizable reads
+// (it is the leader, or a follower that knows a registered leader) or ctx
+// ends.
 func (n *Node) WaitReady(ctx context.Context) error {
-	for !n.Ready() {
+	for st := n.Status(); !st.CanWrite || !st.CanReadLinearizable; st = n.Status() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
@@ -269,7 +510,10 @@ func (n *Node) Stats() map[string]string { return n.raft.Stats() }
 
 // Close shuts raft down and closes the log and the state machine.
 func (n *Node) Close() error {
+	n.closed.Store(true)
+	close(n.stop)
 	err := n.raft.Shutdown().Error()
+	n.wg.Wait()
 	n.closeTransport()
 	if cerr := n.logs.Close(); err == nil {
 		err = cerr

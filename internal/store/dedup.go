@@ -1,0 +1,89 @@
+package store
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Command deduplication: the result of every command that carries an ID is
+// kept under that ID for dedupWindow (measured by the IDs' own timestamps,
+// so every replica prunes the same entries), and a command whose ID was seen
+// returns the stored result without being applied again.
+
+var bucketRequests = []byte("requests")
+
+const dedupWindow = 15 * time.Minute
+
+var resultCodes = map[error]string{ErrConflict: "conflict", ErrNotFound: "notfound", ErrQuota: "quota", ErrExists: "exists"}
+
+func encodeResult(err error) []byte {
+	if err == nil {
+		return []byte("ok")
+	}
+	for e, code := range resultCodes {
+		if errors.Is(err, e) {
+			return []byte(code)
+		}
+	}
+	return []byte("error:" + err.Error())
+}
+
+func decodeResult(b []byte) error {
+	s := string(b)
+	if s == "ok" {
+		return nil
+	}
+	for e, code := range resultCodes {
+		if s == code {
+			return e
+		}
+	}
+	return errors.New(s)
+}
+
+// applyOnce applies a command unless its ID was already applied.
+func applyOnce(tx *bolt.Tx, index uint64, c *Command) error {
+	if c.ID == "" {
+		return apply(tx, index, c)
+	}
+	b := tx.Bucket(bucketRequests)
+	key := []byte(c.ID)
+	if prev := b.Get(key); prev != nil {
+		return decodeResult(prev)
+	}
+	res := apply(tx, index, c)
+	if err := b.Put(key, encodeResult(res)); err != nil {
+		return err
+	}
+	pruneRequests(b, c.ID)
+	return res
+}
+
+// pruneRequests deletes the IDs older than dedupWindow before id's time.
+func pruneRequests(b *bolt.Bucket, id string) {
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) < 8 {
+		return
+	}
+	ts := int64(raw[0])<<56 | int64(raw[1])<<48 | int64(raw[2])<<40 | int64(raw[3])<<32 |
+		int64(raw[4])<<24 | int64(raw[5])<<16 | int64(raw[6])<<8 | int64(raw[7])
+	cutoff := ts - int64(dedupWindow)
+	if cutoff <= 0 {
+		return
+	}
+	var prefix [8]byte
+	for i := 0; i < 8; i++ {
+		prefix[i] = byte(cutoff >> (56 - 8*i))
+	}
+	limit := []byte(hex.EncodeToString(prefix[:]))
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.First() {
+		if err := b.Delete(k); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package raftstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+// The cluster RPCs travel over the nodes' API listeners, under
+// /_paramstore/cluster/, authenticated with an HMAC of the cluster key over
+// a timestamp, the path and the body:
+//
+//	POST apply      body: an encoded command     -> {"index": n, "result": "conflict"|...}
+//	POST readindex                               -> {"index": n}
+//	POST join       body: joinRequest            -> {}
+const (
+	rpcPrefix    = "/_paramstore/cluster/"
+	rpcAuthHeder = "X-Paramstore-Cluster-Auth"
+	rpcMaxSkew   = 60 * time.Second
+	rpcMaxBody   = 8 << 20
+)
+
+type rpcClient struct {
+	key  []byte
+	http *http.Client
+}
+
+func newRPCClient(key []byte) *rpcClient {
+	return &rpcClient{key: key, http: &http.Client{Timeout: 15 * time.Second}}
+}
+
+func rpcMAC(key []byte, ts, path string, body []byte) string {
+	sum := sha256.Sum256(body)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(ts + "\n" + path + "\n"))
+	m.Write(sum[:])
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+type rpcResponse struct {
+	Index  uint64 `json:"index"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+var resultErrors = map[string]error{
+	"conflict": store.ErrConflict,
+	"notfound": store.ErrNotFound,
+	"quota":    store.ErrQuota,
+	"exists":   store.ErrExists,
+}
+
+func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
+	path := rpcPrefix + name
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set(rpcAuthHeder, ts+":"+rpcMAC(c.key, ts, path, body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	var out rpcResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("raftstore: %s: HTTP %d: %s", name, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return &out, fmt.Errorf("%w: %s", ErrNotReady, out.Error)
+	case resp.StatusCode != http.StatusOK:
+		return &out, fmt.Errorf("raftstore: %s: %s", name, out.Error)
+	}
+	if e, ok := resultErrors[out.Result]; ok {
+		return &out, e
+	}
+	return &out, nil
+}
+
+func (c *rpcClient) apply(ctx context.Context, base string, cmd []byte) (uint64, error) {
+	out, err := c.call(ctx, base, "apply", cmd)
+	if out == nil {
+		return 0, err
+	}
+	return out.Index, err
+}
+
+func (c *rpcClient) readIndex(ctx context.Context, base string) (uint64, error) {
+	out, err := c.call(ctx, base, "readindex", nil)
+	if err != nil {
+		return 0, err
+	}
+	return out.Index, nil
+}
+
+type joinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft"`
+	APIAddr  string `json:"api"`
+	NonVoter bool   `json:"nonVoter"`
+}
+
+// Handler serves the cluster RPCs; mount it at /_paramstore/cluster/.
+func (n *Node) Handler() http.Handler {
+	return http.HandlerFunc(n.serveRPC)
+}
+
+func writeRPC(w http.ResponseWriter, status int, r rpcResponse) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(r)
+}
+
+func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
+	if n.cfg.Bind == "" || r.Method != http.MethodPost {
+		writeRPC(w, http.StatusNotFound, rpcResponse{Error: "not a cluster member"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, rpcMaxBody))
+	if err != nil {
+		writeRPC(w, http.StatusBadRequest, rpcResponse{Error: "read body"})
+		return
+	}
+	ts, mac, _ := strings.Cut(r.Header.Get(rpcAuthHeder), ":")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > rpcMaxSkew ||
+		!hmac.Equal([]byte(mac), []byte(rpcMAC(n.cfg.ClusterKey, ts, r.URL.Path, body))) {
+		writeRPC(w, http.StatusForbidden, rpcResponse{Error: "cluster authentication failed"})
+		return
+	}
+	switch strings.TrimPrefix(r.URL.Path, rpcPrefix) {
+	case "apply":
+		if n.raft.State() != raft.Leader {
+			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})
+			return
+		}
+		idx, err := n.applyLocal(body, leaderWait)
+		resp := rpcResponse{Index: idx}
+		for name, e := range resultErrors {
+			if errors.Is(err, e) {
+				resp.Result = name
+				err = nil
+			}
+		}
+		if err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				status = http.StatusServiceUnavailable
+			}
+			resp.Error = err.Error()
+			writeRPC(w, status, resp)
+			return
+		}
+		writeRPC(w, http.StatusOK, resp)
+	case "readindex":
+		if n.raft.State() != raft.Leader {
+			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})
+			return
+		}
+		idx, err := n.readIndex()
+		if err != nil {
+			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: err.Error()})
+			return
+		}
+		writeRPC(w, http.StatusOK, rpcResponse{Index: idx})
+	case "join":
+		var jr joinRequest
+		if err := json.Unmarshal(body, &jr); err != nil || jr.ID == "" || jr.RaftAddr == "" || jr.APIAddr == "" {
+			writeRPC(w, http.StatusBadRequest, rpcResponse{Error: "bad join request"})
+			return
+		}
+		if err := n.addMember(r.Context(), jr); err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, ErrNotReady) || errors.Is(err, raft.ErrNotLeader) {
+				status = http.StatusServiceUnavailable
+			}
+			writeRPC(w, status, rpcResponse{Error: err.Error()})
+			return
+		}
+		writeRPC(w, http.StatusOK, rpcResponse{})
+	default:
+		writeRPC(w, http.StatusNotFound, rpcResponse{Error: "unknown cluster call"})
+	}
+}
+
+// addMember adds (or re-registers) a node: on the leader directly, else by
+// forwarding the request to the leader.
+func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
+	if n.raft.State() != raft.Leader {
+		leader, err := n.leaderInfo()
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(jr)
+		_, err = n.rpc.call(ctx, leader.APIAddr, "join", body)
+		return err
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	present := false
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == raft.ServerID(jr.ID) {
+			if s.Address == raft.ServerAddress(jr.RaftAddr) && (s.Suffrage == raft.Nonvoter) == jr.NonVoter {
+				present = true
+				break
+			}
+			if err := n.raft.RemoveServer(s.ID, 0, leaderWait).Error(); err != nil {
+				return err
+			}
+		} else if s.Address == raft.ServerAddress(jr.RaftAddr) {
+			return fmt.Errorf("raftstore: raft address %s already belongs to node %s", jr.RaftAddr, s.ID)
+		}
+	}
+	if !present {
+		var f raft.IndexFuture
+		if jr.NonVoter {
+			f = n.raft.AddNonvoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait)
+		} else {
+			f = n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait)
+		}
+		if err := f.Error(); err != nil {
+			return err
+		}
+		n.log.Info("node added to the cluster", "node_id", jr.ID, "raft", jr.RaftAddr, "non_voter", jr.NonVoter)
+	}
+	cmd := &store.Command{Op: store.OpSetNode, Node: &store.NodeInfo{ID: jr.ID, APIAddr: jr.APIAddr, RaftAddr: jr.RaftAddr}}
+	return n.Apply(ctx, cmd)
+}
