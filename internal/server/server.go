@@ -282,6 +282,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log.Info("audit trail", "path", ac.Path)
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_staleness_seconds",
+			Help: "Time since this node last heard from the leader (0 on the leader, -1 when it never did): the bound on its stale reads.",
+		}, func() float64 { return node.Status().StalenessSeconds }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_leader",
+			Help: "1 when this node is the raft leader.",
+		}, func() float64 {
+			if node.Ready() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_commit_index",
+			Help: "Raft commit index known to this node.",
+		}, func() float64 { return float64(node.Status().CommitIndex) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_applied_index",
+			Help: "Raft index applied to this node's state machine.",
+		}, func() float64 { return float64(node.DB().LastApplied()) }),
+	)
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		Auth:          authn,
