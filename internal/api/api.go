@@ -165,6 +165,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("POST /_paramstore/reset", h.reset)
+	h.mux.HandleFunc("GET /_paramstore/changes", h.changes)
 	if cfg.Cluster != nil {
 		h.mux.Handle("/_paramstore/cluster/", cfg.Cluster.Handler())
 		h.mux.HandleFunc("GET /_paramstore/snapshot", h.snapshot)

@@ -223,7 +223,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.node = node
-	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log})
+	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log, Notifier: node.DB()})
 	if err != nil {
 		s.closeStore()
 		return nil, err

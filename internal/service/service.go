@@ -80,6 +80,9 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Notifier wakes change-stream long polls; nil makes them return at
+	// once.
+	Notifier ChangeNotifier
 }
 
 // Service runs the operations.
@@ -89,6 +92,8 @@ type Service struct {
 	limits Limits
 	now    func() time.Time
 	log    *slog.Logger
+
+	notifier ChangeNotifier
 
 	defaultKEKs sync.Map // tenancy key -> *crypto.KEK
 	locks       writeLocks
@@ -102,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{st: cfg.Store, kr: cfg.Keyring, limits: cfg.Limits, now: cfg.Now, log: cfg.Logger}
+	s := &Service{st: cfg.Store, kr: cfg.Keyring, limits: cfg.Limits, now: cfg.Now, log: cfg.Logger, notifier: cfg.Notifier}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -33,6 +33,30 @@ type DB struct {
 	// applied mirrors meta/applied once the transaction that wrote it has
 	// committed: what a reader is guaranteed to see.
 	applied atomic.Uint64
+
+	// changedMu guards changed, a channel closed (and replaced) after each
+	// committed batch, for the change stream's long polls.
+	changedMu sync.Mutex
+	changed   chan struct{}
+}
+
+// Changed returns a channel that is closed when the next batch commits.
+func (d *DB) Changed() <-chan struct{} {
+	d.changedMu.Lock()
+	defer d.changedMu.Unlock()
+	if d.changed == nil {
+		d.changed = make(chan struct{})
+	}
+	return d.changed
+}
+
+func (d *DB) notifyChanged() {
+	d.changedMu.Lock()
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
+	d.changedMu.Unlock()
 }
 
 // LastApplied is the raft index of the last entry whose effects are
@@ -193,6 +217,7 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 	})
 	if err == nil {
 		d.noteApplied(entries)
+		d.notifyChanged()
 	}
 	if err != nil {
 		err = fmt.Errorf("store: apply batch: %w", err)
@@ -275,7 +300,7 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 	case OpPut:
 		return applyPut(tx, index, c)
 	case OpDelete:
-		return applyDelete(tx, c)
+		return applyDelete(tx, index, c)
 	case OpMeta:
 		return applyMeta(tx, index, c)
 	case OpSetting:
@@ -388,10 +413,13 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
 		return err
 	}
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
+		return err
+	}
 	return putJSON(params, pk, &p)
 }
 
-func applyDelete(tx *bolt.Tx, c *Command) error {
+func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
 	params := tx.Bucket(bucketParams)
 	pk := paramKey(c.Tenancy, c.Name)
 	var old Parameter
@@ -414,6 +442,9 @@ func applyDelete(tx *bolt.Tx, c *Command) error {
 		return err
 	}
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
+		return err
+	}
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}); err != nil {
 		return err
 	}
 	return params.Delete(pk)
@@ -446,6 +477,9 @@ func applyMeta(tx *bolt.Tx, index uint64, c *Command) error {
 	p.Labels = c.Labels
 	p.Tags = c.Tags
 	p.ModIndex = index
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
+		return err
+	}
 	return putJSON(params, pk, &p)
 }
 

@@ -18,6 +18,7 @@ import (
 //	aliases   tenancy \0 alias                      -> keyID
 //	principals name                                  -> Principal (JSON)     (iam.go)
 //	accesskeys accessKeyID                           -> AccessKey (JSON)     (iam.go)
+//	changes   be64(raft index) -> Change (JSON)     (changes.go)
 //	requests  commandID -> result of the command (dedup.go)
 //	nodes     nodeID                                 -> NodeInfo (JSON)      (nodes.go)
 //	meta      "iamVersion" -> raft index of the last identity change
@@ -30,7 +31,7 @@ var (
 	bucketAliases  = []byte("aliases")
 
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases,
-		bucketPrincipals, bucketAccessKeys, bucketNodes, bucketRequests}
+		bucketPrincipals, bucketAccessKeys, bucketNodes, bucketRequests, bucketChanges}
 
 	keyApplied = []byte("applied")
 	keySchema  = []byte("schema")

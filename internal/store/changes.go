@@ -1,0 +1,91 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The change log: one record per change of a parameter (a new version, a
+// delete, a label or tag change), keyed by the raft index of the command,
+// for the change stream that agents follow. It keeps the most recent
+// changeRetention entries; older ones are pruned as new ones arrive, the
+// same way on every replica.
+
+// Change is one entry of the change log.
+type Change struct {
+	Index   uint64 `json:"-"`
+	Tenancy string `json:"t"`
+	Name    string `json:"n"` // display name
+	Key     string `json:"k"` // canonical name
+	Version int64  `json:"v,omitempty"`
+	Deleted bool   `json:"d,omitempty"`
+}
+
+const changeRetention = 100000
+
+var (
+	bucketChanges  = []byte("changes")
+	keyChangeFloor = []byte("changeFloor")
+)
+
+func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
+	raw, err := json.Marshal(ch)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketChanges)
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
+		return err
+	}
+	if index <= changeRetention {
+		return nil
+	}
+	cutoff := binary.BigEndian.AppendUint64(nil, index-changeRetention)
+	c := b.Cursor()
+	pruned := false
+	for k, _ := c.First(); k != nil && bytes.Compare(k, cutoff) <= 0; k, _ = c.First() {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		pruned = true
+	}
+	if pruned {
+		return tx.Bucket(bucketMeta).Put(keyChangeFloor, cutoff)
+	}
+	return nil
+}
+
+// ChangeFloor is the highest index whose changes may have been pruned: a
+// follower of the stream that last saw an older index must resynchronize.
+func (r *Reader) ChangeFloor() uint64 {
+	v := r.tx.Bucket(bucketMeta).Get(keyChangeFloor)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// AppliedIndex is the raft index of the last applied entry of this snapshot.
+func (r *Reader) AppliedIndex() uint64 { return appliedIndex(r.tx) }
+
+// Changes calls fn for the changes after index since, in order; fn returns
+// false to stop.
+func (r *Reader) Changes(since uint64, fn func(ch *Change) (bool, error)) error {
+	c := r.tx.Bucket(bucketChanges).Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, since+1)); k != nil; k, v = c.Next() {
+		var ch Change
+		if err := json.Unmarshal(v, &ch); err != nil {
+			return fmt.Errorf("store: decode change %x: %w", k, err)
+		}
+		ch.Index = binary.BigEndian.Uint64(k)
+		more, err := fn(&ch)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
