@@ -121,15 +121,25 @@ func (a *Authenticator) Authenticate(r *http.Request, body []byte) (*Identity, s
 	return e.id, res.Region, nil
 }
 
+// IAMVersioner is an optional fast path of Store: the committed identity
+// version without a read transaction.
+type IAMVersioner interface {
+	IAMVersion() uint64
+}
+
 // refresh drops the cache when identities changed since it was filled.
 func (a *Authenticator) refresh(ctx context.Context) error {
 	var v uint64
-	err := a.st.View(ctx, func(r *store.Reader) error {
-		v = r.IAMVersion()
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
+	if fast, ok := a.st.(IAMVersioner); ok {
+		v = fast.IAMVersion()
+	} else {
+		err := a.st.View(ctx, func(r *store.Reader) error {
+			v = r.IAMVersion()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
 	}
 	a.mu.Lock()
 	if v != a.version {

@@ -122,6 +122,8 @@ func (l localStore) View(ctx context.Context, fn func(r *store.Reader) error) er
 
 func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { return l.n.Apply(ctx, cmd) }
 
+func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
+
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
 	raw, err := os.ReadFile(path)

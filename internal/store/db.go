@@ -33,6 +33,8 @@ type DB struct {
 	// applied mirrors meta/applied once the transaction that wrote it has
 	// committed: what a reader is guaranteed to see.
 	applied atomic.Uint64
+	// iamVersion mirrors meta/iamVersion after commit (see IAMVersion).
+	iamVersion atomic.Uint64
 
 	// changedMu guards changed, a channel closed (and replaced) after each
 	// committed batch, for the change stream's long polls.
@@ -73,9 +75,14 @@ func (d *DB) loadApplied() {
 func (d *DB) loadAppliedLocked() {
 	d.db.View(func(tx *bolt.Tx) error {
 		d.applied.Store(appliedIndex(tx))
+		d.iamVersion.Store(iamVersionOf(tx))
 		return nil
 	})
 }
+
+// IAMVersion is the identity version of the committed state, without a
+// read transaction (authentication checks it on every request).
+func (d *DB) IAMVersion() uint64 { return d.iamVersion.Load() }
 
 func (d *DB) noteApplied(entries []Entry) {
 	for _, e := range entries {
@@ -192,7 +199,9 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 		}
 		return results
 	}
+	var iamVersion uint64
 	err := d.db.Update(func(tx *bolt.Tx) error {
+		defer func() { iamVersion = iamVersionOf(tx) }()
 		applied := appliedIndex(tx)
 		last := applied
 		for i, e := range entries {
@@ -217,6 +226,7 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 	})
 	if err == nil {
 		d.noteApplied(entries)
+		d.iamVersion.Store(iamVersion)
 		d.notifyChanged()
 	}
 	if err != nil {

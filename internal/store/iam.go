@@ -142,8 +142,10 @@ func applyDeleteAccessKey(tx *bolt.Tx, index uint64, c *Command) error {
 
 // IAMVersion changes whenever a principal or access key changes; caches of
 // identities compare it.
-func (r *Reader) IAMVersion() uint64 {
-	v := r.tx.Bucket(bucketMeta).Get(keyIAMVersion)
+func (r *Reader) IAMVersion() uint64 { return iamVersionOf(r.tx) }
+
+func iamVersionOf(tx *bolt.Tx) uint64 {
+	v := tx.Bucket(bucketMeta).Get(keyIAMVersion)
 	if len(v) != 8 {
 		return 0
 	}
