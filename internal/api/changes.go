@@ -66,6 +66,9 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		wait = time.Duration(secs * float64(time.Second))
 	}
 	out, err := h.svc.Changes(r.Context(), caller, path, recursive, since, wait)
+	if err != nil && r.Context().Err() != nil {
+		return // the client went away during its long poll
+	}
 	if err != nil {
 		e := ssm.AsError(err)
 		if e.Code == ssm.CodeInternal {

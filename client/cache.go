@@ -1,0 +1,264 @@
+package client
+
+import (
+	"container/list"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// kind says which call an entry answers.
+type kind uint8
+
+const (
+	kindName kind = iota // GetParameter of one name (selector and ARN allowed)
+	kindPath             // GetParametersByPath
+)
+
+// query identifies one cacheable call. Its key includes everything that
+// changes the answer: region, decryption flag, name with its selector or
+// path, and recursion.
+type query struct {
+	Kind      kind
+	Region    string
+	Decrypt   bool
+	Name      string // name as asked (with selector, or an ARN), or path
+	Recursive bool   // kindPath only
+}
+
+func (q query) key() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(int(q.Kind)))
+	b.WriteByte(0)
+	b.WriteString(q.Region)
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatBool(q.Decrypt))
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatBool(q.Recursive))
+	b.WriteByte(0)
+	b.WriteString(q.Name)
+	return b.String()
+}
+
+// covers reports whether a change to parameter name may change the answer
+// to q.
+func (q query) covers(name string) bool {
+	if q.Kind == kindName {
+		return baseName(q.Name) == name
+	}
+	p := strings.TrimSuffix(q.Name, "/") + "/"
+	if !strings.HasPrefix(name, p) {
+		return false
+	}
+	return q.Recursive || !strings.Contains(name[len(p):], "/")
+}
+
+// baseName strips an ARN prefix and a :version or :label selector from a
+// parameter name.
+func baseName(name string) string {
+	if strings.HasPrefix(name, "arn:") {
+		if i := strings.Index(name, ":parameter"); i >= 0 {
+			name = name[i+len(":parameter"):]
+			if !strings.HasPrefix(name, "/") {
+				name = "/" + name
+			}
+		}
+		// An ARN names "foo" as "parameter/foo"; keep the slash, since
+		// names without one are rare and ambiguous here.
+	}
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// entry is one cached answer. Entries handed out by cache are copies;
+// params is never modified after it is stored.
+type entry struct {
+	q          query
+	params     []Parameter
+	notFound   bool
+	fetchedAt  time.Time
+	expiresAt  time.Time
+	refreshAt  time.Time
+	refreshing bool
+}
+
+// cache is a size-bounded LRU map of entries.
+type cache struct {
+	max int
+
+	mu      sync.Mutex
+	entries map[string]*list.Element // values are *entry
+	lru     *list.List               // front: most recently used
+	dirty   bool                     // changed since the last snapshot
+}
+
+func newCache(max int) *cache {
+	return &cache{max: max, entries: make(map[string]*list.Element), lru: list.New()}
+}
+
+// get returns a copy of the entry of key and marks it used.
+func (c *cache) get(key string) (entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return entry{}, false
+	}
+	c.lru.MoveToFront(el)
+	return *el.Value.(*entry), true
+}
+
+// put stores e, evicting the least recently used entries beyond max. It
+// returns the number of entries evicted.
+func (c *cache) put(e entry) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := e.q.key()
+	if !e.notFound {
+		c.dirty = true
+	}
+	if el, ok := c.entries[key]; ok {
+		*el.Value.(*entry) = e
+		c.lru.MoveToFront(el)
+		return 0
+	}
+	c.entries[key] = c.lru.PushFront(&e)
+	evicted := 0
+	for c.lru.Len() > c.max {
+		old := c.lru.Remove(c.lru.Back()).(*entry)
+		delete(c.entries, old.q.key())
+		evicted++
+		c.dirty = true
+	}
+	return evicted
+}
+
+// claimRefresh marks the entry of key as being refreshed, unless it
+// already is or is gone.
+func (c *cache) claimRefresh(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*entry)
+	if e.refreshing {
+		return false
+	}
+	e.refreshing = true
+	return true
+}
+
+// endRefresh clears the refreshing mark and, unless next is zero, sets the
+// next refresh time.
+func (c *cache) endRefresh(key string, next time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		e := el.Value.(*entry)
+		e.refreshing = false
+		if !next.IsZero() {
+			e.refreshAt = next
+		}
+	}
+}
+
+// expire makes every entry covering name expire at now, and returns their
+// keys. Expired entries stay, to be served stale if need be.
+func (c *cache) expire(name string, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var keys []string
+	for key, el := range c.entries {
+		e := el.Value.(*entry)
+		if e.q.covers(name) {
+			if e.expiresAt.After(now) {
+				e.expiresAt = now
+			}
+			e.refreshAt = now
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// expireUnder expires every entry at or below path, or whose path
+// contains it, and returns their keys.
+func (c *cache) expireUnder(path string, now time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := strings.TrimSuffix(path, "/")
+	var keys []string
+	for key, el := range c.entries {
+		e := el.Value.(*entry)
+		var hit bool
+		if e.q.Kind == kindName {
+			hit = under(baseName(e.q.Name), p)
+		} else {
+			ep := strings.TrimSuffix(e.q.Name, "/")
+			hit = under(ep, p) || under(p, ep)
+		}
+		if hit {
+			if e.expiresAt.After(now) {
+				e.expiresAt = now
+			}
+			e.refreshAt = now
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// under reports whether name is root or below it; root has no trailing
+// slash ("" is the top).
+func under(name, root string) bool {
+	return root == "" || name == root || strings.HasPrefix(name, root+"/")
+}
+
+// remove drops every entry covering name.
+func (c *cache) remove(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, el := range c.entries {
+		if e := el.Value.(*entry); e.q.covers(name) {
+			c.lru.Remove(el)
+			delete(c.entries, key)
+			c.dirty = true
+		}
+	}
+}
+
+// snapshot returns copies of the positive entries, most recent first, if
+// the cache changed since the last snapshot (or if force).
+func (c *cache) snapshot(force bool) ([]entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty && !force {
+		return nil, false
+	}
+	c.dirty = false
+	out := make([]entry, 0, c.lru.Len())
+	for el := c.lru.Front(); el != nil; el = el.Next() {
+		if e := el.Value.(*entry); !e.notFound {
+			out = append(out, *e)
+		}
+	}
+	return out, true
+}
+
+// markDirty makes the next snapshot happen (after a failed write).
+func (c *cache) markDirty() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dirty = true
+}
+
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}

@@ -1,0 +1,114 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+func TestBackoffBounded(t *testing.T) {
+	c := &Client{cfg: Config{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second}}
+	for attempt := range 64 {
+		for _, throttled := range []bool{false, true} {
+			ceil := min(c.cfg.MaxBackoff, c.cfg.BaseBackoff<<min(attempt+boolInt(throttled), 20))
+			for range 50 {
+				if d := c.backoff(attempt, throttled); d < 0 || d >= ceil {
+					t.Fatalf("backoff(%d, %v) = %v, want in [0, %v)", attempt, throttled, d, ceil)
+				}
+			}
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestBreakerStates(t *testing.T) {
+	now := time.Unix(0, 0)
+	var states []string
+	b := newBreaker(2, 10*time.Second, func() time.Time { return now }, func(s string) { states = append(states, s) })
+	steps := []struct {
+		do        string // "allow", "fail", "ok", "wait"
+		wantAllow bool
+		want      string
+	}{
+		{"allow", true, BreakerClosed},
+		{"fail", false, BreakerClosed},
+		{"allow", true, BreakerClosed},
+		{"fail", false, BreakerOpen},
+		{"allow", false, BreakerOpen},
+		{"wait", false, BreakerHalfOpen},
+		{"allow", true, BreakerHalfOpen},  // the probe
+		{"allow", false, BreakerHalfOpen}, // only one
+		{"fail", false, BreakerOpen},
+		{"wait", false, BreakerHalfOpen},
+		{"allow", true, BreakerHalfOpen},
+		{"ok", false, BreakerClosed},
+		{"allow", true, BreakerClosed},
+	}
+	for i, s := range steps {
+		var allowed bool
+		switch s.do {
+		case "allow":
+			allowed = b.allow()
+		case "fail":
+			b.failure()
+		case "ok":
+			b.success()
+		case "wait":
+			now = now.Add(10 * time.Second)
+		}
+		if allowed != s.wantAllow || b.current() != s.want {
+			t.Fatalf("step %d (%s): got allow=%v state %s, want %v %s", i, s.do, allowed, b.current(), s.wantAllow, s.want)
+		}
+	}
+	if got, want := fmt.Sprint(states), "[open half-open open half-open closed]"; got != want {
+		t.Errorf("state changes: got %s, want %s", got, want)
+	}
+}
+
+func TestBaseNameAndCovers(t *testing.T) {
+	tests := []struct {
+		q    query
+		name string
+		want bool
+	}{
+		{query{Kind: kindName, Name: "/a/b"}, "/a/b", true},
+		{query{Kind: kindName, Name: "/a/b:3"}, "/a/b", true},
+		{query{Kind: kindName, Name: "/a/b:prod"}, "/a/b", true},
+		{query{Kind: kindName, Name: "arn:aws:ssm:us-east-1:1:parameter/a/b:2"}, "/a/b", true},
+		{query{Kind: kindName, Name: "/a/bc"}, "/a/b", false},
+		{query{Kind: kindPath, Name: "/a"}, "/a/b", true},
+		{query{Kind: kindPath, Name: "/a"}, "/a/b/c", false},
+		{query{Kind: kindPath, Name: "/a", Recursive: true}, "/a/b/c", true},
+		{query{Kind: kindPath, Name: "/a/", Recursive: true}, "/ab/c", false},
+	}
+	for _, tt := range tests {
+		if got := tt.q.covers(tt.name); got != tt.want {
+			t.Errorf("%+v covers %s: got %v, want %v", tt.q, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		err  error
+		want errClass
+	}{
+		{nil, classOK},
+		{&types.ParameterNotFound{}, classFinal},
+		{errors.New("connection refused"), classRetry},
+	}
+	for _, tt := range tests {
+		if got := classify(tt.err); got != tt.want {
+			t.Errorf("classify(%v): got %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

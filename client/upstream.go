@@ -1,0 +1,244 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+)
+
+// ErrUnavailable is wrapped by the error of a call that no upstream could
+// answer (every one failed or had its breaker open) and that the cache
+// could not serve.
+var ErrUnavailable = errors.New("client: no upstream available")
+
+// ErrClosed is returned by calls on a closed Client.
+var ErrClosed = errors.New("client: closed")
+
+// Upstream health states, as reported by Health.
+const (
+	StateHealthy  = "healthy"
+	StateDegraded = "degraded"
+	StateOpen     = "open"
+)
+
+// UpstreamHealth describes one endpoint.
+type UpstreamHealth struct {
+	URL string
+	// State is "healthy" (last call answered), "degraded" (the last call
+	// failed, or a half-open probe is due) or "open" (breaker open).
+	State string
+	// Breaker is "closed", "open" or "half-open".
+	Breaker string
+	// LastError is the last upstream failure, "" after a success.
+	LastError string
+	// ServingStaleSince is when the client began serving stale values
+	// because no upstream answered; zero while it is not. It is the same
+	// for every endpoint.
+	ServingStaleSince time.Time
+}
+
+// ssmAPI is the part of the SDK's SSM client that the client uses.
+type ssmAPI interface {
+	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	GetParameters(context.Context, *ssm.GetParametersInput, ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+	GetParametersByPath(context.Context, *ssm.GetParametersByPathInput, ...func(*ssm.Options)) (*ssm.GetParametersByPathOutput, error)
+}
+
+var _ ssmAPI = (*ssm.Client)(nil)
+
+// upstream is one endpoint with its SDK client and breaker.
+type upstream struct {
+	url     string // "" for AWS's default endpoint
+	api     ssmAPI
+	breaker *breaker
+
+	mu      sync.Mutex
+	lastErr string
+}
+
+func (u *upstream) setLastErr(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err == nil {
+		u.lastErr = ""
+	} else {
+		u.lastErr = err.Error()
+	}
+}
+
+func (u *upstream) health() UpstreamHealth {
+	u.mu.Lock()
+	last := u.lastErr
+	u.mu.Unlock()
+	h := UpstreamHealth{URL: u.url, Breaker: u.breaker.current(), LastError: last}
+	switch {
+	case h.Breaker == BreakerOpen:
+		h.State = StateOpen
+	case h.Breaker == BreakerHalfOpen || last != "":
+		h.State = StateDegraded
+	default:
+		h.State = StateHealthy
+	}
+	return h
+}
+
+// errClass says what an attempt's error means for retries and staleness.
+type errClass int
+
+const (
+	classOK       errClass = iota
+	classFinal             // the upstream answered: an API error to return as is
+	classRetry             // the upstream failed: timeout, network, 5xx
+	classThrottle          // the upstream asked us to slow down
+)
+
+var throttleCodes = map[string]bool{
+	"ThrottlingException":                    true,
+	"Throttling":                             true,
+	"ThrottledException":                     true,
+	"TooManyRequestsException":               true,
+	"RequestLimitExceeded":                   true,
+	"ProvisionedThroughputExceededException": true,
+	"RequestThrottled":                       true,
+	"RequestThrottledException":              true,
+}
+
+func classify(err error) errClass {
+	if err == nil {
+		return classOK
+	}
+	var api smithy.APIError
+	isAPI := errors.As(err, &api)
+	if isAPI && throttleCodes[api.ErrorCode()] {
+		return classThrottle
+	}
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) {
+		switch code := status.HTTPStatusCode(); {
+		case code == http.StatusTooManyRequests:
+			return classThrottle
+		case code >= 500:
+			return classRetry
+		}
+	}
+	if isAPI {
+		return classFinal
+	}
+	return classRetry // no answer: timeout, connection, unreadable response
+}
+
+// upstreamFailure reports whether err means the upstreams failed, as
+// opposed to answering with an error: only then may a stale value be
+// served instead.
+func upstreamFailure(err error) bool {
+	return errors.Is(err, ErrUnavailable)
+}
+
+// call runs op against the upstreams in order until one answers: up to
+// MaxAttempts attempts each (each bounded by Timeout), with exponential
+// backoff and full jitter between them, skipping any whose breaker is open.
+// The error of an answered call is returned as is; when none answers the
+// error wraps ErrUnavailable and the last failure.
+func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Context, api ssmAPI) error) error {
+	var last error
+	for _, u := range c.upstreams {
+		for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
+			if !u.breaker.allow() {
+				if last == nil {
+					last = errors.New("circuit breaker open for " + u.name())
+				}
+				break
+			}
+			actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			err := fn(actx, u.api)
+			cancel()
+			class := classify(err)
+			if ctx.Err() != nil && class != classOK && class != classFinal {
+				u.breaker.release()
+				return ctx.Err()
+			}
+			c.metrics.upstreamCall(u.url, op, err)
+			switch class {
+			case classOK, classFinal:
+				u.breaker.success()
+				u.setLastErr(nil)
+				c.markServingFresh()
+				return err
+			}
+			u.breaker.failure()
+			u.setLastErr(err)
+			last = err
+			c.log.Debug("upstream attempt failed", keyEndpoint, u.name(), keyOp, op, keyAttempt, attempt+1, keyError, err)
+			if attempt+1 == c.cfg.MaxAttempts || u.breaker.current() == BreakerOpen {
+				break
+			}
+			if err := sleepCtx(ctx, c.backoff(attempt, class == classThrottle)); err != nil {
+				return err
+			}
+		}
+	}
+	if last == nil {
+		last = errors.New("no upstream configured")
+	}
+	return errors.Join(ErrUnavailable, last)
+}
+
+// backoff returns the delay before attempt+2: a uniformly random duration
+// in [0, min(MaxBackoff, BaseBackoff*2^attempt)) ("full jitter"). After
+// throttling the ceiling is one doubling higher.
+func (c *Client) backoff(attempt int, throttled bool) time.Duration {
+	if throttled {
+		attempt++
+	}
+	ceil := c.cfg.BaseBackoff
+	for i := 0; i < attempt && ceil < c.cfg.MaxBackoff; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, c.cfg.MaxBackoff)
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (u *upstream) name() string {
+	if u.url == "" {
+		return "aws-default"
+	}
+	return u.url
+}
+
+// newSSM builds the SDK client of one endpoint, with the SDK's retries off.
+func newSSM(cfg *Config, endpoint string, creds aws.CredentialsProvider) *ssm.Client {
+	o := ssm.Options{
+		Region:      cfg.Region,
+		Credentials: creds,
+		Retryer:     aws.NopRetryer{},
+		HTTPClient:  cfg.HTTPClient,
+	}
+	if endpoint != "" {
+		o.BaseEndpoint = aws.String(endpoint)
+	}
+	return ssm.New(o)
+}

@@ -1,0 +1,250 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Change is a change to a parameter seen by Watch.
+type Change struct {
+	Name    string
+	Version int64
+	Deleted bool
+	// Reset is set when the stream lost its place: anything under Name (the
+	// watched path) may have changed. Cached entries there were refreshed.
+	Reset bool
+}
+
+// changePage is one answer of GET /_paramstore/changes.
+type changePage struct {
+	Index   uint64
+	Changes []struct {
+		Name    string
+		Version int64
+		Deleted bool
+		Index   uint64
+	}
+	Reset bool
+}
+
+const (
+	// watchWait is how long one long poll of the change stream may wait.
+	watchWait = 50 * time.Second
+	// minPoll is the shortest interval between two polls of a path when
+	// the upstream has no change stream.
+	minPoll = 100 * time.Millisecond
+	// emptyPayloadHash is the SHA-256 of an empty body.
+	emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+// errNoStream means the upstream has no change stream (AWS, old servers).
+var errNoStream = errors.New("client: upstream has no change stream")
+
+// Watch follows the changes to parameters at or below path, from now on.
+// Against Paramstore servers it follows their change stream (long polls,
+// failing over between endpoints); against upstreams without one (AWS) it
+// polls GetParametersByPath at the path's TTL and reports the differences.
+// Each change first expires the cached answers it affects and queues their
+// refresh, then is sent on the channel. The channel is closed when ctx is
+// done or the Client is closed; a consumer that stops reading stalls only
+// its own watch. Long polls wait up to 50s: a Config.HTTPClient timeout
+// must be longer.
+func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("client: watch %q: path must start with /", path)
+	}
+	// Add to the WaitGroup under closeMu, so that Close cannot be waiting.
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		return nil, ErrClosed
+	}
+	c.wg.Add(1)
+	c.closeMu.Unlock()
+	out := make(chan Change, 64)
+	wctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(c.ctx, cancel)
+	go func() {
+		defer c.wg.Done()
+		defer close(out)
+		defer cancel()
+		defer stop()
+		err := c.follow(wctx, path, out)
+		if errors.Is(err, errNoStream) {
+			c.log.Info("no change stream, polling", keyPath, path)
+			c.poll(wctx, path, out)
+		}
+	}()
+	return out, nil
+}
+
+// follow reads the change stream until ctx is done, or returns errNoStream.
+func (c *Client) follow(ctx context.Context, path string, out chan<- Change) error {
+	var since uint64 // 0 until the current index is known
+	i, failures := 0, 0
+	for ctx.Err() == nil {
+		u := c.upstreams[i]
+		if u.url == "" {
+			return errNoStream
+		}
+		wait := watchWait
+		if since == 0 {
+			wait = 0
+		}
+		page, err := c.changes(ctx, u, path, since, wait)
+		if errors.Is(err, errNoStream) {
+			return err
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			level := slog.LevelDebug
+			if failures == 0 {
+				level = slog.LevelWarn
+			}
+			c.log.Log(ctx, level, "change stream failed", keyEndpoint, u.name(), keyPath, path, keyError, err)
+			i = (i + 1) % len(c.upstreams)
+			sleepCtx(ctx, c.backoff(failures, false))
+			failures++
+			continue
+		}
+		failures = 0
+		if since == 0 {
+			since = max(page.Index, 1)
+			continue
+		}
+		now := c.cfg.Now()
+		if page.Reset {
+			c.refreshKeys(c.cache.expireUnder(path, now))
+			if !send(ctx, out, Change{Name: path, Reset: true}) {
+				return ctx.Err()
+			}
+		}
+		for _, ch := range page.Changes {
+			c.refreshKeys(c.cache.expire(ch.Name, now))
+			if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
+				return ctx.Err()
+			}
+		}
+		if page.Index > since {
+			since = page.Index
+		}
+	}
+	return ctx.Err()
+}
+
+// changes makes one signed long poll of u's change stream.
+func (c *Client) changes(ctx context.Context, u *upstream, path string, since uint64, wait time.Duration) (changePage, error) {
+	var page changePage
+	q := url.Values{
+		"path":      {path},
+		"recursive": {"true"},
+		"since":     {strconv.FormatUint(since, 10)},
+		"wait":      {strconv.Itoa(int(wait / time.Second))},
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode(), nil)
+	if err != nil {
+		return page, err
+	}
+	creds, err := c.creds.Retrieve(rctx)
+	if err != nil {
+		return page, fmt.Errorf("client: credentials: %w", err)
+	}
+	if err := v4.NewSigner().SignHTTP(rctx, creds, req, emptyPayloadHash, "ssm", c.cfg.Region, time.Now()); err != nil {
+		return page, fmt.Errorf("client: sign: %w", err)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return page, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return page, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return page, errNoStream
+	case resp.StatusCode != http.StatusOK:
+		return page, fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return page, fmt.Errorf("client: change stream of %s: %w", u.name(), err)
+	}
+	return page, nil
+}
+
+// poll reports changes under path by comparing successive
+// GetParametersByPath answers, every TTL of path, until ctx is done.
+func (c *Client) poll(ctx context.Context, path string, out chan<- Change) {
+	every := max(c.cfg.ttlFor(path), minPoll)
+	q := query{Kind: kindPath, Region: c.cfg.Region, Name: path, Recursive: true}
+	var prev map[string]int64 // nil until the first answer
+	for {
+		params, err := c.fetchPath(ctx, q)
+		if err != nil && ctx.Err() == nil {
+			c.log.Debug("poll failed", keyPath, path, keyError, err)
+		}
+		if err == nil {
+			cur := make(map[string]int64, len(params))
+			for _, p := range params {
+				cur[p.Name] = p.Version
+			}
+			if prev != nil {
+				var changes []Change
+				for n, v := range cur {
+					if pv, ok := prev[n]; !ok || pv != v {
+						changes = append(changes, Change{Name: n, Version: v})
+					}
+				}
+				for n, v := range prev {
+					if _, ok := cur[n]; !ok {
+						changes = append(changes, Change{Name: n, Version: v, Deleted: true})
+					}
+				}
+				slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Name, b.Name) })
+				now := c.cfg.Now()
+				for _, ch := range changes {
+					c.refreshKeys(c.cache.expire(ch.Name, now))
+					if !send(ctx, out, ch) {
+						return
+					}
+				}
+			}
+			prev = cur
+		}
+		if sleepCtx(ctx, every) != nil {
+			return
+		}
+	}
+}
+
+func (c *Client) refreshKeys(keys []string) {
+	for _, k := range keys {
+		c.scheduleRefresh(k)
+	}
+}
+
+func send(ctx context.Context, out chan<- Change, ch Change) bool {
+	select {
+	case out <- ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

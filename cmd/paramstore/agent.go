@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/agent"
+)
+
+// clientFlags are the flags of the commands that read through the
+// resilient client (agent, exec).
+type clientFlags struct {
+	upstreams []string
+	cacheDir  string
+	cacheKey  string
+	region    string
+	ttl       time.Duration
+	pathTTL   map[string]string
+	maxStale  time.Duration
+}
+
+func (f *clientFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.upstreams, "upstream", nil, "SSM endpoint URL, tried in order (repeatable; none: AWS)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "directory of the encrypted persistent cache (none: memory only)")
+	fl.StringVar(&f.cacheKey, "cache-key", "", "key of the persistent cache: file:PATH or env:VAR (base64 of 32 bytes)")
+	fl.StringVar(&f.region, "region", "", "region to sign with (default: the AWS configuration's, else us-east-1)")
+	fl.DurationVar(&f.ttl, "ttl", 5*time.Minute, "how long a value is fresh")
+	fl.StringToStringVar(&f.pathTTL, "path-ttl", nil, "TTL for names under a path, PATH=DURATION (repeatable)")
+	fl.DurationVar(&f.maxStale, "max-stale", 0, "how long past expiry a value may be served when no upstream answers (0: unlimited)")
+}
+
+// clientConfig builds the client configuration and the credentials the
+// agent signs forwarded calls with.
+func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg prometheus.Registerer) (client.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return client.Config{}, fmt.Errorf("aws configuration: %w", err)
+	}
+	region := f.region
+	if region == "" {
+		region = awsCfg.Region
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	cfg := client.Config{
+		Endpoints:   f.upstreams,
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(awsCfg.Credentials),
+		TTL:         f.ttl,
+		MaxStale:    f.maxStale,
+		CacheDir:    f.cacheDir,
+		Logger:      log,
+		Registry:    reg,
+	}
+	if len(f.pathTTL) > 0 {
+		cfg.PathTTL = map[string]time.Duration{}
+		for p, s := range f.pathTTL {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return client.Config{}, fmt.Errorf("--path-ttl %s=%s: %w", p, s, err)
+			}
+			cfg.PathTTL[p] = d
+		}
+	}
+	switch {
+	case f.cacheDir != "" && f.cacheKey == "":
+		return client.Config{}, errors.New("--cache-dir needs --cache-key (file:PATH or env:VAR)")
+	case f.cacheKey != "":
+		if f.cacheDir == "" {
+			return client.Config{}, errors.New("--cache-key needs --cache-dir")
+		}
+		key, err := client.LoadKey(f.cacheKey)
+		if err != nil {
+			return client.Config{}, fmt.Errorf("--cache-key: %w", err)
+		}
+		cfg.CacheKey = key
+	}
+	return cfg, nil
+}
+
+type agentOptions struct {
+	client          clientFlags
+	listen          string
+	token           string
+	templates       []string
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the local caching agent (Lambda extension API, SSM caching proxy, templates)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(stderr, o.logLevel, o.logFormat)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("token") {
+				o.token = os.Getenv("AWS_SESSION_TOKEN")
+			}
+			return runAgent(cmd.Context(), o, log)
+		},
+	}
+	o.client.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:2773", "local API address")
+	f.StringVar(&o.token, "token", "", "required X-Aws-Parameters-Secrets-Token value (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
+	f.StringArrayVar(&o.templates, "template", nil, "render SRC to DST, then run RELOAD-CMD (no shell) when it changed: SRC:DST[:RELOAD-CMD] (repeatable)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	return cmd
+}
+
+func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
+	var tpls []agent.Template
+	for _, s := range o.templates {
+		t, err := agent.ParseTemplate(s)
+		if err != nil {
+			return fmt.Errorf("--template: %w", err)
+		}
+		tpls = append(tpls, t)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ccfg, err := o.client.clientConfig(ctx, log, reg)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(ctx, ccfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := c.Close(); err != nil {
+			log.Error("close client", "error", err)
+		}
+	}()
+	src := agent.ClientSource(c)
+	h, err := agent.New(agent.Config{
+		Source:      src,
+		Token:       o.token,
+		Upstreams:   ccfg.Endpoints,
+		Region:      ccfg.Region,
+		Credentials: ccfg.Credentials,
+		Registerer:  reg,
+		Gatherer:    reg,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("listening", "addr", ln.Addr().String(), "upstreams", ccfg.Endpoints, "cache_dir", ccfg.CacheDir)
+
+	rctx, stopRenderers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, t := range tpls {
+		r, err := agent.NewRenderer(agent.RendererConfig{Source: src, Template: t, Logger: log, Registerer: reg})
+		if err != nil {
+			stopRenderers()
+			ln.Close()
+			return err
+		}
+		wg.Go(func() { r.Run(rctx) })
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		stopRenderers()
+		wg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	stopRenderers()
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// splitEnv splits KEY=VALUE.
+func splitEnv(kv string) (string, string) {
+	k, v, _ := strings.Cut(kv, "=")
+	return k, v
+}

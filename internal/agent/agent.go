@@ -1,0 +1,221 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Header names the agent adds to its responses.
+const (
+	HeaderToken     = "X-Aws-Parameters-Secrets-Token"
+	HeaderStale     = "X-Paramstore-Stale"
+	HeaderAge       = "X-Paramstore-Age"
+	HeaderErrorCode = "X-Paramstore-Error-Code"
+)
+
+// Slog attribute keys.
+const (
+	logKeyOperation = "operation"
+	logKeyUpstream  = "upstream"
+	logKeyError     = "error"
+	logKeyStatus    = "status"
+	logKeyTemplate  = "template"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Source serves reads. Required.
+	Source Source
+	// Token is the value X-Aws-Parameters-Secrets-Token must carry; empty
+	// accepts any non-empty value (see the package doc).
+	Token string
+	// Upstreams are the SSM endpoints forwarded calls go to, in order; empty
+	// means AWS's regional endpoint.
+	Upstreams []string
+	// Region and Credentials sign forwarded calls.
+	Region      string
+	Credentials aws.CredentialsProvider
+	// HTTPClient sends forwarded calls; nil means a client with a 30s timeout.
+	HTTPClient *http.Client
+	// Registerer receives the agent's own metrics, and Gatherer is what
+	// /metrics serves. Either may be nil.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	if c.Source == nil {
+		return errors.New("agent: Config.Source is required")
+	}
+	if c.Region == "" {
+		return errors.New("agent: Config.Region is required")
+	}
+	return nil
+}
+
+// Handler is the agent's http.Handler.
+type Handler struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New builds the handler.
+func New(cfg Config) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if len(cfg.Upstreams) == 0 {
+		cfg.Upstreams = []string{"https://ssm." + cfg.Region + ".amazonaws.com"}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, log: log, mux: http.NewServeMux(), metrics: m}
+	h.mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
+	h.mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
+	h.mux.HandleFunc("GET /healthz", h.healthz)
+	if cfg.Gatherer != nil {
+		h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	h.mux.HandleFunc("POST /{$}", h.proxy)
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// tokenOK checks the Lambda extension token header.
+func (h *Handler) tokenOK(r *http.Request) bool {
+	got := r.Header.Get(HeaderToken)
+	if got == "" {
+		return false
+	}
+	if h.cfg.Token == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
+}
+
+// markStale adds the stale headers when any result is stale.
+func (h *Handler) markStale(w http.ResponseWriter, rs ...Result) bool {
+	stale := false
+	var oldest time.Time
+	for _, r := range rs {
+		if !r.Stale {
+			continue
+		}
+		stale = true
+		if oldest.IsZero() || (!r.FetchedAt.IsZero() && r.FetchedAt.Before(oldest)) {
+			oldest = r.FetchedAt
+		}
+	}
+	if !stale {
+		return false
+	}
+	w.Header().Set(HeaderStale, "true")
+	if !oldest.IsZero() {
+		age := h.cfg.Now().Sub(oldest)
+		if age < 0 {
+			age = 0
+		}
+		w.Header().Set(HeaderAge, strconv.FormatInt(int64(age/time.Second), 10))
+	}
+	h.metrics.staleServes.Inc()
+	return true
+}
+
+// healthReport is the body of GET /healthz.
+type healthReport struct {
+	// Status is "ok" when every upstream is healthy, else "degraded".
+	Status    string           `json:"status"`
+	Upstreams []upstreamReport `json:"upstreams"`
+}
+
+type upstreamReport struct {
+	URL               string     `json:"url"`
+	State             string     `json:"state"`
+	Breaker           string     `json:"breaker"`
+	LastError         string     `json:"last_error,omitempty"`
+	ServingStaleSince *time.Time `json:"serving_stale_since,omitempty"`
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	rep := healthReport{Status: "ok", Upstreams: []upstreamReport{}}
+	for _, u := range h.cfg.Source.Health() {
+		ur := upstreamReport{URL: u.URL, State: u.State, Breaker: u.Breaker, LastError: u.LastError}
+		if !u.ServingStaleSince.IsZero() {
+			t := u.ServingStaleSince.UTC()
+			ur.ServingStaleSince = &t
+		}
+		if u.State != "healthy" || !u.ServingStaleSince.IsZero() {
+			rep.Status = "degraded"
+		}
+		rep.Upstreams = append(rep.Upstreams, ur)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(rep)
+}
+
+// metrics are the agent's own series; the Source registers its own (hits,
+// misses, upstream calls, breaker state, refresh lag) on the same registry.
+type metrics struct {
+	requests    *prometheus.CounterVec
+	staleServes prometheus.Counter
+	forwarded   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paramstore_agent_requests_total",
+			Help: "Requests answered by the agent, by interface, operation and status.",
+		}, []string{"interface", "operation", "status"}),
+		staleServes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paramstore_agent_stale_responses_total",
+			Help: "Responses that carried at least one stale value.",
+		}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paramstore_agent_forwarded_total",
+			Help: "SSM calls forwarded to an upstream, by operation and status.",
+		}, []string{"operation", "status"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,63 @@
+// Package agent is the local side of Paramstore's sidecar: an http.Handler
+// that serves applications from a resilient, caching Source (in production
+// the public client package), and a template renderer.
+//
+// The handler serves four things on one listener (DESIGN.md §3, default
+// 127.0.0.1:2773):
+//
+//   - The AWS Parameters and Secrets Lambda Extension interface (spec §16.1):
+//     GET /systemsmanager/parameters/get?name=N[&version=V|&label=L][&withDecryption=true].
+//     Code written for the extension works unchanged.
+//   - The SSM JSON 1.1 API as a caching proxy on POST /: GetParameter,
+//     GetParameters and GetParametersByPath are answered from the Source;
+//     every other AmazonSSM.* target is forwarded to the first healthy
+//     upstream, and writes invalidate the names they touch once they succeed.
+//   - GET /healthz: the state of each upstream as JSON.
+//   - GET /metrics: Prometheus text format of the registry it is given.
+//
+// # Lambda extension choices
+//
+// The behaviour follows the real extension where it is known (responses
+// captured from it are published with the lambda-params-secrets client, and
+// its error log lines appear in public issues); where it is not, the choice
+// is written here.
+//
+//   - Token: the header X-Aws-Parameters-Secrets-Token must equal the
+//     configured token (the agent's --token, by default $AWS_SESSION_TOKEN),
+//     compared in constant time. When no token is configured, any non-empty
+//     value is accepted: code copied from a Lambda function keeps working on
+//     a host, and the header requirement still keeps plain browser requests
+//     (which cannot set custom headers) away from secrets. A missing or wrong
+//     token is answered 401 with a text body.
+//   - Body: the extension's JSON, which is the GetParameter output as the
+//     extension serializes it: {"Parameter": {...}, "ResultMetadata": {}},
+//     with LastModifiedDate as an RFC 3339 string (not the epoch-seconds
+//     number of the SSM wire protocol), Selector and SourceResult null when
+//     not used, and DataType, ARN, Name, Type, Value and Version.
+//   - Errors: the extension answers every failed GetParameter, including
+//     ParameterNotFound and an invalid version, with 400 and a text body.
+//     The agent does the same, with the AWS error code at the start of the
+//     body and in the X-Paramstore-Error-Code header. A malformed query (no
+//     name, a version that is not a positive integer, a withDecryption that
+//     is not a boolean) is 400 too. When no upstream can be reached and
+//     nothing is cached, the answer is 502. Unknown paths are 404 and the
+//     Secrets Manager path /secretsmanager/get is 501: Paramstore has no
+//     Secrets Manager.
+//   - version and label: if both are given only the first one in the query
+//     string is used, as the extension documents.
+//
+// # Proxy choices
+//
+// The agent terminates the caller's SigV4: it does not verify the caller's
+// signature (it is a localhost sidecar; whoever can reach it can read what
+// its own credentials can read), and requests it forwards are signed again
+// with the agent's own credentials and region. Responses served from the
+// cache carry no signature of their own. GetParametersByPath with
+// ParameterFilters is forwarded, because the cache does not evaluate
+// filters; without filters it is served from the cache, paged by
+// MaxResults with an agent-issued NextToken.
+//
+// Whenever a value is served stale (the upstream could not confirm it), the
+// response carries X-Paramstore-Stale: true and X-Paramstore-Age, the age of
+// the oldest value in seconds.
+package agent
