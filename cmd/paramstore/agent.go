@@ -101,6 +101,7 @@ type agentOptions struct {
 	listen          string
 	token           string
 	templates       []string
+	watchPath       string
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -126,6 +127,7 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	o.client.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:2773", "local API address")
+	f.StringVar(&o.watchPath, "watch-path", "/", "follow changes under this path and refresh cached values ('' turns it off: TTL only)")
 	f.StringVar(&o.token, "token", "", "required X-Aws-Parameters-Secrets-Token value (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
 	f.StringArrayVar(&o.templates, "template", nil, "render SRC to DST, then run RELOAD-CMD (no shell) when it changed: SRC:DST[:RELOAD-CMD] (repeatable)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -189,6 +191,21 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			return err
 		}
 		wg.Go(func() { r.Run(rctx) })
+	}
+	// Follow the upstream's change stream so cached values are refreshed
+	// within moments of a change (the client falls back to polling when the
+	// upstream has none, as AWS).
+	if o.watchPath != "" {
+		changes, err := c.Watch(rctx, o.watchPath)
+		if err != nil {
+			stopRenderers()
+			ln.Close()
+			return fmt.Errorf("--watch-path %s: %w", o.watchPath, err)
+		}
+		wg.Go(func() {
+			for range changes {
+			}
+		})
 	}
 
 	served := make(chan error, 1)

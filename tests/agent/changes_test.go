@@ -58,3 +58,29 @@ func TestChangePropagation(t *testing.T) {
 		t.Errorf("template still holds v1: %s", b)
 	}
 }
+
+// TestChangePropagationWithoutTemplates: the agent follows the change
+// stream on its own (--watch-path, default "/"), so a value read through
+// the Lambda path is refreshed long before its 5-minute TTL, with no
+// template watching it; with --watch-path "" it keeps the cached value.
+func TestChangePropagationWithoutTemplates(t *testing.T) {
+	srv := startServer(t)
+	srv.put("/solo/url", "String", "v1")
+	ag := start(t, "agent", srv.signingEnv(), "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+		"--ttl", "5m", "--token", agentToken)
+	off := start(t, "agent-nowatch", srv.signingEnv(), "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+		"--ttl", "5m", "--token", agentToken, "--watch-path", "")
+	for _, a := range []string{ag.url(), off.url()} {
+		if r := lambdaGet(a, "/solo/url", false); r.err != nil || r.value != "v1" {
+			t.Fatalf("first read: %+v", r)
+		}
+	}
+	srv.put("/solo/url", "String", "v2")
+	waitFor(t, 30*time.Second, "the watching agent serving v2", func() (bool, string) {
+		r := lambdaGet(ag.url(), "/solo/url", false)
+		return r.value == "v2", fmt.Sprintf("%+v", r)
+	})
+	if r := lambdaGet(off.url(), "/solo/url", false); r.value != "v1" {
+		t.Errorf("agent with --watch-path '': got %+v, want the cached v1 until its TTL", r)
+	}
+}
