@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,16 @@ type Handler struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
+
+	// stopping is closed by BeginShutdown: long polls answer at once.
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// BeginShutdown makes pending long polls (the change stream) return, so
+// that draining in-flight requests does not wait for them.
+func (h *Handler) BeginShutdown() {
+	h.stopOnce.Do(func() { close(h.stopping) })
 }
 
 type opFunc func(ctx context.Context, c service.Caller, body []byte) (any, error)
@@ -122,7 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	s := cfg.Service
-	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry}
+	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry, stopping: make(chan struct{})}
 	ssmOps := map[string]opFunc{
 		"PutParameter":            op(s.PutParameter),
 		"GetParameter":            op(s.GetParameter),

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -65,7 +66,16 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = time.Duration(secs * float64(time.Second))
 	}
-	out, err := h.svc.Changes(r.Context(), caller, path, recursive, since, wait)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	out, err := h.svc.Changes(ctx, caller, path, recursive, since, wait)
 	if err != nil && r.Context().Err() != nil {
 		return // the client went away during its long poll
 	}

@@ -159,6 +159,7 @@ type Server struct {
 	// stopRegister cancels the cluster registration goroutine.
 	stopRegister context.CancelFunc
 	debug        *http.Server
+	handler      *api.Handler
 	done         chan error
 }
 
@@ -344,6 +345,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.tls = tlsConfig != nil
+	s.handler = h
 	s.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -419,6 +421,7 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.log.Info("shutting down: draining requests")
+	s.handler.BeginShutdown()
 	err := s.http.Shutdown(ctx)
 	if s.debug != nil {
 		s.debug.Close()
