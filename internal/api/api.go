@@ -408,10 +408,24 @@ func checkContentType(ct string) *ssm.Error {
 	return ssm.NewError(ssm.CodeSerialization, "Unsupported Content-Type: "+mt+". Use application/x-amz-json-1.1.")
 }
 
-var (
-	credentialRe = regexp.MustCompile(`Credential=([^/,\s]*)/(\d{8})/([^/,\s]*)/`)
-	regionRe     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-)
+var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+
+// credentialScope extracts the access key and region of an Authorization
+// header's Credential=KEY/DATE/REGION/... (without verifying anything).
+func credentialScope(authz string) (key, region string, ok bool) {
+	_, rest, found := strings.Cut(authz, "Credential=")
+	if !found {
+		return "", "", false
+	}
+	if i := strings.IndexAny(rest, ", \t"); i >= 0 {
+		rest = rest[:i]
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) < 4 || len(parts[1]) != 8 || strings.Trim(parts[1], "0123456789") != "" {
+		return "", "", false
+	}
+	return parts[0], parts[2], true
+}
 
 // caller derives the tenancy from the SigV4 credential scope. Signatures
 // are not verified yet: any signature is accepted, but the region is taken
@@ -420,14 +434,14 @@ func (h *Handler) caller(r *http.Request) (service.Caller, error) {
 	c := service.Caller{Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: h.cfg.DefaultRegion}}
 	partition := ssm.Partition(c.Tenancy.Region)
 	user := "root"
-	if m := credentialRe.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		if !regionRe.MatchString(m[3]) {
-			return c, ssm.NewError("InvalidSignatureException", "Credential should be scoped to a valid region, not '"+m[3]+"'. ")
+	if key, region, ok := credentialScope(r.Header.Get("Authorization")); ok {
+		if region != c.Tenancy.Region && !regionRe.MatchString(region) {
+			return c, ssm.NewError("InvalidSignatureException", "Credential should be scoped to a valid region, not '"+region+"'. ")
 		}
-		c.Tenancy.Region = m[3]
-		partition = ssm.Partition(m[3])
-		if m[1] != "" {
-			user = "user/" + m[1]
+		c.Tenancy.Region = region
+		partition = ssm.Partition(region)
+		if key != "" {
+			user = "user/" + key
 		}
 	}
 	c.UserARN = "arn:" + partition + ":iam::" + c.Tenancy.Account + ":" + user

@@ -35,6 +35,8 @@ type DB struct {
 	applied atomic.Uint64
 	// iamVersion mirrors meta/iamVersion after commit (see IAMVersion).
 	iamVersion atomic.Uint64
+	// decoded caches decoded head records for point reads.
+	decoded decodeCache
 
 	// changedMu guards changed, a channel closed (and replaced) after each
 	// committed batch, for the change stream's long polls.
@@ -176,7 +178,7 @@ func (d *DB) View(ctx context.Context, fn func(r *Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return d.view(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+	return d.view(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, cache: &d.decoded}) })
 }
 
 // Entry is one committed log entry handed to ApplyBatch.

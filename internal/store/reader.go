@@ -11,15 +11,23 @@ import (
 // Reader reads one consistent snapshot of the state. It is valid only inside
 // the View callback that received it.
 type Reader struct {
-	tx *bolt.Tx
+	tx    *bolt.Tx
+	cache *decodeCache
 }
 
 // Param returns the head record of a parameter, or nil if there is none.
 func (r *Reader) Param(tenancy, name string) (*Parameter, error) {
+	key := paramKey(tenancy, name)
+	raw := r.tx.Bucket(bucketParams).Get(key)
+	if raw == nil {
+		return nil, nil
+	}
+	if r.cache != nil {
+		return r.cache.param(key, raw)
+	}
 	var p Parameter
-	ok, err := getJSON(r.tx.Bucket(bucketParams), paramKey(tenancy, name), &p)
-	if !ok || err != nil {
-		return nil, err
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("store: decode %q: %w", key, err)
 	}
 	return &p, nil
 }
