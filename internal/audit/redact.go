@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // HMACPrefix starts every redacted value.
@@ -31,7 +32,8 @@ func HMAC(key []byte, value string) string {
 
 // Redact returns a copy of v, as plain JSON values (map[string]any, []any,
 // string, json.Number, bool, nil), in which the value of every member named
-// exactly "Value", at any depth, is replaced with HMAC(key, value). The
+// "Value" in any letter case (encoding/json, which decodes requests,
+// matches member names case-insensitively), at any depth, is replaced with HMAC(key, value). The
 // Value members of objects directly inside an array named "Tags" or
 // "TagList" are tag values and are kept. A Value that is not a string is
 // hashed over its JSON encoding; a null Value stays null.
@@ -85,6 +87,47 @@ func toPlain(v any) (any, error) {
 	return out, nil
 }
 
+// redactJSON returns the redacted JSON encoding of v, compact, for a
+// record: "null" for nil. A json.RawMessage with no member that could be a
+// secret (no "value" in any letter case, no escape sequence that could
+// spell one) is only compacted; anything else goes through Redact's walk.
+func redactJSON(key []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return []byte("null"), nil
+	case json.RawMessage:
+		if !mayHoldSecret(v) {
+			var buf bytes.Buffer
+			buf.Grow(len(v))
+			if err := json.Compact(&buf, v); err != nil {
+				return nil, fmt.Errorf("invalid JSON: %w", err)
+			}
+			return buf.Bytes(), nil
+		}
+	}
+	out, err := redact(key, v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// mayHoldSecret reports whether raw JSON could have a member that walk
+// redacts: encoding/json matches member names case-insensitively, so a
+// request body's "value" is a Value too, and an escape (\u0056alue) could
+// spell one.
+func mayHoldSecret(raw []byte) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return true
+	}
+	for i := 0; i+len(secretMember) <= len(raw); i++ {
+		if raw[i]|0x20 == 'v' && bytes.EqualFold(raw[i:i+len(secretMember)], []byte(secretMember)) {
+			return true
+		}
+	}
+	return false
+}
+
 // walk returns a redacted copy of the plain value v. inTags says that v is
 // an element of a tag array, whose own Value member is kept.
 func walk(key []byte, v any, inTags bool) any {
@@ -93,7 +136,7 @@ func walk(key []byte, v any, inTags bool) any {
 		out := make(map[string]any, len(v))
 		for name, m := range v {
 			switch {
-			case name == secretMember && !inTags:
+			case strings.EqualFold(name, secretMember) && !inTags:
 				out[name] = hashValue(key, m)
 			case tagArrays[name]:
 				out[name] = walkTags(key, m)

@@ -61,9 +61,11 @@ func TestRedact(t *testing.T) {
 			want: `{"Tags":[{"Extra":{"Value":"` + h("deep") + `"},"Key":"k","Value":"v"}]}`,
 		},
 		{
-			name: "match is case-sensitive",
+			// The API decodes requests with encoding/json, which matches
+			// member names case-insensitively: "value" is the Value.
+			name: "match ignores case, not length",
 			in:   json.RawMessage(`{"value":"lower","VALUE":"upper","Values":["/a"]}`),
-			want: `{"VALUE":"upper","Values":["/a"],"value":"lower"}`,
+			want: `{"VALUE":"` + h("upper") + `","Values":["/a"],"value":"` + h("lower") + `"}`,
 		},
 		{
 			name: "numbers are kept exactly",
@@ -175,6 +177,23 @@ func TestLogRedactsSecrets(t *testing.T) {
 			req:     json.RawMessage(`{"ResourceType":"Parameter","ResourceId":"/a","Tags":[{"Key":"env","Value":"` + tagValue + `"}]}`),
 			resp:    json.RawMessage(`{}`),
 			wantTag: true,
+		},
+		{
+			// encoding/json decodes a request's "value" or "VALUE" as Value,
+			// and an escaped name too: each is the parameter's value.
+			name:    "PutParameter lower-case value",
+			secrets: []string{"SECRET-lower-1"},
+			req:     json.RawMessage(`{"Name":"/a","value":"SECRET-lower-1","Type":"String"}`),
+		},
+		{
+			name:    "PutParameter upper-case value",
+			secrets: []string{"SECRET-upper-1"},
+			req:     json.RawMessage(`{"Name":"/a","VALUE":"SECRET-upper-1","Type":"String"}`),
+		},
+		{
+			name:    "PutParameter escaped value",
+			secrets: []string{"SECRET-escaped-1"},
+			req:     json.RawMessage(`{"Name":"/a","\u0056alue":"SECRET-escaped-1","Type":"String"}`),
 		},
 		{
 			name:    "PutParameter failed",

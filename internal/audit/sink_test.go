@@ -290,20 +290,23 @@ func TestBufferedFlushedByTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-clock.armed: // the writer has written the record and armed the timer
+	case <-clock.armed: // the writer has buffered the record and armed the timer
 	case <-synced:
 		t.Fatal("fsync before the flush timer fired")
 	case <-time.After(10 * time.Second):
 		t.Fatal("flush timer not armed after a Buffered Log")
 	}
-	if !strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
-		t.Error("buffered record not written before the timer fired")
+	if strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
+		t.Error("buffered record written before the timer fired: one write per record")
 	}
 	clock.fire()
 	select {
 	case <-synced:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no fsync after the flush timer fired")
+	}
+	if !strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
+		t.Error("buffered record not in the file after the flush timer's fsync")
 	}
 
 	if err := s.Log(context.Background(), testRecord("PutParameter", "durable"), Durable); err != nil {

@@ -105,9 +105,16 @@ type Node struct {
 	// readyForReads is set once a new leader has committed a barrier, so
 	// its commit index covers every earlier entry (see leaderWatch).
 	readyForReads atomic.Bool
-	closed        atomic.Bool
-	stop          chan struct{}
-	wg            sync.WaitGroup
+
+	// Linearizable reads on the leader share leadership checks: a read
+	// joins the next check that has not started yet (see readIndex).
+	readMu      sync.Mutex
+	readNext    *readCheck
+	readRunning bool
+
+	closed atomic.Bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // Open opens (bootstrapping on first start) the node.
@@ -311,15 +318,56 @@ func (n *Node) readBarrier(ctx context.Context) error {
 
 // readIndex is the leader's side of a linearizable read: the commit index,
 // valid once leadership is confirmed by a quorum.
+//
+// Concurrent reads share one check, as etcd's read loop does: a read joins
+// the pending check, and one goroutine runs the checks one after another,
+// each taking the commit index and asking the quorum only after every read
+// that joined it arrived. So one round trip to the quorum serves every read
+// that arrived while the previous one was in flight.
 func (n *Node) readIndex() (uint64, error) {
 	if !n.readyForReads.Load() {
 		return 0, fmt.Errorf("%w: new leader not ready for reads", ErrNotReady)
 	}
-	idx := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNotReady, err)
+	n.readMu.Lock()
+	c := n.readNext
+	if c == nil {
+		c = &readCheck{done: make(chan struct{})}
+		n.readNext = c
+		if !n.readRunning {
+			n.readRunning = true
+			go n.runReadChecks()
+		}
 	}
-	return idx, nil
+	n.readMu.Unlock()
+	<-c.done
+	return c.index, c.err
+}
+
+// readCheck is one leadership check shared by the reads that joined it.
+type readCheck struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+// runReadChecks runs pending checks until there is none.
+func (n *Node) runReadChecks() {
+	for {
+		n.readMu.Lock()
+		c := n.readNext
+		n.readNext = nil
+		if c == nil {
+			n.readRunning = false
+			n.readMu.Unlock()
+			return
+		}
+		n.readMu.Unlock()
+		c.index = n.raft.CommitIndex()
+		if err := n.raft.VerifyLeader().Error(); err != nil {
+			c.err = fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		close(c.done)
+	}
 }
 
 // waitApplied waits until the state machine shows every command committed

@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// wireRecord is the reference encoding of a record body: encodeBody
+// appends the same members by hand, and must decode to the same values.
+type wireRecord struct {
+	EventVersion       string       `json:"eventVersion"`
+	EventTime          string       `json:"eventTime"`
+	EventSource        string       `json:"eventSource"`
+	EventName          string       `json:"eventName"`
+	AWSRegion          string       `json:"awsRegion"`
+	SourceIPAddress    string       `json:"sourceIPAddress"`
+	UserAgent          string       `json:"userAgent"`
+	UserIdentity       UserIdentity `json:"userIdentity"`
+	RequestParameters  any          `json:"requestParameters"`
+	ResponseElements   any          `json:"responseElements"`
+	ErrorCode          string       `json:"errorCode,omitempty"`
+	ErrorMessage       string       `json:"errorMessage,omitempty"`
+	RequestID          string       `json:"requestID"`
+	EventID            string       `json:"eventID"`
+	ReadOnly           bool         `json:"readOnly"`
+	EventType          string       `json:"eventType"`
+	ManagementEvent    bool         `json:"managementEvent"`
+	RecipientAccountID string       `json:"recipientAccountId"`
+}
+
+func referenceBody(t *testing.T, rec *Record) []byte {
+	t.Helper()
+	w := wireRecord{
+		EventVersion: rec.EventVersion, EventTime: rec.EventTime.UTC().Format(timeLayout),
+		EventSource: rec.EventSource, EventName: rec.EventName, AWSRegion: rec.AWSRegion,
+		SourceIPAddress: rec.SourceIPAddress, UserAgent: rec.UserAgent, UserIdentity: rec.UserIdentity,
+		RequestParameters: Redact(testKey, rec.RequestParameters), ResponseElements: Redact(testKey, rec.ResponseElements),
+		ErrorCode: rec.ErrorCode, ErrorMessage: rec.ErrorMessage, RequestID: rec.RequestID, EventID: rec.EventID,
+		ReadOnly: rec.ReadOnly, EventType: rec.EventType, ManagementEvent: rec.ManagementEvent,
+		RecipientAccountID: rec.RecipientAccountID,
+	}
+	b, err := json.Marshal(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestEncodeBodyMatchesReference(t *testing.T) {
+	base := Record{
+		EventVersion: EventVersion, EventTime: time.Date(2026, 11, 21, 7, 8, 9, 123456789, time.FixedZone("x", -3600)),
+		EventSource: EventSource, EventName: "GetParameter", AWSRegion: "eu-west-1",
+		SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0 os/linux",
+		UserIdentity: UserIdentity{Type: IdentityIAMUser, PrincipalID: "AIDA1", ARN: "arn:aws:iam::1:user/a",
+			AccountID: "123456789012", AccessKeyID: "AKIA1", UserName: "a"},
+		RequestID: "r-1", EventID: "e-1", ReadOnly: true, EventType: EventType, ManagementEvent: true,
+		RecipientAccountID: "123456789012",
+	}
+	tests := map[string]func(r *Record){
+		"plain read": func(r *Record) {
+			r.RequestParameters = json.RawMessage(`{"Name": "/a/b",` + "\n" + ` "WithDecryption": true}`)
+		},
+		"put with value and tags": func(r *Record) {
+			r.RequestParameters = json.RawMessage(`{"Name":"/a","Value":"s3cret","Tags":[{"Key":"k","Value":"v"}]}`)
+			r.ResponseElements = map[string]any{"Version": 1, "Tier": "Standard"}
+		},
+		"escapes everywhere": func(r *Record) {
+			r.UserAgent = "odd \"agent\" <&> \u2028 \x01 ünï"
+			r.UserIdentity = UserIdentity{Type: IdentityAnonymous}
+			r.ErrorCode, r.ErrorMessage = "ValidationException", "bad\tvalue \\ \"x\""
+			r.RequestParameters = json.RawMessage(`{"Name":"/\u00e9\\n"}`)
+		},
+		"invalid utf-8": func(r *Record) {
+			r.UserAgent = "a\xffb"
+		},
+		"nothing": func(r *Record) {},
+		"struct response": func(r *Record) {
+			r.ResponseElements = struct{ Value, Other string }{"hide", "keep"}
+		},
+	}
+	for name, mod := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := base
+			mod(&rec)
+			got, err := encodeBody(testKey, &rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("invalid JSON: %s", got)
+			}
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(referenceBody(t, &rec), &w); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("encodeBody:\n%s\nreference:\n%s", got, referenceBody(t, &rec))
+			}
+		})
+	}
+}
+
+func BenchmarkEncodeBodyRead(b *testing.B) {
+	rec := Record{EventVersion: EventVersion, EventTime: time.Now(), EventSource: EventSource, EventName: "GetParameter",
+		AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
+		UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
+		RequestParameters: json.RawMessage(`{"Name":"/bench/p1","WithDecryption":true}`),
+		RequestID:         "r", EventID: "e", ReadOnly: true, EventType: EventType, ManagementEvent: true, RecipientAccountID: "1"}
+	for b.Loop() {
+		if _, err := encodeBody(testKey, &rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
