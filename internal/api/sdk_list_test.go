@@ -231,6 +231,13 @@ func TestSDKDescribeParameters(t *testing.T) {
 		{"name equals root with slash", []types.ParameterStringFilter{f("Name", "Equals", "/r1")}, []string{"r1"}},
 		{"name begins with", []types.ParameterStringFilter{f("Name", "BeginsWith", "/app/")}, []string{"/app/a", "/app/b", "/app/sub/c", "/app/sub/deep/d"}},
 		{"name begins with root slash", []types.ParameterStringFilter{f("Name", "BeginsWith", "/r")}, []string{"r1", "/r2"}},
+		// Hierarchical prefixes bound the scan (no Path filter): mid-segment,
+		// a whole name, nothing, and combined with a Path filter.
+		{"name begins with mid segment", []types.ParameterStringFilter{f("Name", "BeginsWith", "/app/s")}, []string{"/app/sub/c", "/app/sub/deep/d"}},
+		{"name begins with whole name", []types.ParameterStringFilter{f("Name", "BeginsWith", "/app/sub/c")}, []string{"/app/sub/c"}},
+		{"name begins with no match", []types.ParameterStringFilter{f("Name", "BeginsWith", "/app/zz")}, []string{}},
+		{"name equals hierarchical", []types.ParameterStringFilter{f("Name", "Equals", "/app/sub")}, []string{}},
+		{"name begins with and path", []types.ParameterStringFilter{f("Name", "BeginsWith", "/app/sub/"), f("Path", "OneLevel", "/app/sub")}, []string{"/app/sub/c"}},
 		{"name contains", []types.ParameterStringFilter{f("Name", "Contains", "pp")}, []string{"/app/a", "/app/b", "/app/sub/c", "/app/sub/deep/d", "/app", "/apple"}},
 		{"name several values", []types.ParameterStringFilter{f("Name", "Equals", "/apple", "r1", "/none")}, []string{"/apple", "r1"}},
 		{"path one level", []types.ParameterStringFilter{f("Path", "", "/app")}, []string{"/app/a", "/app/b"}},

@@ -346,7 +346,12 @@ func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.Desc
 	t := c.Tenancy.Key()
 	lastKey := ""
 	err = s.view(ctx, func(r *store.Reader) error {
-		return scanBelow(r, t, path, recursive, after, func(it *store.ScanItem) (bool, error) {
+		visit := func(it *store.ScanItem) (bool, error) {
+			// Name and Path filters need only the key: check them
+			// before decoding the record.
+			if !describeMatchKey(it.Name, filters) {
+				return true, nil
+			}
 			p, err := it.Load()
 			if err != nil {
 				return false, ssm.Wrap(err)
@@ -375,12 +380,64 @@ func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.Desc
 			})
 			lastKey = it.Name
 			return true, nil
-		})
+		}
+		if prefix, ok := namePrefix(filters); ok && path == "/" && recursive {
+			// A hierarchical Name prefix bounds the scan by itself.
+			return r.Scan(t, prefix, after, func(it *store.ScanItem) (store.ScanControl, error) {
+				more, err := visit(it)
+				return store.ScanControl{Stop: !more}, err
+			})
+		}
+		return scanBelow(r, t, path, recursive, after, visit)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// describeMatchKey checks the filters that depend only on the canonical
+// name: Name (a hierarchical name is its own display name, and matchName
+// tries both spellings of a root name) and Path.
+func describeMatchKey(key string, filters []filter) bool {
+	for _, f := range filters {
+		switch f.key {
+		case "Name":
+			if !matchName(f.option, key, key, f.values) {
+				return false
+			}
+		case "Path":
+			ok := false
+			for _, path := range f.values {
+				ok = ok || below(path, key, f.option == "Recursive")
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// namePrefix returns the key prefix every match of a single Name filter
+// shares: its value, when that is one hierarchical name (a root name, "/x",
+// is stored as "x", so it bounds nothing).
+func namePrefix(filters []filter) (string, bool) {
+	prefix, found := "", false
+	for _, f := range filters {
+		if f.key != "Name" {
+			continue
+		}
+		if found || len(f.values) != 1 || (f.option != "BeginsWith" && f.option != "Equals") {
+			return "", false
+		}
+		v := f.values[0]
+		if !strings.HasPrefix(v, "/") || strings.IndexByte(v[1:], '/') < 0 {
+			return "", false
+		}
+		prefix, found = v, true
+	}
+	return prefix, found
 }
 
 func describeMatch(key string, p *store.Parameter, filters []filter) bool {
