@@ -2,7 +2,7 @@ GO ?= go
 BIN := bin/paramstore
 FUZZTIME ?= 30s
 
-.PHONY: build run test race vet fmt fmt-check fuzz crash cluster-long clean
+.PHONY: build run test race vet fmt fmt-check fuzz crash cluster-long bench bench-quick clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -45,6 +45,17 @@ crash:
 # their long form, and the 1-node vs 3-node throughput benchmark.
 cluster-long:
 	PARAMSTORE_CLUSTER_LONG=1 $(GO) test -count=1 -v -timeout 60m -bench Throughput -benchtime 5s ./tests/cluster/
+
+# The side-by-side benchmark (paramstore, no-op ceiling, moto_server, etcd)
+# and the scale runs (1k, 100k, 1M parameters): writes bench/RESULTS.md and
+# the charts. Installs wrk and etcd-server (Debian) when missing. About 40
+# minutes on 2 cores, most of it loading a million parameters.
+bench:
+	bash bench/run.sh -d $${BENCH_DURATION:-10s} -scale $${BENCH_SCALE:-1000,100000,1000000}
+
+# The same in a few minutes: short rows, scale runs up to 100k.
+bench-quick:
+	bash bench/run.sh -d 3s -scale 1000,100000
 
 clean:
 	rm -rf bin

@@ -10,16 +10,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -30,8 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/paramstore/paramstore/bench/internal/benchutil"
 )
 
 var ops = []string{"get", "getsecure", "bypath", "put", "putnew", "describe"}
@@ -55,7 +48,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	flag.Parse()
 
-	creds, err := loadCreds(*credsFile)
+	creds, err := benchutil.LoadCreds(*credsFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
@@ -65,8 +58,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
-	g := &gen{url: strings.TrimRight(*url, "/") + "/", region: *region, creds: creds, signer: v4.NewSigner(),
-		http:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}},
+	g := &gen{Client: benchutil.NewClient(*url, *region, creds, *conc*2),
 		value: strings.Repeat("x", *size), prefix: *prefix, params: *params}
 	if !*noseed {
 		if err := g.seed(*conc); err != nil {
@@ -90,7 +82,7 @@ func main() {
 				op := pick(weights, rng)
 				target, body := g.request(op, rng, &seq)
 				t0 := time.Now()
-				ok := g.send(target, body)
+				ok := g.Send(target, body)
 				r := results[w][op]
 				if r == nil {
 					r = &result{}
@@ -127,10 +119,10 @@ func main() {
 		}
 		all = append(all, lat...)
 		allErrs += errs
-		byOp[op] = summarize(lat, errs, elapsed)
+		byOp[op] = benchutil.Summarize(lat, errs, elapsed)
 	}
 	report["ops"] = byOp
-	report["total"] = summarize(all, allErrs, elapsed)
+	report["total"] = benchutil.Summarize(all, allErrs, elapsed)
 	if *asJSON {
 		json.NewEncoder(os.Stdout).Encode(report)
 		return
@@ -142,9 +134,9 @@ func main() {
 	}
 	sort.Strings(keys)
 	for _, k := range append(keys, "total") {
-		s := report["total"].(summary)
+		s := report["total"].(benchutil.Summary)
 		if k != "total" {
-			s = byOp[k].(summary)
+			s = byOp[k].(benchutil.Summary)
 		}
 		fmt.Printf("%-10s %10.0f %8.2f %8.2f %8.2f %8.2f %8d %7d\n", k, s.RPS, s.P50, s.P90, s.P99, s.Max, s.Count, s.Errors)
 	}
@@ -153,21 +145,6 @@ func main() {
 
 func tv(t syscall.Timeval) time.Duration {
 	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
-}
-
-type summary struct {
-	RPS                float64
-	P50, P90, P99, Max float64
-	Count, Errors      int
-}
-
-func summarize(lat []time.Duration, errs int, elapsed time.Duration) summary {
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
-	}
-	return summary{RPS: float64(len(lat)) / elapsed.Seconds(), P50: q(0.5), P90: q(0.9), P99: q(0.99), Max: q(1),
-		Count: len(lat), Errors: errs}
 }
 
 type weight struct {
@@ -208,43 +185,8 @@ func pick(ws []weight, rng *rand.Rand) string {
 	return ws[0].op
 }
 
-func loadCreds(path string) (aws.Credentials, error) {
-	c := aws.Credentials{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
-	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return c, err
-		}
-		profile := ""
-		for _, line := range strings.Split(string(raw), "\n") {
-			line = strings.TrimSpace(line)
-			if strings.HasPrefix(line, "[") {
-				profile = strings.Trim(line, "[]")
-				continue
-			}
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || profile != "default" {
-				continue
-			}
-			switch strings.TrimSpace(k) {
-			case "aws_access_key_id":
-				c.AccessKeyID = strings.TrimSpace(v)
-			case "aws_secret_access_key":
-				c.SecretAccessKey = strings.TrimSpace(v)
-			}
-		}
-	}
-	if c.AccessKeyID == "" {
-		c.AccessKeyID, c.SecretAccessKey = "test", "test"
-	}
-	return c, nil
-}
-
 type gen struct {
-	url, region   string
-	creds         aws.Credentials
-	signer        *v4.Signer
-	http          *http.Client
+	*benchutil.Client
 	value, prefix string
 	params        int
 }
@@ -264,7 +206,7 @@ func (g *gen) seed(conc int) error {
 						name = g.prefix + "-secure" + name[len(g.prefix):]
 					}
 					body, _ := json.Marshal(map[string]any{"Name": name, "Value": g.value, "Type": typ, "Overwrite": true})
-					if !g.send("PutParameter", body) {
+					if !g.Send("PutParameter", body) {
 						failed.Add(1)
 					}
 				}
@@ -298,24 +240,4 @@ func (g *gen) request(op string, rng *rand.Rand, seq *atomic.Int64) (string, []b
 	}
 	body, _ := json.Marshal(in)
 	return target, body
-}
-
-func (g *gen) send(target string, body []byte) bool {
-	req, err := http.NewRequest(http.MethodPost, g.url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("X-Amz-Target", "AmazonSSM."+target)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sum := sha256.Sum256(body)
-	if err := g.signer.SignHTTP(context.Background(), g.creds, req, hex.EncodeToString(sum[:]), "ssm", g.region, time.Now()); err != nil {
-		return false
-	}
-	resp, err := g.http.Do(req)
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }

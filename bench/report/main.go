@@ -1,0 +1,365 @@
+// Command report turns the rows bench/run.sh collected into bench/RESULTS.md:
+// the machine, the absolute figures of every server, the ratios the
+// performance targets are stated in and whether each target is met. It also
+// writes the rows in the shape bench/tools/chart draws.
+//
+//	go run ./bench/report -rows bench/results.jsonl -chart-json chart.json \
+//	    [-scale-md bench/scale.md -scale-json bench/scale.json] >bench/RESULTS.md
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// figures is one load run's summary, as bench/loadgen, bench/tools/etcdload
+// and bench/wrkreq's wrk script print it (latencies in milliseconds).
+type figures struct {
+	RPS                float64
+	P50, P90, P99, Max float64
+	Count, Errors      int
+}
+
+// row is one line of rows.jsonl: result is either a bare summary (wrk) or a
+// generator report with "total" and "generator_cpu_cores".
+type row struct {
+	Op     string          `json:"op"`
+	Server string          `json:"server"`
+	Tool   string          `json:"tool"`
+	Result json.RawMessage `json:"result"`
+
+	fig    figures
+	genCPU float64 // cores; -1 when the tool does not report it
+}
+
+func (r *row) parse() error {
+	var gen struct {
+		Total  *figures `json:"total"`
+		GenCPU float64  `json:"generator_cpu_cores"`
+	}
+	if err := json.Unmarshal(r.Result, &gen); err != nil {
+		return fmt.Errorf("%s / %s: %w", r.Op, r.Server, err)
+	}
+	if gen.Total != nil {
+		r.fig, r.genCPU = *gen.Total, gen.GenCPU
+		return nil
+	}
+	r.genCPU = -1
+	return json.Unmarshal(r.Result, &r.fig)
+}
+
+// chartRow is the input of bench/tools/chart -results.
+type chartRow struct {
+	Op     string  `json:"op"`
+	Server string  `json:"server"`
+	RPS    float64 `json:"rps"`
+	P50    float64 `json:"p50"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+	Errors int     `json:"errors"`
+}
+
+// scalePoint is one row of bench/scale's JSON output.
+type scalePoint struct {
+	Params int     `json:"params"`
+	Metric string  `json:"metric"`
+	MS     float64 `json:"ms"`
+}
+
+func main() {
+	rowsPath := flag.String("rows", "bench/results.jsonl", "rows collected by bench/run.sh")
+	chartPath := flag.String("chart-json", "", "write the rows for bench/tools/chart here")
+	scaleMD := flag.String("scale-md", "", "markdown table of the scale runs (bench/scale -md-out)")
+	scaleJSON := flag.String("scale-json", "", "JSON of the scale runs (bench/scale -json-out)")
+	dur := flag.String("duration", "10s", "duration of each row (for the text)")
+	readC := flag.Int("read-c", 16, "concurrency of the read rows (for the text)")
+	writeC := flag.Int("write-c", 64, "concurrency of the write rows (for the text)")
+	size := flag.Int("size", 64, "value size (for the text)")
+	flag.Parse()
+
+	rows, err := readRows(*rowsPath)
+	if err != nil {
+		fail(err)
+	}
+	if *chartPath != "" {
+		if err := writeChart(*chartPath, rows); err != nil {
+			fail(err)
+		}
+	}
+	var scale []scalePoint
+	var scaleTable []byte
+	if *scaleJSON != "" {
+		raw, err := os.ReadFile(*scaleJSON)
+		if err != nil {
+			fail(err)
+		}
+		if err := json.Unmarshal(raw, &scale); err != nil {
+			fail(fmt.Errorf("%s: %w", *scaleJSON, err))
+		}
+	}
+	if *scaleMD != "" {
+		if scaleTable, err = os.ReadFile(*scaleMD); err != nil {
+			fail(err)
+		}
+	}
+
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	fmt.Fprintf(w, "# Benchmark results\n\n")
+	fmt.Fprintf(w, "Written by `make bench` (bench/run.sh) on %s. Every figure below comes from the same run on the same machine.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "## Machine\n\n%s\n", machine())
+	fmt.Fprintf(w, "## Setup\n\n")
+	fmt.Fprintf(w, "- Every server and load generator shares the same cores, on loopback; each row runs for %s.\n", *dur)
+	fmt.Fprintf(w, "- **paramstore**: `paramstore server` as users run it: SigV4 authentication (root credentials), the audit trail on, one node, "+
+		"a write acknowledged once the raft log, the bbolt state machine and the audit record are fsynced; reads linearizable.\n")
+	fmt.Fprintf(w, "- **noop**: bench/noop, a Go net/http handler answering a canned GetParameter response: the ceiling for an HTTP JSON service here.\n")
+	fmt.Fprintf(w, "- **moto**: moto_server (in memory, no signature check).\n")
+	fmt.Fprintf(w, "- **etcd**: the Debian etcd-server, default durability, through its Go client (bench/tools/etcdload): linearizable gets and puts of the same value size and concurrency.\n")
+	fmt.Fprintf(w, "- Reads: wrk, %d connections, replaying one SigV4-signed request (bench/wrkreq). Writes and the mix: bench/loadgen, signing every request with aws-sdk-go-v2's signer; its own CPU is in the last column.\n", *readC)
+	fmt.Fprintf(w, "- %d String and %d SecureString parameters of %d bytes; writes at concurrency %d overwrite those or create new names.\n\n", 1000, 1000, *size, *writeC)
+
+	fmt.Fprintf(w, "## Side by side\n\n")
+	fmt.Fprintf(w, "| operation | server | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | generator CPU |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		cpu := "wrk"
+		if r.genCPU >= 0 {
+			cpu = fmt.Sprintf("%.2f cores", r.genCPU)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s |\n",
+			r.Op, r.Server, r.fig.RPS, r.fig.P50, r.fig.P90, r.fig.P99, r.fig.Max, r.fig.Errors, cpu)
+	}
+	fmt.Fprintf(w, "\n![requests per second](results.png)\n\n![p99 latency](latency.png)\n\n")
+
+	fmt.Fprintf(w, "## Ratios\n\n| operation | paramstore / noop req/s | paramstore / moto req/s | moto p99 / paramstore p99 | paramstore / etcd req/s |\n|---|---:|---:|---:|---:|\n")
+	for _, op := range ops(rows) {
+		ps := find(rows, op, "paramstore")
+		if ps == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", op,
+			ratio(ps, find(rows, op, "noop"), rps), ratio(ps, find(rows, op, "moto"), rps),
+			ratio(find(rows, op, "moto"), ps, p99), ratio(ps, find(rows, op, "etcd"), rps))
+	}
+
+	fmt.Fprintf(w, "\n## Targets\n\n| target | measured | met |\n|---|---|---|\n")
+	target := func(name string, got float64, ok bool, format string) {
+		if got == 0 {
+			fmt.Fprintf(w, "| %s | not measured | no |\n", name)
+			return
+		}
+		fmt.Fprintf(w, "| %s | "+format+" | %s |\n", name, got, yes(ok))
+	}
+	get, noopGet := find(rows, "GetParameter String", "paramstore"), find(rows, "GetParameter String", "noop")
+	v := div(get, noopGet, rps)
+	target("GetParameter String ≥ 60% of the no-op ceiling", 100*v, v >= 0.6, "%.0f%%")
+	sec, noopSec := find(rows, "GetParameter SecureString, decrypted", "paramstore"), find(rows, "GetParameter SecureString, decrypted", "noop")
+	v = div(sec, noopSec, rps)
+	target("GetParameter SecureString with decryption ≥ 50% of the ceiling", 100*v, v >= 0.5, "%.0f%%")
+	for _, op := range ops(rows) {
+		if strings.HasPrefix(op, "PutParameter") && find(rows, op, "etcd") != nil {
+			v = div(find(rows, op, "paramstore"), find(rows, op, "etcd"), rps)
+			target(op+": ≥ etcd's put req/s", v, v >= 1, "%.2fx")
+		}
+	}
+	for _, op := range ops(rows) {
+		ps, moto := find(rows, op, "paramstore"), find(rows, op, "moto")
+		if ps == nil || moto == nil {
+			continue
+		}
+		v = div(ps, moto, rps)
+		target(op+": ≥ 50x moto's req/s", v, v >= 50, "%.1fx")
+		v = div(moto, ps, p99)
+		target(op+": p99 under 1/20 of moto's", v, v >= 20, "%.1fx lower")
+	}
+	if len(scale) > 0 {
+		small, large, g0, g1 := scaleEnds(scale, "GetParameter p99")
+		if small > 0 && g0 > 0 {
+			growth := 100 * (g1/g0 - 1)
+			fmt.Fprintf(w, "| GetParameter p99 grows < 30%% from %s to %s parameters | %.2f → %.2f ms (%+.0f%%) | %s |\n",
+				count(small), count(large), g0, g1, growth, yes(growth < 30))
+		}
+		fmt.Fprintf(w, "| startup of a 1M-parameter store < 5 s | see the last line of Scale runs | |\n")
+	}
+	if len(scaleTable) > 0 {
+		fmt.Fprintf(w, "\n## Scale runs\n\n%s\n\n![latency against parameter count](scale.png)\n", bytes.TrimSpace(scaleTable))
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "report:", err)
+	os.Exit(1)
+}
+
+func readRows(path string) ([]*row, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []*row
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		r := &row{}
+		if err := dec.Decode(r); err == io.EOF {
+			return rows, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := r.parse(); err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+}
+
+func writeChart(path string, rows []*row) error {
+	out := make([]chartRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, chartRow{Op: r.Op, Server: r.Server, RPS: r.fig.RPS, P50: r.fig.P50, P90: r.fig.P90,
+			P99: r.fig.P99, Max: r.fig.Max, Errors: r.fig.Errors})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func ops(rows []*row) []string {
+	var out []string
+	for _, r := range rows {
+		if !slices.Contains(out, r.Op) {
+			out = append(out, r.Op)
+		}
+	}
+	return out
+}
+
+func find(rows []*row, op, server string) *row {
+	for _, r := range rows {
+		if r.Op == op && r.Server == server {
+			return r
+		}
+	}
+	return nil
+}
+
+func rps(r *row) float64 { return r.fig.RPS }
+func p99(r *row) float64 { return r.fig.P99 }
+
+// div is f(a)/f(b), 0 when either is missing.
+func div(a, b *row, f func(*row) float64) float64 {
+	if a == nil || b == nil || f(b) == 0 {
+		return 0
+	}
+	return f(a) / f(b)
+}
+
+func ratio(a, b *row, f func(*row) float64) string {
+	v := div(a, b, f)
+	if v == 0 {
+		return "–"
+	}
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "**yes**"
+	}
+	return "no"
+}
+
+func count(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+// scaleEnds returns the smallest and largest parameter counts with metric,
+// and the metric's values there.
+func scaleEnds(points []scalePoint, metric string) (small, large int, v0, v1 float64) {
+	for _, p := range points {
+		if p.Metric != metric {
+			continue
+		}
+		if small == 0 || p.Params < small {
+			small, v0 = p.Params, p.MS
+		}
+		if p.Params > large {
+			large, v1 = p.Params, p.MS
+		}
+	}
+	return small, large, v0, v1
+}
+
+// machine describes the host: CPU, memory, kernel, disk and tool versions.
+func machine() string {
+	var b strings.Builder
+	cpu := "unknown CPU"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(raw), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+	}
+	var u syscall.Utsname
+	kernel := ""
+	if syscall.Uname(&u) == nil {
+		kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:])
+	}
+	fmt.Fprintf(&b, "- %d cores (%s), %s memory, %s, %s/%s\n", runtime.NumCPU(), cpu, mem, kernel, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "- %s\n", firstLine("go", "version"))
+	fmt.Fprintf(&b, "- etcd: %s\n", firstLine("etcd", "--version"))
+	fmt.Fprintf(&b, "- moto: %s\n", firstLine("python3", "-c", "import moto; print(moto.__version__)"))
+	fmt.Fprintf(&b, "- wrk: %s\n", firstLine("wrk", "--version"))
+	return b.String()
+}
+
+func utsString(f []int8) string {
+	var s []byte
+	for _, c := range f {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
+
+func firstLine(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if line == "" {
+		return "unknown"
+	}
+	return line
+}

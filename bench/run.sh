@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark (`make bench`): Paramstore, a no-op Go HTTP
+# handler (the ceiling for an HTTP JSON service here), moto_server and etcd,
+# under the same load in one invocation, then the scale runs; writes
+# bench/RESULTS.md, bench/results.png, bench/latency.png and bench/scale.png.
+#
+# usage: bench/run.sh [-d 10s] [-scale 1000,100000,1000000 | -scale none]
+#
+# Paramstore runs as users run it: SigV4 authentication on (root
+# credentials), the audit trail on, every write acknowledged after the raft
+# log, the state machine and the audit record are fsynced. Reads are
+# replayed by wrk from one signed request (a signature is valid for 15
+# minutes and neither AWS nor Paramstore rejects a replay), so the
+# generator costs little; writes are signed one by one by bench/loadgen,
+# which reports its own CPU. etcd gets the same value sizes and
+# concurrency through its Go client (bench/tools/etcdload).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=10s
+SCALE=1000,100000,1000000
+while [ $# -gt 0 ]; do
+	case $1 in
+	-d) DUR=$2; shift 2 ;;
+	-scale) SCALE=$2; shift 2 ;;
+	*) echo "usage: bench/run.sh [-d 10s] [-scale 1000,100000,1000000|none]" >&2; exit 2 ;;
+	esac
+done
+READ_C=16   # concurrency of the read rows
+WRITE_C=64  # concurrency of the write rows (the target names 64)
+SIZE=64     # value bytes
+PARAMS=1000 # parameters the reads and overwrites pick from
+
+need() { # command package
+	command -v "$1" >/dev/null && return
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "installing $2 (Debian package)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+	fi
+	command -v "$1" >/dev/null || { echo "bench: $1 is required (apt-get install $2)" >&2; exit 1; }
+}
+need wrk wrk
+need etcd etcd-server
+command -v moto_server >/dev/null || { echo "bench: moto_server is required (pip install 'moto[server]')" >&2; exit 1; }
+
+echo "building"
+mkdir -p bin
+go build -o bin/paramstore ./cmd/paramstore
+go build -o bin/noop ./bench/noop
+go build -o bin/loadgen ./bench/loadgen
+go build -o bin/wrkreq ./bench/wrkreq
+go build -o bin/scale ./bench/scale
+go build -o bin/report ./bench/report
+(cd bench/tools && go build -o ../../bin/etcdload ./etcdload && go build -o ../../bin/chart ./chart)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+PS=127.0.0.1:4681 NOOP=127.0.0.1:4682 MOTO=127.0.0.1:4683 ETCD=127.0.0.1:4684
+./bin/paramstore server --listen $PS --data-dir "$work/ps" --log-level error \
+	--standard-parameter-limit 100000000 >"$work/ps.out" 2>&1 &
+pids+=($!)
+./bin/noop -listen $NOOP 2>"$work/noop.log" &
+pids+=($!)
+moto_server -H 127.0.0.1 -p ${MOTO##*:} >"$work/moto.log" 2>&1 &
+pids+=($!)
+etcd --name bench --data-dir "$work/etcd" --listen-client-urls http://$ETCD --advertise-client-urls http://$ETCD \
+	--listen-peer-urls http://127.0.0.1:4685 --initial-advertise-peer-urls http://127.0.0.1:4685 \
+	--initial-cluster bench=http://127.0.0.1:4685 --log-level error >"$work/etcd.log" 2>&1 &
+pids+=($!)
+wait_up() { # url
+	for _ in $(seq 300); do curl -fs -o /dev/null "$1" && return; sleep 0.1; done
+	echo "bench: $1 did not come up" >&2; exit 1
+}
+wait_up http://$PS/readyz
+wait_up http://$MOTO/moto-api/
+wait_up http://$ETCD/health
+CREDS="$work/ps/root-credentials"
+# moto accepts any signature; test/test are its customary credentials.
+printf '[default]\naws_access_key_id = test\naws_secret_access_key = test\n' >"$work/moto-credentials"
+
+rows="$work/rows.jsonl"
+: >"$rows"
+record() { # op server tool file
+	printf '{"op":"%s","server":"%s","tool":"%s","result":%s}\n' "$1" "$2" "$3" "$(tail -n 1 "$4")" >>"$rows"
+	echo "  $1 | $2: $(tail -n 1 "$4" | head -c 200)"
+}
+creds_for() { [ "$1" = moto ] && echo "$work/moto-credentials" || echo "$CREDS"; }
+addr_for() { case $1 in paramstore) echo $PS ;; moto) echo $MOTO ;; noop) echo $NOOP ;; esac; }
+
+echo "seeding $PARAMS String and $PARAMS SecureString parameters of $SIZE bytes"
+for srv in paramstore moto; do
+	./bin/loadgen -url http://$(addr_for $srv) -creds "$(creds_for $srv)" -params $PARAMS -size $SIZE \
+		-c 16 -d 100ms -mix get=1 >/dev/null
+done
+
+wrk_row() { # op server target body
+	local srv=$2 lua="$work/req.lua" out="$work/out"
+	./bin/wrkreq -url "http://$(addr_for "$srv")/" -creds "$(creds_for "$srv")" -target "$3" -body "$4" >"$lua"
+	wrk -t2 -c$READ_C -d"$DUR" -s "$lua" "http://$(addr_for "$srv")/" >"$out"
+	record "$1" "$srv" wrk "$out"
+}
+loadgen_row() { # op server concurrency mix
+	local srv=$2 out="$work/out"
+	./bin/loadgen -url "http://$(addr_for "$srv")" -creds "$(creds_for "$srv")" -params $PARAMS -size $SIZE \
+		-noseed -c "$3" -d "$DUR" -mix "$4" -json >"$out"
+	record "$1" "$srv" loadgen "$out"
+}
+etcd_row() { # op etcd-op concurrency
+	local out="$work/out"
+	./bin/etcdload -endpoints $ETCD -op "$2" -c "$3" -d "$DUR" -keys $PARAMS -size $SIZE -json >"$out"
+	record "$1" etcd etcdload "$out"
+}
+
+echo "running, $DUR per row"
+GET='{"Name":"/loadgen/p0000001"}'
+GETSEC='{"Name":"/loadgen-secure/p0000001","WithDecryption":true}'
+BYPATH='{"Path":"/loadgen","MaxResults":10}'
+DESCRIBE='{"ParameterFilters":[{"Key":"Path","Option":"Recursive","Values":["/loadgen"]},{"Key":"Type","Values":["String"]}],"MaxResults":10}'
+for srv in paramstore noop moto; do wrk_row "GetParameter String" $srv GetParameter "$GET"; done
+etcd_row "GetParameter String" get $READ_C
+for srv in paramstore noop moto; do wrk_row "GetParameter SecureString, decrypted" $srv GetParameter "$GETSEC"; done
+for srv in paramstore moto; do wrk_row "GetParametersByPath, 10 per page" $srv GetParametersByPath "$BYPATH"; done
+for srv in paramstore moto; do wrk_row "DescribeParameters, path+type filters" $srv DescribeParameters "$DESCRIBE"; done
+for srv in paramstore moto; do loadgen_row "GetParameter, signed per request" $srv $READ_C get=1; done
+for srv in paramstore moto; do loadgen_row "PutParameter overwrite, c=$WRITE_C" $srv $WRITE_C put=1; done
+etcd_row "PutParameter overwrite, c=$WRITE_C" put $WRITE_C
+for srv in paramstore moto; do loadgen_row "PutParameter new names, c=$WRITE_C" $srv $WRITE_C putnew=1; done
+etcd_row "PutParameter new names, c=$WRITE_C" putnew $WRITE_C
+for srv in paramstore moto; do
+	loadgen_row "SDK mix (get 70, secure 10, path 5, put 10, describe 5)" $srv $READ_C \
+		get=70,getsecure=10,bypath=5,put=10,describe=5
+done
+cp "$rows" bench/results.jsonl
+
+scale_args=()
+if [ "$SCALE" != none ]; then
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+	echo "scale runs: $SCALE parameters"
+	./bin/scale -bin bin/paramstore -sizes "$SCALE" -json-out bench/scale.json -md-out bench/scale.md
+	./bin/chart -scale bench/scale.json -out bench/scale.png
+	scale_args=(-scale-md bench/scale.md -scale-json bench/scale.json)
+fi
+
+./bin/report -rows bench/results.jsonl -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE \
+	-chart-json "$work/chart.json" "${scale_args[@]}" >bench/RESULTS.md
+./bin/chart -results "$work/chart.json" -out bench/results.png -out-p99 bench/latency.png
+echo "wrote bench/RESULTS.md, bench/results.png, bench/latency.png${scale_args:+, bench/scale.png}"
