@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,4 +118,69 @@ func BenchmarkEncodeBodyRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzEncodeBody feeds request bodies (untrusted input) through the record
+// encoder: the line must be valid JSON, and no string value of a member
+// that encoding/json would decode as Value may appear in it.
+func FuzzEncodeBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"Name":"/a","Value":"s3cret-value","Type":"SecureString"}`,
+		`{"name":"/a","value":"s3cret-value"}`,
+		`{"Name":"/a","\u0056alue":"s3cret-value"}`,
+		`{"Names":["/a","/b"],"WithDecryption":true}`,
+		`{"Parameter":{"VALUE":"s3cret-value","Version":1}}`,
+		`[1,2,{"vAlUe":"s3cret-value"}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) || bytes.Contains(bytes.ToLower(body), []byte("tag")) {
+			return // the API only audits valid JSON; tag values are not secret
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return
+		}
+		var secrets []string
+		var walkSecrets func(any)
+		walkSecrets = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, m := range v {
+					if s, ok := m.(string); ok && strings.EqualFold(k, "Value") && len(s) >= 6 {
+						secrets = append(secrets, s)
+					}
+					walkSecrets(m)
+				}
+			case []any:
+				for _, e := range v {
+					walkSecrets(e)
+				}
+			}
+		}
+		walkSecrets(v)
+		rec := Record{EventVersion: EventVersion, EventTime: time.Unix(0, 0), EventSource: EventSource, EventName: "PutParameter",
+			UserIdentity: UserIdentity{Type: IdentityRoot}, RequestParameters: json.RawMessage(body)}
+		line, err := encodeBody(testKey, &rec)
+		if err != nil {
+			t.Fatalf("encodeBody(%q): %v", body, err)
+		}
+		if !json.Valid(line) {
+			t.Fatalf("invalid line for %q: %s", body, line)
+		}
+		var back struct {
+			RequestParameters any `json:"requestParameters"`
+		}
+		if err := json.Unmarshal(line, &back); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.Marshal(back.RequestParameters)
+		for _, s := range secrets {
+			q, _ := json.Marshal(s)
+			if bytes.Contains(out, q) && !strings.Contains(string(out), HMAC(testKey, s)) {
+				t.Fatalf("secret %q of %q in the record: %s", s, body, out)
+			}
+		}
+	})
 }
