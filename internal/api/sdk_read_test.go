@@ -180,9 +180,14 @@ func TestSDKSecureStringKeys(t *testing.T) {
 		{"named key id", aws.String(id), id, "", ""},
 		{"named key ARN", aws.String(keyARN), keyARN, "", ""},
 		{"named alias ARN", aws.String("arn:aws:kms:us-east-1:123456789012:alias/myapp"), "arn:aws:kms:us-east-1:123456789012:alias/myapp", "", ""},
-		{"unknown alias", aws.String("alias/nope"), "", "InvalidKeyId", "Invalid keyId alias/nope"},
-		{"unknown key id", aws.String("0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Invalid keyId 0f0e0d0c-0000-4000-8000-000000000000"},
-		{"key ARN of another region", aws.String("arn:aws:kms:eu-west-1:123456789012:key/" + id), "", "InvalidKeyId", "Invalid keyId arn:aws:kms:eu-west-1:123456789012:key/" + id},
+		// AWS relays KMS's text (spec §9.5).
+		{"unknown alias", aws.String("alias/nope"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found."},
+		{"unknown alias ARN", aws.String("arn:aws:kms:us-east-1:123456789012:alias/nope"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found."},
+		{"unknown key id", aws.String("0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Key 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000' does not exist"},
+		{"unknown key ARN", aws.String("arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Key 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000' does not exist"},
+		{"key ARN of another region", aws.String("arn:aws:kms:eu-west-1:123456789012:key/" + id), "", "InvalidKeyId", "Key 'arn:aws:kms:eu-west-1:123456789012:key/" + id + "' does not exist"},
+		{"alias ARN of another account", aws.String("arn:aws:kms:us-east-1:210987654321:alias/myapp"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:210987654321:alias/myapp is not found."},
+		{"ARN of another service", aws.String("arn:aws:s3:::bucket"), "", "InvalidKeyId", "Invalid keyId arn:aws:s3:::bucket"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +214,7 @@ func TestSDKSecureStringKeys(t *testing.T) {
 	t.Run("keys are per region", func(t *testing.T) {
 		e := e.at(t)
 		_, err := e.client("eu-west-1").PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/keys/eu"), Value: aws.String("v"), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/myapp")})
-		wantAPIError(t, err, "InvalidKeyId", "Invalid keyId alias/myapp")
+		wantAPIError(t, err, "InvalidKeyId", "Alias arn:aws:kms:eu-west-1:123456789012:alias/myapp is not found.")
 	})
 	t.Run("overwrite without KeyId uses the default key", func(t *testing.T) {
 		e := e.at(t)
