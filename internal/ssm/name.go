@@ -191,6 +191,8 @@ type Reference struct {
 	HasSel   bool
 	Version  int64 // the selected version if the selector is all digits
 	Label    string
+	// ARN is set when the caller named the parameter by its ARN.
+	ARN bool
 	// Foreign is set when an ARN names another account or region.
 	Foreign bool
 	// Bad is set when the reference can never resolve (two selectors).
@@ -205,6 +207,7 @@ func ParseReference(t Tenancy, raw string, allowSelector bool) Reference {
 	if strings.HasPrefix(s, "arn:") {
 		parts := strings.SplitN(s, ":", 6)
 		if len(parts) == 6 && parts[2] == "ssm" && strings.HasPrefix(parts[5], "parameter/") {
+			ref.ARN = true
 			if parts[3] != t.Region || parts[4] != t.Account || parts[1] != t.Partition() {
 				ref.Foreign = true
 			}
