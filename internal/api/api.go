@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -414,8 +413,6 @@ func checkContentType(ct string) *ssm.Error {
 	return ssm.NewError(ssm.CodeSerialization, "Unsupported Content-Type: "+mt+". Use application/x-amz-json-1.1.")
 }
 
-var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-
 // credentialScope extracts the access key and region of an Authorization
 // header's Credential=KEY/DATE/REGION/... (without verifying anything).
 func credentialScope(authz string) (key, region string, ok bool) {
@@ -434,15 +431,16 @@ func credentialScope(authz string) (key, region string, ok bool) {
 }
 
 // caller derives the tenancy from the SigV4 credential scope. Signatures
-// are not verified yet: any signature is accepted, but the region is taken
-// from it.
+// are not verified (--dev): any signature is accepted, but the region is
+// taken from it, and it must be one that a verified request could name, as
+// AWS refuses made-up regions whatever the credentials.
 func (h *Handler) caller(r *http.Request) (service.Caller, error) {
 	c := service.Caller{Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: h.cfg.DefaultRegion}}
 	partition := ssm.Partition(c.Tenancy.Region)
 	user := "root"
 	if key, region, ok := credentialScope(r.Header.Get("Authorization")); ok {
-		if region != c.Tenancy.Region && !regionRe.MatchString(region) {
-			return c, ssm.NewError("InvalidSignatureException", "Credential should be scoped to a valid region, not '"+region+"'. ")
+		if region != c.Tenancy.Region && !h.cfg.Auth.AcceptsRegion(region) {
+			return c, ssm.NewError(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '"+region+"'. ")
 		}
 		c.Tenancy.Region = region
 		partition = ssm.Partition(region)

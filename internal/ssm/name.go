@@ -35,21 +35,6 @@ func (t Tenancy) Key() string { return t.Account + ":" + t.Region }
 // Partition is the ARN partition of the tenancy's region.
 func (t Tenancy) Partition() string { return Partition(t.Region) }
 
-// Partition returns the ARN partition of a region.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	}
-	return "aws"
-}
-
 // ARNPrefix is "arn:{partition}:ssm:{region}:{account}:parameter/".
 func (t Tenancy) ARNPrefix() string {
 	return "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":parameter/"
