@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,6 +259,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// keep serving, rather than dropping the connection.
 		if p := recover(); p != nil {
 			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", c.op, p))
+			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)
 	}()
@@ -498,7 +500,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	var e *ssm.Error
 	if c.err != nil {
-		e = ssm.AsError(c.err)
+		e = wireError(c.err)
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
@@ -513,9 +515,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	if e != nil {
 		body = errorBody(e)
 		hdr.Set("X-Amzn-ErrorType", e.Code)
-		if e.Code == ssm.CodeInternal {
-			h.log.Error("internal error", "request_id", c.reqID, "operation", c.op, "error", c.err)
-		}
+		logFailure(h.log, c.reqID, c.op, e)
 	}
 	w.WriteHeader(status)
 	w.Write(body)
@@ -525,6 +525,33 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
 	} else {
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
+	}
+}
+
+// wireError is the AWS error a failed call is answered with: the *ssm.Error
+// in err's chain, or InternalServerError; but a store that cannot serve now
+// (no leader, or too stale) is ServiceUnavailable, which the SDKs retry,
+// whichever layer wrapped it as an internal error on the way.
+func wireError(err error) *ssm.Error {
+	e := ssm.AsError(err)
+	if e.Code == ssm.CodeInternal && errors.Is(err, store.ErrUnavailable) {
+		cause := e.Unwrap()
+		if cause == nil {
+			cause = err
+		}
+		return ssm.Unavailable(cause)
+	}
+	return e
+}
+
+// logFailure logs the failures that are the server's, with their cause
+// (ssm.Error's LogValue): internal errors, and unavailability as a warning.
+func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
+	switch e.Code {
+	case ssm.CodeInternal:
+		log.Error("internal error", "request_id", reqID, "operation", op, "error", e)
+	case ssm.CodeServiceUnavailable:
+		log.Warn("unavailable", "request_id", reqID, "operation", op, "error", e)
 	}
 }
 
