@@ -52,6 +52,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&cfg.Dev, "dev", false, "ephemeral store in a temporary directory, any credentials, POST /_paramstore/reset")
 	f.StringVar(&cfg.Account, "account-id", cfg.Account, "the account in ARNs")
 	f.StringVar(&cfg.DefaultRegion, "region", cfg.DefaultRegion, "region of unsigned requests")
+	f.StringSliceVar(&cfg.RegionAllow, "region-allow", nil, "accept these regions (repeatable or comma-separated) besides the AWS regions; others are refused as AWS refuses them")
 	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "raft node ID")
 	f.StringVar(&cfg.RaftListen, "raft-listen", "", "raft TCP address (empty: in-process transport, single node)")
 	f.StringVar(&cfg.Join, "join", "", "API URL of a cluster member to join (e.g. http://10.0.0.1:4583)")

@@ -15,7 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +259,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// keep serving, rather than dropping the connection.
 		if p := recover(); p != nil {
 			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", c.op, p))
+			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)
 	}()
@@ -414,8 +415,6 @@ func checkContentType(ct string) *ssm.Error {
 	return ssm.NewError(ssm.CodeSerialization, "Unsupported Content-Type: "+mt+". Use application/x-amz-json-1.1.")
 }
 
-var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-
 // credentialScope extracts the access key and region of an Authorization
 // header's Credential=KEY/DATE/REGION/... (without verifying anything).
 func credentialScope(authz string) (key, region string, ok bool) {
@@ -434,15 +433,16 @@ func credentialScope(authz string) (key, region string, ok bool) {
 }
 
 // caller derives the tenancy from the SigV4 credential scope. Signatures
-// are not verified yet: any signature is accepted, but the region is taken
-// from it.
+// are not verified (--dev): any signature is accepted, but the region is
+// taken from it, and it must be one that a verified request could name, as
+// AWS refuses made-up regions whatever the credentials.
 func (h *Handler) caller(r *http.Request) (service.Caller, error) {
 	c := service.Caller{Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: h.cfg.DefaultRegion}}
 	partition := ssm.Partition(c.Tenancy.Region)
 	user := "root"
 	if key, region, ok := credentialScope(r.Header.Get("Authorization")); ok {
-		if region != c.Tenancy.Region && !regionRe.MatchString(region) {
-			return c, ssm.NewError("InvalidSignatureException", "Credential should be scoped to a valid region, not '"+region+"'. ")
+		if region != c.Tenancy.Region && !h.cfg.Auth.AcceptsRegion(region) {
+			return c, ssm.NewError(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '"+region+"'. ")
 		}
 		c.Tenancy.Region = region
 		partition = ssm.Partition(region)
@@ -500,7 +500,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	var e *ssm.Error
 	if c.err != nil {
-		e = ssm.AsError(c.err)
+		e = wireError(c.err)
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
@@ -515,9 +515,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	if e != nil {
 		body = errorBody(e)
 		hdr.Set("X-Amzn-ErrorType", e.Code)
-		if e.Code == ssm.CodeInternal {
-			h.log.Error("internal error", "request_id", c.reqID, "operation", c.op, "error", c.err)
-		}
+		logFailure(h.log, c.reqID, c.op, e)
 	}
 	w.WriteHeader(status)
 	w.Write(body)
@@ -527,6 +525,33 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
 	} else {
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
+	}
+}
+
+// wireError is the AWS error a failed call is answered with: the *ssm.Error
+// in err's chain, or InternalServerError; but a store that cannot serve now
+// (no leader, or too stale) is ServiceUnavailable, which the SDKs retry,
+// whichever layer wrapped it as an internal error on the way.
+func wireError(err error) *ssm.Error {
+	e := ssm.AsError(err)
+	if e.Code == ssm.CodeInternal && errors.Is(err, store.ErrUnavailable) {
+		cause := e.Unwrap()
+		if cause == nil {
+			cause = err
+		}
+		return ssm.Unavailable(cause)
+	}
+	return e
+}
+
+// logFailure logs the failures that are the server's, with their cause
+// (ssm.Error's LogValue): internal errors, and unavailability as a warning.
+func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
+	switch e.Code {
+	case ssm.CodeInternal:
+		log.Error("internal error", "request_id", reqID, "operation", op, "error", e)
+	case ssm.CodeServiceUnavailable:
+		log.Warn("unavailable", "request_id", reqID, "operation", op, "error", e)
 	}
 }
 

@@ -80,10 +80,8 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		return // the client went away during its long poll
 	}
 	if err != nil {
-		e := ssm.AsError(err)
-		if e.Code == ssm.CodeInternal {
-			h.log.Error("change stream failed", "request_id", c.reqID, "error", err)
-		}
+		e := wireError(err)
+		logFailure(h.log, c.reqID, c.op, e)
 		fail(e)
 		return
 	}

@@ -124,7 +124,7 @@ func TestSDKErrorCatalogue(t *testing.T) {
 		{"InvalidKeyId", "", func(o opt) error {
 			_, err := e.c.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/cat/sec"), Value: aws.String("v"), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/none")}, o)
 			return err
-		}, "Invalid keyId alias/none"},
+		}, "Alias arn:aws:kms:us-east-1:123456789012:alias/none is not found."},
 		{"PoliciesLimitExceededException", "", func(o opt) error {
 			_, err := e.c.PutParameter(e.ctx, adv("/cat/pol", eleven), o)
 			return err

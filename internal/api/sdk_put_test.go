@@ -61,8 +61,8 @@ func TestSDKPutParameterRootNameIdentity(t *testing.T) {
 		t.Run(spelling, func(t *testing.T) {
 			e := e.at(t)
 			p := e.get(spelling)
-			if got, want := aws.ToString(p.Name), "/rootparam"; got != want {
-				t.Errorf("got Name %q, want the creation spelling %q", got, want)
+			if got, want := aws.ToString(p.Name), spelling; got != want {
+				t.Errorf("got Name %q, want the spelling asked for %q", got, want)
 			}
 			if got, want := aws.ToString(p.ARN), arnPrefix+"rootparam"; got != want {
 				t.Errorf("got ARN %q, want %q", got, want)
@@ -86,8 +86,8 @@ func TestSDKPutParameterRootNameIdentity(t *testing.T) {
 	if out.Version != 1 {
 		t.Errorf("re-create: got version %d, want 1", out.Version)
 	}
-	if got, want := aws.ToString(e.get("/rootparam").Name), "rootparam"; got != want {
-		t.Errorf("got Name %q, want %q", got, want)
+	if got, want := aws.ToString(e.get(arnPrefix+"rootparam").Name), "rootparam"; got != want {
+		t.Errorf("by ARN: got Name %q, want the spelling of the re-creation %q", got, want)
 	}
 }
 

@@ -42,9 +42,9 @@ func TestSDKGetParameter(t *testing.T) {
 		{"ARN", arnPrefix + "app/db", "/app/db", "three", 3, "", arnPrefix + "app/db"},
 		{"ARN with selector", arnPrefix + "app/db:prod", "/app/db", "two", 2, ":prod", arnPrefix + "app/db"},
 		{"root", "cfg", "cfg", "root", 1, "", arnPrefix + "cfg"},
-		{"root with slash", "/cfg", "cfg", "root", 1, "", arnPrefix + "cfg"},
+		{"root with slash", "/cfg", "/cfg", "root", 1, "", arnPrefix + "cfg"},
 		{"root ARN", arnPrefix + "cfg", "cfg", "root", 1, "", arnPrefix + "cfg"},
-		{"root with selector", "/cfg:1", "cfg", "root", 1, ":1", arnPrefix + "cfg"},
+		{"root with selector", "/cfg:1", "/cfg", "root", 1, ":1", arnPrefix + "cfg"},
 		{"surrounding spaces", " /app/db ", "/app/db", "three", 3, "", arnPrefix + "app/db"},
 	}
 	for _, tt := range tests {
@@ -180,9 +180,14 @@ func TestSDKSecureStringKeys(t *testing.T) {
 		{"named key id", aws.String(id), id, "", ""},
 		{"named key ARN", aws.String(keyARN), keyARN, "", ""},
 		{"named alias ARN", aws.String("arn:aws:kms:us-east-1:123456789012:alias/myapp"), "arn:aws:kms:us-east-1:123456789012:alias/myapp", "", ""},
-		{"unknown alias", aws.String("alias/nope"), "", "InvalidKeyId", "Invalid keyId alias/nope"},
-		{"unknown key id", aws.String("0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Invalid keyId 0f0e0d0c-0000-4000-8000-000000000000"},
-		{"key ARN of another region", aws.String("arn:aws:kms:eu-west-1:123456789012:key/" + id), "", "InvalidKeyId", "Invalid keyId arn:aws:kms:eu-west-1:123456789012:key/" + id},
+		// AWS relays KMS's text (spec §9.5).
+		{"unknown alias", aws.String("alias/nope"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found."},
+		{"unknown alias ARN", aws.String("arn:aws:kms:us-east-1:123456789012:alias/nope"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found."},
+		{"unknown key id", aws.String("0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Key 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000' does not exist"},
+		{"unknown key ARN", aws.String("arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000"), "", "InvalidKeyId", "Key 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0000-4000-8000-000000000000' does not exist"},
+		{"key ARN of another region", aws.String("arn:aws:kms:eu-west-1:123456789012:key/" + id), "", "InvalidKeyId", "Key 'arn:aws:kms:eu-west-1:123456789012:key/" + id + "' does not exist"},
+		{"alias ARN of another account", aws.String("arn:aws:kms:us-east-1:210987654321:alias/myapp"), "", "InvalidKeyId", "Alias arn:aws:kms:us-east-1:210987654321:alias/myapp is not found."},
+		{"ARN of another service", aws.String("arn:aws:s3:::bucket"), "", "InvalidKeyId", "Invalid keyId arn:aws:s3:::bucket"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +214,7 @@ func TestSDKSecureStringKeys(t *testing.T) {
 	t.Run("keys are per region", func(t *testing.T) {
 		e := e.at(t)
 		_, err := e.client("eu-west-1").PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/keys/eu"), Value: aws.String("v"), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/myapp")})
-		wantAPIError(t, err, "InvalidKeyId", "Invalid keyId alias/myapp")
+		wantAPIError(t, err, "InvalidKeyId", "Alias arn:aws:kms:eu-west-1:123456789012:alias/myapp is not found.")
 	})
 	t.Run("overwrite without KeyId uses the default key", func(t *testing.T) {
 		e := e.at(t)
@@ -229,6 +234,67 @@ func TestSDKSecureStringKeys(t *testing.T) {
 		md := e.describeAll(types.ParameterStringFilter{Key: aws.String("Name"), Values: []string{"/keys/str"}})
 		if len(md) != 1 || md[0].KeyId != nil {
 			t.Errorf("got %+v, want no KeyId", md)
+		}
+	})
+}
+
+// TestSDKRootNameEcho: "p" and "/p" are one root parameter, and AWS answers
+// GetParameter and GetParameters with the spelling the caller asked for,
+// whichever was used to create it; the ARN is the same either way, and a
+// read by ARN answers with the stored name (spec §6.2).
+func TestSDKRootNameEcho(t *testing.T) {
+	e := newEnv(t)
+	e.putString("plain", "p")    // created without the slash
+	e.putString("/slashed", "s") // created with it
+	tests := []struct {
+		ref, wantName, wantARN string
+	}{
+		{"plain", "plain", arnPrefix + "plain"},
+		{"/plain", "/plain", arnPrefix + "plain"},
+		{"/plain:1", "/plain", arnPrefix + "plain"},
+		{arnPrefix + "plain", "plain", arnPrefix + "plain"},
+		{"/slashed", "/slashed", arnPrefix + "slashed"},
+		{"slashed", "slashed", arnPrefix + "slashed"},
+		{"slashed:1", "slashed", arnPrefix + "slashed"},
+		{arnPrefix + "slashed", "/slashed", arnPrefix + "slashed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			e := e.at(t)
+			out, err := e.c.GetParameter(e.ctx, &ssm.GetParameterInput{Name: aws.String(tt.ref)})
+			if err != nil {
+				t.Fatalf("GetParameter: got %v, want success", err)
+			}
+			if got := []string{aws.ToString(out.Parameter.Name), aws.ToString(out.Parameter.ARN)}; got[0] != tt.wantName || got[1] != tt.wantARN {
+				t.Errorf("GetParameter: got Name, ARN %q, want %q, %q", got, tt.wantName, tt.wantARN)
+			}
+			many, err := e.c.GetParameters(e.ctx, &ssm.GetParametersInput{Names: []string{tt.ref}})
+			if err != nil {
+				t.Fatalf("GetParameters: got %v, want success", err)
+			}
+			if len(many.Parameters) != 1 || len(many.InvalidParameters) != 0 {
+				t.Fatalf("GetParameters: got %d parameters, invalid %q, want 1 and none", len(many.Parameters), many.InvalidParameters)
+			}
+			if got := []string{aws.ToString(many.Parameters[0].Name), aws.ToString(many.Parameters[0].ARN)}; got[0] != tt.wantName || got[1] != tt.wantARN {
+				t.Errorf("GetParameters: got Name, ARN %q, want %q, %q", got, tt.wantName, tt.wantARN)
+			}
+		})
+	}
+	t.Run("both spellings in one call", func(t *testing.T) {
+		e := e.at(t)
+		out, err := e.c.GetParameters(e.ctx, &ssm.GetParametersInput{Names: []string{"plain", "/plain", "/gone", "gone"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range out.Parameters {
+			names = append(names, aws.ToString(p.Name))
+		}
+		if diff := mismatch([]string{"/plain", "plain"}, names); diff != "" {
+			t.Errorf("Parameters (sorted by Name):\n%s", diff)
+		}
+		if diff := mismatch([]string{"/gone", "gone"}, out.InvalidParameters); diff != "" {
+			t.Errorf("InvalidParameters (as asked):\n%s", diff)
 		}
 	})
 }

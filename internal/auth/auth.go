@@ -18,6 +18,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/sigv4"
+	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
 )
 
@@ -55,6 +56,10 @@ type Config struct {
 	Store   Store
 	Keyring *crypto.Keyring
 	Account string
+	// RegionAllow names regions accepted in credential scopes besides the
+	// AWS regions (ssm.Regions); any other region is refused as AWS
+	// refuses it (InvalidSignatureException).
+	RegionAllow []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -92,6 +97,7 @@ func New(cfg Config) (*Authenticator, error) {
 	vc := sigv4.Default()
 	vc.Now = a.now
 	vc.Lookup = a.lookupCreds
+	vc.Regions = append(ssm.Regions(), cfg.RegionAllow...)
 	v, err := sigv4.New(vc)
 	if err != nil {
 		return nil, err
@@ -99,6 +105,10 @@ func New(cfg Config) (*Authenticator, error) {
 	a.verifier = v
 	return a, nil
 }
+
+// AcceptsRegion reports whether requests may be scoped to region: an AWS
+// region or one of Config.RegionAllow.
+func (a *Authenticator) AcceptsRegion(region string) bool { return a.verifier.ValidRegion(region) }
 
 // Authenticate verifies the signature of r (whose body was read into body)
 // and returns the caller and the region of its credential scope. Failures

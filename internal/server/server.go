@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/throttle"
@@ -37,6 +39,9 @@ type Config struct {
 	Dev           bool
 	Account       string
 	DefaultRegion string
+	// RegionAllow names regions accepted besides the AWS regions of
+	// ssm.Regions (--region-allow).
+	RegionAllow   []string
 	NodeID        string
 	RaftListen    string
 	RaftAdvertise string
@@ -108,6 +113,14 @@ func (c Config) Validate() error {
 		return errors.New("server: --raft-listen needs --cluster-key-file (make one with `paramstore cluster keygen`)")
 	case c.Dev && c.RaftListen != "":
 		return errors.New("server: --dev runs a single node; drop --raft-listen")
+	}
+	for _, r := range c.RegionAllow {
+		if !ssm.ValidRegionName(r) {
+			return fmt.Errorf("server: --region-allow %q: a region is lower-case letters and digits in words joined by '-' (at most 50 characters), e.g. xx-lab-1", r)
+		}
+	}
+	if !ssm.KnownRegion(c.DefaultRegion) && !slices.Contains(c.RegionAllow, c.DefaultRegion) {
+		return fmt.Errorf("server: --region %q is not an AWS region; name it with --region-allow too to use it", c.DefaultRegion)
 	}
 	return c.Limits.Validate()
 }
@@ -233,7 +246,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Authentication reads identities from the local state: a follower
 	// must not ask the leader on every request.
-	authn, err := auth.New(auth.Config{Store: localStore{node}, Keyring: kr, Account: cfg.Account})
+	authn, err := auth.New(auth.Config{Store: localStore{node}, Keyring: kr, Account: cfg.Account, RegionAllow: cfg.RegionAllow})
 	if err != nil {
 		s.closeStore()
 		return nil, err

@@ -18,6 +18,8 @@ type resolved struct {
 	key     string // canonical name
 	param   *store.Parameter
 	version *store.Version
+	// name is the Name to answer with; "" means the stored name.
+	name string
 }
 
 // resolve finds the version a GetParameter-style reference names
@@ -51,6 +53,12 @@ func resolve(r *store.Reader, c Caller, action string, ref ssm.Reference) (*reso
 		return nil, ssm.ErrParameterNotFound()
 	}
 	res := &resolved{key: key, param: p, version: &p.Latest}
+	if !ref.ARN {
+		// AWS answers with the spelling the caller used: "/p" and "p" are
+		// the same root parameter (spec §6.2). An ARN does not tell which
+		// spelling; then the name is the stored one.
+		res.name = ref.Name
+	}
 	if !ref.HasSel {
 		return res, nil
 	}
@@ -92,8 +100,12 @@ func (s *Service) parameterOf(r *store.Reader, c Caller, res *resolved, decrypt 
 		return ssm.Parameter{}, err
 	}
 	ts := ssm.TimestampMillis(res.version.Modified)
+	name := res.name
+	if name == "" {
+		name = res.param.Name
+	}
 	return ssm.Parameter{
-		Name:             res.param.Name,
+		Name:             name,
 		Type:             res.version.Type,
 		Value:            val,
 		Version:          res.version.Version,

@@ -330,42 +330,75 @@ func aad(tenancy, key string) []byte {
 // resolveKeyID resolves a KeyId as given by a caller (key id, alias, key ARN
 // or alias ARN) to a usable KEK, or InvalidKeyId (spec §9.5).
 func (s *Service) resolveKeyID(r *store.Reader, t ssm.Tenancy, keyID string) (*crypto.KEK, error) {
-	invalid := ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+keyID)
+	// The ARN prefix that KMS's messages name: the caller's, or the one of
+	// a KMS ARN given.
+	prefix := kmsARNPrefix(t)
+	local := true
 	ref := keyID
 	if strings.HasPrefix(ref, "arn:") {
 		parts := strings.SplitN(ref, ":", 6)
-		if len(parts) != 6 || parts[2] != "kms" || parts[3] != t.Region || parts[4] != t.Account {
-			return nil, invalid
+		if len(parts) != 6 || parts[2] != "kms" ||
+			!strings.HasPrefix(parts[5], "key/") && !strings.HasPrefix(parts[5], "alias/") {
+			return nil, ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+keyID)
 		}
+		prefix = strings.Join(parts[:5], ":") + ":"
+		local = parts[1] == t.Partition() && parts[3] == t.Region && parts[4] == t.Account
 		ref = parts[5]
-		if id, ok := strings.CutPrefix(ref, "key/"); ok {
-			ref = id
-		} else if !strings.HasPrefix(ref, "alias/") {
-			return nil, invalid
+	}
+	alias := strings.HasPrefix(ref, "alias/")
+	if !local {
+		// Keys of other regions and accounts are not in this keyring.
+		if alias {
+			return nil, errAliasNotFound(prefix, ref)
 		}
+		return nil, errKeyNotFound(prefix, strings.TrimPrefix(ref, "key/"))
 	}
 	if ref == ssm.DefaultKeyAlias {
 		return s.defaultKEK(t.Key())
 	}
-	id := ref
-	if strings.HasPrefix(ref, "alias/") {
+	id := strings.TrimPrefix(ref, "key/")
+	if alias {
 		id = r.KeyIDByAlias(t.Key(), ref)
 		if id == "" {
-			return nil, invalid
+			return nil, errAliasNotFound(prefix, ref)
 		}
 	}
 	k, err := r.Key(t.Key(), id)
 	if err != nil {
 		return nil, ssm.Wrap(err)
 	}
-	if k == nil || k.Disabled {
-		return nil, invalid
+	if k == nil {
+		return nil, errKeyNotFound(prefix, id)
+	}
+	if k.Disabled {
+		return nil, errKeyDisabled(t, k.ID)
 	}
 	kek, err := s.kr.UnwrapKEK(t.Key(), k.ID, k.Wrapped)
 	if err != nil {
 		return nil, ssm.Wrap(err)
 	}
 	return kek, nil
+}
+
+// kmsARNPrefix is "arn:{partition}:kms:{region}:{account}:".
+func kmsARNPrefix(t ssm.Tenancy) string {
+	return "arn:" + t.Partition() + ":kms:" + t.Region + ":" + t.Account + ":"
+}
+
+// The InvalidKeyId answers relay KMS's text, as AWS does (spec §9.5): KMS's
+// NotFoundException for an alias and for a key, its DisabledException for a
+// disabled key.
+
+func errAliasNotFound(arnPrefix, alias string) *ssm.Error {
+	return ssm.NewError(ssm.CodeInvalidKeyID, "Alias "+arnPrefix+alias+" is not found.")
+}
+
+func errKeyNotFound(arnPrefix, id string) *ssm.Error {
+	return ssm.NewError(ssm.CodeInvalidKeyID, "Key '"+arnPrefix+"key/"+id+"' does not exist")
+}
+
+func errKeyDisabled(t ssm.Tenancy, id string) *ssm.Error {
+	return ssm.NewError(ssm.CodeInvalidKeyID, KeyARN(t, id)+" is disabled.")
 }
 
 func (s *Service) defaultKEK(tenancy string) (*crypto.KEK, error) {
@@ -380,8 +413,8 @@ func (s *Service) defaultKEK(tenancy string) (*crypto.KEK, error) {
 	return k, nil
 }
 
-// decrypt opens a stored SecureString value. keyID is the KeyId recorded on
-// the version, used in the error message.
+// decrypt opens a stored SecureString value with the key its envelope
+// names; a key that is disabled (or gone) is InvalidKeyId.
 func (s *Service) decrypt(r *store.Reader, c Caller, key string, v *store.Version) (string, error) {
 	t := c.Tenancy
 	id, err := crypto.EnvelopeKeyID(v.Value)
@@ -391,7 +424,6 @@ func (s *Service) decrypt(r *store.Reader, c Caller, key string, v *store.Versio
 	if err := c.authorize("kms:Decrypt", KeyARN(t, id), nil); err != nil {
 		return "", err
 	}
-	invalid := ssm.NewError(ssm.CodeInvalidKeyID, "Invalid keyId "+v.KeyID)
 	var kek *crypto.KEK
 	if id == crypto.DefaultKeyID {
 		kek, err = s.defaultKEK(t.Key())
@@ -403,8 +435,11 @@ func (s *Service) decrypt(r *store.Reader, c Caller, key string, v *store.Versio
 		if err != nil {
 			return "", ssm.Wrap(err)
 		}
-		if k == nil || k.Disabled {
-			return "", invalid
+		if k == nil {
+			return "", errKeyNotFound(kmsARNPrefix(t), id)
+		}
+		if k.Disabled {
+			return "", errKeyDisabled(t, k.ID)
 		}
 		kek, err = s.kr.UnwrapKEK(t.Key(), k.ID, k.Wrapped)
 		if err != nil {

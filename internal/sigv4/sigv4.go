@@ -241,6 +241,10 @@ func (v *Verifier) checkScope(a *auth) string {
 	return msg
 }
 
+// ValidRegion reports whether a credential scope may name region: one of
+// Config.Regions, or any syntactically valid region when that is empty.
+func (v *Verifier) ValidRegion(region string) bool { return v.validRegion(region) }
+
 func (v *Verifier) validRegion(region string) bool {
 	if v.regions != nil {
 		return v.regions[region]

@@ -3,6 +3,7 @@ package ssm
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 )
 
@@ -40,6 +41,17 @@ const (
 	CodeRequestTooLarge          = "RequestEntityTooLargeException"
 )
 
+// CodeServiceUnavailable (HTTP 503) is AWS's common error for "a
+// temporary failure of the server": here, a node that has no leader or
+// is too stale to serve. SDKs retry it because of its status, as they
+// retry every 500, 502, 503 and 504: aws-sdk-go-v2
+// (retry.DefaultRetryableHTTPStatusCodes), botocore in standard mode
+// (TransientRetryableChecker) and in legacy mode, the aws CLI v1's
+// default ("service_unavailable" in _retry.json). Unlike
+// ThrottlingException it does not tell clients that they sent too much,
+// and unlike InternalServerError it does not report a server bug.
+const CodeServiceUnavailable = "ServiceUnavailable"
+
 // messageMember is the JSON member that carries the message of each error,
 // cased as in the botocore model. An empty string means the model defines no
 // member, so no message is sent. Codes absent from the table use "message".
@@ -52,6 +64,7 @@ var messageMember = map[string]string{
 	CodeAccessDenied:           "Message",
 	CodeThrottling:             "Message",
 	CodeInternal:               "Message",
+	CodeServiceUnavailable:     "Message",
 	CodeSerialization:          "Message",
 	CodeInvalidResourceType:    "",
 	CodeInvalidResourceID:      "",
@@ -62,8 +75,9 @@ var messageMember = map[string]string{
 
 // statusOf maps codes to HTTP statuses; every code not listed is a 400.
 var statusOf = map[string]int{
-	CodeInternal:        http.StatusInternalServerError,
-	CodeRequestTooLarge: http.StatusRequestEntityTooLarge,
+	CodeInternal:           http.StatusInternalServerError,
+	CodeServiceUnavailable: http.StatusServiceUnavailable,
+	CodeRequestTooLarge:    http.StatusRequestEntityTooLarge,
 }
 
 // Error is an AWS-shaped API error: a code, a message that is safe to show to
@@ -88,6 +102,16 @@ func (e *Error) Error() string {
 
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.cause }
+
+// LogValue is what logs show of e: the code and message, and the internal
+// cause that the client never sees, so that a log line of an internal error
+// says what went wrong.
+func (e *Error) LogValue() slog.Value {
+	if e.cause == nil {
+		return slog.StringValue(e.Error())
+	}
+	return slog.StringValue(e.Error() + " (cause: " + e.cause.Error() + ")")
+}
 
 // HTTPStatus is the status the error is answered with.
 func (e *Error) HTTPStatus() int {
@@ -128,6 +152,13 @@ func Bare(code string) *Error { return &Error{Code: code, NoMessage: true} }
 // logged by the API layer but never sent.
 func Wrap(cause error) *Error {
 	return &Error{Code: CodeInternal, Message: "An internal error occurred.", cause: cause}
+}
+
+// Unavailable builds a ServiceUnavailable error (HTTP 503, retried by the
+// SDKs) around an internal cause, which is logged but never sent. The
+// message is AWS's for this code.
+func Unavailable(cause error) *Error {
+	return &Error{Code: CodeServiceUnavailable, Message: "The request has failed due to a temporary failure of the server.", cause: cause}
 }
 
 // AsError returns the *Error in err's chain, or an InternalServerError

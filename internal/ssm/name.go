@@ -35,21 +35,6 @@ func (t Tenancy) Key() string { return t.Account + ":" + t.Region }
 // Partition is the ARN partition of the tenancy's region.
 func (t Tenancy) Partition() string { return Partition(t.Region) }
 
-// Partition returns the ARN partition of a region.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	}
-	return "aws"
-}
-
 // ARNPrefix is "arn:{partition}:ssm:{region}:{account}:parameter/".
 func (t Tenancy) ARNPrefix() string {
 	return "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":parameter/"
@@ -191,6 +176,8 @@ type Reference struct {
 	HasSel   bool
 	Version  int64 // the selected version if the selector is all digits
 	Label    string
+	// ARN is set when the caller named the parameter by its ARN.
+	ARN bool
 	// Foreign is set when an ARN names another account or region.
 	Foreign bool
 	// Bad is set when the reference can never resolve (two selectors).
@@ -205,6 +192,7 @@ func ParseReference(t Tenancy, raw string, allowSelector bool) Reference {
 	if strings.HasPrefix(s, "arn:") {
 		parts := strings.SplitN(s, ":", 6)
 		if len(parts) == 6 && parts[2] == "ssm" && strings.HasPrefix(parts[5], "parameter/") {
+			ref.ARN = true
 			if parts[3] != t.Region || parts[4] != t.Account || parts[1] != t.Partition() {
 				ref.Foreign = true
 			}

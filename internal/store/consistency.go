@@ -1,6 +1,16 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrUnavailable is wrapped by the errors of a store that cannot serve a
+// request now but may later, or on another node: a node with no leader,
+// or whose state is staler than its bound. A write that failed with it may
+// or may not have been applied, as with any failure to hear back. Callers
+// answer it as a retryable unavailability, not as a server bug.
+var ErrUnavailable = errors.New("store: unavailable")
 
 type staleKey struct{}
 

@@ -268,7 +268,7 @@ func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
 
 // ErrTooStale is returned for stale reads on a node cut off from the leader
 // for longer than MaxStaleness.
-var ErrTooStale = errors.New("raftstore: no contact with a leader within the staleness bound")
+var ErrTooStale = fmt.Errorf("raftstore: no contact with a leader within the staleness bound: %w", store.ErrUnavailable)
 
 func (n *Node) staleOK() error {
 	if n.raft.State() == raft.Leader {
@@ -434,7 +434,7 @@ func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 }
 
 // ErrNotReady is returned when no leader could accept a write in time.
-var ErrNotReady = errors.New("raftstore: no leader")
+var ErrNotReady = fmt.Errorf("raftstore: no leader: %w", store.ErrUnavailable)
 
 // leaderWait bounds how long a write waits for a leader.
 const leaderWait = 10 * time.Second
