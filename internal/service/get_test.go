@@ -221,6 +221,15 @@ func TestGetParameterSecureString(t *testing.T) {
 			t.Errorf("GetParameterHistory decrypt=%v: got %+v, want %q with KeyId alias/aws/ssm", deref(tt.decrypt), h.Parameters, tt.want)
 		}
 	}
+	// A root SecureString decrypts under both spellings, whichever wrote it.
+	f.put(&ssm.PutParameterInput{Name: ptr("/secroot"), Value: ptr("r1"), Type: ptr(ssm.TypeSecureString)})
+	f.put(&ssm.PutParameterInput{Name: ptr("secroot"), Value: ptr("r2"), Overwrite: ptr(true)})
+	for _, ref := range []string{"secroot:1", "/secroot:1", "secroot", "/secroot"} {
+		want := map[bool]string{true: "r1", false: "r2"}[strings.HasSuffix(ref, ":1")]
+		if got := f.get(ref).Value; got != want {
+			t.Errorf("%s: got %q, want %q", ref, got, want)
+		}
+	}
 	// WithDecryption is ignored for other types.
 	f.putString("/sec/plain", "open")
 	out, err := f.svc.GetParameter(f.ctx, f.c, &ssm.GetParameterInput{Name: ptr("/sec/plain"), WithDecryption: ptr(false)})
