@@ -652,7 +652,7 @@ func (w *writer) writeOut() error {
 	s := w.s
 	if w.dirty {
 		if err := s.f.Truncate(s.size); err != nil {
-			return fmt.Errorf("audit: cut %q back to its last durable line: %w", s.cfg.Path, err)
+			return fmt.Errorf("audit: cut the trail back to its last durable line: %w", err)
 		}
 		w.dirty, w.written = false, 0
 	}
@@ -660,7 +660,7 @@ func (w *writer) writeOut() error {
 		n, err := s.f.Write(w.buf[w.written:])
 		w.written += n
 		if err != nil {
-			return fmt.Errorf("audit: write %q: %w", s.cfg.Path, err)
+			return fmt.Errorf("audit: %w", err)
 		}
 	}
 	return nil
@@ -675,7 +675,7 @@ func (w *writer) commit() {
 	synced := false
 	if err == nil && w.written > 0 {
 		if serr := s.f.Sync(); serr != nil {
-			err = fmt.Errorf("audit: fsync %q: %w", s.cfg.Path, serr)
+			err = fmt.Errorf("audit: %w", serr)
 		} else {
 			synced = true
 		}
