@@ -290,7 +290,9 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 	s.wg.Add(1)
 	go s.run()
 	if torn != nil {
-		if err := s.Log(context.Background(), torn.record(), Durable); err != nil {
+		// Applied: first in the chain, and kept in memory rather than
+		// failing the start if the disk is full.
+		if err := s.Log(context.Background(), torn.record(), Applied); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("audit: open %q: record the torn last line: %w", cfg.Path, err)
 		}
@@ -536,6 +538,10 @@ func (s *FileSink) Close() error {
 	s.wg.Wait()
 	return s.closeErr
 }
+
+// Backlog returns the size of the records queued or held by the writer
+// and not yet durable.
+func (s *FileSink) Backlog() int64 { return s.backlog.Load() }
 
 // Failing returns the error that keeps the trail from writing, or nil when
 // it is healthy.

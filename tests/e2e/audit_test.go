@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,6 +179,9 @@ func TestAuditFullDisk(t *testing.T) {
 	if out, err := paramstoreCLI(t, "audit", "verify", trail); err != nil {
 		t.Errorf("audit verify while the disk is full: %v\n%s", err, out)
 	}
+	if m := metric(t, srv, "paramstore_audit_failing"); m != "1" {
+		t.Errorf("paramstore_audit_failing = %q while the disk is full, want 1", m)
+	}
 
 	// Space returns: the next write heals the trail, without a restart.
 	healed := srv.watchLog("audit: trail healed; the records kept in memory are written")
@@ -193,6 +198,9 @@ func TestAuditFullDisk(t *testing.T) {
 	}
 	if err := get("/full/after"); err != nil {
 		t.Errorf("GetParameter /full/after: %v", err)
+	}
+	if m := metric(t, srv, "paramstore_audit_failing"); m != "0" {
+		t.Errorf("paramstore_audit_failing = %q after healing, want 0", m)
 	}
 
 	if code, err := srv.terminate(timeout); err != nil || code != 0 {
@@ -224,6 +232,26 @@ func TestAuditFullDisk(t *testing.T) {
 
 // timeout bounds a server's shutdown in these tests.
 const timeout = 30 * time.Second
+
+// metric returns the value of an unlabelled metric of the server.
+func metric(t *testing.T, srv *serverProc, name string) string {
+	t.Helper()
+	resp, err := http.Get(srv.endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
 
 func tail(b []byte) []byte {
 	if len(b) > 40 {
