@@ -503,8 +503,13 @@ func errNotAnObject() error {
 	return ssm.NewError(ssm.CodeSerialization, "Start of structure or map found where not expected.")
 }
 
+func errRepeatedMember() error {
+	return ssm.NewError(ssm.CodeSerialization, "Duplicate member name in the request body.")
+}
+
 // checkBody returns the error decode returns for a body that is neither
-// empty nor a JSON object, and nil otherwise.
+// empty nor a JSON object whose members have distinct names (ignoring
+// case), and nil otherwise.
 func checkBody(body []byte) error {
 	trimmed := trimJSONSpace(body)
 	switch {
@@ -514,6 +519,8 @@ func checkBody(body []byte) error {
 		return errMalformedBody()
 	case trimmed[0] != '{':
 		return errNotAnObject()
+	case repeatedMember(trimmed):
+		return errRepeatedMember()
 	}
 	return nil
 }
@@ -533,6 +540,12 @@ func decode(body []byte, v any) error {
 			return ssm.NewError(ssm.CodeSerialization, "Unexpected value type for member '"+te.Field+"'.")
 		}
 		return errMalformedBody()
+	}
+	// Unmarshal matched names case-insensitively, the last one winning:
+	// a repeated name would run a value the audit record does not show
+	// first.
+	if repeatedMember(trimmed) {
+		return errRepeatedMember()
 	}
 	return nil
 }

@@ -285,3 +285,40 @@ func TestAuditBodyWrappedInUnicodeSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRepeatedMemberRefused closes the same gap as the Unicode
+// spaces with repeated member names: encoding/json matches names
+// case-insensitively and the last one wins, so
+// {"Name":"/harmless","name":"/evade/secret"} read /evade/secret while its
+// record showed "Name":"/harmless" first (AWS, matching names exactly,
+// would read /harmless). A body naming a member twice in one object,
+// ignoring case and escapes, is refused before anything runs.
+func TestAuditRepeatedMemberRefused(t *testing.T) {
+	e := newAuditEnv(t)
+	for _, name := range []string{"/evade/harmless", "/evade/secret"} {
+		if _, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String(name),
+			Value: aws.String("value of " + name), Type: types.ParameterTypeSecureString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, target, body string }{
+		{"get, case variant", "GetParameter", `{"Name":"/evade/harmless","name":"/evade/secret","WithDecryption":true}`},
+		{"get, exact repeat", "GetParameter", `{"Name":"/evade/harmless","Name":"/evade/secret","WithDecryption":true}`},
+		{"get, escaped spelling", "GetParameter", `{"Name":"/evade/harmless","\u006eame":"/evade/secret","WithDecryption":true}`},
+		{"delete, case variant", "DeleteParameter", `{"Name":"/evade/harmless","NAME":"/evade/secret"}`},
+		{"put, repeated in a tag", "PutParameter", `{"Name":"/evade/new","Value":"v","Type":"String","Tags":[{"Key":"a","key":"b","Value":"c"}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := send(t, e.signed("AmazonSSM."+tc.target, tc.body, e.root, testRegion, time.Now()))
+			wantWire(t, got, "SerializationException", "Duplicate member name in the request body.")
+		})
+	}
+	if _, err := e.rootC.GetParameter(e.ctx, &ssm.GetParameterInput{Name: aws.String("/evade/secret")}); err != nil {
+		t.Errorf("GetParameter /evade/secret after the refused delete: %v", err)
+	}
+	_, err := e.rootC.GetParameter(e.ctx, &ssm.GetParameterInput{Name: aws.String("/evade/new")})
+	var nf *types.ParameterNotFound
+	if !errors.As(err, &nf) {
+		t.Errorf("GetParameter /evade/new after the refused put: %v, want ParameterNotFound", err)
+	}
+}
