@@ -232,9 +232,9 @@ func TestSinkRetriesOnTimer(t *testing.T) {
 	if err := s.Log(context.Background(), testRecord("GetParameter", "read"), Buffered); err != nil {
 		t.Fatal(err)
 	}
-	<-clock.armed // the flush timer
-	clock.fire()  // the flush fails: the retry timer is armed
-	<-clock.armed
+	waitArmed(t, clock) // the flush timer
+	clock.fire()        // the flush fails: the retry timer is armed
+	waitArmed(t, clock)
 	if s.Failing() == nil {
 		t.Fatal("Failing() = nil after the flush failed")
 	}
@@ -271,5 +271,15 @@ func TestSinkCloseWhileFailing(t *testing.T) {
 	}
 	if got := requestIDs(t, path); strings.Join(got, ",") != "ok" {
 		t.Errorf("trail holds %v, want [ok]", got)
+	}
+}
+
+// waitArmed waits until the writer arms a timer of clock.
+func waitArmed(t *testing.T, clock *fakeClock) {
+	t.Helper()
+	select {
+	case <-clock.armed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer armed no timer")
 	}
 }
