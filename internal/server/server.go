@@ -321,6 +321,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 	)
+	if fs := s.audit; fs != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_failing",
+				Help: "1 while the audit trail cannot write (a full or failing disk): writes are refused, reads served while their records fit in memory.",
+			}, func() float64 {
+				if fs.Failing() != nil {
+					return 1
+				}
+				return 0
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_backlog_bytes",
+				Help: "Bytes of audit records queued or held in memory and not yet durable.",
+			}, func() float64 { return float64(fs.Backlog()) }),
+		)
+	}
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		Auth:          authn,

@@ -178,7 +178,11 @@ func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, 
 			return nil, ssm.ErrValidation("The aws:ec2:image data type is not supported for the following input type: " + v.Type)
 		}
 		if !amiID.MatchString(value) {
-			return nil, ssm.ErrValidation("Parameter value, " + value + ", is not a valid image ID for data type aws:ec2:image.")
+			// AWS's wording echoes the value to the caller; the audit
+			// trail gets the message without it.
+			e := ssm.ErrValidation("Parameter value, " + value + ", is not a valid image ID for data type aws:ec2:image.")
+			e.Redacted = "Parameter value, (value not recorded), is not a valid image ID for data type aws:ec2:image."
+			return nil, e
 		}
 	default:
 		return nil, ssm.ErrValidation("The following data type is not supported: " + v.DataType + " (Data type names are all lowercase.)")
