@@ -100,6 +100,7 @@ type agentOptions struct {
 	client          clientFlags
 	listen          string
 	token           string
+	allowWrites     bool
 	templates       []string
 	watchPath       string
 	shutdownTimeout time.Duration
@@ -128,7 +129,8 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:2773", "local API address")
 	f.StringVar(&o.watchPath, "watch-path", "/", "follow changes under this path and refresh cached values ('' turns it off: TTL only)")
-	f.StringVar(&o.token, "token", "", "required X-Aws-Parameters-Secrets-Token value (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
+	f.StringVar(&o.token, "token", "", "required on every local call: X-Aws-Parameters-Secrets-Token on the Lambda paths, X-Amz-Security-Token on the SSM proxy (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
+	f.BoolVar(&o.allowWrites, "allow-writes", false, "forward write operations (PutParameter, DeleteParameter, ...) through the SSM proxy")
 	f.StringArrayVar(&o.templates, "template", nil, "render SRC to DST, then run RELOAD-CMD (no shell) when it changed: SRC:DST[:RELOAD-CMD] (repeatable)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -164,6 +166,8 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	h, err := agent.New(agent.Config{
 		Source:      src,
 		Token:       o.token,
+		ListenAddr:  o.listen,
+		AllowWrites: o.allowWrites,
 		Upstreams:   ccfg.Endpoints,
 		Region:      ccfg.Region,
 		Credentials: ccfg.Credentials,
@@ -179,6 +183,9 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if o.token == "" {
+		log.Warn("no --token and no AWS_SESSION_TOKEN: any non-empty token is accepted on the local API")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "upstreams", ccfg.Endpoints, "cache_dir", ccfg.CacheDir)
 
 	rctx, stopRenderers := context.WithCancel(ctx)

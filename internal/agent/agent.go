@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -35,9 +34,16 @@ const (
 type Config struct {
 	// Source serves reads. Required.
 	Source Source
-	// Token is the value X-Aws-Parameters-Secrets-Token must carry; empty
-	// accepts any non-empty value (see the package doc).
+	// Token is the value X-Aws-Parameters-Secrets-Token (Lambda paths) and
+	// X-Amz-Security-Token (SSM proxy) must carry; empty accepts any
+	// non-empty value (see the package doc).
 	Token string
+	// ListenAddr is the address the agent listens on: besides loopback
+	// names, its host is the only Host header accepted (every IP literal
+	// when it is unspecified, as 0.0.0.0).
+	ListenAddr string
+	// AllowWrites lets the SSM proxy forward write operations.
+	AllowWrites bool
 	// Upstreams are the SSM endpoints forwarded calls go to, in order; empty
 	// means AWS's regional endpoint.
 	Upstreams []string
@@ -71,8 +77,11 @@ func (c *Config) Validate() error {
 type Handler struct {
 	cfg     Config
 	log     *slog.Logger
-	mux     *http.ServeMux
+	mux     http.Handler
 	metrics *metrics
+
+	listenHost string // lower-cased host of ListenAddr
+	anyIP      bool   // ListenAddr is unspecified: accept IP literals
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,14 +108,17 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, log: log, mux: http.NewServeMux(), metrics: m}
-	h.mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
-	h.mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
-	h.mux.HandleFunc("GET /healthz", h.healthz)
+	h := &Handler{cfg: cfg, log: log, metrics: m}
+	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
+	mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
+	mux.HandleFunc("GET /healthz", h.healthz)
 	if cfg.Gatherer != nil {
-		h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	h.mux.HandleFunc("POST /{$}", h.proxy)
+	mux.HandleFunc("POST /{$}", h.proxy)
+	h.mux = h.guard(mux)
 	return h, nil
 }
 
@@ -117,14 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // tokenOK checks the Lambda extension token header.
 func (h *Handler) tokenOK(r *http.Request) bool {
-	got := r.Header.Get(HeaderToken)
-	if got == "" {
-		return false
-	}
-	if h.cfg.Token == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
+	return h.tokenMatches(r.Header.Get(HeaderToken))
 }
 
 // markStale adds the stale headers when any result is stale.
@@ -193,6 +198,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	staleServes prometheus.Counter
 	forwarded   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -209,9 +215,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "paramstore_agent_forwarded_total",
 			Help: "SSM calls forwarded to an upstream, by operation and status.",
 		}, []string{"operation", "status"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paramstore_agent_refused_total",
+			Help: "Local API requests refused before any work, by reason (host, token, write).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded} {
+		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded, m.refused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -46,12 +46,31 @@
 //   - version and label: if both are given only the first one in the query
 //     string is used, as the extension documents.
 //
+// # Who may call
+//
+// Every request must carry a Host header that names the agent: a loopback
+// name or address (localhost, 127.0.0.0/8, ::1) or the host of the listen
+// address (any IP literal when the agent listens on every interface).
+// Anything else is refused with 403 before any work: a web page that rebinds
+// its own DNS name to 127.0.0.1 sends its own name as Host.
+//
+// The SSM proxy requires the token too, as X-Amz-Security-Token: the header
+// every SDK and the aws CLI send from AWS_SESSION_TOKEN, so an application
+// is configured with AWS_SESSION_TOKEN=<token> and nothing else. A missing
+// or wrong token is answered 400 UnrecognizedClientException, "The security
+// token included in the request is invalid.", as AWS answers a bad session
+// token. Write operations (PutParameter, DeleteParameter(s), label, tag and
+// service-setting changes) are forwarded only when the agent runs with
+// --allow-writes, else refused with AccessDeniedException; operations that
+// are not Parameter Store's are UnknownOperationException, answered locally.
+// Metric labels name only the known operations (others: "unknown").
+//
 // # Proxy choices
 //
-// The agent terminates the caller's SigV4: it does not verify the caller's
-// signature (it is a localhost sidecar; whoever can reach it can read what
-// its own credentials can read), and requests it forwards are signed again
-// with the agent's own credentials and region. Responses served from the
+// The agent terminates the caller's SigV4: it checks the token but not the
+// caller's signature (it is a localhost sidecar; whoever holds the token can
+// read what its own credentials can read), and requests it forwards are
+// signed again with the agent's own credentials and region. Responses served from the
 // cache carry no signature of their own. GetParametersByPath with
 // ParameterFilters is forwarded, because the cache does not evaluate
 // filters; without filters it is served from the cache, paged by

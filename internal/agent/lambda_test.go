@@ -24,6 +24,7 @@ func newTestHandler(t *testing.T, src *fakeSource, mod func(*Config)) *Handler {
 	cfg := Config{
 		Source:     src,
 		Token:      testToken,
+		ListenAddr: "example.com:2773", // the Host of httptest.NewRequest
 		Region:     "us-east-1",
 		Registerer: reg,
 		Gatherer:   reg,

@@ -88,9 +88,14 @@ func writeNames(op string, body []byte) (names []string, ok bool) {
 
 // proxy serves the SSM JSON API on POST /.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request) {
+	if !h.tokenMatches(r.Header.Get(HeaderSecurityToken)) {
+		h.metrics.refused.WithLabelValues("token").Inc()
+		h.writeError(w, "unknown", ssm.NewError(codeUnrecognizedClient, msgBadToken))
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
-	if !ok || op == "" {
+	if !ok || opLabel(op) == "unknown" {
 		h.writeError(w, "unknown", ssm.Bare(ssm.CodeUnknownOperation))
 		return
 	}
@@ -115,6 +120,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request) {
 		if h.getParametersByPath(ctx, w, body) {
 			return
 		}
+	}
+	if writeOperations[op] && !h.cfg.AllowWrites {
+		h.metrics.refused.WithLabelValues("write").Inc()
+		h.writeError(w, op, ssm.NewError(ssm.CodeAccessDenied, msgNoWrites))
+		return
 	}
 	h.forward(ctx, w, op, body)
 }
@@ -265,7 +275,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, op string, v any) {
 	hdr.Set("x-amzn-RequestId", uuid.NewString())
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
-	h.metrics.requests.WithLabelValues("ssm", op, "200").Inc()
+	h.metrics.requests.WithLabelValues("ssm", opLabel(op), "200").Inc()
 }
 
 // writeSourceError answers an error of the Source: an SSM error keeps its
@@ -301,7 +311,7 @@ func (h *Handler) writeError(w http.ResponseWriter, op string, e *ssm.Error) {
 	status := e.HTTPStatus()
 	w.WriteHeader(status)
 	w.Write(b)
-	h.metrics.requests.WithLabelValues("ssm", op, strconv.Itoa(status)).Inc()
+	h.metrics.requests.WithLabelValues("ssm", opLabel(op), strconv.Itoa(status)).Inc()
 }
 
 // upstreamOrder returns the upstreams to forward to: those whose breaker is
@@ -356,12 +366,12 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, op string,
 		w.WriteHeader(resp.StatusCode)
 		w.Write(out)
 		status := strconv.Itoa(resp.StatusCode)
-		h.metrics.forwarded.WithLabelValues(op, status).Inc()
-		h.metrics.requests.WithLabelValues("ssm", op, status).Inc()
+		h.metrics.forwarded.WithLabelValues(opLabel(op), status).Inc()
+		h.metrics.requests.WithLabelValues("ssm", opLabel(op), status).Inc()
 		return
 	}
 	h.log.Warn("no upstream answered", logKeyOperation, op, logKeyError, lastErr)
-	h.metrics.forwarded.WithLabelValues(op, "unreachable").Inc()
+	h.metrics.forwarded.WithLabelValues(opLabel(op), "unreachable").Inc()
 	h.writeError(w, op, &ssm.Error{Code: ssm.CodeInternal, Message: "No upstream could be reached.", Status: http.StatusServiceUnavailable})
 }
 
