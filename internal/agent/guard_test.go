@@ -215,4 +215,3 @@ func TestMetricLabelsBounded(t *testing.T) {
 		t.Errorf("metrics lack %s", want)
 	}
 }
-
