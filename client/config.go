@@ -49,9 +49,20 @@ type Config struct {
 	// CacheKey is the 32-byte AES-256 key of the persistent cache, required
 	// with CacheDir (see LoadKey). Keep it away from CacheDir.
 	CacheKey []byte
-	// FlushInterval is how often a changed cache is written to CacheDir
-	// (default 30s); Close always writes it.
-	FlushInterval time.Duration
+	// FlushWindow bounds how long a value fetched from an upstream may
+	// wait before it is durable in CacheDir (default 1s): changes are
+	// written behind, coalesced, FlushWindow/2 after the first one, in one
+	// fsynced bbolt transaction of the changed entries only. Close writes
+	// what is pending.
+	FlushWindow time.Duration
+
+	// RefreshBudget is how long a read of a value that is cached (expired,
+	// or loaded from disk and not yet confirmed) waits for an upstream
+	// (default 100ms). Past it the cached value is served, marked stale,
+	// and the refresh goes on in the background, one per key. A negative
+	// budget waits as long as the retry policy takes. Reads of values not
+	// cached at all always wait for the retry policy.
+	RefreshBudget time.Duration
 
 	// Timeout bounds each upstream attempt (default 2s).
 	Timeout time.Duration
@@ -91,8 +102,11 @@ func (cfg Config) Default() Config {
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = 10000
 	}
-	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = 30 * time.Second
+	if cfg.FlushWindow == 0 {
+		cfg.FlushWindow = time.Second
+	}
+	if cfg.RefreshBudget == 0 {
+		cfg.RefreshBudget = 100 * time.Millisecond
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second
@@ -145,6 +159,8 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("client: MaxEntries: must be positive, got %d", cfg.MaxEntries)
 	case cfg.CacheDir != "" && len(cfg.CacheKey) != 32:
 		return fmt.Errorf("client: CacheKey: need 32 bytes with CacheDir, got %d", len(cfg.CacheKey))
+	case cfg.FlushWindow < 0:
+		return fmt.Errorf("client: FlushWindow: must not be negative, got %v", cfg.FlushWindow)
 	case cfg.Timeout < 0:
 		return fmt.Errorf("client: Timeout: must not be negative, got %v", cfg.Timeout)
 	case cfg.MaxAttempts < 1:

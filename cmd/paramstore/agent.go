@@ -33,6 +33,13 @@ type clientFlags struct {
 	ttl       time.Duration
 	pathTTL   map[string]string
 	maxStale  time.Duration
+	budget    time.Duration
+	flush     time.Duration
+	timeout   time.Duration
+	attempts  int
+	brkFail   int
+	brkOpen   time.Duration
+	entries   int
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -44,6 +51,13 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.ttl, "ttl", 5*time.Minute, "how long a value is fresh")
 	fl.StringToStringVar(&f.pathTTL, "path-ttl", nil, "TTL for names under a path, PATH=DURATION (repeatable)")
 	fl.DurationVar(&f.maxStale, "max-stale", 0, "how long past expiry a value may be served when no upstream answers (0: unlimited)")
+	fl.DurationVar(&f.budget, "refresh-budget", 100*time.Millisecond, "how long a read of a cached value waits for an upstream before the cached value is served stale (negative: as long as the retries take)")
+	fl.DurationVar(&f.flush, "flush-window", time.Second, "a fetched value is durable in --cache-dir within this window (writes are coalesced)")
+	fl.DurationVar(&f.timeout, "attempt-timeout", 2*time.Second, "bound of each upstream attempt")
+	fl.IntVar(&f.attempts, "max-attempts", 3, "attempts per upstream for a value not cached (jittered exponential backoff between them)")
+	fl.IntVar(&f.brkFail, "breaker-failures", 5, "consecutive failures that open an upstream's circuit breaker")
+	fl.DurationVar(&f.brkOpen, "breaker-open-for", 5*time.Second, "how long an open breaker refuses calls before one probe")
+	fl.IntVar(&f.entries, "max-entries", 10000, "bound of the cache (least recently used answers evicted first)")
 }
 
 // clientConfig builds the client configuration and the credentials the
@@ -67,8 +81,17 @@ func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg pr
 		TTL:         f.ttl,
 		MaxStale:    f.maxStale,
 		CacheDir:    f.cacheDir,
-		Logger:      log,
-		Registry:    reg,
+
+		RefreshBudget:   f.budget,
+		FlushWindow:     f.flush,
+		Timeout:         f.timeout,
+		MaxAttempts:     f.attempts,
+		BreakerFailures: f.brkFail,
+		BreakerOpenFor:  f.brkOpen,
+		MaxEntries:      f.entries,
+
+		Logger:   log,
+		Registry: reg,
 	}
 	if len(f.pathTTL) > 0 {
 		cfg.PathTTL = map[string]time.Duration{}

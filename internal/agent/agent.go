@@ -165,6 +165,19 @@ type healthReport struct {
 	// Status is "ok" when every upstream is healthy, else "degraded".
 	Status    string           `json:"status"`
 	Upstreams []upstreamReport `json:"upstreams"`
+	Cache     cacheReport      `json:"cache"`
+}
+
+// cacheReport is the persistent cache in /healthz. State is "off", "ok",
+// "unreadable" (left untouched, nothing saved this run), "locked" (another
+// process has it) or "failing" (writes fail, retried).
+type cacheReport struct {
+	Path      string     `json:"path,omitempty"`
+	State     string     `json:"state"`
+	Error     string     `json:"error,omitempty"`
+	Loaded    int        `json:"loaded"`
+	Pending   int        `json:"pending"`
+	LastFlush *time.Time `json:"last_flush,omitempty"`
 }
 
 type upstreamReport struct {
@@ -187,6 +200,15 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 			rep.Status = "degraded"
 		}
 		rep.Upstreams = append(rep.Upstreams, ur)
+	}
+	cs := h.cfg.Source.CacheStatus()
+	rep.Cache = cacheReport{Path: cs.Path, State: cs.State, Error: cs.Error, Loaded: cs.Loaded, Pending: cs.Pending}
+	if !cs.LastFlush.IsZero() {
+		t := cs.LastFlush.UTC()
+		rep.Cache.LastFlush = &t
+	}
+	if cs.State != "ok" && cs.State != "off" {
+		rep.Status = "degraded"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)

@@ -82,3 +82,8 @@ func (s clientSource) Health() []UpstreamHealth {
 	}
 	return out
 }
+
+func (s clientSource) CacheStatus() CacheStatus {
+	st := s.c.CacheStatus()
+	return CacheStatus{Path: st.Path, State: st.State, Error: st.Error, Loaded: st.Loaded, Pending: st.Pending, LastFlush: st.LastFlush}
+}

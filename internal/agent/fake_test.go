@@ -22,6 +22,7 @@ type fakeSource struct {
 	down        bool      // no upstream and nothing cached
 	invalidated []string
 	health      []UpstreamHealth
+	cache       CacheStatus
 	watchers    map[string][]chan Change
 	watchStart  chan string // receives the path of each Watch call, if set
 }
@@ -181,4 +182,13 @@ func (f *fakeSource) Health() []UpstreamHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]UpstreamHealth(nil), f.health...)
+}
+
+func (f *fakeSource) CacheStatus() CacheStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cache.State == "" {
+		return CacheStatus{State: "off"}
+	}
+	return f.cache
 }

@@ -253,6 +253,18 @@ func TestHealthzAndMetrics(t *testing.T) {
 	if rep.Upstreams[0].ServingStaleSince != nil {
 		t.Errorf("healthy upstream has serving_stale_since")
 	}
+	// An unreadable persistent cache alone makes the agent degraded.
+	src.health = []UpstreamHealth{{URL: "http://a", State: "healthy", Breaker: "closed"}}
+	src.cache = CacheStatus{Path: "/c/cache.db", State: "unreadable", Error: "written with another key"}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	rep = healthReport{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "degraded" || rep.Cache.State != "unreadable" || rep.Cache.Error == "" {
+		t.Errorf("healthz with an unreadable cache: got %+v", rep)
+	}
 
 	req := httptest.NewRequest("GET", "/systemsmanager/parameters/get?name=%2Fapp%2Furl", nil)
 	req.Header.Set(HeaderToken, testToken)

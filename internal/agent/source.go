@@ -43,6 +43,14 @@ type UpstreamHealth struct {
 	ServingStaleSince time.Time
 }
 
+// CacheStatus describes the Source's persistent cache (see
+// client.CacheStatus).
+type CacheStatus struct {
+	Path, State, Error string
+	Loaded, Pending    int
+	LastFlush          time.Time
+}
+
 // Source is what the agent reads through: a resilient, caching SSM client.
 // The client package implements it (see ClientSource). Implementations must
 // be safe for concurrent use. Errors returned by SSM are smithy.APIError
@@ -63,4 +71,6 @@ type Source interface {
 	Invalidate(names ...string)
 	// Health reports the upstreams in the order they are tried.
 	Health() []UpstreamHealth
+	// CacheStatus reports the persistent cache.
+	CacheStatus() CacheStatus
 }
