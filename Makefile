@@ -37,9 +37,12 @@ fuzz:
 		done; \
 	done
 
-# The SIGKILL crash test with more rounds than CI runs.
+# The SIGKILL crash tests with more rounds than CI runs: the server's, and
+# the agent's (moto_server as the upstream; a table of versions per round).
 crash:
 	PARAMSTORE_CRASH_ROUNDS=20 $(GO) test -race -count=1 -run Crash -v ./tests/e2e/
+	PARAMSTORE_AGENT_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestAgentCrash -v ./tests/agent/ | grep -E 'CRASH|^(---|ok|FAIL)'
+
 
 # The cluster fault tests (leader kills, partitions, replica convergence) in
 # their long form, and the 1-node vs 3-node throughput benchmark.

@@ -64,6 +64,7 @@ type Client struct {
 	upstreams []*upstream
 	cache     *cache
 	flight    singleflight.Group
+	inflight  sync.Map // query key -> time.Time its fetch started (real time: budgets are waited for)
 	metrics   *metrics
 	persist   *persister // nil without CacheDir, or when it cannot be read
 	flushMu   sync.Mutex // one flush at a time
@@ -77,6 +78,8 @@ type Client struct {
 	refresh chan string    // keys to refresh
 	closeMu sync.Mutex
 	closed  bool
+
+	noStreamOnce sync.Once // the "no change stream" log line
 
 	staleMu    sync.Mutex
 	staleSince time.Time // zero while upstreams answer
@@ -224,10 +227,20 @@ func (c *Client) lookup(ctx context.Context, q query) ([]Result, error) {
 		return results(cached, true, false)
 	}
 	c.metrics.miss()
-	ch := c.flight.DoChan(key, func() (any, error) { return c.fetch(q, false) })
+	ch := c.flight.DoChan(key, func() (any, error) {
+		c.inflight.Store(key, time.Now())
+		defer c.inflight.Delete(key)
+		return c.fetch(q, false)
+	})
 	var budget <-chan time.Time
 	if have && !cached.notFound && c.staleOK(cached, now) && c.cfg.RefreshBudget >= 0 {
-		t := time.NewTimer(c.cfg.RefreshBudget)
+		// The budget runs from the start of the refresh: readers that join
+		// it late wait only what is left.
+		wait := c.cfg.RefreshBudget
+		if v, ok := c.inflight.Load(key); ok {
+			wait = max(0, time.Until(v.(time.Time).Add(wait)))
+		}
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		budget = t.C
 	}

@@ -83,7 +83,10 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 		defer stop()
 		err := c.follow(wctx, path, out)
 		if errors.Is(err, errNoStream) {
-			c.log.Info("no change stream, polling", keyPath, path)
+			c.noStreamOnce.Do(func() {
+				c.log.Info("upstream has no change stream (AWS SSM or compatible): values are refreshed by TTL",
+					keyPath, path, keyError, err, "poll_every", max(c.cfg.ttlFor(path), minPoll).String())
+			})
 			c.poll(wctx, path, out)
 		}
 	}()
@@ -177,9 +180,13 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 	if err != nil {
 		return page, err
 	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// Not a Paramstore server: AWS answers an unknown path with 404
+		// or an unknown operation with 400, moto with 404.
+		return page, fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
+	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return page, errNoStream
 	case resp.StatusCode != http.StatusOK:
 		return page, fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
 	}
