@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -354,6 +355,8 @@ func (p *persister) write(puts []entry, dels []string) error {
 		}
 		sealed = append(sealed, kv{k, v})
 	}
+	// In key order: bbolt inserts neighbours into the same pages.
+	slices.SortFunc(sealed, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
 	err := p.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketEntries)
 		if err != nil {
