@@ -149,6 +149,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	for range refreshWorkers {
 		c.goFunc(c.refreshLoop)
 	}
+	if cfg.HealthCheckInterval > 0 {
+		c.goFunc(c.checkLoop)
+	}
 	return c, nil
 }
 
@@ -227,13 +230,14 @@ func (c *Client) lookup(ctx context.Context, q query) ([]Result, error) {
 		return results(cached, true, false)
 	}
 	c.metrics.miss()
+	usable := have && !cached.notFound && c.staleOK(cached, now)
 	ch := c.flight.DoChan(key, func() (any, error) {
 		c.inflight.Store(key, time.Now())
 		defer c.inflight.Delete(key)
-		return c.fetch(q, false)
+		return c.fetch(q, false, !usable)
 	})
 	var budget <-chan time.Time
-	if have && !cached.notFound && c.staleOK(cached, now) && c.cfg.RefreshBudget >= 0 {
+	if usable && c.cfg.RefreshBudget >= 0 {
 		// The budget runs from the start of the refresh: readers that join
 		// it late wait only what is left.
 		wait := c.cfg.RefreshBudget
@@ -294,8 +298,9 @@ type fetched struct {
 // fetch reads q from an upstream and caches the answer (including
 // ParameterNotFound). Unless force, a fresh cache entry stored since the
 // caller looked is returned instead: that is what makes coalescing hold
-// for callers that arrive just after a fetch ends.
-func (c *Client) fetch(q query, force bool) (fetched, error) {
+// for callers that arrive just after a fetch ends. urgent says a caller
+// waits with nothing cached (see call).
+func (c *Client) fetch(q query, force, urgent bool) (fetched, error) {
 	key := q.key()
 	if !force {
 		if e, ok := c.cache.get(key); ok && e.fresh(c.cfg.Now()) {
@@ -306,10 +311,10 @@ func (c *Client) fetch(q query, force bool) (fetched, error) {
 	var err error
 	if q.Kind == kindName {
 		var p Parameter
-		p, err = c.fetchOne(c.ctx, q)
+		p, err = c.fetchOne(c.ctx, q, urgent)
 		params = []Parameter{p}
 	} else {
-		params, err = c.fetchPath(c.ctx, q)
+		params, err = c.fetchPath(c.ctx, q, urgent)
 	}
 	now := c.cfg.Now()
 	var nf *types.ParameterNotFound
@@ -342,9 +347,9 @@ func (c *Client) store(q query, params []Parameter, now time.Time) entry {
 	return e
 }
 
-func (c *Client) fetchOne(ctx context.Context, q query) (Parameter, error) {
+func (c *Client) fetchOne(ctx context.Context, q query, urgent bool) (Parameter, error) {
 	var out *ssm.GetParameterOutput
-	err := c.call(ctx, "GetParameter", func(ctx context.Context, api ssmAPI) error {
+	err := c.call(ctx, "GetParameter", urgent, func(ctx context.Context, api ssmAPI) error {
 		var err error
 		out, err = api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(q.Name), WithDecryption: aws.Bool(q.Decrypt)})
 		return err
@@ -358,9 +363,9 @@ func (c *Client) fetchOne(ctx context.Context, q query) (Parameter, error) {
 	return fromSDK(*out.Parameter), nil
 }
 
-func (c *Client) fetchPath(ctx context.Context, q query) ([]Parameter, error) {
+func (c *Client) fetchPath(ctx context.Context, q query, urgent bool) ([]Parameter, error) {
 	var params []Parameter
-	err := c.call(ctx, "GetParametersByPath", func(ctx context.Context, api ssmAPI) error {
+	err := c.call(ctx, "GetParametersByPath", urgent, func(ctx context.Context, api ssmAPI) error {
 		params = params[:0]
 		in := &ssm.GetParametersByPathInput{Path: aws.String(q.Name), Recursive: aws.Bool(q.Recursive),
 			WithDecryption: aws.Bool(q.Decrypt), MaxResults: aws.Int32(10)}
@@ -485,7 +490,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 		batch := misses[:min(10, len(misses))]
 		misses = misses[len(batch):]
 		var out *ssm.GetParametersOutput
-		callErr := c.call(ctx, "GetParameters", func(ctx context.Context, api ssmAPI) error {
+		callErr := c.call(ctx, "GetParameters", true, func(ctx context.Context, api ssmAPI) error {
 			var err error
 			out, err = api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(withDecryption)})
 			return err
@@ -621,7 +626,7 @@ func (c *Client) refreshKey(key string) {
 		return
 	}
 	due := e.refreshAt
-	_, err, _ := c.flight.Do(key, func() (any, error) { return c.fetch(e.q, true) })
+	_, err, _ := c.flight.Do(key, func() (any, error) { return c.fetch(e.q, true, false) })
 	now := c.cfg.Now()
 	if err != nil {
 		var nf *types.ParameterNotFound

@@ -78,6 +78,12 @@ type Config struct {
 	// probe through (default 5s).
 	BreakerOpenFor time.Duration
 
+	// HealthCheckInterval is how often upstreams that no call observed for
+	// that long are checked in the background (one cheap GetParameter,
+	// ±20% jitter), so their reported state stays recent (default 10s;
+	// negative turns the checks off).
+	HealthCheckInterval time.Duration
+
 	// HTTPClient sends every request (default: a new http.Client).
 	HTTPClient *http.Client
 	// Logger receives warnings and debug messages; nil discards them.
@@ -125,6 +131,9 @@ func (cfg Config) Default() Config {
 	}
 	if cfg.BreakerOpenFor == 0 {
 		cfg.BreakerOpenFor = 5 * time.Second
+	}
+	if cfg.HealthCheckInterval == 0 {
+		cfg.HealthCheckInterval = 10 * time.Second
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}

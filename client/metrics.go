@@ -18,7 +18,7 @@ type metrics struct {
 	errors                         *prometheus.CounterVec // endpoint, op, code
 	breaker                        *prometheus.GaugeVec   // endpoint
 	lag                            prometheus.Histogram
-	budget, flushErrors            prometheus.Counter
+	budget, flushErrors, probes    prometheus.Counter
 	flushSeconds                   prometheus.Histogram
 	unreadable                     prometheus.Gauge
 }
@@ -48,6 +48,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.budget = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_refresh_budget_spent_total",
 		Help: "Reads of a cached value served stale because no upstream answered within the refresh budget."})
+	m.probes = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_breaker_probes_now_total",
+		Help: "Probes let through an open breaker at once because every breaker was open and a caller waited with nothing cached."})
 	m.flushErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_cache_flush_errors_total",
 		Help: "Writes of the persistent cache that failed (retried)."})
 	m.flushSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "paramstore_client_cache_flush_seconds",
@@ -55,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.unreadable = prometheus.NewGauge(prometheus.GaugeOpts{Name: "paramstore_client_cache_unreadable",
 		Help: "1 when the persistent cache exists but cannot be read (wrong key, damaged, locked): it is left untouched and nothing is saved."})
 	for _, col := range []prometheus.Collector{m.hits, m.misses, m.stale, m.evictions, m.calls, m.errors, m.breaker, m.lag,
-		m.budget, m.flushErrors, m.flushSeconds, m.unreadable} {
+		m.budget, m.flushErrors, m.flushSeconds, m.unreadable, m.probes} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("client: register metrics: %w", err)
 		}
@@ -155,4 +157,10 @@ func (m *metrics) cacheUnreadable(b bool) {
 		v = 1
 	}
 	m.unreadable.Set(v)
+}
+
+func (m *metrics) probeNow() {
+	if m != nil {
+		m.probes.Inc()
+	}
 }

@@ -125,6 +125,10 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 			continue
 		}
 		failures = 0
+		// The stream answered: the server is up, whatever the breakers say.
+		for _, o := range c.upstreams {
+			o.breaker.expedite()
+		}
 		if since == 0 {
 			since = max(page.Index, 1)
 			continue
@@ -203,7 +207,7 @@ func (c *Client) poll(ctx context.Context, path string, out chan<- Change) {
 	q := query{Kind: kindPath, Region: c.cfg.Region, Name: path, Recursive: true}
 	var prev map[string]int64 // nil until the first answer
 	for {
-		params, err := c.fetchPath(ctx, q)
+		params, err := c.fetchPath(ctx, q, false)
 		if err != nil && ctx.Err() == nil {
 			c.log.Debug("poll failed", keyPath, path, keyError, err)
 		}

@@ -40,6 +40,7 @@ type clientFlags struct {
 	brkFail   int
 	brkOpen   time.Duration
 	entries   int
+	check     time.Duration
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -58,6 +59,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.brkFail, "breaker-failures", 5, "consecutive failures that open an upstream's circuit breaker")
 	fl.DurationVar(&f.brkOpen, "breaker-open-for", 5*time.Second, "how long an open breaker refuses calls before one probe")
 	fl.IntVar(&f.entries, "max-entries", 10000, "bound of the cache (least recently used answers evicted first)")
+	fl.DurationVar(&f.check, "health-check-interval", 10*time.Second, "re-check upstreams no call observed for this long, in the background (±20% jitter; negative: off)")
 }
 
 // clientConfig builds the client configuration and the credentials the
@@ -89,6 +91,8 @@ func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg pr
 		BreakerFailures: f.brkFail,
 		BreakerOpenFor:  f.brkOpen,
 		MaxEntries:      f.entries,
+
+		HealthCheckInterval: f.check,
 
 		Logger:   log,
 		Registry: reg,

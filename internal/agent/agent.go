@@ -181,10 +181,14 @@ type cacheReport struct {
 }
 
 type upstreamReport struct {
-	URL               string     `json:"url"`
-	State             string     `json:"state"`
-	Breaker           string     `json:"breaker"`
-	LastError         string     `json:"last_error,omitempty"`
+	URL        string     `json:"url"`
+	State      string     `json:"state"`
+	Breaker    string     `json:"breaker"`
+	LastError  string     `json:"last_error,omitempty"`
+	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	// ObservationAge is how old the state is, in seconds (absent before
+	// the first call to the upstream).
+	ObservationAge    *float64   `json:"observation_age_seconds,omitempty"`
 	ServingStaleSince *time.Time `json:"serving_stale_since,omitempty"`
 }
 
@@ -192,6 +196,11 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	rep := healthReport{Status: "ok", Upstreams: []upstreamReport{}}
 	for _, u := range h.cfg.Source.Health() {
 		ur := upstreamReport{URL: u.URL, State: u.State, Breaker: u.Breaker, LastError: u.LastError}
+		if !u.ObservedAt.IsZero() {
+			t := u.ObservedAt.UTC()
+			age := max(0, h.cfg.Now().Sub(u.ObservedAt)).Seconds()
+			ur.ObservedAt, ur.ObservationAge = &t, &age
+		}
 		if !u.ServingStaleSince.IsZero() {
 			t := u.ServingStaleSince.UTC()
 			ur.ServingStaleSince = &t

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,7 +81,7 @@ func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return Result{}, errors.New("fake: no upstream reachable")
+		return Result{}, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
 	}
 	base, sel := name, ""
 	if i := strings.LastIndexByte(name, ':'); i > 0 {
@@ -132,7 +133,7 @@ func (f *fakeSource) GetByPath(ctx context.Context, path string, recursive, decr
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return nil, errors.New("fake: no upstream reachable")
+		return nil, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
 	}
 	prefix := strings.TrimRight(path, "/") + "/"
 	var out []Result

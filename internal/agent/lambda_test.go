@@ -178,8 +178,8 @@ func TestLambdaStaleAndDown(t *testing.T) {
 			HeaderStale, rec.Header().Get(HeaderStale), HeaderAge, rec.Header().Get(HeaderAge))
 	}
 	src.setDown(true)
-	if rec := get(); rec.Code != http.StatusBadGateway {
-		t.Errorf("nothing cached and no upstream: got status %d, want 502", rec.Code)
+	if rec := get(); rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("nothing cached and no upstream: got status %d, want 503 with Retry-After", rec.Code)
 	}
 	req := httptest.NewRequest("GET", "/secretsmanager/get?secretId=x", nil)
 	req.Header.Set(HeaderToken, testToken)

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"strings"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 
 	"github.com/paramstore/paramstore/internal/ssm"
@@ -278,23 +276,15 @@ func (h *Handler) writeJSON(w http.ResponseWriter, op string, v any) {
 	h.metrics.requests.WithLabelValues("ssm", opLabel(op), "200").Inc()
 }
 
-// writeSourceError answers an error of the Source: an SSM error keeps its
-// code and message; anything else means no upstream could be reached.
+// writeSourceError answers an error of the Source as an AWS error, with
+// an honest status (see failure).
 func (h *Handler) writeSourceError(w http.ResponseWriter, op string, err error) {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		e := &ssm.Error{Code: api.ErrorCode(), Message: api.ErrorMessage()}
-		if e.Message == "" {
-			e.NoMessage = true
-		}
-		if api.ErrorFault() == smithy.FaultServer {
-			e.Status = http.StatusInternalServerError
-		}
-		h.writeError(w, op, e)
-		return
+	f := h.failureOf(err)
+	if f.status >= 500 || f.status == http.StatusTooManyRequests {
+		h.log.Warn("read failed", logKeyOperation, op, logKeyStatus, f.status, logKeyError, err)
 	}
-	h.log.Warn("read failed", logKeyOperation, op, logKeyError, err)
-	h.writeError(w, op, &ssm.Error{Code: ssm.CodeInternal, Message: "No upstream could be reached and the value is not cached.", Status: http.StatusServiceUnavailable})
+	setRetryAfter(w, f)
+	h.writeError(w, op, &ssm.Error{Code: f.code, Message: f.msg, NoMessage: f.noMessage, Status: f.status})
 }
 
 // writeError writes an AWS JSON error: {"__type": code, <member>: message}.
@@ -372,7 +362,9 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, op string,
 	}
 	h.log.Warn("no upstream answered", logKeyOperation, op, logKeyError, lastErr)
 	h.metrics.forwarded.WithLabelValues(opLabel(op), "unreachable").Inc()
-	h.writeError(w, op, &ssm.Error{Code: ssm.CodeInternal, Message: "No upstream could be reached.", Status: http.StatusServiceUnavailable})
+	f := failure{status: http.StatusServiceUnavailable, code: codeServiceUnavailable, msg: "No upstream could be reached.", retryAfter: h.retryAfter()}
+	setRetryAfter(w, f)
+	h.writeError(w, op, &ssm.Error{Code: f.code, Message: f.msg, Status: f.status})
 }
 
 // send signs and sends one call to one upstream.

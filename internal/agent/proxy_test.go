@@ -157,8 +157,8 @@ func TestProxyFailover(t *testing.T) {
 	src.health = nil
 	h2 := newTestHandler(t, src, func(c *Config) { c.Upstreams = []string{deadURL} })
 	rec := post(t, h2, "DescribeParameters", `{}`)
-	if rec.Code != 503 || rec.Header().Get("X-Amzn-ErrorType") != "InternalServerError" {
-		t.Errorf("no upstream: got %d %s, want 503 InternalServerError", rec.Code, rec.Header().Get("X-Amzn-ErrorType"))
+	if rec.Code != 503 || rec.Header().Get("X-Amzn-ErrorType") != "ServiceUnavailable" || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("no upstream: got %d %s, want 503 ServiceUnavailable with Retry-After", rec.Code, rec.Header().Get("X-Amzn-ErrorType"))
 	}
 }
 
