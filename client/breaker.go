@@ -111,13 +111,16 @@ func (b *breaker) allowNow(ctx context.Context) bool {
 }
 
 // expedite makes an open breaker due for its probe now: another upstream
-// (or the change stream) just answered, so the outage may be over.
-func (b *breaker) expedite() {
+// (or the change stream) just answered, so the outage may be over. It
+// reports whether the breaker was open and waiting.
+func (b *breaker) expedite() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state == BreakerOpen {
+	if b.state == BreakerOpen && b.now().Sub(b.openedAt) < b.openFor {
 		b.openedAt = b.now().Add(-b.openFor)
+		return true
 	}
+	return false
 }
 
 // retryIn is how long until an open breaker lets a probe through (0 when

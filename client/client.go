@@ -76,6 +76,7 @@ type Client struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every background goroutine
 	refresh chan string    // keys to refresh
+	kick    chan struct{}  // runs the background check now
 	closeMu sync.Mutex
 	closed  bool
 
@@ -127,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cache:   newCache(cfg.MaxEntries),
 		metrics: m,
 		refresh: make(chan string, refreshQueue),
+		kick:    make(chan struct{}, 1),
 	}
 	endpoints := cfg.Endpoints
 	if len(endpoints) == 0 {

@@ -1,9 +1,9 @@
 package client
 
 import (
-	"runtime"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 

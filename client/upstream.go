@@ -227,9 +227,17 @@ func (c *Client) answered(u *upstream) {
 	u.observe(nil, c.cfg.Now())
 	c.markServingFresh()
 	for _, o := range c.upstreams {
-		if o != u {
-			o.breaker.expedite()
+		if o != u && o.breaker.expedite() {
+			c.kickCheck()
 		}
+	}
+}
+
+// kickCheck makes the background check run now.
+func (c *Client) kickCheck() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -246,16 +254,25 @@ const healthCheckName = "/paramstore/agent/health-check"
 // checkLoop re-checks, every HealthCheckInterval (with ±20% jitter), the
 // upstreams that no call has observed for that long, so that their
 // reported state is recent: those the client does not use (the second of
-// two healthy endpoints) and those whose breaker waits for a probe.
+// two healthy endpoints) and those whose breaker waits for a probe. When
+// an upstream answers while others' breakers are open, it runs at once for
+// those (their probe is due: see answered).
 func (c *Client) checkLoop() {
 	for {
 		every := c.cfg.HealthCheckInterval
 		jitter := time.Duration(rand.Int64N(int64(every)/5+1)) - every/10
-		if sleepCtx(c.ctx, every+jitter) != nil {
+		t := time.NewTimer(every + jitter)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
 			return
+		case <-t.C:
+		case <-c.kick:
+			t.Stop()
 		}
 		for _, u := range c.upstreams {
-			if c.cfg.Now().Sub(u.observedAt()) < every || !u.breaker.allow() {
+			idle := c.cfg.Now().Sub(u.observedAt()) >= every
+			if (!idle && u.breaker.current() != BreakerHalfOpen) || !u.breaker.allow() {
 				continue
 			}
 			actx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)

@@ -102,8 +102,10 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		if u.url == "" {
 			return errNoStream
 		}
+		// The first poll, and the first after a failure, returns at once:
+		// its answer tells that the server is back (see below).
 		wait := watchWait
-		if since == 0 {
+		if since == 0 || failures > 0 {
 			wait = 0
 		}
 		page, err := c.changes(ctx, u, path, since, wait)
@@ -127,7 +129,9 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		failures = 0
 		// The stream answered: the server is up, whatever the breakers say.
 		for _, o := range c.upstreams {
-			o.breaker.expedite()
+			if o.breaker.expedite() {
+				c.kickCheck()
+			}
 		}
 		if since == 0 {
 			since = max(page.Index, 1)
