@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,6 +80,8 @@ type Handler struct {
 	log     *slog.Logger
 	mux     http.Handler
 	metrics *metrics
+
+	lastWarn atomic.Int64 // unix nanoseconds of the last failure logged as a warning
 
 	listenHost string // lower-cased host of ListenAddr
 	anyIP      bool   // ListenAddr is unspecified: accept IP literals

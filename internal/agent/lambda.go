@@ -123,7 +123,7 @@ func (h *Handler) lambdaGet(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		f := h.failureOf(err)
 		if f.status >= 500 || f.status == http.StatusTooManyRequests {
-			h.log.Warn("lambda get failed", logKeyOperation, "GetParameter", logKeyStatus, f.status, logKeyError, err)
+			h.logFailure("lambda get failed", "GetParameter", f, err)
 		}
 		setRetryAfter(w, f)
 		h.lambdaText(w, f.status, f.code, f.msg)

@@ -281,7 +281,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, op string, v any) {
 func (h *Handler) writeSourceError(w http.ResponseWriter, op string, err error) {
 	f := h.failureOf(err)
 	if f.status >= 500 || f.status == http.StatusTooManyRequests {
-		h.log.Warn("read failed", logKeyOperation, op, logKeyStatus, f.status, logKeyError, err)
+		h.logFailure("read failed", op, f, err)
 	}
 	setRetryAfter(w, f)
 	h.writeError(w, op, &ssm.Error{Code: f.code, Message: f.msg, NoMessage: f.noMessage, Status: f.status})

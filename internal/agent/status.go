@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -92,4 +93,16 @@ func setRetryAfter(w http.ResponseWriter, f failure) {
 	if f.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
 	}
+}
+
+// logFailure logs a read the agent could not serve: at warning level at
+// most once a second (an outage fails every read; the metrics count
+// them), at debug level otherwise.
+func (h *Handler) logFailure(msg, op string, f failure, err error) {
+	level := slog.LevelDebug
+	now := time.Now().UnixNano()
+	if last := h.lastWarn.Load(); now-last >= int64(time.Second) && h.lastWarn.CompareAndSwap(last, now) {
+		level = slog.LevelWarn
+	}
+	h.log.Log(context.Background(), level, msg, logKeyOperation, op, logKeyStatus, f.status, logKeyError, err)
 }
