@@ -230,7 +230,7 @@ func TestHealthzAndMetrics(t *testing.T) {
 	seedLambda(src)
 	since := testNow.Add(-time.Minute)
 	src.health = []UpstreamHealth{
-		{URL: "http://a", State: "healthy", Breaker: "closed"},
+		{URL: "http://a", State: "healthy", Breaker: "closed", ObservedAt: testNow.Add(-1500 * time.Millisecond)},
 		{URL: "http://b", State: "down", Breaker: "open", LastError: "connection refused", ServingStaleSince: since},
 	}
 	h := newTestHandler(t, src, nil)
@@ -252,6 +252,12 @@ func TestHealthzAndMetrics(t *testing.T) {
 	}
 	if rep.Upstreams[0].ServingStaleSince != nil {
 		t.Errorf("healthy upstream has serving_stale_since")
+	}
+	if a := rep.Upstreams[0]; a.ObservationAge == nil || *a.ObservationAge != 1.5 || a.ObservedAt == nil {
+		t.Errorf("upstream a: observation age %v at %v, want 1.5s", a.ObservationAge, a.ObservedAt)
+	}
+	if b := rep.Upstreams[1]; b.ObservationAge != nil {
+		t.Errorf("upstream b, never observed: observation age %v, want none", *b.ObservationAge)
 	}
 	// An unreadable persistent cache alone makes the agent degraded.
 	src.health = []UpstreamHealth{{URL: "http://a", State: "healthy", Breaker: "closed"}}

@@ -51,7 +51,10 @@ func TestAgentCrash(t *testing.T) {
 	cacheDir, key := t.TempDir(), newCacheKey(t)
 	env := motoEnv(t, "CRASH_CACHE_KEY="+key)
 	agentArgs := []string{"agent", "--upstream", sw.URL, "--listen", "127.0.0.1:0", "--cache-dir", cacheDir,
-		"--cache-key", "env:CRASH_CACHE_KEY", "--ttl", "100ms", "--token", agentToken}
+		"--cache-key", "env:CRASH_CACHE_KEY", "--ttl", "100ms", "--token", agentToken,
+		// After each restart with the upstream down, the next round starts
+		// once a breaker probe finds it back: keep that short.
+		"--breaker-open-for", "300ms"}
 	ag := start(t, "agent", env, agentArgs...)
 
 	// The source rotates values all along; value "vN" is version N.
