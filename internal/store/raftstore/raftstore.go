@@ -508,7 +508,8 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 // a failure to commit.
 func isResult(err error) bool {
 	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
-		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists)
+		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists) ||
+		errors.Is(err, store.ErrKeyMismatch)
 }
 
 // forward sends a command to the leader and waits until this node has
@@ -587,6 +588,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	entries := make([]store.Entry, len(logs))
 	for i, l := range logs {
 		entries[i].Index = l.Index
+		entries[i].Term = l.Term
 		if l.Type == raft.LogCommand {
 			entries[i].Data = l.Data
 		}
@@ -601,8 +603,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
+// Snapshot takes the state as of the last applied entry (it runs on the
+// apply goroutine), so the snapshot's content is at exactly the index raft
+// records for it; Persist writes it out later, concurrently with Apply.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{db: f.db}, nil
+	snap, err := f.db.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{snap: snap}, nil
 }
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
@@ -610,21 +619,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return f.db.Restore(rc)
 }
 
-// snapshot streams the bbolt file. Persist runs concurrently with Apply; the
-// bbolt read transaction gives it a consistent view.
+// snapshot streams the bbolt file to raft's snapshot store (a local file,
+// so the read transaction stays open only at the disk's pace).
 type snapshot struct {
-	db *store.DB
+	snap *store.Snapshot
 }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.db.WriteTo(sink); err != nil {
+	if _, err := s.snap.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("raftstore: snapshot: %w", err)
 	}
 	return sink.Close()
 }
 
-func (s *snapshot) Release() {}
+func (s *snapshot) Release() { s.snap.Close() }
 
 // slogWriter forwards hclog's lines to slog.
 type slogWriter struct{ l *slog.Logger }

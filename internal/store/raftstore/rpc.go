@@ -62,6 +62,8 @@ var resultErrors = map[string]error{
 	"notfound": store.ErrNotFound,
 	"quota":    store.ErrQuota,
 	"exists":   store.ErrExists,
+	// keymismatch: an OpKeyCheck with another master key's value.
+	"keymismatch": store.ErrKeyMismatch,
 }
 
 func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
