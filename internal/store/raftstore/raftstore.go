@@ -4,7 +4,10 @@
 //
 // The state machine is persistent (bbolt, package store), so raft is told not
 // to restore a snapshot on start; entries replayed after a restart are
-// skipped by the state machine's applied index.
+// skipped by the state machine's applied index. Before raft starts, Open
+// checks that the state machine, the snapshots and the log fit together
+// (recover.go) and that the files were not damaged while the node was
+// stopped (clean.go).
 package raftstore
 
 import (
@@ -57,6 +60,15 @@ type Config struct {
 	TrailingLogs uint64
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
+	// Check checks state.db and raft.db before they are opened after an
+	// unclean shutdown, and a snapshot's copy before it replaces the state
+	// machine; nil means store.InProcessChecker, which a corrupt file can
+	// crash (the server runs store.ExecChecker).
+	Check store.Checker
+	// ForceNewCluster makes this node's state the state of a new cluster
+	// whose only member is this node (recover.go): the recovery when the
+	// raft log is lost or a quorum is gone for good.
+	ForceNewCluster bool
 }
 
 // Default returns the default configuration for dir.
@@ -88,6 +100,8 @@ func (c Config) Validate() error {
 		return errors.New("raftstore: --join needs --raft-listen")
 	case c.MaxStaleness <= 0:
 		return errors.New("raftstore: Config.MaxStaleness must be positive")
+	case c.ForceNewCluster && c.Join != "":
+		return errors.New("raftstore: --force-new-cluster makes a new cluster; drop --join")
 	}
 	return nil
 }
@@ -100,7 +114,9 @@ type Node struct {
 	logs  *raftboltdb.BoltStore
 	trans raft.Transport
 	log   *slog.Logger
+	hlog  hclog.Logger
 	rpc   *rpcClient
+	check store.Checker
 
 	// readyForReads is set once a new leader has committed a barrier, so
 	// its commit index covers every earlier entry (see leaderWatch).
@@ -117,7 +133,9 @@ type Node struct {
 	wg     sync.WaitGroup
 }
 
-// Open opens (bootstrapping on first start) the node.
+// Open opens (bootstrapping on first start) the node. It refuses, with an
+// error wrapping ErrDataDir that names the files and the fix, a data
+// directory whose files are damaged or do not fit together.
 func Open(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,11 +147,23 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
-	db, err := store.Open(filepath.Join(cfg.Dir, "state.db"))
+	n := &Node{cfg: cfg, log: logger, stop: make(chan struct{}), check: cfg.Check}
+	if n.check == nil {
+		n.check = store.InProcessChecker
+	}
+	n.hlog = hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Warn,
+		Output: slogWriter{n.log},
+	})
+	if err := n.checkFiles(context.Background()); err != nil {
+		return nil, err
+	}
+	db, err := store.OpenOptions(filepath.Join(cfg.Dir, stateFile), store.Options{Check: n.check})
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, db: db, log: logger, stop: make(chan struct{})}
+	n.db = db
 	n.rpc = newRPCClient(cfg.ClusterKey)
 	if err := n.start(); err != nil {
 		db.Close()
@@ -144,20 +174,10 @@ func Open(cfg Config) (*Node, error) {
 
 func (n *Node) start() error {
 	cfg := n.cfg
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.Warn,
-		Output: slogWriter{n.log},
-	})
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	hlog := n.hlog
+	logs, snaps, err := n.openRaftFiles()
 	if err != nil {
-		return fmt.Errorf("raftstore: open log: %w", err)
-	}
-	n.logs = logs
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
-	if err != nil {
-		logs.Close()
-		return fmt.Errorf("raftstore: open snapshots: %w", err)
+		return err
 	}
 	var addr raft.ServerAddress
 	if cfg.Bind == "" {
@@ -174,6 +194,19 @@ func (n *Node) start() error {
 		n.trans = t
 		addr = t.LocalAddr()
 	}
+	if cfg.ForceNewCluster {
+		logs, snaps, err = n.forceNewCluster(logs, snaps, addr)
+	} else {
+		err = n.reconcile(logs, snaps)
+	}
+	if err != nil {
+		n.closeTransport()
+		if logs != nil {
+			logs.Close()
+		}
+		return err
+	}
+	n.logs = logs
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -569,6 +602,11 @@ func (n *Node) Close() error {
 	}
 	if cerr := n.db.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		if werr := writeCleanShutdown(n.cfg.Dir); werr != nil {
+			n.log.Warn("could not record the clean shutdown; the next start checks the files", "error", werr)
+		}
 	}
 	return err
 }
