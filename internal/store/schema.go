@@ -40,7 +40,10 @@ var (
 	keySchema      = []byte("schema")
 )
 
-const schemaVersion = "1"
+// SchemaVersion is the version of the state machine's schema.
+const SchemaVersion = "1"
+
+const schemaVersion = SchemaVersion
 
 func tenancyPrefix(tenancy string) []byte {
 	b := make([]byte, 0, len(tenancy)+1)

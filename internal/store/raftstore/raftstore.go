@@ -65,6 +65,9 @@ type Config struct {
 	// machine; nil means store.InProcessChecker, which a corrupt file can
 	// crash (the server runs store.ExecChecker).
 	Check store.Checker
+	// KeyCheck is the key check value of this node's master key, sent when
+	// it joins: a cluster that recorded another value refuses the node.
+	KeyCheck []byte
 	// ForceNewCluster makes this node's state the state of a new cluster
 	// whose only member is this node (recover.go): the recovery when the
 	// raft log is lost or a quorum is gone for good.
