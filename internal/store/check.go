@@ -180,17 +180,21 @@ func ExecChecker(argv ...string) Checker {
 		if !errors.As(runErr, &ee) {
 			return FileInfo{}, fmt.Errorf("store: check %s: run %s: %w", path, argv[0], runErr)
 		}
-		return FileInfo{}, fmt.Errorf("%w: %s: the check crashed (%v): %s", ErrCorrupt, path, runErr, crashLine(stderr.String()))
+		return FileInfo{}, fmt.Errorf("%w: %s: bbolt crashed reading it (%v): %s", ErrCorrupt, path, runErr, crashLine(stderr.String()))
 	}
 }
 
-// crashLine picks the line that says why a Go program died.
+// crashLine says, from a crashed Go program's output, why it died: the
+// panic's message, or the kind of fault.
 func crashLine(out string) string {
 	for _, line := range strings.Split(out, "\n") {
-		for _, p := range []string{"panic: ", "fatal error: ", "unexpected fault address", "runtime: "} {
-			if strings.HasPrefix(line, p) {
-				return strings.TrimSpace(line)
-			}
+		switch {
+		case strings.HasPrefix(line, "unexpected fault address"), strings.Contains(line, "SIGSEGV"), strings.Contains(line, "SIGBUS"):
+			return "a memory fault reading the file"
+		case strings.HasPrefix(line, "panic: "):
+			return strings.TrimSpace(strings.TrimPrefix(line, "panic: "))
+		case strings.HasPrefix(line, "fatal error: "):
+			return strings.TrimSpace(strings.TrimPrefix(line, "fatal error: "))
 		}
 	}
 	out = strings.TrimSpace(out)

@@ -2,9 +2,12 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +44,25 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		t.Fatalf("snapshot save without credentials succeeded:\n%s", out)
 	}
 	newDir := filepath.Join(t.TempDir(), "restored")
+	// A truncated backup is refused with a clear error and leaves nothing
+	// behind (restore used to crash in bbolt, leaving a half-written
+	// state.db on which the next restore crashed too).
+	raw, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(t.TempDir(), "truncated.db")
+	os.WriteFile(truncated, raw[:len(raw)/2], 0o600)
+	for range 2 {
+		out, err := paramstoreCLI(t, "snapshot", "restore", truncated, "--data-dir", newDir)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || strings.Contains(out, "panic") || !strings.Contains(out, truncated) || !strings.Contains(out, "not a usable snapshot") {
+			t.Fatalf("restore of a truncated backup: got %v, want exit code 1 and an error naming the file:\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(newDir, "raft", "state.db")); err == nil {
+			t.Fatal("a failed restore left a state.db behind")
+		}
+	}
 	if out, err := paramstoreCLI(t, "snapshot", "restore", backup, "--data-dir", newDir); err != nil {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}

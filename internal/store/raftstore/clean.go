@@ -149,8 +149,8 @@ func verifyCleanShutdown(dir string, log *slog.Logger) (map[string]bool, error) 
 			}
 			return nil, &DataDirError{Dir: dir, Files: []string{want.Name},
 				Problem: fmt.Sprintf("%s changed after the server last stopped cleanly (%s): it was damaged or replaced while the server was stopped", want.Name, what),
-				Fix: fmt.Sprintf("if it is damaged, move it aside and see %s for what the server rebuilds and when to restore a backup; "+
-					"if you replaced it on purpose, delete %s and start again (the files are then checked for structural damage only).", docsRef, path)}
+				Fix: fmt.Sprintf("if it is damaged, %s If you replaced it on purpose, delete %s and start again (the files are then checked for structural damage only).",
+					fixDamaged(dir, want.Name), path)}
 		}
 		vouched[want.Name] = true
 	}

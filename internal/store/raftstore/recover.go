@@ -175,6 +175,9 @@ func (n *Node) reconcile(logs raft.LogStore, snaps *raft.FileSnapshotStore) erro
 	if err != nil {
 		return err
 	}
+	for _, u := range st.unreadable {
+		n.log.Warn("a snapshot's metadata cannot be read; raft ignores that snapshot", "path", filepath.Join(n.cfg.Dir, u))
+	}
 	rebuild, derr := n.plan(st)
 	if derr != nil {
 		return derr
@@ -369,14 +372,27 @@ func (n *Node) checkFiles(ctx context.Context) error {
 			if !errors.Is(err, store.ErrCorrupt) {
 				return fmt.Errorf("raftstore: check %s: %w", path, err)
 			}
-			fix := "move it aside (mv " + path + " " + path + ".corrupt); the server then rebuilds the state machine from the snapshot and the log, and refuses to start if they do not hold everything. Or restore a backup (paramstore snapshot restore; see " + docsRef + ")."
-			if name == logFile {
-				fix = "move it aside (mv " + path + " " + path + ".corrupt); then " + fixMember +
-					" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."
-			}
 			return &DataDirError{Dir: n.cfg.Dir, Files: []string{name},
-				Problem: fmt.Sprintf("%s is damaged: %v", name, err), Fix: fix}
+				Problem: fmt.Sprintf("%s is damaged: %v", name, err), Fix: fixDamaged(n.cfg.Dir, name)}
 		}
 	}
 	return nil
+}
+
+// fixDamaged is the advice for a damaged file of dir.
+func fixDamaged(dir, name string) string {
+	path := filepath.Join(dir, name)
+	aside := "move it aside (mv " + path + " " + path + ".corrupt)"
+	switch {
+	case name == stateFile:
+		return aside + "; the server then rebuilds the state machine from the snapshot and the log, and refuses to start if they do not hold everything. " +
+			"Or restore a backup (paramstore snapshot restore; see " + docsRef + ")."
+	case name == logFile:
+		return aside + "; then " + fixMember +
+			" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."
+	case strings.HasPrefix(name, snapshotsDir):
+		snap := filepath.Dir(path)
+		return "move the snapshot directory aside (mv " + snap + " " + snap + ".corrupt); the server starts from the previous snapshot if the log covers the rest, and says so if it does not (see " + docsRef + ")."
+	}
+	return aside + " and see " + docsRef + "."
 }
