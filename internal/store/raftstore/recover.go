@@ -248,8 +248,8 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 		if st.first > st.applied+1 {
 			n.log.Error("--force-new-cluster: the log does not continue the state machine; its entries are not applied",
 				"state_applied_index", st.applied, "log_first", st.first, "log_last", st.last)
-		} else if err := n.applyLog(logs, st.applied+1, st.last); err != nil {
-			return logs, snaps, err
+		} else {
+			n.applyLog(logs, st.applied+1, st.last)
 		}
 	}
 	applied, err := n.db.AppliedIndex()
@@ -303,7 +303,7 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 }
 
 // applyLog applies the log's entries from..to to the state machine.
-func (n *Node) applyLog(logs raft.LogStore, from, to uint64) error {
+func (n *Node) applyLog(logs raft.LogStore, from, to uint64) {
 	const batch = 256
 	commands := 0
 	for i := from; i <= to; {
@@ -330,7 +330,6 @@ func (n *Node) applyLog(logs raft.LogStore, from, to uint64) error {
 	}
 	n.log.Warn("--force-new-cluster: applied the old log's entries after the state machine (some may never have been committed)",
 		"from", from, "to", to, "commands", commands)
-	return nil
 }
 
 // openRaftFiles opens the log and the snapshot store.
