@@ -33,9 +33,14 @@ func newCheckBoltCmd(stdout io.Writer) *cobra.Command {
 // check-bolt command): bbolt can crash the process that opens a damaged
 // file, and the child's crash is then the verdict.
 func fileChecker() store.Checker {
-	exe, err := os.Executable()
-	if err != nil {
-		return store.InProcessChecker
+	// On Linux, /proc/self/exe runs this very binary even after an upgrade
+	// replaced the file (a raft snapshot from the leader is checked while
+	// the server runs).
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return store.InProcessChecker
+		}
 	}
 	return store.ExecChecker(exe, checkBoltCmd)
 }
