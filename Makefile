@@ -2,7 +2,7 @@ GO ?= go
 BIN := bin/paramstore
 FUZZTIME ?= 30s
 
-.PHONY: build run test race vet fmt fmt-check fuzz crash cluster-long bench bench-quick clean
+.PHONY: build run test race vet fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -37,9 +37,12 @@ fuzz:
 		done; \
 	done
 
-# The SIGKILL crash test with more rounds than CI runs.
+# The SIGKILL crash tests with more rounds than CI runs: the server's, and
+# the agent's (moto_server as the upstream; a table of versions per round).
 crash:
 	PARAMSTORE_CRASH_ROUNDS=20 $(GO) test -race -count=1 -run Crash -v ./tests/e2e/
+	PARAMSTORE_AGENT_CRASH_ROUNDS=20 $(GO) test -count=1 -run TestAgentCrash -v ./tests/agent/ | grep -E 'CRASH|^(---|ok|FAIL)'
+
 
 # The cluster fault tests (leader kills, partitions, replica convergence) in
 # their long form, and the 1-node vs 3-node throughput benchmark.
@@ -56,6 +59,14 @@ bench:
 # The same in a few minutes: short rows, scale runs up to 100k.
 bench-quick:
 	bash bench/run.sh -d 3s -scale 1000,100000
+
+# The agent's benchmarks: cached reads through an agent while the upstream
+# (moto_server) is healthy, blackholed, slow, throttling or failing; and the
+# persistent cache's flush cost, load time, file size and RSS at 1k, 10k and
+# 100k entries.
+bench-agent:
+	$(GO) test -run '^$$' -bench BenchmarkBrownout -benchtime 3000x ./tests/agent/
+	$(GO) test -run '^$$' -bench BenchmarkPersist -benchtime 50x ./client/
 
 clean:
 	rm -rf bin

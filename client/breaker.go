@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -25,9 +26,11 @@ type breaker struct {
 
 	mu       sync.Mutex
 	state    string
-	failures int       // consecutive, while closed
-	openedAt time.Time // while open
-	probing  bool      // a half-open probe is in flight
+	failures int           // consecutive, while closed
+	openedAt time.Time     // while open
+	probing  bool          // a half-open probe is in flight
+	probed   chan struct{} // closed when the probe in flight ends
+	waiting  int           // callers of allowNow waiting for that probe
 }
 
 func newBreaker(threshold int, openFor time.Duration, now func() time.Time, onChange func(string)) *breaker {
@@ -50,22 +53,93 @@ func (b *breaker) allow() bool {
 			return false
 		}
 		b.setState(BreakerHalfOpen)
-		b.probing = true
+		b.startProbeLocked()
 		return true
 	default: // half-open: one probe at a time
 		if b.probing {
 			return false
 		}
-		b.probing = true
+		b.startProbeLocked()
 		return true
 	}
+}
+
+// startProbeLocked marks a probe in flight; mu must be held.
+func (b *breaker) startProbeLocked() {
+	b.probing = true
+	b.probed = make(chan struct{})
+}
+
+// endProbeLocked marks the probe in flight, if any, done; mu must be held.
+func (b *breaker) endProbeLocked() {
+	if b.probing {
+		b.probing = false
+		close(b.probed)
+	}
+}
+
+// allowNow is allow for a caller that waits with nothing to fall back on
+// while every breaker refuses: an open breaker lets one probe through at
+// once instead of at the end of its open period, and callers that find a
+// probe in flight wait for its outcome (coalesced) and go through if it
+// closed the breaker.
+func (b *breaker) allowNow(ctx context.Context) bool {
+	b.mu.Lock()
+	if b.state == BreakerClosed {
+		b.mu.Unlock()
+		return true
+	}
+	if !b.probing {
+		b.setState(BreakerHalfOpen)
+		b.startProbeLocked()
+		b.mu.Unlock()
+		return true
+	}
+	wait := b.probed
+	b.waiting++
+	b.mu.Unlock()
+	var done bool
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		done = true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting--
+	return !done && b.state == BreakerClosed
+}
+
+// expedite makes an open breaker due for its probe now: another upstream
+// (or the change stream) just answered, so the outage may be over. It
+// reports whether the breaker was open and waiting.
+func (b *breaker) expedite() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == BreakerOpen && b.now().Sub(b.openedAt) < b.openFor {
+		b.openedAt = b.now().Add(-b.openFor)
+		return true
+	}
+	return false
+}
+
+// retryIn is how long until an open breaker lets a probe through (0 when
+// it would now).
+func (b *breaker) retryIn() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != BreakerOpen {
+		return 0
+	}
+	return max(0, b.openFor-b.now().Sub(b.openedAt))
 }
 
 // success records a call that the upstream answered.
 func (b *breaker) success() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.failures, b.probing = 0, false
+	b.failures = 0
+	b.endProbeLocked()
 	b.setState(BreakerClosed)
 }
 
@@ -82,7 +156,8 @@ func (b *breaker) failure() {
 	case BreakerOpen:
 		return
 	}
-	b.failures, b.probing, b.openedAt = 0, false, b.now()
+	b.failures, b.openedAt = 0, b.now()
+	b.endProbeLocked()
 	b.setState(BreakerOpen)
 }
 
@@ -91,7 +166,7 @@ func (b *breaker) failure() {
 func (b *breaker) release() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.probing = false
+	b.endProbeLocked()
 }
 
 func (b *breaker) current() string {

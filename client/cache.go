@@ -83,20 +83,49 @@ type entry struct {
 	expiresAt  time.Time
 	refreshAt  time.Time
 	refreshing bool
+	// unconfirmed is set on entries loaded from disk until an upstream
+	// confirms them: they are served as stale, with their true age.
+	unconfirmed bool
 }
 
-// cache is a size-bounded LRU map of entries.
+// fresh reports whether e may be served at now without asking an upstream.
+func (e *entry) fresh(now time.Time) bool {
+	return !e.unconfirmed && now.Before(e.expiresAt)
+}
+
+// cache is a size-bounded LRU map of entries that tracks the changes the
+// persistent cache has not seen yet.
 type cache struct {
 	max int
+	// changed receives a signal when the first change since the last
+	// takeDirty is made.
+	changed chan struct{}
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // values are *entry
 	lru     *list.List               // front: most recently used
-	dirty   bool                     // changed since the last snapshot
+	dirty   map[string]bool          // query key -> stored (true) or gone (false), since takeDirty
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, entries: make(map[string]*list.Element), lru: list.New()}
+	return &cache{max: max, entries: make(map[string]*list.Element), lru: list.New(),
+		dirty: make(map[string]bool), changed: make(chan struct{}, 1)}
+}
+
+// markLocked records a change of key; mu must be held.
+func (c *cache) markLocked(key string, stored bool) {
+	if len(c.dirty) == 0 {
+		c.signal()
+	}
+	c.dirty[key] = stored
+}
+
+// signal wakes the flush loop.
+func (c *cache) signal() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
 }
 
 // get returns a copy of the entry of key and marks it used.
@@ -117,9 +146,24 @@ func (c *cache) put(e entry) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := e.q.key()
-	if !e.notFound {
-		c.dirty = true
+	el, had := c.entries[key]
+	switch {
+	case !e.notFound:
+		c.markLocked(key, true)
+	case had && !el.Value.(*entry).notFound:
+		c.markLocked(key, false) // a stored answer is gone
 	}
+	return c.insertLocked(key, e)
+}
+
+// load stores an entry read from disk: not a change.
+func (c *cache) load(e entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.insertLocked(e.q.key(), e)
+}
+
+func (c *cache) insertLocked(key string, e entry) int {
 	if el, ok := c.entries[key]; ok {
 		*el.Value.(*entry) = e
 		c.lru.MoveToFront(el)
@@ -129,9 +173,12 @@ func (c *cache) put(e entry) int {
 	evicted := 0
 	for c.lru.Len() > c.max {
 		old := c.lru.Remove(c.lru.Back()).(*entry)
-		delete(c.entries, old.q.key())
+		k := old.q.key()
+		delete(c.entries, k)
 		evicted++
-		c.dirty = true
+		if !old.notFound {
+			c.markLocked(k, false)
+		}
 	}
 	return evicted
 }
@@ -227,34 +274,57 @@ func (c *cache) remove(name string) {
 		if e := el.Value.(*entry); e.q.covers(name) {
 			c.lru.Remove(el)
 			delete(c.entries, key)
-			c.dirty = true
+			if !e.notFound {
+				c.markLocked(key, false)
+			}
 		}
 	}
 }
 
-// snapshot returns copies of the positive entries, most recent first, if
-// the cache changed since the last snapshot (or if force).
-func (c *cache) snapshot(force bool) ([]entry, bool) {
+// takeDirty returns the changes since the last call: copies of the
+// entries stored (positive answers) and the keys of those gone.
+func (c *cache) takeDirty() (puts []entry, dels []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.dirty && !force {
-		return nil, false
-	}
-	c.dirty = false
-	out := make([]entry, 0, c.lru.Len())
-	for el := c.lru.Front(); el != nil; el = el.Next() {
-		if e := el.Value.(*entry); !e.notFound {
-			out = append(out, *e)
+	for key, stored := range c.dirty {
+		el, ok := c.entries[key]
+		if stored && ok && !el.Value.(*entry).notFound {
+			puts = append(puts, *el.Value.(*entry))
+		} else {
+			dels = append(dels, key)
 		}
 	}
-	return out, true
+	clear(c.dirty)
+	return puts, dels
 }
 
-// markDirty makes the next snapshot happen (after a failed write).
-func (c *cache) markDirty() {
+// requeue marks the changes of a failed write pending again, unless a
+// newer change of the same key is pending.
+func (c *cache) requeue(puts []entry, dels []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dirty = true
+	for _, e := range puts {
+		if k := e.q.key(); !c.has(k) {
+			c.markLocked(k, true)
+		}
+	}
+	for _, k := range dels {
+		if !c.has(k) {
+			c.markLocked(k, false)
+		}
+	}
+}
+
+func (c *cache) has(key string) bool {
+	_, ok := c.dirty[key]
+	return ok
+}
+
+// pending is the number of changes not yet taken.
+func (c *cache) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.dirty)
 }
 
 func (c *cache) len() int {

@@ -45,7 +45,7 @@ const (
 	keyName     = "name"
 	keyPath     = "path"
 	keyFile     = "file"
-	keyStale    = "stale_for"
+	keyAge      = "age"
 )
 
 // refreshWorkers is the number of goroutines refreshing entries ahead of
@@ -64,15 +64,23 @@ type Client struct {
 	upstreams []*upstream
 	cache     *cache
 	flight    singleflight.Group
+	inflight  sync.Map // query key -> time.Time its fetch started (real time: budgets are waited for)
 	metrics   *metrics
-	persist   *persister // nil without CacheDir
+	persist   *persister // nil without CacheDir, or when it cannot be read
+	flushMu   sync.Mutex // one flush at a time
+
+	statusMu    sync.Mutex
+	cacheStatus CacheStatus
 
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every background goroutine
 	refresh chan string    // keys to refresh
+	kick    chan struct{}  // runs the background check now
 	closeMu sync.Mutex
 	closed  bool
+
+	noStreamOnce sync.Once // the "no change stream" log line
 
 	staleMu    sync.Mutex
 	staleSince time.Time // zero while upstreams answer
@@ -120,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cache:   newCache(cfg.MaxEntries),
 		metrics: m,
 		refresh: make(chan string, refreshQueue),
+		kick:    make(chan struct{}, 1),
 	}
 	endpoints := cfg.Endpoints
 	if len(endpoints) == 0 {
@@ -132,17 +141,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		c.upstreams = append(c.upstreams, u)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.cacheStatus = CacheStatus{State: CacheOff}
 	if cfg.CacheDir != "" {
-		p, err := newPersister(cfg.CacheDir, cfg.CacheKey)
-		if err != nil {
-			return nil, err
+		c.openCache()
+		if c.persist != nil {
+			c.goFunc(c.flushLoop)
 		}
-		c.persist = p
-		c.load()
-		c.goFunc(c.flushLoop)
 	}
 	for range refreshWorkers {
 		c.goFunc(c.refreshLoop)
+	}
+	if cfg.HealthCheckInterval > 0 {
+		c.goFunc(c.checkLoop)
 	}
 	return c, nil
 }
@@ -157,8 +167,8 @@ func (c *Client) goFunc(f func()) {
 }
 
 // Close stops the background goroutines (refreshes, watches, flushes),
-// waits for them, and writes the persistent cache. Calls after Close fail
-// with ErrClosed.
+// waits for them, and writes what the persistent cache has pending. Calls
+// after Close fail with ErrClosed.
 func (c *Client) Close() error {
 	c.closeMu.Lock()
 	if c.closed {
@@ -169,10 +179,14 @@ func (c *Client) Close() error {
 	c.closeMu.Unlock()
 	c.cancel()
 	c.wg.Wait()
-	if c.persist != nil {
-		return c.flush(true)
+	if c.persist == nil {
+		return nil
 	}
-	return nil
+	err := c.flush()
+	if cerr := c.persist.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *Client) isClosed() bool {
@@ -199,27 +213,50 @@ func (c *Client) GetByPath(ctx context.Context, path string, recursive, withDecr
 }
 
 // lookup answers q from the cache when fresh, else from an upstream
-// (coalescing concurrent misses), else from a stale cache entry when the
-// upstreams failed.
+// (coalescing concurrent misses). A value that is cached but not fresh
+// waits for the upstream at most RefreshBudget and is then served stale
+// while the refresh goes on; one with nothing cached waits for the retry
+// policy, and falls back to a stale entry if the upstreams failed.
 func (c *Client) lookup(ctx context.Context, q query) ([]Result, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
 	key := q.key()
 	now := c.cfg.Now()
-	if e, ok := c.cache.get(key); ok && now.Before(e.expiresAt) {
+	cached, have := c.cache.get(key)
+	if have && cached.fresh(now) {
 		c.metrics.hit()
-		if !e.notFound && !now.Before(e.refreshAt) {
+		if !cached.notFound && !now.Before(cached.refreshAt) {
 			c.scheduleRefresh(key)
 		}
-		return results(e, true, false)
+		return results(cached, true, false)
 	}
 	c.metrics.miss()
-	ch := c.flight.DoChan(key, func() (any, error) { return c.fetch(q, false) })
+	usable := have && !cached.notFound && c.staleOK(cached, now)
+	ch := c.flight.DoChan(key, func() (any, error) {
+		c.inflight.Store(key, time.Now())
+		defer c.inflight.Delete(key)
+		return c.fetch(q, false, !usable)
+	})
+	var budget <-chan time.Time
+	if usable && c.cfg.RefreshBudget >= 0 {
+		// The budget runs from the start of the refresh: readers that join
+		// it late wait only what is left.
+		wait := c.cfg.RefreshBudget
+		if v, ok := c.inflight.Load(key); ok {
+			wait = max(0, time.Until(v.(time.Time).Add(wait)))
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		budget = t.C
+	}
 	var r singleflight.Result
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-budget:
+		c.metrics.budgetSpent()
+		return c.serveStale(q, cached, errBudget), nil
 	case r = <-ch:
 	}
 	if r.Err == nil {
@@ -228,13 +265,25 @@ func (c *Client) lookup(ctx context.Context, q query) ([]Result, error) {
 	}
 	if upstreamFailure(r.Err) {
 		if e, ok := c.cache.get(key); ok && !e.notFound && c.staleOK(e, c.cfg.Now()) {
-			c.metrics.staleServe()
-			c.markServingStale()
-			c.log.Warn("serving stale value", keyName, q.Name, keyStale, c.cfg.Now().Sub(e.expiresAt), keyError, r.Err)
-			return results(e, true, true)
+			return c.serveStale(q, e, r.Err), nil
 		}
 	}
 	return nil, r.Err
+}
+
+// errBudget is why a value is served stale when the upstream did not
+// answer within RefreshBudget.
+var errBudget = errors.New("client: no answer within the refresh budget")
+
+// serveStale answers q with e, marked stale, because of why.
+func (c *Client) serveStale(q query, e entry, why error) []Result {
+	c.metrics.staleServe()
+	if c.markServingStale() {
+		c.log.Warn("serving cached values: no upstream answered", keyName, q.Name, keyError, why)
+	}
+	c.log.Debug("serving stale value", keyName, q.Name, keyAge, c.cfg.Now().Sub(e.fetchedAt).String(), keyError, why)
+	rs, _ := results(e, true, true)
+	return rs
 }
 
 // staleOK reports whether e may be served at now although expired.
@@ -251,11 +300,12 @@ type fetched struct {
 // fetch reads q from an upstream and caches the answer (including
 // ParameterNotFound). Unless force, a fresh cache entry stored since the
 // caller looked is returned instead: that is what makes coalescing hold
-// for callers that arrive just after a fetch ends.
-func (c *Client) fetch(q query, force bool) (fetched, error) {
+// for callers that arrive just after a fetch ends. urgent says a caller
+// waits with nothing cached (see call).
+func (c *Client) fetch(q query, force, urgent bool) (fetched, error) {
 	key := q.key()
 	if !force {
-		if e, ok := c.cache.get(key); ok && c.cfg.Now().Before(e.expiresAt) {
+		if e, ok := c.cache.get(key); ok && e.fresh(c.cfg.Now()) {
 			return fetched{entry: e, fromCache: true}, nil
 		}
 	}
@@ -263,10 +313,10 @@ func (c *Client) fetch(q query, force bool) (fetched, error) {
 	var err error
 	if q.Kind == kindName {
 		var p Parameter
-		p, err = c.fetchOne(c.ctx, q)
+		p, err = c.fetchOne(c.ctx, q, urgent)
 		params = []Parameter{p}
 	} else {
-		params, err = c.fetchPath(c.ctx, q)
+		params, err = c.fetchPath(c.ctx, q, urgent)
 	}
 	now := c.cfg.Now()
 	var nf *types.ParameterNotFound
@@ -299,9 +349,9 @@ func (c *Client) store(q query, params []Parameter, now time.Time) entry {
 	return e
 }
 
-func (c *Client) fetchOne(ctx context.Context, q query) (Parameter, error) {
+func (c *Client) fetchOne(ctx context.Context, q query, urgent bool) (Parameter, error) {
 	var out *ssm.GetParameterOutput
-	err := c.call(ctx, "GetParameter", func(ctx context.Context, api ssmAPI) error {
+	err := c.call(ctx, "GetParameter", urgent, func(ctx context.Context, api ssmAPI) error {
 		var err error
 		out, err = api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(q.Name), WithDecryption: aws.Bool(q.Decrypt)})
 		return err
@@ -315,9 +365,9 @@ func (c *Client) fetchOne(ctx context.Context, q query) (Parameter, error) {
 	return fromSDK(*out.Parameter), nil
 }
 
-func (c *Client) fetchPath(ctx context.Context, q query) ([]Parameter, error) {
+func (c *Client) fetchPath(ctx context.Context, q query, urgent bool) ([]Parameter, error) {
 	var params []Parameter
-	err := c.call(ctx, "GetParametersByPath", func(ctx context.Context, api ssmAPI) error {
+	err := c.call(ctx, "GetParametersByPath", urgent, func(ctx context.Context, api ssmAPI) error {
 		params = params[:0]
 		in := &ssm.GetParametersByPathInput{Path: aws.String(q.Name), Recursive: aws.Bool(q.Recursive),
 			WithDecryption: aws.Bool(q.Decrypt), MaxResults: aws.Int32(10)}
@@ -364,7 +414,7 @@ func results(e entry, fromCache, stale bool) ([]Result, error) {
 	}
 	out := make([]Result, len(e.params))
 	for i, p := range e.params {
-		out[i] = Result{Parameter: p, Stale: stale, FetchedAt: e.fetchedAt, FromCache: fromCache}
+		out[i] = Result{Parameter: p, Stale: stale || e.unconfirmed, FetchedAt: e.fetchedAt, FromCache: fromCache}
 	}
 	return out, nil
 }
@@ -384,7 +434,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 	now := c.cfg.Now()
 	byName := make(map[string]Result, len(names))
 	missing := make(map[string]bool)
-	var misses []string
+	var misses, cached []string
 	for _, n := range names {
 		if _, done := byName[n]; done || missing[n] {
 			continue
@@ -392,15 +442,20 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 		q := query{Kind: kindName, Region: c.cfg.Region, Decrypt: withDecryption, Name: n}
 		e, ok := c.cache.get(q.key())
 		switch {
-		case ok && now.Before(e.expiresAt) && e.notFound:
+		case ok && e.fresh(now) && e.notFound:
 			c.metrics.hit()
 			missing[n] = true
-		case ok && now.Before(e.expiresAt):
+		case ok && e.fresh(now):
 			c.metrics.hit()
 			if !now.Before(e.refreshAt) {
 				c.scheduleRefresh(q.key())
 			}
 			byName[n] = Result{Parameter: e.params[0], FetchedAt: e.fetchedAt, FromCache: true}
+		case ok && !e.notFound && c.staleOK(e, now):
+			// Cached but not fresh: each is read within the refresh
+			// budget, all at once.
+			cached = append(cached, n)
+			missing[n] = false
 		default:
 			c.metrics.miss()
 			misses = append(misses, n)
@@ -408,11 +463,36 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 		}
 	}
 	var errs []error
+	if len(cached) > 0 {
+		type answer struct {
+			r   Result
+			err error
+		}
+		answers := make([]answer, len(cached))
+		var wg sync.WaitGroup
+		for i, n := range cached {
+			wg.Go(func() {
+				answers[i].r, answers[i].err = c.Get(ctx, n, withDecryption)
+			})
+		}
+		wg.Wait()
+		for i, n := range cached {
+			var nf *types.ParameterNotFound
+			switch err := answers[i].err; {
+			case errors.As(err, &nf):
+				missing[n] = true
+			case err != nil:
+				errs = append(errs, err)
+			default:
+				byName[n] = answers[i].r
+			}
+		}
+	}
 	for len(misses) > 0 {
 		batch := misses[:min(10, len(misses))]
 		misses = misses[len(batch):]
 		var out *ssm.GetParametersOutput
-		callErr := c.call(ctx, "GetParameters", func(ctx context.Context, api ssmAPI) error {
+		callErr := c.call(ctx, "GetParameters", true, func(ctx context.Context, api ssmAPI) error {
 			var err error
 			out, err = api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(withDecryption)})
 			return err
@@ -422,9 +502,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 			for _, n := range batch {
 				q := query{Kind: kindName, Region: c.cfg.Region, Decrypt: withDecryption, Name: n}
 				if e, ok := c.cache.get(q.key()); ok && !e.notFound && upstreamFailure(callErr) && c.staleOK(e, now) {
-					c.metrics.staleServe()
-					c.markServingStale()
-					byName[n] = Result{Parameter: e.params[0], FetchedAt: e.fetchedAt, FromCache: true, Stale: true}
+					byName[n] = c.serveStale(q, e, callErr)[0]
 					continue
 				}
 				errs = append(errs, fmt.Errorf("client: get %q: %w", n, callErr))
@@ -501,12 +579,16 @@ func (c *Client) Health() []UpstreamHealth {
 	return out
 }
 
-func (c *Client) markServingStale() {
+// markServingStale records that reads are being served stale; it reports
+// whether they were not before.
+func (c *Client) markServingStale() bool {
 	c.staleMu.Lock()
 	defer c.staleMu.Unlock()
 	if c.staleSince.IsZero() {
 		c.staleSince = c.cfg.Now()
+		return true
 	}
+	return false
 }
 
 func (c *Client) markServingFresh() {
@@ -546,7 +628,7 @@ func (c *Client) refreshKey(key string) {
 		return
 	}
 	due := e.refreshAt
-	_, err, _ := c.flight.Do(key, func() (any, error) { return c.fetch(e.q, true) })
+	_, err, _ := c.flight.Do(key, func() (any, error) { return c.fetch(e.q, true, false) })
 	now := c.cfg.Now()
 	if err != nil {
 		var nf *types.ParameterNotFound

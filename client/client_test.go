@@ -254,14 +254,20 @@ func TestBreaker(t *testing.T) {
 	for i := range 50 {
 		f.put(fmt.Sprintf("/p/%d", i), "v", "String")
 	}
-	f.setFault(always(500, "InternalServerError"))
 	clk := newClock()
 	cfg, _ := testConfig(t, clk, f.URL())
+	cfg.TTL = time.Minute
+	cfg.RefreshBudget = -1 // wait for the retries: the call counts are exact
 	cfg.MaxAttempts = 5
 	cfg.BreakerFailures = 3
 	cfg.BreakerOpenFor = 10 * time.Second
 	c := newClient(t, cfg)
 	ctx := t.Context()
+	for i := range 50 {
+		mustGet(t, c, fmt.Sprintf("/p/%d", i))
+	}
+	f.setFault(always(500, "InternalServerError"))
+	clk.Advance(2 * time.Minute)
 
 	check := func(step string, wantCalls int, wantBreaker, wantState string) {
 		t.Helper()
@@ -272,35 +278,111 @@ func TestBreaker(t *testing.T) {
 			t.Fatalf("%s: got breaker %q state %q, want %q %q", step, h.Breaker, h.State, wantBreaker, wantState)
 		}
 	}
-	if _, err := c.Get(ctx, "/p/0", false); !errors.Is(err, client.ErrUnavailable) {
-		t.Fatalf("Get: got %v, want ErrUnavailable", err)
+	if r, err := c.Get(ctx, "/p/0", true); err != nil || !r.Stale {
+		t.Fatalf("Get: got %+v, %v, want the cached value, stale", r, err)
 	}
-	check("3 failures open the breaker", 3, client.BreakerOpen, client.StateOpen)
-	if _, err := c.Get(ctx, "/p/1", false); !errors.Is(err, client.ErrUnavailable) {
-		t.Fatalf("Get with the breaker open: got %v, want ErrUnavailable", err)
+	check("3 failures open the breaker", 53, client.BreakerOpen, client.StateOpen)
+	if r, err := c.Get(ctx, "/p/1", true); err != nil || !r.Stale {
+		t.Fatalf("Get with the breaker open: got %+v, %v, want the cached value, stale", r, err)
 	}
-	check("open: no call", 3, client.BreakerOpen, client.StateOpen)
+	check("open, a caller with a cached value: no call", 53, client.BreakerOpen, client.StateOpen)
+	if _, err := c.Get(ctx, "/not-cached", true); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("Get with nothing cached: got %v, want ErrUnavailable", err)
+	}
+	check("open, a caller with nothing cached: one probe at once", 54, client.BreakerOpen, client.StateOpen)
 
 	clk.Advance(10 * time.Second)
-	check("after BreakerOpenFor", 3, client.BreakerHalfOpen, client.StateDegraded)
+	check("after BreakerOpenFor", 54, client.BreakerHalfOpen, client.StateDegraded)
 	// Many callers at once while half-open: exactly one probe goes through.
 	var wg sync.WaitGroup
 	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Get(ctx, fmt.Sprintf("/p/%d", i), false)
-		}()
+		wg.Go(func() { c.Get(ctx, fmt.Sprintf("/p/%d", i), true) })
 	}
 	wg.Wait()
-	check("failed probe reopens", 4, client.BreakerOpen, client.StateOpen)
+	check("failed probe reopens", 55, client.BreakerOpen, client.StateOpen)
 
 	f.setFault(nil)
 	clk.Advance(10 * time.Second)
-	if _, err := c.Get(ctx, "/p/2", false); err != nil {
+	if _, err := c.Get(ctx, "/p/2", true); err != nil {
 		t.Fatalf("Get after recovery: %v", err)
 	}
-	check("successful probe closes", 5, client.BreakerClosed, client.StateHealthy)
+	check("successful probe closes", 56, client.BreakerClosed, client.StateHealthy)
+}
+
+// TestColdCallerProbesAtOnce (issue 21 item 1): every breaker open for an
+// hour that never passes (the injected clock stands still), the upstreams
+// come back, and a caller with nothing cached is served: its wait
+// triggered the probe. The answer of the second upstream makes the first
+// one's breaker due for a probe, so it is used again at once too.
+func TestColdCallerProbesAtOnce(t *testing.T) {
+	a, b := newFake(t), newFake(t)
+	for _, f := range []*fakeSSM{a, b} {
+		f.put("/app/v", "v", "String")
+		f.setFault(always(503, "ServiceUnavailable"))
+	}
+	clk := newClock()
+	cfg, _ := testConfig(t, clk, a.URL(), b.URL())
+	cfg.BreakerFailures = 1
+	cfg.BreakerOpenFor = time.Hour
+	cfg.HealthCheckInterval = -1
+	c := newClient(t, cfg)
+	if _, err := c.Get(t.Context(), "/app/v", false); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("during the outage: got %v, want ErrUnavailable", err)
+	}
+	for i, h := range c.Health() {
+		if h.Breaker != client.BreakerOpen {
+			t.Fatalf("upstream %d: breaker %s, want open", i, h.Breaker)
+		}
+	}
+	b.setFault(nil) // b comes back first
+	if r, err := c.Get(t.Context(), "/app/v", false); err != nil || r.Value != "v" {
+		t.Fatalf("after b came back: got %+v, %v, want the value", r, err)
+	}
+	if h := c.Health(); h[1].Breaker != client.BreakerClosed || h[0].Breaker != client.BreakerHalfOpen {
+		t.Fatalf("after b answered: breakers %s, %s; want a due for a probe (half-open), b closed", h[0].Breaker, h[1].Breaker)
+	}
+	a.setFault(nil)
+	before := a.total()
+	c.Invalidate("/app/v")
+	mustGet(t, c, "/app/v")
+	if a.total() != before+1 || c.Health()[0].Breaker != client.BreakerClosed {
+		t.Errorf("a back: got %d calls to a and breaker %s, want its probe and closed", a.total()-before, c.Health()[0].Breaker)
+	}
+}
+
+// TestBackgroundHealthCheck (issue 21 item 2): an upstream the client does
+// not use (the second, while the first answers) is re-checked in the
+// background, so its reported state goes back to healthy once it answers,
+// with a recent observation time.
+func TestBackgroundHealthCheck(t *testing.T) {
+	a, b := newFake(t), newFake(t)
+	a.put("/app/v", "v", "String")
+	a.setFault(always(500, "InternalServerError"))
+	b.put("/app/v", "v", "String")
+	b.setFault(always(500, "InternalServerError"))
+	clk := newClock()
+	cfg, _ := testConfig(t, clk, a.URL(), b.URL())
+	cfg.MaxAttempts = 1
+	cfg.BreakerFailures = 1
+	cfg.BreakerOpenFor = 5 * time.Second
+	cfg.HealthCheckInterval = 20 * time.Millisecond
+	c := newClient(t, cfg)
+	c.Get(t.Context(), "/app/v", false) // both fail: both open
+	a.setFault(nil)
+	b.setFault(nil)
+	clk.Advance(5 * time.Second)
+	mustGet(t, c, "/app/v") // a's probe: a is used from now on
+	if h := c.Health()[1]; h.State == client.StateHealthy {
+		t.Fatalf("b before any check: got %+v, want not healthy (its last call failed)", h)
+	}
+	clk.Advance(time.Second) // b's last observation is now older than the interval
+	eventually(t, "b to be checked", func() bool {
+		h := c.Health()[1]
+		return h.State == client.StateHealthy && h.ObservedAt.Equal(clk.Now())
+	})
+	if n := b.count("GetParameter"); n < 2 {
+		t.Errorf("b got %d GetParameter calls, want the failed one and a check", n)
+	}
 }
 
 func TestFailover(t *testing.T) {

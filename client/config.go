@@ -49,9 +49,20 @@ type Config struct {
 	// CacheKey is the 32-byte AES-256 key of the persistent cache, required
 	// with CacheDir (see LoadKey). Keep it away from CacheDir.
 	CacheKey []byte
-	// FlushInterval is how often a changed cache is written to CacheDir
-	// (default 30s); Close always writes it.
-	FlushInterval time.Duration
+	// FlushWindow bounds how long a value fetched from an upstream may
+	// wait before it is durable in CacheDir (default 1s): changes are
+	// written behind, coalesced, FlushWindow/2 after the first one, in one
+	// fsynced bbolt transaction of the changed entries only. Close writes
+	// what is pending.
+	FlushWindow time.Duration
+
+	// RefreshBudget is how long a read of a value that is cached (expired,
+	// or loaded from disk and not yet confirmed) waits for an upstream
+	// (default 100ms). Past it the cached value is served, marked stale,
+	// and the refresh goes on in the background, one per key. A negative
+	// budget waits as long as the retry policy takes. Reads of values not
+	// cached at all always wait for the retry policy.
+	RefreshBudget time.Duration
 
 	// Timeout bounds each upstream attempt (default 2s).
 	Timeout time.Duration
@@ -66,6 +77,12 @@ type Config struct {
 	// BreakerOpenFor is how long a breaker stays open before it lets one
 	// probe through (default 5s).
 	BreakerOpenFor time.Duration
+
+	// HealthCheckInterval is how often upstreams that no call observed for
+	// that long are checked in the background (one cheap GetParameter,
+	// ±20% jitter), so their reported state stays recent (default 10s;
+	// negative turns the checks off).
+	HealthCheckInterval time.Duration
 
 	// HTTPClient sends every request (default: a new http.Client).
 	HTTPClient *http.Client
@@ -91,8 +108,11 @@ func (cfg Config) Default() Config {
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = 10000
 	}
-	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = 30 * time.Second
+	if cfg.FlushWindow == 0 {
+		cfg.FlushWindow = time.Second
+	}
+	if cfg.RefreshBudget == 0 {
+		cfg.RefreshBudget = 100 * time.Millisecond
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second
@@ -111,6 +131,9 @@ func (cfg Config) Default() Config {
 	}
 	if cfg.BreakerOpenFor == 0 {
 		cfg.BreakerOpenFor = 5 * time.Second
+	}
+	if cfg.HealthCheckInterval == 0 {
+		cfg.HealthCheckInterval = 10 * time.Second
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
@@ -145,6 +168,8 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("client: MaxEntries: must be positive, got %d", cfg.MaxEntries)
 	case cfg.CacheDir != "" && len(cfg.CacheKey) != 32:
 		return fmt.Errorf("client: CacheKey: need 32 bytes with CacheDir, got %d", len(cfg.CacheKey))
+	case cfg.FlushWindow < 0:
+		return fmt.Errorf("client: FlushWindow: must not be negative, got %v", cfg.FlushWindow)
 	case cfg.Timeout < 0:
 		return fmt.Errorf("client: Timeout: must not be negative, got %v", cfg.Timeout)
 	case cfg.MaxAttempts < 1:

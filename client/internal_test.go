@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -110,5 +111,58 @@ func TestClassify(t *testing.T) {
 		if got := classify(tt.err); got != tt.want {
 			t.Errorf("classify(%v): got %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestBreakerProbeNow: an urgent caller gets one probe through an open
+// breaker at once; urgent callers that come while it is in flight wait for
+// its outcome and go through only if it closed the breaker.
+func TestBreakerProbeNow(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := newBreaker(1, time.Hour, func() time.Time { return now }, nil)
+	b.allow()
+	b.failure()
+	if b.allow() {
+		t.Fatal("open breaker allowed an ordinary call")
+	}
+	for _, outcome := range []string{"fail", "ok"} {
+		if !b.allowNow(t.Context()) {
+			t.Fatalf("%s: urgent caller got no probe through an open breaker", outcome)
+		}
+		got := make(chan bool)
+		go func() { got <- b.allowNow(t.Context()) }()
+		for {
+			b.mu.Lock()
+			w := b.waiting
+			b.mu.Unlock()
+			if w == 1 {
+				break
+			}
+			runtime.Gosched()
+		}
+		if outcome == "fail" {
+			b.failure()
+			if <-got {
+				t.Errorf("waiter went through after a failed probe")
+			}
+			if b.current() != BreakerOpen {
+				t.Errorf("after a failed probe: %s, want open", b.current())
+			}
+		} else {
+			b.success()
+			if !<-got {
+				t.Errorf("waiter refused after a successful probe")
+			}
+		}
+	}
+	// Another upstream answered: an open breaker is due for a probe at once.
+	b.failure()
+	b.failure()
+	if b.current() != BreakerOpen {
+		t.Fatalf("got %s, want open", b.current())
+	}
+	b.expedite()
+	if b.current() != BreakerHalfOpen || !b.allow() {
+		t.Errorf("expedited breaker: got %s, want a probe allowed", b.current())
 	}
 }

@@ -18,6 +18,9 @@ type metrics struct {
 	errors                         *prometheus.CounterVec // endpoint, op, code
 	breaker                        *prometheus.GaugeVec   // endpoint
 	lag                            prometheus.Histogram
+	budget, flushErrors, probes    prometheus.Counter
+	flushSeconds                   prometheus.Histogram
+	unreadable                     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -43,7 +46,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "How long past its refresh time an entry was refreshed.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}),
 	}
-	for _, col := range []prometheus.Collector{m.hits, m.misses, m.stale, m.evictions, m.calls, m.errors, m.breaker, m.lag} {
+	m.budget = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_refresh_budget_spent_total",
+		Help: "Reads of a cached value served stale because no upstream answered within the refresh budget."})
+	m.probes = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_breaker_probes_now_total",
+		Help: "Probes let through an open breaker at once because every breaker was open and a caller waited with nothing cached."})
+	m.flushErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "paramstore_client_cache_flush_errors_total",
+		Help: "Writes of the persistent cache that failed (retried)."})
+	m.flushSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "paramstore_client_cache_flush_seconds",
+		Help: "Duration of writes of the persistent cache (changed entries, fsynced).", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9)})
+	m.unreadable = prometheus.NewGauge(prometheus.GaugeOpts{Name: "paramstore_client_cache_unreadable",
+		Help: "1 when the persistent cache exists but cannot be read (wrong key, damaged, locked): it is left untouched and nothing is saved."})
+	for _, col := range []prometheus.Collector{m.hits, m.misses, m.stale, m.evictions, m.calls, m.errors, m.breaker, m.lag,
+		m.budget, m.flushErrors, m.flushSeconds, m.unreadable, m.probes} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("client: register metrics: %w", err)
 		}
@@ -116,4 +130,37 @@ func errorCode(err error) string {
 		return "Timeout"
 	}
 	return "NetworkError"
+}
+
+func (m *metrics) budgetSpent() {
+	if m != nil {
+		m.budget.Inc()
+	}
+}
+
+func (m *metrics) flushed(d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.flushSeconds.Observe(d.Seconds())
+	if err != nil {
+		m.flushErrors.Inc()
+	}
+}
+
+func (m *metrics) cacheUnreadable(b bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if b {
+		v = 1
+	}
+	m.unreadable.Set(v)
+}
+
+func (m *metrics) probeNow() {
+	if m != nil {
+		m.probes.Inc()
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,15 +15,74 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// cacheFile is the name of the persistent cache in Config.CacheDir.
-const cacheFile = "cache.bin"
+// The persistent cache is a bbolt database, CacheDir/cache.db. bbolt is
+// crash-safe (copy-on-write pages, two meta pages, fsync on commit), so a
+// SIGKILL at any moment leaves the last committed state readable, and a
+// flush writes only the entries that changed: its cost follows the number
+// of changes, not the size of the cache.
+//
+// Schema:
+//
+//	meta/check    nonce || AES-GCM(checkPlain, AAD "check")   proves the key
+//	entries/<k>   nonce || AES-GCM(JSON fileEntry, AAD k)      one per answer
+//
+// where k = HMAC-SHA256(macKey, query key): names are not readable on disk
+// either, and an entry cannot be moved under another key.
+const (
+	dbFile         = "cache.db"
+	legacyFile     = "cache.bin" // the whole-file format of earlier versions
+	lockTimeout    = 2 * time.Second
+	checkPlaintext = "paramstore client cache v2"
+)
 
-// fileMagic starts every cache file, and is the AAD of its ciphertext.
-var fileMagic = []byte("PSCACHE1")
+var (
+	bucketMeta    = []byte("meta")
+	bucketEntries = []byte("entries")
+	keyCheck      = []byte("check")
+)
+
+// Persistent cache states, as reported by CacheStatus.
+const (
+	CacheOff        = "off"        // no CacheDir: memory only
+	CacheOK         = "ok"         // loaded and written
+	CacheUnreadable = "unreadable" // exists but cannot be read with this key: left untouched, memory only
+	CacheLocked     = "locked"     // another process holds it: memory only
+	CacheFailing    = "failing"    // the last write failed (retried)
+)
+
+// CacheStatus describes the persistent cache.
+type CacheStatus struct {
+	// Path is the cache file ("" without CacheDir).
+	Path string
+	// State is one of CacheOff, CacheOK, CacheUnreadable, CacheLocked or
+	// CacheFailing.
+	State string
+	// Error says why the state is not CacheOK or CacheOff, or what was done
+	// about a damaged file (moved aside).
+	Error string
+	// Loaded is the number of entries loaded at start.
+	Loaded int
+	// LastFlush is when changes were last made durable.
+	LastFlush time.Time
+	// Pending is the number of changes not yet on disk.
+	Pending int
+}
+
+// errWrongKey means the cache file was written with another key (or its
+// key check is damaged): the file is left as it is.
+var errWrongKey = errors.New("client: persistent cache: written with another key, or damaged")
+
+// errLocked means another process has the cache file open.
+var errLocked = errors.New("client: persistent cache: in use by another process (one process per cache dir)")
 
 // LoadKey reads a 32-byte cache key from "file:PATH" (the file holds the
 // raw 32 bytes or their standard base64) or "env:NAME" (the variable holds
@@ -64,25 +125,12 @@ func LoadKey(pathOrEnvVar string) ([]byte, error) {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// persister reads and writes the encrypted cache file.
+// persister reads and writes the encrypted cache database.
 type persister struct {
-	path string
-	aead cipher.AEAD
-}
-
-func newPersister(dir string, key []byte) (*persister, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("client: cache dir: %w", err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("client: CacheKey: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("client: CacheKey: %w", err)
-	}
-	return &persister{path: filepath.Join(dir, cacheFile), aead: aead}, nil
+	path   string
+	db     *bolt.DB
+	aead   cipher.AEAD
+	macKey []byte
 }
 
 // fileEntry is an entry as stored, inside the ciphertext.
@@ -96,138 +144,381 @@ type fileEntry struct {
 	FetchedAt time.Time
 }
 
-type fileBody struct {
-	Written time.Time
-	Entries []fileEntry
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("client: CacheKey: %w", err)
+	}
+	return cipher.NewGCM(block)
 }
 
-// write stores entries atomically: a temporary file in the same
-// directory, fsync, rename over the old file, fsync of the directory.
-func (p *persister) write(entries []entry, now time.Time) error {
-	body := fileBody{Written: now, Entries: make([]fileEntry, len(entries))}
-	for i, e := range entries {
-		body.Entries[i] = fileEntry{Kind: e.q.Kind, Region: e.q.Region, Decrypt: e.q.Decrypt, Name: e.q.Name,
-			Recursive: e.q.Recursive, Params: e.params, FetchedAt: e.fetchedAt}
+// openPersister opens (or creates) the cache database in dir and returns
+// its entries. A database that cannot be read with key is left untouched
+// (errWrongKey); one that bbolt cannot open at all is moved aside and
+// replaced, and moved says where it went.
+func openPersister(dir string, key []byte) (p *persister, entries []fileEntry, moved string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, "", fmt.Errorf("client: cache dir: %w", err)
 	}
-	plain, err := json.Marshal(body)
+	aead, err := newAEAD(key)
 	if err != nil {
-		return fmt.Errorf("client: write cache: %w", err)
+		return nil, nil, "", err
 	}
-	nonce := make([]byte, p.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("client: write cache: %w", err)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("paramstore client cache: entry keys"))
+	p = &persister{path: filepath.Join(dir, dbFile), aead: aead, macKey: mac.Sum(nil)}
+	p.db, err = openBolt(p.path)
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, nil, "", fmt.Errorf("%w: %s", errLocked, p.path)
 	}
-	out := append(append(append([]byte{}, fileMagic...), nonce...), p.aead.Seal(nil, nonce, plain, fileMagic)...)
-	clear(plain)
+	if err == nil {
+		if err = p.check(); err != nil {
+			p.db.Close()
+		}
+	}
+	if err != nil {
+		// Not a database bbolt can open: keep it for inspection, start anew.
+		moved = fmt.Sprintf("%s.corrupt-%d", p.path, time.Now().UnixNano())
+		if rerr := os.Rename(p.path, moved); rerr != nil {
+			return nil, nil, "", fmt.Errorf("client: persistent cache %s: %v; and cannot move it aside: %w", p.path, err, rerr)
+		}
+		if p.db, err = openBolt(p.path); err != nil {
+			return nil, nil, moved, fmt.Errorf("client: persistent cache %s: %w", p.path, err)
+		}
+	}
+	entries, fresh, err := p.load()
+	if err != nil {
+		p.db.Close()
+		return nil, nil, moved, err
+	}
+	if fresh {
+		// A new database: take over the entries of the old format, if any.
+		if legacy, lerr := readLegacy(filepath.Join(dir, legacyFile), aead); lerr == nil {
+			entries = legacy
+			if err := p.write(toEntries(legacy), nil); err == nil {
+				os.Remove(filepath.Join(dir, legacyFile))
+			}
+		}
+	}
+	return p, entries, moved, nil
+}
 
-	dir := filepath.Dir(p.path)
-	tmp, err := os.CreateTemp(dir, cacheFile+".*.tmp")
+// openBolt opens the database. A damaged file can make bbolt read past
+// the end of its mapping (SIGBUS) or panic: both become errors here.
+func openBolt(path string) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("client: persistent cache %s: unreadable database: %v", path, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
+}
+
+// check verifies the database's structure (every page reachable once,
+// within the file), so that a damaged file is found at start rather than
+// by a fault in the middle of a write.
+func (p *persister) check() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("client: persistent cache %s: damaged: %v", p.path, r)
+		}
+	}()
+	return p.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for cerr := range tx.Check() { // drained: the check runs on tx
+			if first == nil {
+				first = fmt.Errorf("client: persistent cache %s: damaged: %w", p.path, cerr)
+			}
+		}
+		return first
+	})
+}
+
+// load checks the key and decrypts every entry; fresh reports a database
+// that had no key check yet (new), which it creates. Entries that fail to
+// decrypt are skipped and deleted: the key check proved the key, so they
+// are damaged.
+func (p *persister) load() (entries []fileEntry, fresh bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			entries, fresh, err = nil, false, fmt.Errorf("%w: %s: %v", errWrongKey, p.path, r)
+		}
+	}()
+	var damaged [][]byte
+	err = p.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			fresh = true
+			return nil
+		}
+		sealed := meta.Get(keyCheck)
+		if plain, err := p.open(sealed, keyCheck); err != nil || string(plain) != checkPlaintext {
+			return fmt.Errorf("%w: %s", errWrongKey, p.path)
+		}
+		b := tx.Bucket(bucketEntries)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			plain, err := p.open(v, k)
+			var fe fileEntry
+			if err == nil {
+				err = json.Unmarshal(plain, &fe)
+				clear(plain)
+			}
+			if err != nil || fe.Params == nil || (fe.Kind == kindName && len(fe.Params) != 1) {
+				damaged = append(damaged, bytes.Clone(k))
+				return nil
+			}
+			entries = append(entries, fe)
+			return nil
+		})
+	})
 	if err != nil {
-		return fmt.Errorf("client: write cache: %w", err)
+		return nil, false, err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return fmt.Errorf("client: write cache %s: %w", tmp.Name(), err)
+	if fresh || len(damaged) > 0 {
+		err = p.db.Update(func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			b, err := tx.CreateBucketIfNotExists(bucketEntries)
+			if err != nil {
+				return err
+			}
+			if meta.Get(keyCheck) == nil {
+				sealed, err := p.seal([]byte(checkPlaintext), keyCheck)
+				if err != nil {
+					return err
+				}
+				if err := meta.Put(keyCheck, sealed); err != nil {
+					return err
+				}
+			}
+			for _, k := range damaged {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("client: persistent cache %s: %w", p.path, err)
+		}
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("client: write cache %s: %w", tmp.Name(), err)
+	return entries, fresh, nil
+}
+
+func (p *persister) seal(plain, aad []byte) ([]byte, error) {
+	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(plain)+p.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("client: write cache %s: %w", tmp.Name(), err)
+	return p.aead.Seal(nonce, nonce, plain, aad), nil
+}
+
+func (p *persister) open(sealed, aad []byte) ([]byte, error) {
+	ns := p.aead.NonceSize()
+	if len(sealed) < ns {
+		return nil, errors.New("short")
 	}
-	if err := os.Rename(tmp.Name(), p.path); err != nil {
-		return fmt.Errorf("client: write cache: %w", err)
+	return p.aead.Open(nil, sealed[:ns], sealed[ns:], aad)
+}
+
+// dbKey is the database key of a query key.
+func (p *persister) dbKey(qkey string) []byte {
+	m := hmac.New(sha256.New, p.macKey)
+	m.Write([]byte(qkey))
+	return m.Sum(nil)
+}
+
+// write stores puts and deletes dels (query keys) in one transaction,
+// fsynced before it returns.
+func (p *persister) write(puts []entry, dels []string) error {
+	type kv struct{ k, v []byte }
+	sealed := make([]kv, 0, len(puts))
+	for _, e := range puts {
+		plain, err := json.Marshal(fileEntry{Kind: e.q.Kind, Region: e.q.Region, Decrypt: e.q.Decrypt, Name: e.q.Name,
+			Recursive: e.q.Recursive, Params: e.params, FetchedAt: e.fetchedAt})
+		if err != nil {
+			return fmt.Errorf("client: write cache: %w", err)
+		}
+		k := p.dbKey(e.q.key())
+		v, err := p.seal(plain, k)
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("client: write cache: %w", err)
+		}
+		sealed = append(sealed, kv{k, v})
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	// In key order: bbolt inserts neighbours into the same pages.
+	slices.SortFunc(sealed, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketEntries)
+		if err != nil {
+			return err
+		}
+		for _, s := range sealed {
+			if err := b.Put(s.k, s.v); err != nil {
+				return err
+			}
+		}
+		for _, d := range dels {
+			if err := b.Delete(p.dbKey(d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("client: write cache %s: %w", p.path, err)
 	}
 	return nil
 }
 
-// errNoCache is returned by read when there is no cache file yet.
-var errNoCache = errors.New("client: no cache file")
+func (p *persister) close() error { return p.db.Close() }
 
-// read decrypts and decodes the cache file.
-func (p *persister) read() ([]fileEntry, error) {
-	raw, err := os.ReadFile(p.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoCache
+func toEntries(fes []fileEntry) []entry {
+	out := make([]entry, 0, len(fes))
+	for _, fe := range fes {
+		out = append(out, entry{q: query{Kind: fe.Kind, Region: fe.Region, Decrypt: fe.Decrypt, Name: fe.Name, Recursive: fe.Recursive},
+			params: fe.Params, fetchedAt: fe.FetchedAt})
 	}
+	return out
+}
+
+// legacyMagic starts every cache file of the old format, and is the AAD of
+// its ciphertext.
+var legacyMagic = []byte("PSCACHE1")
+
+// readLegacy decrypts a cache file of the old whole-file format.
+func readLegacy(path string, aead cipher.AEAD) ([]fileEntry, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("client: read cache: %w", err)
+		return nil, err
 	}
-	ns := p.aead.NonceSize()
-	if len(raw) < len(fileMagic)+ns || !bytes.Equal(raw[:len(fileMagic)], fileMagic) {
-		return nil, fmt.Errorf("client: read cache %s: not a cache file", p.path)
+	ns := aead.NonceSize()
+	if len(raw) < len(legacyMagic)+ns || !bytes.Equal(raw[:len(legacyMagic)], legacyMagic) {
+		return nil, fs.ErrInvalid
 	}
-	nonce := raw[len(fileMagic) : len(fileMagic)+ns]
-	plain, err := p.aead.Open(nil, nonce, raw[len(fileMagic)+ns:], fileMagic)
+	plain, err := aead.Open(nil, raw[len(legacyMagic):len(legacyMagic)+ns], raw[len(legacyMagic)+ns:], legacyMagic)
 	if err != nil {
-		return nil, fmt.Errorf("client: read cache %s: corrupt, or written with another key", p.path)
+		return nil, err
 	}
 	defer clear(plain)
-	var body fileBody
+	var body struct{ Entries []fileEntry }
 	if err := json.Unmarshal(plain, &body); err != nil {
-		return nil, fmt.Errorf("client: read cache %s: bad contents: %w", p.path, err)
+		return nil, err
 	}
-	return body.Entries, nil
+	var out []fileEntry
+	for _, fe := range body.Entries {
+		if fe.Params != nil && (fe.Kind != kindName || len(fe.Params) == 1) {
+			out = append(out, fe)
+		}
+	}
+	return out, nil
 }
 
-// load fills the cache from the cache file. Entries keep their fetch time,
-// so their freshness is what it was; each is refreshed in the background
-// on its first use. A missing, unreadable or corrupt file is logged and
-// ignored.
-func (c *Client) load() {
-	entries, err := c.persist.read()
-	if errors.Is(err, errNoCache) {
-		return
+// openCache opens the persistent cache and loads it into the cache. Every
+// loaded entry is unconfirmed: served as stale, with its true age, until an
+// upstream confirms it. A cache that cannot be read is left as it is and
+// the client runs from memory, saying so loudly (error log, metric,
+// CacheStatus).
+func (c *Client) openCache() {
+	c.cacheStatus = CacheStatus{Path: filepath.Join(c.cfg.CacheDir, dbFile), State: CacheOK}
+	p, entries, moved, err := openPersister(c.cfg.CacheDir, c.cfg.CacheKey)
+	if moved != "" {
+		c.cacheStatus.Error = "the cache file could not be opened and was moved aside to " + moved
+		c.log.Error("persistent cache damaged: moved aside, starting empty", keyFile, c.cacheStatus.Path, "moved_to", moved)
 	}
 	if err != nil {
-		c.log.Warn("ignoring persistent cache", keyFile, c.persist.path, keyError, err)
+		c.cacheStatus.State = CacheUnreadable
+		if errors.Is(err, errLocked) {
+			c.cacheStatus.State = CacheLocked
+		}
+		c.cacheStatus.Error = err.Error()
+		c.metrics.cacheUnreadable(true)
+		c.log.Error("persistent cache cannot be read: left untouched; running from memory, nothing will be saved",
+			keyFile, c.cacheStatus.Path, keyError, err)
 		return
 	}
+	c.persist = p
 	now := c.cfg.Now()
-	// Oldest first, so the most recent end up most recently used.
-	for i := len(entries) - 1; i >= 0; i-- {
-		fe := entries[i]
-		if fe.Params == nil || (fe.Kind == kindName && len(fe.Params) != 1) {
-			continue
-		}
-		q := query{Kind: fe.Kind, Region: fe.Region, Decrypt: fe.Decrypt, Name: fe.Name, Recursive: fe.Recursive}
-		ttl := c.cfg.ttlFor(baseName(q.Name))
-		c.cache.put(entry{q: q, params: fe.Params, fetchedAt: fe.FetchedAt, expiresAt: fe.FetchedAt.Add(ttl), refreshAt: now})
+	for _, e := range toEntries(entries) {
+		ttl := c.cfg.ttlFor(baseName(e.q.Name))
+		e.expiresAt, e.refreshAt, e.unconfirmed = e.fetchedAt.Add(ttl), now, true
+		c.cache.load(e)
 	}
-	c.cache.snapshot(false) // loaded, not changed
-	c.log.Debug("loaded persistent cache", keyFile, c.persist.path, "entries", len(entries))
+	c.cacheStatus.Loaded = len(entries)
+	c.log.Info("loaded persistent cache", keyFile, p.path, "entries", len(entries))
 }
 
-// flush writes the cache file if the cache changed (or if force).
-func (c *Client) flush(force bool) error {
-	entries, changed := c.cache.snapshot(force)
-	if !changed {
+// CacheStatus describes the persistent cache.
+func (c *Client) CacheStatus() CacheStatus {
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	s := c.cacheStatus
+	s.Pending = c.cache.pending()
+	return s
+}
+
+// flush makes the cache's pending changes durable. A failed write leaves
+// them pending, to be retried by the next flush.
+func (c *Client) flush() error {
+	if c.persist == nil {
 		return nil
 	}
-	if err := c.persist.write(entries, c.cfg.Now()); err != nil {
-		c.cache.markDirty()
-		c.log.Warn("cannot write persistent cache", keyFile, c.persist.path, keyError, err)
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	puts, dels := c.cache.takeDirty()
+	if len(puts) == 0 && len(dels) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := c.persist.write(puts, dels)
+	c.metrics.flushed(time.Since(start), err)
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	if err != nil {
+		c.cache.requeue(puts, dels)
+		if c.cacheStatus.State != CacheFailing {
+			c.log.Error("cannot write persistent cache (retrying)", keyFile, c.persist.path, keyError, err)
+		}
+		c.cacheStatus.State, c.cacheStatus.Error = CacheFailing, err.Error()
 		return err
 	}
+	if c.cacheStatus.State == CacheFailing {
+		c.log.Info("persistent cache written again", keyFile, c.persist.path)
+		c.cacheStatus.State, c.cacheStatus.Error = CacheOK, ""
+	}
+	c.cacheStatus.LastFlush = c.cfg.Now()
 	return nil
 }
 
-// flushLoop writes the cache every FlushInterval until Close.
+// flushLoop writes changes behind: FlushWindow/2 after the first change
+// since the last write, so a value is on disk within FlushWindow of being
+// fetched unless the disk is slower than FlushWindow/2. Changes made in
+// the meantime share the write.
 func (c *Client) flushLoop() {
-	t := time.NewTicker(c.cfg.FlushInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-t.C:
-			c.flush(false)
+		case <-c.cache.changed:
+		}
+		if sleepCtx(c.ctx, c.cfg.FlushWindow/2) != nil {
+			return // Close flushes
+		}
+		if c.flush() != nil {
+			// Retry after a pause even if nothing new arrives.
+			if sleepCtx(c.ctx, c.cfg.FlushWindow) != nil {
+				return
+			}
+			c.cache.signal()
 		}
 	}
 }

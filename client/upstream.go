@@ -38,6 +38,11 @@ type UpstreamHealth struct {
 	Breaker string
 	// LastError is the last upstream failure, "" after a success.
 	LastError string
+	// ObservedAt is when the last call to this upstream ended (zero
+	// before the first): State is as recent as that.
+	ObservedAt time.Time
+	// RetryIn is how long until an open breaker lets a probe through.
+	RetryIn time.Duration
 	// ServingStaleSince is when the client began serving stale values
 	// because no upstream answered; zero while it is not. It is the same
 	// for every endpoint.
@@ -59,13 +64,16 @@ type upstream struct {
 	api     ssmAPI
 	breaker *breaker
 
-	mu      sync.Mutex
-	lastErr string
+	mu       sync.Mutex
+	lastErr  string
+	observed time.Time // of the last outcome of a call
 }
 
-func (u *upstream) setLastErr(err error) {
+// observe records the outcome of a call to u at now.
+func (u *upstream) observe(err error, now time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.observed = now
 	if err == nil {
 		u.lastErr = ""
 	} else {
@@ -73,11 +81,17 @@ func (u *upstream) setLastErr(err error) {
 	}
 }
 
+func (u *upstream) observedAt() time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.observed
+}
+
 func (u *upstream) health() UpstreamHealth {
 	u.mu.Lock()
-	last := u.lastErr
+	last, observed := u.lastErr, u.observed
 	u.mu.Unlock()
-	h := UpstreamHealth{URL: u.url, Breaker: u.breaker.current(), LastError: last}
+	h := UpstreamHealth{URL: u.url, Breaker: u.breaker.current(), LastError: last, ObservedAt: observed, RetryIn: u.breaker.retryIn()}
 	switch {
 	case h.Breaker == BreakerOpen:
 		h.State = StateOpen
@@ -144,43 +158,59 @@ func upstreamFailure(err error) bool {
 // call runs op against the upstreams in order until one answers: up to
 // MaxAttempts attempts each (each bounded by Timeout), with exponential
 // backoff and full jitter between them, skipping any whose breaker is open.
-// The error of an answered call is returned as is; when none answers the
-// error wraps ErrUnavailable and the last failure.
-func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Context, api ssmAPI) error) error {
+// When every breaker refuses and the caller is urgent (it waits with
+// nothing cached), the breakers let one probe through at once, coalesced.
+// An answer from one upstream makes the others' open breakers due for a
+// probe. The error of an answered call is returned as is; when none
+// answers the error wraps ErrUnavailable and the last failure.
+func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx context.Context, api ssmAPI) error) error {
 	var last error
-	for _, u := range c.upstreams {
-		for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
-			if !u.breaker.allow() {
-				if last == nil {
-					last = errors.New("circuit breaker open for " + u.name())
+	tried := false
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 && (tried || !urgent) {
+			break
+		}
+		for _, u := range c.upstreams {
+			for attempt := 0; attempt < c.cfg.MaxAttempts; attempt++ {
+				allowed := false
+				if pass == 0 {
+					allowed = u.breaker.allow()
+				} else {
+					allowed = u.breaker.allowNow(ctx)
+					if allowed {
+						c.metrics.probeNow()
+						c.log.Debug("every breaker open and a caller waiting: probing now", keyEndpoint, u.name())
+					}
 				}
-				break
-			}
-			actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-			err := fn(actx, u.api)
-			cancel()
-			class := classify(err)
-			if ctx.Err() != nil && class != classOK && class != classFinal {
-				u.breaker.release()
-				return ctx.Err()
-			}
-			c.metrics.upstreamCall(u.url, op, err)
-			switch class {
-			case classOK, classFinal:
-				u.breaker.success()
-				u.setLastErr(nil)
-				c.markServingFresh()
-				return err
-			}
-			u.breaker.failure()
-			u.setLastErr(err)
-			last = err
-			c.log.Debug("upstream attempt failed", keyEndpoint, u.name(), keyOp, op, keyAttempt, attempt+1, keyError, err)
-			if attempt+1 == c.cfg.MaxAttempts || u.breaker.current() == BreakerOpen {
-				break
-			}
-			if err := sleepCtx(ctx, c.backoff(attempt, class == classThrottle)); err != nil {
-				return err
+				if !allowed {
+					if last == nil {
+						last = errors.New("circuit breaker open for " + u.name())
+					}
+					break
+				}
+				tried = true
+				actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+				err := fn(actx, u.api)
+				cancel()
+				class := classify(err)
+				if ctx.Err() != nil && class != classOK && class != classFinal {
+					u.breaker.release()
+					return ctx.Err()
+				}
+				c.metrics.upstreamCall(u.url, op, err)
+				if class == classOK || class == classFinal {
+					c.answered(u)
+					return err
+				}
+				c.failed(u, err)
+				last = err
+				c.log.Debug("upstream attempt failed", keyEndpoint, u.name(), keyOp, op, keyAttempt, attempt+1, keyError, err)
+				if attempt+1 == c.cfg.MaxAttempts || u.breaker.current() == BreakerOpen || pass == 1 {
+					break
+				}
+				if err := sleepCtx(ctx, c.backoff(attempt, class == classThrottle)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -188,6 +218,78 @@ func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Contex
 		last = errors.New("no upstream configured")
 	}
 	return errors.Join(ErrUnavailable, last)
+}
+
+// answered records that u answered: its breaker closes, and the other
+// upstreams' open breakers are due for a probe.
+func (c *Client) answered(u *upstream) {
+	u.breaker.success()
+	u.observe(nil, c.cfg.Now())
+	c.markServingFresh()
+	for _, o := range c.upstreams {
+		if o != u && o.breaker.expedite() {
+			c.kickCheck()
+		}
+	}
+}
+
+// kickCheck makes the background check run now.
+func (c *Client) kickCheck() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// failed records a failure of u.
+func (c *Client) failed(u *upstream, err error) {
+	u.breaker.failure()
+	u.observe(err, c.cfg.Now())
+}
+
+// healthCheckName is what the background check reads: any answer,
+// ParameterNotFound or AccessDenied included, means the upstream is up.
+const healthCheckName = "/paramstore/agent/health-check"
+
+// checkLoop re-checks, every HealthCheckInterval (with ±20% jitter), the
+// upstreams that no call has observed for that long, so that their
+// reported state is recent: those the client does not use (the second of
+// two healthy endpoints) and those whose breaker waits for a probe. When
+// an upstream answers while others' breakers are open, it runs at once for
+// those (their probe is due: see answered).
+func (c *Client) checkLoop() {
+	for {
+		every := c.cfg.HealthCheckInterval
+		jitter := time.Duration(rand.Int64N(int64(every)/5+1)) - every/10
+		t := time.NewTimer(every + jitter)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-c.kick:
+			t.Stop()
+		}
+		for _, u := range c.upstreams {
+			idle := c.cfg.Now().Sub(u.observedAt()) >= every
+			if (!idle && u.breaker.current() != BreakerHalfOpen) || !u.breaker.allow() {
+				continue
+			}
+			actx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
+			_, err := u.api.GetParameter(actx, &ssm.GetParameterInput{Name: aws.String(healthCheckName)})
+			cancel()
+			if c.ctx.Err() != nil {
+				u.breaker.release()
+				return
+			}
+			c.metrics.upstreamCall(u.url, "HealthCheck", err)
+			if class := classify(err); class == classOK || class == classFinal {
+				c.answered(u)
+			} else {
+				c.failed(u, err)
+			}
+		}
+	}
 }
 
 // backoff returns the delay before attempt+2: a uniformly random duration

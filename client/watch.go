@@ -83,7 +83,10 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 		defer stop()
 		err := c.follow(wctx, path, out)
 		if errors.Is(err, errNoStream) {
-			c.log.Info("no change stream, polling", keyPath, path)
+			c.noStreamOnce.Do(func() {
+				c.log.Info("upstream has no change stream (AWS SSM or compatible): values are refreshed by TTL",
+					keyPath, path, keyError, err, "poll_every", max(c.cfg.ttlFor(path), minPoll).String())
+			})
 			c.poll(wctx, path, out)
 		}
 	}()
@@ -99,8 +102,10 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		if u.url == "" {
 			return errNoStream
 		}
+		// The first poll, and the first after a failure, returns at once:
+		// its answer tells that the server is back (see below).
 		wait := watchWait
-		if since == 0 {
+		if since == 0 || failures > 0 {
 			wait = 0
 		}
 		page, err := c.changes(ctx, u, path, since, wait)
@@ -122,6 +127,12 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 			continue
 		}
 		failures = 0
+		// The stream answered: the server is up, whatever the breakers say.
+		for _, o := range c.upstreams {
+			if o.breaker.expedite() {
+				c.kickCheck()
+			}
+		}
 		if since == 0 {
 			since = max(page.Index, 1)
 			continue
@@ -177,9 +188,13 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 	if err != nil {
 		return page, err
 	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// Not a Paramstore server: AWS answers an unknown path with 404
+		// or an unknown operation with 400, moto with 404.
+		return page, fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
+	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return page, errNoStream
 	case resp.StatusCode != http.StatusOK:
 		return page, fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
 	}
@@ -196,7 +211,7 @@ func (c *Client) poll(ctx context.Context, path string, out chan<- Change) {
 	q := query{Kind: kindPath, Region: c.cfg.Region, Name: path, Recursive: true}
 	var prev map[string]int64 // nil until the first answer
 	for {
-		params, err := c.fetchPath(ctx, q)
+		params, err := c.fetchPath(ctx, q, false)
 		if err != nil && ctx.Err() == nil {
 			c.log.Debug("poll failed", keyPath, path, keyError, err)
 		}

@@ -33,6 +33,14 @@ type clientFlags struct {
 	ttl       time.Duration
 	pathTTL   map[string]string
 	maxStale  time.Duration
+	budget    time.Duration
+	flush     time.Duration
+	timeout   time.Duration
+	attempts  int
+	brkFail   int
+	brkOpen   time.Duration
+	entries   int
+	check     time.Duration
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -44,6 +52,14 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.ttl, "ttl", 5*time.Minute, "how long a value is fresh")
 	fl.StringToStringVar(&f.pathTTL, "path-ttl", nil, "TTL for names under a path, PATH=DURATION (repeatable)")
 	fl.DurationVar(&f.maxStale, "max-stale", 0, "how long past expiry a value may be served when no upstream answers (0: unlimited)")
+	fl.DurationVar(&f.budget, "refresh-budget", 100*time.Millisecond, "how long a read of a cached value waits for an upstream before the cached value is served stale (negative: as long as the retries take)")
+	fl.DurationVar(&f.flush, "flush-window", time.Second, "a fetched value is durable in --cache-dir within this window (writes are coalesced)")
+	fl.DurationVar(&f.timeout, "attempt-timeout", 2*time.Second, "bound of each upstream attempt")
+	fl.IntVar(&f.attempts, "max-attempts", 3, "attempts per upstream for a value not cached (jittered exponential backoff between them)")
+	fl.IntVar(&f.brkFail, "breaker-failures", 5, "consecutive failures that open an upstream's circuit breaker")
+	fl.DurationVar(&f.brkOpen, "breaker-open-for", 5*time.Second, "how long an open breaker refuses calls before one probe")
+	fl.IntVar(&f.entries, "max-entries", 10000, "bound of the cache (least recently used answers evicted first)")
+	fl.DurationVar(&f.check, "health-check-interval", 10*time.Second, "re-check upstreams no call observed for this long, in the background (±20% jitter; negative: off)")
 }
 
 // clientConfig builds the client configuration and the credentials the
@@ -67,8 +83,19 @@ func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg pr
 		TTL:         f.ttl,
 		MaxStale:    f.maxStale,
 		CacheDir:    f.cacheDir,
-		Logger:      log,
-		Registry:    reg,
+
+		RefreshBudget:   f.budget,
+		FlushWindow:     f.flush,
+		Timeout:         f.timeout,
+		MaxAttempts:     f.attempts,
+		BreakerFailures: f.brkFail,
+		BreakerOpenFor:  f.brkOpen,
+		MaxEntries:      f.entries,
+
+		HealthCheckInterval: f.check,
+
+		Logger:   log,
+		Registry: reg,
 	}
 	if len(f.pathTTL) > 0 {
 		cfg.PathTTL = map[string]time.Duration{}
@@ -100,6 +127,7 @@ type agentOptions struct {
 	client          clientFlags
 	listen          string
 	token           string
+	allowWrites     bool
 	templates       []string
 	watchPath       string
 	shutdownTimeout time.Duration
@@ -128,7 +156,8 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:2773", "local API address")
 	f.StringVar(&o.watchPath, "watch-path", "/", "follow changes under this path and refresh cached values ('' turns it off: TTL only)")
-	f.StringVar(&o.token, "token", "", "required X-Aws-Parameters-Secrets-Token value (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
+	f.StringVar(&o.token, "token", "", "required on every local call: X-Aws-Parameters-Secrets-Token on the Lambda paths, X-Amz-Security-Token on the SSM proxy (default $AWS_SESSION_TOKEN; empty: any non-empty value)")
+	f.BoolVar(&o.allowWrites, "allow-writes", false, "forward write operations (PutParameter, DeleteParameter, ...) through the SSM proxy")
 	f.StringArrayVar(&o.templates, "template", nil, "render SRC to DST, then run RELOAD-CMD (no shell) when it changed: SRC:DST[:RELOAD-CMD] (repeatable)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -164,6 +193,8 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	h, err := agent.New(agent.Config{
 		Source:      src,
 		Token:       o.token,
+		ListenAddr:  o.listen,
+		AllowWrites: o.allowWrites,
 		Upstreams:   ccfg.Endpoints,
 		Region:      ccfg.Region,
 		Credentials: ccfg.Credentials,
@@ -179,6 +210,9 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if o.token == "" {
+		log.Warn("no --token and no AWS_SESSION_TOKEN: any non-empty token is accepted on the local API")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "upstreams", ccfg.Endpoints, "cache_dir", ccfg.CacheDir)
 
 	rctx, stopRenderers := context.WithCancel(ctx)

@@ -118,7 +118,7 @@ func newSnapshotCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return saveSnapshot(cmd.Context(), c, args[0], stdout)
+			return saveSnapshot(cmd.Context(), c, args[0], stdout, fileChecker())
 		},
 	}
 	var dataDir string
@@ -131,7 +131,7 @@ master key of the original cluster: copy master.key into the data dir or use
 other nodes join it. Identities and their keys are restored too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return restoreSnapshot(args[0], dataDir, stdout)
+			return restoreSnapshot(cmd.Context(), args[0], dataDir, stdout, fileChecker())
 		},
 	}
 	restore.Flags().StringVar(&dataDir, "data-dir", "", "the new data dir (must not hold a store)")
@@ -140,7 +140,7 @@ other nodes join it. Identities and their keys are restored too.`,
 	return cmd
 }
 
-func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Writer) error {
+func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Writer, check store.Checker) error {
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
@@ -178,13 +178,11 @@ func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Wr
 		os.Remove(tmp)
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	// A truncated stream does not open as a database: check before keeping it.
-	db, err := store.Open(tmp)
-	if err != nil {
+	// A truncated stream does not check as a database: check before keeping it.
+	if _, err := checkSnapshotFile(ctx, check, tmp); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("snapshot: the received copy does not open (%w)", err)
+		return fmt.Errorf("snapshot: the received copy is not usable (%w)", err)
 	}
-	db.Close()
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
@@ -192,13 +190,38 @@ func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Wr
 	return nil
 }
 
-func restoreSnapshot(path, dataDir string, stdout io.Writer) error {
+// checkSnapshotFile checks that path is an intact state machine of this
+// version's schema.
+func checkSnapshotFile(ctx context.Context, check store.Checker, path string) (store.FileInfo, error) {
+	info, err := check(ctx, path)
+	if err != nil {
+		return info, err
+	}
+	if !info.StateMachine {
+		return info, fmt.Errorf("%s is a bbolt file but not a Paramstore snapshot", path)
+	}
+	if info.Schema != store.SchemaVersion {
+		return info, fmt.Errorf("%s has schema version %q, this paramstore reads %q", path, info.Schema, store.SchemaVersion)
+	}
+	return info, nil
+}
+
+// restoreSnapshot writes a snapshot into a new data dir: it checks the
+// file, copies it to a temporary file next to its destination, prepares the
+// copy for a new cluster, and renames it into place only then. A failure
+// leaves the data dir without a state.db.
+func restoreSnapshot(ctx context.Context, path, dataDir string, stdout io.Writer, check store.Checker) error {
 	if dataDir == "" {
 		return errors.New("--data-dir is required")
 	}
 	raftDir := filepath.Join(dataDir, "raft")
-	if _, err := os.Stat(filepath.Join(raftDir, "raft.db")); err == nil {
-		return fmt.Errorf("%s already holds a store: restore into a new data dir", dataDir)
+	for _, name := range []string{"raft.db", "state.db"} {
+		if _, err := os.Stat(filepath.Join(raftDir, name)); err == nil {
+			return fmt.Errorf("%s already holds a store (%s): restore into a new, empty data dir", dataDir, filepath.Join(raftDir, name))
+		}
+	}
+	if _, err := checkSnapshotFile(ctx, check, path); err != nil {
+		return fmt.Errorf("snapshot restore: %s is not a usable snapshot: %w", path, err)
 	}
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return err
@@ -209,12 +232,27 @@ func restoreSnapshot(path, dataDir string, stdout io.Writer) error {
 	}
 	defer src.Close()
 	statePath := filepath.Join(raftDir, "state.db")
-	db, err := store.Open(statePath)
+	tmp, err := os.CreateTemp(raftDir, ".restore-*")
 	if err != nil {
 		return err
 	}
-	if err := db.Restore(src); err != nil {
-		db.Close()
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot restore: copy: %w", err)
+	}
+	// The copy is what the server will open: check it, not the source.
+	if _, err := checkSnapshotFile(ctx, check, tmp.Name()); err != nil {
+		return fmt.Errorf("snapshot restore: the copy in %s is not usable: %w", raftDir, err)
+	}
+	db, err := store.Open(tmp.Name())
+	if err != nil {
 		return err
 	}
 	// The new cluster's raft log starts again at index 1.
@@ -224,6 +262,13 @@ func restoreSnapshot(path, dataDir string, stdout io.Writer) error {
 	}
 	if err := db.Close(); err != nil {
 		return err
+	}
+	if err := os.Rename(tmp.Name(), statePath); err != nil {
+		return fmt.Errorf("snapshot restore: %w", err)
+	}
+	if d, err := os.Open(raftDir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	fmt.Fprintf(stdout, "restored %s into %s; start `paramstore server --data-dir %s` with the original master key\n", path, dataDir, dataDir)
 	return nil

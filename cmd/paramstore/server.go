@@ -43,6 +43,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.Stdout = stdout
+			cfg.CheckFile = fileChecker()
 			return runServer(cmd.Context(), cfg, stdout)
 		},
 	}
@@ -76,6 +77,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	for i, name := range []string{"reads", "writes", "describes"} {
 		f.Var(&limitFlag{&cfg.Throttle[i]}, "throttle-"+name, "per-access-key limit of "+name+" as RATE[:BURST] requests/s (default unlimited)")
 	}
+	f.BoolVar(&cfg.ForceNewCluster, "force-new-cluster", false, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
 	return cmd
@@ -122,7 +124,7 @@ func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if err := s.Node().WaitReady(wctx); err != nil && !strings.Contains(err.Error(), "canceled") {
+	if err := s.WaitReady(wctx); err != nil && !strings.Contains(err.Error(), "canceled") {
 		cfg.Logger.Warn("store not ready yet", "error", err)
 	}
 	cancel()

@@ -1,12 +1,12 @@
 package agent
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,9 +35,16 @@ const (
 type Config struct {
 	// Source serves reads. Required.
 	Source Source
-	// Token is the value X-Aws-Parameters-Secrets-Token must carry; empty
-	// accepts any non-empty value (see the package doc).
+	// Token is the value X-Aws-Parameters-Secrets-Token (Lambda paths) and
+	// X-Amz-Security-Token (SSM proxy) must carry; empty accepts any
+	// non-empty value (see the package doc).
 	Token string
+	// ListenAddr is the address the agent listens on: besides loopback
+	// names, its host is the only Host header accepted (every IP literal
+	// when it is unspecified, as 0.0.0.0).
+	ListenAddr string
+	// AllowWrites lets the SSM proxy forward write operations.
+	AllowWrites bool
 	// Upstreams are the SSM endpoints forwarded calls go to, in order; empty
 	// means AWS's regional endpoint.
 	Upstreams []string
@@ -71,8 +78,13 @@ func (c *Config) Validate() error {
 type Handler struct {
 	cfg     Config
 	log     *slog.Logger
-	mux     *http.ServeMux
+	mux     http.Handler
 	metrics *metrics
+
+	lastWarn atomic.Int64 // unix nanoseconds of the last failure logged as a warning
+
+	listenHost string // lower-cased host of ListenAddr
+	anyIP      bool   // ListenAddr is unspecified: accept IP literals
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,14 +111,17 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, log: log, mux: http.NewServeMux(), metrics: m}
-	h.mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
-	h.mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
-	h.mux.HandleFunc("GET /healthz", h.healthz)
+	h := &Handler{cfg: cfg, log: log, metrics: m}
+	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
+	mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
+	mux.HandleFunc("GET /healthz", h.healthz)
 	if cfg.Gatherer != nil {
-		h.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	h.mux.HandleFunc("POST /{$}", h.proxy)
+	mux.HandleFunc("POST /{$}", h.proxy)
+	h.mux = h.guard(mux)
 	return h, nil
 }
 
@@ -117,14 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // tokenOK checks the Lambda extension token header.
 func (h *Handler) tokenOK(r *http.Request) bool {
-	got := r.Header.Get(HeaderToken)
-	if got == "" {
-		return false
-	}
-	if h.cfg.Token == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.Token)) == 1
+	return h.tokenMatches(r.Header.Get(HeaderToken))
 }
 
 // markStale adds the stale headers when any result is stale.
@@ -160,13 +168,30 @@ type healthReport struct {
 	// Status is "ok" when every upstream is healthy, else "degraded".
 	Status    string           `json:"status"`
 	Upstreams []upstreamReport `json:"upstreams"`
+	Cache     cacheReport      `json:"cache"`
+}
+
+// cacheReport is the persistent cache in /healthz. State is "off", "ok",
+// "unreadable" (left untouched, nothing saved this run), "locked" (another
+// process has it) or "failing" (writes fail, retried).
+type cacheReport struct {
+	Path      string     `json:"path,omitempty"`
+	State     string     `json:"state"`
+	Error     string     `json:"error,omitempty"`
+	Loaded    int        `json:"loaded"`
+	Pending   int        `json:"pending"`
+	LastFlush *time.Time `json:"last_flush,omitempty"`
 }
 
 type upstreamReport struct {
-	URL               string     `json:"url"`
-	State             string     `json:"state"`
-	Breaker           string     `json:"breaker"`
-	LastError         string     `json:"last_error,omitempty"`
+	URL        string     `json:"url"`
+	State      string     `json:"state"`
+	Breaker    string     `json:"breaker"`
+	LastError  string     `json:"last_error,omitempty"`
+	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	// ObservationAge is how old the state is, in seconds (absent before
+	// the first call to the upstream).
+	ObservationAge    *float64   `json:"observation_age_seconds,omitempty"`
 	ServingStaleSince *time.Time `json:"serving_stale_since,omitempty"`
 }
 
@@ -174,6 +199,11 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	rep := healthReport{Status: "ok", Upstreams: []upstreamReport{}}
 	for _, u := range h.cfg.Source.Health() {
 		ur := upstreamReport{URL: u.URL, State: u.State, Breaker: u.Breaker, LastError: u.LastError}
+		if !u.ObservedAt.IsZero() {
+			t := u.ObservedAt.UTC()
+			age := max(0, h.cfg.Now().Sub(u.ObservedAt)).Seconds()
+			ur.ObservedAt, ur.ObservationAge = &t, &age
+		}
 		if !u.ServingStaleSince.IsZero() {
 			t := u.ServingStaleSince.UTC()
 			ur.ServingStaleSince = &t
@@ -182,6 +212,15 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 			rep.Status = "degraded"
 		}
 		rep.Upstreams = append(rep.Upstreams, ur)
+	}
+	cs := h.cfg.Source.CacheStatus()
+	rep.Cache = cacheReport{Path: cs.Path, State: cs.State, Error: cs.Error, Loaded: cs.Loaded, Pending: cs.Pending}
+	if !cs.LastFlush.IsZero() {
+		t := cs.LastFlush.UTC()
+		rep.Cache.LastFlush = &t
+	}
+	if cs.State != "ok" && cs.State != "off" {
+		rep.Status = "degraded"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)
@@ -193,6 +232,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	staleServes prometheus.Counter
 	forwarded   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -209,9 +249,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "paramstore_agent_forwarded_total",
 			Help: "SSM calls forwarded to an upstream, by operation and status.",
 		}, []string{"operation", "status"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paramstore_agent_refused_total",
+			Help: "Local API requests refused before any work, by reason (host, token, write).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded} {
+		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded, m.refused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 
 	"github.com/paramstore/paramstore/client"
 )
@@ -25,10 +26,18 @@ func fromClients(rs []client.Result) []Result {
 	return out
 }
 
+// sourceErr marks the client's "no upstream" errors with ErrUnavailable.
+func sourceErr(err error) error {
+	if errors.Is(err, client.ErrUnavailable) || errors.Is(err, client.ErrClosed) {
+		return errors.Join(ErrUnavailable, err)
+	}
+	return err
+}
+
 func (s clientSource) Get(ctx context.Context, name string, withDecryption bool) (Result, error) {
 	r, err := s.c.Get(ctx, name, withDecryption)
 	if err != nil {
-		return Result{}, err
+		return Result{}, sourceErr(err)
 	}
 	return fromClient(r), nil
 }
@@ -36,7 +45,7 @@ func (s clientSource) Get(ctx context.Context, name string, withDecryption bool)
 func (s clientSource) GetMany(ctx context.Context, names []string, withDecryption bool) ([]Result, []string, error) {
 	found, invalid, err := s.c.GetMany(ctx, names, withDecryption)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, sourceErr(err)
 	}
 	return fromClients(found), invalid, nil
 }
@@ -44,7 +53,7 @@ func (s clientSource) GetMany(ctx context.Context, names []string, withDecryptio
 func (s clientSource) GetByPath(ctx context.Context, path string, recursive, withDecryption bool) ([]Result, error) {
 	rs, err := s.c.GetByPath(ctx, path, recursive, withDecryption)
 	if err != nil {
-		return nil, err
+		return nil, sourceErr(err)
 	}
 	return fromClients(rs), nil
 }
@@ -78,7 +87,13 @@ func (s clientSource) Health() []UpstreamHealth {
 	hs := s.c.Health()
 	out := make([]UpstreamHealth, len(hs))
 	for i, h := range hs {
-		out[i] = UpstreamHealth(h)
+		out[i] = UpstreamHealth{URL: h.URL, State: h.State, Breaker: h.Breaker, LastError: h.LastError,
+			ObservedAt: h.ObservedAt, RetryIn: h.RetryIn, ServingStaleSince: h.ServingStaleSince}
 	}
 	return out
+}
+
+func (s clientSource) CacheStatus() CacheStatus {
+	st := s.c.CacheStatus()
+	return CacheStatus{Path: st.Path, State: st.State, Error: st.Error, Loaded: st.Loaded, Pending: st.Pending, LastFlush: st.LastFlush}
 }

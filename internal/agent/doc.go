@@ -34,30 +34,63 @@
 //     with LastModifiedDate as an RFC 3339 string (not the epoch-seconds
 //     number of the SSM wire protocol), Selector and SourceResult null when
 //     not used, and DataType, ARN, Name, Type, Value and Version.
-//   - Errors: the extension answers every failed GetParameter, including
-//     ParameterNotFound and an invalid version, with 400 and a text body.
-//     The agent does the same, with the AWS error code at the start of the
-//     body and in the X-Paramstore-Error-Code header. A malformed query (no
-//     name, a version that is not a positive integer, a withDecryption that
-//     is not a boolean) is 400 too. When no upstream can be reached and
-//     nothing is cached, the answer is 502. Unknown paths are 404 and the
-//     Secrets Manager path /secretsmanager/get is 501: Paramstore has no
-//     Secrets Manager.
+//   - Errors: the extension answers a failed GetParameter with a text body;
+//     the agent puts the AWS error code at the start of the body and in
+//     the X-Paramstore-Error-Code header, and chooses the status honestly
+//     (the same on the SSM proxy, with AWS-shaped bodies): 400 only for the
+//     caller's own errors, which the upstream answered (ParameterNotFound,
+//     ParameterVersionNotFound, ValidationException, AccessDeniedException,
+//     InvalidKeyId, ...) and for a malformed query; 429
+//     ThrottlingException when the upstream throttles the agent; 502
+//     InternalServerError when the upstream failed (5xx); 503
+//     ServiceUnavailable when none could be reached. The last three carry
+//     Retry-After (the soonest breaker probe, at least 1s), and happen only
+//     when nothing usable is cached. Unknown paths are 404 and the Secrets
+//     Manager path /secretsmanager/get is 501: Paramstore has no Secrets
+//     Manager.
 //   - version and label: if both are given only the first one in the query
 //     string is used, as the extension documents.
 //
+// # Who may call
+//
+// Every request must carry a Host header that names the agent: a loopback
+// name or address (localhost, 127.0.0.0/8, ::1) or the host of the listen
+// address (any IP literal when the agent listens on every interface).
+// Anything else is refused with 403 before any work: a web page that rebinds
+// its own DNS name to 127.0.0.1 sends its own name as Host.
+//
+// The SSM proxy requires the token too, as X-Amz-Security-Token: the header
+// every SDK and the aws CLI send from AWS_SESSION_TOKEN, so an application
+// is configured with AWS_SESSION_TOKEN=<token> and nothing else. A missing
+// or wrong token is answered 400 UnrecognizedClientException, "The security
+// token included in the request is invalid.", as AWS answers a bad session
+// token. Write operations (PutParameter, DeleteParameter(s), label, tag and
+// service-setting changes) are forwarded only when the agent runs with
+// --allow-writes, else refused with AccessDeniedException; operations that
+// are not Parameter Store's are UnknownOperationException, answered locally.
+// Metric labels name only the known operations (others: "unknown").
+//
 // # Proxy choices
 //
-// The agent terminates the caller's SigV4: it does not verify the caller's
-// signature (it is a localhost sidecar; whoever can reach it can read what
-// its own credentials can read), and requests it forwards are signed again
-// with the agent's own credentials and region. Responses served from the
+// The agent terminates the caller's SigV4: it checks the token but not the
+// caller's signature (it is a localhost sidecar; whoever holds the token can
+// read what its own credentials can read), and requests it forwards are
+// signed again with the agent's own credentials and region. Responses served from the
 // cache carry no signature of their own. GetParametersByPath with
 // ParameterFilters is forwarded, because the cache does not evaluate
 // filters; without filters it is served from the cache, paged by
 // MaxResults with an agent-issued NextToken.
 //
-// Whenever a value is served stale (the upstream could not confirm it), the
-// response carries X-Paramstore-Stale: true and X-Paramstore-Age, the age of
-// the oldest value in seconds.
+// Whenever a value is served stale (the upstream could not confirm it, or
+// it was loaded from the persistent cache and no upstream has confirmed it
+// since the agent started), the response carries X-Paramstore-Stale: true
+// and X-Paramstore-Age, the true age of the oldest value in seconds (since
+// it was fetched, across restarts).
+//
+// GET /healthz reports each upstream's state with the time of the
+// observation it comes from (observed_at, observation_age_seconds); idle
+// upstreams are re-checked in the background so that it stays recent, and
+// the persistent cache's state (cache.state ok, unreadable, locked or
+// failing). status is "ok" only when every upstream is healthy, nothing is
+// served stale and the cache is usable.
 package agent

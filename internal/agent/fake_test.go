@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ type fakeSource struct {
 	down        bool      // no upstream and nothing cached
 	invalidated []string
 	health      []UpstreamHealth
+	cache       CacheStatus
 	watchers    map[string][]chan Change
 	watchStart  chan string // receives the path of each Watch call, if set
 }
@@ -79,7 +81,7 @@ func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return Result{}, errors.New("fake: no upstream reachable")
+		return Result{}, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
 	}
 	base, sel := name, ""
 	if i := strings.LastIndexByte(name, ':'); i > 0 {
@@ -131,7 +133,7 @@ func (f *fakeSource) GetByPath(ctx context.Context, path string, recursive, decr
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return nil, errors.New("fake: no upstream reachable")
+		return nil, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
 	}
 	prefix := strings.TrimRight(path, "/") + "/"
 	var out []Result
@@ -181,4 +183,13 @@ func (f *fakeSource) Health() []UpstreamHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]UpstreamHealth(nil), f.health...)
+}
+
+func (f *fakeSource) CacheStatus() CacheStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cache.State == "" {
+		return CacheStatus{State: "off"}
+	}
+	return f.cache
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/smithy-go"
 )
 
 // lambdaParameter is a parameter as the Lambda extension serializes it.
@@ -123,13 +121,12 @@ func (h *Handler) lambdaGet(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Source.Get(r.Context(), q.name, q.withDecryption)
 	if err != nil {
-		var api smithy.APIError
-		if errors.As(err, &api) {
-			h.lambdaText(w, http.StatusBadRequest, api.ErrorCode(), api.ErrorMessage())
-			return
+		f := h.failureOf(err)
+		if f.status >= 500 || f.status == http.StatusTooManyRequests {
+			h.logFailure("lambda get failed", "GetParameter", f, err)
 		}
-		h.log.Warn("lambda get failed", logKeyOperation, "GetParameter", logKeyError, err)
-		h.lambdaText(w, http.StatusBadGateway, "", "no upstream could be reached and the parameter is not cached")
+		setRetryAfter(w, f)
+		h.lambdaText(w, f.status, f.code, f.msg)
 		return
 	}
 	h.markStale(w, res)

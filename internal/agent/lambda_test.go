@@ -24,6 +24,7 @@ func newTestHandler(t *testing.T, src *fakeSource, mod func(*Config)) *Handler {
 	cfg := Config{
 		Source:     src,
 		Token:      testToken,
+		ListenAddr: "example.com:2773", // the Host of httptest.NewRequest
 		Region:     "us-east-1",
 		Registerer: reg,
 		Gatherer:   reg,
@@ -177,8 +178,8 @@ func TestLambdaStaleAndDown(t *testing.T) {
 			HeaderStale, rec.Header().Get(HeaderStale), HeaderAge, rec.Header().Get(HeaderAge))
 	}
 	src.setDown(true)
-	if rec := get(); rec.Code != http.StatusBadGateway {
-		t.Errorf("nothing cached and no upstream: got status %d, want 502", rec.Code)
+	if rec := get(); rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("nothing cached and no upstream: got status %d, want 503 with Retry-After", rec.Code)
 	}
 	req := httptest.NewRequest("GET", "/secretsmanager/get?secretId=x", nil)
 	req.Header.Set(HeaderToken, testToken)
@@ -229,7 +230,7 @@ func TestHealthzAndMetrics(t *testing.T) {
 	seedLambda(src)
 	since := testNow.Add(-time.Minute)
 	src.health = []UpstreamHealth{
-		{URL: "http://a", State: "healthy", Breaker: "closed"},
+		{URL: "http://a", State: "healthy", Breaker: "closed", ObservedAt: testNow.Add(-1500 * time.Millisecond)},
 		{URL: "http://b", State: "down", Breaker: "open", LastError: "connection refused", ServingStaleSince: since},
 	}
 	h := newTestHandler(t, src, nil)
@@ -251,6 +252,24 @@ func TestHealthzAndMetrics(t *testing.T) {
 	}
 	if rep.Upstreams[0].ServingStaleSince != nil {
 		t.Errorf("healthy upstream has serving_stale_since")
+	}
+	if a := rep.Upstreams[0]; a.ObservationAge == nil || *a.ObservationAge != 1.5 || a.ObservedAt == nil {
+		t.Errorf("upstream a: observation age %v at %v, want 1.5s", a.ObservationAge, a.ObservedAt)
+	}
+	if b := rep.Upstreams[1]; b.ObservationAge != nil {
+		t.Errorf("upstream b, never observed: observation age %v, want none", *b.ObservationAge)
+	}
+	// An unreadable persistent cache alone makes the agent degraded.
+	src.health = []UpstreamHealth{{URL: "http://a", State: "healthy", Breaker: "closed"}}
+	src.cache = CacheStatus{Path: "/c/cache.db", State: "unreadable", Error: "written with another key"}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	rep = healthReport{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "degraded" || rep.Cache.State != "unreadable" || rep.Cache.Error == "" {
+		t.Errorf("healthz with an unreadable cache: got %+v", rep)
 	}
 
 	req := httptest.NewRequest("GET", "/systemsmanager/parameters/get?name=%2Fapp%2Furl", nil)

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"strings"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 
 	"github.com/paramstore/paramstore/internal/ssm"
@@ -88,9 +86,14 @@ func writeNames(op string, body []byte) (names []string, ok bool) {
 
 // proxy serves the SSM JSON API on POST /.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request) {
+	if !h.tokenMatches(r.Header.Get(HeaderSecurityToken)) {
+		h.metrics.refused.WithLabelValues("token").Inc()
+		h.writeError(w, "unknown", ssm.NewError(codeUnrecognizedClient, msgBadToken))
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
-	if !ok || op == "" {
+	if !ok || opLabel(op) == "unknown" {
 		h.writeError(w, "unknown", ssm.Bare(ssm.CodeUnknownOperation))
 		return
 	}
@@ -115,6 +118,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request) {
 		if h.getParametersByPath(ctx, w, body) {
 			return
 		}
+	}
+	if writeOperations[op] && !h.cfg.AllowWrites {
+		h.metrics.refused.WithLabelValues("write").Inc()
+		h.writeError(w, op, ssm.NewError(ssm.CodeAccessDenied, msgNoWrites))
+		return
 	}
 	h.forward(ctx, w, op, body)
 }
@@ -265,26 +273,18 @@ func (h *Handler) writeJSON(w http.ResponseWriter, op string, v any) {
 	hdr.Set("x-amzn-RequestId", uuid.NewString())
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
-	h.metrics.requests.WithLabelValues("ssm", op, "200").Inc()
+	h.metrics.requests.WithLabelValues("ssm", opLabel(op), "200").Inc()
 }
 
-// writeSourceError answers an error of the Source: an SSM error keeps its
-// code and message; anything else means no upstream could be reached.
+// writeSourceError answers an error of the Source as an AWS error, with
+// an honest status (see failure).
 func (h *Handler) writeSourceError(w http.ResponseWriter, op string, err error) {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		e := &ssm.Error{Code: api.ErrorCode(), Message: api.ErrorMessage()}
-		if e.Message == "" {
-			e.NoMessage = true
-		}
-		if api.ErrorFault() == smithy.FaultServer {
-			e.Status = http.StatusInternalServerError
-		}
-		h.writeError(w, op, e)
-		return
+	f := h.failureOf(err)
+	if f.status >= 500 || f.status == http.StatusTooManyRequests {
+		h.logFailure("read failed", op, f, err)
 	}
-	h.log.Warn("read failed", logKeyOperation, op, logKeyError, err)
-	h.writeError(w, op, &ssm.Error{Code: ssm.CodeInternal, Message: "No upstream could be reached and the value is not cached.", Status: http.StatusServiceUnavailable})
+	setRetryAfter(w, f)
+	h.writeError(w, op, &ssm.Error{Code: f.code, Message: f.msg, NoMessage: f.noMessage, Status: f.status})
 }
 
 // writeError writes an AWS JSON error: {"__type": code, <member>: message}.
@@ -301,7 +301,7 @@ func (h *Handler) writeError(w http.ResponseWriter, op string, e *ssm.Error) {
 	status := e.HTTPStatus()
 	w.WriteHeader(status)
 	w.Write(b)
-	h.metrics.requests.WithLabelValues("ssm", op, strconv.Itoa(status)).Inc()
+	h.metrics.requests.WithLabelValues("ssm", opLabel(op), strconv.Itoa(status)).Inc()
 }
 
 // upstreamOrder returns the upstreams to forward to: those whose breaker is
@@ -356,13 +356,15 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, op string,
 		w.WriteHeader(resp.StatusCode)
 		w.Write(out)
 		status := strconv.Itoa(resp.StatusCode)
-		h.metrics.forwarded.WithLabelValues(op, status).Inc()
-		h.metrics.requests.WithLabelValues("ssm", op, status).Inc()
+		h.metrics.forwarded.WithLabelValues(opLabel(op), status).Inc()
+		h.metrics.requests.WithLabelValues("ssm", opLabel(op), status).Inc()
 		return
 	}
 	h.log.Warn("no upstream answered", logKeyOperation, op, logKeyError, lastErr)
-	h.metrics.forwarded.WithLabelValues(op, "unreachable").Inc()
-	h.writeError(w, op, &ssm.Error{Code: ssm.CodeInternal, Message: "No upstream could be reached.", Status: http.StatusServiceUnavailable})
+	h.metrics.forwarded.WithLabelValues(opLabel(op), "unreachable").Inc()
+	f := failure{status: http.StatusServiceUnavailable, code: codeServiceUnavailable, msg: "No upstream could be reached.", retryAfter: h.retryAfter()}
+	setRetryAfter(w, f)
+	h.writeError(w, op, &ssm.Error{Code: f.code, Message: f.msg, Status: f.status})
 }
 
 // send signs and sends one call to one upstream.

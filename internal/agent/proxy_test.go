@@ -67,6 +67,7 @@ func post(t *testing.T, h http.Handler, target, body string) *httptest.ResponseR
 	t.Helper()
 	req := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	req.Header.Set("Content-Type", jsonContentType)
+	req.Header.Set(HeaderSecurityToken, testToken)
 	if target != "" {
 		req.Header.Set("X-Amz-Target", "AmazonSSM."+target)
 	}
@@ -103,6 +104,7 @@ func TestProxyWritesInvalidate(t *testing.T) {
 			h := newTestHandler(t, src, func(c *Config) {
 				c.Upstreams = []string{up.URL}
 				c.Credentials = agentCreds
+				c.AllowWrites = true
 			})
 			rec := post(t, h, tc.target, tc.body)
 			if rec.Code != tc.wantCode {
@@ -155,8 +157,8 @@ func TestProxyFailover(t *testing.T) {
 	src.health = nil
 	h2 := newTestHandler(t, src, func(c *Config) { c.Upstreams = []string{deadURL} })
 	rec := post(t, h2, "DescribeParameters", `{}`)
-	if rec.Code != 503 || rec.Header().Get("X-Amzn-ErrorType") != "InternalServerError" {
-		t.Errorf("no upstream: got %d %s, want 503 InternalServerError", rec.Code, rec.Header().Get("X-Amzn-ErrorType"))
+	if rec.Code != 503 || rec.Header().Get("X-Amzn-ErrorType") != "ServiceUnavailable" || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("no upstream: got %d %s, want 503 ServiceUnavailable with Retry-After", rec.Code, rec.Header().Get("X-Amzn-ErrorType"))
 	}
 }
 
@@ -217,12 +219,14 @@ func TestProxyBoto3(t *testing.T) {
 	srv := httptest.NewServer(newTestHandler(t, src, func(c *Config) {
 		c.Upstreams = []string{up.URL}
 		c.Credentials = agentCreds
+		c.AllowWrites = true
 	}))
 	defer srv.Close()
 	script := `
 import json, sys, boto3
 ssm = boto3.client("ssm", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="AKIDCALLER", aws_secret_access_key="caller-secret")
+                   aws_access_key_id="AKIDCALLER", aws_secret_access_key="caller-secret",
+                   aws_session_token=sys.argv[2])
 out = {}
 out["get"] = ssm.get_parameter(Name="/app/pass", WithDecryption=True)["Parameter"]["Value"]
 out["version"] = ssm.get_parameter(Name="/app/url:1")["Parameter"]["Value"]
@@ -243,7 +247,7 @@ print(json.dumps(out))
 	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("python3", path, srv.URL)
+	cmd := exec.Command("python3", path, srv.URL, testToken)
 	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
 	out, err := cmd.Output()
 	if err != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -39,15 +40,35 @@ type UpstreamHealth struct {
 	State     string
 	Breaker   string
 	LastError string
+	// ObservedAt is when the last call to the upstream ended (zero before
+	// any): the state is as recent as that.
+	ObservedAt time.Time
+	// RetryIn is how long until an open breaker lets a probe through.
+	RetryIn time.Duration
 	// ServingStaleSince is when reads started being served stale, or zero.
 	ServingStaleSince time.Time
 }
 
+// ErrUnavailable is in the chain of a Source error when no upstream
+// answered and nothing usable was cached; the chain also holds the last
+// upstream failure (an SSM error of a 5xx or throttling answer, or a
+// network error).
+var ErrUnavailable = errors.New("agent: no upstream answered")
+
+// CacheStatus describes the Source's persistent cache (see
+// client.CacheStatus).
+type CacheStatus struct {
+	Path, State, Error string
+	Loaded, Pending    int
+	LastFlush          time.Time
+}
+
 // Source is what the agent reads through: a resilient, caching SSM client.
 // The client package implements it (see ClientSource). Implementations must
-// be safe for concurrent use. Errors returned by SSM are smithy.APIError
-// values (ParameterNotFound is *types.ParameterNotFound); any other error
-// means no upstream could answer and nothing usable was cached.
+// be safe for concurrent use. Errors that wrap ErrUnavailable mean no
+// upstream could answer and nothing usable was cached; otherwise an
+// smithy.APIError is the upstream's answer to the caller's request
+// (ParameterNotFound is *types.ParameterNotFound).
 type Source interface {
 	// Get reads one parameter; name may carry a :version or :label
 	// selector, or be an ARN.
@@ -63,4 +84,6 @@ type Source interface {
 	Invalidate(names ...string)
 	// Health reports the upstreams in the order they are tried.
 	Health() []UpstreamHealth
+	// CacheStatus reports the persistent cache.
+	CacheStatus() CacheStatus
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
@@ -12,6 +13,27 @@ import (
 // and metrics: X-Amz-Target: Paramstore.<Operation>. It manages identities
 // (package auth) and the keyring (package service). `paramstore auth` and
 // `paramstore keys` are its clients.
+
+// adminAuditKeep names the members of admin API requests and responses
+// (and of any other call that is not an SSM operation) whose values the
+// audit trail keeps. Redaction of these calls is default deny: every other
+// member's value is recorded as audit.Hidden, so a member added to the
+// admin API later stays out of the trail until it is named here. None of
+// these authenticates: SecretAccessKey and SessionToken are not here, and
+// must never be.
+var adminAuditKeep = audit.NewAllowlist(
+	// Requests (auth.AdminRequest, createKeyInput, nodeInput).
+	"UserName", "RoleName", "PolicyName", "PolicyDocument", "AccessKeyId", "Status", "DurationSeconds",
+	"Alias", "Description", "NodeId",
+	// Responses: principals (auth.PrincipalInfo).
+	"Principal", "Principals", "Name", "Kind", "Arn", "CreateDate", "PolicyNames",
+	// Access keys (auth.AccessKeyInfo) without their secret and token.
+	"AccessKey", "AccessKeyMetadata", "Credentials", "Expiration",
+	// Keyring keys (service.KeyInfo): names and state, never material.
+	"Key", "Keys", "KeyId", "Enabled", "CreationDate",
+	// Cluster members (raftstore.Member).
+	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
+)
 
 type createKeyInput struct {
 	Alias       string `json:"Alias"`

@@ -244,11 +244,14 @@ type call struct {
 	reqID    string
 	op       string
 	start    time.Time
-	body     []byte
+	body     []byte // what the operation decoded (and the audit records)
 	region   string
 	identity audit.UserIdentity
 	out      any
 	err      error
+	// intent says the call's intent record was queued: its result record
+	// is owed to the trail whatever happens (audit.Applied).
+	intent bool
 }
 
 // serveAPI handles one SSM API call.
@@ -283,7 +286,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if presigned && len(bytes.TrimSpace(body)) == 0 {
+	if presigned && len(trimJSONSpace(body)) == 0 {
 		// botocore's generate_presigned_url puts a JSON operation's
 		// parameters in the query string.
 		body = queryBody(r.URL.Query())
@@ -315,7 +318,33 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 			ctx = store.WithStale(ctx)
 		}
 	}
+	if h.cfg.Audit != nil && !readOnly[c.op] {
+		// A body that cannot decode changes nothing and needs no intent.
+		if err := checkBody(body); err != nil {
+			return nil, err
+		}
+		if err := h.logIntent(r, c); err != nil {
+			return nil, err
+		}
+	}
 	return fn(ctx, caller, body)
+}
+
+// logIntent writes the intent record of a call that may change state and
+// waits until it is durable: nothing changes unless the trail holds the
+// request first, so a change is never answered as failed after it was
+// applied, whatever happens to the trail afterwards. If the trail cannot
+// write (a full disk), the call is refused before it runs.
+func (h *Handler) logIntent(r *http.Request, c *call) error {
+	rec := h.record(r, c)
+	rec.EventType = audit.EventTypeIntent
+	err := h.cfg.Audit.Log(r.Context(), rec, audit.Durable)
+	var nd *audit.NotDurableError
+	c.intent = err == nil || errors.As(err, &nd)
+	if err != nil {
+		return ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
+	}
+	return nil
 }
 
 // authenticate verifies the request's signature and returns the caller and
@@ -390,7 +419,11 @@ func identityType(kind string) string {
 func toSSMError(err error) *ssm.Error {
 	var se *sigv4.Error
 	if errors.As(err, &se) {
-		return ssm.NewError(se.Code, se.Message)
+		e := ssm.NewError(se.Code, se.Message)
+		if r := se.Redacted(); r != se.Message {
+			e.Redacted = r
+		}
+		return e
 	}
 	return ssm.AsError(err)
 }
@@ -454,21 +487,65 @@ func (h *Handler) caller(r *http.Request) (service.Caller, error) {
 	return c, nil
 }
 
+// trimJSONSpace trims the whitespace JSON allows around a value (space,
+// tab, CR, LF), and nothing else: AWS refuses a body wrapped in other
+// Unicode spaces, and the audit trail must see the bytes that were decoded.
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
+}
+
+// Errors of bodies that are not JSON objects.
+func errMalformedBody() error {
+	return ssm.NewError(ssm.CodeSerialization, "Malformed JSON request body.")
+}
+
+func errNotAnObject() error {
+	return ssm.NewError(ssm.CodeSerialization, "Start of structure or map found where not expected.")
+}
+
+func errRepeatedMember() error {
+	return ssm.NewError(ssm.CodeSerialization, "Duplicate member name in the request body.")
+}
+
+// checkBody returns the error decode returns for a body that is neither
+// empty nor a JSON object whose members have distinct names (ignoring
+// case), and nil otherwise.
+func checkBody(body []byte) error {
+	trimmed := trimJSONSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return nil
+	case !json.Valid(trimmed):
+		return errMalformedBody()
+	case trimmed[0] != '{':
+		return errNotAnObject()
+	case repeatedMember(trimmed):
+		return errRepeatedMember()
+	}
+	return nil
+}
+
 // decode parses a JSON body into an operation input. An empty body is {}.
 func decode(body []byte, v any) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		return nil
 	}
 	if trimmed[0] != '{' {
-		return ssm.NewError(ssm.CodeSerialization, "Start of structure or map found where not expected.")
+		return checkBody(trimmed)
 	}
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return ssm.NewError(ssm.CodeSerialization, "Unexpected value type for member '"+te.Field+"'.")
 		}
-		return ssm.NewError(ssm.CodeSerialization, "Malformed JSON request body.")
+		return errMalformedBody()
+	}
+	// Unmarshal matched names case-insensitively, the last one winning:
+	// a repeated name would run a value the audit record does not show
+	// first.
+	if repeatedMember(trimmed) {
+		return errRepeatedMember()
 	}
 	return nil
 }
@@ -478,7 +555,7 @@ func decode(body []byte, v any) error {
 var readOnly = map[string]bool{
 	"GetParameter": true, "GetParameters": true, "GetParametersByPath": true, "GetParameterHistory": true,
 	"DescribeParameters": true, "ListTagsForResource": true, "GetServiceSetting": true,
-	"ListUsers": true, "ListAccessKeys": true, "ListKeys": true,
+	"ListUsers": true, "ListAccessKeys": true, "ListKeys": true, "ListNodes": true,
 }
 
 // finish writes the audit record, then the response or the error, and
@@ -504,12 +581,14 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
-		if aerr := h.audit(r, c, e); aerr != nil && e == nil {
-			// A change whose audit record is not durable is not
-			// acknowledged as a success.
-			h.log.Error("audit failed", "request_id", c.reqID, "operation", c.op, "error", aerr)
-			e = ssm.Wrap(aerr)
-			status, code = e.HTTPStatus(), e.Code
+		if aerr := h.audit(r, c, e); aerr != nil {
+			h.log.Error("audit record not written", "request_id", c.reqID, "operation", c.op, "error", aerr)
+			if e == nil {
+				// Only a call without an intent record (a read) can get
+				// here: it is refused rather than served unaudited.
+				e = ssm.Wrap(aerr)
+				status, code = e.HTTPStatus(), e.Code
+			}
 		}
 	}
 	if e != nil {
@@ -555,8 +634,29 @@ func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 	}
 }
 
-// audit logs the call's record: durable for calls that change state.
+// audit logs the call's result record. The record of a call whose intent
+// record was queued is owed to the trail (audit.Applied: never refused,
+// kept until the trail can write it); any other record is Buffered, and
+// refused only while the trail cannot write and its backlog is full.
 func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+	rec := h.record(r, c)
+	if e != nil {
+		rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()
+	} else if !rec.ReadOnly {
+		rec.ResponseElements = c.out
+	}
+	if c.intent {
+		return h.cfg.Audit.Log(context.WithoutCancel(r.Context()), rec, audit.Applied)
+	}
+	return h.cfg.Audit.Log(r.Context(), rec, audit.Buffered)
+}
+
+// record returns the audit record of c without its outcome.
+// requestParameters are the bytes the operation decoded, and nothing when
+// they are not JSON (the call then failed before it ran). Calls other than
+// the SSM operations (the admin API, unknown targets) are recorded default
+// deny: only the members adminAuditKeep names keep their values.
+func (h *Handler) record(r *http.Request, c *call) audit.Record {
 	rec := audit.Record{
 		EventTime:          c.start,
 		EventName:          c.op,
@@ -571,16 +671,10 @@ func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
 	if json.Valid(c.body) {
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
-	if e != nil {
-		rec.ErrorCode, rec.ErrorMessage = e.Code, e.Message
-	} else if !rec.ReadOnly {
-		rec.ResponseElements = c.out
+	if target := r.Header.Get("X-Amz-Target"); !strings.HasPrefix(target, targetPrefix) || h.ops[target] == nil {
+		rec.Keep = adminAuditKeep
 	}
-	d := audit.Durable
-	if rec.ReadOnly || e != nil {
-		d = audit.Buffered
-	}
-	return h.cfg.Audit.Log(r.Context(), rec, d)
+	return rec
 }
 
 // errorBody renders an AWS JSON error: {"__type": code, <member>: message}.

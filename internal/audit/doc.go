@@ -26,21 +26,54 @@
 //
 // Parameter values never reach the trail. Before a record is encoded, the
 // sink passes requestParameters and responseElements through Redact, which
-// replaces every member named exactly "Value" (except the Value of a tag in
-// a "Tags" or "TagList" array) with "hmac-sha256:" + hex(HMAC-SHA256(key,
-// value)). Equal values give equal HMACs under one key, so events can be
-// correlated without revealing the value (Vault's audit hashing works the
-// same way).
+// replaces every member named "Value" in any letter case (except the Value
+// of a tag in a "Tags" or "TagList" array) with "hmac-sha256:" +
+// hex(HMAC-SHA256(key, value)). Equal values give equal HMACs under one
+// key, so events can be correlated without revealing the value (Vault's
+// audit hashing works the same way).
+//
+// A record with Keep set (the admin API and any call that is not an SSM
+// operation) is redacted default deny instead, by KeepOnly: a member keeps
+// its value only if its name and the names of the members around it are on
+// the allowlist; every other value is written as Hidden
+// ("HIDDEN_DUE_TO_SECURITY_REASONS"), so the record still names the member.
+//
+// An errorMessage that contains the text of any value the redaction hid is
+// written as Hidden as a whole, whoever built the message; callers also
+// pass a message without echoed values when they have one
+// (ssm.Error.RecordedMessage).
 //
 // # Durability
 //
 // A FileSink has one writer goroutine that takes queued records in batches,
 // assigns sequence numbers in file order, appends the batch with a single
 // write and calls fsync once for the batch (group commit). Log with Durable
-// returns only after the fsync that covers its record; Log with Buffered
-// returns once the record is queued, and its record is written at once and
+// returns only after the fsync that covers its record; Log with Buffered or
+// Applied returns once the record is queued, and its record is written and
 // fsynced with the next durable batch or within Config.FlushInterval,
-// whichever comes first. Close writes and fsyncs everything queued before it.
+// whichever comes first. Close writes and fsyncs everything queued before
+// it.
+//
+// The API logs an intent record (eventType AwsApiCallIntent), Durable,
+// before any call that may change state runs, and the call's AwsApiCall
+// record, Applied, once it has run: no change happens without a durable
+// record of its request, and the outcome of a change that happened is
+// never turned into an error by the trail.
+//
+// # Failures
+//
+// The writer keeps each record in memory until it is fsynced. When a write
+// or fsync fails (a full disk), it cuts the file back to its last durable
+// line, so no partial line stays, and keeps the records; Durable Logs then
+// fail (the API refuses the change before it runs), Buffered ones wait in
+// memory up to Config.MaxBacklog and are refused after it, and Applied
+// ones always wait. Every Durable Log, every Config.RetryInterval and
+// Close try again; the first success writes everything, in order, and the
+// trail is healthy again without a restart.
+//
+// A crash can still tear the last line. Open never drops it silently: it
+// saves the bytes to <path>.torn-<time>, cuts them, and chains an
+// AuditTrailTornRecord event that names the file; VerifyFile reports it.
 //
 // # Limitations
 //

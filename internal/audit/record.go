@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,7 +16,17 @@ import (
 const (
 	EventVersion = "1.08"
 	EventSource  = "ssm.amazonaws.com"
-	EventType    = "AwsApiCall"
+	// EventType is the eventType of the record of a call, with its
+	// outcome: one per call, as in CloudTrail.
+	EventType = "AwsApiCall"
+	// EventTypeIntent is the eventType of the record a call that may
+	// change state leaves before it runs (the write-ahead record of its
+	// request). Its AwsApiCall record, with the same requestID, follows
+	// with the outcome.
+	EventTypeIntent = "AwsApiCallIntent"
+	// EventTypeService is the eventType of records of the trail itself
+	// (see TornRecordEvent).
+	EventTypeService = "AwsServiceEvent"
 )
 
 // Identity types for UserIdentity.Type.
@@ -46,13 +57,16 @@ type UserIdentity struct {
 // Record is one audit event. It is what callers pass to Sink.Log, and it
 // decodes one line of a trail.
 //
-// Log fills in EventVersion, EventSource, EventType and ManagementEvent, sets
-// EventTime from the sink's clock and EventID to a random UUID when they are
-// empty, and sets UserIdentity.Type to Anonymous when it is empty. It ignores
-// Sequence, PreviousHash and Hash, which the sink assigns. RequestParameters
-// and ResponseElements may hold any value that encoding/json can encode
-// (maps, slices, structs, json.RawMessage); they are redacted with Redact
-// before they are written.
+// Log fills in EventVersion, EventSource and ManagementEvent, sets
+// EventType to AwsApiCall, EventTime from the sink's clock and EventID to a
+// random UUID when they are empty, and sets UserIdentity.Type to Anonymous
+// when it is empty. It ignores Sequence, PreviousHash and Hash, which the
+// sink assigns. RequestParameters and ResponseElements may hold any value
+// that encoding/json can encode (maps, slices, structs, json.RawMessage);
+// they are redacted before they are written: with Redact, or, when Keep is
+// set, by keeping only the members Keep names (default deny). An
+// ErrorMessage that contains the text of a value the redaction hid is
+// written as Hidden.
 type Record struct {
 	EventVersion       string       `json:"eventVersion"`
 	EventTime          time.Time    `json:"eventTime"`
@@ -72,6 +86,13 @@ type Record struct {
 	EventType          string       `json:"eventType"`
 	ManagementEvent    bool         `json:"managementEvent"`
 	RecipientAccountID string       `json:"recipientAccountId"`
+	// ServiceEventDetails describes an AwsServiceEvent record. It is
+	// written as is: it never holds request data.
+	ServiceEventDetails any `json:"serviceEventDetails,omitempty"`
+
+	// Keep, when not nil, makes the redaction of RequestParameters and
+	// ResponseElements default-deny: see KeepOnly. It is not written.
+	Keep *Allowlist `json:"-"`
 
 	Sequence     uint64 `json:"sequence"`
 	PreviousHash string `json:"previousHash"`
@@ -84,13 +105,29 @@ type Record struct {
 // is appended by hand because this runs on every API call (json.Marshal of
 // the record through a map was a tenth of a GetParameter's CPU).
 func encodeBody(key []byte, rec *Record) ([]byte, error) {
-	req, err := redactJSON(key, rec.RequestParameters)
+	// The text of every value the redaction hides, to keep it out of the
+	// error message; collected only when there is a message.
+	var hidden *[]string
+	if rec.ErrorMessage != "" {
+		hidden = new([]string)
+	}
+	req, err := redactJSON(key, rec.RequestParameters, rec.Keep, hidden)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
 	}
-	resp, err := redactJSON(key, rec.ResponseElements)
+	resp, err := redactJSON(key, rec.ResponseElements, rec.Keep, hidden)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode %s responseElements: %w", rec.EventName, err)
+	}
+	errMsg := rec.ErrorMessage
+	if hidden != nil && containsAny(errMsg, *hidden) {
+		errMsg = Hidden
+	}
+	var details []byte
+	if rec.ServiceEventDetails != nil {
+		if details, err = json.Marshal(rec.ServiceEventDetails); err != nil {
+			return nil, fmt.Errorf("audit: encode %s serviceEventDetails: %w", rec.EventName, err)
+		}
 	}
 	b := make([]byte, 0, 512+len(req)+len(resp))
 	b = appendMember(b, `{"eventVersion":`, rec.EventVersion)
@@ -114,7 +151,7 @@ func encodeBody(key []byte, rec *Record) ([]byte, error) {
 	b = append(b, `,"responseElements":`...)
 	b = append(b, resp...)
 	b = appendOptional(b, `,"errorCode":`, rec.ErrorCode)
-	b = appendOptional(b, `,"errorMessage":`, rec.ErrorMessage)
+	b = appendOptional(b, `,"errorMessage":`, errMsg)
 	b = appendMember(b, `,"requestID":`, rec.RequestID)
 	b = appendMember(b, `,"eventID":`, rec.EventID)
 	b = append(b, `,"readOnly":`...)
@@ -123,7 +160,22 @@ func encodeBody(key []byte, rec *Record) ([]byte, error) {
 	b = append(b, `,"managementEvent":`...)
 	b = strconv.AppendBool(b, rec.ManagementEvent)
 	b = appendMember(b, `,"recipientAccountId":`, rec.RecipientAccountID)
+	if details != nil {
+		b = append(b, `,"serviceEventDetails":`...)
+		b = append(b, details...)
+	}
 	return append(b, '}'), nil
+}
+
+// containsAny reports whether s contains one of the non-empty strings of
+// subs.
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if sub != "" && strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendMember appends prefix (`,"name":`) and s as a JSON string.
@@ -175,6 +227,12 @@ func appendChained(dst, body []byte, seq uint64, prev string) ([]byte, string) {
 	return dst, sum
 }
 
+// sha256Hex returns the lower-case hex SHA-256 of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // chainHash returns hex(SHA-256(prev || "\n" || canonical)).
 func chainHash(prev string, canonical []byte) string {
 	h := sha256.New()
@@ -189,6 +247,9 @@ type chainFields struct {
 	Sequence     uint64 `json:"sequence"`
 	PreviousHash string `json:"previousHash"`
 	Hash         string `json:"hash"`
+	// EventName and Details let VerifyFile find TornRecordEvent records.
+	EventName string          `json:"eventName"`
+	Details   json.RawMessage `json:"serviceEventDetails"`
 }
 
 // errHashMismatch is returned by parseLine when a line's hash is not the

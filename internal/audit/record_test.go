@@ -184,3 +184,66 @@ func FuzzEncodeBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeepOnly feeds request bodies through the encoder with an empty
+// allowlist (default deny with nothing listed): the line must be valid
+// JSON and hold no string or number of the body, in requestParameters or
+// in an errorMessage that echoes one of them.
+func FuzzKeepOnly(f *testing.F) {
+	for _, seed := range []string{
+		`{"UserName":"bob","SecretAccessKey":"s3cret-key"}`,
+		`{"AccessKey":{"AccessKeyId":"AKIA1","SessionToken":"t0ken-123"}}`,
+		`[{"a":["s3cret-1",{"b":"s3cret-2"}]},12345678]`,
+		`"s3cret-top"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return
+		}
+		var values []string
+		collectStrings(v, &values)
+		var long []string // long enough not to occur in the record by chance
+		for _, s := range values {
+			if len(s) >= 8 && !strings.Contains(Hidden, s) {
+				long = append(long, s)
+			}
+		}
+		rec := Record{EventVersion: EventVersion, EventTime: time.Unix(0, 0), EventSource: EventSource, EventName: "CreateAccessKey",
+			UserIdentity: UserIdentity{Type: IdentityRoot}, RequestParameters: json.RawMessage(body), Keep: NewAllowlist(),
+			ErrorCode: "ValidationException", ErrorMessage: "bad: " + strings.Join(long, ", ")}
+		line, err := encodeBody(testKey, &rec)
+		if err != nil {
+			t.Fatalf("encodeBody(%q): %v", body, err)
+		}
+		if !json.Valid(line) {
+			t.Fatalf("invalid line for %q: %s", body, line)
+		}
+		var back struct {
+			RequestParameters any    `json:"requestParameters"`
+			ErrorMessage      string `json:"errorMessage"`
+		}
+		dec = json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber() // numbers come back as json.Number, which collectStrings sees
+		if err := dec.Decode(&back); err != nil {
+			t.Fatal(err)
+		}
+		var kept []string
+		collectStrings(back.RequestParameters, &kept)
+		for _, s := range kept {
+			if s != Hidden {
+				t.Fatalf("value %q of %q kept with nothing listed: %s", s, body, line)
+			}
+		}
+		if len(long) > 0 && back.ErrorMessage != Hidden {
+			t.Fatalf("errorMessage %q echoes hidden values of %q", back.ErrorMessage, body)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -228,6 +229,125 @@ func TestLogRedactsSecrets(t *testing.T) {
 			}
 			if _, err := VerifyFile(path); err != nil {
 				t.Errorf("VerifyFile: %v", err)
+			}
+		})
+	}
+}
+
+// TestKeepOnly checks default-deny redaction: a value is kept only when
+// its member's name and those of all enclosing members are listed, in any
+// letter case; everything else, including whole unlisted objects and a
+// non-object top level, is Hidden; null stays null.
+func TestKeepOnly(t *testing.T) {
+	keep := NewAllowlist("UserName", "AccessKey", "AccessKeyId", "Keys", "Names", "Nested")
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"listed and not", `{"UserName":"bob","SecretAccessKey":"s"}`, `{"SecretAccessKey":"HIDDEN_DUE_TO_SECURITY_REASONS","UserName":"bob"}`},
+		{"any letter case", `{"username":"bob","USERNAME":"b2"}`, `{"USERNAME":"b2","username":"bob"}`},
+		{"listed container", `{"AccessKey":{"AccessKeyId":"AKIA1","SecretAccessKey":"s","SessionToken":"t"}}`,
+			`{"AccessKey":{"AccessKeyId":"AKIA1","SecretAccessKey":"HIDDEN_DUE_TO_SECURITY_REASONS","SessionToken":"HIDDEN_DUE_TO_SECURITY_REASONS"}}`},
+		{"unlisted container hides listed members inside", `{"Credentials":{"AccessKeyId":"AKIA1"}}`,
+			`{"Credentials":"HIDDEN_DUE_TO_SECURITY_REASONS"}`},
+		{"arrays of a listed member", `{"Keys":[{"AccessKeyId":"a","Secret":"s"},"x",["y"]],"Names":["a","b"]}`,
+			`{"Keys":[{"AccessKeyId":"a","Secret":"HIDDEN_DUE_TO_SECURITY_REASONS"},"x",["y"]],"Names":["a","b"]}`},
+		{"unlisted array", `{"Tokens":["t1","t2"]}`, `{"Tokens":"HIDDEN_DUE_TO_SECURITY_REASONS"}`},
+		{"null and numbers", `{"Other":null,"N":3,"Nested":{"UserName":null,"X":false}}`,
+			`{"N":"HIDDEN_DUE_TO_SECURITY_REASONS","Nested":{"UserName":null,"X":"HIDDEN_DUE_TO_SECURITY_REASONS"},"Other":null}`},
+		{"top-level string", `"secret"`, `"HIDDEN_DUE_TO_SECURITY_REASONS"`},
+		{"top-level array", `["secret"]`, `"HIDDEN_DUE_TO_SECURITY_REASONS"`},
+		{"top-level null", `null`, `null`},
+		{"empty object", `{}`, `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := json.Marshal(KeepOnly(keep, json.RawMessage(tt.in)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("KeepOnly(%s)\n got %s\nwant %s", tt.in, got, tt.want)
+			}
+		})
+	}
+	if got := KeepOnly(nil, map[string]any{"UserName": "bob"}); !reflect.DeepEqual(got, map[string]any{"UserName": Hidden}) {
+		t.Errorf("KeepOnly with a nil allowlist = %v, want everything hidden", got)
+	}
+	if got := KeepOnly(keep, json.RawMessage(`{"UserName":`)); got != unencodable {
+		t.Errorf("KeepOnly of invalid JSON = %v, want the placeholder", got)
+	}
+}
+
+// TestLogKeepOnly logs admin-style records with Keep set and checks that
+// no unlisted value reaches the file, in the request or the response.
+func TestLogKeepOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	s := openTest(t, path, Options{})
+	rec := testRecord("CreateAccessKey", "req-1")
+	rec.Keep = NewAllowlist("UserName", "AccessKey", "AccessKeyId")
+	rec.RequestParameters = json.RawMessage(`{"UserName":"bob","Comment":"SECRET-req"}`)
+	rec.ResponseElements = map[string]any{"AccessKey": map[string]any{"AccessKeyId": "AKIA1", "SecretAccessKey": "SECRET-resp"}}
+	if err := s.Log(context.Background(), rec, Durable); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, path)
+	for _, secret := range []string{"SECRET-req", "SECRET-resp"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("file holds %q:\n%s", secret, got)
+		}
+	}
+	for _, kept := range []string{`"UserName":"bob"`, `"AccessKeyId":"AKIA1"`, `"SecretAccessKey":"` + Hidden + `"`} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("file lacks %s:\n%s", kept, got)
+		}
+	}
+}
+
+// TestErrorMessageHidesRedactedValues checks the error message backstop:
+// an errorMessage that contains the text of a value the redaction hides
+// (a parameter Value, an unlisted admin member) is replaced as a whole,
+// whatever code built the message; other messages are kept.
+func TestErrorMessageHidesRedactedValues(t *testing.T) {
+	tests := []struct {
+		name string
+		keep *Allowlist
+		req  any
+		msg  string
+		want string
+	}{
+		{"value echoed", nil, json.RawMessage(`{"Name":"/a","Value":"ami-bad"}`),
+			"Parameter value, ami-bad, is not valid.", Hidden},
+		{"lower-case value echoed", nil, json.RawMessage(`{"Name":"/a","value":"s3cr3t-x"}`), "bad s3cr3t-x", Hidden},
+		{"non-string value echoed", nil, map[string]any{"Value": 12345}, "got 12345", Hidden},
+		{"name echoed is fine", nil, json.RawMessage(`{"Name":"/a/b","Value":"v1x"}`),
+			"Systems Manager could not find version 3 of /a/b.", "Systems Manager could not find version 3 of /a/b."},
+		{"tag value echoed is fine", nil, json.RawMessage(`{"Tags":[{"Key":"k","Value":"visible-tag"}]}`),
+			"Value 'visible-tag' at 'tags.1.member.value' failed", "Value 'visible-tag' at 'tags.1.member.value' failed"},
+		{"unlisted admin member echoed", NewAllowlist("UserName"), json.RawMessage(`{"UserName":"bob","Token":"tok-123"}`),
+			"bad token tok-123", Hidden},
+		{"listed admin member echoed is fine", NewAllowlist("UserName"), json.RawMessage(`{"UserName":"bob"}`),
+			"The user with name bob cannot be found.", "The user with name bob cannot be found."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := testRecord("PutParameter", "r")
+			rec.RequestParameters, rec.Keep = tt.req, tt.keep
+			rec.ErrorCode, rec.ErrorMessage = "ValidationException", tt.msg
+			body, err := encodeBody(testKey, &rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Record
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.ErrorMessage != tt.want {
+				t.Errorf("errorMessage = %q, want %q", got.ErrorMessage, tt.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,33 +21,67 @@ const (
 	logKeyPath    = "path"
 	logKeyErr     = "err"
 	logKeyBytes   = "bytes"
-	logKeyDropped = "dropped"
+	logKeyRecords = "records"
+	logKeyBacklog = "backlog_bytes"
+	logKeyTorn    = "torn_file"
 )
 
 // ErrClosed is returned by Log after Close.
 var ErrClosed = errors.New("audit: sink closed")
 
-// Durability says when Log returns.
+// ErrUnavailable is returned by Log when the trail cannot write (a full or
+// failing disk) and the records waiting for it already fill
+// Config.MaxBacklog. The record was not queued.
+var ErrUnavailable = errors.New("audit: trail unavailable and its backlog is full")
+
+// NotDurableError is returned by a Durable Log whose record was queued but
+// is not known to be durable: the trail failed to write or fsync it, or ctx
+// ended first. The sink keeps the record and writes it, in order, once the
+// trail can write again.
+type NotDurableError struct {
+	Err error
+}
+
+func (e *NotDurableError) Error() string {
+	return "audit: record queued but not durable: " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *NotDurableError) Unwrap() error { return e.Err }
+
+// Durability says when Log returns, and whether it may refuse the record.
 type Durability int
 
 const (
 	// Buffered returns once the record is queued. The record is kept in
 	// memory, then written in order and fsynced with the next durable
-	// batch, by the next FlushInterval at the latest, or by Close. Use it
-	// for reads.
+	// batch, by the next FlushInterval at the latest, or by Close. While
+	// the trail cannot write, Buffered records wait in memory up to
+	// Config.MaxBacklog; past it Log refuses them with ErrUnavailable.
+	// Use it for reads and refused calls.
 	Buffered Durability = iota
-	// Durable returns once the record has been written and fsynced. Use
-	// it for calls that change state.
+	// Durable returns once the record has been written and fsynced. While
+	// the trail is failing, each Durable Log first tries to write
+	// everything waiting; if that fails it returns a *NotDurableError (or
+	// ErrUnavailable when the backlog is full, after asking the writer
+	// to try again at once). Use it for the intent record of a call that
+	// may change state, before the change.
 	Durable
+	// Applied returns once the record is queued, like Buffered, but is
+	// never refused and does not give up when ctx ends: it records
+	// something that has already happened (the result of a change), so it
+	// waits in memory for as long as the trail cannot write.
+	Applied
 )
 
 // Sink records audit events.
 //
 // Log is safe for concurrent use. Records reach the trail in the order in
 // which their Log calls queued them. If ctx ends while Log waits, Log
-// returns ctx.Err(), but a record that was already queued is still
+// returns an error, but a record that was already queued is still
 // written. After Close, Log returns ErrClosed; every record queued before
-// Close is written and fsynced before Close returns.
+// Close is written and fsynced before Close returns, if the trail can
+// write.
 type Sink interface {
 	Log(ctx context.Context, rec Record, d Durability) error
 	Close() error
@@ -74,19 +109,27 @@ type Config struct {
 	// FlushInterval bounds how long a Buffered record may wait for its
 	// fsync.
 	FlushInterval time.Duration
+	// RetryInterval is how often a failing trail tries again to write
+	// what waits for it when no Durable Log makes it try sooner.
+	RetryInterval time.Duration
 	// QueueSize is how many records may wait for the writer before Log
 	// blocks.
 	QueueSize int
 	// MaxBatch is the most records written and fsynced together.
 	MaxBatch int
+	// MaxBacklog is how many bytes of records may wait in memory while the
+	// trail cannot write before Buffered and Durable records are refused.
+	MaxBacklog int64
 }
 
 // DefaultConfig returns the defaults, with an empty Path.
 func DefaultConfig() Config {
 	return Config{
 		FlushInterval: 50 * time.Millisecond,
+		RetryInterval: time.Second,
 		QueueSize:     4096,
 		MaxBatch:      1024,
+		MaxBacklog:    32 << 20,
 	}
 }
 
@@ -97,10 +140,14 @@ func (c Config) Validate() error {
 		return errors.New("audit: Config.Path is empty")
 	case c.FlushInterval <= 0:
 		return fmt.Errorf("audit: Config.FlushInterval %v must be positive", c.FlushInterval)
+	case c.RetryInterval <= 0:
+		return fmt.Errorf("audit: Config.RetryInterval %v must be positive", c.RetryInterval)
 	case c.QueueSize < 1:
 		return fmt.Errorf("audit: Config.QueueSize %d must be at least 1", c.QueueSize)
 	case c.MaxBatch < 1:
 		return fmt.Errorf("audit: Config.MaxBatch %d must be at least 1", c.MaxBatch)
+	case c.MaxBacklog < 1:
+		return fmt.Errorf("audit: Config.MaxBacklog %d must be at least 1", c.MaxBacklog)
 	}
 	return nil
 }
@@ -110,22 +157,40 @@ type Options struct {
 	// HMACKey keys the HMAC that replaces secret values (see Redact). It
 	// is required; derive it from the server master key.
 	HMACKey []byte
-	// Mirror, if not nil, receives a copy of every line after it is
-	// written to the file (for example os.Stdout). Errors writing to it
-	// are logged and otherwise ignored; a slow Mirror slows the sink.
+	// Mirror, if not nil, receives a copy of every line once it is durable
+	// in the file (for example os.Stdout). Errors writing to it are logged
+	// and otherwise ignored; a slow Mirror slows the sink.
 	Mirror io.Writer
 	// Logger, if not nil, receives warnings and errors.
 	Logger *slog.Logger
 	// Clock, if not nil, replaces the system clock.
 	Clock Clock
 
-	// afterSync, if not nil, is called by the writer after every fsync.
-	// Tests use it.
+	// afterSync, if not nil, is called by the writer after every
+	// successful fsync. Tests use it.
 	afterSync func()
+	// file, if not nil, wraps the trail file. Tests use it to inject
+	// write and fsync errors that a tmpfs cannot produce.
+	file func(trailFile) trailFile
+}
+
+// trailFile is what the writer needs of the trail's *os.File.
+type trailFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
 }
 
 // FileSink appends records to a file with group commit. Create it with
 // Open.
+//
+// When a write or fsync fails (a full disk, an I/O error), the writer cuts
+// the file back to its last durable line, so that no partial line stays
+// in it, and keeps every record that is not durable in memory, chained and
+// in order. It tries again when a Durable record arrives, every
+// RetryInterval and at Close; the first attempt that succeeds writes them
+// all and the trail is healthy again, without a restart.
 type FileSink struct {
 	cfg    Config
 	key    []byte
@@ -133,24 +198,28 @@ type FileSink struct {
 	log    *slog.Logger
 	clock  Clock
 
-	// Lock order: mu before failMu.
-
 	// mu guards closed and sending on queue: Log sends under a read lock,
 	// Close closes queue under the write lock, so no send follows the close.
 	mu     sync.RWMutex
 	closed bool
 	queue  chan entry
+	// retry asks the writer to try a failing trail again now.
+	retry chan struct{}
 
-	// failMu guards failed, the first write or fsync error. Once set,
-	// every Log fails with it.
-	failMu sync.Mutex
-	failed error
+	// failing holds the error of the last failed write or fsync while the
+	// writer holds records it could not make durable; nil when healthy.
+	// The writer sets and clears it; Log reads it.
+	failing atomic.Pointer[error]
+	// backlog is the size of the records bodies queued or held by the
+	// writer and not yet durable.
+	backlog atomic.Int64
 
 	wg       sync.WaitGroup
 	closeErr error // set by the writer before it exits
 
 	// Owned by the writer goroutine (and by Open before it starts).
-	f         *os.File
+	f         trailFile
+	size      int64 // length of the file's durable, complete lines
 	seq       uint64
 	prev      string
 	afterSync func()
@@ -160,14 +229,19 @@ type FileSink struct {
 // sync.
 type entry struct {
 	body []byte     // canonical record without chain members
-	done chan error // nil for Buffered records
+	done chan error // nil unless Log waits for durability
 }
 
 // Open opens or creates the trail at cfg.Path and starts its writer. If the
-// file has records, the chain continues after the last one. A partial last
-// line (a write torn by a crash, never acknowledged as durable) is cut off
-// with a warning; a last line that is not a valid record is an error, and
-// the file should be checked with VerifyFile and moved aside.
+// file has records, the chain continues after the last one.
+//
+// A partial last line (a write torn by a crash) is never silently dropped:
+// if it is a whole record that only lacks its newline, the newline is
+// added; otherwise its bytes are saved to cfg.Path + ".torn-<time>", cut
+// from the trail, and the first record of the continued chain, an
+// AuditTrailTornRecord service event, says so (VerifyFile reports it). A
+// last line that is complete but not a valid record is an error: the file
+// should be checked with VerifyFile and moved aside.
 func Open(cfg Config, opts Options) (*FileSink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -182,6 +256,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		log:       opts.Logger,
 		clock:     opts.Clock,
 		queue:     make(chan entry, cfg.QueueSize),
+		retry:     make(chan struct{}, 1),
 		prev:      ZeroHash,
 		afterSync: opts.afterSync,
 	}
@@ -197,33 +272,73 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %q: %w", cfg.Path, err)
 	}
-	s.f = f
 	if created {
 		if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("audit: open %q: sync directory: %w", cfg.Path, err)
 		}
 	}
-	if err := s.resume(); err != nil {
+	torn, err := s.resume(f)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit: open %q: %w", cfg.Path, err)
 	}
+	s.f = f
+	if opts.file != nil {
+		s.f = opts.file(f)
+	}
 	s.wg.Add(1)
 	go s.run()
+	if torn != nil {
+		// Applied: first in the chain, and kept in memory rather than
+		// failing the start if the disk is full.
+		if err := s.Log(context.Background(), torn.record(), Applied); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("audit: open %q: record the torn last line: %w", cfg.Path, err)
+		}
+	}
 	return s, nil
 }
 
-// resume reads the end of the file and continues its chain.
-func (s *FileSink) resume() error {
-	fi, err := s.f.Stat()
+// TornRecordEvent is the eventName of the record that a sink writes when
+// it found the trail's last line torn (see Open).
+const TornRecordEvent = "AuditTrailTornRecord"
+
+// TornDetails are the serviceEventDetails of a TornRecordEvent record.
+type TornDetails struct {
+	// File holds the torn bytes, exactly as they were at the end of the
+	// trail.
+	File string `json:"tornFile"`
+	// Bytes is their length and SHA256 their hex SHA-256.
+	Bytes  int64  `json:"tornBytes"`
+	SHA256 string `json:"tornSHA256"`
+	// Sequence is the sequence the torn record would have had: the
+	// sequence of this record too.
+	Sequence uint64 `json:"tornSequence"`
+}
+
+func (d *TornDetails) record() Record {
+	return Record{
+		EventName:           TornRecordEvent,
+		EventType:           EventTypeService,
+		ServiceEventDetails: d,
+	}
+}
+
+// resume reads the end of f and continues its chain. It returns the
+// details of a torn last line it cut off, if any.
+func (s *FileSink) resume(f *os.File) (*TornDetails, error) {
+	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	size := fi.Size()
+	s.size = size
 	if size == 0 {
-		return nil
+		return nil, nil
 	}
-	// Read backwards until the buffer holds the last complete line.
+	// Read backwards until the buffer holds the last complete line and,
+	// after it, the partial line if there is one.
 	const chunk = 64 << 10
 	var tail []byte
 	off := size
@@ -234,46 +349,98 @@ func (s *FileSink) resume() error {
 		}
 		off -= n
 		buf := make([]byte, n, int(n)+len(tail))
-		if _, err := s.f.ReadAt(buf, off); err != nil {
-			return fmt.Errorf("read tail: %w", err)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			return nil, fmt.Errorf("read tail: %w", err)
 		}
 		tail = append(buf, tail...)
+		// end is where the complete lines end within tail.
 		end := len(tail)
-		if off+int64(end) == size && tail[end-1] != '\n' {
-			// The last line is partial; find where it starts.
+		if tail[end-1] != '\n' {
 			i := bytes.LastIndexByte(tail, '\n')
 			if i < 0 && off > 0 {
 				continue
 			}
-			keep := off + int64(i+1)
-			s.log.Warn("audit: cutting off a partial last line", logKeyPath, s.cfg.Path, logKeyBytes, size-keep)
-			if err := s.f.Truncate(keep); err != nil {
-				return fmt.Errorf("cut partial line: %w", err)
-			}
-			if err := s.f.Sync(); err != nil {
-				return fmt.Errorf("cut partial line: %w", err)
-			}
-			if keep == 0 {
-				return nil
-			}
-			tail, size = tail[:i+1], keep
+			end = i + 1
 		}
-		// tail ends with a newline; find the start of its last line.
-		i := bytes.LastIndexByte(tail[:len(tail)-1], '\n')
-		if i < 0 && off > 0 {
-			continue
+		// The last complete line starts after the newline before end.
+		start := 0
+		if end > 0 {
+			i := bytes.LastIndexByte(tail[:end-1], '\n')
+			if i < 0 && off > 0 {
+				continue
+			}
+			start = i + 1
 		}
-		line := tail[i+1 : len(tail)-1]
-		fields, err := parseLine(line)
-		if err != nil {
-			return fmt.Errorf("last record: %w", err)
+		if end > 0 {
+			fields, err := parseLine(tail[start : end-1])
+			if err != nil {
+				return nil, fmt.Errorf("last record: %w", err)
+			}
+			s.seq, s.prev = fields.Sequence, fields.Hash
 		}
-		s.seq, s.prev = fields.Sequence, fields.Hash
-		return nil
+		if end == len(tail) {
+			return nil, nil
+		}
+		return s.repairTail(f, tail[end:], off+int64(end))
 	}
 }
 
-// Log records rec; see Sink.
+// repairTail handles a last line without its newline: partial holds its
+// bytes, which start at offset at.
+func (s *FileSink) repairTail(f *os.File, partial []byte, at int64) (*TornDetails, error) {
+	if fields, err := parseLine(partial); err == nil && fields.Sequence == s.seq+1 && fields.PreviousHash == s.prev {
+		// A whole record: only the newline was lost.
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			return nil, fmt.Errorf("complete the last line: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("complete the last line: %w", err)
+		}
+		s.log.Warn("audit: the last record lacked its newline; added it", logKeyPath, s.cfg.Path)
+		s.seq, s.prev = fields.Sequence, fields.Hash
+		s.size++
+		return nil, nil
+	}
+	// Keep the torn bytes in a file of their own before cutting them.
+	now := s.clock.Now().UTC()
+	torn := fmt.Sprintf("%s.torn-%s", s.cfg.Path, now.Format("20060102T150405.000000000Z"))
+	if err := writeNewFile(torn, partial); err != nil {
+		return nil, fmt.Errorf("save the torn last line: %w", err)
+	}
+	if err := f.Truncate(at); err != nil {
+		return nil, fmt.Errorf("cut the torn last line: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("cut the torn last line: %w", err)
+	}
+	s.size = at
+	s.log.Warn("audit: the last line was torn (a write cut by a crash); moved its bytes to a file of their own and recorded that in the trail",
+		logKeyPath, s.cfg.Path, logKeyTorn, torn, logKeyBytes, len(partial))
+	return &TornDetails{File: filepath.Base(torn), Bytes: int64(len(partial)), SHA256: sha256Hex(partial), Sequence: s.seq + 1}, nil
+}
+
+// writeNewFile creates path (which must not exist) with data, fsynced,
+// mode 0600.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Log records rec; see Sink and Durability.
 func (s *FileSink) Log(ctx context.Context, rec Record, d Durability) error {
 	s.fillDefaults(&rec)
 	body, err := encodeBody(s.key, &rec)
@@ -284,29 +451,46 @@ func (s *FileSink) Log(ctx context.Context, rec Record, d Durability) error {
 	if d == Durable {
 		e.done = make(chan error, 1)
 	}
-	return s.enqueue(ctx, e)
+	return s.enqueue(ctx, e, d)
 }
 
 // Flush returns once every record queued before it is written and fsynced.
 func (s *FileSink) Flush(ctx context.Context) error {
-	return s.enqueue(ctx, entry{done: make(chan error, 1)})
+	return s.enqueue(ctx, entry{done: make(chan error, 1)}, Durable)
 }
 
-func (s *FileSink) enqueue(ctx context.Context, e entry) error {
+func (s *FileSink) enqueue(ctx context.Context, e entry, d Durability) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		return ErrClosed
 	}
-	if err := s.failure(); err != nil {
-		s.mu.RUnlock()
-		return err
+	if d != Applied && e.body != nil {
+		if cause := s.failing.Load(); cause != nil && s.backlog.Load() >= s.cfg.MaxBacklog {
+			s.mu.RUnlock()
+			if d == Durable {
+				// Have the writer try again now: the next call may succeed.
+				select {
+				case s.retry <- struct{}{}:
+				default:
+				}
+			}
+			return fmt.Errorf("%w: %v", ErrUnavailable, *cause)
+		}
 	}
-	select {
-	case s.queue <- e:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
+	n := int64(len(e.body))
+	s.backlog.Add(n)
+	if d == Applied {
+		// The writer always drains the queue, even while failing.
+		s.queue <- e
+	} else {
+		select {
+		case s.queue <- e:
+		case <-ctx.Done():
+			s.backlog.Add(-n)
+			s.mu.RUnlock()
+			return ctx.Err()
+		}
 	}
 	s.mu.RUnlock()
 	if e.done == nil {
@@ -314,16 +498,21 @@ func (s *FileSink) enqueue(ctx context.Context, e entry) error {
 	}
 	select {
 	case err := <-e.done:
-		return err
+		if err != nil {
+			return &NotDurableError{Err: err}
+		}
+		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return &NotDurableError{Err: ctx.Err()}
 	}
 }
 
 func (s *FileSink) fillDefaults(rec *Record) {
 	rec.EventVersion = EventVersion
 	rec.EventSource = EventSource
-	rec.EventType = EventType
+	if rec.EventType == "" {
+		rec.EventType = EventType
+	}
 	rec.ManagementEvent = true
 	if rec.EventTime.IsZero() {
 		rec.EventTime = s.clock.Now()
@@ -337,8 +526,8 @@ func (s *FileSink) fillDefaults(rec *Record) {
 }
 
 // Close writes and fsyncs every queued record, stops the writer and closes
-// the file. It returns the first write, fsync or close error. Calling it
-// again returns the same result.
+// the file. It returns the first error that left records unwritten, or the
+// close error. Calling it again returns the same result.
 func (s *FileSink) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -350,75 +539,55 @@ func (s *FileSink) Close() error {
 	return s.closeErr
 }
 
-func (s *FileSink) failure() error {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	return s.failed
+// Backlog returns the size of the records queued or held by the writer
+// and not yet durable.
+func (s *FileSink) Backlog() int64 { return s.backlog.Load() }
+
+// Failing returns the error that keeps the trail from writing, or nil when
+// it is healthy.
+func (s *FileSink) Failing() error {
+	if p := s.failing.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
-func (s *FileSink) fail(err error) {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	if s.failed == nil {
-		s.failed = err
-	}
+// writer is the state of the writer goroutine.
+type writer struct {
+	s *FileSink
+	// buf holds the chained lines that are not durable yet; the first
+	// written bytes of it are in the file after s.size, unsynced.
+	buf     []byte
+	written int
+	// bodies is the backlog (record body bytes) that buf accounts for.
+	bodies int64
+	// waiters are released by the next commit.
+	waiters []chan error
+	// dirty says the file may hold bytes after s.size that the next
+	// attempt must cut first.
+	dirty bool
+	// failed is the error of the last failed attempt; nil when healthy.
+	failed error
+	timer  <-chan time.Time
 }
 
 // run is the writer goroutine. It owns the file and the chain state.
 func (s *FileSink) run() {
 	defer s.wg.Done()
-	var (
-		buf      []byte
-		batch    []entry
-		waiters  []chan error // released by the next sync
-		unsynced bool         // written since the last sync
-		timer    <-chan time.Time
-		err      error // first write or sync error; sticky
-	)
-	// write hands the records in buf to the file (and the mirror).
-	write := func() {
-		if err == nil && len(buf) > 0 {
-			if _, werr := s.f.Write(buf); werr != nil {
-				err = fmt.Errorf("audit: write %q: %w", s.cfg.Path, werr)
-				s.fail(err)
-				s.log.Error("audit: write failed", logKeyPath, s.cfg.Path, logKeyErr, werr)
-			} else {
-				unsynced = true
-				if s.mirror != nil {
-					if _, merr := s.mirror.Write(buf); merr != nil {
-						s.log.Warn("audit: mirror write failed", logKeyPath, s.cfg.Path, logKeyErr, merr)
-					}
-				}
-			}
-		}
-		buf = buf[:0]
-	}
-	commit := func() {
-		write()
-		if err == nil && unsynced {
-			if serr := s.f.Sync(); serr != nil {
-				err = fmt.Errorf("audit: fsync %q: %w", s.cfg.Path, serr)
-				s.fail(err)
-				s.log.Error("audit: fsync failed", logKeyPath, s.cfg.Path, logKeyErr, serr)
-			}
-			if s.afterSync != nil {
-				s.afterSync()
-			}
-		}
-		unsynced = false
-		timer = nil
-		for _, w := range waiters {
-			w <- err
-		}
-		waiters = waiters[:0]
-	}
+	w := &writer{s: s}
+	var batch []entry
 	for {
 		var e entry
 		var ok bool
 		select {
 		case e, ok = <-s.queue:
-		case <-timer:
-			commit() // writes and syncs what is buffered
+		case <-w.timer:
+			w.commit() // flushes what is buffered, or retries a failing trail
+			continue
+		case <-s.retry:
+			if w.failed != nil {
+				w.commit()
+			}
 			continue
 		}
 		closed := !ok
@@ -441,46 +610,150 @@ func (s *FileSink) run() {
 		}
 
 		needSync := closed
-		n := 0
 		for _, e := range batch {
 			if e.body != nil {
-				n++
-				if err == nil {
-					s.seq++
-					buf, s.prev = appendChained(buf, e.body, s.seq, s.prev)
-				}
+				s.seq++
+				w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
+				w.bodies += int64(len(e.body))
 			}
 			if e.done != nil {
-				waiters = append(waiters, e.done)
+				w.waiters = append(w.waiters, e.done)
 				needSync = true
 			}
 		}
-		if err != nil && n > 0 {
-			s.log.Error("audit: dropping records after an earlier failure", logKeyPath, s.cfg.Path, logKeyDropped, n, logKeyErr, err)
-		}
-		// Records that nobody waits for stay in buf until a sync is due,
-		// the timer fires or buf is large: under a read load that is one
-		// write system call per many records instead of one per wake-up.
-		if needSync {
-			commit()
-		} else {
-			if len(buf) >= writeThreshold {
-				write()
+		switch {
+		case needSync:
+			w.commit()
+		case w.failed != nil:
+			// Records wait for the retry timer or a Durable record.
+		default:
+			// Records that nobody waits for stay in buf until a sync is
+			// due, the timer fires or buf is large: under a read load
+			// that is one write system call per many records instead of
+			// one per wake-up.
+			if len(w.buf)-w.written >= writeThreshold {
+				w.write()
 			}
-			if (unsynced || len(buf) > 0) && timer == nil {
-				timer = s.clock.After(s.cfg.FlushInterval)
+			if len(w.buf) > 0 && w.timer == nil {
+				w.timer = s.clock.After(s.cfg.FlushInterval)
 			}
 		}
 		if closed {
-			cerr := s.f.Close()
-			switch {
-			case err != nil:
-				s.closeErr = err
-			case cerr != nil:
-				s.closeErr = fmt.Errorf("audit: close %q: %w", s.cfg.Path, cerr)
-			}
+			w.close()
 			return
 		}
+	}
+}
+
+// write hands the unwritten part of buf to the file without syncing.
+func (w *writer) write() {
+	if err := w.writeOut(); err != nil {
+		w.fail(err)
+	}
+}
+
+// writeOut cuts what a failed attempt left after s.size, then writes the
+// part of buf that is not in the file yet.
+func (w *writer) writeOut() error {
+	s := w.s
+	if w.dirty {
+		if err := s.f.Truncate(s.size); err != nil {
+			return fmt.Errorf("audit: cut the trail back to its last durable line: %w", err)
+		}
+		w.dirty, w.written = false, 0
+	}
+	if w.written < len(w.buf) {
+		n, err := s.f.Write(w.buf[w.written:])
+		w.written += n
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	return nil
+}
+
+// commit makes buf durable (write and fsync) and releases the waiters with
+// the result. On failure the records stay in buf for the next attempt.
+func (w *writer) commit() {
+	s := w.s
+	w.timer = nil
+	err := w.writeOut()
+	synced := false
+	if err == nil && w.written > 0 {
+		if serr := s.f.Sync(); serr != nil {
+			err = fmt.Errorf("audit: %w", serr)
+		} else {
+			synced = true
+		}
+	}
+	if err != nil {
+		w.fail(err)
+	} else {
+		w.durable()
+		if synced && s.afterSync != nil {
+			s.afterSync()
+		}
+	}
+	for _, c := range w.waiters {
+		c <- err
+	}
+	w.waiters = w.waiters[:0]
+	if w.failed != nil {
+		w.timer = s.clock.After(s.cfg.RetryInterval)
+	}
+}
+
+// durable accounts for buf having been written and fsynced.
+func (w *writer) durable() {
+	s := w.s
+	if len(w.buf) > 0 && s.mirror != nil {
+		if _, err := s.mirror.Write(w.buf); err != nil {
+			s.log.Warn("audit: mirror write failed", logKeyPath, s.cfg.Path, logKeyErr, err)
+		}
+	}
+	s.size += int64(len(w.buf))
+	s.backlog.Add(-w.bodies)
+	if w.failed != nil {
+		s.log.Info("audit: trail healed; the records kept in memory are written", logKeyPath, s.cfg.Path,
+			logKeyBytes, len(w.buf))
+		w.failed = nil
+		s.failing.Store(nil)
+	}
+	if cap(w.buf) > 4<<20 {
+		w.buf = nil // do not keep a large backlog's memory
+	}
+	w.buf, w.written, w.bodies = w.buf[:0], 0, 0
+}
+
+// fail handles a failed write or fsync: the file is cut back to its last
+// durable line (now if possible, so that a crash leaves no partial line;
+// else before the next write) and everything in buf is written again by
+// the next attempt.
+func (w *writer) fail(err error) {
+	s := w.s
+	w.dirty, w.written = true, 0
+	if terr := s.f.Truncate(s.size); terr == nil {
+		w.dirty = false
+	}
+	if w.failed == nil {
+		s.log.Error("audit: cannot write the trail; keeping its records in memory and retrying", logKeyPath, s.cfg.Path,
+			logKeyErr, err, logKeyBacklog, s.backlog.Load())
+	}
+	w.failed = err
+	s.failing.Store(&err)
+}
+
+// close runs after the last batch was committed: it closes the file and
+// sets the sink's close error.
+func (w *writer) close() {
+	s := w.s
+	if w.failed != nil {
+		s.closeErr = fmt.Errorf("audit: %d bytes of records never written: %w", len(w.buf), w.failed)
+		s.log.Error("audit: closing with records that could not be written", logKeyPath, s.cfg.Path,
+			logKeyBytes, len(w.buf), logKeyErr, w.failed)
+	}
+	if cerr := s.f.Close(); cerr != nil && s.closeErr == nil {
+		s.closeErr = fmt.Errorf("audit: close %q: %w", s.cfg.Path, cerr)
 	}
 }
 

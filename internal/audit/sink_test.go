@@ -358,28 +358,28 @@ func TestMirror(t *testing.T) {
 }
 
 // TestReopenContinues reopens a trail, in several states, and checks that
-// the chain stays valid.
+// the chain stays valid, that a torn last line is moved to a file of its
+// own and recorded in the chain rather than dropped silently, and that a
+// whole last record that only lost its newline is kept.
 func TestReopenContinues(t *testing.T) {
+	const tornLine, tornOnly = `{"eventVersion":"1.08","eventTi`, `{"eventVersion"`
 	tests := []struct {
 		name     string
 		before   int                             // records written by the first sink
 		damage   func(t *testing.T, path string) // applied between the sinks
 		wantKept int                             // records of the first sink that survive
+		wantTorn string                          // the bytes saved aside; "" for none
 	}{
-		{"empty file", 0, nil, 0},
-		{"clean file", 3, nil, 3},
-		{"torn last line", 3, func(t *testing.T, path string) {
-			appendFile(t, path, `{"eventVersion":"1.08","eventTi`)
-		}, 3},
-		{"torn only line", 0, func(t *testing.T, path string) {
-			appendFile(t, path, `{"eventVersion"`)
-		}, 0},
+		{"empty file", 0, nil, 0, ""},
+		{"clean file", 3, nil, 3, ""},
+		{"torn last line", 3, func(t *testing.T, path string) { appendFile(t, path, tornLine) }, 3, tornLine},
+		{"torn only line", 0, func(t *testing.T, path string) { appendFile(t, path, tornOnly) }, 0, tornOnly},
 		{"last line missing its newline", 3, func(t *testing.T, path string) {
 			b := readFile(t, path)
 			if err := os.WriteFile(path, []byte(strings.TrimSuffix(b, "\n")), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, 2},
+		}, 3, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -409,8 +409,31 @@ func TestReopenContinues(t *testing.T) {
 			if err != nil {
 				t.Fatalf("VerifyFile: %v\n%s", err, readFile(t, path))
 			}
-			if want := tt.wantKept + 2; rep.Records != want || rep.LastSequence != uint64(want) {
+			want := tt.wantKept + 2
+			if tt.wantTorn != "" {
+				want++ // the AuditTrailTornRecord record
+			}
+			if rep.Records != want || rep.LastSequence != uint64(want) {
 				t.Errorf("Records = %d, LastSequence = %d, want %d", rep.Records, rep.LastSequence, want)
+			}
+			torn, _ := filepath.Glob(path + ".torn-*")
+			if tt.wantTorn == "" {
+				if len(rep.Torn) != 0 || len(torn) != 0 {
+					t.Errorf("torn records %+v, files %v; want none", rep.Torn, torn)
+				}
+				return
+			}
+			if len(rep.Torn) != 1 || len(torn) != 1 {
+				t.Fatalf("torn records %+v, files %v; want one of each", rep.Torn, torn)
+			}
+			tr := rep.Torn[0]
+			if got := readFile(t, torn[0]); got != tt.wantTorn {
+				t.Errorf("torn file holds %q, want %q", got, tt.wantTorn)
+			}
+			if tr.Line != tt.wantKept+1 || tr.File != filepath.Base(torn[0]) || tr.Bytes != int64(len(tt.wantTorn)) ||
+				tr.SHA256 != sha256Hex([]byte(tt.wantTorn)) || tr.Sequence != uint64(tt.wantKept+1) {
+				t.Errorf("torn record %+v, want line and sequence %d, file %s, %d bytes, their SHA-256",
+					tr, tt.wantKept+1, filepath.Base(torn[0]), len(tt.wantTorn))
 			}
 		})
 	}
@@ -440,8 +463,8 @@ func TestReopenLongLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := VerifyFile(path)
-	if err != nil || rep.Records != 4 {
-		t.Errorf("VerifyFile = %+v, %v; want 4 records, nil", rep, err)
+	if err != nil || rep.Records != 5 || len(rep.Torn) != 1 || rep.Torn[0].Bytes != 150<<10 {
+		t.Errorf("VerifyFile = %+v, %v; want 5 records (3, the torn-record event, 1) and one torn record of 150 KiB", rep, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,17 @@ type Report struct {
 	// LastHash is ZeroHash for an empty file.
 	LastSequence uint64
 	LastHash     string
+	// Torn lists the records that say a torn last line was cut from the
+	// trail when it was reopened (see Open): a record that a crash cut in
+	// the middle of its write is missing there, and its bytes are in the
+	// named file.
+	Torn []TornRecord
+}
+
+// TornRecord is a TornRecordEvent record of a trail.
+type TornRecord struct {
+	Line int // 1-based line number of the TornRecordEvent record
+	TornDetails
 }
 
 // VerifyFile checks the trail at path: every line must be a record whose
@@ -104,6 +116,14 @@ func verify(r *bufio.Reader) (Report, error) {
 		if fields.PreviousHash != rep.LastHash {
 			return rep, &ChainError{Line: lineNo, Problem: ProblemLink,
 				Detail: fmt.Sprintf("previousHash %s, want %s (the record before was replaced)", fields.PreviousHash, rep.LastHash)}
+		}
+		if fields.EventName == TornRecordEvent {
+			tr := TornRecord{Line: lineNo}
+			if err := json.Unmarshal(fields.Details, &tr.TornDetails); err != nil {
+				return rep, &ChainError{Line: lineNo, Problem: ProblemMalformed,
+					Detail: fmt.Sprintf("%s record without valid details: %v", TornRecordEvent, err)}
+			}
+			rep.Torn = append(rep.Torn, tr)
 		}
 		rep.Records++
 		rep.LastSequence = fields.Sequence

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,7 +79,17 @@ type Config struct {
 	DebugListen string
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// ForceNewCluster recovers a new single-node cluster from this node's
+	// state (--force-new-cluster; see docs/operations.md).
+	ForceNewCluster bool
+	// CheckFile checks bbolt files that may be damaged before they are
+	// opened; nil checks in this process, which a damaged file can crash
+	// (the paramstore binary checks in a child process).
+	CheckFile store.Checker
+	// SnapshotStallTimeout is how long a snapshot download may go without
+	// its reader taking any bytes before it is cut off.
+	SnapshotStallTimeout time.Duration
+	Logger               *slog.Logger
 }
 
 // Default returns the contract defaults of DESIGN.md §3.
@@ -93,6 +105,9 @@ func Default() Config {
 		MaxStaleness:      10 * time.Second,
 		Limits:            service.DefaultLimits(),
 		ShutdownTimeout:   30 * time.Second,
+		// A backup download takes its time; a reader that takes nothing
+		// for this long is gone.
+		SnapshotStallTimeout: 30 * time.Second,
 	}
 }
 
@@ -113,6 +128,12 @@ func (c Config) Validate() error {
 		return errors.New("server: --raft-listen needs --cluster-key-file (make one with `paramstore cluster keygen`)")
 	case c.Dev && c.RaftListen != "":
 		return errors.New("server: --dev runs a single node; drop --raft-listen")
+	case c.ForceNewCluster && c.Join != "":
+		return errors.New("server: --force-new-cluster makes a new cluster; drop --join")
+	case c.ForceNewCluster && c.Dev:
+		return errors.New("server: --force-new-cluster needs a data dir; drop --dev")
+	case c.SnapshotStallTimeout <= 0:
+		return errors.New("server: SnapshotStallTimeout must be positive")
 	}
 	for _, r := range c.RegionAllow {
 		if !ssm.ValidRegionName(r) {
@@ -174,6 +195,20 @@ type Server struct {
 	debug        *http.Server
 	handler      *api.Handler
 	done         chan error
+
+	// failed is closed when the server cannot go on (the cluster refused
+	// this node); failErr says why.
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
+}
+
+// fail stops the server for good with err (Wait returns it).
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		s.failErr = err
+		close(s.failed)
+	})
 }
 
 // Start opens the store and starts serving. Close (or ctx's end, through
@@ -186,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, done: make(chan error, 1), failed: make(chan struct{})}
 	dataDir := cfg.DataDir
 	if cfg.Dev {
 		dir, err := os.MkdirTemp("", "paramstore-dev-")
@@ -233,12 +268,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		rc.TrailingLogs = cfg.SnapshotThreshold
 	}
 	rc.Logger = log
+	rc.Check = cfg.CheckFile
+	rc.ForceNewCluster = cfg.ForceNewCluster
+	keyCheck := kr.MAC("key check", []byte(keyCheckMessage))
+	rc.KeyCheck = keyCheck
 	node, err := raftstore.Open(rc)
 	if err != nil {
 		s.cleanup()
 		return nil, err
 	}
 	s.node = node
+	// A node that restarts with another master key finds out here, before
+	// it serves a request that would fail to decrypt.
+	if kc, err := node.DB().KeyCheck(); err != nil || (kc != nil && !hmac.Equal(kc, keyCheck)) {
+		s.closeStore()
+		if err != nil {
+			return nil, err
+		}
+		return nil, masterKeyError(keyFile, cfg.MasterKeyFile != "")
+	}
 	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log, Notifier: node.DB()})
 	if err != nil {
 		s.closeStore()
@@ -252,21 +300,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	noAuth := cfg.Dev || cfg.NoAuth
-	if !noAuth && cfg.Join == "" {
+	if cfg.Join == "" {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := node.WaitReady(wctx)
-		if err == nil {
+		if err != nil {
+			err = fmt.Errorf("server: waiting for a leader: %w", err)
+		} else if err = ensureKeyCheck(wctx, node, keyCheck); errors.Is(err, store.ErrKeyMismatch) {
+			err = masterKeyError(keyFile, cfg.MasterKeyFile != "")
+		}
+		if err == nil && !noAuth {
 			credPath := filepath.Join(dataDir, "root-credentials")
 			var created bool
 			created, err = authn.EnsureRoot(wctx, credPath)
 			if created {
 				log.Info("created the root access key; its credentials are in the file (profile default)", "path", credPath)
 			}
+			if err != nil {
+				err = fmt.Errorf("server: root credentials: %w", err)
+			}
 		}
 		cancel()
 		if err != nil {
 			s.closeStore()
-			return nil, fmt.Errorf("server: root credentials: %w", err)
+			return nil, err
 		}
 	}
 	var limiter *throttle.Limiter
@@ -321,6 +377,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 	)
+	if fs := s.audit; fs != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_failing",
+				Help: "1 while the audit trail cannot write (a full or failing disk): writes are refused, reads served while their records fit in memory.",
+			}, func() float64 {
+				if fs.Failing() != nil {
+					return 1
+				}
+				return 0
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_backlog_bytes",
+				Help: "Bytes of audit records queued or held in memory and not yet durable.",
+			}, func() float64 { return float64(fs.Backlog()) }),
+		)
+	}
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		Auth:          authn,
@@ -360,7 +433,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.tls = tlsConfig != nil
 	s.handler = h
 	s.http = &http.Server{
-		Handler:           h,
+		Handler:           stallGuard(h, cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -371,7 +444,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		rctx, cancel := context.WithCancel(context.Background())
 		s.stopRegister = cancel
 		go func() {
-			if err := node.Register(rctx, s.URL()); err != nil && rctx.Err() == nil {
+			err := node.Register(rctx, s.URL())
+			switch {
+			case errors.Is(err, store.ErrKeyMismatch):
+				s.fail(masterKeyError(keyFile, cfg.MasterKeyFile != ""))
+			case err != nil && rctx.Err() == nil:
 				log.Error("cluster registration failed", "error", err)
 			}
 		}()
@@ -417,15 +494,74 @@ func (s *Server) URL() string {
 // Node returns the raft node.
 func (s *Server) Node() *raftstore.Node { return s.node }
 
-// Wait serves until ctx ends or the listener fails, then shuts down.
+// Wait serves until ctx ends, the listener fails or the server cannot go
+// on (the cluster refused this node), then shuts down.
 func (s *Server) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return s.Close()
+	case <-s.failed:
+		s.Close()
+		return s.failErr
 	case err := <-s.done:
 		s.closeStore()
 		return err
 	}
+}
+
+// WaitReady waits until the node can take writes and linearizable reads,
+// ctx ends, or the server cannot go on (then it returns why).
+func (s *Server) WaitReady(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.failed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.node.WaitReady(ctx)
+	select {
+	case <-s.failed:
+		return s.failErr
+	default:
+		return err
+	}
+}
+
+// keyCheckMessage is MACed with the master key into the key check value.
+const keyCheckMessage = "paramstore master key check v1"
+
+// ensureKeyCheck records the key check value of this node's master key in
+// the replicated state if none is recorded yet (the first start of a
+// cluster, or of a data dir made before the check existed), and fails with
+// store.ErrKeyMismatch if another value is.
+func ensureKeyCheck(ctx context.Context, node *raftstore.Node, kc []byte) error {
+	recorded, err := node.DB().KeyCheck()
+	if err != nil || recorded != nil {
+		return err
+	}
+	if err := node.Apply(ctx, &store.Command{Op: store.OpKeyCheck, KeyCheck: kc}); err != nil {
+		return fmt.Errorf("server: record the master key check value: %w", err)
+	}
+	return nil
+}
+
+// ErrMasterKey is wrapped by the error of a node whose master key is not
+// its cluster's.
+var ErrMasterKey = errors.New("server: wrong master key")
+
+func masterKeyError(keyFile string, given bool) error {
+	where := "the master key in " + keyFile + " (created for this data dir, since no --master-key-file was given)"
+	if given {
+		where = "the master key in " + keyFile + " (--master-key-file)"
+	}
+	return fmt.Errorf("%w: %s is not the cluster's: its key check value differs from the one recorded in the cluster's state, "+
+		"so every SecureString and access key would fail to decrypt. Start this node with the cluster's master key: "+
+		"--master-key-file FILE, where FILE is a copy (mode 0600) of master.key from the data dir of the node that started the cluster "+
+		"(every node of a cluster runs with that one key)",
+		ErrMasterKey, where)
 }
 
 // Close stops accepting requests, drains in-flight ones, and closes the
@@ -471,3 +607,36 @@ func (s *Server) cleanup() {
 		s.tempDir = ""
 	}
 }
+
+// snapshotPath is the backup download (internal/api).
+const snapshotPath = "/_paramstore/snapshot"
+
+// stallGuard cuts off a snapshot download whose reader takes no bytes for
+// idle: each write must reach the connection within idle of its start. The
+// download streams a copy spooled to disk (store.DB.WriteTo), so a stalled
+// reader costs only its own connection and spool file, and only for idle.
+func stallGuard(h http.Handler, idle time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == snapshotPath {
+			w = &idleWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: idle}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// idleWriter moves the connection's write deadline before every write.
+type idleWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	if err := w.rc.SetWriteDeadline(time.Now().Add(w.idle)); err != nil {
+		return 0, err
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -253,7 +253,11 @@ func checkDataType(v *store.Version) error {
 			return ssm.ErrValidation("The aws:ec2:image data type is not supported for the following input type: " + v.Type)
 		}
 		if !amiID.MatchString(v.Value) {
-			return ssm.ErrValidation("Parameter value, " + v.Value + ", is not a valid image ID for data type aws:ec2:image.")
+			// AWS's wording echoes the value to the caller; the audit
+			// trail gets the message without it.
+			e := ssm.ErrValidation("Parameter value, " + v.Value + ", is not a valid image ID for data type aws:ec2:image.")
+			e.Redacted = "Parameter value, (value not recorded), is not a valid image ID for data type aws:ec2:image."
+			return e
 		}
 		return nil
 	default:

@@ -702,6 +702,13 @@ func TestPutParameterDataType(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the recorded message does not echo the value", func(t *testing.T) {
+		_, err := f.svc.PutParameter(f.ctx, f.c, &ssm.PutParameterInput{Name: ptr("/dt/secret"), Value: ptr("ami-s3cret"), Type: ptr(ssm.TypeString), DataType: ptr("aws:ec2:image")})
+		wantErr(t, err, ssm.CodeValidation, "Parameter value, ami-s3cret, is not a valid image ID for data type aws:ec2:image.")
+		if got := ssm.AsError(err).RecordedMessage(); got != "Parameter value, (value not recorded), is not a valid image ID for data type aws:ec2:image." {
+			t.Errorf("got recorded message %q, want it without the value", got)
+		}
+	})
 	t.Run("kept on overwrite", func(t *testing.T) {
 		f := f.at(t)
 		f.put(&ssm.PutParameterInput{Name: ptr("/dt/keep"), Value: ptr("ami-12345678"), Type: ptr(ssm.TypeString), DataType: ptr("aws:ec2:image")})

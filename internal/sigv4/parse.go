@@ -56,7 +56,7 @@ func (a authorization) String() string {
 func parseAuthorization(h string) (authorization, *Error) {
 	alg, rest, _ := strings.Cut(strings.TrimLeft(h, " \t"), " ")
 	if alg != algorithm {
-		return authorization{}, &Error{CodeIncompleteSignature, "Unsupported AWS 'algorithm': '" + alg + "'"}
+		return authorization{}, &Error{CodeIncompleteSignature, echoAlgorithm + alg + "'"}
 	}
 	var a authorization
 	for part := range strings.SplitSeq(rest, ",") {
@@ -136,7 +136,7 @@ func parseRequest(r *http.Request) (*auth, error) {
 		missing = append(missing, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
 	}
 	if len(missing) > 0 {
-		return nil, &Error{CodeIncompleteSignature, strings.Join(missing, " ") + " Authorization=" + header}
+		return nil, &Error{CodeIncompleteSignature, strings.Join(missing, " ") + echoAuthorization + header}
 	}
 
 	a := &auth{
@@ -207,8 +207,7 @@ func parsePresigned(q url.Values) (*auth, error) {
 func (a *auth) setCredential(c string) error {
 	parts := strings.Split(c, "/")
 	if len(parts) != 5 {
-		return &Error{CodeIncompleteSignature, "Credential must have exactly 5 slash-delimited elements, " +
-			"e.g. keyid/date/region/service/term, got '" + c + "'"}
+		return &Error{CodeIncompleteSignature, echoCredential + c + "'"}
 	}
 	a.credential = c
 	a.accessKeyID, a.date, a.region, a.service, a.terminator = parts[0], parts[1], parts[2], parts[3], parts[4]

@@ -90,7 +90,20 @@ type Error struct {
 	NoMessage bool
 	// Status overrides the HTTP status of the code when non-zero.
 	Status int
-	cause  error
+	// Redacted, when not empty, is Message without the request values it
+	// echoes: what records that outlive the call (the audit trail) keep
+	// instead of Message, which only the caller sees.
+	Redacted string
+	cause    error
+}
+
+// RecordedMessage is the message to keep in records: Redacted if set,
+// else Message.
+func (e *Error) RecordedMessage() string {
+	if e.Redacted != "" {
+		return e.Redacted
+	}
+	return e.Message
 }
 
 func (e *Error) Error() string {

@@ -79,6 +79,9 @@ type Command struct {
 
 	// Cluster members.
 	Node *NodeInfo `json:"node,omitempty"`
+
+	// KeyCheck is the master key's check value (OpKeyCheck).
+	KeyCheck []byte `json:"kc,omitempty"`
 }
 
 // NewCommandID returns a unique, time-ordered command ID.

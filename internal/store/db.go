@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 // View may be called concurrently with it and with itself.
 type DB struct {
 	path string
+	opts Options
 
 	// mu guards db against replacement by Restore; readers and the applier
 	// take it shared.
@@ -94,9 +96,36 @@ func (d *DB) noteApplied(entries []Entry) {
 	}
 }
 
-// Open opens (creating if needed) the state machine at path.
-func Open(path string) (*DB, error) {
-	d := &DB{path: path}
+// Options configure a DB.
+type Options struct {
+	// Check verifies a copy received by Restore before it replaces the
+	// state; nil means InProcessChecker.
+	Check Checker
+	// SpoolDir holds the temporary copies of WriteTo; "" means the
+	// directory of the database.
+	SpoolDir string
+}
+
+// Open opens (creating if needed) the state machine at path. The file must
+// be intact (see Checker): bbolt crashes on some corrupt pages.
+func Open(path string) (*DB, error) { return OpenOptions(path, Options{}) }
+
+// OpenOptions is Open with options.
+func OpenOptions(path string, opts Options) (*DB, error) {
+	if opts.Check == nil {
+		opts.Check = InProcessChecker
+	}
+	if opts.SpoolDir == "" {
+		opts.SpoolDir = filepath.Dir(path)
+	}
+	// Temporary copies of an interrupted Restore or WriteTo are never state.
+	for _, pattern := range []string{"." + filepath.Base(path) + ".tmp-*", ".spool-*"} {
+		old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), pattern))
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
+	d := &DB{path: path, opts: opts}
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, err
@@ -157,7 +186,23 @@ func (d *DB) AppliedIndex() (uint64, error) {
 }
 
 func appliedIndex(tx *bolt.Tx) uint64 {
-	v := tx.Bucket(bucketMeta).Get(keyApplied)
+	return metaUint(tx, keyApplied)
+}
+
+// AppliedTerm returns the raft term of the last applied entry (0 when
+// unknown: a state written before terms were recorded, or restored into a
+// new cluster).
+func (d *DB) AppliedTerm() (uint64, error) {
+	var term uint64
+	err := d.view(func(tx *bolt.Tx) error {
+		term = metaUint(tx, keyAppliedTerm)
+		return nil
+	})
+	return term, err
+}
+
+func metaUint(tx *bolt.Tx, key []byte) uint64 {
+	v := tx.Bucket(bucketMeta).Get(key)
 	if len(v) != 8 {
 		return 0
 	}
@@ -184,13 +229,22 @@ func (d *DB) View(ctx context.Context, fn func(r *Reader) error) error {
 // Entry is one committed log entry handed to ApplyBatch.
 type Entry struct {
 	Index uint64
+	Term  uint64 // the raft term of the entry (0 when unknown)
 	Data  []byte // an encoded Command; nil for entries that carry none
 }
+
+// ErrStaleEntry is the result of a command whose log index is at or below
+// the applied index: it was not applied. A replay after a restart gets it
+// for entries applied before (nobody waits for those results); a live
+// proposal gets it only when the raft log was lost or replaced under a
+// state machine that is ahead of it, and must not be acknowledged.
+var ErrStaleEntry = errors.New("store: log entry at or below the applied index was not applied")
 
 // ApplyBatch applies entries in one write transaction and returns one result
 // per entry: nil, a sentinel error of this package, or a decoding error.
 // Entries at or below the applied index (replayed after a restart) are
-// skipped, which makes replay idempotent.
+// skipped, which makes replay idempotent; a skipped command's result is
+// ErrStaleEntry, never nil, so that it cannot be mistaken for a success.
 func (d *DB) ApplyBatch(entries []Entry) []error {
 	results := make([]error, len(entries))
 	d.mu.RLock()
@@ -205,12 +259,15 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		defer func() { iamVersion = iamVersionOf(tx) }()
 		applied := appliedIndex(tx)
-		last := applied
+		last, lastTerm := applied, uint64(0)
 		for i, e := range entries {
 			if e.Index <= applied {
+				if e.Data != nil {
+					results[i] = fmt.Errorf("%w (entry %d, applied index %d)", ErrStaleEntry, e.Index, applied)
+				}
 				continue
 			}
-			last = e.Index
+			last, lastTerm = e.Index, e.Term
 			if e.Data == nil {
 				continue
 			}
@@ -224,7 +281,11 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 		if last == applied {
 			return nil
 		}
-		return tx.Bucket(bucketMeta).Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyAppliedTerm, binary.BigEndian.AppendUint64(nil, lastTerm)); err != nil {
+			return err
+		}
+		return meta.Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
 	})
 	if err == nil {
 		d.noteApplied(entries)
@@ -240,37 +301,90 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 	return results
 }
 
-// WriteTo streams a consistent copy of the whole database (a raft snapshot
-// or a backup).
+// WriteTo writes a consistent copy of the whole database to w (a backup
+// download). The copy is first written to an unlinked temporary file in
+// Options.SpoolDir at the disk's pace, and then streamed from there: a read
+// transaction left open at the pace of a slow or stalled reader would block
+// the growth of the file (bbolt remaps it under a lock that readers hold)
+// and with it every write.
 func (d *DB) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	err := d.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
+	f, err := os.CreateTemp(d.opts.SpoolDir, ".spool-*")
+	if err != nil {
+		return 0, fmt.Errorf("store: spool copy: %w", err)
+	}
+	// Unlinked at once: a crash leaves nothing behind.
+	os.Remove(f.Name())
+	defer f.Close()
+	snap, err := d.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	_, err = snap.WriteTo(f)
+	snap.Close()
+	if err != nil {
+		return 0, fmt.Errorf("store: spool copy: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("store: spool copy: %w", err)
+	}
+	// Plain writes, not w's ReadFrom: a caller's writer may bound each
+	// write (an idle deadline), which a sendfile would bypass.
+	return io.Copy(struct{ io.Writer }{w}, f)
 }
 
-// Restore replaces the whole database with the copy read from r.
+// Snapshot is a consistent, read-only view of the whole database, taken
+// when Snapshot returns and written out later (a raft snapshot is taken on
+// the apply goroutine and persisted on another). It holds a bbolt read
+// transaction until Close: write it out at the disk's pace, never at a
+// network peer's (see WriteTo).
+type Snapshot struct {
+	tx *bolt.Tx
+}
+
+// Snapshot opens a Snapshot of the current state.
+func (d *DB) Snapshot() (*Snapshot, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return nil, errors.New("store: closed")
+	}
+	tx, err := d.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot: %w", err)
+	}
+	return &Snapshot{tx: tx}, nil
+}
+
+// Applied is the applied index of the snapshot.
+func (s *Snapshot) Applied() uint64 { return appliedIndex(s.tx) }
+
+// WriteTo writes the database file as of the snapshot.
+func (s *Snapshot) WriteTo(w io.Writer) (int64, error) { return s.tx.WriteTo(w) }
+
+// Close releases the snapshot.
+func (s *Snapshot) Close() {
+	if s.tx != nil {
+		s.tx.Rollback()
+		s.tx = nil
+	}
+}
+
+// Restore replaces the whole database with the copy read from r. The copy
+// is written to a temporary file next to the database and checked (see
+// Checker) before it replaces the current state; when it fails the check,
+// the current state stays as it was.
 func (d *DB) Restore(r io.Reader) error {
-	tmp := d.path + ".restore"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	tmp, err := writeTemp(d.path, r)
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("store: restore: copy: %w", err)
+	defer os.Remove(tmp)
+	info, err := d.opts.Check(context.Background(), tmp)
+	if err != nil {
+		return fmt.Errorf("store: restore: the copy does not check: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("store: restore: sync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: restore: %w", err)
+	if !info.StateMachine || info.Schema != schemaVersion {
+		return fmt.Errorf("%w: store: restore: the copy is not a state machine of schema %q (schema %q)", ErrCorrupt, schemaVersion, info.Schema)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -289,6 +403,26 @@ func (d *DB) Restore(r io.Reader) error {
 	d.db = db
 	d.loadAppliedLocked()
 	return nil
+}
+
+// writeTemp copies r into a new temporary file next to path, fsynced.
+func writeTemp(path string, r io.Reader) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 func syncDir(path string) {
@@ -335,6 +469,8 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyPutAccessKey(tx, index, c)
 	case OpDeleteAccessKey:
 		return applyDeleteAccessKey(tx, index, c)
+	case OpKeyCheck:
+		return applyKeyCheck(tx, c)
 	case OpNoop:
 		return nil
 	}

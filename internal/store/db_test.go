@@ -393,34 +393,41 @@ func TestApplyBatchReplayIsSkipped(t *testing.T) {
 	db := openTestDB(t)
 	put1, _ := putCmd("/x", 1, "Standard", 0).Marshal()
 	put2, _ := putCmd("/x", 2, "Standard", 5).Marshal()
-	res := db.d.ApplyBatch([]Entry{{Index: 4}, {Index: 5, Data: put1}})
+	res := db.d.ApplyBatch([]Entry{{Index: 4, Term: 1}, {Index: 5, Term: 2, Data: put1}})
 	if res[0] != nil || res[1] != nil {
 		t.Fatalf("first batch: %v", res)
 	}
 	if idx, _ := db.d.AppliedIndex(); idx != 5 {
 		t.Fatalf("got applied index %d, want 5", idx)
 	}
+	if term, _ := db.d.AppliedTerm(); term != 2 {
+		t.Fatalf("got applied term %d, want 2", term)
+	}
 	before := dump(t, db.d)
 
 	// After a restart raft replays from before the applied index. Replayed
 	// entries are skipped: re-applying the create must not conflict, and the
-	// overwrite at index 6 is applied exactly once.
+	// overwrite at index 6 is applied exactly once. A skipped command is
+	// never reported applied (its result is ErrStaleEntry): were it a new
+	// proposal numbered below the applied index (a lost raft log), a nil
+	// result would acknowledge a write that is not there.
 	res = db.d.ApplyBatch([]Entry{{Index: 3}, {Index: 4}, {Index: 5, Data: put1}})
-	for i, err := range res {
-		if err != nil {
-			t.Fatalf("replayed entry %d: %v", i, err)
-		}
+	if res[0] != nil || res[1] != nil {
+		t.Fatalf("replayed entries without a command: %v", res[:2])
+	}
+	if !errors.Is(res[2], ErrStaleEntry) {
+		t.Fatalf("replayed command: got %v, want ErrStaleEntry", res[2])
 	}
 	if after := dump(t, db.d); !maps.EqualFunc(before, after, maps.Equal) {
 		t.Fatalf("replay changed the state")
 	}
-	res = db.d.ApplyBatch([]Entry{{Index: 5, Data: put1}, {Index: 6, Data: put2}})
-	if res[0] != nil || res[1] != nil {
-		t.Fatalf("mixed batch: %v", res)
+	res = db.d.ApplyBatch([]Entry{{Index: 5, Data: put1}, {Index: 6, Term: 3, Data: put2}})
+	if !errors.Is(res[0], ErrStaleEntry) || res[1] != nil {
+		t.Fatalf("mixed batch: got %v, want [ErrStaleEntry nil]", res)
 	}
 	res = db.d.ApplyBatch([]Entry{{Index: 6, Data: put2}})
-	if res[0] != nil {
-		t.Fatalf("replayed overwrite: %v", res[0])
+	if !errors.Is(res[0], ErrStaleEntry) {
+		t.Fatalf("replayed overwrite: got %v, want ErrStaleEntry", res[0])
 	}
 	p := db.param("/x")
 	if p.Latest.Version != 2 || p.ModIndex != 6 {
@@ -428,6 +435,9 @@ func TestApplyBatchReplayIsSkipped(t *testing.T) {
 	}
 	if idx, _ := db.d.AppliedIndex(); idx != 6 {
 		t.Fatalf("got applied index %d, want 6", idx)
+	}
+	if term, _ := db.d.AppliedTerm(); term != 3 {
+		t.Fatalf("got applied term %d, want 3", term)
 	}
 }
 

@@ -18,7 +18,7 @@ var bucketRequests = []byte("requests")
 
 const dedupWindow = 15 * time.Minute
 
-var resultCodes = map[error]string{ErrConflict: "conflict", ErrNotFound: "notfound", ErrQuota: "quota", ErrExists: "exists"}
+var resultCodes = map[error]string{ErrConflict: "conflict", ErrNotFound: "notfound", ErrQuota: "quota", ErrExists: "exists", ErrKeyMismatch: "keymismatch"}
 
 func encodeResult(err error) []byte {
 	if err == nil {

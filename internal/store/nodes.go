@@ -65,7 +65,11 @@ func (d *DB) ResetAppliedIndex() error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketMeta).Delete(keyApplied); err != nil {
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Delete(keyApplied); err != nil {
+			return err
+		}
+		if err := meta.Delete(keyAppliedTerm); err != nil {
 			return err
 		}
 		d.applied.Store(0)

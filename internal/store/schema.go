@@ -22,6 +22,8 @@ import (
 //	requests  commandID -> result of the command (dedup.go)
 //	nodes     nodeID                                 -> NodeInfo (JSON)      (nodes.go)
 //	meta      "iamVersion" -> raft index of the last identity change
+//	          "appliedTerm" -> big-endian raft term of the last applied entry
+//	          "keyCheck" -> key check value of the cluster's master key (keycheck.go)
 var (
 	bucketMeta     = []byte("meta")
 	bucketParams   = []byte("params")
@@ -33,11 +35,15 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases,
 		bucketPrincipals, bucketAccessKeys, bucketNodes, bucketRequests, bucketChanges}
 
-	keyApplied = []byte("applied")
-	keySchema  = []byte("schema")
+	keyApplied     = []byte("applied")
+	keyAppliedTerm = []byte("appliedTerm")
+	keySchema      = []byte("schema")
 )
 
-const schemaVersion = "1"
+// SchemaVersion is the version of the state machine's schema.
+const SchemaVersion = "1"
+
+const schemaVersion = SchemaVersion
 
 func tenancyPrefix(tenancy string) []byte {
 	b := make([]byte, 0, len(tenancy)+1)

@@ -104,7 +104,7 @@ func TestOutageDrill(t *testing.T) {
 	if code := ag.terminate(); code != 0 {
 		t.Errorf("agent exit code after SIGTERM: got %d, want 0", code)
 	}
-	if _, err := os.Stat(filepath.Join(cacheDir, "cache.bin")); err != nil {
+	if _, err := os.Stat(filepath.Join(cacheDir, "cache.db")); err != nil {
 		t.Errorf("persistent cache: %v", err)
 	}
 	ag = start(t, "agent", env, agentArgs...)

@@ -339,10 +339,12 @@ const agentToken = "drill-token"
 
 // read is one Lambda-extension read through an agent.
 type read struct {
-	status int
-	value  string
-	stale  bool
-	err    error
+	status  int
+	value   string
+	version int64
+	age     string
+	stale   bool
+	err     error
 }
 
 var httpClient = &http.Client{Timeout: 20 * time.Second}
@@ -360,21 +362,30 @@ func lambdaGet(agentURL, name string, decrypt bool) read {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	r := read{status: resp.StatusCode, stale: resp.Header.Get("X-Paramstore-Stale") == "true"}
+	r := read{status: resp.StatusCode, stale: resp.Header.Get("X-Paramstore-Stale") == "true", age: resp.Header.Get("X-Paramstore-Age")}
 	if resp.StatusCode != 200 {
 		r.err = fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 		return r
 	}
-	var out struct{ Parameter struct{ Value string } }
+	var out struct {
+		Parameter struct {
+			Value   string
+			Version int64
+		}
+	}
 	if err := json.Unmarshal(body, &out); err != nil {
 		r.err = err
 	}
-	r.value = out.Parameter.Value
+	r.value, r.version = out.Parameter.Value, out.Parameter.Version
 	return r
 }
 
 type health struct {
-	Status    string
+	Status string
+	Cache  struct {
+		State, Error    string
+		Loaded, Pending int
+	}
 	Upstreams []struct {
 		URL               string
 		State             string

@@ -148,6 +148,28 @@ type logWatcher struct {
 // startServer runs the binary on dataDir; extra are more server flags.
 func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
 	t.Helper()
+	p := startServerOrExit(t, dataDir, extra...)
+	if p.hasExited() {
+		t.Fatalf("paramstore server exited before it was ready: %v", p.waitErr)
+	}
+	return p
+}
+
+// hasExited reports whether the process is gone.
+func (p *serverProc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// startServerOrExit is startServer for a server that may refuse to start:
+// it returns once the server is ready or has exited (then hasExited is
+// true, and logs holds its whole output).
+func startServerOrExit(t testing.TB, dataDir string, extra ...string) *serverProc {
+	t.Helper()
 	touchOnce.Do(func() { touchErr = touchSources(moduleRoot) })
 	if touchErr != nil {
 		t.Fatalf("list module sources: %v", touchErr)
@@ -186,12 +208,14 @@ func startServer(t testing.TB, dataDir string, extra ...string) *serverProc {
 	case p.addr = <-listening:
 	case <-p.exited:
 		<-p.stderrDone
-		t.Fatalf("paramstore server exited before listening: %v", p.waitErr)
+		return p
 	case <-time.After(30 * time.Second):
 		t.Fatal("paramstore server did not log \"listening\" within 30s")
 	}
 	p.endpoint = "http://" + p.addr
-	p.waitReady(30 * time.Second)
+	if !p.waitReady(30 * time.Second) {
+		<-p.stderrDone
+	}
 	return p
 }
 
@@ -244,8 +268,9 @@ func (p *serverProc) watchLog(msg string) <-chan struct{} {
 	return ch
 }
 
-// waitReady polls /readyz until it answers 200.
-func (p *serverProc) waitReady(timeout time.Duration) {
+// waitReady polls /readyz until it answers 200 (true) or the server exits
+// (false).
+func (p *serverProc) waitReady(timeout time.Duration) bool {
 	p.t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
@@ -253,7 +278,7 @@ func (p *serverProc) waitReady(timeout time.Duration) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			p.t.Fatalf("paramstore server exited while waiting for /readyz: %v", p.waitErr)
+			return false
 		default:
 		}
 		resp, err := client.Get(p.endpoint + "/readyz")
@@ -261,7 +286,7 @@ func (p *serverProc) waitReady(timeout time.Duration) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 			last = fmt.Sprintf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 		} else {
@@ -270,6 +295,7 @@ func (p *serverProc) waitReady(timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.t.Fatalf("paramstore server at %s not ready after %v: %s", p.endpoint, timeout, last)
+	return false
 }
 
 // terminate sends SIGTERM and waits for the process to exit, returning its

@@ -39,7 +39,7 @@ func marker(prefix string) string {
 // verifies and detects tampering.
 func TestSecurityEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir, "--log-level", "debug")
+	srv := startServer(t, dataDir, "--log-level", "debug", "--audit-stdout")
 	root := newAWSCLI(t, srv)
 	secret, plain := marker("SECRETMARKER"), marker("PLAINMARKER")
 
@@ -82,6 +82,18 @@ func TestSecurityEndToEnd(t *testing.T) {
 	}
 	credFile := filepath.Join(t.TempDir(), "dev-credentials")
 	os.WriteFile(credFile, []byte(creds), 0o600)
+	// Issued credentials (CreateAccessKey, AssumeRole) must not reach the
+	// audit trail either (issue 10 item 1).
+	issued := map[string]string{"dev's secret access key": credValue(t, creds, "aws_secret_access_key")}
+	if _, err := paramstoreCLI(t, append(admin, "create-role", "deployer", "--policy-file", policy)...); err != nil {
+		t.Fatal(err)
+	}
+	assumed, err := paramstoreCLI(t, append(admin, "assume-role", "deployer", "--duration", "15m")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued["the role's secret access key"] = credValue(t, assumed, "export AWS_SECRET_ACCESS_KEY")
+	issued["the role's session token"] = credValue(t, assumed, "export AWS_SESSION_TOKEN")
 	dev := root.withEnv("AWS_SHARED_CREDENTIALS_FILE=" + credFile)
 	dev.run(&got, "get-parameter", "--name", "/app/dev/url")
 	if got.Parameter.Value != plain {
@@ -141,10 +153,18 @@ print("BOTO3 AUTH OK")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"server logs": logs, "audit trail": string(auditLog)} {
+	for name, text := range map[string]string{"server logs and stdout (--audit-stdout)": logs, "audit trail": string(auditLog)} {
 		if strings.Contains(text, secret) || strings.Contains(text, plain) {
 			t.Errorf("%s contain a parameter value in plaintext", name)
 		}
+		for what, v := range issued {
+			if strings.Contains(text, v) {
+				t.Errorf("%s contain %s", name, what)
+			}
+		}
+	}
+	if !strings.Contains(logs, `"eventName":"AssumeRole"`) || !strings.Contains(string(auditLog), `"SessionToken":"HIDDEN_DUE_TO_SECURITY_REASONS"`) {
+		t.Errorf("the audit trail (file and stdout) lacks the AssumeRole record with its session token hidden")
 	}
 	if !strings.Contains(string(auditLog), `"eventName":"PutParameter"`) || !strings.Contains(string(auditLog), "hmac-sha256:") {
 		t.Errorf("audit trail lacks PutParameter records with HMACed values")
@@ -181,4 +201,18 @@ print("BOTO3 AUTH OK")
 			t.Errorf("audit verify accepted the %s trail:\n%s", name, out)
 		}
 	}
+}
+
+// credValue returns the value after "key=" or "key =" in a credentials file
+// or an export line of the paramstore CLI's output.
+func credValue(t *testing.T, out, key string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == key && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in:\n%s", key, out)
+	return ""
 }

@@ -16,12 +16,13 @@ import (
 // addresses: a new node joins through Config.Join (or through the leader it
 // already knows), a restarted one re-registers if its API address changed,
 // and a bootstrapping node registers itself. It retries until it succeeds
-// or ctx ends.
+// or ctx ends, or until the cluster refuses the node for good: a master key
+// whose check value differs from the cluster's (store.ErrKeyMismatch).
 func (n *Node) Register(ctx context.Context, apiAddr string) error {
 	if n.cfg.Bind == "" {
 		return nil
 	}
-	jr := joinRequest{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: apiAddr, NonVoter: n.cfg.NonVoter}
+	jr := joinRequest{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: apiAddr, NonVoter: n.cfg.NonVoter, KeyCheck: n.cfg.KeyCheck}
 	body, _ := json.Marshal(jr)
 	for attempt := 0; ; attempt++ {
 		if n.registered(jr) {
@@ -45,6 +46,9 @@ func (n *Node) Register(ctx context.Context, apiAddr string) error {
 		if err == nil && n.registered(jr) {
 			n.log.Info("registered in the cluster", "node_id", jr.ID, "raft", jr.RaftAddr, "api", jr.APIAddr)
 			return nil
+		}
+		if errors.Is(err, store.ErrKeyMismatch) {
+			return err
 		}
 		if err != nil && attempt%10 == 9 {
 			n.log.Warn("still trying to join the cluster", "error", err)

@@ -4,7 +4,10 @@
 //
 // The state machine is persistent (bbolt, package store), so raft is told not
 // to restore a snapshot on start; entries replayed after a restart are
-// skipped by the state machine's applied index.
+// skipped by the state machine's applied index. Before raft starts, Open
+// checks that the state machine, the snapshots and the log fit together
+// (recover.go) and that the files were not damaged while the node was
+// stopped (clean.go).
 package raftstore
 
 import (
@@ -57,6 +60,18 @@ type Config struct {
 	TrailingLogs uint64
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
+	// Check checks state.db and raft.db before they are opened after an
+	// unclean shutdown, and a snapshot's copy before it replaces the state
+	// machine; nil means store.InProcessChecker, which a corrupt file can
+	// crash (the server runs store.ExecChecker).
+	Check store.Checker
+	// KeyCheck is the key check value of this node's master key, sent when
+	// it joins: a cluster that recorded another value refuses the node.
+	KeyCheck []byte
+	// ForceNewCluster makes this node's state the state of a new cluster
+	// whose only member is this node (recover.go): the recovery when the
+	// raft log is lost or a quorum is gone for good.
+	ForceNewCluster bool
 }
 
 // Default returns the default configuration for dir.
@@ -88,6 +103,8 @@ func (c Config) Validate() error {
 		return errors.New("raftstore: --join needs --raft-listen")
 	case c.MaxStaleness <= 0:
 		return errors.New("raftstore: Config.MaxStaleness must be positive")
+	case c.ForceNewCluster && c.Join != "":
+		return errors.New("raftstore: --force-new-cluster makes a new cluster; drop --join")
 	}
 	return nil
 }
@@ -100,7 +117,9 @@ type Node struct {
 	logs  *raftboltdb.BoltStore
 	trans raft.Transport
 	log   *slog.Logger
+	hlog  hclog.Logger
 	rpc   *rpcClient
+	check store.Checker
 
 	// readyForReads is set once a new leader has committed a barrier, so
 	// its commit index covers every earlier entry (see leaderWatch).
@@ -117,7 +136,9 @@ type Node struct {
 	wg     sync.WaitGroup
 }
 
-// Open opens (bootstrapping on first start) the node.
+// Open opens (bootstrapping on first start) the node. It refuses, with an
+// error wrapping ErrDataDir that names the files and the fix, a data
+// directory whose files are damaged or do not fit together.
 func Open(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,11 +150,23 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
-	db, err := store.Open(filepath.Join(cfg.Dir, "state.db"))
+	n := &Node{cfg: cfg, log: logger, stop: make(chan struct{}), check: cfg.Check}
+	if n.check == nil {
+		n.check = store.InProcessChecker
+	}
+	n.hlog = hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Warn,
+		Output: slogWriter{n.log},
+	})
+	if err := n.checkFiles(context.Background()); err != nil {
+		return nil, err
+	}
+	db, err := store.OpenOptions(filepath.Join(cfg.Dir, stateFile), store.Options{Check: n.check})
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, db: db, log: logger, stop: make(chan struct{})}
+	n.db = db
 	n.rpc = newRPCClient(cfg.ClusterKey)
 	if err := n.start(); err != nil {
 		db.Close()
@@ -144,20 +177,10 @@ func Open(cfg Config) (*Node, error) {
 
 func (n *Node) start() error {
 	cfg := n.cfg
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.Warn,
-		Output: slogWriter{n.log},
-	})
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+	hlog := n.hlog
+	logs, snaps, err := n.openRaftFiles()
 	if err != nil {
-		return fmt.Errorf("raftstore: open log: %w", err)
-	}
-	n.logs = logs
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
-	if err != nil {
-		logs.Close()
-		return fmt.Errorf("raftstore: open snapshots: %w", err)
+		return err
 	}
 	var addr raft.ServerAddress
 	if cfg.Bind == "" {
@@ -174,6 +197,19 @@ func (n *Node) start() error {
 		n.trans = t
 		addr = t.LocalAddr()
 	}
+	if cfg.ForceNewCluster {
+		logs, snaps, err = n.forceNewCluster(logs, snaps, addr)
+	} else {
+		err = n.reconcile(logs, snaps)
+	}
+	if err != nil {
+		n.closeTransport()
+		if logs != nil {
+			logs.Close()
+		}
+		return err
+	}
+	n.logs = logs
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -508,7 +544,8 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 // a failure to commit.
 func isResult(err error) bool {
 	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
-		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists)
+		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists) ||
+		errors.Is(err, store.ErrKeyMismatch)
 }
 
 // forward sends a command to the leader and waits until this node has
@@ -569,6 +606,11 @@ func (n *Node) Close() error {
 	if cerr := n.db.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		if werr := writeCleanShutdown(n.cfg.Dir); werr != nil {
+			n.log.Warn("could not record the clean shutdown; the next start checks the files", "error", werr)
+		}
+	}
 	return err
 }
 
@@ -587,6 +629,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	entries := make([]store.Entry, len(logs))
 	for i, l := range logs {
 		entries[i].Index = l.Index
+		entries[i].Term = l.Term
 		if l.Type == raft.LogCommand {
 			entries[i].Data = l.Data
 		}
@@ -601,8 +644,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
+// Snapshot takes the state as of the last applied entry (it runs on the
+// apply goroutine), so the snapshot's content is at exactly the index raft
+// records for it; Persist writes it out later, concurrently with Apply.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{db: f.db}, nil
+	snap, err := f.db.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{snap: snap}, nil
 }
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
@@ -610,21 +660,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return f.db.Restore(rc)
 }
 
-// snapshot streams the bbolt file. Persist runs concurrently with Apply; the
-// bbolt read transaction gives it a consistent view.
+// snapshot streams the bbolt file to raft's snapshot store (a local file,
+// so the read transaction stays open only at the disk's pace).
 type snapshot struct {
-	db *store.DB
+	snap *store.Snapshot
 }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.db.WriteTo(sink); err != nil {
+	if _, err := s.snap.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("raftstore: snapshot: %w", err)
 	}
 	return sink.Close()
 }
 
-func (s *snapshot) Release() {}
+func (s *snapshot) Release() { s.snap.Close() }
 
 // slogWriter forwards hclog's lines to slog.
 type slogWriter struct{ l *slog.Logger }

@@ -62,6 +62,8 @@ var resultErrors = map[string]error{
 	"notfound": store.ErrNotFound,
 	"quota":    store.ErrQuota,
 	"exists":   store.ErrExists,
+	// keymismatch: an OpKeyCheck with another master key's value.
+	"keymismatch": store.ErrKeyMismatch,
 }
 
 func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
@@ -86,14 +88,17 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("raftstore: %s: HTTP %d: %s", name, resp.StatusCode, bytes.TrimSpace(raw))
 	}
+	if e, ok := resultErrors[out.Result]; ok {
+		if out.Error != "" {
+			return &out, fmt.Errorf("%w: %s", e, out.Error)
+		}
+		return &out, e
+	}
 	switch {
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return &out, fmt.Errorf("%w: %s", ErrNotReady, out.Error)
 	case resp.StatusCode != http.StatusOK:
 		return &out, fmt.Errorf("raftstore: %s: %s", name, out.Error)
-	}
-	if e, ok := resultErrors[out.Result]; ok {
-		return &out, e
 	}
 	return &out, nil
 }
@@ -119,6 +124,9 @@ type joinRequest struct {
 	RaftAddr string `json:"raft"`
 	APIAddr  string `json:"api"`
 	NonVoter bool   `json:"nonVoter"`
+	// KeyCheck is the key check value of the node's master key: the
+	// leader refuses a node whose value differs from the cluster's.
+	KeyCheck []byte `json:"keyCheck,omitempty"`
 }
 
 // Handler serves the cluster RPCs; mount it at /_paramstore/cluster/.
@@ -191,6 +199,11 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := n.addMember(r.Context(), jr); err != nil {
+			if errors.Is(err, store.ErrKeyMismatch) {
+				writeRPC(w, http.StatusConflict, rpcResponse{Result: "keymismatch",
+					Error: "the node's master key is not the cluster's (key check values differ)"})
+				return
+			}
 			status := http.StatusInternalServerError
 			if errors.Is(err, ErrNotReady) || errors.Is(err, raft.ErrNotLeader) {
 				status = http.StatusServiceUnavailable
@@ -207,6 +220,17 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 // addMember adds (or re-registers) a node: on the leader directly, else by
 // forwarding the request to the leader.
 func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
+	if len(jr.KeyCheck) > 0 {
+		// Any member can tell: the value is in the replicated state.
+		kc, err := n.db.KeyCheck()
+		if err != nil {
+			return err
+		}
+		if kc != nil && !hmac.Equal(kc, jr.KeyCheck) {
+			n.log.Warn("refused a node whose master key is not the cluster's", "node_id", jr.ID, "raft", jr.RaftAddr)
+			return store.ErrKeyMismatch
+		}
+	}
 	if n.raft.State() != raft.Leader {
 		leader, err := n.leaderInfo()
 		if err != nil {
