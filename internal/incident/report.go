@@ -13,7 +13,10 @@ import (
 // still open.
 func Report(w io.Writer, inc Incident, now time.Time) error {
 	var b strings.Builder
-	state := "ended " + inc.Ended.UTC().Format(time.RFC3339)
+	state := ""
+	if inc.Ended != nil {
+		state = inc.Ended.UTC().Format(time.RFC3339)
+	}
 	if inc.Ended == nil {
 		state = "**still open**"
 	}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paramstore/paramstore/internal/fault"
+	"github.com/paramstore/paramstore/internal/incident"
+)
+
+// localFlags are the connection flags of the commands that call an
+// agent's token-protected local API (incidents, fault).
+type localFlags struct {
+	endpoint string
+	token    string
+}
+
+func (f *localFlags) register(cmd *cobra.Command) {
+	endpoint := os.Getenv("PARAMSTORE_ENDPOINT")
+	if endpoint == "" {
+		endpoint = "http://127.0.0.1:2773"
+	}
+	p := cmd.PersistentFlags()
+	p.StringVar(&f.endpoint, "endpoint", endpoint, "agent URL (env PARAMSTORE_ENDPOINT)")
+	p.StringVar(&f.token, "token", "", "the agent's token (default $AWS_SESSION_TOKEN)")
+}
+
+func (f *localFlags) tokenValue() string {
+	if f.token != "" {
+		return f.token
+	}
+	return os.Getenv("AWS_SESSION_TOKEN")
+}
+
+var localHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// call sends method path with body (JSON of it, when not nil) to the
+// agent and decodes the JSON answer into out.
+func (f *localFlags) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(f.endpoint, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Aws-Parameters-Secrets-Token", f.tokenValue())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := localHTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Message != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, path, e.Type, e.Message)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return json.Unmarshal(raw, out)
+}
+
+func newIncidentsCmd(stdout io.Writer) *cobra.Command {
+	var lf localFlags
+	cmd := &cobra.Command{Use: "incidents", Short: "Incidents recorded by an agent (list, report)"}
+	lf.register(cmd)
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out struct {
+				Incidents []incident.Incident `json:"incidents"`
+			}
+			if err := lf.call(cmd.Context(), http.MethodGet, "/incidents", nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tSTARTED\tDURATION\tREQUESTS\tFAILED\tSTALE")
+			now := time.Now()
+			for _, inc := range out.Incidents {
+				d := inc.Duration(now).Round(time.Second).String()
+				if inc.Open() {
+					d += " (open)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", inc.ID, inc.Kind, inc.Started.UTC().Format(time.RFC3339), d,
+					inc.Impact.Requests, inc.Impact.Failed, inc.Impact.ServedStale)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "machine output")
+	report := &cobra.Command{
+		Use:   "report ID",
+		Short: "Print the markdown post-incident report of an incident",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var inc incident.Incident
+			if err := lf.call(cmd.Context(), http.MethodGet, "/incidents/"+url.PathEscape(args[0]), nil, &inc); err != nil {
+				return err
+			}
+			return incident.Report(stdout, inc, time.Now())
+		},
+	}
+	cmd.AddCommand(list, report)
+	return cmd
+}
+
+func newFaultCmd(stdout io.Writer) *cobra.Command {
+	var lf localFlags
+	cmd := &cobra.Command{Use: "fault", Short: "Inject a time-boxed fault into an agent started with --enable-fault-injection"}
+	lf.register(cmd)
+	var spec fault.Spec
+	var ops []string
+	var latency, duration time.Duration
+	inject := &cobra.Command{
+		Use:   "inject",
+		Short: "Inject a fault; it reverts by itself after --duration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec.Operations = ops
+			spec.Duration = duration.String()
+			if latency > 0 {
+				spec.Latency = latency.String()
+			}
+			var st fault.Status
+			if err := lf.call(cmd.Context(), http.MethodPost, "/fault", spec, &st); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s; expires %s\n", fault.Describe(st.Spec), st.Expires.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	fl := inject.Flags()
+	fl.StringVar(&spec.Kind, "kind", "", "latency, error, throttle or blackhole")
+	fl.Float64Var(&spec.Rate, "rate", 1, "fraction of calls affected, 0..1")
+	fl.DurationVar(&latency, "latency", 0, "delay of a latency fault (default 1s)")
+	fl.StringSliceVar(&ops, "operations", nil, "only these operations (Op,...; default all)")
+	fl.DurationVar(&duration, "duration", 0, "how long the fault lasts (required)")
+	inject.MarkFlagRequired("kind")
+	inject.MarkFlagRequired("duration")
+	clr := &cobra.Command{
+		Use:   "clear",
+		Short: "Clear the active fault",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out struct {
+				Cleared bool `json:"cleared"`
+			}
+			if err := lf.call(cmd.Context(), http.MethodDelete, "/fault", nil, &out); err != nil {
+				return err
+			}
+			if out.Cleared {
+				fmt.Fprintln(stdout, "fault cleared")
+			} else {
+				fmt.Fprintln(stdout, "no fault was active")
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(inject, clr)
+	return cmd
+}
