@@ -24,6 +24,34 @@ import (
 type localFlags struct {
 	endpoint string
 	token    string
+	// The signing flags, used when the endpoint is a server.
+	region, profile, credentialsFile string
+}
+
+// isAgent reports whether the endpoint is an agent (its /healthz lists
+// upstreams) rather than a server.
+func (f *localFlags) isAgent(ctx context.Context) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.endpoint, "/")+"/healthz", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := localHTTP.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var h map[string]json.RawMessage
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h) != nil {
+		return false, nil
+	}
+	_, ok := h["upstreams"]
+	return ok, nil
+}
+
+// admin returns the signed admin API client of a server endpoint.
+func (f *localFlags) admin(ctx context.Context) (*adminClient, error) {
+	af := adminFlags{endpoint: f.endpoint, region: f.region, profile: f.profile, credentialsFile: f.credentialsFile}
+	return af.client(ctx)
 }
 
 func (f *localFlags) register(cmd *cobra.Command) {
@@ -32,8 +60,11 @@ func (f *localFlags) register(cmd *cobra.Command) {
 		endpoint = "http://127.0.0.1:2773"
 	}
 	p := cmd.PersistentFlags()
-	p.StringVar(&f.endpoint, "endpoint", endpoint, "agent URL (env PARAMSTORE_ENDPOINT)")
+	p.StringVar(&f.endpoint, "endpoint", endpoint, "agent or server URL (env PARAMSTORE_ENDPOINT); agents are called on their token-protected local API, servers on the signed admin API")
 	p.StringVar(&f.token, "token", "", "the agent's token (default $AWS_SESSION_TOKEN)")
+	p.StringVar(&f.region, "region", "us-east-1", "region to sign for (servers)")
+	p.StringVar(&f.profile, "profile", "", "profile of the AWS shared credentials (servers)")
+	p.StringVar(&f.credentialsFile, "credentials-file", "", "AWS shared credentials file (servers), e.g. <data-dir>/root-credentials")
 }
 
 func (f *localFlags) tokenValue() string {
@@ -138,7 +169,7 @@ func newIncidentsCmd(stdout io.Writer) *cobra.Command {
 
 func newFaultCmd(stdout io.Writer) *cobra.Command {
 	var lf localFlags
-	cmd := &cobra.Command{Use: "fault", Short: "Inject a time-boxed fault into an agent started with --enable-fault-injection"}
+	cmd := &cobra.Command{Use: "fault", Short: "Inject a time-boxed fault into a server or agent started with --enable-fault-injection"}
 	lf.register(cmd)
 	var spec fault.Spec
 	var ops []string
@@ -154,7 +185,19 @@ func newFaultCmd(stdout io.Writer) *cobra.Command {
 				spec.Latency = latency.String()
 			}
 			var st fault.Status
-			if err := lf.call(cmd.Context(), http.MethodPost, "/fault", spec, &st); err != nil {
+			agent, err := lf.isAgent(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if agent {
+				err = lf.call(cmd.Context(), http.MethodPost, "/fault", spec, &st)
+			} else {
+				var ac *adminClient
+				if ac, err = lf.admin(cmd.Context()); err == nil {
+					err = ac.call(cmd.Context(), "InjectFault", spec, &st)
+				}
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s; expires %s\n", fault.Describe(st.Spec), st.Expires.UTC().Format(time.RFC3339))
@@ -177,7 +220,19 @@ func newFaultCmd(stdout io.Writer) *cobra.Command {
 			var out struct {
 				Cleared bool `json:"cleared"`
 			}
-			if err := lf.call(cmd.Context(), http.MethodDelete, "/fault", nil, &out); err != nil {
+			agent, err := lf.isAgent(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if agent {
+				err = lf.call(cmd.Context(), http.MethodDelete, "/fault", nil, &out)
+			} else {
+				var ac *adminClient
+				if ac, err = lf.admin(cmd.Context()); err == nil {
+					err = ac.call(cmd.Context(), "ClearFault", struct{}{}, &out)
+				}
+			}
+			if err != nil {
 				return err
 			}
 			if out.Cleared {

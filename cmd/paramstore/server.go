@@ -67,6 +67,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&cfg.AuditStdout, "audit-stdout", false, "also write audit records to stdout")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	f.BoolVar(&cfg.EnableFaultInjection, "enable-fault-injection", false, "allow paramstore fault against this server (never on by default)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often raft checks whether to snapshot")

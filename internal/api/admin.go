@@ -5,6 +5,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
@@ -33,7 +34,13 @@ var adminAuditKeep = audit.NewAllowlist(
 	"Key", "Keys", "KeyId", "Enabled", "CreationDate",
 	// Cluster members (raftstore.Member).
 	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
+	// Faults (fault.Spec, fault.Status).
+	"kind", "rate", "latency", "operations", "duration", "started", "expires", "cleared",
 )
+
+type clearFaultOutput struct {
+	Cleared bool `json:"cleared"`
+}
 
 type createKeyInput struct {
 	Alias       string `json:"Alias"`
@@ -82,6 +89,25 @@ func (h *Handler) adminOps() map[string]opFunc {
 			}
 			return &listKeysOutput{Keys: keys}, nil
 		}),
+	}
+	if h.cfg.Faults != nil {
+		ops["InjectFault"] = op(func(ctx context.Context, c service.Caller, in *fault.Spec) (*fault.Status, error) {
+			if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+				return nil, err
+			}
+			st, err := h.cfg.Faults.Inject(*in)
+			if err != nil {
+				return nil, ssm.ErrValidation(err.Error())
+			}
+			h.log.Warn("fault injected", "kind", st.Kind, "rate", st.Rate, "expires", st.Expires)
+			return &st, nil
+		})
+		ops["ClearFault"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*clearFaultOutput, error) {
+			if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+				return nil, err
+			}
+			return &clearFaultOutput{Cleared: h.cfg.Faults.Clear()}, nil
+		})
 	}
 	for name, fn := range h.cfg.Auth.AdminOps() {
 		ops[name] = func(ctx context.Context, c service.Caller, body []byte) (any, error) {

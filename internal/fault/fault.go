@@ -104,6 +104,23 @@ type Injector struct {
 	status Status
 	timer  *time.Timer
 	gen    int
+	ended  chan struct{} // closed when the active fault ends
+}
+
+// endLocked marks the active fault ended; mu is held.
+func (in *Injector) endLocked() {
+	in.active = nil
+	if in.ended != nil {
+		close(in.ended)
+		in.ended = nil
+	}
+}
+
+// endedCh is closed when the active fault ends (nil when none is active).
+func (in *Injector) endedCh() <-chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.ended
 }
 
 // New returns an Injector. onChange may be nil; now nil means time.Now.
@@ -145,6 +162,8 @@ func (in *Injector) Inject(spec Spec) (Status, error) {
 	}
 	in.gen++
 	gen := in.gen
+	in.endLocked()
+	in.ended = make(chan struct{})
 	in.active = &p
 	in.status = Status{Spec: p.spec, Started: now, Expires: now.Add(p.duration)}
 	st := in.status
@@ -161,7 +180,7 @@ func (in *Injector) expire(gen int) {
 		return
 	}
 	kind := in.active.spec.Kind
-	in.active = nil
+	in.endLocked()
 	in.mu.Unlock()
 	in.onChange("fault expired: "+kind, false)
 }
@@ -174,7 +193,7 @@ func (in *Injector) Clear() bool {
 		return false
 	}
 	kind := in.active.spec.Kind
-	in.active = nil
+	in.endLocked()
 	in.gen++
 	if in.timer != nil {
 		in.timer.Stop()
@@ -284,10 +303,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// maxHold bounds how long a blackhole holds one call (below the server's
+// shutdown timeout, so a blackhole never blocks a clean stop for long).
+const maxHold = 20 * time.Second
+
 // Middleware applies the active fault at a server's API edge, to SSM
 // calls (POST with X-Amz-Target) only: latency delays the call, error and
 // throttle answer AWS-shaped errors, blackhole holds the call until the
-// caller gives up or the fault ends and then drops the connection.
+// caller gives up, the fault ends or 20s pass, and then drops the
+// connection.
 func (in *Injector) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Header.Get("X-Amz-Target") == "" {
@@ -306,8 +330,15 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		case KindBlackhole:
-			if st, ok := in.Status(); ok {
-				sleep(r.Context(), time.Until(st.Expires))
+			// Read the body so that the server notices the caller giving
+			// up (it watches the connection only once the body is read).
+			io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+			t := time.NewTimer(maxHold)
+			defer t.Stop()
+			select {
+			case <-r.Context().Done():
+			case <-in.endedCh():
+			case <-t.C:
 			}
 			panic(http.ErrAbortHandler)
 		case KindThrottle:

@@ -27,6 +27,7 @@ import (
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
+	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -89,6 +90,9 @@ type Config struct {
 	// SnapshotStallTimeout is how long a snapshot download may go without
 	// its reader taking any bytes before it is cut off.
 	SnapshotStallTimeout time.Duration
+	// EnableFaultInjection allows `paramstore fault` against this server
+	// (admin operations InjectFault and ClearFault; faults at the API edge).
+	EnableFaultInjection bool
 	Logger               *slog.Logger
 }
 
@@ -394,6 +398,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}, func() float64 { return float64(fs.Backlog()) }),
 		)
 	}
+	var faults *fault.Injector
+	if cfg.EnableFaultInjection {
+		faults = fault.New(func(ev string, active bool) { log.Warn(ev, "fault_active", active) }, nil)
+		log.Warn("fault injection enabled: paramstore fault can degrade this server's API")
+	}
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		Auth:          authn,
@@ -407,6 +416,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		StaleReads:    cfg.StaleReads,
 		Registry:      reg,
 		Logger:        log,
+		Faults:        faults,
 	})
 	if err != nil {
 		s.closeStore()
