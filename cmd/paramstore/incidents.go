@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -115,9 +114,31 @@ func (f *localFlags) call(ctx context.Context, method, path string, body, out an
 	return json.Unmarshal(raw, out)
 }
 
+type incidentList struct {
+	Incidents []incident.Incident `json:"incidents"`
+}
+
+// incidents lists the endpoint's incidents: an agent's own, or a server's
+// (the cluster's history and the node's own).
+func (f *localFlags) incidents(ctx context.Context) (incidentList, error) {
+	var out incidentList
+	agent, err := f.isAgent(ctx)
+	if err != nil {
+		return out, err
+	}
+	if agent {
+		return out, f.call(ctx, http.MethodGet, "/incidents", nil, &out)
+	}
+	ac, err := f.admin(ctx)
+	if err != nil {
+		return out, err
+	}
+	return out, ac.call(ctx, "ListIncidents", struct{}{}, &out)
+}
+
 func newIncidentsCmd(stdout io.Writer) *cobra.Command {
 	var lf localFlags
-	cmd := &cobra.Command{Use: "incidents", Short: "Incidents recorded by an agent (list, report)"}
+	cmd := &cobra.Command{Use: "incidents", Short: "Incidents recorded by an agent or a server cluster (list, report)"}
 	lf.register(cmd)
 	var asJSON bool
 	list := &cobra.Command{
@@ -125,10 +146,8 @@ func newIncidentsCmd(stdout io.Writer) *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Incidents []incident.Incident `json:"incidents"`
-			}
-			if err := lf.call(cmd.Context(), http.MethodGet, "/incidents", nil, &out); err != nil {
+			out, err := lf.incidents(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -156,11 +175,16 @@ func newIncidentsCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print the markdown post-incident report of an incident",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var inc incident.Incident
-			if err := lf.call(cmd.Context(), http.MethodGet, "/incidents/"+url.PathEscape(args[0]), nil, &inc); err != nil {
+			out, err := lf.incidents(cmd.Context())
+			if err != nil {
 				return err
 			}
-			return incident.Report(stdout, inc, time.Now())
+			for _, inc := range out.Incidents {
+				if inc.ID == args[0] {
+					return incident.Report(stdout, inc, time.Now())
+				}
+			}
+			return fmt.Errorf("no incident %q at %s", args[0], lf.endpoint)
 		},
 	}
 	cmd.AddCommand(list, report)

@@ -36,6 +36,9 @@ var adminAuditKeep = audit.NewAllowlist(
 	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
 	// Faults (fault.Spec, fault.Status).
 	"kind", "rate", "latency", "operations", "duration", "started", "expires", "cleared",
+	// Incidents (incident.Incident): names, counts and times, no value.
+	"incidents", "id", "source", "ended", "impact", "timeline", "time", "event", "requests", "failed",
+	"served_stale", "max_staleness_seconds", "parameters", "upstreams",
 )
 
 type clearFaultOutput struct {
@@ -89,6 +92,18 @@ func (h *Handler) adminOps() map[string]opFunc {
 			}
 			return &listKeysOutput{Keys: keys}, nil
 		}),
+	}
+	if h.cfg.Incidents != nil {
+		ops["ListIncidents"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*any, error) {
+			if err := c.Authz.Authorize("paramstore:ListIncidents", "*", nil); err != nil {
+				return nil, err
+			}
+			out, err := h.cfg.Incidents(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &out, nil
+		})
 	}
 	if h.cfg.Faults != nil {
 		ops["InjectFault"] = op(func(ctx context.Context, c service.Caller, in *fault.Spec) (*fault.Status, error) {

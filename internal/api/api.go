@@ -86,7 +86,9 @@ type Config struct {
 	// to SSM calls at the edge and serves the admin operations InjectFault
 	// and ClearFault.
 	Faults *fault.Injector
-	Now    func() time.Time
+	// Incidents, if set, answers the admin operation ListIncidents.
+	Incidents func(ctx context.Context) (any, error)
+	Now       func() time.Time
 }
 
 // Handler is the HTTP handler of the server.

@@ -216,7 +216,17 @@ func newID(source string, t time.Time) string {
 // restored from disk), or, when one is open already, adds event to it. It
 // returns the open incident's ID and whether Begin opened it.
 func (r *Recorder) Begin(kind, event string, prior ...Event) (string, bool) {
+	return r.BeginAt(time.Time{}, kind, event, prior...)
+}
+
+// BeginAt is Begin for an incident that started at start (zero: now),
+// before it was noticed: a leader lost some seconds before the loss counts
+// as an outage. event is recorded at start.
+func (r *Recorder) BeginAt(start time.Time, kind, event string, prior ...Event) (string, bool) {
 	now := r.cfg.Now()
+	if !start.IsZero() && start.Before(now) {
+		now = start
+	}
 	r.mu.Lock()
 	if inc := r.openLocked(); inc != nil {
 		r.noteLocked(inc, now, event)

@@ -56,7 +56,8 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 		fmt.Fprintf(&b, "- %d reads answered from a bundle\n", im.FromBundle)
 		fmt.Fprintf(&b, "- %d reads failed\n\n", im.Failed)
 	} else {
-		b.WriteString("- (server) see the timeline: replication, failover and throttling\n\n")
+		b.WriteString("- Agents' caches (stale-if-error) and followers' stale reads carry reads through a server outage;\n" +
+			"  the agents' own incidents (`paramstore incidents list --endpoint AGENT_URL`) count the reads they served.\n\n")
 	}
 	b.WriteString("## Root cause\n\n_To be written._\n\n## Actions\n\n- [ ] _To be written._\n")
 	_, err := io.WriteString(w, b.String())

@@ -28,6 +28,7 @@ import (
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/fault"
+	"github.com/paramstore/paramstore/internal/incident"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -199,6 +200,11 @@ type Server struct {
 	debug        *http.Server
 	handler      *api.Handler
 	done         chan error
+	// incidents records this node's incidents; stopIncidents ends its
+	// goroutine and incidentsDone is closed when it has.
+	incidents     *incidentMonitor
+	stopIncidents context.CancelFunc
+	incidentsDone chan struct{}
 
 	// failed is closed when the server cannot go on (the cluster refused
 	// this node); failErr says why.
@@ -398,9 +404,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}, func() float64 { return float64(fs.Backlog()) }),
 		)
 	}
+	var auditFailing func() error
+	if fs := s.audit; fs != nil {
+		auditFailing = fs.Failing
+	}
+	mon, err := newIncidentMonitor(node, dataDir, auditFailing, log)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	s.incidents = mon
 	var faults *fault.Injector
 	if cfg.EnableFaultInjection {
-		faults = fault.New(func(ev string, active bool) { log.Warn(ev, "fault_active", active) }, nil)
+		faults = fault.New(func(ev string, active bool) {
+			log.Warn(ev, "fault_active", active)
+			mon.faultChanged(ev, active)
+		}, nil)
 		log.Warn("fault injection enabled: paramstore fault can degrade this server's API")
 	}
 	h, err := api.New(api.Config{
@@ -417,6 +436,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Registry:      reg,
 		Logger:        log,
 		Faults:        faults,
+		Incidents: func(ctx context.Context) (any, error) {
+			list, err := mon.list(ctx)
+			return struct {
+				Incidents []incident.Incident `json:"incidents"`
+			}{list}, err
+		},
 	})
 	if err != nil {
 		s.closeStore()
@@ -463,6 +488,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}()
 	}
+	ictx, stopIncidents := context.WithCancel(context.Background())
+	s.stopIncidents, s.incidentsDone = stopIncidents, make(chan struct{})
+	go func() {
+		defer close(s.incidentsDone)
+		mon.run(ictx)
+	}()
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -596,6 +627,11 @@ func (s *Server) closeStore() error {
 	var err error
 	if s.stopRegister != nil {
 		s.stopRegister()
+	}
+	if s.stopIncidents != nil {
+		s.stopIncidents()
+		<-s.incidentsDone
+		s.stopIncidents = nil
 	}
 	if s.audit != nil {
 		err = s.audit.Close()

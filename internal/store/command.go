@@ -82,6 +82,9 @@ type Command struct {
 
 	// KeyCheck is the master key's check value (OpKeyCheck).
 	KeyCheck []byte `json:"kc,omitempty"`
+
+	// Incident is the JSON of a server incident (OpIncident).
+	Incident json.RawMessage `json:"inc,omitempty"`
 }
 
 // NewCommandID returns a unique, time-ordered command ID.
