@@ -15,7 +15,7 @@ const secretsManagerRefs = "/aws/reference/secretsmanager/"
 
 // resolved is a parameter version found for a read.
 type resolved struct {
-	key     string // canonical name
+	key     string // the name's identity (ssm.Name.Key)
 	param   *store.Parameter
 	version *store.Version
 	// name is the Name to answer with; "" means the stored name.
@@ -32,32 +32,32 @@ func resolve(r *store.Reader, c Caller, action string, ref ssm.Reference) (*reso
 		}
 		return nil, ssm.ErrParameterNotFound()
 	}
-	if err := ssm.CheckReadName(ref.Name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParseName(ref.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
 	if ref.Foreign || ref.Bad {
-		if err := c.authorize(action, t.ARN(ref.Name), nil); err != nil {
+		if err := c.authorize(action, name.ARN(t), nil); err != nil {
 			return nil, err
 		}
 		return nil, ssm.ErrParameterNotFound()
 	}
-	key := ssm.Canonical(ref.Name)
-	p, err := r.Param(t.Key(), key)
+	p, err := r.Param(t.Key(), name.Key())
 	if err != nil {
 		return nil, ssm.Wrap(err)
 	}
-	if err := c.authorize(action, t.ARN(ref.Name), tagsOf(p)); err != nil {
+	if err := c.authorize(action, name.ARN(t), tagsOf(p)); err != nil {
 		return nil, err
 	}
 	if p == nil {
 		return nil, ssm.ErrParameterNotFound()
 	}
-	res := &resolved{key: key, param: p, version: &p.Latest}
+	res := &resolved{key: name.Key(), param: p, version: &p.Latest}
 	if !ref.ARN {
 		// AWS answers with the spelling the caller used: "/p" and "p" are
 		// the same root parameter (spec §6.2). An ARN does not tell which
 		// spelling; then the name is the stored one.
-		res.name = ref.Name
+		res.name = name.String()
 	}
 	if !ref.HasSel {
 		return res, nil
@@ -73,7 +73,7 @@ func resolve(r *store.Reader, c Caller, action string, ref ssm.Reference) (*reso
 	if want == p.Latest.Version {
 		return res, nil
 	}
-	v, err := r.Version(t.Key(), key, want)
+	v, err := r.Version(t.Key(), name.Key(), want)
 	if err != nil {
 		return nil, ssm.Wrap(err)
 	}
@@ -205,10 +205,11 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 		return nil, err
 	}
 	ref := ssm.ParseReference(c.Tenancy, *in.Name, false)
-	if err := ssm.CheckReadName(ref.Name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParseName(ref.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
-	key := ssm.Canonical(ref.Name)
+	key := name.Key()
 	tok := s.newToken("GetParameterHistory", c.Tenancy, key)
 	from := int64(0)
 	if in.NextToken != nil {
@@ -235,7 +236,7 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 		if ref.Foreign {
 			p = nil
 		}
-		if err := c.authorize("ssm:GetParameterHistory", c.Tenancy.ARN(ref.Name), tagsOf(p)); err != nil {
+		if err := c.authorize("ssm:GetParameterHistory", name.ARN(c.Tenancy), tagsOf(p)); err != nil {
 			return err
 		}
 		if p == nil {
@@ -250,21 +251,7 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 			if err != nil {
 				return false, err
 			}
-			out.Parameters = append(out.Parameters, ssm.ParameterHistory{
-				Name:             p.Name,
-				Type:             v.Type,
-				KeyId:            v.KeyID,
-				LastModifiedDate: ssm.TimestampMillis(v.Modified),
-				LastModifiedUser: v.User,
-				Description:      v.Description,
-				Value:            val,
-				AllowedPattern:   v.AllowedPattern,
-				Version:          v.Version,
-				Labels:           p.LabelsOf(v.Version),
-				Tier:             v.Tier,
-				Policies:         inlinePolicies(v.Policies),
-				DataType:         dataType(v.DataType),
-			})
+			out.Parameters = append(out.Parameters, historyOf(p, v, val))
 			return true, nil
 		})
 	})
@@ -272,4 +259,23 @@ func (s *Service) GetParameterHistory(ctx context.Context, c Caller, in *ssm.Get
 		return nil, err
 	}
 	return &out, nil
+}
+
+// historyOf describes version v of p, showing value as its value.
+func historyOf(p *store.Parameter, v *store.Version, value string) ssm.ParameterHistory {
+	return ssm.ParameterHistory{
+		Name:             p.Name,
+		Type:             v.Type,
+		KeyId:            v.KeyID,
+		LastModifiedDate: ssm.TimestampMillis(v.Modified),
+		LastModifiedUser: v.User,
+		Description:      v.Description,
+		Value:            value,
+		AllowedPattern:   v.AllowedPattern,
+		Version:          v.Version,
+		Labels:           p.LabelsOf(v.Version),
+		Tier:             v.Tier,
+		Policies:         inlinePolicies(v.Policies),
+		DataType:         dataType(v.DataType),
+	}
 }

@@ -298,22 +298,9 @@ func pathMatch(r *store.Reader, t ssm.Tenancy, key string, p *store.Parameter, f
 
 // DescribeParameters lists parameter metadata with filters (spec §7.6).
 func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.DescribeParametersInput) (*ssm.DescribeParametersOutput, error) {
-	if err := in.Validate(); err != nil {
-		return nil, err
-	}
-	if len(in.Filters) > 0 && len(in.ParameterFilters) > 0 {
-		return nil, ssm.ErrValidation("You can use either Filters or ParameterFilters in a single request.")
-	}
-	filters, err := checkFilters(in.ParameterFilters, false)
+	filters, err := describeFilters(in)
 	if err != nil {
 		return nil, err
-	}
-	for _, f := range in.Filters {
-		opt := "Equals"
-		if *f.Key == "Name" {
-			opt = "BeginsWith"
-		}
-		filters = append(filters, filter{key: *f.Key, option: opt, values: f.Values, hasVal: true})
 	}
 	shared := deref(in.Shared)
 	// DescribeParameters has no resource-level permissions: AWS evaluates
@@ -363,21 +350,7 @@ func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.Desc
 				out.NextToken = tok.seal(lastKey)
 				return false, nil
 			}
-			v := &p.Latest
-			out.Parameters = append(out.Parameters, ssm.ParameterMetadata{
-				Name:             p.Name,
-				ARN:              c.Tenancy.ARN(p.Name),
-				Type:             v.Type,
-				KeyId:            v.KeyID,
-				LastModifiedDate: ssm.TimestampMillis(v.Modified),
-				LastModifiedUser: v.User,
-				Description:      v.Description,
-				AllowedPattern:   v.AllowedPattern,
-				Version:          v.Version,
-				Tier:             v.Tier,
-				Policies:         inlinePolicies(v.Policies),
-				DataType:         dataType(v.DataType),
-			})
+			out.Parameters = append(out.Parameters, metadataOf(c.Tenancy, p))
 			lastKey = it.Name
 			return true, nil
 		}
@@ -394,6 +367,48 @@ func (s *Service) DescribeParameters(ctx context.Context, c Caller, in *ssm.Desc
 		return nil, err
 	}
 	return &out, nil
+}
+
+// describeFilters validates the request and returns its filters, the
+// deprecated Filters as ParameterStringFilters.
+func describeFilters(in *ssm.DescribeParametersInput) ([]filter, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if len(in.Filters) > 0 && len(in.ParameterFilters) > 0 {
+		return nil, ssm.ErrValidation("You can use either Filters or ParameterFilters in a single request.")
+	}
+	filters, err := checkFilters(in.ParameterFilters, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range in.Filters {
+		opt := "Equals"
+		if *f.Key == "Name" {
+			opt = "BeginsWith"
+		}
+		filters = append(filters, filter{key: *f.Key, option: opt, values: f.Values, hasVal: true})
+	}
+	return filters, nil
+}
+
+// metadataOf describes a parameter's latest version.
+func metadataOf(t ssm.Tenancy, p *store.Parameter) ssm.ParameterMetadata {
+	v := &p.Latest
+	return ssm.ParameterMetadata{
+		Name:             p.Name,
+		ARN:              t.ARN(p.Name),
+		Type:             v.Type,
+		KeyId:            v.KeyID,
+		LastModifiedDate: ssm.TimestampMillis(v.Modified),
+		LastModifiedUser: v.User,
+		Description:      v.Description,
+		AllowedPattern:   v.AllowedPattern,
+		Version:          v.Version,
+		Tier:             v.Tier,
+		Policies:         inlinePolicies(v.Policies),
+		DataType:         dataType(v.DataType),
+	}
 }
 
 // describeMatchKey checks the filters that depend only on the canonical

@@ -16,14 +16,14 @@ func (s *Service) DeleteParameter(ctx context.Context, c Caller, in *ssm.NameInp
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	name := strings.TrimSpace(*in.Name)
-	if err := ssm.CheckReadName(name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParseName(*in.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
 	if err := s.authorizeParam(ctx, c, "ssm:DeleteParameter", name); err != nil {
 		return nil, err
 	}
-	err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: ssm.Canonical(name)})
+	err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: name.Key()})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ssm.ErrParameterNotFound()
 	}
@@ -40,28 +40,30 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 	}
 	// Authorize every name before deleting any: a refused call must not
 	// have deleted part of its names.
-	for _, raw := range in.Names {
-		name := strings.TrimSpace(raw)
-		if ssm.CheckReadName(name) != nil {
+	names := make([]ssm.Name, len(in.Names))
+	valid := make([]bool, len(in.Names))
+	for i, raw := range in.Names {
+		name, err := ssm.ParseName(raw)
+		if err != nil {
 			continue
 		}
+		names[i], valid[i] = name, true
 		if err := s.authorizeParam(ctx, c, "ssm:DeleteParameters", name); err != nil {
 			return nil, err
 		}
 	}
 	out := ssm.DeleteParametersOutput{DeletedParameters: []string{}, InvalidParameters: []string{}}
 	seen := map[string]bool{}
-	for _, raw := range in.Names {
+	for i, raw := range in.Names {
 		if seen[raw] {
 			continue
 		}
 		seen[raw] = true
-		name := strings.TrimSpace(raw)
-		if ssm.CheckReadName(name) != nil {
+		if !valid[i] {
 			out.InvalidParameters = append(out.InvalidParameters, raw)
 			continue
 		}
-		err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: ssm.Canonical(name)})
+		err := s.apply(ctx, &store.Command{Op: store.OpDelete, Tenancy: c.Tenancy.Key(), Name: names[i].Key()})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			out.InvalidParameters = append(out.InvalidParameters, raw)
@@ -75,34 +77,33 @@ func (s *Service) DeleteParameters(ctx context.Context, c Caller, in *ssm.NamesI
 }
 
 // authorizeParam checks action on a parameter, with its tags if it exists.
-func (s *Service) authorizeParam(ctx context.Context, c Caller, action, name string) error {
+func (s *Service) authorizeParam(ctx context.Context, c Caller, action string, name ssm.Name) error {
 	if c.Authz == nil {
 		return nil
 	}
 	return s.view(ctx, func(r *store.Reader) error {
-		p, err := r.Param(c.Tenancy.Key(), ssm.Canonical(name))
+		p, err := r.Param(c.Tenancy.Key(), name.Key())
 		if err != nil {
 			return ssm.Wrap(err)
 		}
-		return c.authorize(action, c.Tenancy.ARN(name), tagsOf(p))
+		return c.authorize(action, name.ARN(c.Tenancy), tagsOf(p))
 	})
 }
 
 // updateMeta reads a parameter, checks that the caller may perform action
 // on it, lets change compute new labels and tags, and commits them with
 // compare-and-set, retrying on conflicts.
-func (s *Service) updateMeta(ctx context.Context, c Caller, action, name string, notFound error,
+func (s *Service) updateMeta(ctx context.Context, c Caller, action string, name ssm.Name, notFound error,
 	change func(p *store.Parameter) (labels map[string]int64, tags map[string]string, err error)) error {
 	t := c.Tenancy.Key()
-	key := ssm.Canonical(name)
-	return s.retry(ctx, t, key, func() error {
+	return s.retry(ctx, t, name.Key(), func() error {
 		var cmd *store.Command
 		err := s.view(ctx, func(r *store.Reader) error {
-			p, err := r.Param(t, key)
+			p, err := r.Param(t, name.Key())
 			if err != nil {
 				return ssm.Wrap(err)
 			}
-			if err := c.authorize(action, c.Tenancy.ARN(name), tagsOf(p)); err != nil {
+			if err := c.authorize(action, name.ARN(c.Tenancy), tagsOf(p)); err != nil {
 				return err
 			}
 			if p == nil {
@@ -112,7 +113,7 @@ func (s *Service) updateMeta(ctx context.Context, c Caller, action, name string,
 			if err != nil || (maps.Equal(labels, p.Labels) && maps.Equal(tags, p.Tags)) {
 				return err
 			}
-			cmd = &store.Command{Op: store.OpMeta, Tenancy: t, Name: key, Expect: p.ModIndex, Labels: labels, Tags: tags}
+			cmd = &store.Command{Op: store.OpMeta, Tenancy: t, Name: name.Key(), Expect: p.ModIndex, Labels: labels, Tags: tags}
 			return nil
 		})
 		if err != nil || cmd == nil {
@@ -131,9 +132,9 @@ func (s *Service) LabelParameterVersion(ctx context.Context, c Caller, in *ssm.L
 	if err := in.Validate(false); err != nil {
 		return nil, err
 	}
-	name := strings.TrimSpace(*in.Name)
-	if err := ssm.CheckReadName(name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParseName(*in.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
 	var out ssm.LabelOutput
 	err := s.updateMeta(ctx, c, "ssm:LabelParameterVersion", name, ssm.ErrParameterNotFound(),
@@ -185,9 +186,9 @@ func (s *Service) UnlabelParameterVersion(ctx context.Context, c Caller, in *ssm
 	if err := in.Validate(true); err != nil {
 		return nil, err
 	}
-	name := strings.TrimSpace(*in.Name)
-	if err := ssm.CheckReadName(name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParseName(*in.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
 	var out ssm.UnlabelOutput
 	err := s.updateMeta(ctx, c, "ssm:UnlabelParameterVersion", name, ssm.ErrParameterNotFound(),
@@ -216,13 +217,13 @@ func (s *Service) UnlabelParameterVersion(ctx context.Context, c Caller, in *ssm
 
 // tagResource checks the resource of a tagging request and returns the
 // parameter name (spec §7.11).
-func tagResource(in *ssm.TagsInput) (string, error) {
+func tagResource(in *ssm.TagsInput) (ssm.Name, error) {
 	if *in.ResourceType != "Parameter" {
-		return "", ssm.Bare(ssm.CodeInvalidResourceType)
+		return ssm.Name{}, ssm.Bare(ssm.CodeInvalidResourceType)
 	}
-	name := strings.TrimSpace(*in.ResourceId)
-	if ssm.CheckReadName(name) != nil {
-		return "", ssm.Bare(ssm.CodeInvalidResourceID)
+	name, err := ssm.ParseName(*in.ResourceId)
+	if err != nil {
+		return ssm.Name{}, ssm.Bare(ssm.CodeInvalidResourceID)
 	}
 	return name, nil
 }
@@ -232,7 +233,7 @@ func (s *Service) AddTagsToResource(ctx context.Context, c Caller, in *ssm.TagsI
 	if err := in.Validate("add"); err != nil {
 		return nil, err
 	}
-	key, err := tagResource(in)
+	name, err := tagResource(in)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +242,7 @@ func (s *Service) AddTagsToResource(ctx context.Context, c Caller, in *ssm.TagsI
 			return nil, ssm.ErrValidation("Tag keys must not start with aws:")
 		}
 	}
-	err = s.updateMeta(ctx, c, "ssm:AddTagsToResource", key, ssm.Bare(ssm.CodeInvalidResourceID),
+	err = s.updateMeta(ctx, c, "ssm:AddTagsToResource", name, ssm.Bare(ssm.CodeInvalidResourceID),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			tags := maps.Clone(p.Tags)
 			if tags == nil {
@@ -266,11 +267,11 @@ func (s *Service) RemoveTagsFromResource(ctx context.Context, c Caller, in *ssm.
 	if err := in.Validate("remove"); err != nil {
 		return nil, err
 	}
-	key, err := tagResource(in)
+	name, err := tagResource(in)
 	if err != nil {
 		return nil, err
 	}
-	err = s.updateMeta(ctx, c, "ssm:RemoveTagsFromResource", key, ssm.Bare(ssm.CodeInvalidResourceID),
+	err = s.updateMeta(ctx, c, "ssm:RemoveTagsFromResource", name, ssm.Bare(ssm.CodeInvalidResourceID),
 		func(p *store.Parameter) (map[string]int64, map[string]string, error) {
 			tags := maps.Clone(p.Tags)
 			for _, k := range in.TagKeys {
@@ -289,17 +290,17 @@ func (s *Service) ListTagsForResource(ctx context.Context, c Caller, in *ssm.Tag
 	if err := in.Validate("list"); err != nil {
 		return nil, err
 	}
-	key, err := tagResource(in)
+	name, err := tagResource(in)
 	if err != nil {
 		return nil, err
 	}
 	out := ssm.ListTagsOutput{TagList: []ssm.TagPair{}}
 	err = s.view(ctx, func(r *store.Reader) error {
-		p, err := r.Param(c.Tenancy.Key(), ssm.Canonical(key))
+		p, err := r.Param(c.Tenancy.Key(), name.Key())
 		if err != nil {
 			return ssm.Wrap(err)
 		}
-		if err := c.authorize("ssm:ListTagsForResource", c.Tenancy.ARN(key), tagsOf(p)); err != nil {
+		if err := c.authorize("ssm:ListTagsForResource", name.ARN(c.Tenancy), tagsOf(p)); err != nil {
 			return err
 		}
 		if p == nil {

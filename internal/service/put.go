@@ -40,8 +40,19 @@ func hasNested(v string) bool {
 	return i >= 0 && strings.Contains(v[i+2:], "}}")
 }
 
-// PutParameter creates or overwrites a parameter (spec §7.1).
-func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParameterInput) (*ssm.PutParameterOutput, error) {
+// putRequest is a PutParameter request with what needs no snapshot checked
+// (spec §7.1 steps 1-4): made once by parsePut, then decided against a
+// snapshot by planPut, as often as conflicts make the write retry.
+type putRequest struct {
+	in        *ssm.PutParameterInput // the optional attributes, as given
+	name      ssm.Name
+	value     string
+	overwrite bool
+	tags      map[string]string // to set on create; nil when none
+}
+
+// parsePut checks a request in the order of spec §7.1 steps 1-4.
+func (s *Service) parsePut(c Caller, in *ssm.PutParameterInput) (*putRequest, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,33 +60,32 @@ func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParamet
 	if overwrite && len(in.Tags) > 0 {
 		return nil, ssm.ErrValidation(msgTagsAndOverwrite)
 	}
-	name := strings.TrimSpace(*in.Name)
-	if err := ssm.CheckPutName(c.Tenancy, name); err != nil {
-		return nil, err
+	name, nerr := ssm.ParsePutName(c.Tenancy, *in.Name)
+	if nerr != nil {
+		return nil, nerr
 	}
-	value := *in.Value
-	if hasNested(value) {
+	if hasNested(*in.Value) {
 		return nil, ssm.ErrValidation(msgNested)
 	}
-	tags, terr := s.createTags(in.Tags)
-	if terr != nil {
-		return nil, terr
+	tags, err := s.createTags(in.Tags)
+	if err != nil {
+		return nil, err
 	}
-	key := ssm.Canonical(name)
-	t := c.Tenancy.Key()
+	return &putRequest{in: in, name: name, value: *in.Value, overwrite: overwrite, tags: tags}, nil
+}
+
+// PutParameter creates or overwrites a parameter (spec §7.1).
+func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParameterInput) (*ssm.PutParameterOutput, error) {
+	req, err := s.parsePut(c, in)
+	if err != nil {
+		return nil, err
+	}
 	var out *ssm.PutParameterOutput
-	err := s.retry(ctx, t, key, func() error {
+	err = s.retry(ctx, c.Tenancy.Key(), req.name.Key(), func() error {
 		var cmd *store.Command
 		err := s.view(ctx, func(r *store.Reader) error {
-			old, err := r.Param(t, key)
-			if err != nil {
-				return err
-			}
-			ten, err := r.Tenancy(t)
-			if err != nil {
-				return err
-			}
-			cmd, err = s.planPut(r, c, in, name, key, value, old, ten, overwrite, tags)
+			var err error
+			cmd, err = s.planPut(r, c, req)
 			return err
 		})
 		if err != nil {
@@ -122,135 +132,183 @@ func (s *Service) createTags(in []ssm.Tag) (map[string]string, error) {
 	return tags, nil
 }
 
-// planPut decides the new version against a snapshot (spec §7.1 steps 5-16)
-// and returns the compare-and-set command that commits it.
-func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, name, key, value string,
-	old *store.Parameter, ten *store.Tenancy, overwrite bool, tags map[string]string) (*store.Command, error) {
-	arn := c.Tenancy.ARN(name)
-	if err := c.authorize("ssm:PutParameter", arn, tagsOf(old)); err != nil {
+// planPut decides the new version against a snapshot (spec §7.1 steps
+// 5-15) and returns the compare-and-set command that commits it.
+func (s *Service) planPut(r *store.Reader, c Caller, req *putRequest) (*store.Command, error) {
+	old, err := r.Param(c.Tenancy.Key(), req.name.Key())
+	if err != nil {
 		return nil, err
 	}
-	if len(tags) > 0 {
-		if err := c.authorize("ssm:AddTagsToResource", arn, tagsOf(old)); err != nil {
+	ten, err := r.Tenancy(c.Tenancy.Key())
+	if err != nil {
+		return nil, err
+	}
+	if err := req.authorize(c, old); err != nil {
+		return nil, err
+	}
+	if old == nil && req.in.Type == nil {
+		return nil, ssm.ErrValidation(msgTypeRequired)
+	}
+	if old != nil && !req.overwrite {
+		return nil, ssm.NewError(ssm.CodeParameterAlreadyExists, msgAlreadyExists)
+	}
+	v, err := s.newVersion(req, old, ten)
+	if err != nil {
+		return nil, err
+	}
+	v.Modified, v.User = s.nowMillis(), c.UserARN
+	if v.Type == ssm.TypeSecureString {
+		if err := s.seal(r, c, req, &v); err != nil {
 			return nil, err
 		}
 	}
-	if old == nil && in.Type == nil {
-		return nil, ssm.ErrValidation(msgTypeRequired)
+	return s.putCommand(c.Tenancy, req, old, v)
+}
+
+// authorize checks that the caller may write the parameter, and tag it when
+// the request creates it with tags.
+func (req *putRequest) authorize(c Caller, old *store.Parameter) error {
+	arn := req.name.ARN(c.Tenancy)
+	if err := c.authorize("ssm:PutParameter", arn, tagsOf(old)); err != nil {
+		return err
 	}
-	if old != nil && !overwrite {
-		return nil, ssm.NewError(ssm.CodeParameterAlreadyExists, msgAlreadyExists)
+	if len(req.tags) > 0 {
+		return c.authorize("ssm:AddTagsToResource", arn, tagsOf(old))
 	}
+	return nil
+}
+
+// attributes are those of the new version (spec §7.1.1, step 8): each one
+// the request gives, else the previous version's; the value is plaintext.
+func (req *putRequest) attributes(old *store.Parameter) store.Version {
 	var prev store.Version
 	if old != nil {
 		prev = old.Latest
 	}
 	v := store.Version{
-		Type:           prev.Type,
-		Description:    prev.Description,
-		AllowedPattern: prev.AllowedPattern,
-		DataType:       prev.DataType,
+		Type:           givenOr(req.in.Type, prev.Type),
+		Description:    givenOr(req.in.Description, prev.Description),
+		AllowedPattern: givenOr(req.in.AllowedPattern, prev.AllowedPattern),
+		DataType:       givenOr(req.in.DataType, prev.DataType),
 		Policies:       prev.Policies,
-		Modified:       s.nowMillis(),
-		User:           c.UserARN,
-	}
-	if in.Type != nil {
-		v.Type = *in.Type
-	}
-	if in.Description != nil {
-		v.Description = *in.Description
-	}
-	if in.AllowedPattern != nil {
-		v.AllowedPattern = *in.AllowedPattern
-	}
-	if in.DataType != nil {
-		v.DataType = *in.DataType
+		Value:          req.value,
 	}
 	if v.DataType == "" {
 		v.DataType = ssm.DataTypeText
 	}
+	return v
+}
 
-	// Step 9: data type.
-	switch v.DataType {
-	case ssm.DataTypeText, ssm.DataTypeSSMInteg:
-	case ssm.DataTypeEC2Image:
-		if v.Type != ssm.TypeString {
-			return nil, ssm.ErrValidation("The aws:ec2:image data type is not supported for the following input type: " + v.Type)
-		}
-		if !amiID.MatchString(value) {
-			// AWS's wording echoes the value to the caller; the audit
-			// trail gets the message without it.
-			e := ssm.ErrValidation("Parameter value, " + value + ", is not a valid image ID for data type aws:ec2:image.")
-			e.Redacted = "Parameter value, (value not recorded), is not a valid image ID for data type aws:ec2:image."
-			return nil, e
-		}
-	default:
-		return nil, ssm.ErrValidation("The following data type is not supported: " + v.DataType + " (Data type names are all lowercase.)")
+// givenOr is the member of a request when it is given, else prev.
+func givenOr[T any](given *T, prev T) T {
+	if given == nil {
+		return prev
 	}
+	return *given
+}
 
+// newVersion resolves and checks the attributes of the new version (spec
+// §7.1 steps 8-12): data type, tier and size, policies, allowed pattern.
+func (s *Service) newVersion(req *putRequest, old *store.Parameter, ten *store.Tenancy) (store.Version, error) {
+	v := req.attributes(old)
+	if err := checkDataType(&v); err != nil {
+		return v, err
+	}
 	// Policies are parsed before tier resolution (Intelligent-Tiering looks
 	// at them) but their errors rank after the tier checks (step 11).
 	var policyErr error
-	if in.Policies != nil {
-		v.Policies, policyErr = normalizePolicies(*in.Policies)
+	if req.in.Policies != nil {
+		v.Policies, policyErr = normalizePolicies(*req.in.Policies)
 	}
-
-	// Step 10: tier and size.
-	tier, err := s.resolveTier(in.Tier, old, ten, value, v.Policies != "")
+	tier, err := s.resolveTier(req, old, ten, v.Policies != "")
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	v.Tier = tier
-	n := utf8.RuneCountInString(value)
-	if tier == ssm.TierStandard && n > s.limits.StandardValueChars {
-		return nil, ssm.Errorf(ssm.CodeValidation, msgStandardTooLarge, s.limits.StandardValueChars)
+	if err := s.checkSize(&v); err != nil {
+		return v, err
 	}
-	if tier == ssm.TierAdvanced && n > s.limits.AdvancedValueChars {
-		return nil, ssm.Errorf(ssm.CodeValidation, msgAdvancedTooLarge, s.limits.AdvancedValueChars)
-	}
-
-	// Step 11: policies.
 	if policyErr != nil {
-		return nil, policyErr
+		return v, policyErr
 	}
 	if v.Policies != "" && tier == ssm.TierStandard {
-		return nil, ssm.ErrValidation(msgPoliciesStandard)
+		return v, ssm.ErrValidation(msgPoliciesStandard)
 	}
-
-	// Step 12: allowed pattern, a full match.
 	if v.AllowedPattern != "" {
-		if err := checkPattern(v.AllowedPattern, value); err != nil {
-			return nil, err
+		if err := checkPattern(&v); err != nil {
+			return v, err
 		}
 	}
+	return v, nil
+}
 
-	// Step 13: encryption.
-	v.Value = value
-	if v.Type == ssm.TypeSecureString {
-		v.KeyID = ssm.DefaultKeyAlias
-		if in.KeyId != nil {
-			v.KeyID = *in.KeyId
+// checkDataType checks a version's data type against its type and
+// plaintext value (spec §7.1 step 9).
+func checkDataType(v *store.Version) error {
+	switch v.DataType {
+	case ssm.DataTypeText, ssm.DataTypeSSMInteg:
+		return nil
+	case ssm.DataTypeEC2Image:
+		if v.Type != ssm.TypeString {
+			return ssm.ErrValidation("The aws:ec2:image data type is not supported for the following input type: " + v.Type)
 		}
-		kek, err := s.resolveKeyID(r, c.Tenancy, v.KeyID)
-		if err != nil {
-			return nil, err
+		if !amiID.MatchString(v.Value) {
+			// AWS's wording echoes the value to the caller; the audit
+			// trail gets the message without it.
+			e := ssm.ErrValidation("Parameter value, " + v.Value + ", is not a valid image ID for data type aws:ec2:image.")
+			e.Redacted = "Parameter value, (value not recorded), is not a valid image ID for data type aws:ec2:image."
+			return e
 		}
-		if err := c.authorize("kms:Encrypt", KeyARN(c.Tenancy, kek.ID()), nil); err != nil {
-			return nil, err
-		}
-		v.Value, err = crypto.Seal(kek, value, aad(c.Tenancy.Key(), key))
-		if err != nil {
-			return nil, ssm.Wrap(err)
-		}
+		return nil
+	default:
+		return ssm.ErrValidation("The following data type is not supported: " + v.DataType + " (Data type names are all lowercase.)")
 	}
+}
 
-	// Step 14: version retention.
-	p := store.Parameter{Name: name}
-	cmd := &store.Command{Op: store.OpPut, Tenancy: c.Tenancy.Key(), Name: key, Param: &p}
+// checkSize checks a version's plaintext value against the limit of its
+// tier (spec §10.2).
+func (s *Service) checkSize(v *store.Version) error {
+	n := utf8.RuneCountInString(v.Value)
+	if v.Tier == ssm.TierStandard && n > s.limits.StandardValueChars {
+		return ssm.Errorf(ssm.CodeValidation, msgStandardTooLarge, s.limits.StandardValueChars)
+	}
+	if v.Tier == ssm.TierAdvanced && n > s.limits.AdvancedValueChars {
+		return ssm.Errorf(ssm.CodeValidation, msgAdvancedTooLarge, s.limits.AdvancedValueChars)
+	}
+	return nil
+}
+
+// seal encrypts the new version's value with the key the request names, or
+// the default key (spec §7.1 step 13), bound to the parameter.
+func (s *Service) seal(r *store.Reader, c Caller, req *putRequest, v *store.Version) error {
+	v.KeyID = ssm.DefaultKeyAlias
+	if req.in.KeyId != nil {
+		v.KeyID = *req.in.KeyId
+	}
+	kek, err := s.resolveKeyID(r, c.Tenancy, v.KeyID)
+	if err != nil {
+		return err
+	}
+	if err := c.authorize("kms:Encrypt", KeyARN(c.Tenancy, kek.ID()), nil); err != nil {
+		return err
+	}
+	v.Value, err = crypto.Seal(kek, req.value, aad(c.Tenancy.Key(), req.name.Key()))
+	if err != nil {
+		return ssm.Wrap(err)
+	}
+	return nil
+}
+
+// putCommand builds the compare-and-set command that commits version v
+// (spec §7.1 steps 14-15): the versions it prunes, the count quota the store
+// checks again at commit.
+func (s *Service) putCommand(t ssm.Tenancy, req *putRequest, old *store.Parameter, v store.Version) (*store.Command, error) {
+	p := store.Parameter{Name: req.name.String()}
+	cmd := &store.Command{Op: store.OpPut, Tenancy: t.Key(), Name: req.name.Key(), Param: &p}
 	if old == nil {
 		v.Version = 1
 		p.Versions = []int64{1}
-		p.Tags = tags
+		p.Tags = req.tags
 		cmd.Create = true
 	} else {
 		p.Name = old.Name
@@ -270,11 +328,9 @@ func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, 
 		cmd.Expect = old.ModIndex
 	}
 	p.Latest = v
-
-	// Step 15: count quota, checked again by the store at commit.
-	if old == nil || old.Latest.Tier != tier {
+	if old == nil || old.Latest.Tier != v.Tier {
 		cmd.Quota = s.limits.StandardParameters
-		if tier == ssm.TierAdvanced {
+		if v.Tier == ssm.TierAdvanced {
 			cmd.Quota = s.limits.AdvancedParameters
 		}
 	}
@@ -282,12 +338,12 @@ func (s *Service) planPut(r *store.Reader, c Caller, in *ssm.PutParameterInput, 
 }
 
 // resolveTier applies spec §10.1 and §10.3.
-func (s *Service) resolveTier(reqTier *string, old *store.Parameter, ten *store.Tenancy, value string, policies bool) (string, error) {
+func (s *Service) resolveTier(req *putRequest, old *store.Parameter, ten *store.Tenancy, policies bool) (string, error) {
 	wasAdvanced := old != nil && old.Latest.Tier == ssm.TierAdvanced
 	want := ssm.TierStandard
-	explicit := reqTier != nil
+	explicit := req.in.Tier != nil
 	if explicit {
-		want = *reqTier
+		want = *req.in.Tier
 	} else if set, ok := ten.Settings[settingDefaultTier]; ok {
 		want = set.Value
 	}
@@ -295,7 +351,7 @@ func (s *Service) resolveTier(reqTier *string, old *store.Parameter, ten *store.
 	case ssm.TierAdvanced:
 		return ssm.TierAdvanced, nil
 	case ssm.TierIntelligent:
-		if wasAdvanced || utf8.RuneCountInString(value) > s.limits.StandardValueChars || policies ||
+		if wasAdvanced || utf8.RuneCountInString(req.value) > s.limits.StandardValueChars || policies ||
 			(old == nil && ten.Standard >= s.limits.StandardParameters) {
 			return ssm.TierAdvanced, nil
 		}
@@ -311,17 +367,17 @@ func (s *Service) resolveTier(reqTier *string, old *store.Parameter, ten *store.
 	}
 }
 
-// checkPattern compiles an AllowedPattern (Java-like syntax via regexp2) and
-// requires the whole value to match.
-func checkPattern(pattern, value string) error {
-	re, err := regexp2.Compile(`\A(?:`+pattern+`)\z`, regexp2.None)
+// checkPattern compiles a version's AllowedPattern (Java-like syntax via
+// regexp2) and requires its whole plaintext value to match.
+func checkPattern(v *store.Version) error {
+	re, err := regexp2.Compile(`\A(?:`+v.AllowedPattern+`)\z`, regexp2.None)
 	if err != nil {
 		return ssm.NewError(ssm.CodeInvalidAllowedPattern, msgBadPattern)
 	}
 	re.MatchTimeout = 100 * time.Millisecond
-	ok, err := re.MatchString(value)
+	ok, err := re.MatchString(v.Value)
 	if err != nil || !ok {
-		return ssm.NewError(ssm.CodePatternMismatch, msgPatternMismatch+pattern)
+		return ssm.NewError(ssm.CodePatternMismatch, msgPatternMismatch+v.AllowedPattern)
 	}
 	return nil
 }

@@ -88,6 +88,25 @@ func FuzzNames(f *testing.F) {
 			}
 		}
 
+		// The parsed forms agree with the checks on the trimmed name.
+		trimmed := strings.TrimSpace(name)
+		for _, tc := range []struct {
+			op    string
+			parse func() (Name, *Error)
+			check *Error
+		}{
+			{"ParseName", func() (Name, *Error) { return ParseName(name) }, CheckReadName(trimmed)},
+			{"ParsePutName", func() (Name, *Error) { return ParsePutName(fuzzTenancy, name) }, CheckPutName(fuzzTenancy, trimmed)},
+		} {
+			n, err := tc.parse()
+			if (err == nil) != (tc.check == nil) || err != nil && (*err != *tc.check || n != Name{}) {
+				t.Fatalf("%s(%q) = %+v, %v; the check of %q says %v", tc.op, name, n, err, trimmed, tc.check)
+			}
+			if err == nil && (n.String() != trimmed || n.Key() != Canonical(trimmed) || n.ARN(fuzzTenancy) != fuzzTenancy.ARN(n.Key())) {
+				t.Fatalf("%s(%q) = %q key %q ARN %q, want %q key %q", tc.op, name, n, n.Key(), n.ARN(fuzzTenancy), trimmed, Canonical(trimmed))
+			}
+		}
+
 		p, perr := CheckPath(name)
 		if perr == nil {
 			if p != "/" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || CheckReadName(p) != nil) {

@@ -141,6 +141,46 @@ func CheckPutName(t Tenancy, name string) *Error {
 	return nil
 }
 
+// Name is a parameter name parsed once, as upspin's path.Parse does: trimmed
+// of surrounding spaces, checked, and canonicalised. The zero Name is no
+// name; ParseName and ParsePutName make the others, so an operation that
+// holds a Name holds a valid one.
+type Name struct {
+	spelling string // as the caller wrote it, trimmed: "/p" and "p" differ
+	key      string // the identity (§6.2): "/p" and "p" are both "p"
+}
+
+// ParseName parses the name argument of a read, delete, label or tag
+// operation: the syntax rules of CheckReadName, not the reserved prefixes.
+func ParseName(raw string) (Name, *Error) {
+	s := strings.TrimSpace(raw)
+	if err := CheckReadName(s); err != nil {
+		return Name{}, err
+	}
+	return Name{spelling: s, key: Canonical(s)}, nil
+}
+
+// ParsePutName parses the Name of PutParameter: every rule of CheckPutName,
+// in its order.
+func ParsePutName(t Tenancy, raw string) (Name, *Error) {
+	s := strings.TrimSpace(raw)
+	if err := CheckPutName(t, s); err != nil {
+		return Name{}, err
+	}
+	return Name{spelling: s, key: Canonical(s)}, nil
+}
+
+// String is the name as the caller spelled it, trimmed.
+func (n Name) String() string { return n.spelling }
+
+// Key is the name's identity, under which it is stored: a root name
+// without its leading slash (Canonical).
+func (n Name) Key() string { return n.key }
+
+// ARN is the parameter's ARN in tenancy t; both spellings of a root name
+// have the same.
+func (n Name) ARN(t Tenancy) string { return t.ARN(n.spelling) }
+
 // CheckPath validates the Path of GetParametersByPath and returns it in the
 // form used for prefix matching: "/" for the root, otherwise the path without
 // a trailing slash (§7.4 step 2).

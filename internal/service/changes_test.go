@@ -1,0 +1,76 @@
+package service_test
+
+import (
+	"testing"
+
+	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/ssm"
+)
+
+func TestChanges(t *testing.T) {
+	f := newFixture(t)
+	f.putString("/init", "v")
+	start, err := f.svc.Changes(f.ctx, f.c, "/", true, 0, 0)
+	wantOK(t, err)
+	if len(start.Changes) != 0 || start.Reset || start.Index == 0 {
+		t.Fatalf("since 0: got %+v, want the index only", start)
+	}
+	f.putString("/app/a", "v")
+	f.putString("/app/sub/b", "v")
+	f.putString("root", "v")
+	f.overwrite("/app/a", "w")
+	f.label("/app/a", 1, "old")
+	_, err = f.svc.DeleteParameter(f.ctx, f.c, &ssm.NameInput{Name: ptr("/root")})
+	wantOK(t, err)
+	f.as(callerIn("eu-west-1")).putString("/app/eu", "v")
+
+	type change struct {
+		Name    string
+		Version int64
+		Deleted bool
+	}
+	tests := []struct {
+		path      string
+		recursive bool
+		want      []change
+	}{
+		{"/", true, []change{{"/app/a", 1, false}, {"/app/sub/b", 1, false}, {"root", 1, false}, {"/app/a", 2, false}, {"/app/a", 2, false}, {"root", 0, true}}},
+		{"/", false, []change{{"root", 1, false}, {"root", 0, true}}},
+		{"/app", false, []change{{"/app/a", 1, false}, {"/app/a", 2, false}, {"/app/a", 2, false}}},
+		{"/app/", true, []change{{"/app/a", 1, false}, {"/app/sub/b", 1, false}, {"/app/a", 2, false}, {"/app/a", 2, false}}},
+		{"/other", true, []change{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			out, err := f.svc.Changes(f.ctx, f.c, tt.path, tt.recursive, start.Index, 0)
+			wantOK(t, err)
+			got := []change{}
+			last := start.Index
+			for _, ch := range out.Changes {
+				got = append(got, change{ch.Name, ch.Version, ch.Deleted})
+				if ch.Index <= last {
+					t.Errorf("got index %d after %d, want increasing indexes", ch.Index, last)
+				}
+				last = ch.Index
+			}
+			if diff := mismatch(tt.want, got); diff != "" {
+				t.Errorf("changes: %s", diff)
+			}
+			if out.Index <= start.Index || out.Reset {
+				t.Errorf("got index %d reset %v, want past %d", out.Index, out.Reset, start.Index)
+			}
+		})
+	}
+	t.Run("bad path", func(t *testing.T) {
+		_, err := f.svc.Changes(f.ctx, f.c, "app", true, start.Index, 0)
+		wantErr(t, err, ssm.CodeValidation, msgPathRequired)
+	})
+	t.Run("authorized as GetParametersByPath", func(t *testing.T) {
+		authz := &recordingAuthz{deny: map[string]bool{"ssm:GetParametersByPath": true}}
+		_, err := f.svc.Changes(f.ctx, service.Caller{Tenancy: f.c.Tenancy, Authz: authz}, "/app/", true, start.Index, 0)
+		wantErr(t, err, ssm.CodeAccessDenied, "denied ssm:GetParametersByPath")
+		if diff := mismatch([]string{"ssm:GetParametersByPath " + arnPrefix + "app"}, authz.calls); diff != "" {
+			t.Errorf("authorization calls: %s", diff)
+		}
+	})
+}
