@@ -34,12 +34,6 @@ import (
 	"github.com/paramstore/paramstore/internal/throttle"
 )
 
-func init() {
-	// Every call takes two random UUIDs (request ID, audit event ID); the
-	// pool reads crypto/rand once per 16 of them instead of once each.
-	uuid.EnableRandPool()
-}
-
 // MaxBodyBytes is the request size limit (spec §3.6).
 const MaxBodyBytes = 1 << 20
 
