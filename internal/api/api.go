@@ -214,7 +214,11 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
 		if p := recover(); p != nil {
-			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", c.op, p))
+			perr, ok := p.(error)
+			if !ok {
+				perr = fmt.Errorf("%v", p)
+			}
+			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %w", c.op, perr))
 			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)

@@ -98,6 +98,7 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	// Serve only state that is at least as new as the cluster's commit
 	// index when the request arrived (a linearizable read).
 	if err := h.cfg.Cluster.View(r.Context(), func(*store.Reader) error { return nil }); err != nil {
+		h.log.Warn("snapshot refused", "error", err)
 		http.Error(w, "snapshot: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}

@@ -61,7 +61,7 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	path := rpcPrefix + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("raftstore: %s: %w", name, err)
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set(rpcAuthHeader, ts+":"+rpcMAC(c.key, ts, path, body))
@@ -73,7 +73,7 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("raftstore: %s: read the answer of %s: %w", name, base, err)
 	}
 	var out rpcResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
