@@ -11,9 +11,10 @@ import (
 )
 
 // The admin API shares the SSM endpoint, protocol, authentication, audit
-// and metrics: X-Amz-Target: Paramstore.<Operation>. It manages identities
-// (package auth) and the keyring (package service). `paramstore auth` and
-// `paramstore keys` are its clients.
+// and metrics: X-Amz-Target: Paramstore.<Operation> (operations.go). It
+// manages identities (package auth), the keyring (package service) and
+// cluster membership (cluster.go). `paramstore auth`, `paramstore keys` and
+// `paramstore cluster` are its clients.
 
 // adminAuditKeep names the members of admin API requests and responses
 // (and of any other call that is not an SSM operation) whose values the
@@ -41,10 +42,6 @@ var adminAuditKeep = audit.NewAllowlist(
 	"served_stale", "max_staleness_seconds", "parameters", "upstreams",
 )
 
-type clearFaultOutput struct {
-	Cleared bool `json:"cleared"`
-}
-
 type createKeyInput struct {
 	Alias       string `json:"Alias"`
 	Description string `json:"Description"`
@@ -70,76 +67,81 @@ func (a adminCaller) Authorize(action, resource string) error {
 
 func (a adminCaller) Root() bool { return a.root }
 
+// iam adapts an identity operation of package auth, which authorizes its
+// caller through auth.Caller.
+func iam(fn func(context.Context, auth.Caller, *auth.AdminRequest) (any, error)) opFunc {
+	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+		var in auth.AdminRequest
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		ac := adminCaller{authz: allowAll{}, root: true}
+		if req, ok := c.Authz.(*auth.Request); ok {
+			ac = adminCaller{authz: req, root: req.ID.Root()}
+		}
+		out, err := fn(ctx, ac, &in)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
 // allowAll authorizes everything (NoAuth mode).
 type allowAll struct{}
 
 func (allowAll) Authorize(string, string, map[string]string) error { return nil }
 
-func (h *Handler) adminOps() map[string]opFunc {
-	ops := map[string]opFunc{
-		"CreateKey": op(func(ctx context.Context, c service.Caller, in *createKeyInput) (*createKeyOutput, error) {
-			k, err := h.svc.CreateKey(ctx, c, in.Alias, in.Description)
-			if err != nil {
-				return nil, err
-			}
-			h.log.Info("key created", "key_id", k.KeyID, "alias", k.Alias, "region", c.Tenancy.Region)
-			return &createKeyOutput{Key: k}, nil
-		}),
-		"ListKeys": op(func(ctx context.Context, c service.Caller, _ *struct{}) (*listKeysOutput, error) {
-			keys, err := h.svc.ListKeys(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			return &listKeysOutput{Keys: keys}, nil
-		}),
+func (h *Handler) createKey(ctx context.Context, c service.Caller, in *createKeyInput) (*createKeyOutput, error) {
+	k, err := h.svc.CreateKey(ctx, c, in.Alias, in.Description)
+	if err != nil {
+		return nil, err
 	}
-	if h.cfg.Incidents != nil {
-		ops["ListIncidents"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*any, error) {
-			if err := c.Authz.Authorize("paramstore:ListIncidents", "*", nil); err != nil {
-				return nil, err
-			}
-			out, err := h.cfg.Incidents(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &out, nil
-		})
+	h.log.Info("key created", "key_id", k.KeyID, "alias", k.Alias, "region", c.Tenancy.Region)
+	return &createKeyOutput{Key: k}, nil
+}
+
+func (h *Handler) listKeys(ctx context.Context, c service.Caller, _ *struct{}) (*listKeysOutput, error) {
+	keys, err := h.svc.ListKeys(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	if h.cfg.Faults != nil {
-		ops["InjectFault"] = op(func(ctx context.Context, c service.Caller, in *fault.Spec) (*fault.Status, error) {
-			if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
-				return nil, err
-			}
-			st, err := h.cfg.Faults.Inject(*in)
-			if err != nil {
-				return nil, ssm.ErrValidation(err.Error())
-			}
-			h.log.Warn("fault injected", "kind", st.Kind, "rate", st.Rate, "expires", st.Expires)
-			return &st, nil
-		})
-		ops["ClearFault"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*clearFaultOutput, error) {
-			if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
-				return nil, err
-			}
-			return &clearFaultOutput{Cleared: h.cfg.Faults.Clear()}, nil
-		})
+	return &listKeysOutput{Keys: keys}, nil
+}
+
+type clearFaultOutput struct {
+	Cleared bool `json:"cleared"`
+}
+
+// listIncidents answers the node's and the cluster's incidents.
+func (h *Handler) listIncidents(ctx context.Context, c service.Caller, _ *struct{}) (*any, error) {
+	if err := c.Authz.Authorize("paramstore:ListIncidents", "*", nil); err != nil {
+		return nil, err
 	}
-	for name, fn := range h.cfg.Auth.AdminOps() {
-		ops[name] = func(ctx context.Context, c service.Caller, body []byte) (any, error) {
-			var in auth.AdminRequest
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			ac := adminCaller{authz: allowAll{}, root: true}
-			if req, ok := c.Authz.(*auth.Request); ok {
-				ac = adminCaller{authz: req, root: req.ID.Root()}
-			}
-			out, err := fn(ctx, ac, &in)
-			if err != nil {
-				return nil, ssm.AsError(err)
-			}
-			return out, nil
-		}
+	out, err := h.cfg.Incidents(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return ops
+	return &out, nil
+}
+
+// injectFault makes spec the active fault at this node's API edge.
+func (h *Handler) injectFault(ctx context.Context, c service.Caller, in *fault.Spec) (*fault.Status, error) {
+	if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+		return nil, err
+	}
+	st, err := h.cfg.Faults.Inject(*in)
+	if err != nil {
+		return nil, ssm.ErrValidation(err.Error())
+	}
+	h.log.Warn("fault injected", "kind", st.Kind, "rate", st.Rate, "expires", st.Expires)
+	return &st, nil
+}
+
+// clearFault removes the active fault.
+func (h *Handler) clearFault(ctx context.Context, c service.Caller, _ *struct{}) (*clearFaultOutput, error) {
+	if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+		return nil, err
+	}
+	return &clearFaultOutput{Cleared: h.cfg.Faults.Clear()}, nil
 }

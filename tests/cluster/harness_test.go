@@ -425,17 +425,6 @@ func (c *cluster) leader(timeout time.Duration) *node {
 	return nil
 }
 
-// node returns the member with id.
-func (c *cluster) node(id string) *node {
-	for _, n := range c.nodes {
-		if n.id == id {
-			return n
-		}
-	}
-	c.t.Fatalf("no node %q", id)
-	return nil
-}
-
 // isolate partitions n from every other node, both ways (raft traffic).
 func (c *cluster) isolate(n *node) {
 	n.proxy.Block()

@@ -504,7 +504,7 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		} else {
 			err = n.forward(ctx, data)
 		}
-		if err == nil || isResult(err) {
+		if err == nil || store.IsResult(err) {
 			return err
 		}
 		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, ErrNotReady) {
@@ -538,14 +538,6 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 		return f.Index(), res
 	}
 	return f.Index(), nil
-}
-
-// isResult reports a state machine result (a store sentinel), as opposed to
-// a failure to commit.
-func isResult(err error) bool {
-	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
-		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists) ||
-		errors.Is(err, store.ErrKeyMismatch)
 }
 
 // forward sends a command to the leader and waits until this node has
