@@ -170,7 +170,7 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&o.requirePaths, "require-path", nil, "a path that must hold at least one parameter before /readyz is 200 (repeatable)")
 	f.BoolVar(&o.faults, "enable-fault-injection", false, "allow paramstore fault (POST/DELETE /fault, token-protected) to inject faults into upstream calls")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	f.StringVar(&o.logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd
 }
 
