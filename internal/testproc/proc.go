@@ -111,6 +111,17 @@ func Start(t testing.TB, cfg Config) *Proc {
 	return p
 }
 
+// StartListening is Start, then WaitListening: it fails the test if the
+// process exits or stays silent for 30s instead.
+func StartListening(t testing.TB, cfg Config) *Proc {
+	t.Helper()
+	p := Start(t, cfg)
+	if _, err := p.WaitListening(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // readOutput copies the output line by line, notes the "listening" line
 // and wakes the watchers.
 func (p *Proc) readOutput(r io.ReadCloser, logf *os.File, copied chan<- struct{}) {
