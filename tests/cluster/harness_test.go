@@ -240,8 +240,9 @@ func (n *node) waitReady(timeout time.Duration) {
 	}
 }
 
-// leader waits until a running node reports itself leader, able to write,
-// and the other running nodes that know a leader name the same one.
+// leader waits until a running node reports itself leader, able to write
+// and to serve linearizable reads (its first barrier committed), and the
+// other running nodes that know a leader name the same one.
 func (c *cluster) leader(timeout time.Duration) *node {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -260,7 +261,7 @@ func (c *cluster) leader(timeout time.Duration) *node {
 				continue
 			}
 			states = append(states, fmt.Sprintf("%s: %s leader=%q", n.id, r.State, r.LeaderID))
-			if r.State == "Leader" && r.CanWrite {
+			if r.State == "Leader" && r.CanWrite && r.CanReadLinearizable {
 				if leader != nil {
 					agree = false
 				}

@@ -78,8 +78,11 @@ func TestMasterKeyMismatch(t *testing.T) {
 		"--join", n2.join, "--master-key-file", other)
 	wantKeyRefusal(t, code, out)
 
-	// With the cluster's key it serves again, SecureStrings included.
+	// With the cluster's key it serves again, SecureStrings included. (The
+	// cluster of two had no quorum while n2 was down: n2 can answer
+	// /readyz before the re-elected leader serves linearizable reads.)
 	n2.start()
+	c.leader(30 * time.Second)
 	got, err := c.client(n2, false, clientTimeout).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/kc/secret"), WithDecryption: aws.Bool(true)})
 	if err != nil || aws.ToString(got.Parameter.Value) != "s3cret" {
 		t.Fatalf("SecureString through the restarted member: got %v, %v", got, err)
