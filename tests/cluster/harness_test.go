@@ -196,13 +196,7 @@ func (n *node) terminate() error {
 
 // readyz is the body of GET /readyz.
 type readyz struct {
-	NodeID              string `json:"node_id"`
-	State               string `json:"state"`
-	LeaderID            string `json:"leader_id"`
-	CanWrite            bool   `json:"can_write"`
-	CanReadLinearizable bool   `json:"can_read_linearizable"`
-	CanReadStale        bool   `json:"can_read_stale"`
-
+	raftstore.Status
 	status int
 }
 
