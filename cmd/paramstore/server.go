@@ -90,6 +90,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 		f.Var(&limitFlag{&cfg.Throttle[c]}, "throttle-"+c.String(), "per-access-key limit of "+c.String()+" as RATE[:BURST] requests/s (default unlimited)")
 	}
 	f.BoolVar(&cfg.ForceNewCluster, "force-new-cluster", false, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
+	f.BoolVar(&cfg.FaultInjection, "enable-fault-injection", false, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd

@@ -27,6 +27,7 @@ import (
 //	POST apply      body: an encoded command     -> {"index": n, "result": store.ResultName}
 //	POST readindex                               -> {"index": n}
 //	POST join       body: joinRequest            -> {}
+//	POST fault      body: Faults                 -> {}   (fault.go; with Config.FaultInjection only)
 const (
 	rpcPrefix     = "/_paramstore/cluster/"
 	rpcAuthHeader = "X-Paramstore-Cluster-Auth"
@@ -197,6 +198,8 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRPC(w, http.StatusOK, rpcResponse{})
+	case "fault":
+		n.serveFault(w, body)
 	default:
 		writeRPC(w, http.StatusNotFound, rpcResponse{Error: "unknown cluster call"})
 	}
