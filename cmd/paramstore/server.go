@@ -78,7 +78,6 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&cfg.AuditStdout, "audit-stdout", false, "also write audit records to stdout")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
-	f.BoolVar(&cfg.EnableFaultInjection, "enable-fault-injection", false, "allow paramstore fault against this server (never on by default)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often raft checks whether to snapshot")
@@ -90,7 +89,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 		f.Var(&limitFlag{&cfg.Throttle[c]}, "throttle-"+c.String(), "per-access-key limit of "+c.String()+" as RATE[:BURST] requests/s (default unlimited)")
 	}
 	f.BoolVar(&cfg.ForceNewCluster, "force-new-cluster", false, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
-	f.BoolVar(&cfg.FaultInjection, "enable-fault-injection", false, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
+	f.BoolVar(&cfg.FaultInjection, "enable-fault-injection", false, "allow paramstore fault against this server (faults at the API edge, over the signed admin API) and let tests cut and slow its raft links through the cluster RPCs (authenticated with the cluster key); never in production")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd

@@ -84,8 +84,10 @@ type Config struct {
 	// ForceNewCluster recovers a new single-node cluster from this node's
 	// state (--force-new-cluster; see docs/operations.md).
 	ForceNewCluster bool
-	// FaultInjection lets tests cut and slow this node's raft links
-	// (--enable-fault-injection; raftstore.Config.FaultInjection).
+	// FaultInjection (--enable-fault-injection) allows `paramstore fault`
+	// against this server (admin operations InjectFault and ClearFault;
+	// faults at the API edge) and lets tests cut and slow this node's raft
+	// links (raftstore.Config.FaultInjection).
 	FaultInjection bool
 	// CheckFile checks bbolt files that may be damaged before they are
 	// opened; nil checks in this process, which a damaged file can crash
@@ -94,9 +96,6 @@ type Config struct {
 	// SnapshotStallTimeout is how long a snapshot download may go without
 	// its reader taking any bytes before it is cut off.
 	SnapshotStallTimeout time.Duration
-	// EnableFaultInjection allows `paramstore fault` against this server
-	// (admin operations InjectFault and ClearFault; faults at the API edge).
-	EnableFaultInjection bool
 	Logger               *slog.Logger
 }
 
@@ -419,7 +418,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.incidents = mon
 	var faults *fault.Injector
-	if cfg.EnableFaultInjection {
+	if cfg.FaultInjection {
 		faults = fault.New(func(ev string, active bool) {
 			log.Warn(ev, "fault_active", active)
 			mon.faultChanged(ev, active)

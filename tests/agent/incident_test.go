@@ -3,10 +3,11 @@ package agent_test
 import (
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // incidentJSON is the contract shape of DESIGN.md §3 "Incidents".
@@ -77,37 +78,37 @@ func TestIncidentServerKilled(t *testing.T) {
 	srv := startServer(t)
 	srv.put("/inc/db-url", "String", "postgres://db")
 	srv.put("/inc/api-key", "SecureString", "not-in-any-incident")
-	ag := start(t, "agent", srv.signingEnv("INC_CACHE_KEY="+newCacheKey(t)), "agent", "--upstream", srv.p.url(),
+	ag := start(t, "agent", srv.signingEnv("INC_CACHE_KEY="+newCacheKey(t)), "agent", "--upstream", srv.URL(),
 		"--listen", "127.0.0.1:0", "--cache-dir", t.TempDir(), "--cache-key", "env:INC_CACHE_KEY", "--token", agentToken,
 		"--ttl", "1ms", "--breaker-open-for", "300ms", "--health-check-interval", "200ms", "--require", "/inc/db-url")
 	waitFor(t, 30*time.Second, "agent ready", func() (bool, string) {
-		r := getReady(t, ag.url())
+		r := getReady(t, ag.URL())
 		return r.status == 200, r.Status + " " + strings.Join(r.Missing, ",")
 	})
 	for _, n := range []string{"/inc/db-url", "/inc/api-key"} {
-		if r := lambdaGet(ag.url(), n, true); r.err != nil || r.stale {
+		if r := lambdaGet(ag.URL(), n, true); r.err != nil || r.stale {
 			t.Fatalf("warm %s: %+v", n, r)
 		}
 	}
-	if incs := getIncidents(t, ag.url()); len(incs) != 0 {
+	if incs := getIncidents(t, ag.URL()); len(incs) != 0 {
 		t.Fatalf("before the outage: %d incidents, want 0", len(incs))
 	}
 
 	readyDuring := func() {
 		t.Helper()
-		if r := getReady(t, ag.url()); r.status != 200 {
+		if r := getReady(t, ag.URL()); r.status != 200 {
 			t.Fatalf("agent /readyz during the outage: %d %v, want 200 (the value is cached)", r.status, r.Missing)
 		}
 	}
-	srv.p.kill()
+	srv.Kill()
 	waitFor(t, 30*time.Second, "an incident open with stale serves", func() (bool, string) {
 		for _, n := range []string{"/inc/db-url", "/inc/api-key"} {
-			if r := lambdaGet(ag.url(), n, true); r.err != nil {
+			if r := lambdaGet(ag.URL(), n, true); r.err != nil {
 				t.Fatalf("read %s during the outage: %v", n, r.err)
 			}
 		}
 		readyDuring()
-		incs := getIncidents(t, ag.url())
+		incs := getIncidents(t, ag.URL())
 		if len(incs) == 0 || incs[0].Ended != nil {
 			return false, "no open incident"
 		}
@@ -115,14 +116,14 @@ func TestIncidentServerKilled(t *testing.T) {
 	})
 	srv.restart()
 	waitFor(t, 30*time.Second, "the incident ended", func() (bool, string) {
-		if r := lambdaGet(ag.url(), "/inc/db-url", true); r.err != nil {
+		if r := lambdaGet(ag.URL(), "/inc/db-url", true); r.err != nil {
 			t.Fatalf("read after restart: %v", r.err)
 		}
 		readyDuring()
-		incs := getIncidents(t, ag.url())
+		incs := getIncidents(t, ag.URL())
 		return incs[0].Ended != nil, "still open"
 	})
-	incs := getIncidents(t, ag.url())
+	incs := getIncidents(t, ag.URL())
 	if len(incs) != 1 {
 		t.Fatalf("incidents: got %d, want 1: %+v", len(incs), incs)
 	}
@@ -147,7 +148,7 @@ func TestIncidentServerKilled(t *testing.T) {
 		t.Errorf("last timeline entry: %q, want recovered", last)
 	}
 
-	cmd := exec.Command(binPath, "incidents", "report", inc.ID, "--endpoint", ag.url(), "--token", agentToken)
+	cmd := testproc.Command(t, "incidents", "report", inc.ID, "--endpoint", ag.URL(), "--token", agentToken)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("incidents report: %v\n%s", err, out)
@@ -161,7 +162,7 @@ func TestIncidentServerKilled(t *testing.T) {
 		t.Errorf("report holds a parameter value:\n%s", out)
 	}
 	t.Logf("report:\n%s", out)
-	list, err := exec.Command(binPath, "incidents", "list", "--endpoint", ag.url(), "--token", agentToken).CombinedOutput()
+	list, err := testproc.Command(t, "incidents", "list", "--endpoint", ag.URL(), "--token", agentToken).CombinedOutput()
 	if err != nil || !strings.Contains(string(list), inc.ID) {
 		t.Errorf("incidents list: %v\n%s", err, list)
 	}
@@ -183,18 +184,18 @@ func TestRequireColdAgentServerDown(t *testing.T) {
 	srv := startServer(t)
 	srv.put("/cold/db-url", "String", "postgres://db")
 	env := srv.signingEnv()
-	srv.p.kill()
-	ag := start(t, "agent", env, "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0", "--token", agentToken,
+	srv.Kill()
+	ag := start(t, "agent", env, "agent", "--upstream", srv.URL(), "--listen", "127.0.0.1:0", "--token", agentToken,
 		"--require", "/cold/db-url")
-	r := getReady(t, ag.url())
+	r := getReady(t, ag.URL())
 	if r.status != 503 || len(r.Missing) != 1 || r.Missing[0] != "/cold/db-url" {
 		t.Fatalf("cold agent /readyz: got %d %+v, want 503 naming /cold/db-url", r.status, r)
 	}
 	waitFor(t, 30*time.Second, "a required-missing incident", func() (bool, string) {
-		incs := getIncidents(t, ag.url())
+		incs := getIncidents(t, ag.URL())
 		return len(incs) == 1 && incs[0].Kind == "required-missing" && hasEvent(incs[0], "required parameter unavailable: /cold/db-url"), "none yet"
 	})
-	if r := getReady(t, ag.url()); r.status != 503 {
+	if r := getReady(t, ag.URL()); r.status != 503 {
 		t.Fatalf("cold agent /readyz after the check: %d, want 503", r.status)
 	}
 }

@@ -5,38 +5,35 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // TestServerFaultKinds: faults injected into a server over the signed
 // admin API reach the SDK as AWS-shaped errors at the API edge, show in
 // /readyz, and expire by themselves.
 func TestServerFaultKinds(t *testing.T) {
-	s := &server{t: t, dataDir: t.TempDir()}
-	s.p = start(t, "server", baseEnv(), "server", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir, "--no-audit", "--enable-fault-injection")
-	s.waitReady()
-	creds := filepath.Join(s.dataDir, "root-credentials")
-	s.id, s.key = readRootCredentials(t, creds)
+	s := &server{t: t, Server: testproc.StartServer(t, testproc.ServerConfig{DataDir: t.TempDir(), Env: testproc.Env(),
+		Args: []string{"--no-audit", "--enable-fault-injection"}})}
+	creds := s.CredentialsFile()
 	s.put("/sf/a", "String", "v")
 	cli := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(binPath, append(append([]string{"fault"}, args...), "--endpoint", s.p.url(), "--credentials-file", creds)...).CombinedOutput()
+		out, err := testproc.Command(t, append(append([]string{"fault"}, args...), "--endpoint", s.URL(), "--credentials-file", creds)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("paramstore fault %v: %v\n%s", args, err, out)
 		}
 		return string(out)
 	}
 	readyz := func() string {
-		resp, err := http.Get(s.p.url() + "/readyz")
+		resp, err := http.Get(s.URL() + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,9 +41,10 @@ func TestServerFaultKinds(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	sdk := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.p.url()), Retryer: aws.NopRetryer{},
-		Credentials: credentials.NewStaticCredentialsProvider(s.id, s.key, ""),
-		HTTPClient:  &http.Client{Timeout: 2 * time.Second}})
+	sdk := s.SSM(func(o *ssm.Options) {
+		o.Retryer = aws.NopRetryer{}
+		o.HTTPClient = &http.Client{Timeout: 2 * time.Second}
+	})
 	for _, tc := range []struct {
 		kind, wantCode string
 		extra          []string

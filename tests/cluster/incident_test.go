@@ -2,11 +2,12 @@ package cluster_test
 
 import (
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 type clusterIncident struct {
@@ -23,7 +24,7 @@ type clusterIncident struct {
 
 // listIncidents runs `paramstore incidents list --json` against node n.
 func (c *cluster) listIncidents(t *testing.T, n *node) ([]clusterIncident, error) {
-	out, err := exec.Command(binPath, "incidents", "list", "--json", "--endpoint", n.endpoint(),
+	out, err := testproc.Command(t, "incidents", "list", "--json", "--endpoint", n.endpoint(),
 		"--credentials-file", filepath.Join(c.nodes[0].dataDir, "root-credentials")).Output()
 	if err != nil {
 		return nil, err
@@ -92,7 +93,7 @@ func TestQuorumLossIncident(t *testing.T) {
 			}
 		}
 	}
-	out, err := exec.Command(binPath, "incidents", "report", quorumIncidents(poll("list", c.nodes[2], func([]clusterIncident) bool { return true }))[0].ID,
+	out, err := testproc.Command(t, "incidents", "report", quorumIncidents(poll("list", c.nodes[2], func([]clusterIncident) bool { return true }))[0].ID,
 		"--endpoint", c.nodes[2].endpoint(), "--credentials-file", filepath.Join(c.nodes[0].dataDir, "root-credentials")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "## Timeline") {
 		t.Fatalf("incidents report: %v\n%s", err, out)
