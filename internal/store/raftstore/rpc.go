@@ -27,6 +27,10 @@ import (
 //	POST apply      body: an encoded command     -> {"index": n, "result": "conflict"|...}
 //	POST readindex                               -> {"index": n}
 //	POST join       body: joinRequest            -> {}
+//
+// The index of readindex is the one the state machine must reach (see
+// fsmIndex): the commit index may be a no-op or a barrier, which never
+// reach it.
 const (
 	rpcPrefix    = "/_paramstore/cluster/"
 	rpcAuthHeder = "X-Paramstore-Cluster-Auth"
