@@ -228,7 +228,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.serveDebug,
 	} {
 		if err := step(ctx); err != nil {
-			s.release()
+			if rerr := s.release(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
 			return nil, err
 		}
 	}
@@ -595,8 +597,11 @@ func (s *Server) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return s.Close()
 	case <-s.failed.Done():
-		s.Close()
-		return context.Cause(s.failed)
+		err := context.Cause(s.failed)
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return err
 	}
 }
 
