@@ -149,21 +149,19 @@ func TestForwardReadYourWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := openNode(t, testConfig(t, t.TempDir()))
+	defer n.Close()
+	// The leader's answer: the index the forwarded command committed at.
+	var at atomic.Uint64
+	registerLeader(t, n, fakeLeader(t, at.Load))
+
 	t.Run("applied", func(t *testing.T) {
-		n := openNode(t, testConfig(t, t.TempDir()))
-		defer n.Close()
-		var at atomic.Uint64
-		registerLeader(t, n, fakeLeader(t, at.Load))
 		at.Store(n.DB().LastApplied())
 		if err := n.forward(context.Background(), data); err != nil {
 			t.Fatalf("forward with the leader's index applied here: %v", err)
 		}
 	})
 	t.Run("applied later", func(t *testing.T) {
-		n := openNode(t, testConfig(t, t.TempDir()))
-		defer n.Close()
-		var at atomic.Uint64
-		registerLeader(t, n, fakeLeader(t, at.Load))
 		at.Store(n.DB().LastApplied() + 1)
 		// The next command lands at that index (or later), while forward
 		// waits or before it does.
@@ -177,9 +175,7 @@ func TestForwardReadYourWrites(t *testing.T) {
 		}
 	})
 	t.Run("not applied", func(t *testing.T) {
-		n := openNode(t, testConfig(t, t.TempDir()))
-		defer n.Close()
-		registerLeader(t, n, fakeLeader(t, func() uint64 { return 1 << 40 }))
+		at.Store(1 << 40)
 		// The index is never reached: the wait ends with ctx.
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
