@@ -64,8 +64,8 @@ type Config struct {
 	// (--snapshot-interval).
 	SnapshotInterval time.Duration
 	// TrailingLogs is the number of entries kept after a snapshot
-	// (--trailing-logs); at most SnapshotThreshold, so that the log never
-	// holds more than a snapshot's worth of entries before the snapshot.
+	// (--trailing-logs); at most SnapshotThreshold, so that the log holds
+	// at most twice SnapshotThreshold entries.
 	TrailingLogs uint64
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
@@ -91,8 +91,7 @@ func Default(dir string) Config {
 		NodeID:            "node1",
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  30 * time.Second,
-		// As many as the threshold: the log holds at most two snapshots'
-		// worth of entries.
+		// As many as the threshold (the most Validate accepts).
 		TrailingLogs: 8192,
 		MaxStaleness: 10 * time.Second,
 	}

@@ -31,15 +31,15 @@ type applyWait struct {
 	waiting map[uint64]chan struct{} // by awaited index, all above applied
 }
 
-// closed is returned for an index already applied.
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// appliedCh, closed, is returned for an index already applied.
+var appliedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // wait returns a channel closed once the state machine has applied idx.
 func (w *applyWait) wait(idx uint64) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if idx <= w.applied {
-		return closed
+		return appliedCh
 	}
 	if w.waiting == nil {
 		w.waiting = make(map[uint64]chan struct{})
