@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // Template says what to render where, and what to run when the output
@@ -251,9 +253,9 @@ func (r *Renderer) render(ctx context.Context) (bool, usage, error) {
 		r.renders.WithLabelValues("unchanged").Inc()
 		return false, u, nil
 	}
-	if err := writeAtomic(tpl.Dest, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(tpl.Dest, buf.Bytes(), 0o600); err != nil {
 		r.renders.WithLabelValues("error").Inc()
-		return false, u, err
+		return false, u, fmt.Errorf("agent: template %s: %w", tpl.Source, err)
 	}
 	r.renders.WithLabelValues("written").Inc()
 	r.log.Info("template rendered")
@@ -265,37 +267,6 @@ func (r *Renderer) render(ctx context.Context) (bool, usage, error) {
 		r.log.Info("reload command ran", "command", tpl.Reload)
 	}
 	return true, u, nil
-}
-
-// writeAtomic writes data to dest through a temporary file in the same
-// directory, synced and renamed, with mode 0600.
-func writeAtomic(dest string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = os.Rename(f.Name(), dest); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	return nil
 }
 
 // Run renders the template, then re-renders it whenever a value it read

@@ -81,7 +81,7 @@ type File struct {
 // File, then call Commit; defer Cleanup to remove the temporary file when
 // Commit is not reached.
 func Create(path string, perm os.FileMode) (*File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return nil, fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
@@ -93,6 +93,30 @@ func Create(path string, perm os.FileMode) (*File, error) {
 		}
 	}
 	return &File{f: f, path: path, tmp: f.Name()}, nil
+}
+
+// tempPattern is the os.CreateTemp pattern of path's temporary files:
+// hidden, and named after path.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
+// RemoveTemps removes the temporary files of path that a crash in the
+// middle of a write left behind. Call it only when no write of path can be
+// under way (at start, under the lock of whatever owns the file).
+func RemoveTemps(path string) error {
+	old, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	if err != nil {
+		return fmt.Errorf("atomicfile: remove the temporary files of %s: %w", path, err)
+	}
+	var errs []error
+	for _, name := range old {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("atomicfile: remove the temporary files of %s: %w", path, err)
+	}
+	return nil
 }
 
 var (

@@ -269,3 +269,33 @@ func TestSyncDir(t *testing.T) {
 		t.Errorf("SyncDir(missing) = %v, want an error matching os.ErrNotExist", err)
 	}
 }
+
+// TestRemoveTemps: what a crash left of a write goes, and nothing else.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	for name, data := range map[string]string{"state.db": "state", "other": "x", ".other.tmp-1": "y"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		f, err := Create(path, 0o600) // never committed nor cleaned up: a crash
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte("half")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(entries(t, dir)); n != 5 {
+		t.Fatalf("directory holds %d names, want 5", n)
+	}
+	if err := RemoveTemps(path); err != nil {
+		t.Fatalf("RemoveTemps: %v", err)
+	}
+	checkFile(t, path, "state", ".other.tmp-1", "other", "state.db")
+	if err := RemoveTemps(path); err != nil {
+		t.Errorf("RemoveTemps with nothing to remove: %v", err)
+	}
+}
