@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 // Header names the agent adds to its responses.
@@ -136,7 +138,7 @@ func (h *Handler) tokenOK(r *http.Request) bool {
 }
 
 // markStale adds the stale headers when any result is stale.
-func (h *Handler) markStale(w http.ResponseWriter, rs ...Result) bool {
+func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
 	stale := false
 	var oldest time.Time
 	for _, r := range rs {

@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/google/uuid"
 
+	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
 
@@ -37,7 +38,7 @@ type wireParameter struct {
 	Version          int64   `json:"Version"`
 }
 
-func toWire(r Result) wireParameter {
+func toWire(r client.Result) wireParameter {
 	return wireParameter{
 		ARN:              r.ARN,
 		DataType:         r.DataType,

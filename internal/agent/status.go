@@ -40,7 +40,7 @@ var throttleCodes = map[string]bool{
 func (h *Handler) failureOf(err error) failure {
 	var api smithy.APIError
 	isAPI := errors.As(err, &api)
-	if !errors.Is(err, ErrUnavailable) {
+	if !unavailable(err) {
 		switch {
 		case isAPI:
 			return failure{status: http.StatusBadRequest, code: api.ErrorCode(), msg: api.ErrorMessage(), noMessage: api.ErrorMessage() == ""}

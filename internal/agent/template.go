@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
@@ -276,7 +277,7 @@ func (r *Renderer) Run(ctx context.Context) error {
 	var (
 		watching   []string
 		stopWatch  = func() {}
-		changes    <-chan Change
+		changes    <-chan client.Change
 		lastUsage  usage
 		needRender = true
 	)
@@ -319,7 +320,7 @@ func (r *Renderer) Run(ctx context.Context) error {
 				needRender = true
 				continue
 			}
-			pending := []Change{c}
+			pending := []client.Change{c}
 		drain:
 			for {
 				select {
@@ -349,12 +350,12 @@ func (r *Renderer) Run(ctx context.Context) error {
 
 // watch merges the Source's watches of paths into one channel, closed when
 // any of them ends.
-func (r *Renderer) watch(ctx context.Context, paths []string) (<-chan Change, error) {
+func (r *Renderer) watch(ctx context.Context, paths []string) (<-chan client.Change, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("agent: nothing to watch yet")
 	}
-	out := make(chan Change)
-	chans := make([]<-chan Change, 0, len(paths))
+	out := make(chan client.Change)
+	chans := make([]<-chan client.Change, 0, len(paths))
 	for _, p := range paths {
 		ch, err := r.cfg.Source.Watch(ctx, p)
 		if err != nil {
