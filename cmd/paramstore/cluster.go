@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/paramstore/paramstore/internal/atomicfile"
@@ -142,16 +138,8 @@ other nodes join it. Identities and their keys are restored too.`,
 }
 
 func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Writer, check store.Checker) error {
-	creds, err := c.creds.Retrieve(ctx)
+	req, err := c.signer.Get(ctx, strings.TrimRight(c.flags.endpoint, "/")+"/_paramstore/snapshot")
 	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.flags.endpoint, "/")+"/_paramstore/snapshot", nil)
-	if err != nil {
-		return err
-	}
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "ssm", c.flags.region, time.Now()); err != nil {
 		return err
 	}
 	resp, err := (&http.Client{}).Do(req)

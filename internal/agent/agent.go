@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // Header names the agent adds to its responses.
@@ -82,6 +83,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     http.Handler
 	metrics *metrics
+	signer  *awsreq.Signer // of forwarded calls
 
 	lastWarn atomic.Int64 // unix nanoseconds of the last failure logged as a warning
 
@@ -113,7 +115,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, log: log, metrics: m}
+	h := &Handler{cfg: cfg, log: log, metrics: m, signer: awsreq.NewSigner(cfg.Credentials, cfg.Region, cfg.Now)}
 	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
