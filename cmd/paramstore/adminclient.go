@@ -73,11 +73,7 @@ func (c *adminClient) call(ctx context.Context, op string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	req, err := c.signer.Post(ctx, c.flags.endpoint, "Paramstore."+op, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.signer.Call(ctx, c.http, c.flags.endpoint, "Paramstore."+op, body)
 	if err != nil {
 		return err
 	}

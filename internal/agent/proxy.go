@@ -368,11 +368,7 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, op string,
 
 // send signs and sends one call to one upstream.
 func (h *Handler) send(ctx context.Context, upstream, op string, body []byte) (*http.Response, error) {
-	req, err := h.signer.Post(ctx, upstream, targetPrefix+op, body)
-	if err != nil {
-		return nil, fmt.Errorf("agent: forward %s to %s: %w", op, upstream, err)
-	}
-	resp, err := h.cfg.HTTPClient.Do(req)
+	resp, err := h.signer.Call(ctx, h.cfg.HTTPClient, upstream, targetPrefix+op, body)
 	if err != nil {
 		return nil, fmt.Errorf("agent: forward %s to %s: %w", op, upstream, err)
 	}

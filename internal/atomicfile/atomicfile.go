@@ -25,20 +25,17 @@ import (
 
 // WriteFile replaces path with data, with permissions perm.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := Create(path, perm)
-	if err != nil {
-		return err
-	}
-	defer f.Cleanup()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
+	return write(path, data, perm, (*File).Commit)
 }
 
 // WriteNew creates path with data and permissions perm. It fails with an
 // error matching os.ErrExist, and leaves path as it is, when path exists.
 func WriteNew(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, (*File).commitNew)
+}
+
+// write writes data to a new File for path and commits it with commit.
+func write(path string, data []byte, perm os.FileMode, commit func(*File) error) error {
 	f, err := Create(path, perm)
 	if err != nil {
 		return err
@@ -47,18 +44,7 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// A link, unlike a rename, does not replace an existing file.
-	if err := os.Link(f.tmp, path); err != nil {
-		return fmt.Errorf("atomicfile: create %s: %w", path, err)
-	}
-	f.committed = true
-	if err := os.Remove(f.tmp); err != nil {
-		return fmt.Errorf("atomicfile: create %s: remove the temporary file: %w", path, err)
-	}
-	return SyncDir(filepath.Dir(path))
+	return commit(f)
 }
 
 // File is the pending new contents of a file: a temporary file in the
@@ -199,6 +185,22 @@ func (f *File) Commit() error {
 		return fmt.Errorf("atomicfile: replace %s: %w", f.path, err)
 	}
 	f.committed = true
+	return SyncDir(filepath.Dir(f.path))
+}
+
+// commitNew is Commit for WriteNew: it links the temporary file to the
+// destination, which, unlike a rename, fails when the destination exists.
+func (f *File) commitNew() error {
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(f.tmp, f.path); err != nil {
+		return fmt.Errorf("atomicfile: create %s: %w", f.path, err)
+	}
+	f.committed = true
+	if err := os.Remove(f.tmp); err != nil {
+		return fmt.Errorf("atomicfile: create %s: remove the temporary file: %w", f.path, err)
+	}
 	return SyncDir(filepath.Dir(f.path))
 }
 

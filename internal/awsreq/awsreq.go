@@ -62,6 +62,20 @@ func (s *Signer) Post(ctx context.Context, endpoint, target string, body []byte)
 	return req, nil
 }
 
+// Call sends the call that Post builds with hc and returns the answer,
+// whatever its status. The caller closes the answer's body.
+func (s *Signer) Call(ctx context.Context, hc *http.Client, endpoint, target string, body []byte) (*http.Response, error) {
+	req, err := s.Post(ctx, endpoint, target, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("awsreq: %s: %w", target, err)
+	}
+	return resp, nil
+}
+
 // Get returns a signed GET of url.
 func (s *Signer) Get(ctx context.Context, url string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

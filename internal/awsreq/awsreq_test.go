@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +116,34 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := newSigner().Get(context.Background(), "http://h/\x7f"); err == nil {
 		t.Error("Get of a malformed URL succeeded")
+	}
+}
+
+// TestCall: the server gets the signed call and its answer comes back.
+func TestCall(t *testing.T) {
+	v := verifier(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if _, err := v.Verify(r, body); err != nil {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", ContentType)
+		io.WriteString(w, r.Header.Get("X-Amz-Target")+" "+string(body))
+	}))
+	defer srv.Close()
+	resp, err := newSigner().Call(context.Background(), srv.Client(), srv.URL, "Paramstore.ListNodes", []byte("{}"))
+	if err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(got) != "Paramstore.ListNodes {}" {
+		t.Errorf("answer %d %q, want 200 \"Paramstore.ListNodes {}\"", resp.StatusCode, got)
+	}
+
+	srv.Close()
+	if _, err := newSigner().Call(context.Background(), srv.Client(), srv.URL, "Paramstore.ListNodes", nil); err == nil || !strings.Contains(err.Error(), "Paramstore.ListNodes") {
+		t.Errorf("Call to a closed server = %v, want an error naming the call", err)
 	}
 }

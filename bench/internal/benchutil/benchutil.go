@@ -88,11 +88,7 @@ func (e *StatusError) Error() string {
 // with a JSON body. On HTTP 200 it decodes the answer into out, or discards
 // it when out is nil; any other status is a *StatusError.
 func (c *Client) Do(ctx context.Context, target string, body []byte, out any) error {
-	req, err := c.signer.Post(ctx, c.url, "AmazonSSM."+target, body)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.signer.Call(ctx, c.http, c.url, "AmazonSSM."+target, body)
 	if err != nil {
 		return err
 	}
