@@ -209,7 +209,6 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			log.Error("close client", "error", err)
 		}
 	}()
-	src := agent.ClientSource(c)
 	var store incident.Store
 	if ccfg.CacheDir != "" {
 		// Beside the encrypted cache: names, counts and times, no value.
@@ -223,7 +222,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if checkEvery <= 0 {
 		checkEvery = 10 * time.Second
 	}
-	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: src, Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
+	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: c, Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
 		CheckInterval: checkEvery, Registerer: reg, Logger: log})
 	if err != nil {
 		return err
@@ -235,7 +234,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		Monitor:     mon,
 		Faults:      faults,
 		HTTPClient:  fwd,
-		Source:      src,
+		Source:      c,
 		Token:       o.token,
 		ListenAddr:  o.listen,
 		AllowWrites: o.allowWrites,
@@ -262,7 +261,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	rctx, stopRenderers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, t := range tpls {
-		r, err := agent.NewRenderer(agent.RendererConfig{Source: src, Template: t, Logger: log, Registerer: reg})
+		r, err := agent.NewRenderer(agent.RendererConfig{Source: c, Template: t, Logger: log, Registerer: reg})
 		if err != nil {
 			stopRenderers()
 			ln.Close()

@@ -39,7 +39,7 @@ func readPolicyFile(path string) (string, error) {
 }
 
 func newAuthCmd(stdout io.Writer) *cobra.Command {
-	var flags adminFlags
+	a := &authCLI{stdout: stdout}
 	cmd := &cobra.Command{
 		Use:   "auth",
 		Short: "Manage users, roles, policies and access keys of a running server",
@@ -47,37 +47,60 @@ func newAuthCmd(stdout io.Writer) *cobra.Command {
 Sign with the root credentials the server wrote on first start, e.g.
   paramstore auth --credentials-file paramstore-data/root-credentials list`,
 	}
-	flags.register(cmd)
-	call := func(cmd *cobra.Command, op string, in, out any) error {
-		c, err := flags.client(cmd.Context())
-		if err != nil {
-			return err
-		}
-		return c.call(cmd.Context(), op, in, out)
+	a.flags.register(cmd)
+	cmd.AddCommand(
+		a.principal("create-user", "CreateUser", "UserName", "Create a user"),
+		a.principal("create-role", "CreateRole", "RoleName", "Create a role (use it with assume-role)"),
+		a.putPolicy(), a.deletePolicy(), a.deleteUser(), a.list(),
+		a.createKey(), a.listKeys(), a.setStatus("disable-access-key", "Inactive"), a.setStatus("enable-access-key", "Active"), a.deleteKey(),
+		a.assumeRole(),
+	)
+	return cmd
+}
+
+// authCLI holds what the auth subcommands share: the admin connection
+// flags of the parent command and the output.
+type authCLI struct {
+	flags  adminFlags
+	stdout io.Writer
+}
+
+// call signs and sends one admin operation.
+func (a *authCLI) call(cmd *cobra.Command, op string, in, out any) error {
+	c, err := a.flags.client(cmd.Context())
+	if err != nil {
+		return err
 	}
+	return c.call(cmd.Context(), op, in, out)
+}
+
+// principal is create-user or create-role.
+func (a *authCLI) principal(use, op, nameKey, short string) *cobra.Command {
 	var policyFile string
-	principal := func(use, op, nameKey, short string) *cobra.Command {
-		c := &cobra.Command{
-			Use:   use + " NAME",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				doc, err := readPolicyFile(policyFile)
-				if err != nil {
-					return err
-				}
-				var out struct{ Principal principalInfo }
-				if err := call(cmd, op, map[string]string{nameKey: args[0], "PolicyDocument": doc}, &out); err != nil {
-					return err
-				}
-				fmt.Fprintln(stdout, out.Principal.Arn)
-				return nil
-			},
-		}
-		c.Flags().StringVar(&policyFile, "policy-file", "", "IAM policy document (JSON) attached as policy \"default\"")
-		return c
+	c := &cobra.Command{
+		Use:   use + " NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := readPolicyFile(policyFile)
+			if err != nil {
+				return err
+			}
+			var out struct{ Principal principalInfo }
+			if err := a.call(cmd, op, map[string]string{nameKey: args[0], "PolicyDocument": doc}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, out.Principal.Arn)
+			return nil
+		},
 	}
-	putPolicy := &cobra.Command{
+	c.Flags().StringVar(&policyFile, "policy-file", "", "IAM policy document (JSON) attached as policy \"default\"")
+	return c
+}
+
+func (a *authCLI) putPolicy() *cobra.Command {
+	var policyFile string
+	c := &cobra.Command{
 		Use:   "put-policy PRINCIPAL POLICY-NAME --policy-file FILE",
 		Short: "Attach (or replace) an inline policy of a user or role",
 		Args:  cobra.ExactArgs(2),
@@ -89,36 +112,46 @@ Sign with the root credentials the server wrote on first start, e.g.
 			if doc == "" {
 				return fmt.Errorf("--policy-file is required")
 			}
-			return call(cmd, "PutUserPolicy", map[string]string{"UserName": args[0], "PolicyName": args[1], "PolicyDocument": doc}, nil)
+			return a.call(cmd, "PutUserPolicy", map[string]string{"UserName": args[0], "PolicyName": args[1], "PolicyDocument": doc}, nil)
 		},
 	}
-	putPolicy.Flags().StringVar(&policyFile, "policy-file", "", "IAM policy document (JSON)")
-	deletePolicy := &cobra.Command{
+	c.Flags().StringVar(&policyFile, "policy-file", "", "IAM policy document (JSON)")
+	return c
+}
+
+func (a *authCLI) deletePolicy() *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete-policy PRINCIPAL POLICY-NAME",
 		Short: "Remove an inline policy",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, "DeleteUserPolicy", map[string]string{"UserName": args[0], "PolicyName": args[1]}, nil)
+			return a.call(cmd, "DeleteUserPolicy", map[string]string{"UserName": args[0], "PolicyName": args[1]}, nil)
 		},
 	}
-	deleteUser := &cobra.Command{
+}
+
+func (a *authCLI) deleteUser() *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a user or role and its access keys",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, "DeleteUser", map[string]string{"UserName": args[0]}, nil)
+			return a.call(cmd, "DeleteUser", map[string]string{"UserName": args[0]}, nil)
 		},
 	}
-	list := &cobra.Command{
+}
+
+func (a *authCLI) list() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List users and roles",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct{ Principals []principalInfo }
-			if err := call(cmd, "ListUsers", struct{}{}, &out); err != nil {
+			if err := a.call(cmd, "ListUsers", struct{}{}, &out); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKIND\tPOLICIES\tARN")
 			for _, p := range out.Principals {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Kind, strings.Join(p.PolicyNames, ","), p.Arn)
@@ -126,22 +159,29 @@ Sign with the root credentials the server wrote on first start, e.g.
 			return tw.Flush()
 		},
 	}
+}
+
+func (a *authCLI) createKey() *cobra.Command {
 	var profileName string
-	createKey := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "create-access-key USER",
 		Short: "Create an access key; prints it in the AWS shared-credentials format (the secret is shown only once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct{ AccessKey accessKeyInfo }
-			if err := call(cmd, "CreateAccessKey", map[string]string{"UserName": args[0]}, &out); err != nil {
+			if err := a.call(cmd, "CreateAccessKey", map[string]string{"UserName": args[0]}, &out); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", profileName, out.AccessKey.AccessKeyID, out.AccessKey.SecretAccessKey)
+			fmt.Fprintf(a.stdout, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", profileName, out.AccessKey.AccessKeyID, out.AccessKey.SecretAccessKey)
 			return nil
 		},
 	}
-	createKey.Flags().StringVar(&profileName, "profile-name", "default", "profile name to print")
-	listKeys := &cobra.Command{
+	c.Flags().StringVar(&profileName, "profile-name", "default", "profile name to print")
+	return c
+}
+
+func (a *authCLI) listKeys() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list-access-keys [USER]",
 		Short: "List access keys",
 		Args:  cobra.MaximumNArgs(1),
@@ -151,10 +191,10 @@ Sign with the root credentials the server wrote on first start, e.g.
 				in["UserName"] = args[0]
 			}
 			var out struct{ AccessKeyMetadata []accessKeyInfo }
-			if err := call(cmd, "ListAccessKeys", in, &out); err != nil {
+			if err := a.call(cmd, "ListAccessKeys", in, &out); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ACCESS KEY ID\tPRINCIPAL\tSTATUS\tEXPIRES")
 			for _, k := range out.AccessKeyMetadata {
 				exp := "-"
@@ -166,48 +206,48 @@ Sign with the root credentials the server wrote on first start, e.g.
 			return tw.Flush()
 		},
 	}
-	setStatus := func(use, status string) *cobra.Command {
-		return &cobra.Command{
-			Use:   use + " ACCESS-KEY-ID",
-			Short: "Set an access key " + strings.ToLower(status),
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return call(cmd, "UpdateAccessKey", map[string]string{"AccessKeyId": args[0], "Status": status}, nil)
-			},
-		}
+}
+
+func (a *authCLI) setStatus(use, status string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " ACCESS-KEY-ID",
+		Short: "Set an access key " + strings.ToLower(status),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd, "UpdateAccessKey", map[string]string{"AccessKeyId": args[0], "Status": status}, nil)
+		},
 	}
-	deleteKey := &cobra.Command{
+}
+
+func (a *authCLI) deleteKey() *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete-access-key ACCESS-KEY-ID",
 		Short: "Delete an access key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return call(cmd, "DeleteAccessKey", map[string]string{"AccessKeyId": args[0]}, nil)
+			return a.call(cmd, "DeleteAccessKey", map[string]string{"AccessKeyId": args[0]}, nil)
 		},
 	}
+}
+
+func (a *authCLI) assumeRole() *cobra.Command {
 	var duration time.Duration
-	assume := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "assume-role ROLE",
 		Short: "Get temporary credentials of a role; prints the environment variables to use them",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct{ Credentials accessKeyInfo }
 			in := map[string]any{"RoleName": args[0], "DurationSeconds": int64(duration / time.Second)}
-			if err := call(cmd, "AssumeRole", in, &out); err != nil {
+			if err := a.call(cmd, "AssumeRole", in, &out); err != nil {
 				return err
 			}
 			c := out.Credentials
-			fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_SESSION_TOKEN=%s\n# expires %s\n",
+			fmt.Fprintf(a.stdout, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_SESSION_TOKEN=%s\n# expires %s\n",
 				c.AccessKeyID, c.SecretAccessKey, c.SessionToken, time.Unix(int64(c.Expiration), 0).UTC().Format(time.RFC3339))
 			return nil
 		},
 	}
-	assume.Flags().DurationVar(&duration, "duration", time.Hour, "lifetime of the credentials (15m to 12h)")
-	cmd.AddCommand(
-		principal("create-user", "CreateUser", "UserName", "Create a user"),
-		principal("create-role", "CreateRole", "RoleName", "Create a role (use it with assume-role)"),
-		putPolicy, deletePolicy, deleteUser, list,
-		createKey, listKeys, setStatus("disable-access-key", "Inactive"), setStatus("enable-access-key", "Active"), deleteKey,
-		assume,
-	)
-	return cmd
+	c.Flags().DurationVar(&duration, "duration", time.Hour, "lifetime of the credentials (15m to 12h)")
+	return c
 }

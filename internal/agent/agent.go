@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/paramstore/paramstore/internal/fault"
+	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // Header names the agent adds to its responses.
@@ -90,6 +92,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     http.Handler
 	metrics *metrics
+	signer  *awsreq.Signer // of forwarded calls
 
 	lastWarn atomic.Int64 // unix nanoseconds of the last failure logged as a warning
 
@@ -124,7 +127,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Monitor != nil {
 		cfg.Source = cfg.Monitor.Wrap(cfg.Source)
 	}
-	h := &Handler{cfg: cfg, log: log, metrics: m}
+	h := &Handler{cfg: cfg, log: log, metrics: m, signer: awsreq.NewSigner(cfg.Credentials, cfg.Region, cfg.Now)}
 	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
@@ -154,7 +157,7 @@ func (h *Handler) tokenOK(r *http.Request) bool {
 }
 
 // markStale adds the stale headers when any result is stale.
-func (h *Handler) markStale(w http.ResponseWriter, rs ...Result) bool {
+func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
 	stale := false
 	var oldest time.Time
 	for _, r := range rs {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
 )
@@ -127,33 +128,33 @@ type monitored struct {
 	m *Monitor
 }
 
-func (s monitored) Get(ctx context.Context, name string, withDecryption bool) (Result, error) {
+func (s monitored) Get(ctx context.Context, name string, withDecryption bool) (client.Result, error) {
 	r, err := s.Source.Get(ctx, name, withDecryption)
 	if err != nil {
 		s.m.observe([]string{name}, nil, err)
 	} else {
-		s.m.observe([]string{name}, []Result{r}, nil)
+		s.m.observe([]string{name}, []client.Result{r}, nil)
 	}
 	return r, err
 }
 
-func (s monitored) GetMany(ctx context.Context, names []string, withDecryption bool) ([]Result, []string, error) {
+func (s monitored) GetMany(ctx context.Context, names []string, withDecryption bool) ([]client.Result, []string, error) {
 	found, invalid, err := s.Source.GetMany(ctx, names, withDecryption)
 	s.m.observe(names, found, err)
 	return found, invalid, err
 }
 
-func (s monitored) GetByPath(ctx context.Context, path string, recursive, withDecryption bool) ([]Result, error) {
+func (s monitored) GetByPath(ctx context.Context, path string, recursive, withDecryption bool) ([]client.Result, error) {
 	rs, err := s.Source.GetByPath(ctx, path, recursive, withDecryption)
 	s.m.observe([]string{path}, rs, err)
 	return rs, err
 }
 
 // observe accounts for one read of names that returned rs and err.
-func (m *Monitor) observe(names []string, rs []Result, err error) {
+func (m *Monitor) observe(names []string, rs []client.Result, err error) {
 	now := m.cfg.Now()
-	failed := err != nil && errors.Is(err, ErrUnavailable)
-	var stale []Result
+	failed := err != nil && unavailable(err)
+	var stale []client.Result
 	fromCache := err == nil && len(rs) > 0
 	for _, r := range rs {
 		if r.Stale {
@@ -397,7 +398,7 @@ func (m *Monitor) check(ctx context.Context) {
 	m.mu.Unlock()
 }
 
-func sourceOf(r Result) string {
+func sourceOf(r client.Result) string {
 	switch {
 	case r.Stale:
 		return "stale"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
 )
@@ -22,7 +23,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	clock := func() time.Time { return now }
 	src := newFakeSource()
 	src.put("/app/db", "String", "v")
-	src.health = []UpstreamHealth{{URL: "http://s1", State: "healthy", Breaker: "closed", ObservedAt: now}}
+	src.health = []client.UpstreamHealth{{URL: "http://s1", State: "healthy", Breaker: "closed", ObservedAt: now}}
 	rec, err := incident.New(incident.Config{Source: incident.SourceAgent, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	// An outage: stale serves, the breaker opens, then recovery.
 	now = now.Add(time.Minute)
 	src.stale, src.fetchedAt = true, now.Add(-30*time.Second)
-	src.health[0] = UpstreamHealth{URL: "http://s1", State: "open", Breaker: "open", LastError: "dial tcp: connection refused", ObservedAt: now, ServingStaleSince: now}
+	src.health[0] = client.UpstreamHealth{URL: "http://s1", State: "open", Breaker: "open", LastError: "dial tcp: connection refused", ObservedAt: now, ServingStaleSince: now}
 	for range 3 {
 		rr := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "http://localhost/systemsmanager/parameters/get?name=/app/db", nil)
@@ -76,7 +77,7 @@ func TestMonitorLifecycle(t *testing.T) {
 	mon.poll()
 	now = now.Add(10 * time.Second)
 	src.stale = false
-	src.health[0] = UpstreamHealth{URL: "http://s1", State: "healthy", Breaker: "closed", ObservedAt: now}
+	src.health[0] = client.UpstreamHealth{URL: "http://s1", State: "healthy", Breaker: "closed", ObservedAt: now}
 	mon.poll()
 	if _, ok := rec.Current(); ok {
 		t.Fatal("incident still open after recovery")
@@ -119,7 +120,7 @@ func TestMonitorDrill(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	src := newFakeSource()
-	src.health = []UpstreamHealth{{URL: "http://s1", State: "healthy", Breaker: "closed"}}
+	src.health = []client.UpstreamHealth{{URL: "http://s1", State: "healthy", Breaker: "closed"}}
 	rec, _ := incident.New(incident.Config{Source: incident.SourceAgent, Now: clock})
 	mon, err := NewMonitor(MonitorConfig{Source: src, Recorder: rec, Now: clock})
 	if err != nil {
