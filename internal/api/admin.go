@@ -5,6 +5,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
@@ -33,6 +34,9 @@ var adminAuditKeep = audit.NewAllowlist(
 	"Key", "Keys", "KeyId", "Enabled", "CreationDate",
 	// Cluster members (raftstore.Member).
 	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
+	// Webhook subscriptions (events.PutInput, events.Info): never Secret
+	// nor GeneratedSecret.
+	"Url", "Path", "DetailType", "Subscription", "Subscriptions", "State", "EventId",
 )
 
 type createKeyInput struct {
@@ -82,6 +86,14 @@ func (h *Handler) adminOps() map[string]opFunc {
 			}
 			return &listKeysOutput{Keys: keys}, nil
 		}),
+	}
+	if m := h.cfg.Notify; m != nil {
+		ops["PutNotification"] = op(m.Put)
+		ops["ListNotifications"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*events.ListOutput, error) {
+			return m.List(ctx, c)
+		})
+		ops["DeleteNotification"] = op(m.Delete)
+		ops["TestNotification"] = op(m.Test)
 	}
 	for name, fn := range h.cfg.Auth.AdminOps() {
 		ops[name] = func(ctx context.Context, c service.Caller, body []byte) (any, error) {

@@ -27,6 +27,7 @@ import (
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -89,7 +90,16 @@ type Config struct {
 	// SnapshotStallTimeout is how long a snapshot download may go without
 	// its reader taking any bytes before it is cut off.
 	SnapshotStallTimeout time.Duration
-	Logger               *slog.Logger
+	// PolicyScanInterval is how often the leader looks for due parameter
+	// policies (--policy-scan-interval).
+	PolicyScanInterval time.Duration
+	// Events configures webhook delivery (its Store, Keyring, Leader and
+	// Logger are set by Start); zero means events.DefaultConfig().
+	Events events.Config
+	// Now is the clock of the service and of parameter policies; nil
+	// means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Default returns the contract defaults of DESIGN.md §3.
@@ -108,6 +118,8 @@ func Default() Config {
 		// A backup download takes its time; a reader that takes nothing
 		// for this long is gone.
 		SnapshotStallTimeout: 30 * time.Second,
+		PolicyScanInterval:   time.Second,
+		Events:               events.DefaultConfig(),
 	}
 }
 
@@ -158,6 +170,8 @@ func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { retur
 
 func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
 
+func (l localStore) Changed() <-chan struct{} { return l.n.DB().Changed() }
+
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
@@ -194,6 +208,7 @@ type Server struct {
 	stopRegister context.CancelFunc
 	debug        *http.Server
 	handler      *api.Handler
+	dispatcher   *events.Dispatcher
 	done         chan error
 
 	// failed is closed when the server cannot go on (the cluster refused
@@ -287,7 +302,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return nil, masterKeyError(keyFile, cfg.MasterKeyFile != "")
 	}
-	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log, Notifier: node.DB()})
+	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log, Notifier: node.DB(), Now: cfg.Now})
 	if err != nil {
 		s.closeStore()
 		return nil, err
@@ -394,7 +409,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}, func() float64 { return float64(fs.Backlog()) }),
 		)
 	}
+	ec := cfg.Events
+	if ec.Timeout == 0 {
+		ec = events.DefaultConfig()
+	}
+	ec.Store, ec.Keyring, ec.Leader, ec.Logger, ec.Registerer, ec.Now = localStore{node}, kr, node.Ready, log, reg, cfg.Now
+	dispatcher, err := events.NewDispatcher(ec)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
 	h, err := api.New(api.Config{
+		Notify:        events.NewManager(node, kr, cfg.Now),
 		Audit:         sink,
 		Auth:          authn,
 		NoAuth:        noAuth,
@@ -476,6 +502,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		go s.debug.Serve(dln)
 		log.Info("pprof listening", "addr", dln.Addr().String())
 	}
+	s.dispatcher = dispatcher
+	dispatcher.Start()
 	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
 	return s, nil
 }
@@ -586,6 +614,10 @@ func (s *Server) closeStore() error {
 	var err error
 	if s.stopRegister != nil {
 		s.stopRegister()
+	}
+	if s.dispatcher != nil {
+		s.dispatcher.Close()
+		s.dispatcher = nil
 	}
 	if s.audit != nil {
 		err = s.audit.Close()

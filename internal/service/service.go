@@ -204,6 +204,9 @@ func (s *Service) retry(ctx context.Context, tenancy, key string, step func() er
 // apply proposes a command, passing store sentinels through for the caller
 // to translate and wrapping anything else as an internal error.
 func (s *Service) apply(ctx context.Context, cmd *store.Command) error {
+	if cmd.Time == 0 {
+		cmd.Time = s.nowMillis()
+	}
 	err := s.st.Apply(ctx, cmd)
 	switch {
 	case err == nil:
