@@ -209,6 +209,7 @@ type Server struct {
 	debug        *http.Server
 	handler      *api.Handler
 	dispatcher   *events.Dispatcher
+	scanner      *events.Scanner
 	done         chan error
 
 	// failed is closed when the server cannot go on (the cluster refused
@@ -419,6 +420,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
+	scanInterval := cfg.PolicyScanInterval
+	if scanInterval == 0 {
+		scanInterval = time.Second
+	}
+	scanner, err := events.NewScanner(events.ScannerConfig{Store: localStore{node}, Leader: node.Ready, Now: cfg.Now,
+		Interval: scanInterval, Logger: log})
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
 	h, err := api.New(api.Config{
 		Notify:        events.NewManager(node, kr, cfg.Now),
 		Audit:         sink,
@@ -502,8 +513,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		go s.debug.Serve(dln)
 		log.Info("pprof listening", "addr", dln.Addr().String())
 	}
-	s.dispatcher = dispatcher
+	s.dispatcher, s.scanner = dispatcher, scanner
 	dispatcher.Start()
+	scanner.Start()
 	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
 	return s, nil
 }
@@ -614,6 +626,10 @@ func (s *Server) closeStore() error {
 	var err error
 	if s.stopRegister != nil {
 		s.stopRegister()
+	}
+	if s.scanner != nil {
+		s.scanner.Close()
+		s.scanner = nil
 	}
 	if s.dispatcher != nil {
 		s.dispatcher.Close()

@@ -477,6 +477,8 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyNotifyDelete(tx, c)
 	case OpNotifyAck:
 		return applyNotifyAck(tx, c)
+	case OpPolicyFire:
+		return applyPolicyFire(tx, index, c)
 	case OpNoop:
 		return nil
 	}
@@ -564,6 +566,10 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	}
 	p := *c.Param
 	p.ModIndex = index
+	p.Fired = nil
+	if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+		return err
+	}
 	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
 		return err
 	}
@@ -605,6 +611,9 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
 		return err
 	}
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
+		return err
+	}
+	if err := indexPolicies(tx, c.Tenancy, c.Name, nil); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}); err != nil {
@@ -717,7 +726,7 @@ func applyDisableKey(tx *bolt.Tx, c *Command) error {
 }
 
 func applyResetAll(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketParams, bucketVersions, bucketTenancy} {
+	for _, name := range [][]byte{bucketParams, bucketVersions, bucketTenancy, bucketPolicyParams} {
 		if err := tx.DeleteBucket(name); err != nil {
 			return err
 		}

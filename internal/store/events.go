@@ -36,7 +36,7 @@ var (
 	bucketOutbox = []byte("outbox")
 	bucketSubs   = []byte("subs")
 
-	eventBuckets = [][]byte{bucketOutbox, bucketSubs}
+	eventBuckets = [][]byte{bucketOutbox, bucketSubs, bucketPolicyParams}
 )
 
 // Event kinds: the detail-type of the EventBridge event.
