@@ -60,6 +60,10 @@ type Config struct {
 	// Poll is how often an idle loop looks again without a signal (a
 	// leadership change has none).
 	Poll time.Duration
+	// AckInterval is how long delivery progress may stay unrecorded: one
+	// proposal covers the deliveries of that interval (after a failover,
+	// they are delivered again).
+	AckInterval time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -72,6 +76,7 @@ func DefaultConfig() Config {
 		BackoffMin:  100 * time.Millisecond,
 		BackoffMax:  30 * time.Second,
 		Poll:        250 * time.Millisecond,
+		AckInterval: 100 * time.Millisecond,
 	}
 }
 
@@ -80,8 +85,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Store == nil || c.Keyring == nil || c.Leader == nil:
 		return errors.New("events: Config.Store, Keyring and Leader are required")
-	case c.Timeout <= 0 || c.MaxResponse < 0 || c.QueueLimit < 1 || c.DeadAfter <= 0 || c.Poll <= 0:
-		return errors.New("events: Config.Timeout, QueueLimit, DeadAfter and Poll must be positive")
+	case c.Timeout <= 0 || c.MaxResponse < 0 || c.QueueLimit < 1 || c.DeadAfter <= 0 || c.Poll <= 0 || c.AckInterval <= 0:
+		return errors.New("events: Config.Timeout, QueueLimit, DeadAfter, Poll and AckInterval must be positive")
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
 		return errors.New("events: Config.BackoffMax must be >= BackoffMin > 0")
 	}
@@ -275,6 +280,7 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		batch   store.Ack
 		attempt int
 		failing time.Time // first failure of the current event
+		flushed time.Time // last proposal (real time: it paces raft writes)
 	)
 	flush := func() bool {
 		if !acked.Less(local) && batch.Failed == 0 && batch.LastError == "" && !batch.ClearError && len(batch.DeadIDs) == 0 {
@@ -292,7 +298,7 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 			}
 			return false
 		}
-		acked, batch = a.Pos, store.Ack{}
+		acked, batch, flushed = a.Pos, store.Ack{}, time.Now()
 		return true
 	}
 	defer d.lag.DeleteLabelValues(k.name)
@@ -337,6 +343,11 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 			if local.Less(n.skipTo) {
 				local = n.skipTo
 			}
+			if wait := d.cfg.AckInterval - time.Since(flushed); wait > 0 && batch.Delivered > 0 {
+				// Coalesce: new events may come before the interval ends.
+				d.wait(ctx, changed, wait)
+				continue
+			}
 			flush()
 			d.wait(ctx, changed, d.cfg.Poll)
 			continue
@@ -358,8 +369,8 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 				batch.ClearError, batch.LastError = true, ""
 			}
 			attempt, failing = 0, time.Time{}
-			// Several deliveries per proposal while events keep coming.
-			if batch.Delivered >= 64 || n.pending <= 1 {
+			// One proposal per AckInterval while events keep coming.
+			if batch.Delivered >= 1024 || time.Since(flushed) >= d.cfg.AckInterval {
 				flush()
 			}
 			continue
