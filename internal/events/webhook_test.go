@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -301,4 +302,64 @@ func TestWebhookReceiverOutage(t *testing.T) {
 	fails := rcv.fails
 	rcv.mu.Unlock()
 	t.Logf("outage: %d refused attempts, %d events delivered, %d duplicates", fails, len(evs), dups)
+}
+
+// TestWebhookLongOutage is the receiver outage with the default retry
+// settings (backoff up to 30 s) and a real outage length, writes going on
+// all along: PARAMSTORE_WEBHOOK_OUTAGE=30s go test -run LongOutage -v.
+func TestWebhookLongOutage(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("PARAMSTORE_WEBHOOK_OUTAGE"))
+	if err != nil {
+		t.Skip("set PARAMSTORE_WEBHOOK_OUTAGE (e.g. 30s)")
+	}
+	_, endpoint := servertest.Start(t)
+	rcv := newReceiver(t, "k")
+	if err := admin(t, endpoint, "PutNotification", map[string]string{"Name": "r", "Url": rcv.srv.URL, "Secret": "k"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := servertest.Client(t, endpoint, region)
+	put := func(i int) {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/outage/p"), Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for ; n < 20; n++ { // before: delivered as they come
+		put(n)
+	}
+	rcv.setDown(true)
+	start := time.Now()
+	for time.Since(start) < d {
+		put(n)
+		n++
+		time.Sleep(100 * time.Millisecond)
+	}
+	rcv.setDown(false)
+	back := time.Now()
+	for i := 0; i < 20; i++ { // after
+		put(n)
+		n++
+	}
+	rcv.await(t, n)
+	caughtUp := time.Since(back)
+	evs, _, ids := rcv.snapshot()
+	last := int64(0)
+	for _, ev := range evs {
+		var ver int64
+		fmt.Sscan(fmt.Sprint(detailOf(t, ev)["toVersion"]), &ver)
+		if ver < last {
+			t.Errorf("out of order: %d after %d", ver, last)
+		}
+		last = ver
+	}
+	rcv.mu.Lock()
+	fails := rcv.fails
+	rcv.mu.Unlock()
+	if len(ids) != n {
+		t.Errorf("%d distinct events, want %d", len(ids), n)
+	}
+	t.Logf("outage %v: %d events written, %d refused attempts during it, %d deliveries of %d distinct events, %d duplicates, in order; caught up %v after the receiver came back",
+		d, n, fails, len(evs), len(ids), len(evs)-len(ids), caughtUp.Round(time.Millisecond))
 }
