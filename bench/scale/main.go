@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, n := range cfg.sizes {
 		r, err := runSize(ctx, cfg, n, stderr)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("scale run N=%d: %w", n, err)
 		}
 		results = append(results, r)
 	}

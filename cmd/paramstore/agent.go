@@ -224,7 +224,11 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			ln.Close()
 			return err
 		}
-		wg.Go(func() { r.Run(rctx) })
+		wg.Go(func() {
+			if err := r.Run(rctx); err != nil {
+				log.Error("template renderer stopped", "template", t.Source, "dest", t.Dest, "error", err)
+			}
+		})
 	}
 	// Follow the upstream's change stream so cached values are refreshed
 	// within moments of a change (the client falls back to polling when the

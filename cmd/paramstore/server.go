@@ -75,10 +75,11 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.PolicyScanInterval, "policy-scan-interval", cfg.PolicyScanInterval, "how often the leader looks for due parameter policies")
 	f.Int64Var(&cfg.Limits.StandardParameters, "standard-parameter-limit", cfg.Limits.StandardParameters, "Standard-tier parameters per account and region (AWS: 10000)")
 	f.Int64Var(&cfg.Limits.AdvancedParameters, "advanced-parameter-limit", cfg.Limits.AdvancedParameters, "Advanced-tier parameters per account and region (AWS: 100000)")
-	for i, name := range []string{"reads", "writes", "describes"} {
-		f.Var(&limitFlag{&cfg.Throttle[i]}, "throttle-"+name, "per-access-key limit of "+name+" as RATE[:BURST] requests/s (default unlimited)")
+	for c := range throttle.NumClasses {
+		f.Var(&limitFlag{&cfg.Throttle[c]}, "throttle-"+c.String(), "per-access-key limit of "+c.String()+" as RATE[:BURST] requests/s (default unlimited)")
 	}
 	f.BoolVar(&cfg.ForceNewCluster, "force-new-cluster", false, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
+	f.BoolVar(&cfg.FaultInjection, "enable-fault-injection", false, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
 	return cmd

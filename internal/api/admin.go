@@ -5,15 +5,14 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
-	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/service"
-	"github.com/paramstore/paramstore/internal/ssm"
 )
 
 // The admin API shares the SSM endpoint, protocol, authentication, audit
-// and metrics: X-Amz-Target: Paramstore.<Operation>. It manages identities
-// (package auth) and the keyring (package service). `paramstore auth` and
-// `paramstore keys` are its clients.
+// and metrics: X-Amz-Target: Paramstore.<Operation> (operations.go). It
+// manages identities (package auth), the keyring (package service) and
+// cluster membership (cluster.go). `paramstore auth`, `paramstore keys` and
+// `paramstore cluster` are its clients.
 
 // adminAuditKeep names the members of admin API requests and responses
 // (and of any other call that is not an SSM operation) whose values the
@@ -64,53 +63,44 @@ func (a adminCaller) Authorize(action, resource string) error {
 
 func (a adminCaller) Root() bool { return a.root }
 
+// iam adapts an identity operation of package auth, which authorizes its
+// caller through auth.Caller.
+func iam(fn func(context.Context, auth.Caller, *auth.AdminRequest) (any, error)) opFunc {
+	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+		var in auth.AdminRequest
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		ac := adminCaller{authz: allowAll{}, root: true}
+		if req, ok := c.Authz.(*auth.Request); ok {
+			ac = adminCaller{authz: req, root: req.ID.Root()}
+		}
+		out, err := fn(ctx, ac, &in)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
 // allowAll authorizes everything (NoAuth mode).
 type allowAll struct{}
 
 func (allowAll) Authorize(string, string, map[string]string) error { return nil }
 
-func (h *Handler) adminOps() map[string]opFunc {
-	ops := map[string]opFunc{
-		"CreateKey": op(func(ctx context.Context, c service.Caller, in *createKeyInput) (*createKeyOutput, error) {
-			k, err := h.svc.CreateKey(ctx, c, in.Alias, in.Description)
-			if err != nil {
-				return nil, err
-			}
-			h.log.Info("key created", "key_id", k.KeyID, "alias", k.Alias, "region", c.Tenancy.Region)
-			return &createKeyOutput{Key: k}, nil
-		}),
-		"ListKeys": op(func(ctx context.Context, c service.Caller, _ *struct{}) (*listKeysOutput, error) {
-			keys, err := h.svc.ListKeys(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			return &listKeysOutput{Keys: keys}, nil
-		}),
+func (h *Handler) createKey(ctx context.Context, c service.Caller, in *createKeyInput) (*createKeyOutput, error) {
+	k, err := h.svc.CreateKey(ctx, c, in.Alias, in.Description)
+	if err != nil {
+		return nil, err
 	}
-	if m := h.cfg.Notify; m != nil {
-		ops["PutNotification"] = op(m.Put)
-		ops["ListNotifications"] = op(func(ctx context.Context, c service.Caller, _ *struct{}) (*events.ListOutput, error) {
-			return m.List(ctx, c)
-		})
-		ops["DeleteNotification"] = op(m.Delete)
-		ops["TestNotification"] = op(m.Test)
+	h.log.Info("key created", "key_id", k.KeyID, "alias", k.Alias, "region", c.Tenancy.Region)
+	return &createKeyOutput{Key: k}, nil
+}
+
+func (h *Handler) listKeys(ctx context.Context, c service.Caller, _ *struct{}) (*listKeysOutput, error) {
+	keys, err := h.svc.ListKeys(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	for name, fn := range h.cfg.Auth.AdminOps() {
-		ops[name] = func(ctx context.Context, c service.Caller, body []byte) (any, error) {
-			var in auth.AdminRequest
-			if err := decode(body, &in); err != nil {
-				return nil, err
-			}
-			ac := adminCaller{authz: allowAll{}, root: true}
-			if req, ok := c.Authz.(*auth.Request); ok {
-				ac = adminCaller{authz: req, root: req.ID.Root()}
-			}
-			out, err := fn(ctx, ac, &in)
-			if err != nil {
-				return nil, ssm.AsError(err)
-			}
-			return out, nil
-		}
-	}
-	return ops
+	return &listKeysOutput{Keys: keys}, nil
 }

@@ -35,12 +35,6 @@ import (
 	"github.com/paramstore/paramstore/internal/throttle"
 )
 
-func init() {
-	// Every call takes two random UUIDs (request ID, audit event ID); the
-	// pool reads crypto/rand once per 16 of them instead of once each.
-	uuid.EnableRandPool()
-}
-
 // MaxBodyBytes is the request size limit (spec §3.6).
 const MaxBodyBytes = 1 << 20
 
@@ -48,11 +42,7 @@ const MaxBodyBytes = 1 << 20
 // (this node's local state, bounded by --max-staleness) or "linearizable".
 const consistencyHeader = "X-Paramstore-Consistency"
 
-const (
-	targetPrefix = "AmazonSSM."
-	adminPrefix  = "Paramstore."
-	contentType  = "application/x-amz-json-1.1"
-)
+const contentType = "application/x-amz-json-1.1"
 
 // Config configures the handler.
 type Config struct {
@@ -93,7 +83,7 @@ type Handler struct {
 	cfg     Config
 	svc     *service.Service
 	log     *slog.Logger
-	ops     map[string]opFunc // by X-Amz-Target
+	ops     map[string]*operation // by X-Amz-Target (operations.go)
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
@@ -107,19 +97,6 @@ type Handler struct {
 // that draining in-flight requests does not wait for them.
 func (h *Handler) BeginShutdown() {
 	h.stopOnce.Do(func() { close(h.stopping) })
-}
-
-type opFunc func(ctx context.Context, c service.Caller, body []byte) (any, error)
-
-// op adapts a service method: decode the body into its input, call it.
-func op[In, Out any](fn func(context.Context, service.Caller, *In) (*Out, error)) opFunc {
-	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
-		var in In
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
-		return fn(ctx, c, &in)
-	}
 }
 
 // New builds the handler.
@@ -144,35 +121,10 @@ func New(cfg Config) (*Handler, error) {
 	}
 	s := cfg.Service
 	h := &Handler{cfg: cfg, svc: s, log: cfg.Logger, reg: cfg.Registry, stopping: make(chan struct{})}
-	ssmOps := map[string]opFunc{
-		"PutParameter":            op(s.PutParameter),
-		"GetParameter":            op(s.GetParameter),
-		"GetParameters":           op(s.GetParameters),
-		"GetParametersByPath":     op(s.GetParametersByPath),
-		"GetParameterHistory":     op(s.GetParameterHistory),
-		"DescribeParameters":      op(s.DescribeParameters),
-		"DeleteParameter":         op(s.DeleteParameter),
-		"DeleteParameters":        op(s.DeleteParameters),
-		"LabelParameterVersion":   op(s.LabelParameterVersion),
-		"UnlabelParameterVersion": op(s.UnlabelParameterVersion),
-		"AddTagsToResource":       op(s.AddTagsToResource),
-		"RemoveTagsFromResource":  op(s.RemoveTagsFromResource),
-		"ListTagsForResource":     op(s.ListTagsForResource),
-		"GetServiceSetting":       op(s.GetServiceSetting),
-		"UpdateServiceSetting":    op(s.UpdateServiceSetting),
-		"ResetServiceSetting":     op(s.ResetServiceSetting),
-	}
-	h.ops = map[string]opFunc{}
-	for name, fn := range ssmOps {
-		h.ops[targetPrefix+name] = fn
-	}
-	for name, fn := range h.adminOps() {
-		h.ops[adminPrefix+name] = fn
-	}
-	if cfg.Cluster != nil {
-		for name, fn := range h.clusterOps() {
-			h.ops[adminPrefix+name] = fn
-		}
+	ops := h.operations()
+	h.ops = make(map[string]*operation, len(ops))
+	for i := range ops {
+		h.ops[ops[i].target()] = &ops[i]
 	}
 	m, err := newMetrics(h.reg)
 	if err != nil {
@@ -246,7 +198,8 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 // call is one API request in flight.
 type call struct {
 	reqID    string
-	op       string
+	op       string     // the operation's name, "unknown" until routed
+	o        *operation // nil until routed
 	start    time.Time
 	body     []byte // what the operation decoded (and the audit records)
 	region   string
@@ -265,7 +218,11 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
 		if p := recover(); p != nil {
-			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %v", c.op, p))
+			perr, ok := p.(error)
+			if !ok {
+				perr = fmt.Errorf("%v", p)
+			}
+			c.out, c.err = nil, ssm.Wrap(fmt.Errorf("api: panic in %s: %w", c.op, perr))
 			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)
@@ -296,17 +253,16 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		body = queryBody(r.URL.Query())
 		c.body = body
 	}
-	target := r.Header.Get("X-Amz-Target")
-	fn := h.ops[target]
-	if fn == nil {
+	o := h.ops[r.Header.Get("X-Amz-Target")]
+	if o == nil {
 		return nil, ssm.Bare(ssm.CodeUnknownOperation)
 	}
-	c.op = target[strings.IndexByte(target, '.')+1:]
+	c.op, c.o = o.name, o
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
 	if h.cfg.Throttle != nil {
-		if err := h.cfg.Throttle.Allow(accessKey, throttle.ClassOf(c.op)); err != nil {
+		if err := h.cfg.Throttle.Allow(accessKey, o.class); err != nil {
 			return nil, ssm.NewError(ssm.CodeThrottling, "Rate exceeded")
 		}
 	}
@@ -318,11 +274,11 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	default:
 		// Writes plan against local state: their compare-and-set commit
 		// catches staleness. Reads follow the node's default.
-		if h.cfg.StaleReads || !readOnly[c.op] {
+		if h.cfg.StaleReads || !o.readOnly() {
 			ctx = store.WithStale(ctx)
 		}
 	}
-	if h.cfg.Audit != nil && !readOnly[c.op] {
+	if h.cfg.Audit != nil && !o.readOnly() {
 		// A body that cannot decode changes nothing and needs no intent.
 		if err := checkBody(body); err != nil {
 			return nil, err
@@ -331,7 +287,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 			return nil, err
 		}
 	}
-	return fn(ctx, caller, body)
+	return o.run(ctx, caller, body)
 }
 
 // logIntent writes the intent record of a call that may change state and
@@ -419,7 +375,9 @@ func identityType(kind string) string {
 	return audit.IdentityIAMUser
 }
 
-// toSSMError turns an authentication failure into the AWS error to send.
+// toSSMError turns an authentication failure into the AWS error to send:
+// sigv4's errors keep their code and message; others are translated as
+// any failure is (service.AWSError).
 func toSSMError(err error) *ssm.Error {
 	var se *sigv4.Error
 	if errors.As(err, &se) {
@@ -429,7 +387,7 @@ func toSSMError(err error) *ssm.Error {
 		}
 		return e
 	}
-	return ssm.AsError(err)
+	return service.AWSError(err)
 }
 
 func sourceIP(r *http.Request) string {
@@ -554,14 +512,6 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// finish writes the response or the error and records metrics and logs.
-// readOnly operations are audited without waiting for the fsync.
-var readOnly = map[string]bool{
-	"GetParameter": true, "GetParameters": true, "GetParametersByPath": true, "GetParameterHistory": true,
-	"DescribeParameters": true, "ListTagsForResource": true, "GetServiceSetting": true,
-	"ListUsers": true, "ListAccessKeys": true, "ListKeys": true, "ListNodes": true,
-}
-
 // finish writes the audit record, then the response or the error, and
 // records metrics and logs. A call that changes state is answered only
 // once its audit record is durable.
@@ -581,7 +531,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	var e *ssm.Error
 	if c.err != nil {
-		e = wireError(c.err)
+		e = service.AWSError(c.err)
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
@@ -611,24 +561,8 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 }
 
-// wireError is the AWS error a failed call is answered with: the *ssm.Error
-// in err's chain, or InternalServerError; but a store that cannot serve now
-// (no leader, or too stale) is ServiceUnavailable, which the SDKs retry,
-// whichever layer wrapped it as an internal error on the way.
-func wireError(err error) *ssm.Error {
-	e := ssm.AsError(err)
-	if e.Code == ssm.CodeInternal && errors.Is(err, store.ErrUnavailable) {
-		cause := e.Unwrap()
-		if cause == nil {
-			cause = err
-		}
-		return ssm.Unavailable(cause)
-	}
-	return e
-}
-
 // logFailure logs the failures that are the server's, with their cause
-// (ssm.Error's LogValue): internal errors, and unavailability as a warning.
+// (ssm.Error's Error): internal errors, and unavailability as a warning.
 func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 	switch e.Code {
 	case ssm.CodeInternal:
@@ -657,9 +591,10 @@ func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
 
 // record returns the audit record of c without its outcome.
 // requestParameters are the bytes the operation decoded, and nothing when
-// they are not JSON (the call then failed before it ran). Calls other than
-// the SSM operations (the admin API, unknown targets) are recorded default
-// deny: only the members adminAuditKeep names keep their values.
+// they are not JSON (the call then failed before it ran). The target's
+// family decides the redaction (operations.go); a call to an unknown target
+// is recorded default deny, as the admin API is: only the members
+// adminAuditKeep names keep their values.
 func (h *Handler) record(r *http.Request, c *call) audit.Record {
 	rec := audit.Record{
 		EventTime:          c.start,
@@ -669,14 +604,15 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 		UserAgent:          r.UserAgent(),
 		UserIdentity:       c.identity,
 		RequestID:          c.reqID,
-		ReadOnly:           readOnly[c.op],
+		ReadOnly:           c.o != nil && c.o.readOnly(),
 		RecipientAccountID: h.cfg.Account,
 	}
 	if json.Valid(c.body) {
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
-	if target := r.Header.Get("X-Amz-Target"); !strings.HasPrefix(target, targetPrefix) || h.ops[target] == nil {
-		rec.Keep = adminAuditKeep
+	rec.Keep = adminAuditKeep
+	if o := h.ops[r.Header.Get("X-Amz-Target")]; o != nil {
+		rec.Keep = o.family.keep
 	}
 	return rec
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
 
@@ -33,7 +34,9 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, _, err := h.authenticate(r, c)
 	if err != nil {
-		fail(ssm.AsError(err))
+		e := service.AWSError(err)
+		logFailure(h.log, c.reqID, c.op, e)
+		fail(e)
 		return
 	}
 	q := r.URL.Query()
@@ -80,7 +83,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		return // the client went away during its long poll
 	}
 	if err != nil {
-		e := wireError(err)
+		e := service.AWSError(err)
 		logFailure(h.log, c.reqID, c.op, e)
 		fail(e)
 		return

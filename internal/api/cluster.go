@@ -40,43 +40,41 @@ func clusterErr(err error) error {
 	return ssm.NewError("ClusterOperationFailed", err.Error())
 }
 
-// clusterOps are the admin operations on membership (Paramstore.*).
-func (h *Handler) clusterOps() map[string]opFunc {
-	arn := "arn:aws:paramstore::" + h.cfg.Account + ":cluster"
-	authz := func(c service.Caller, action string) error {
-		if c.Authz == nil {
-			return nil
-		}
-		return c.Authz.Authorize(action, arn, nil)
+// authorizeCluster authorizes a membership operation on the cluster.
+func (h *Handler) authorizeCluster(c service.Caller, action string) error {
+	if c.Authz == nil {
+		return nil
 	}
-	return map[string]opFunc{
-		"ListNodes": op(func(ctx context.Context, c service.Caller, _ *struct{}) (*membersOutput, error) {
-			if err := authz(c, "paramstore:ListNodes"); err != nil {
-				return nil, err
-			}
-			m, err := h.cfg.Cluster.Members()
-			if err != nil {
-				return nil, clusterErr(err)
-			}
-			return &membersOutput{Members: m}, nil
-		}),
-		"RemoveNode": op(func(ctx context.Context, c service.Caller, in *nodeInput) (*struct{}, error) {
-			if err := authz(c, "paramstore:RemoveNode"); err != nil {
-				return nil, err
-			}
-			if in.NodeId == "" {
-				return nil, ssm.ErrValidation("NodeId is required.")
-			}
-			h.log.Info("removing cluster member", "node_id", in.NodeId)
-			return &struct{}{}, clusterErr(h.cfg.Cluster.RemoveMember(ctx, in.NodeId))
-		}),
-		"TransferLeadership": op(func(ctx context.Context, c service.Caller, in *nodeInput) (*struct{}, error) {
-			if err := authz(c, "paramstore:TransferLeadership"); err != nil {
-				return nil, err
-			}
-			return &struct{}{}, clusterErr(h.cfg.Cluster.TransferLeadership(in.NodeId))
-		}),
+	return c.Authz.Authorize(action, "arn:aws:paramstore::"+h.cfg.Account+":cluster", nil)
+}
+
+func (h *Handler) listNodes(ctx context.Context, c service.Caller, _ *struct{}) (*membersOutput, error) {
+	if err := h.authorizeCluster(c, "paramstore:ListNodes"); err != nil {
+		return nil, err
 	}
+	m, err := h.cfg.Cluster.Members()
+	if err != nil {
+		return nil, clusterErr(err)
+	}
+	return &membersOutput{Members: m}, nil
+}
+
+func (h *Handler) removeNode(ctx context.Context, c service.Caller, in *nodeInput) (*struct{}, error) {
+	if err := h.authorizeCluster(c, "paramstore:RemoveNode"); err != nil {
+		return nil, err
+	}
+	if in.NodeId == "" {
+		return nil, ssm.ErrValidation("NodeId is required.")
+	}
+	h.log.Info("removing cluster member", "node_id", in.NodeId)
+	return &struct{}{}, clusterErr(h.cfg.Cluster.RemoveMember(ctx, in.NodeId))
+}
+
+func (h *Handler) transferLeadership(ctx context.Context, c service.Caller, in *nodeInput) (*struct{}, error) {
+	if err := h.authorizeCluster(c, "paramstore:TransferLeadership"); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, clusterErr(h.cfg.Cluster.TransferLeadership(in.NodeId))
 }
 
 // snapshot streams a consistent copy of this node's state (a backup) to a
@@ -100,6 +98,7 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	// Serve only state that is at least as new as the cluster's commit
 	// index when the request arrived (a linearizable read).
 	if err := h.cfg.Cluster.View(r.Context(), func(*store.Reader) error { return nil }); err != nil {
+		h.log.Warn("snapshot refused", "error", err)
 		http.Error(w, "snapshot: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}

@@ -44,7 +44,8 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 //
 // The default headers are those an SDK sends: X-Amz-Target
 // AmazonSSM.<Action>, Content-Type application/x-amz-json-1.1 and a SigV4
-// Authorization header for us-east-1 (signatures are not verified yet).
+// Authorization header for us-east-1, whose signature is not checked: the
+// server runs with --dev, which accepts any signature.
 
 const goldenAuth = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00"
 

@@ -88,3 +88,21 @@ func TestThrottlingPerAccessKey(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminListingsAreNotWrites: the admin API's listings change nothing
+// and take from the describes bucket, so a key whose writes are exhausted
+// still lists users, access keys and keyring keys.
+func TestAdminListingsAreNotWrites(t *testing.T) {
+	e := newAuthEnv(t, func(c *server.Config) {
+		c.Throttle[throttle.Writes] = throttle.Limit{Rate: 0.001, Burst: 1}
+	})
+	e.rootAdmin("CreateUser", map[string]string{"UserName": "first"}, nil)
+	wantWire(t, e.admin(e.root, "CreateUser", map[string]string{"UserName": "second"}), "ThrottlingException", "Rate exceeded")
+	for _, op := range []string{"ListUsers", "ListAccessKeys", "ListKeys"} {
+		for i := 1; i <= 3; i++ {
+			if res := e.admin(e.root, op, map[string]string{}); res.status != http.StatusOK {
+				t.Errorf("%s %d with writes exhausted: got %d %s %q, want 200", op, i, res.status, res.code, res.msg)
+			}
+		}
+	}
+}

@@ -70,23 +70,6 @@ type AccessKeyInfo struct {
 	Expiration      float64 `json:"Expiration,omitempty"`
 }
 
-// AdminOps returns the admin operations by name.
-func (a *Authenticator) AdminOps() map[string]func(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
-	return map[string]func(context.Context, Caller, *AdminRequest) (any, error){
-		"CreateUser":       a.createUser,
-		"CreateRole":       a.createRole,
-		"DeleteUser":       a.deletePrincipal,
-		"ListUsers":        a.listPrincipals,
-		"PutUserPolicy":    a.putPolicy,
-		"DeleteUserPolicy": a.deletePolicy,
-		"CreateAccessKey":  a.createAccessKey,
-		"UpdateAccessKey":  a.updateAccessKey,
-		"DeleteAccessKey":  a.deleteAccessKey,
-		"ListAccessKeys":   a.listAccessKeys,
-		"AssumeRole":       a.assumeRole,
-	}
-}
-
 func (a *Authenticator) userARN(name string) string {
 	return "arn:aws:iam::" + a.account + ":user/" + name
 }
@@ -141,14 +124,16 @@ func (a *Authenticator) info(p *store.Principal) PrincipalInfo {
 		Policies: slices.Sorted(maps.Keys(p.Policies))}
 }
 
-func (a *Authenticator) createUser(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// CreateUser creates a user (UserName) with an optional inline policy (PolicyDocument).
+func (a *Authenticator) CreateUser(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	if err := authz.Authorize("iam:CreateUser", a.userARN(in.UserName)); err != nil {
 		return nil, err
 	}
 	return a.createPrincipal(ctx, store.KindUser, in.UserName, in.PolicyDocument)
 }
 
-func (a *Authenticator) createRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// CreateRole creates a role (RoleName) with an optional inline policy (PolicyDocument).
+func (a *Authenticator) CreateRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	if err := authz.Authorize("iam:CreateRole", a.roleARN(in.RoleName)); err != nil {
 		return nil, err
 	}
@@ -176,7 +161,8 @@ func (a *Authenticator) target(ctx context.Context, in *AdminRequest) (*store.Pr
 	return p, nil
 }
 
-func (a *Authenticator) deletePrincipal(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// DeleteUser deletes a user or role (UserName or RoleName) and its access keys.
+func (a *Authenticator) DeleteUser(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
@@ -201,7 +187,8 @@ func kindAction(kind string) string {
 	return "User"
 }
 
-func (a *Authenticator) listPrincipals(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// ListUsers lists the users and roles.
+func (a *Authenticator) ListUsers(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	if err := authz.Authorize("iam:ListUsers", "arn:aws:iam::"+a.account+":user/*"); err != nil {
 		return nil, err
 	}
@@ -221,7 +208,8 @@ func (a *Authenticator) listPrincipals(ctx context.Context, authz Caller, in *Ad
 	return map[string]any{"Principals": out}, nil
 }
 
-func (a *Authenticator) putPolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// PutUserPolicy sets an inline policy (PolicyName, PolicyDocument) of a user or role.
+func (a *Authenticator) PutUserPolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
@@ -247,7 +235,8 @@ func (a *Authenticator) putPolicy(ctx context.Context, authz Caller, in *AdminRe
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) deletePolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// DeleteUserPolicy removes an inline policy of a user or role.
+func (a *Authenticator) DeleteUserPolicy(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, in)
 	if err != nil {
 		return nil, err
@@ -294,7 +283,8 @@ func (a *Authenticator) newKey(ctx context.Context, principal string, temporary 
 	return info, nil
 }
 
-func (a *Authenticator) createAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// CreateAccessKey creates an access key; its secret is only in this response.
+func (a *Authenticator) CreateAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, &AdminRequest{UserName: in.UserName})
 	if err != nil {
 		return nil, err
@@ -332,7 +322,8 @@ func (a *Authenticator) accessKey(ctx context.Context, keyID string) (*store.Acc
 	return ak, p, nil
 }
 
-func (a *Authenticator) updateAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// UpdateAccessKey sets an access key's Status (Active or Inactive).
+func (a *Authenticator) UpdateAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	ak, p, err := a.accessKey(ctx, in.AccessKeyId)
 	if err != nil {
 		return nil, err
@@ -357,7 +348,8 @@ func (a *Authenticator) updateAccessKey(ctx context.Context, authz Caller, in *A
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) deleteAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// DeleteAccessKey deletes an access key.
+func (a *Authenticator) DeleteAccessKey(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	_, p, err := a.accessKey(ctx, in.AccessKeyId)
 	if err != nil {
 		return nil, err
@@ -374,7 +366,8 @@ func (a *Authenticator) deleteAccessKey(ctx context.Context, authz Caller, in *A
 	return struct{}{}, nil
 }
 
-func (a *Authenticator) listAccessKeys(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// ListAccessKeys lists the access keys of a user or role, without their secrets.
+func (a *Authenticator) ListAccessKeys(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	resource := "arn:aws:iam::" + a.account + ":user/*"
 	if in.UserName != "" {
 		resource = a.userARN(in.UserName)
@@ -406,7 +399,9 @@ func (a *Authenticator) listAccessKeys(ctx context.Context, authz Caller, in *Ad
 // MaxSessionDuration bounds AssumeRole credentials.
 const MaxSessionDuration = 12 * time.Hour
 
-func (a *Authenticator) assumeRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
+// AssumeRole issues temporary credentials of a role for DurationSeconds
+// (default an hour).
+func (a *Authenticator) AssumeRole(ctx context.Context, authz Caller, in *AdminRequest) (any, error) {
 	p, err := a.target(ctx, &AdminRequest{RoleName: in.RoleName})
 	if err != nil {
 		return nil, err

@@ -124,10 +124,28 @@ func (rootCaller) Root() bool                     { return true }
 
 var allowAll Caller = rootCaller{}
 
+// adminOps are the admin operations by name (the API routes
+// Paramstore.<name> to each).
+func adminOps(a *Authenticator) map[string]func(context.Context, Caller, *AdminRequest) (any, error) {
+	return map[string]func(context.Context, Caller, *AdminRequest) (any, error){
+		"CreateUser":       a.CreateUser,
+		"CreateRole":       a.CreateRole,
+		"DeleteUser":       a.DeleteUser,
+		"ListUsers":        a.ListUsers,
+		"PutUserPolicy":    a.PutUserPolicy,
+		"DeleteUserPolicy": a.DeleteUserPolicy,
+		"CreateAccessKey":  a.CreateAccessKey,
+		"UpdateAccessKey":  a.UpdateAccessKey,
+		"DeleteAccessKey":  a.DeleteAccessKey,
+		"ListAccessKeys":   a.ListAccessKeys,
+		"AssumeRole":       a.AssumeRole,
+	}
+}
+
 // admin runs an admin operation as root.
 func admin(t *testing.T, a *Authenticator, op string, in *AdminRequest) any {
 	t.Helper()
-	out, err := a.AdminOps()[op](context.Background(), allowAll, in)
+	out, err := adminOps(a)[op](context.Background(), allowAll, in)
 	if err != nil {
 		t.Fatalf("%s: %v", op, err)
 	}
@@ -480,7 +498,7 @@ func TestAssumeRoleDurationBounds(t *testing.T) {
 	a, _, _ := newTestAuth(t)
 	admin(t, a, "CreateRole", &AdminRequest{RoleName: "reader", PolicyDocument: policyGet})
 	for _, d := range []int64{-1, 899, 43201} {
-		_, err := a.AdminOps()["AssumeRole"](context.Background(), allowAll, &AdminRequest{RoleName: "reader", DurationSeconds: d})
+		_, err := adminOps(a)["AssumeRole"](context.Background(), allowAll, &AdminRequest{RoleName: "reader", DurationSeconds: d})
 		var e *ssm.Error
 		if !errors.As(err, &e) || e.Code != ssm.CodeValidation || e.Message != "DurationSeconds must be between 900 and 43200." {
 			t.Errorf("DurationSeconds %d: got %v, want ValidationException", d, err)
@@ -488,7 +506,7 @@ func TestAssumeRoleDurationBounds(t *testing.T) {
 	}
 	// A user is not a role.
 	newUser(t, a, "carol", policyGet)
-	_, err := a.AdminOps()["AssumeRole"](context.Background(), allowAll, &AdminRequest{RoleName: "carol"})
+	_, err := adminOps(a)["AssumeRole"](context.Background(), allowAll, &AdminRequest{RoleName: "carol"})
 	var e *ssm.Error
 	if !errors.As(err, &e) || e.Code != CodeNoSuchEntity || e.Message != "The role with name carol cannot be found." {
 		t.Errorf("AssumeRole of a user: got %v, want NoSuchEntity", err)
@@ -520,7 +538,7 @@ func TestRootKeysOnlyForRoot(t *testing.T) {
 		{"UpdateAccessKey", &AdminRequest{AccessKeyId: rootKey, Status: "Inactive"}},
 		{"DeleteAccessKey", &AdminRequest{AccessKeyId: rootKey}},
 	} {
-		_, err := a.AdminOps()[op.name](context.Background(), powerUser{}, op.in)
+		_, err := adminOps(a)[op.name](context.Background(), powerUser{}, op.in)
 		var e *ssm.Error
 		if !errors.As(err, &e) || e.Code != ssm.CodeAccessDenied {
 			t.Errorf("%s of the root key by a user allowed iam:*: got %v, want AccessDeniedException", op.name, err)

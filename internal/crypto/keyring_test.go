@@ -252,8 +252,10 @@ func TestKEKDoesNotRevealMaterial(t *testing.T) {
 	if got, want := kek.String(), "crypto.KEK(aws/ssm)"; got != want {
 		t.Fatalf("got String() %q, want %q", got, want)
 	}
+	//lint:ignore SA9005 the test checks that encoding a KEK reveals nothing
 	js, _ := json.Marshal(kek)
 	outputs := []string{
+		//lint:ignore S1025 the test checks every formatting verb
 		fmt.Sprint(kek), fmt.Sprintf("%v", kek), fmt.Sprintf("%+v", kek), fmt.Sprintf("%s", kek),
 		fmt.Sprintf("%#v", kek), fmt.Sprintf("%v", *kek), fmt.Sprintf("%+v", kr), fmt.Sprintf("%#v", kr), string(js),
 	}

@@ -112,26 +112,26 @@ func validName(n string) bool {
 }
 
 // CheckURL validates a receiver URL: http or https, a host, no
-// credentials, no fragment.
-func CheckURL(raw string) error {
+// credentials, no fragment. It returns what is wrong, "" when nothing is.
+func CheckURL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return errors.New("Url is required")
+		return "Url is required"
 	case err != nil:
-		return fmt.Errorf("Url %q is not a URL", raw)
+		return fmt.Sprintf("Url %q is not a URL", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("Url %q: the scheme must be http or https", raw)
+		return fmt.Sprintf("Url %q: the scheme must be http or https", raw)
 	case u.Host == "" || u.Hostname() == "":
-		return fmt.Errorf("Url %q has no host", raw)
+		return fmt.Sprintf("Url %q has no host", raw)
 	case u.User != nil:
-		return fmt.Errorf("Url must not carry credentials; sign with the secret instead")
+		return "Url must not carry credentials; sign with the secret instead"
 	case u.Fragment != "":
-		return fmt.Errorf("Url %q must not have a fragment", raw)
+		return fmt.Sprintf("Url %q must not have a fragment", raw)
 	case len(raw) > 2048:
-		return errors.New("Url is longer than 2048 characters")
+		return "Url is longer than 2048 characters"
 	}
-	return nil
+	return ""
 }
 
 // Put creates a subscription.
@@ -142,8 +142,8 @@ func (m *Manager) Put(ctx context.Context, c service.Caller, in *PutInput) (*Put
 	if err := authorize(c, ActionPut, in.Name); err != nil {
 		return nil, err
 	}
-	if err := CheckURL(in.URL); err != nil {
-		return nil, ssm.ErrValidation(err.Error())
+	if problem := CheckURL(in.URL); problem != "" {
+		return nil, ssm.ErrValidation(problem + ".")
 	}
 	if in.Path != "" && (!strings.HasPrefix(in.Path, "/") || len(in.Path) > 2048) {
 		return nil, ssm.ErrValidation("Path must start with '/'.")

@@ -168,10 +168,12 @@ func parseStatement(o *object, vars bool) (statement, error) {
 		case "Sid":
 			s, ok := v.(string)
 			if !ok {
+				//lint:ignore ST1005 policy errors start with the element's name, after "policy: statement N: "
 				return st, errors.New("Sid must be a string")
 			}
 			for i := 0; i < len(s); i++ {
 				if !isAlnum(s[i]) {
+					//lint:ignore ST1005 policy errors start with the element's name, after "policy: statement N: "
 					return st, fmt.Errorf("Sid %q must contain only ASCII letters and digits", s)
 				}
 			}
@@ -252,6 +254,7 @@ func parseStatement(o *object, vars bool) (statement, error) {
 func (st *statement) parseConditions(v any, vars bool) error {
 	block, ok := v.(*object)
 	if !ok {
+		//lint:ignore ST1005 policy errors start with the element's name, after "policy: statement N: "
 		return errors.New("Condition must be an object of {operator: {key: value}}")
 	}
 	st.condText = make(map[string]map[string][]string)

@@ -83,6 +83,9 @@ type Config struct {
 	// ForceNewCluster recovers a new single-node cluster from this node's
 	// state (--force-new-cluster; see docs/operations.md).
 	ForceNewCluster bool
+	// FaultInjection lets tests cut and slow this node's raft links
+	// (--enable-fault-injection; raftstore.Config.FaultInjection).
+	FaultInjection bool
 	// CheckFile checks bbolt files that may be damaged before they are
 	// opened; nil checks in this process, which a damaged file can crash
 	// (the paramstore binary checks in a child process).
@@ -286,6 +289,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	rc.Logger = log
 	rc.Check = cfg.CheckFile
 	rc.ForceNewCluster = cfg.ForceNewCluster
+	rc.FaultInjection = cfg.FaultInjection
 	keyCheck := kr.MAC("key check", []byte(keyCheckMessage))
 	rc.KeyCheck = keyCheck
 	node, err := raftstore.Open(rc)

@@ -6,9 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/paramstore/paramstore/internal/server"
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // Option changes the configuration of a test server.
@@ -31,26 +30,11 @@ func WithAuth(c *server.Config) { c.NoAuth = false }
 // directory.
 func RootCredentials(t testing.TB, dataDir string) (id, secret string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dataDir, "root-credentials"))
+	c, err := testproc.ReadCredentials(filepath.Join(dataDir, "root-credentials"))
 	if err != nil {
-		t.Fatalf("root credentials: %v", err)
+		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			id = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			secret = strings.TrimSpace(v)
-		}
-	}
-	if id == "" || secret == "" {
-		t.Fatalf("root credentials file has no key: %q", raw)
-	}
-	return id, secret
+	return c.ID, c.Secret
 }
 
 // ClientWith returns an SSM client signing with the given credentials

@@ -153,17 +153,13 @@ func tagsOf(p *store.Parameter) map[string]string {
 	return p.Tags
 }
 
-// view runs a read and converts storage failures into InternalServerError.
+// view runs a read and translates its failure (AWSError).
 func (s *Service) view(ctx context.Context, fn func(r *store.Reader) error) error {
 	err := s.st.View(ctx, fn)
 	if err == nil {
 		return nil
 	}
-	var e *ssm.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return ssm.Wrap(fmt.Errorf("service: read: %w", err))
+	return AWSError(fmt.Errorf("service: read: %w", err))
 }
 
 // writeLocks serialize the writes of this server to one parameter (spec
@@ -196,26 +192,23 @@ func (s *Service) retry(ctx context.Context, tenancy, key string, step func() er
 			return ssm.NewError(ssm.CodeTooManyUpdates, "There are concurrent updates for a resource that supports one update at a time.")
 		}
 		if err := ctx.Err(); err != nil {
-			return ssm.Wrap(err)
+			return AWSError(fmt.Errorf("service: retry %q: %w", key, err))
 		}
 	}
 }
 
-// apply proposes a command, passing store sentinels through for the caller
-// to translate and wrapping anything else as an internal error.
+// apply proposes a command. It passes the store's results (store.IsResult)
+// through for the caller to translate, and translates any other failure
+// (AWSError).
 func (s *Service) apply(ctx context.Context, cmd *store.Command) error {
 	if cmd.Time == 0 {
 		cmd.Time = s.nowMillis()
 	}
 	err := s.st.Apply(ctx, cmd)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound),
-		errors.Is(err, store.ErrQuota), errors.Is(err, store.ErrExists):
+	if err == nil || store.IsResult(err) {
 		return err
 	}
-	return ssm.Wrap(fmt.Errorf("service: %s %q: %w", cmd.Op, cmd.Name, err))
+	return AWSError(fmt.Errorf("service: %s %q: %w", cmd.Op, cmd.Name, err))
 }
 
 // ResetAll empties every tenancy (dev mode).

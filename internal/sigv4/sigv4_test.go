@@ -91,9 +91,6 @@ func (s sdkRequest) build(t testing.TB) (*http.Request, aws.Credentials, string)
 	if s.service == "" {
 		s.service = "ssm"
 	}
-	if s.at.IsZero() {
-		s.at = signTime
-	}
 	r := httptest.NewRequest(http.MethodPost, s.url, strings.NewReader(s.body))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	r.Header.Set("X-Amz-Target", "AmazonSSM.GetParameter")

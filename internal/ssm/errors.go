@@ -3,7 +3,6 @@ package ssm
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 )
 
@@ -106,25 +105,23 @@ func (e *Error) RecordedMessage() string {
 	return e.Message
 }
 
+// Error is what operators see of e (logs, wrapped errors): the code, the
+// message, and the internal cause that the caller never sees, as upspin's
+// errors print the error they wrap. The wire shows only Code and Message
+// (MessageMember).
 func (e *Error) Error() string {
-	if e.NoMessage || e.Message == "" {
-		return "ssm: " + e.Code
+	s := "ssm: " + e.Code
+	if !e.NoMessage && e.Message != "" {
+		s += ": " + e.Message
 	}
-	return "ssm: " + e.Code + ": " + e.Message
+	if e.cause != nil {
+		s += " (cause: " + e.cause.Error() + ")"
+	}
+	return s
 }
 
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.cause }
-
-// LogValue is what logs show of e: the code and message, and the internal
-// cause that the client never sees, so that a log line of an internal error
-// says what went wrong.
-func (e *Error) LogValue() slog.Value {
-	if e.cause == nil {
-		return slog.StringValue(e.Error())
-	}
-	return slog.StringValue(e.Error() + " (cause: " + e.cause.Error() + ")")
-}
 
 // HTTPStatus is the status the error is answered with.
 func (e *Error) HTTPStatus() int {

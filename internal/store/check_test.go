@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -53,6 +54,33 @@ func stateFile(t *testing.T, dir string) (string, uint64) {
 	return path, db.index
 }
 
+// rootPage returns the page id of the root bucket in the newest of the two
+// meta pages of a bbolt file with 4 KiB pages (page header 16 bytes, then
+// magic, version, page size and flags, 4 bytes each, the root bucket's page
+// id, its sequence, the freelist's page id, the high-water page id and the
+// transaction id, 8 bytes each).
+func rootPage(t *testing.T, raw []byte) int {
+	t.Helper()
+	const hdr = 16
+	var root, txid uint64
+	for m := range 2 {
+		meta := raw[m*4096+hdr:]
+		if binary.LittleEndian.Uint32(meta[0:]) != 0xED0CDAED {
+			t.Fatalf("meta page %d: not a bbolt meta page", m)
+		}
+		if ps := binary.LittleEndian.Uint32(meta[8:]); ps != 4096 {
+			t.Fatalf("meta page %d: page size %d, want 4096", m, ps)
+		}
+		if tx := binary.LittleEndian.Uint64(meta[48:]); m == 0 || tx > txid {
+			root, txid = binary.LittleEndian.Uint64(meta[16:]), tx
+		}
+	}
+	if root < 2 || int(root+1)*4096 > len(raw) {
+		t.Fatalf("root page %d out of the file's %d bytes", root, len(raw))
+	}
+	return int(root)
+}
+
 func TestCheckFile(t *testing.T) {
 	dir := t.TempDir()
 	good, applied := stateFile(t, dir)
@@ -81,10 +109,14 @@ func TestCheckFile(t *testing.T) {
 		}
 		return p
 	}
-	// Page 4 onwards overwritten: a corruption that makes bbolt panic in a
-	// goroutine of its own when it opens the file in this process.
+	// The root bucket's page overwritten: a corruption that makes bbolt
+	// panic in a goroutine of its own when it opens the file in this
+	// process. The page is found through the meta page, so the bytes
+	// smashed are always in use (a fixed page number was sometimes a free
+	// page, which the check rightly passes).
 	smashed := bytes.Clone(raw)
-	for i := 4 * 4096; i < 4*4096+64; i++ {
+	root := rootPage(t, raw)
+	for i := root * 4096; i < root*4096+64; i++ {
 		smashed[i] ^= 0xff
 	}
 	noise := make([]byte, 64<<10)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -24,20 +23,6 @@ const (
 	OpResetAll   Op = "resetAll"   // dev mode: empty every tenancy
 	OpNoop       Op = "noop"       // barrier
 	OpDisableKey Op = "disableKey" // disable or enable a keyring key
-)
-
-// Sentinel results of Apply.
-var (
-	// ErrConflict: the parameter changed since the caller read it (or
-	// exists when the caller expected to create it). The caller re-reads and
-	// retries.
-	ErrConflict = errors.New("store: conflict")
-	// ErrNotFound: the parameter or key does not exist.
-	ErrNotFound = errors.New("store: not found")
-	// ErrQuota: creating the parameter would exceed the tenancy's count quota.
-	ErrQuota = errors.New("store: quota exceeded")
-	// ErrExists: a key alias is already taken.
-	ErrExists = errors.New("store: already exists")
 )
 
 // Command is a deterministic change to the state machine.

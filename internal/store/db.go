@@ -70,18 +70,24 @@ func (d *DB) notifyChanged() {
 // index moves when entries are handed to the FSM, before they are written).
 func (d *DB) LastApplied() uint64 { return d.applied.Load() }
 
-func (d *DB) loadApplied() {
+func (d *DB) loadApplied() error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	d.loadAppliedLocked()
+	return d.loadAppliedLocked()
 }
 
-func (d *DB) loadAppliedLocked() {
-	d.db.View(func(tx *bolt.Tx) error {
+// loadAppliedLocked reads the applied index and the identity version of
+// the database just opened.
+func (d *DB) loadAppliedLocked() error {
+	err := d.db.View(func(tx *bolt.Tx) error {
 		d.applied.Store(appliedIndex(tx))
 		d.iamVersion.Store(iamVersionOf(tx))
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("store: read the applied index of %s: %w", d.path, err)
+	}
+	return nil
 }
 
 // IAMVersion is the identity version of the committed state, without a
@@ -131,7 +137,10 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	d.db = db
-	d.loadApplied()
+	if err := d.loadApplied(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -401,8 +410,7 @@ func (d *DB) Restore(r io.Reader) error {
 		return err
 	}
 	d.db = db
-	d.loadAppliedLocked()
-	return nil
+	return d.loadAppliedLocked()
 }
 
 // writeTemp copies r into a new temporary file next to path, fsynced.

@@ -18,16 +18,14 @@ var bucketRequests = []byte("requests")
 
 const dedupWindow = 15 * time.Minute
 
-var resultCodes = map[error]string{ErrConflict: "conflict", ErrNotFound: "notfound", ErrQuota: "quota", ErrExists: "exists", ErrKeyMismatch: "keymismatch"}
-
+// encodeResult is the stored outcome of a command: "ok", the name of a
+// result (result.go), or "error:" and the text of any other error.
 func encodeResult(err error) []byte {
 	if err == nil {
 		return []byte("ok")
 	}
-	for e, code := range resultCodes {
-		if errors.Is(err, e) {
-			return []byte(code)
-		}
+	if name := ResultName(err); name != "" {
+		return []byte(name)
 	}
 	return []byte("error:" + err.Error())
 }
@@ -37,10 +35,8 @@ func decodeResult(b []byte) error {
 	if s == "ok" {
 		return nil
 	}
-	for e, code := range resultCodes {
-		if s == code {
-			return e
-		}
+	if res := ResultNamed(s); res != nil {
+		return res
 	}
 	return errors.New(s)
 }

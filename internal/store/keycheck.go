@@ -20,9 +20,6 @@ import (
 // value fails with ErrKeyMismatch.
 const OpKeyCheck Op = "keyCheck"
 
-// ErrKeyMismatch: the key check value differs from the recorded one.
-var ErrKeyMismatch = errors.New("store: master key check value mismatch")
-
 var keyKeyCheck = []byte("keyCheck")
 
 func applyKeyCheck(tx *bolt.Tx, c *Command) error {

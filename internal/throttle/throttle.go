@@ -18,28 +18,19 @@ import (
 // Class is an operation class with its own bucket.
 type Class int
 
-// The classes.
+// The classes. The class of each operation is in the API's table of
+// operations (internal/api/operations.go).
 const (
-	Reads Class = iota
-	Writes
-	Describes
-	numClasses
+	Reads     Class = iota // reads of parameters
+	Writes                 // calls that change state
+	Describes              // reads of metadata: descriptions, tags, settings, listings
+	NumClasses
 )
 
-var classNames = [numClasses]string{"reads", "writes", "describes"}
+var classNames = [NumClasses]string{"reads", "writes", "describes"}
 
+// String is the class's name, as in the --throttle-<name> flags.
 func (c Class) String() string { return classNames[c] }
-
-// ClassOf maps an SSM operation name to its class.
-func ClassOf(op string) Class {
-	switch op {
-	case "GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory":
-		return Reads
-	case "DescribeParameters", "ListTagsForResource", "GetServiceSetting":
-		return Describes
-	}
-	return Writes
-}
 
 // Limit is a sustained rate and a burst; a zero Rate means unlimited.
 type Limit struct {
@@ -71,7 +62,7 @@ func ParseLimit(s string) (Limit, error) {
 
 // Config holds the limit of each class.
 type Config struct {
-	Limits [numClasses]Limit
+	Limits [NumClasses]Limit
 	// MaxKeys bounds the number of keys tracked; idle keys are dropped
 	// first. Default 100000.
 	MaxKeys int
@@ -90,7 +81,7 @@ type Limiter struct {
 }
 
 type keyState struct {
-	buckets [numClasses]*rate.Limiter
+	buckets [NumClasses]*rate.Limiter
 	seen    time.Time
 }
 

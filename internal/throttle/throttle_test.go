@@ -68,13 +68,10 @@ func TestBucketPerKeyAndClass(t *testing.T) {
 	}
 }
 
-func TestClassOf(t *testing.T) {
-	for op, want := range map[string]Class{
-		"GetParameter": Reads, "GetParametersByPath": Reads, "PutParameter": Writes,
-		"DeleteParameters": Writes, "DescribeParameters": Describes, "LabelParameterVersion": Writes,
-	} {
-		if got := ClassOf(op); got != want {
-			t.Errorf("ClassOf(%s) = %v, want %v", op, got, want)
+func TestClassString(t *testing.T) {
+	for c, want := range map[Class]string{Reads: "reads", Writes: "writes", Describes: "describes"} {
+		if got := c.String(); got != want {
+			t.Errorf("Class(%d).String() = %q, want %q", int(c), got, want)
 		}
 	}
 }

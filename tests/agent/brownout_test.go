@@ -29,7 +29,7 @@ func BenchmarkBrownout(b *testing.B) {
 			ag := start(b, "agent", motoEnv(b), "agent", "--upstream", sw.URL, "--listen", "127.0.0.1:0",
 				"--ttl", "1s", "--token", agentToken)
 			for _, name := range names {
-				if r := lambdaGet(ag.url(), name, true); r.err != nil {
+				if r := lambdaGet(ag.URL(), name, true); r.err != nil {
 					b.Fatalf("warm %s: %v", name, r.err)
 				}
 			}
@@ -39,7 +39,7 @@ func BenchmarkBrownout(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				r := lambdaGet(ag.url(), names[i%n], true)
+				r := lambdaGet(ag.URL(), names[i%n], true)
 				lat = append(lat, time.Since(t0))
 				if r.err != nil {
 					failed++

@@ -23,9 +23,9 @@ func TestChangePropagation(t *testing.T) {
 	if err := os.WriteFile(tmpl, []byte(`url={{ param "/prop/url" }} pass={{ secret "/prop/pass" }}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := start(t, "agent", srv.signingEnv(), "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+	ag := start(t, "agent", srv.signingEnv(), "agent", "--upstream", srv.URL(), "--listen", "127.0.0.1:0",
 		"--ttl", "5m", "--token", agentToken, "--template", tmpl+":"+dest+":touch "+marker)
-	if r := lambdaGet(ag.url(), "/prop/url", false); r.err != nil || r.value != "v1" {
+	if r := lambdaGet(ag.URL(), "/prop/url", false); r.err != nil || r.value != "v1" {
 		t.Fatalf("first read: %+v", r)
 	}
 	waitFor(t, 30*time.Second, "first render", func() (bool, string) {
@@ -43,7 +43,7 @@ func TestChangePropagation(t *testing.T) {
 	srv.put("/prop/url", "String", "v2")
 	changed := time.Now()
 	waitFor(t, 30*time.Second, "the agent serving v2", func() (bool, string) {
-		r := lambdaGet(ag.url(), "/prop/url", false)
+		r := lambdaGet(ag.URL(), "/prop/url", false)
 		return r.value == "v2", fmt.Sprintf("%+v", r)
 	})
 	read := time.Since(changed)
@@ -66,21 +66,21 @@ func TestChangePropagation(t *testing.T) {
 func TestChangePropagationWithoutTemplates(t *testing.T) {
 	srv := startServer(t)
 	srv.put("/solo/url", "String", "v1")
-	ag := start(t, "agent", srv.signingEnv(), "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+	ag := start(t, "agent", srv.signingEnv(), "agent", "--upstream", srv.URL(), "--listen", "127.0.0.1:0",
 		"--ttl", "5m", "--token", agentToken)
-	off := start(t, "agent-nowatch", srv.signingEnv(), "agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+	off := start(t, "agent-nowatch", srv.signingEnv(), "agent", "--upstream", srv.URL(), "--listen", "127.0.0.1:0",
 		"--ttl", "5m", "--token", agentToken, "--watch-path", "")
-	for _, a := range []string{ag.url(), off.url()} {
+	for _, a := range []string{ag.URL(), off.URL()} {
 		if r := lambdaGet(a, "/solo/url", false); r.err != nil || r.value != "v1" {
 			t.Fatalf("first read: %+v", r)
 		}
 	}
 	srv.put("/solo/url", "String", "v2")
 	waitFor(t, 30*time.Second, "the watching agent serving v2", func() (bool, string) {
-		r := lambdaGet(ag.url(), "/solo/url", false)
+		r := lambdaGet(ag.URL(), "/solo/url", false)
 		return r.value == "v2", fmt.Sprintf("%+v", r)
 	})
-	if r := lambdaGet(off.url(), "/solo/url", false); r.value != "v1" {
+	if r := lambdaGet(off.URL(), "/solo/url", false); r.value != "v1" {
 		t.Errorf("agent with --watch-path '': got %+v, want the cached v1 until its TTL", r)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // servedRead is one value an agent served, when the reader received it.
@@ -82,15 +83,15 @@ func TestAgentCrash(t *testing.T) {
 		sw.set(modeUp)
 		// The round starts once the agent serves fresh values again.
 		waitFor(t, 30*time.Second, "fresh reads through the agent", func() (bool, string) {
-			r := lambdaGet(ag.url(), names[0], true)
+			r := lambdaGet(ag.URL(), names[0], true)
 			return r.err == nil && !r.stale, fmt.Sprintf("%+v", r)
 		})
-		proxy := proxySDK(ag.url(), agentToken)
+		proxy := proxySDK(ag.URL(), agentToken)
 		var served, pathServed []servedRead
 		killAt := time.Now().Add(1200*time.Millisecond + rand.N(1500*time.Millisecond))
 		for time.Now().Before(killAt) {
 			for _, name := range names {
-				r := lambdaGet(ag.url(), name, true)
+				r := lambdaGet(ag.URL(), name, true)
 				if r.err == nil {
 					if r.value != "v"+strconv.FormatInt(r.version, 10) {
 						t.Fatalf("round %d: %s served value %q at version %d", round, name, r.value, r.version)
@@ -107,7 +108,7 @@ func TestAgentCrash(t *testing.T) {
 				}
 			}
 		}
-		ag.kill()
+		ag.Kill()
 		killed := time.Now()
 		sw.set(modeDown)
 		before, last := newestBefore(served, killed.Add(-time.Second)), newestBefore(served, killed)
@@ -117,13 +118,13 @@ func TestAgentCrash(t *testing.T) {
 		// the agent's cache (it has the path as the proxy served it).
 		execOut := runExecEnv(t, env, sw.URL, cacheDir)
 		ag = start(t, "agent", env, agentArgs...)
-		h := getHealth(t, ag.url())
+		h := getHealth(t, ag.URL())
 		if h.Cache.State != "ok" || h.Cache.Loaded == 0 {
 			t.Fatalf("round %d: the cache file did not open after SIGKILL: %+v", round, h.Cache)
 		}
 		var row []string
 		for _, name := range names {
-			r := lambdaGet(ag.url(), name, true)
+			r := lambdaGet(ag.URL(), name, true)
 			if r.err != nil {
 				t.Errorf("round %d: %s after restart, upstream down: %v", round, name, r.err)
 				regressions++
@@ -149,21 +150,23 @@ func TestAgentCrash(t *testing.T) {
 	t.Logf("CRASH %d rounds, %d regressions", rounds, regressions)
 
 	t.Run("wrong key leaves the cache untouched", func(t *testing.T) {
-		ag.terminate()
+		if _, err := ag.Terminate(testproc.StopTimeout); err != nil {
+			t.Error(err)
+		}
 		before := dirHashes(t, cacheDir)
 		wrong := start(t, "agent", motoEnv(t, "CRASH_CACHE_KEY="+newCacheKey(t)), agentArgs...)
-		h := getHealth(t, wrong.url())
+		h := getHealth(t, wrong.URL())
 		if h.Status != "degraded" || h.Cache.State != "unreadable" || !strings.Contains(h.Cache.Error, "another key") {
 			t.Errorf("healthz with the wrong key: got %+v, want degraded, cache unreadable", h)
 		}
-		if code := wrong.terminate(); code != 0 {
-			t.Errorf("agent with the wrong key exited %d", code)
+		if code, err := wrong.Terminate(testproc.StopTimeout); err != nil || code != 0 {
+			t.Errorf("agent with the wrong key exited %d (%v)", code, err)
 		}
 		if after := dirHashes(t, cacheDir); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Fatalf("cache dir changed by a run with the wrong key:\nbefore %v\nafter  %v", before, after)
 		}
 		right := start(t, "agent", env, agentArgs...)
-		if r := lambdaGet(right.url(), names[0], true); r.err != nil || !r.stale {
+		if r := lambdaGet(right.URL(), names[0], true); r.err != nil || !r.stale {
 			t.Errorf("with the right key again, upstream down: got %+v, want the cached value, stale", r)
 		}
 	})
@@ -193,7 +196,7 @@ func proxySDK(agentURL, token string) *ssm.Client {
 // returns the environment the command saw (names starting with P).
 func runExecEnv(t *testing.T, env []string, upstream, cacheDir string) map[string]string {
 	t.Helper()
-	cmd := exec.Command(binPath, "exec", "--upstream", upstream, "--cache-dir", cacheDir, "--cache-key", "env:CRASH_CACHE_KEY",
+	cmd := testproc.Command(t, "exec", "--upstream", upstream, "--cache-dir", cacheDir, "--cache-key", "env:CRASH_CACHE_KEY",
 		"--path", "/crash", "--", "env")
 	cmd.Env = env
 	var stderr strings.Builder

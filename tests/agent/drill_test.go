@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // TestOutageDrill: warm an agent's cache, kill the server, read through the
@@ -35,13 +37,13 @@ func TestOutageDrill(t *testing.T) {
 	key := newCacheKey(t)
 	// A 1ms TTL makes every read after the warm-up past its TTL, so during
 	// the outage each one tries the upstream and must fall back to the cache.
-	agentArgs := []string{"agent", "--upstream", srv.p.url(), "--listen", "127.0.0.1:0",
+	agentArgs := []string{"agent", "--upstream", srv.URL(), "--listen", "127.0.0.1:0",
 		"--cache-dir", cacheDir, "--cache-key", "env:DRILL_CACHE_KEY", "--ttl", "1ms", "--token", agentToken}
 	env := srv.signingEnv("DRILL_CACHE_KEY=" + key)
 	ag := start(t, "agent", env, agentArgs...)
 
 	for _, name := range names {
-		r := lambdaGet(ag.url(), name, true)
+		r := lambdaGet(ag.URL(), name, true)
 		if r.err != nil || r.value != want[name] || r.stale {
 			t.Fatalf("warm %s: got %+v, want %q fresh", name, r, want[name])
 		}
@@ -50,7 +52,7 @@ func TestOutageDrill(t *testing.T) {
 	execDir := t.TempDir()
 	runExec := func() (string, int) {
 		t.Helper()
-		cmd := exec.Command(binPath, "exec", "--upstream", srv.p.url(), "--cache-dir", execDir, "--cache-key", "env:DRILL_CACHE_KEY",
+		cmd := testproc.Command(t, "exec", "--upstream", srv.URL(), "--cache-dir", execDir, "--cache-key", "env:DRILL_CACHE_KEY",
 			"--path", "/exec/app", "--", "sh", "-c", `printf '%s|%s' "$DB_URL" "$API_KEY"; exit 7`)
 		cmd.Env = env
 		var stderr strings.Builder
@@ -70,13 +72,13 @@ func TestOutageDrill(t *testing.T) {
 	}
 
 	// Outage: the server dies.
-	srv.p.kill()
+	srv.Kill()
 	outageStart := time.Now()
 	attempted, succeeded, stale := 0, 0, 0
 	for round := 0; round < 3; round++ {
 		for _, name := range names {
 			attempted++
-			r := lambdaGet(ag.url(), name, true)
+			r := lambdaGet(ag.URL(), name, true)
 			if r.err != nil || r.value != want[name] {
 				t.Errorf("outage read %s: got %+v, want %q", name, r, want[name])
 				continue
@@ -90,7 +92,7 @@ func TestOutageDrill(t *testing.T) {
 	if stale != succeeded {
 		t.Errorf("outage: %d of %d reads marked stale, want all", stale, succeeded)
 	}
-	h := getHealth(t, ag.url())
+	h := getHealth(t, ag.URL())
 	if h.Status != "degraded" || len(h.Upstreams) != 1 || h.Upstreams[0].ServingStaleSince == nil || h.Upstreams[0].State == "healthy" {
 		t.Errorf("healthz during the outage: got %+v, want degraded, serving stale", h)
 	}
@@ -101,8 +103,8 @@ func TestOutageDrill(t *testing.T) {
 	}
 
 	// The agent restarts during the outage and serves from its persistent cache.
-	if code := ag.terminate(); code != 0 {
-		t.Errorf("agent exit code after SIGTERM: got %d, want 0", code)
+	if code, err := ag.Terminate(testproc.StopTimeout); err != nil || code != 0 {
+		t.Errorf("agent exit code after SIGTERM: got %d, want 0 (%v)", code, err)
 	}
 	if _, err := os.Stat(filepath.Join(cacheDir, "cache.db")); err != nil {
 		t.Errorf("persistent cache: %v", err)
@@ -111,7 +113,7 @@ func TestOutageDrill(t *testing.T) {
 	attempted2, succeeded2, stale2 := 0, 0, 0
 	for _, name := range names {
 		attempted2++
-		r := lambdaGet(ag.url(), name, true)
+		r := lambdaGet(ag.URL(), name, true)
 		if r.err != nil || r.value != want[name] {
 			t.Errorf("read after agent restart %s: got %+v, want %q", name, r, want[name])
 			continue
@@ -130,18 +132,18 @@ func TestOutageDrill(t *testing.T) {
 	srv.restart()
 	back := time.Now()
 	waitFor(t, 30*time.Second, "fresh read after the server came back", func() (bool, string) {
-		r := lambdaGet(ag.url(), names[0], true)
+		r := lambdaGet(ag.URL(), names[0], true)
 		return r.err == nil && !r.stale && r.value == want[names[0]], fmt.Sprintf("%+v", r)
 	})
 	freshAfter := time.Since(back)
 	waitFor(t, 30*time.Second, "healthz healthy with the breaker closed", func() (bool, string) {
-		h := getHealth(t, ag.url())
+		h := getHealth(t, ag.URL())
 		return h.Status == "ok" && len(h.Upstreams) == 1 && h.Upstreams[0].Breaker == "closed" && h.Upstreams[0].ServingStaleSince == nil, fmt.Sprintf("%+v", h)
 	})
 	t.Logf("DRILL recovery: first fresh read %v after the server was ready again, healthz ok with breaker closed after %v",
 		freshAfter.Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 	for _, name := range names {
-		if r := lambdaGet(ag.url(), name, true); r.err != nil || r.stale || r.value != want[name] {
+		if r := lambdaGet(ag.URL(), name, true); r.err != nil || r.stale || r.value != want[name] {
 			t.Errorf("after recovery %s: got %+v, want %q fresh", name, r, want[name])
 		}
 	}

@@ -64,7 +64,7 @@ func (f *flappy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // still answered from the cache.
 func TestFlappingUpstream(t *testing.T) {
 	srv := startServer(t)
-	target, _ := url.Parse(srv.p.url())
+	target, _ := url.Parse(srv.URL())
 	f := &flappy{proxy: httputil.NewSingleHostReverseProxy(target), release: make(chan struct{})}
 	front := httptest.NewServer(f)
 	defer front.Close()
@@ -81,7 +81,7 @@ func TestFlappingUpstream(t *testing.T) {
 	ag := start(t, "agent", srv.signingEnv("FLAP_KEY="+newCacheKey(t)), "agent", "--upstream", front.URL,
 		"--listen", "127.0.0.1:0", "--cache-dir", dir, "--cache-key", "env:FLAP_KEY", "--ttl", "1ms", "--token", agentToken)
 	for _, n := range names {
-		if r := lambdaGet(ag.url(), n, false); r.err != nil || r.stale {
+		if r := lambdaGet(ag.URL(), n, false); r.err != nil || r.stale {
 			t.Fatalf("warm %s: %+v", n, r)
 		}
 	}
@@ -92,7 +92,7 @@ func TestFlappingUpstream(t *testing.T) {
 	ok, stale := 0, 0
 	for i := range reads {
 		n := names[i%len(names)]
-		r := lambdaGet(ag.url(), n, false)
+		r := lambdaGet(ag.URL(), n, false)
 		if r.err != nil || r.value != "v-"+n {
 			t.Errorf("read %d of %s while flapping: %+v", i, n, r)
 			continue
@@ -115,7 +115,7 @@ func TestFlappingUpstream(t *testing.T) {
 	if calls > limit {
 		t.Errorf("upstream calls while failing: got %d for %d reads, want at most %d", calls, reads, limit)
 	}
-	h := getHealth(t, ag.url())
+	h := getHealth(t, ag.URL())
 	if len(h.Upstreams) != 1 || h.Upstreams[0].Breaker == "closed" {
 		t.Errorf("healthz while failing: got %+v, want the breaker not closed", h)
 	}

@@ -52,7 +52,7 @@ func TestAgentRecovery(t *testing.T) {
 	for _, tc := range statusCases {
 		a.set(tc.mode)
 		b.set(tc.mode)
-		status, hdr := lambdaRaw(t, ag.url(), tc.name)
+		status, hdr := lambdaRaw(t, ag.URL(), tc.name)
 		if status != tc.want || hdr.Get("X-Paramstore-Error-Code") != tc.code || (status >= 429) != (hdr.Get("Retry-After") != "") {
 			t.Errorf("upstreams %s: got %d %s Retry-After %q, want %d %s", tc.mode, status, hdr.Get("X-Paramstore-Error-Code"), hdr.Get("Retry-After"), tc.want, tc.code)
 		}
@@ -62,10 +62,10 @@ func TestAgentRecovery(t *testing.T) {
 	a.set(modeDown)
 	b.set(modeDown)
 	waitFor(t, 30*time.Second, "both breakers open", func() (bool, string) {
-		if status, _ := lambdaRaw(t, ag.url(), "/recover/b"); status != 503 {
+		if status, _ := lambdaRaw(t, ag.URL(), "/recover/b"); status != 503 {
 			t.Fatalf("during the outage: got %d, want 503", status)
 		}
-		h := getHealth(t, ag.url())
+		h := getHealth(t, ag.URL())
 		open := 0
 		for _, u := range h.Upstreams {
 			if u.Breaker == "open" {
@@ -74,17 +74,17 @@ func TestAgentRecovery(t *testing.T) {
 		}
 		return open == 2, fmt.Sprintf("%+v", h.Upstreams)
 	})
-	probesBefore := metricValue(t, ag.url(), "paramstore_client_breaker_probes_now_total")
+	probesBefore := metricValue(t, ag.URL(), "paramstore_client_breaker_probes_now_total")
 	a.set(modeUp)
 	b.set(modeUp)
-	if r := lambdaGet(ag.url(), "/recover/b", true); r.err != nil || r.stale || r.value != "v" {
+	if r := lambdaGet(ag.URL(), "/recover/b", true); r.err != nil || r.stale || r.value != "v" {
 		t.Fatalf("first read after the upstreams came back (breakers open for 1h): got %+v, want the value", r)
 	}
-	if after := metricValue(t, ag.url(), "paramstore_client_breaker_probes_now_total"); after <= probesBefore {
+	if after := metricValue(t, ag.URL(), "paramstore_client_breaker_probes_now_total"); after <= probesBefore {
 		t.Errorf("probes triggered by waiting callers: %v before, %v after; want more", probesBefore, after)
 	}
 	waitFor(t, 30*time.Second, "/healthz ok with both upstreams healthy", func() (bool, string) {
-		h := getHealth(t, ag.url())
+		h := getHealth(t, ag.URL())
 		ok := h.Status == "ok" && len(h.Upstreams) == 2
 		for _, u := range h.Upstreams {
 			ok = ok && u.State == "healthy" && u.Breaker == "closed"

@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // moto is a moto_server process standing in for AWS SSM.
@@ -57,17 +58,13 @@ func startMoto(t testing.TB) *moto {
 	return m
 }
 
-func (m *moto) sdk() *ssm.Client {
-	return ssm.New(ssm.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(m.url), Retryer: aws.NopRetryer{},
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-}
+// motoCredentials is what moto accepts.
+var motoCredentials = testproc.Credentials{ID: "testing", Secret: "testing"}
 
 // put writes value as a new version of name and returns the version.
 func (m *moto) put(name, value string) int64 {
 	m.t.Helper()
-	out, err := m.sdk().PutParameter(context.Background(), &ssm.PutParameterInput{
+	out, err := motoCredentials.SSM(m.url).PutParameter(context.Background(), &ssm.PutParameterInput{
 		Name: aws.String(name), Value: aws.String(value), Type: types.ParameterTypeSecureString, Overwrite: aws.Bool(true),
 	})
 	if err != nil {
@@ -78,12 +75,7 @@ func (m *moto) put(name, value string) int64 {
 
 // motoEnv is the environment of processes that talk to moto.
 func motoEnv(t testing.TB, extra ...string) []string {
-	dir := t.TempDir()
-	return baseEnv(append([]string{
-		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1",
-		"AWS_CONFIG_FILE=" + dir + "/none", "AWS_SHARED_CREDENTIALS_FILE=" + dir + "/none",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, extra...)...)
+	return motoCredentials.Env(t, extra...)
 }
 
 // Upstream modes of a switch.

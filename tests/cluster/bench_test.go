@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkThroughput measures requests/s of a 1-node and a 3-node cluster
-// (raft traffic direct, no proxies) with 8 x GOMAXPROCS concurrent clients spread
+// (without fault injection) with 8 x GOMAXPROCS concurrent clients spread
 // over the nodes: PutParameter (each write commits through raft), GetParameter
 // with the default linearizable reads, and with stale (local) reads. It is a
 // measurement, not an assertion: go test -run '^$' -bench Throughput
@@ -21,7 +21,7 @@ import (
 func BenchmarkThroughput(b *testing.B) {
 	for _, size := range []int{1, 3} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
-			c := startClusterOpts(b, size, true)
+			c := startClusterOpts(b, size, false)
 			const readable = 100
 			seed := c.client(c.nodes[0], false, 10*time.Second)
 			for i := range readable {

@@ -23,13 +23,13 @@ import (
 
 // adminCall calls Paramstore.<op> on n, signed with the root key.
 func (c *cluster) adminCall(n *node, op string, in any) error {
-	id, secret := c.credentials()
+	creds := c.credentials()
 	body, _ := json.Marshal(in)
 	req, _ := http.NewRequest(http.MethodPost, n.endpoint()+"/", bytes.NewReader(body))
 	req.Header.Set("X-Amz-Target", "Paramstore."+op)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	sum := sha256.Sum256(body)
-	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: id, SecretAccessKey: secret},
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.ID, SecretAccessKey: creds.Secret},
 		req, hex.EncodeToString(sum[:]), "ssm", "us-east-1", time.Now())
 	if err != nil {
 		return err

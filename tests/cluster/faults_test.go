@@ -117,9 +117,7 @@ func TestPartitions(t *testing.T) {
 
 		if longMode() {
 			// Slow links: 30ms each way on every raft connection.
-			for _, n := range c.nodes {
-				n.proxy.SetDelay(30 * time.Millisecond)
-			}
+			c.slowLinks(30 * time.Millisecond)
 			time.Sleep(hold)
 			c.heal()
 			c.converge(60 * time.Second)

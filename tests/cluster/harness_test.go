@@ -1,43 +1,42 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/paramstore/paramstore/internal/store/raftstore"
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // cluster is a set of `paramstore server` processes forming one raft
-// cluster, each behind a raft proxy (see the package doc).
+// cluster, started with --enable-fault-injection (see the package doc).
 type cluster struct {
-	t         testing.TB
-	dir       string // artifacts: node logs, snapshots, visualizations
-	keyFile   string // --cluster-key-file, shared
-	masterKey string // --master-key-file for the joining nodes (node 1's key)
-	nodes     []*node
-	direct    bool // advertise the raft port itself (no proxy), for benchmarks
+	t          testing.TB
+	dir        string // artifacts: node logs, snapshots, visualizations
+	keyFile    string // --cluster-key-file, shared
+	clusterKey []byte // its key, to authenticate the fault RPCs
+	masterKey  string // --master-key-file for the joining nodes (node 1's key)
+	nodes      []*node
+	faults     bool // --enable-fault-injection (off for benchmarks)
 
 	credsOnce sync.Once
-	keyID     string
-	secret    string
+	creds     testproc.Credentials
+	credsErr  error
 }
 
 // node is one member; its process comes and goes (kill, restart) while its
@@ -47,71 +46,48 @@ type node struct {
 	id       string
 	dataDir  string
 	apiAddr  string // fixed at the first start
-	raftAddr string // where the node listens for raft
-	proxy    *proxy // in front of raftAddr; nil when c.direct
+	raftAddr string
 	join     string // --join URL; empty for the bootstrap node
 	logPath  string
 
 	mu   sync.Mutex
-	proc *nodeProc // nil while down
-	runs int       // how many times the process was started
-}
-
-// nodeProc is one process of a node.
-type nodeProc struct {
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd.Wait returned
-	waitErr error
-	logDone chan struct{} // closed when the output pipe reached EOF
+	srv  *testproc.Server // nil while down
+	runs int              // how many times the process was started
 }
 
 // startCluster starts n nodes: node 1 bootstraps, the others join it, and
 // returns when every node answers /readyz with 200.
 func startCluster(t testing.TB, n int) *cluster {
-	return startClusterOpts(t, n, false)
+	return startClusterOpts(t, n, true)
 }
 
-func startClusterOpts(t testing.TB, n int, direct bool) *cluster {
+func startClusterOpts(t testing.TB, n int, faults bool) *cluster {
 	t.Helper()
-	touchOnce.Do(func() { touchErr = touchSources(moduleRoot) })
-	if touchErr != nil {
-		t.Fatalf("list module sources: %v", touchErr)
-	}
-	c := &cluster{t: t, dir: artifactsDir(t), direct: direct}
+	c := &cluster{t: t, dir: artifactsDir(t), faults: faults}
 	c.keyFile = filepath.Join(c.dir, "cluster.key")
-	out, err := exec.Command(binPath, "cluster", "keygen").Output()
+	out, err := testproc.Command(t, "cluster", "keygen").Output()
 	if err != nil {
 		t.Fatalf("paramstore cluster keygen: %v", err)
 	}
 	if err := os.WriteFile(c.keyFile, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.stopAll)
+	if c.clusterKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(out))); err != nil {
+		t.Fatalf("paramstore cluster keygen printed %q: %v", out, err)
+	}
 	for i := 1; i <= n; i++ {
 		nd := &node{
 			c:        c,
 			id:       fmt.Sprintf("n%d", i),
 			dataDir:  filepath.Join(c.dir, fmt.Sprintf("n%d-data", i)),
-			apiAddr:  freeAddr(t),
-			raftAddr: freeAddr(t),
+			apiAddr:  testproc.FreeAddr(t),
+			raftAddr: testproc.FreeAddr(t),
 		}
 		nd.logPath = filepath.Join(c.dir, nd.id+".log")
 		if i > 1 {
 			nd.join = "http://" + c.nodes[0].apiAddr
 		}
 		c.nodes = append(c.nodes, nd)
-	}
-	// c.nodes is complete before any proxy exists: the proxies read it
-	// (and a stray dialer may reach a proxy as soon as it listens).
-	for _, nd := range c.nodes {
-		if !direct {
-			p, err := newProxy("raft-"+nd.id, nd.raftAddr, c.identify)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Close)
-			nd.proxy = p
-		}
 	}
 	for i, nd := range c.nodes {
 		nd.start()
@@ -130,53 +106,16 @@ func startClusterOpts(t testing.TB, n int, direct bool) *cluster {
 	return c
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. A node keeps its addresses across restarts, so they cannot be port 0.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// identify names the node whose process dialed an accepted connection.
-func (c *cluster) identify(conn net.Conn) string {
-	return identifyRetry(conn, c.pids)
-}
-
-// pids maps the pid of every running node process to the node's ID.
-func (c *cluster) pids() map[int]string {
-	m := map[int]string{}
-	for _, n := range c.nodes {
-		n.mu.Lock()
-		if n.proc != nil {
-			m[n.proc.cmd.Process.Pid] = n.id
-		}
-		n.mu.Unlock()
-	}
-	return m
-}
-
 func (n *node) endpoint() string { return "http://" + n.apiAddr }
 
-// advertise is the raft address the other nodes dial.
-func (n *node) advertise() string {
-	if n.proxy == nil {
-		return n.raftAddr
-	}
-	return n.proxy.Addr()
-}
-
 // start runs the node's process (same flags on every start) and waits until
-// it answers /readyz with 200.
+// it answers /readyz with 200. Its output goes to the node's log file; the
+// process is stopped (SIGTERM, exit code 0) when the test ends.
 func (n *node) start() {
 	t := n.c.t
 	t.Helper()
 	n.mu.Lock()
-	if n.proc != nil {
+	if n.srv != nil {
 		n.mu.Unlock()
 		t.Fatalf("%s: start while running", n.id)
 	}
@@ -184,153 +123,80 @@ func (n *node) start() {
 	run := n.runs
 	n.mu.Unlock()
 
-	args := []string{"server",
+	args := []string{
 		"--node-id", n.id,
-		"--listen", n.apiAddr,
 		"--raft-listen", n.raftAddr,
-		"--raft-advertise", n.advertise(),
-		"--data-dir", n.dataDir,
 		"--cluster-key-file", n.c.keyFile,
+	}
+	if n.c.faults {
+		args = append(args, "--enable-fault-injection")
 	}
 	if n.join != "" {
 		args = append(args, "--join", n.join, "--master-key-file", n.c.masterKey)
 	}
-	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== %s run %d: %s %s\n", n.id, run, binPath, strings.Join(args, " "))
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binPath, args...)
-	cmd.Stdout = pw
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		pr.Close()
-		logf.Close()
-		t.Fatalf("start %s: %v", n.id, err)
-	}
-	pw.Close()
-	p := &nodeProc{cmd: cmd, exited: make(chan struct{}), logDone: make(chan struct{})}
-	listening := make(chan struct{})
-	go func() {
-		defer close(p.logDone)
-		defer logf.Close()
-		defer pr.Close()
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		seen := false
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(logf, line)
-			if !seen && strings.Contains(line, `"msg":"listening"`) {
-				seen = true
-				close(listening)
+	srv := testproc.StartServer(t, testproc.ServerConfig{
+		Name: fmt.Sprintf("%s run %d", n.id, run), DataDir: n.dataDir, Listen: n.apiAddr, Args: args,
+		LogFile: n.logPath, ReadyTimeout: 60 * time.Second,
+	})
+	if n.c.faults {
+		// Runs before the process's own stop (cleanups run last first):
+		// a node still cut off when a test fails stops as fast as a healed one.
+		t.Cleanup(func() {
+			if !srv.Exited() {
+				if err := n.c.injectFaults(n, raftstore.Faults{}); err != nil {
+					t.Logf("heal %s before it stops: %v", n.id, err)
+				}
 			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	n.mu.Lock()
-	n.proc = p
-	n.mu.Unlock()
-
-	select {
-	case <-listening:
-	case <-p.exited:
-		<-p.logDone
-		n.mu.Lock()
-		n.proc = nil
-		n.mu.Unlock()
-		t.Fatalf("%s exited before listening: %v; log %s:\n%s", n.id, p.waitErr, n.logPath, tail(n.logPath, 30))
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not log \"listening\" within 30s; log %s", n.id, n.logPath)
+		})
 	}
-	n.waitReady(60 * time.Second)
+	n.mu.Lock()
+	n.srv = srv
+	n.mu.Unlock()
 }
 
-// tail returns the last lines of a file.
-func tail(path string, lines int) string {
-	data, _ := os.ReadFile(path)
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
+// server is the node's running process, or nil.
+func (n *node) server() *testproc.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv
 }
 
 // running reports whether the node's process is up.
-func (n *node) running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.proc != nil
-}
+func (n *node) running() bool { return n.server() != nil }
 
 // kill sends SIGKILL and waits until the process is gone.
 func (n *node) kill() {
 	n.mu.Lock()
-	p := n.proc
-	n.proc = nil
+	srv := n.srv
+	n.srv = nil
 	n.mu.Unlock()
-	if p == nil {
-		return
+	if srv != nil {
+		srv.Kill()
 	}
-	p.cmd.Process.Kill()
-	<-p.exited
-	<-p.logDone
 }
 
 // terminate sends SIGTERM and waits; it reports a failure to exit cleanly.
 func (n *node) terminate() error {
 	n.mu.Lock()
-	p := n.proc
-	n.proc = nil
+	srv := n.srv
+	n.srv = nil
 	n.mu.Unlock()
-	if p == nil {
+	if srv == nil {
 		return nil
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	code, err := srv.Terminate(testproc.StopTimeout)
+	if err != nil {
 		return err
 	}
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.exited
-		<-p.logDone
-		return fmt.Errorf("%s did not exit within 30s of SIGTERM; killed", n.id)
-	}
-	<-p.logDone
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	if code != 0 {
 		return fmt.Errorf("%s exited with code %d after SIGTERM, want 0", n.id, code)
 	}
 	return nil
 }
 
-// stopAll is the cleanup: SIGTERM every node, followers first.
-func (c *cluster) stopAll() {
-	for i := len(c.nodes) - 1; i >= 0; i-- {
-		if err := c.nodes[i].terminate(); err != nil {
-			c.t.Errorf("stop: %v", err)
-		}
-	}
-}
-
 // readyz is the body of GET /readyz.
 type readyz struct {
-	NodeID              string `json:"node_id"`
-	State               string `json:"state"`
-	LeaderID            string `json:"leader_id"`
-	CanWrite            bool   `json:"can_write"`
-	CanReadLinearizable bool   `json:"can_read_linearizable"`
-	CanReadStale        bool   `json:"can_read_stale"`
-
+	raftstore.Status
 	status int
 }
 
@@ -355,41 +221,22 @@ func (n *node) ready() (readyz, error) {
 	return r, nil
 }
 
-// waitReady polls /readyz until it answers 200.
+// waitReady waits until the node answers /readyz with 200.
 func (n *node) waitReady(timeout time.Duration) {
 	t := n.c.t
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		n.mu.Lock()
-		p := n.proc
-		n.mu.Unlock()
-		if p == nil {
-			t.Fatalf("%s is not running", n.id)
-		}
-		select {
-		case <-p.exited:
-			<-p.logDone
-			t.Fatalf("%s exited while waiting for /readyz: %v; log %s:\n%s", n.id, p.waitErr, n.logPath, tail(n.logPath, 30))
-		default:
-		}
-		r, err := n.ready()
-		if err == nil && r.status == http.StatusOK {
-			return
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("status %d: %+v", r.status, r)
-		}
-		time.Sleep(50 * time.Millisecond)
+	srv := n.server()
+	if srv == nil {
+		t.Fatalf("%s is not running", n.id)
 	}
-	t.Fatalf("%s not ready after %v: %s", n.id, timeout, last)
+	if err := srv.WaitReady(timeout); err != nil {
+		t.Fatalf("%s (log %s): %v", n.id, n.logPath, err)
+	}
 }
 
-// leader waits until a running node reports itself leader, able to write,
-// and the other running nodes that know a leader name the same one.
+// leader waits until a running node reports itself leader, able to write
+// and to serve linearizable reads (its first barrier committed), and the
+// other running nodes that know a leader name the same one.
 func (c *cluster) leader(timeout time.Duration) *node {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -408,7 +255,7 @@ func (c *cluster) leader(timeout time.Duration) *node {
 				continue
 			}
 			states = append(states, fmt.Sprintf("%s: %s leader=%q", n.id, r.State, r.LeaderID))
-			if r.State == "Leader" && r.CanWrite {
+			if r.State == "Leader" && r.CanWrite && r.CanReadLinearizable {
 				if leader != nil {
 					agree = false
 				}
@@ -425,69 +272,68 @@ func (c *cluster) leader(timeout time.Duration) *node {
 	return nil
 }
 
-// node returns the member with id.
-func (c *cluster) node(id string) *node {
-	for _, n := range c.nodes {
-		if n.id == id {
-			return n
-		}
-	}
-	c.t.Fatalf("no node %q", id)
-	return nil
+// injectFaults sets the faults of n's raft transport (see the package doc).
+func (c *cluster) injectFaults(n *node, f raftstore.Faults) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return raftstore.InjectFaults(ctx, n.endpoint(), c.clusterKey, f)
 }
 
-// isolate partitions n from every other node, both ways (raft traffic).
+// setFaults is injectFaults that fails the test.
+func (c *cluster) setFaults(n *node, f raftstore.Faults) {
+	c.t.Helper()
+	if err := c.injectFaults(n, f); err != nil {
+		c.t.Fatalf("faults %+v on %s: %v", f, n.id, err)
+	}
+}
+
+// isolate partitions n from every other node, both ways (raft traffic):
+// n cuts every other node, and every other node cuts n.
 func (c *cluster) isolate(n *node) {
-	n.proxy.Block()
-	for _, o := range c.nodes {
-		if o != n {
-			o.proxy.BlockFrom(n.id)
+	c.t.Helper()
+	var others []string
+	for _, o := range c.others(n) {
+		others = append(others, o.id)
+	}
+	c.setFaults(n, raftstore.Faults{Cut: others})
+	for _, o := range c.others(n) {
+		if o.running() {
+			c.setFaults(o, raftstore.Faults{Cut: []string{n.id}})
+		}
+	}
+}
+
+// slowLinks adds d to every read of every raft connection of every
+// running node: about d more each way.
+func (c *cluster) slowLinks(d time.Duration) {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		if n.running() {
+			c.setFaults(n, raftstore.Faults{Delay: d})
 		}
 	}
 }
 
 // heal lifts every partition and removes every delay.
 func (c *cluster) heal() {
+	c.t.Helper()
 	for _, n := range c.nodes {
-		if n.proxy != nil {
-			n.proxy.Unblock()
-			n.proxy.SetDelay(0)
+		if n.running() {
+			c.setFaults(n, raftstore.Faults{})
 		}
 	}
 }
 
 // credentials returns the root access key node 1 wrote.
-func (c *cluster) credentials() (string, string) {
+func (c *cluster) credentials() testproc.Credentials {
 	c.t.Helper()
 	c.credsOnce.Do(func() {
-		path := filepath.Join(c.nodes[0].dataDir, "root-credentials")
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return
-		}
-		profile := ""
-		for _, line := range strings.Split(string(raw), "\n") {
-			line = strings.TrimSpace(line)
-			if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-				profile = strings.TrimSpace(line[1 : len(line)-1])
-				continue
-			}
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || profile != "default" {
-				continue
-			}
-			switch strings.TrimSpace(k) {
-			case "aws_access_key_id":
-				c.keyID = strings.TrimSpace(v)
-			case "aws_secret_access_key":
-				c.secret = strings.TrimSpace(v)
-			}
-		}
+		c.creds, c.credsErr = testproc.ReadCredentials(filepath.Join(c.nodes[0].dataDir, "root-credentials"))
 	})
-	if c.keyID == "" || c.secret == "" {
-		c.t.Fatalf("no root access key in %s", filepath.Join(c.nodes[0].dataDir, "root-credentials"))
+	if c.credsErr != nil {
+		c.t.Fatal(c.credsErr)
 	}
-	return c.keyID, c.secret
+	return c.creds
 }
 
 // consistencyHeader asks a node for a local, possibly stale, read.
@@ -496,15 +342,9 @@ const consistencyHeader = "X-Paramstore-Consistency"
 // client returns an aws-sdk-go-v2 SSM client for node n with the root key,
 // no retries and the given timeout; stale asks for local reads.
 func (c *cluster) client(n *node, stale bool, timeout time.Duration) *ssm.Client {
-	id, secret := c.credentials()
-	opts := ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(n.endpoint()),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
-		Retryer:      aws.NopRetryer{},
-		HTTPClient: &http.Client{
-			Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
-		},
+	opts := c.credentials().Options(n.endpoint())
+	opts.HTTPClient = &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
 	}
 	// The timeout bounds the whole operation through its context. Not
 	// http.Client.Timeout: with it, bodies sent in chunks (a page of

@@ -1,12 +1,10 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,30 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-)
 
-// runToExit runs the binary and expects it to exit by itself within a
-// minute; it returns the exit code and the output.
-func runToExit(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("paramstore %s did not exit within a minute; output:\n%s", strings.Join(args, " "), out.String())
-	}
-	t.Logf("paramstore %s: exit code %d\n%s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), out.String())
-	return cmd.ProcessState.ExitCode(), out.String()
-}
+	"github.com/paramstore/paramstore/internal/testproc"
+)
 
 // wantKeyRefusal asserts the refusal of a node with the wrong master key.
 func wantKeyRefusal(t *testing.T, code int, out string) {
@@ -68,12 +45,12 @@ func TestMasterKeyMismatch(t *testing.T) {
 
 	// A new node without --master-key-file: it creates a key of its own.
 	n3 := filepath.Join(c.dir, "n3-data")
-	code, out := runToExit(t, "server", "--node-id", "n3", "--listen", freeAddr(t), "--raft-listen", freeAddr(t),
+	code, out := testproc.RunToExit(t, time.Minute, nil, "server", "--node-id", "n3", "--listen", testproc.FreeAddr(t), "--raft-listen", testproc.FreeAddr(t),
 		"--data-dir", n3, "--cluster-key-file", c.keyFile, "--join", c.nodes[0].endpoint())
 	wantKeyRefusal(t, code, out)
 
 	// The cluster did not take it in, and still takes writes.
-	listing, err := exec.Command(binPath, "cluster", "list", "--endpoint", c.nodes[0].endpoint(),
+	listing, err := testproc.Command(t, "cluster", "list", "--endpoint", c.nodes[0].endpoint(),
 		"--credentials-file", filepath.Join(c.nodes[0].dataDir, "root-credentials")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cluster list: %v\n%s", err, listing)
@@ -96,13 +73,16 @@ func TestMasterKeyMismatch(t *testing.T) {
 	if err := os.WriteFile(other, []byte("paramstore-master-key-v1:"+base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out = runToExit(t, "server", "--node-id", n2.id, "--listen", n2.apiAddr, "--raft-listen", n2.raftAddr,
-		"--raft-advertise", n2.advertise(), "--data-dir", n2.dataDir, "--cluster-key-file", c.keyFile,
+	code, out = testproc.RunToExit(t, time.Minute, nil, "server", "--node-id", n2.id, "--listen", n2.apiAddr, "--raft-listen", n2.raftAddr,
+		"--data-dir", n2.dataDir, "--cluster-key-file", c.keyFile,
 		"--join", n2.join, "--master-key-file", other)
 	wantKeyRefusal(t, code, out)
 
-	// With the cluster's key it serves again, SecureStrings included.
+	// With the cluster's key it serves again, SecureStrings included. (The
+	// cluster of two had no quorum while n2 was down: n2 can answer
+	// /readyz before the re-elected leader serves linearizable reads.)
 	n2.start()
+	c.leader(30 * time.Second)
 	got, err := c.client(n2, false, clientTimeout).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/kc/secret"), WithDecryption: aws.Bool(true)})
 	if err != nil || aws.ToString(got.Parameter.Value) != "s3cret" {
 		t.Fatalf("SecureString through the restarted member: got %v, %v", got, err)

@@ -7,26 +7,20 @@
 //
 // # How partitions are made
 //
-// Every node's raft traffic goes through a fault-injecting TCP proxy
-// (proxy_test.go): node i listens for raft on Ri and advertises the proxy
-// Pi, which forwards to Ri, so every raft connection to node i (the AppendEntries
-// and RequestVote RPCs of the others, and the replies to them on the same
-// connections) crosses Pi. A proxy alone cannot partition a node both ways,
-// because every node dials Pi from 127.0.0.1 and all dialers share the one
-// advertised address. The proxies therefore identify the dialing node of
-// each accepted connection by its socket: the peer's ephemeral port leads to
-// a socket inode in /proc/net/tcp, and the inode to the node process that
-// holds it in /proc/<pid>/fd (socketOwner). That makes every directed edge
-// (from, to) controllable with BlockFrom(from) on the proxy of "to", and
-// isolating node X means: block the proxy in front of X (nobody reaches X)
-// and block connections from X on every other proxy (X reaches nobody).
-// This is pure Go and needs no privileges (network namespaces or iptables
-// would need root on CI), but it is Linux-only, and a connection whose
-// dialer cannot be identified is stalled whenever any block is active.
+// Every node runs with --enable-fault-injection, which wraps the stream
+// layer its raft transport is built on (internal/store/raftstore/fault.go).
+// The harness sets each node's faults through the cluster RPC "fault",
+// authenticated with the cluster key (raftstore.InjectFaults): the peers it
+// is cut off from, by node ID, and a delay added to its raft reads. A node
+// controls the raft connections it dials, which carry its requests and the
+// answers to them, so a link between A and B is cut on both: isolating node
+// X means X cuts every other node, and every other node cuts X. A dial to a
+// cut peer hangs until the transport's timeout, as behind a network that
+// drops packets; the faults are a process's state, gone when it restarts.
 //
 // Limitation: only raft traffic is partitioned. A follower forwards writes
 // and read-index requests to the leader's registered API address over HTTP,
-// which does not cross the proxies, and the test clients reach every node's
+// which the faults do not touch, and the test clients reach every node's
 // API directly (clients on both sides of the partition, as in Jepsen). An
 // isolated old leader can thus still be asked to commit or confirm a read,
 // which it must refuse: it cannot reach a quorum over raft.
@@ -42,126 +36,16 @@
 package cluster_test
 
 import (
-	"bytes"
-	"fmt"
-	"io/fs"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
-const modulePath = "github.com/paramstore/paramstore"
-
-// binPath is the paramstore binary built by TestMain.
-var binPath string
-
-// moduleRoot is the directory holding the module's go.mod.
-var moduleRoot string
-
-// dialHelperEnv makes the test binary act as a dialing subprocess for
-// TestSocketOwner: it connects to the address in the variable and holds the
-// connection until its stdin closes.
-const dialHelperEnv = "PARAMSTORE_CLUSTER_DIAL_HELPER"
-
-func TestMain(m *testing.M) {
-	if addr := os.Getenv(dialHelperEnv); addr != "" {
-		os.Exit(dialHelper(addr))
-	}
-	os.Exit(runMain(m))
-}
-
-func dialHelper(addr string) int {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Close()
-	fmt.Println("connected")
-	buf := make([]byte, 1)
-	os.Stdin.Read(buf)
-	return 0
-}
-
-func runMain(m *testing.M) int {
-	root, err := findModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	moduleRoot = root
-	dir, err := os.MkdirTemp("", "paramstore-cluster-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binPath = filepath.Join(dir, "paramstore")
-	build := exec.Command("go", "build", "-o", binPath, "./cmd/paramstore")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "cluster: go build ./cmd/paramstore in %s: %v\n%s", root, err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-// findModuleRoot walks up from the working directory to this module's go.mod.
-func findModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module "+modulePath)) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod for module %s above the working directory", modulePath)
-		}
-		dir = parent
-	}
-}
-
-var (
-	touchOnce sync.Once
-	touchErr  error
-)
-
-// touchSources opens every source file of the module, so that `go test`
-// records them as inputs of this package (the binary under test is built by
-// a subprocess) and a change to any of them invalidates a cached result.
-func touchSources(root string) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "bin") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch filepath.Ext(path) {
-		case ".go", ".mod", ".sum":
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			f.Close()
-		}
-		return nil
-	})
-}
+func TestMain(m *testing.M) { testproc.Main(m) }
 
 // longMode reports whether PARAMSTORE_CLUSTER_LONG asks for the long form.
 func longMode() bool {

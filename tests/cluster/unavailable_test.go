@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
@@ -69,16 +67,13 @@ func TestFollowerWithoutLeader(t *testing.T) {
 	// and a short backoff cap so that the retries span the healing.
 	var attempts, healed atomic.Int32
 	var codes sync.Map
-	id, secret := c.credentials()
-	cl := ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(f.endpoint()),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 60
-			o.MaxBackoff = time.Second
-		}),
-	}, func(o *ssm.Options) {
+	opts := c.credentials().Options(f.endpoint())
+	opts.HTTPClient = nil
+	opts.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 60
+		o.MaxBackoff = time.Second
+	})
+	cl := ssm.New(opts, func(o *ssm.Options) {
 		// Runs once per attempt, after the retry middleware.
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("countAttempts",
@@ -149,20 +144,16 @@ func waitNoLeader(t *testing.T, n *node, timeout time.Duration) {
 }
 
 // waitLogLine returns the first line of n's log that contains substr,
-// waiting for the log copier to write it.
+// waiting for it.
 func waitLogLine(t *testing.T, n *node, substr string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		data, _ := os.ReadFile(n.logPath)
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, substr) {
-				return line
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s logged no line with %s; log %s:\n%s", n.id, substr, n.logPath, tail(n.logPath, 20))
-		}
-		time.Sleep(50 * time.Millisecond)
+	srv := n.server()
+	if srv == nil {
+		t.Fatalf("%s is not running", n.id)
 	}
+	line, err := srv.WaitLine(substr, timeout)
+	if err != nil {
+		t.Fatalf("%s (log %s): %v", n.id, n.logPath, err)
+	}
+	return line
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // mountTmpfs mounts a tmpfs of the given size on a new directory for the
@@ -124,7 +126,7 @@ func TestAuditFullDisk(t *testing.T) {
 	disk := mountTmpfs(t, "8m")
 	trail := filepath.Join(disk, "audit.log")
 	srv := startServer(t, t.TempDir(), "--audit-file", trail)
-	c := srv.sdkClient()
+	c := srv.SSM()
 	ctx := t.Context()
 	put := func(name string) error {
 		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"),
@@ -184,7 +186,7 @@ func TestAuditFullDisk(t *testing.T) {
 	}
 
 	// Space returns: the next write heals the trail, without a restart.
-	healed := srv.watchLog("audit: trail healed; the records kept in memory are written")
+	healed := srv.WatchLog("audit: trail healed; the records kept in memory are written")
 	if err := os.Remove(filepath.Join(disk, "filler")); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +205,7 @@ func TestAuditFullDisk(t *testing.T) {
 		t.Errorf("paramstore_audit_failing = %q after healing, want 0", m)
 	}
 
-	if code, err := srv.terminate(timeout); err != nil || code != 0 {
+	if code, err := srv.Terminate(timeout); err != nil || code != 0 {
 		t.Fatalf("stop: exit %d, %v", code, err)
 	}
 	out, err := paramstoreCLI(t, "audit", "verify", trail)
@@ -234,9 +236,9 @@ func TestAuditFullDisk(t *testing.T) {
 const timeout = 30 * time.Second
 
 // metric returns the value of an unlabelled metric of the server.
-func metric(t *testing.T, srv *serverProc, name string) string {
+func metric(t *testing.T, srv *testproc.Server, name string) string {
 	t.Helper()
-	resp, err := http.Get(srv.endpoint + "/metrics")
+	resp, err := http.Get(srv.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +271,14 @@ func TestAuditTornLastLine(t *testing.T) {
 	dataDir := t.TempDir()
 	trail := filepath.Join(dataDir, "audit.log")
 	srv := startServer(t, dataDir)
-	c := srv.sdkClient()
+	c := srv.SSM()
 	for _, name := range []string{"/torn/a", "/torn/b"} {
 		if _, err := c.PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"),
 			Type: types.ParameterTypeString}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if code, err := srv.terminate(timeout); err != nil || code != 0 {
+	if code, err := srv.Terminate(timeout); err != nil || code != 0 {
 		t.Fatalf("stop: exit %d, %v", code, err)
 	}
 
@@ -297,14 +299,14 @@ func TestAuditTornLastLine(t *testing.T) {
 	}
 
 	srv = startServer(t, dataDir)
-	if !strings.Contains(srv.logs(), "audit: the last line was torn") {
+	if !strings.Contains(srv.Output(), "audit: the last line was torn") {
 		t.Error("the server did not say, at start, that the trail's last line was torn")
 	}
-	if _, err := srv.sdkClient().PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/torn/after"),
+	if _, err := srv.SSM().PutParameter(t.Context(), &ssm.PutParameterInput{Name: aws.String("/torn/after"),
 		Value: aws.String("v"), Type: types.ParameterTypeString}); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := srv.terminate(timeout); err != nil || code != 0 {
+	if code, err := srv.Terminate(timeout); err != nil || code != 0 {
 		t.Fatalf("stop: exit %d, %v", code, err)
 	}
 

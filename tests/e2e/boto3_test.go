@@ -26,10 +26,10 @@ func TestBoto3(t *testing.T) {
 		t.Fatal(err)
 	}
 	// boto3 takes the server's root access key from the environment.
-	id, secret := srv.rootCredentials()
+	creds := srv.Credentials()
 	cmd := exec.Command(python, script)
-	cmd.Env = awsEnv(t, "AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret,
-		"PARAMSTORE_ENDPOINT="+srv.endpoint, "PYTHONUNBUFFERED=1")
+	cmd.Env = awsEnv(t, "AWS_ACCESS_KEY_ID="+creds.ID, "AWS_SECRET_ACCESS_KEY="+creds.Secret,
+		"PARAMSTORE_ENDPOINT="+srv.URL(), "PYTHONUNBUFFERED=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("boto3_e2e.py output:\n%s", out)
 	if err != nil {

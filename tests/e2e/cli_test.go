@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // awsCLI runs the real aws CLI against a server.
@@ -21,15 +23,15 @@ type awsCLI struct {
 
 // newAWSCLI returns the aws CLI configured the way DESIGN.md §3 tells users:
 // the server's root-credentials file as the shared credentials file.
-func newAWSCLI(t *testing.T, srv *serverProc) *awsCLI {
+func newAWSCLI(t *testing.T, srv *testproc.Server) *awsCLI {
 	t.Helper()
 	path, err := exec.LookPath("aws")
 	if err != nil {
 		t.Fatalf("the aws CLI is required for the e2e tests but was not found in PATH (%v); install it (pip install awscli)", err)
 	}
-	srv.rootCredentials() // checks the file's format and mode
-	env := awsEnv(t, "AWS_SHARED_CREDENTIALS_FILE="+srv.credentialsFile())
-	return &awsCLI{t: t, path: path, endpoint: srv.endpoint, env: env}
+	srv.Credentials() // checks the file's format and mode
+	env := awsEnv(t, "AWS_SHARED_CREDENTIALS_FILE="+srv.CredentialsFile())
+	return &awsCLI{t: t, path: path, endpoint: srv.URL(), env: env}
 }
 
 // withEnv returns a copy of c whose environment also has extra.
@@ -290,7 +292,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 
 	// Authentication: an unknown access key and a wrong secret are refused.
-	id, _ := srv.rootCredentials()
+	id := srv.Credentials().ID
 	for _, tc := range []struct {
 		name, id, secret, want string
 	}{

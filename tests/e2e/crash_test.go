@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // ackedWrite is a PutParameter that returned success.
@@ -46,11 +48,11 @@ type writeLoad struct {
 // restarts in the crash test go through a snapshot plus log replay.
 var snapshotFlags = []string{"--snapshot-threshold", "256", "--snapshot-interval", "200ms"}
 
-func startWriteLoad(t *testing.T, srv *serverProc, round, writers int, seed int64) *writeLoad {
+func startWriteLoad(t *testing.T, srv *testproc.Server, round, writers int, seed int64) *writeLoad {
 	l := &writeLoad{t: t, started: time.Now(), acked: make(chan struct{})}
 	for g := range writers {
 		l.wg.Add(1)
-		go l.writer(srv.sdkClient(), round, g, rand.New(rand.NewSource(seed+int64(g))))
+		go l.writer(srv.SSM(), round, g, rand.New(rand.NewSource(seed+int64(g))))
 	}
 	return l
 }
@@ -132,9 +134,9 @@ func (l *writeLoad) stop(kill func()) []ackedWrite {
 // version with its value, and that each name's current version is at least
 // the highest acknowledged one. It returns how many acknowledged writes were
 // found intact.
-func verifyAcked(t *testing.T, srv *serverProc, acks []ackedWrite) int {
+func verifyAcked(t *testing.T, srv *testproc.Server, acks []ackedWrite) int {
 	t.Helper()
-	c := srv.sdkClient()
+	c := srv.SSM()
 	ctx := context.Background()
 	found := 0
 	for start := 0; start < len(acks); start += 10 {
@@ -226,17 +228,17 @@ func TestCrashRecovery(t *testing.T) {
 		select {
 		case <-load.acked:
 		case <-time.After(30 * time.Second):
-			load.stop(srv.kill)
+			load.stop(srv.Kill)
 			t.Fatalf("round %d: no write acknowledged within 30s", round)
 		}
 		time.Sleep(delay)
 		exitCode := -1
 		acks := load.stop(func() {
 			if !sigterm {
-				srv.kill()
+				srv.Kill()
 				return
 			}
-			code, err := srv.terminate(30 * time.Second)
+			code, err := srv.Terminate(30 * time.Second)
 			if err != nil {
 				t.Errorf("round %d: SIGTERM: %v", round, err)
 			}

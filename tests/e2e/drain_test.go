@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // slowPut is a PutParameter sent over a raw connection in two steps: the
@@ -31,17 +33,17 @@ type slowPut struct {
 
 // rawHead returns the head (request line and headers) of a PutParameter of
 // body, signed with the server's root key, followed by extraHeaders.
-func rawHead(t *testing.T, srv *serverProc, body, extraHeaders string) string {
+func rawHead(t *testing.T, srv *testproc.Server, body, extraHeaders string) string {
 	t.Helper()
-	id, secret := srv.rootCredentials()
-	req, err := http.NewRequest(http.MethodPost, srv.endpoint+"/", strings.NewReader(body))
+	cr := srv.Credentials()
+	req, err := http.NewRequest(http.MethodPost, srv.URL()+"/", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AmazonSSM.PutParameter")
 	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+	creds := aws.Credentials{AccessKeyID: cr.ID, SecretAccessKey: cr.Secret}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ssm", "us-east-1", time.Now()); err != nil {
 		t.Fatalf("sign: %v", err)
 	}
@@ -59,9 +61,9 @@ func rawHead(t *testing.T, srv *serverProc, body, extraHeaders string) string {
 // then sends the headers of the slow request and waits for "100 Continue",
 // which the server sends only once the handler runs and reads the body:
 // from then on the request is accepted and in flight.
-func (s *slowPut) begin(t *testing.T, srv *serverProc) {
+func (s *slowPut) begin(t *testing.T, srv *testproc.Server) {
 	t.Helper()
-	addr := srv.addr
+	addr := srv.Addr()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
@@ -122,14 +124,14 @@ func TestSIGTERMDrain(t *testing.T) {
 		puts[i].begin(t, srv)
 	}
 
-	draining := srv.watchLog("shutting down: draining requests")
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	draining := srv.WatchLog("shutting down: draining requests")
+	if err := srv.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	select {
 	case <-draining:
-	case <-srv.exited:
-		t.Fatalf("server exited (%v) with %d requests in flight", srv.waitErr, n)
+	case <-srv.Done():
+		t.Fatalf("server exited (%v) with %d requests in flight", srv.Err(), n)
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not log the start of draining within 10s of SIGTERM")
 	}
@@ -137,7 +139,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	// New connections are refused once draining has begun.
 	refused := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", srv.addr, time.Second)
+		c, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
 		if err != nil {
 			refused = true
 			break
@@ -148,8 +150,8 @@ func TestSIGTERMDrain(t *testing.T) {
 		t.Errorf("server still accepts connections 5s after SIGTERM")
 	}
 	select {
-	case <-srv.exited:
-		t.Fatalf("server exited (%v) before its %d in-flight requests completed", srv.waitErr, n)
+	case <-srv.Done():
+		t.Fatalf("server exited (%v) before its %d in-flight requests completed", srv.Err(), n)
 	default:
 	}
 
@@ -167,18 +169,18 @@ func TestSIGTERMDrain(t *testing.T) {
 	}
 
 	select {
-	case <-srv.exited:
+	case <-srv.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not exit within 30s after the in-flight requests completed")
 	}
-	<-srv.stderrDone
-	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
+	<-srv.Done()
+	if code := srv.ExitCode(); code != 0 {
 		t.Errorf("server exited with code %d after SIGTERM, want 0", code)
 	}
 
 	// The drained writes are durable.
 	srv = startServer(t, dataDir)
-	c := srv.sdkClient()
+	c := srv.SSM()
 	for _, p := range puts {
 		out, err := c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(p.name)})
 		if err != nil {

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // recoveryFlags make the server snapshot (and truncate its log) after a
@@ -37,7 +37,7 @@ func makeFixture(t *testing.T) fixture {
 	t.Helper()
 	f := fixture{dir: t.TempDir(), params: map[string]string{}}
 	srv := startServer(t, f.dir, recoveryFlags...)
-	c := srv.sdkClient()
+	c := srv.SSM()
 	ctx := context.Background()
 	put := func(i int) {
 		name, typ := fmt.Sprintf("/fixture/p%03d", i), types.ParameterTypeString
@@ -71,7 +71,7 @@ func makeFixture(t *testing.T) fixture {
 	for end := i + 3; i < end; i++ {
 		put(i)
 	}
-	srv.stop()
+	srv.Stop()
 	var err error
 	if f.creds, err = os.ReadFile(filepath.Join(f.dir, "root-credentials")); err != nil {
 		t.Fatal(err)
@@ -105,29 +105,18 @@ func (f fixture) clone(t *testing.T) string {
 
 // client signs with the fixture's root key, whatever the data dir's
 // root-credentials file holds now.
-func (f fixture) client(t *testing.T, srv *serverProc) *ssm.Client {
+func (f fixture) client(t *testing.T, srv *testproc.Server) *ssm.Client {
 	t.Helper()
-	var id, secret string
-	for _, line := range strings.Split(string(f.creds), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			id = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			secret = strings.TrimSpace(v)
-		}
+	creds, err := testproc.ParseCredentials(f.creds)
+	if err != nil {
+		t.Fatalf("the fixture's root-credentials: %v", err)
 	}
-	return ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
-		Retryer:      aws.NopRetryer{},
-	})
+	return creds.SSM(srv.URL())
 }
 
 // checkServes asserts that the server serves every parameter of the
 // fixture with its value, and takes a write that a read then sees.
-func (f fixture) checkServes(t *testing.T, srv *serverProc) {
+func (f fixture) checkServes(t *testing.T, srv *testproc.Server) {
 	t.Helper()
 	c := f.client(t, srv)
 	ctx := context.Background()
@@ -154,23 +143,7 @@ func (f fixture) checkServes(t *testing.T, srv *serverProc) {
 // (refuse to start) by itself; it returns the exit code and the output.
 func runToExit(t *testing.T, dataDir string, extra ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("paramstore server on %s did not exit within a minute; output:\n%s", dataDir, out.String())
-	}
-	t.Logf("paramstore server exited with %d:\n%s", cmd.ProcessState.ExitCode(), out.String())
-	return cmd.ProcessState.ExitCode(), out.String()
+	return testproc.RunToExit(t, time.Minute, nil, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
 }
 
 // crashed reports Go's signs of a panic or a fatal error in output.
@@ -221,7 +194,7 @@ func TestRecovery(t *testing.T) {
 		wantRefusal(t, dir, []string{raft(dir, "state.db"), raft(dir, "raft.db")}, []string{"--force-new-cluster", "never applied"})
 		srv := startServer(t, dir, "--force-new-cluster")
 		f.checkServes(t, srv)
-		srv.stop()
+		srv.Stop()
 		// Then an ordinary restart.
 		f.checkServes(t, startServer(t, dir))
 		if got, _ := os.ReadFile(filepath.Join(dir, "root-credentials")); !bytes.Equal(got, f.creds) {
@@ -237,7 +210,7 @@ func TestRecovery(t *testing.T) {
 		if got, _ := os.ReadFile(filepath.Join(dir, "root-credentials")); !bytes.Equal(got, f.creds) {
 			t.Error("the server wrote a new root key: root-credentials changed")
 		}
-		if !strings.Contains(srv.logs(), "rebuilt the state machine from the snapshot") {
+		if !strings.Contains(srv.Output(), "rebuilt the state machine from the snapshot") {
 			t.Error("no log line says the state machine was rebuilt")
 		}
 	})
@@ -340,8 +313,8 @@ func TestDataDirFlips(t *testing.T) {
 					return
 				}
 				f.checkServes(t, srv)
-				if crashed(srv.logs()) {
-					t.Fatalf("%s %s: the server's log shows a crash:\n%s", rel, what, srv.logs())
+				if crashed(srv.Output()) {
+					t.Fatalf("%s %s: the server's log shows a crash:\n%s", rel, what, srv.Output())
 				}
 				started++
 			})
@@ -352,11 +325,11 @@ func TestDataDirFlips(t *testing.T) {
 
 // tryStart starts the server on dataDir: it returns the running server, or
 // the exit code and output of one that exited instead.
-func tryStart(t *testing.T, dataDir string) (*serverProc, int, string) {
+func tryStart(t *testing.T, dataDir string) (*testproc.Server, int, string) {
 	t.Helper()
 	srv := startServerOrExit(t, dataDir)
-	if srv.hasExited() {
-		return nil, srv.cmd.ProcessState.ExitCode(), srv.logs()
+	if srv.Exited() {
+		return nil, srv.ExitCode(), srv.Output()
 	}
 	return srv, 0, ""
 }

@@ -1,9 +1,10 @@
 package e2e_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // TestRegions drives the built server with the aws CLI: a made-up region
@@ -41,9 +42,7 @@ func TestRegions(t *testing.T) {
 		{[]string{"--region-allow", "Bad_Region"}, `--region-allow "Bad_Region"`},
 		{[]string{"--region", "xx-fake-1"}, `--region "xx-fake-1" is not an AWS region`},
 	} {
-		cmd := exec.Command(binPath, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)...)
-		cmd.Env = cleanEnv()
-		out, err := cmd.CombinedOutput()
+		out, err := testproc.Command(t, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)...).CombinedOutput()
 		if exitCode(err) <= 0 || !strings.Contains(string(out), tc.want) {
 			t.Errorf("server %s: got exit %d, output %q; want a failure naming %s", strings.Join(tc.args, " "), exitCode(err), out, tc.want)
 		}

@@ -9,14 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // paramstoreCLI runs the built binary (a client subcommand) and returns its
 // output.
 func paramstoreCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = cleanEnv()
+	cmd := testproc.Command(t, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -60,8 +61,8 @@ func TestSecurityEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "(MissingAuthenticationTokenException)") {
 		t.Errorf("unsigned: got %v %q, want MissingAuthenticationTokenException", err, stderr)
 	}
-	id, key := srv.rootCredentials()
-	wrong := awsEnv(t, "AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+key+"x")
+	cr := srv.Credentials()
+	wrong := awsEnv(t, "AWS_ACCESS_KEY_ID="+cr.ID, "AWS_SECRET_ACCESS_KEY="+cr.Secret+"x")
 	_, stderr, err = (&awsCLI{t: t, path: root.path, endpoint: root.endpoint, env: wrong}).exec("get-parameter", "--name", "/app/dev/url")
 	if err == nil || !strings.Contains(stderr, "(InvalidSignatureException)") {
 		t.Errorf("wrong secret: got %v %q, want InvalidSignatureException", err, stderr)
@@ -72,7 +73,7 @@ func TestSecurityEndToEnd(t *testing.T) {
 	os.WriteFile(policy, []byte(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":["ssm:GetParameter*","ssm:PutParameter"],"Resource":"arn:aws:ssm:*:*:parameter/app/dev/*"},
 		{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`), 0o600)
-	admin := []string{"auth", "--endpoint", srv.endpoint, "--credentials-file", srv.credentialsFile()}
+	admin := []string{"auth", "--endpoint", srv.URL(), "--credentials-file", srv.CredentialsFile()}
 	if _, err := paramstoreCLI(t, append(admin, "create-user", "dev", "--policy-file", policy)...); err != nil {
 		t.Fatal(err)
 	}
@@ -139,15 +140,15 @@ except urllib.error.HTTPError as e:
     assert e.code == 400 and "InvalidSignatureException" in body, body
 print("BOTO3 AUTH OK")
 `)
-	py.Env = awsEnv(t, "AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+key, "EP="+srv.endpoint, "PLAIN="+plain)
+	py.Env = awsEnv(t, "AWS_ACCESS_KEY_ID="+cr.ID, "AWS_SECRET_ACCESS_KEY="+cr.Secret, "EP="+srv.URL(), "PLAIN="+plain)
 	if out, err := py.CombinedOutput(); err != nil || !strings.Contains(string(out), "BOTO3 AUTH OK") {
 		t.Errorf("boto3 signed and presigned: %v\n%s", err, out)
 	}
 
 	// Stop the server so every audit record is flushed, then look for the
 	// markers everywhere.
-	srv.stop()
-	logs := srv.logs()
+	srv.Stop()
+	logs := srv.Output()
 	auditPath := filepath.Join(dataDir, "audit.log")
 	auditLog, err := os.ReadFile(auditPath)
 	if err != nil {

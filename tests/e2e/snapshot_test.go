@@ -18,7 +18,6 @@ import (
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -32,7 +31,7 @@ import (
 func TestSnapshotSaveRestore(t *testing.T) {
 	ctx := context.Background()
 	src := startServer(t, t.TempDir())
-	c := src.sdkClient()
+	c := src.SSM()
 	for i := 1; i <= 3; i++ {
 		for _, p := range []struct {
 			name string
@@ -46,11 +45,11 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		}
 	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	if out, err := paramstoreCLI(t, "snapshot", "--endpoint", src.endpoint, "--credentials-file", src.credentialsFile(), "save", backup); err != nil {
+	if out, err := paramstoreCLI(t, "snapshot", "--endpoint", src.URL(), "--credentials-file", src.CredentialsFile(), "save", backup); err != nil {
 		t.Fatalf("snapshot save: %v\n%s", err, out)
 	}
 	// The wrong credentials are refused.
-	if out, err := paramstoreCLI(t, "snapshot", "--endpoint", src.endpoint, "save", filepath.Join(t.TempDir(), "x.db")); err == nil {
+	if out, err := paramstoreCLI(t, "snapshot", "--endpoint", src.URL(), "save", filepath.Join(t.TempDir(), "x.db")); err == nil {
 		t.Fatalf("snapshot save without credentials succeeded:\n%s", out)
 	}
 	newDir := filepath.Join(t.TempDir(), "restored")
@@ -76,15 +75,15 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	if out, err := paramstoreCLI(t, "snapshot", "restore", backup, "--data-dir", newDir); err != nil {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}
-	if out, err := paramstoreCLI(t, "snapshot", "restore", backup, "--data-dir", src.dataDir); err == nil {
+	if out, err := paramstoreCLI(t, "snapshot", "restore", backup, "--data-dir", src.DataDir); err == nil {
 		t.Fatalf("restore into a data dir that holds a store succeeded:\n%s", out)
 	}
-	key, err := os.ReadFile(filepath.Join(src.dataDir, "master.key"))
+	key, err := os.ReadFile(filepath.Join(src.DataDir, "master.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(newDir, "master.key"), key, 0o600)
-	src.stop()
+	src.Stop()
 
 	dst := startServer(t, newDir)
 	// The restored identities include the root key of the original server;
@@ -92,8 +91,8 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(newDir, "root-credentials")); err == nil {
 		t.Errorf("the restored server wrote new root credentials")
 	}
-	dst.dataDir = src.dataDir // sign with the original root-credentials
-	c2 := dst.sdkClient()
+	c2 := src.Credentials().SSM(dst.URL()) // the original root key
+
 	for _, name := range []string{"/snap/plain", "/snap/secret"} {
 		out, err := c2.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
 		if err != nil {
@@ -122,17 +121,14 @@ func TestSnapshotSaveRestore(t *testing.T) {
 func TestSnapshotDownloadStalled(t *testing.T) {
 	ctx := context.Background()
 	srv := startServer(t, t.TempDir())
-	id, secret := srv.rootCredentials()
 	// Bounded by contexts, not http.Client.Timeout: with it, this SDK
 	// intermittently fails reading a body ("use of closed network
 	// connection"), as tests/cluster's client notes.
-	c := ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
-		Retryer:      aws.NopRetryer{},
-	})
-	state := filepath.Join(srv.dataDir, "raft", "state.db")
+	cr := srv.Credentials()
+	opts := cr.Options(srv.URL())
+	opts.HTTPClient = nil
+	c := ssm.New(opts)
+	state := filepath.Join(srv.DataDir, "raft", "state.db")
 	size := func() int64 {
 		st, err := os.Stat(state)
 		if err != nil {
@@ -166,12 +162,12 @@ func TestSnapshotDownloadStalled(t *testing.T) {
 		return serr
 	}}
 	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, ReadBufferSize: 4096}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.endpoint+"/_paramstore/snapshot", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL()+"/_paramstore/snapshot", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, req, hex.EncodeToString(empty[:]), "ssm", "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: cr.ID, SecretAccessKey: cr.Secret}, req, hex.EncodeToString(empty[:]), "ssm", "us-east-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := hc.Do(req)

@@ -72,6 +72,10 @@ type Config struct {
 	// whose only member is this node (recover.go): the recovery when the
 	// raft log is lost or a quorum is gone for good.
 	ForceNewCluster bool
+	// FaultInjection lets tests cut this node's raft links and slow them
+	// down while it runs (fault.go: Node.SetFaults, the "fault" cluster
+	// RPC). Never on by default.
+	FaultInjection bool
 }
 
 // Default returns the default configuration for dir.
@@ -120,6 +124,8 @@ type Node struct {
 	hlog  hclog.Logger
 	rpc   *rpcClient
 	check store.Checker
+	// faults wraps the raft stream layer when Config.FaultInjection is set.
+	faults *faultStream
 
 	// readyForReads is set once a new leader has committed a barrier, so
 	// its commit index covers every earlier entry (see leaderWatch).
@@ -191,8 +197,14 @@ func (n *Node) start() error {
 			logs.Close()
 			return fmt.Errorf("raftstore: raft-listen %q: %w", cfg.Bind, err)
 		}
+		var layer raft.StreamLayer = stream
+		if cfg.FaultInjection {
+			n.faults = newFaultStream(stream)
+			layer = n.faults
+			n.log.Warn("raft fault injection enabled: this node's raft links can be cut through the cluster RPCs (a test setting)")
+		}
 		t := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
+			Stream: layer, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
 		})
 		n.trans = t
 		addr = t.LocalAddr()
@@ -504,7 +516,7 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		} else {
 			err = n.forward(ctx, data)
 		}
-		if err == nil || isResult(err) {
+		if err == nil || store.IsResult(err) {
 			return err
 		}
 		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, ErrNotReady) {
@@ -538,14 +550,6 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 		return f.Index(), res
 	}
 	return f.Index(), nil
-}
-
-// isResult reports a state machine result (a store sentinel), as opposed to
-// a failure to commit.
-func isResult(err error) bool {
-	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
-		errors.Is(err, store.ErrQuota) || errors.Is(err, store.ErrExists) ||
-		errors.Is(err, store.ErrKeyMismatch)
 }
 
 // forward sends a command to the leader and waits until this node has

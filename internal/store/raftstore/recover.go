@@ -323,7 +323,7 @@ func (n *Node) applyLog(logs raft.LogStore, from, to uint64) {
 			entries = append(entries, e)
 		}
 		for j, err := range n.db.ApplyBatch(entries) {
-			if err != nil && !isResult(err) {
+			if err != nil && !store.IsResult(err) {
 				n.log.Warn("--force-new-cluster: a log entry did not apply", "index", entries[j].Index, "error", err)
 			}
 		}

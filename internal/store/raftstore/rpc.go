@@ -24,14 +24,15 @@ import (
 // /_paramstore/cluster/, authenticated with an HMAC of the cluster key over
 // a timestamp, the path and the body:
 //
-//	POST apply      body: an encoded command     -> {"index": n, "result": "conflict"|...}
+//	POST apply      body: an encoded command     -> {"index": n, "result": store.ResultName}
 //	POST readindex                               -> {"index": n}
 //	POST join       body: joinRequest            -> {}
+//	POST fault      body: Faults                 -> {}   (fault.go; with Config.FaultInjection only)
 const (
-	rpcPrefix    = "/_paramstore/cluster/"
-	rpcAuthHeder = "X-Paramstore-Cluster-Auth"
-	rpcMaxSkew   = 60 * time.Second
-	rpcMaxBody   = 8 << 20
+	rpcPrefix     = "/_paramstore/cluster/"
+	rpcAuthHeader = "X-Paramstore-Cluster-Auth"
+	rpcMaxSkew    = 60 * time.Second
+	rpcMaxBody    = 8 << 20
 )
 
 type rpcClient struct {
@@ -57,23 +58,14 @@ type rpcResponse struct {
 	Error  string `json:"error,omitempty"`
 }
 
-var resultErrors = map[string]error{
-	"conflict": store.ErrConflict,
-	"notfound": store.ErrNotFound,
-	"quota":    store.ErrQuota,
-	"exists":   store.ErrExists,
-	// keymismatch: an OpKeyCheck with another master key's value.
-	"keymismatch": store.ErrKeyMismatch,
-}
-
 func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
 	path := rpcPrefix + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("raftstore: %s: %w", name, err)
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set(rpcAuthHeder, ts+":"+rpcMAC(c.key, ts, path, body))
+	req.Header.Set(rpcAuthHeader, ts+":"+rpcMAC(c.key, ts, path, body))
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -82,13 +74,13 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("raftstore: %s: read the answer of %s: %w", name, base, err)
 	}
 	var out rpcResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("raftstore: %s: HTTP %d: %s", name, resp.StatusCode, bytes.TrimSpace(raw))
 	}
-	if e, ok := resultErrors[out.Result]; ok {
+	if e := store.ResultNamed(out.Result); e != nil {
 		if out.Error != "" {
 			return &out, fmt.Errorf("%w: %s", e, out.Error)
 		}
@@ -150,7 +142,7 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 		writeRPC(w, http.StatusBadRequest, rpcResponse{Error: "read body"})
 		return
 	}
-	ts, mac, _ := strings.Cut(r.Header.Get(rpcAuthHeder), ":")
+	ts, mac, _ := strings.Cut(r.Header.Get(rpcAuthHeader), ":")
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > rpcMaxSkew ||
 		!hmac.Equal([]byte(mac), []byte(rpcMAC(n.cfg.ClusterKey, ts, r.URL.Path, body))) {
@@ -164,14 +156,8 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		idx, err := n.applyLocal(body, leaderWait)
-		resp := rpcResponse{Index: idx}
-		for name, e := range resultErrors {
-			if errors.Is(err, e) {
-				resp.Result = name
-				err = nil
-			}
-		}
-		if err != nil {
+		resp := rpcResponse{Index: idx, Result: store.ResultName(err)}
+		if err != nil && resp.Result == "" {
 			status := http.StatusInternalServerError
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 				status = http.StatusServiceUnavailable
@@ -200,7 +186,7 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := n.addMember(r.Context(), jr); err != nil {
 			if errors.Is(err, store.ErrKeyMismatch) {
-				writeRPC(w, http.StatusConflict, rpcResponse{Result: "keymismatch",
+				writeRPC(w, http.StatusConflict, rpcResponse{Result: store.ResultName(store.ErrKeyMismatch),
 					Error: "the node's master key is not the cluster's (key check values differ)"})
 				return
 			}
@@ -212,6 +198,8 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRPC(w, http.StatusOK, rpcResponse{})
+	case "fault":
+		n.serveFault(w, body)
 	default:
 		writeRPC(w, http.StatusNotFound, rpcResponse{Error: "unknown cluster call"})
 	}

@@ -1,0 +1,445 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+// An in-process cluster, in the manner of hashicorp/raft's testing.go:
+// several real nodes in one process (raft, raft-boltdb, the bbolt state
+// machine, the cluster-key stream layer over loopback TCP, the cluster RPCs
+// served by httptest), partitioned by node ID through the fault-injection
+// layer that `paramstore server --enable-fault-injection` uses.
+
+// clusterWait bounds every wait for the cluster: an election, replication,
+// a heal. It is a deadline for a condition, not a measurement.
+const clusterWait = 30 * time.Second
+
+type cluster struct {
+	t       *testing.T
+	key     []byte
+	members []*member
+}
+
+// member is one node with its API (the cluster RPCs) on a loopback port.
+type member struct {
+	id  string
+	n   *Node
+	api *httptest.Server
+}
+
+// makeCluster starts size nodes: the first bootstraps, the others join it;
+// it returns when every node is registered and knows the leader.
+func makeCluster(t *testing.T, size int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, key: make([]byte, 32)}
+	rand.Read(c.key)
+	t.Cleanup(c.close)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	for i := 1; i <= size; i++ {
+		cfg := testConfig(t, t.TempDir())
+		cfg.NodeID = fmt.Sprintf("n%d", i)
+		cfg.Bind = "127.0.0.1:0"
+		cfg.ClusterKey = c.key
+		cfg.FaultInjection = true
+		if i > 1 {
+			cfg.Join = c.members[0].api.URL
+		}
+		n, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("open %s: %v", cfg.NodeID, err)
+		}
+		m := &member{id: cfg.NodeID, n: n, api: httptest.NewServer(n.Handler())}
+		c.members = append(c.members, m)
+		if i == 1 {
+			if err := n.WaitReady(ctx); err != nil {
+				t.Fatalf("%s: %v", m.id, err)
+			}
+		}
+		if err := n.Register(ctx, m.api.URL); err != nil {
+			t.Fatalf("register %s: %v", m.id, err)
+		}
+	}
+	for _, m := range c.members {
+		if err := m.n.WaitReady(ctx); err != nil {
+			t.Fatalf("%s: %v", m.id, err)
+		}
+	}
+	return c
+}
+
+// close heals the cluster and closes every node, followers first.
+func (c *cluster) close() {
+	for _, m := range c.members {
+		m.n.SetFaults(Faults{})
+	}
+	for i := len(c.members) - 1; i >= 0; i-- {
+		m := c.members[i]
+		if err := m.n.Close(); err != nil {
+			c.t.Errorf("close %s: %v", m.id, err)
+		}
+		m.api.Close()
+	}
+}
+
+// others returns the members other than those of not.
+func (c *cluster) others(not ...*member) []*member {
+	var out []*member
+	for _, m := range c.members {
+		if !slices.Contains(not, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// leader waits until one of among is a leader that can take writes and
+// linearizable reads, and returns it.
+func (c *cluster) leader(among ...*member) *member {
+	c.t.Helper()
+	if len(among) == 0 {
+		among = c.members
+	}
+	var states []string
+	ok := poll(func() bool {
+		states = states[:0]
+		for _, m := range among {
+			st := m.n.Status()
+			states = append(states, fmt.Sprintf("%s: %s leader=%q", m.id, st.State, st.LeaderID))
+			if st.State == raft.Leader.String() && st.CanWrite && st.CanReadLinearizable {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		c.t.Fatalf("no leader among %s within %v: %s", ids(among), clusterWait, strings.Join(states, "; "))
+	}
+	for _, m := range among {
+		if m.n.Ready() {
+			return m
+		}
+	}
+	c.t.Fatalf("the leader among %s stepped down at once", ids(among))
+	return nil
+}
+
+// setFaults sets m's faults through the cluster RPC, as the process
+// harness of tests/cluster does.
+func (c *cluster) setFaults(m *member, f Faults) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := InjectFaults(ctx, m.api.URL, c.key, f); err != nil {
+		c.t.Fatalf("faults %+v on %s: %v", f, m.id, err)
+	}
+}
+
+// partition cuts every raft link between far and the other members, on
+// both sides of each link.
+func (c *cluster) partition(far ...*member) {
+	c.t.Helper()
+	near := c.others(far...)
+	for _, m := range far {
+		c.setFaults(m, Faults{Cut: ids(near)})
+	}
+	for _, m := range near {
+		c.setFaults(m, Faults{Cut: ids(far)})
+	}
+}
+
+// fullyConnect lifts every fault.
+func (c *cluster) fullyConnect() {
+	c.t.Helper()
+	for _, m := range c.members {
+		c.setFaults(m, Faults{})
+	}
+}
+
+// sync commits a write through the leader and waits until every member has
+// applied it: afterwards every replica holds everything committed before.
+func (c *cluster) sync() {
+	c.t.Helper()
+	l := c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := l.n.Apply(ctx, putCmd(fmt.Sprintf("/_sync/%d", time.Now().UnixNano()), 1, 0)); err != nil {
+		c.t.Fatalf("sync write through %s: %v", l.id, err)
+	}
+	idx := l.n.DB().LastApplied()
+	for _, m := range c.members {
+		db := m.n.DB()
+		if !pollChanges(db, func() bool { return db.LastApplied() >= idx }) {
+			c.t.Fatalf("%s applied up to %d, not %d, within %v", m.id, db.LastApplied(), idx, clusterWait)
+		}
+	}
+}
+
+// ensureSame compares every replica's whole bbolt file, bucket by bucket
+// and key by key, with the first member's.
+func (c *cluster) ensureSame() {
+	c.t.Helper()
+	want := dumpReplica(c.t, c.members[0].n)
+	for _, m := range c.members[1:] {
+		got := dumpReplica(c.t, m.n)
+		if d := diffDumps(want, got); d != "" {
+			c.t.Errorf("replica %s differs from %s: %s", m.id, c.members[0].id, d)
+		}
+	}
+}
+
+// dumpReplica returns every key and value of every bucket of n's state
+// machine, read from a copy of its bbolt file.
+func dumpReplica(t *testing.T, n *Node) map[string]map[string]string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "replica.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := n.DB().Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = snap.WriteTo(f)
+	snap.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]map[string]string{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			m := map[string]string{}
+			out[string(name)] = m
+			return b.ForEach(func(k, v []byte) error {
+				m[string(k)] = string(v)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// diffDumps describes the first difference of two dumps ("" when equal).
+func diffDumps(a, b map[string]map[string]string) string {
+	buckets := map[string]bool{}
+	for name := range a {
+		buckets[name] = true
+	}
+	for name := range b {
+		buckets[name] = true
+	}
+	var names []string
+	for name := range buckets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		x, y := a[name], b[name]
+		if len(x) != len(y) {
+			return fmt.Sprintf("bucket %s: %d keys vs %d", name, len(x), len(y))
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || w != v {
+				return fmt.Sprintf("bucket %s key %q: %q vs %q (present %v)", name, k, v, w, ok)
+			}
+		}
+	}
+	return ""
+}
+
+// poll checks cond every few milliseconds until it holds (true) or
+// clusterWait passes (false).
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(clusterWait)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
+// pollChanges checks cond after each commit of db until it holds (true)
+// or clusterWait passes (false).
+func pollChanges(db *store.DB, cond func() bool) bool {
+	timeout := time.NewTimer(clusterWait)
+	defer timeout.Stop()
+	for {
+		changed := db.Changed()
+		if cond() {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return cond()
+		}
+	}
+}
+
+func ids(ms []*member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.id
+	}
+	return out
+}
+
+// localParam reads name from m's state machine without asking the leader.
+func localParam(t *testing.T, m *member, name string) *store.Parameter {
+	t.Helper()
+	var p *store.Parameter
+	err := m.n.DB().View(context.Background(), func(r *store.Reader) error {
+		var err error
+		p, err = r.Param(tenancy, name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: read %s: %v", m.id, name, err)
+	}
+	return p
+}
+
+func apply(t *testing.T, m *member, cmd *store.Command) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := m.n.Apply(ctx, cmd); err != nil {
+		t.Fatalf("%s %s through %s: %v", cmd.Op, cmd.Name, m.id, err)
+	}
+}
+
+// TestClusterReplicates writes through the leader and through a follower
+// (which forwards to the leader) and compares every replica.
+func TestClusterReplicates(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	for i := range 5 {
+		apply(t, l, putCmd(fmt.Sprintf("/leader/%d", i), 1, 0))
+		apply(t, f, putCmd(fmt.Sprintf("/follower/%d", i), 1, 0))
+	}
+	mi := localParam(t, l, "/leader/0").ModIndex
+	apply(t, f, putCmd("/leader/0", 2, mi))
+	c.sync()
+	for _, m := range c.members {
+		if p := localParam(t, m, "/leader/0"); p == nil || p.Latest.Version != 2 {
+			t.Errorf("%s: /leader/0 is %+v, want version 2", m.id, p)
+		}
+		if got := len(params(t, m.n)); got != 11 { // 10 and the sync write
+			t.Errorf("%s holds %d parameters, want 11", m.id, got)
+		}
+	}
+	c.ensureSame()
+
+	// The fault RPC takes only members, and only with the cluster key.
+	ctx := context.Background()
+	if err := InjectFaults(ctx, l.api.URL, c.key, Faults{Cut: []string{"n9"}}); err == nil || !strings.Contains(err.Error(), `no member "n9"`) {
+		t.Errorf("cut of an unknown node: got %v, want an error naming it", err)
+	}
+	if err := InjectFaults(ctx, l.api.URL, []byte("another key of 16+ bytes"), Faults{}); err == nil || !strings.Contains(err.Error(), "cluster authentication failed") {
+		t.Errorf("faults with another key: got %v, want an authentication failure", err)
+	}
+}
+
+// TestClusterPartitionedFollower cuts a follower off: the majority goes on
+// committing, the follower neither applies those writes nor answers a
+// linearizable read without them; healed, it catches up and every replica
+// is the same.
+func TestClusterPartitionedFollower(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	apply(t, l, putCmd("/before", 1, 0))
+	c.sync()
+
+	c.partition(f)
+	for i := range 5 {
+		apply(t, l, putCmd(fmt.Sprintf("/during/%d", i), 1, 0))
+	}
+	if p := localParam(t, f, "/during/4"); p != nil {
+		t.Fatalf("the partitioned follower %s applied a write made during the partition", f.id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err := f.n.View(ctx, func(r *store.Reader) error { return nil })
+	cancel()
+	if err == nil {
+		t.Errorf("a linearizable read on the partitioned follower %s succeeded without the majority's writes", f.id)
+	}
+
+	c.fullyConnect()
+	c.sync()
+	for _, m := range c.members {
+		if localParam(t, m, "/before") == nil || localParam(t, m, "/during/4") == nil {
+			t.Errorf("%s lacks a committed write after the heal", m.id)
+		}
+	}
+	c.ensureSame()
+}
+
+// TestClusterPartitionedLeader cuts the leader off: the majority elects
+// another leader and commits; the old leader acknowledges nothing; healed,
+// it follows, and no replica holds the write it could not commit.
+func TestClusterPartitionedLeader(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	old := c.leader()
+	apply(t, old, putCmd("/before", 1, 0))
+	c.sync()
+
+	c.partition(old)
+	l := c.leader(c.others(old)...)
+	apply(t, l, putCmd("/after", 1, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err := old.n.Apply(ctx, putCmd("/lost", 1, 0))
+	cancel()
+	if err == nil {
+		t.Fatalf("the partitioned old leader %s acknowledged a write", old.id)
+	}
+
+	c.fullyConnect()
+	c.sync()
+	if old.n.Ready() && c.leader() != old {
+		t.Errorf("two leaders after the heal")
+	}
+	for _, m := range c.members {
+		if localParam(t, m, "/after") == nil {
+			t.Errorf("%s lacks the new leader's write after the heal", m.id)
+		}
+		if localParam(t, m, "/lost") != nil {
+			t.Errorf("%s holds a write the partitioned old leader never committed", m.id)
+		}
+	}
+	c.ensureSame()
+}
