@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // Parameter is one parameter as GetParameter returns it. Selector is the
@@ -60,7 +62,7 @@ const (
 type Client struct {
 	cfg       Config
 	log       *slog.Logger
-	creds     aws.CredentialsProvider
+	signer    *awsreq.Signer // of the change stream's requests (the SDK signs the rest)
 	upstreams []*upstream
 	cache     *cache
 	flight    singleflight.Group
@@ -124,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		creds:   creds,
+		signer:  awsreq.NewSigner(creds, cfg.Region, nil),
 		cache:   newCache(cfg.MaxEntries),
 		metrics: m,
 		refresh: make(chan string, refreshQueue),

@@ -372,9 +372,10 @@ func TestBackgroundHealthCheck(t *testing.T) {
 	b.setFault(nil)
 	clk.Advance(5 * time.Second)
 	mustGet(t, c, "/app/v") // a's probe: a is used from now on
-	if h := c.Health()[1]; h.State == client.StateHealthy {
-		t.Fatalf("b before any check: got %+v, want not healthy (its last call failed)", h)
-	}
+	// b may already be checked here: a's answer makes b due at once (issue
+	// 21), so its state right now is a race and is not asserted. What is
+	// asserted: b, which no read uses, is checked again once its last
+	// observation is older than the interval, and ends up healthy.
 	clk.Advance(time.Second) // b's last observation is now older than the interval
 	eventually(t, "b to be checked", func() bool {
 		h := c.Health()[1]

@@ -3,11 +3,14 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 )
 
 func TestBackoffBounded(t *testing.T) {
@@ -110,6 +113,33 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		if got := classify(tt.err); got != tt.want {
 			t.Errorf("classify(%v): got %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// statusErr is an error answered with an HTTP status, as the SDK's
+// response errors are.
+type statusErr int
+
+func (e statusErr) Error() string       { return "HTTP " + strconv.Itoa(int(e)) }
+func (e statusErr) HTTPStatusCode() int { return int(e) }
+
+func TestIsThrottling(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"ThrottlingException", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{"wrapped RequestLimitExceeded", fmt.Errorf("call: %w", &smithy.GenericAPIError{Code: "RequestLimitExceeded"}), true},
+		{"HTTP 429", statusErr(http.StatusTooManyRequests), true},
+		{"HTTP 500", statusErr(http.StatusInternalServerError), false},
+		{"not found", &types.ParameterNotFound{}, false},
+		{"network", errors.New("connection refused"), false},
+	} {
+		if got := IsThrottling(tt.err); got != tt.want {
+			t.Errorf("IsThrottling(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

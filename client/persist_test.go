@@ -134,6 +134,10 @@ func TestLoadedValuesConfirmed(t *testing.T) {
 	cfg, _ := testConfig(t, clk, f.URL())
 	cfg.TTL = time.Minute
 	cfg.CacheDir, cfg.CacheKey = dir, key
+	// Wait for the upstream whatever the machine's load: this test is about
+	// confirmation, not the brownout budget (a 100 ms budget on a loaded
+	// machine served the loaded value stale, and the test failed).
+	cfg.RefreshBudget = -1
 	c := newClient(t, cfg)
 	if r := mustGet(t, c, "/app/secret"); r.Stale || r.FromCache || f.total() != 1 {
 		t.Fatalf("first read after restart, upstream up: got %+v with %d calls, want a fresh read from the upstream", r, f.total())

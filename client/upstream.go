@@ -124,25 +124,30 @@ var throttleCodes = map[string]bool{
 	"RequestThrottledException":              true,
 }
 
+// IsThrottling reports whether err holds an upstream's answer asking the
+// caller to slow down: an AWS throttling error code, or HTTP 429.
+func IsThrottling(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && throttleCodes[api.ErrorCode()] {
+		return true
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && status.HTTPStatusCode() == http.StatusTooManyRequests
+}
+
 func classify(err error) errClass {
 	if err == nil {
 		return classOK
 	}
-	var api smithy.APIError
-	isAPI := errors.As(err, &api)
-	if isAPI && throttleCodes[api.ErrorCode()] {
+	if IsThrottling(err) {
 		return classThrottle
 	}
 	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
-		switch code := status.HTTPStatusCode(); {
-		case code == http.StatusTooManyRequests:
-			return classThrottle
-		case code >= 500:
-			return classRetry
-		}
+	if errors.As(err, &status) && status.HTTPStatusCode() >= 500 {
+		return classRetry
 	}
-	if isAPI {
+	var api smithy.APIError
+	if errors.As(err, &api) {
 		return classFinal
 	}
 	return classRetry // no answer: timeout, connection, unreadable response

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Change is a change to a parameter seen by Watch.
@@ -45,8 +43,6 @@ const (
 	// minPoll is the shortest interval between two polls of a path when
 	// the upstream has no change stream.
 	minPoll = 100 * time.Millisecond
-	// emptyPayloadHash is the SHA-256 of an empty body.
-	emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 
 // errNoStream means the upstream has no change stream (AWS, old servers).
@@ -168,16 +164,9 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 	}
 	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode(), nil)
+	req, err := c.signer.Get(rctx, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode())
 	if err != nil {
-		return page, err
-	}
-	creds, err := c.creds.Retrieve(rctx)
-	if err != nil {
-		return page, fmt.Errorf("client: credentials: %w", err)
-	}
-	if err := v4.NewSigner().SignHTTP(rctx, creds, req, emptyPayloadHash, "ssm", c.cfg.Region, time.Now()); err != nil {
-		return page, fmt.Errorf("client: sign: %w", err)
+		return page, fmt.Errorf("client: %w", err)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {

@@ -11,22 +11,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
-	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/paramstore/paramstore/bench/internal/benchutil"
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 func main() {
@@ -42,15 +38,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wrkreq:", err)
 		os.Exit(2)
 	}
-	req, err := http.NewRequest(http.MethodPost, *url, bytes.NewReader([]byte(*body)))
+	signer := awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, *region, nil)
+	req, err := signer.Post(context.Background(), *url, "AmazonSSM."+*target, []byte(*body))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "wrkreq:", err)
-		os.Exit(2)
-	}
-	req.Header.Set("X-Amz-Target", "AmazonSSM."+*target)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sum := sha256.Sum256([]byte(*body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ssm", *region, time.Now()); err != nil {
 		fmt.Fprintln(os.Stderr, "wrkreq:", err)
 		os.Exit(1)
 	}

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
+
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // adminFlags are the connection flags of the commands that call a running
@@ -43,9 +41,10 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 }
 
 type adminClient struct {
-	flags adminFlags
-	creds aws.CredentialsProvider
-	http  *http.Client
+	flags  adminFlags
+	creds  aws.CredentialsProvider
+	signer *awsreq.Signer
+	http   *http.Client
 }
 
 func (f *adminFlags) client(ctx context.Context) (*adminClient, error) {
@@ -60,7 +59,8 @@ func (f *adminFlags) client(ctx context.Context) (*adminClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	return &adminClient{flags: *f, creds: cfg.Credentials, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &adminClient{flags: *f, creds: cfg.Credentials, signer: awsreq.NewSigner(cfg.Credentials, f.region, nil),
+		http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // call invokes Paramstore.<op> with in as the JSON body and decodes the
@@ -69,25 +69,11 @@ func (c *adminClient) call(ctx context.Context, op string, in, out any) error {
 	if c.creds == nil {
 		return errors.New("no AWS credentials found: use --credentials-file <data-dir>/root-credentials, --profile or AWS_ACCESS_KEY_ID")
 	}
-	creds, err := c.creds.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.flags.endpoint, "/")+"/", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Amz-Target", "Paramstore."+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "ssm", c.flags.region, time.Now()); err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.signer.Call(ctx, c.http, c.flags.endpoint, "Paramstore."+op, body)
 	if err != nil {
 		return err
 	}

@@ -189,9 +189,8 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			log.Error("close client", "error", err)
 		}
 	}()
-	src := agent.ClientSource(c)
 	h, err := agent.New(agent.Config{
-		Source:      src,
+		Source:      c,
 		Token:       o.token,
 		ListenAddr:  o.listen,
 		AllowWrites: o.allowWrites,
@@ -218,7 +217,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	rctx, stopRenderers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, t := range tpls {
-		r, err := agent.NewRenderer(agent.RendererConfig{Source: src, Template: t, Logger: log, Registerer: reg})
+		r, err := agent.NewRenderer(agent.RendererConfig{Source: c, Template: t, Logger: log, Registerer: reg})
 		if err != nil {
 			stopRenderers()
 			ln.Close()

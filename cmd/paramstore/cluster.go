@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/paramstore/paramstore/internal/atomicfile"
 	"github.com/paramstore/paramstore/internal/store"
 )
 
@@ -141,16 +138,8 @@ other nodes join it. Identities and their keys are restored too.`,
 }
 
 func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Writer, check store.Checker) error {
-	creds, err := c.creds.Retrieve(ctx)
+	req, err := c.signer.Get(ctx, strings.TrimRight(c.flags.endpoint, "/")+"/_paramstore/snapshot")
 	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.flags.endpoint, "/")+"/_paramstore/snapshot", nil)
-	if err != nil {
-		return err
-	}
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "ssm", c.flags.region, time.Now()); err != nil {
 		return err
 	}
 	resp, err := (&http.Client{}).Do(req)
@@ -162,29 +151,24 @@ func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Wr
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("snapshot: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
 	}
-	tmp := path + ".part"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := atomicfile.Create(path, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot: %w", err)
 	}
+	defer f.Cleanup()
 	n, err := io.Copy(f, resp.Body)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = f.Close()
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	// A truncated stream does not check as a database: check before keeping it.
-	if _, err := checkSnapshotFile(ctx, check, tmp); err != nil {
-		os.Remove(tmp)
+	if _, err := checkSnapshotFile(ctx, check, f.Name()); err != nil {
 		return fmt.Errorf("snapshot: the received copy is not usable (%w)", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	fmt.Fprintf(stdout, "saved %d bytes at applied index %s to %s\n", n, resp.Header.Get("X-Paramstore-Applied-Index"), path)
 	return nil
@@ -232,26 +216,23 @@ func restoreSnapshot(ctx context.Context, path, dataDir string, stdout io.Writer
 	}
 	defer src.Close()
 	statePath := filepath.Join(raftDir, "state.db")
-	tmp, err := os.CreateTemp(raftDir, ".restore-*")
+	f, err := atomicfile.Create(statePath, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot restore: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, src)
+	defer f.Cleanup()
+	_, err = io.Copy(f, src)
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+		err = f.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("snapshot restore: copy: %w", err)
 	}
 	// The copy is what the server will open: check it, not the source.
-	if _, err := checkSnapshotFile(ctx, check, tmp.Name()); err != nil {
+	if _, err := checkSnapshotFile(ctx, check, f.Name()); err != nil {
 		return fmt.Errorf("snapshot restore: the copy in %s is not usable: %w", raftDir, err)
 	}
-	db, err := store.Open(tmp.Name())
+	db, err := store.Open(f.Name())
 	if err != nil {
 		return err
 	}
@@ -263,12 +244,8 @@ func restoreSnapshot(ctx context.Context, path, dataDir string, stdout io.Writer
 	if err := db.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), statePath); err != nil {
+	if err := f.Commit(); err != nil {
 		return fmt.Errorf("snapshot restore: %w", err)
-	}
-	if d, err := os.Open(raftDir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	fmt.Fprintf(stdout, "restored %s into %s; start `paramstore server --data-dir %s` with the original master key\n", path, dataDir, dataDir)
 	return nil

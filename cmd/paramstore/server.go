@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,7 +43,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.Stdout = stdout
-			cfg.CheckFile = fileChecker()
+			cfg.Raft.Check = fileChecker()
 			return runServer(cmd.Context(), cfg, stdout)
 		},
 	}
@@ -54,22 +54,23 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.Account, "account-id", cfg.Account, "the account in ARNs")
 	f.StringVar(&cfg.DefaultRegion, "region", cfg.DefaultRegion, "region of unsigned requests")
 	f.StringSliceVar(&cfg.RegionAllow, "region-allow", nil, "accept these regions (repeatable or comma-separated) besides the AWS regions; others are refused as AWS refuses them")
-	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "raft node ID")
-	f.StringVar(&cfg.RaftListen, "raft-listen", "", "raft TCP address (empty: in-process transport, single node)")
-	f.StringVar(&cfg.Join, "join", "", "API URL of a cluster member to join (e.g. http://10.0.0.1:4583)")
-	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "raft address other nodes dial (default: --raft-listen)")
+	f.StringVar(&cfg.Raft.NodeID, "node-id", cfg.Raft.NodeID, "raft node ID")
+	f.StringVar(&cfg.Raft.Bind, "raft-listen", cfg.Raft.Bind, "raft TCP address (empty: in-process transport, single node)")
+	f.StringVar(&cfg.Raft.Join, "join", cfg.Raft.Join, "API URL of a cluster member to join (e.g. http://10.0.0.1:4583)")
+	f.StringVar(&cfg.Raft.Advertise, "raft-advertise", cfg.Raft.Advertise, "raft address other nodes dial (default: --raft-listen)")
 	f.StringVar(&cfg.ClusterKeyFile, "cluster-key-file", "", "shared cluster key (paramstore cluster keygen); required with --raft-listen")
-	f.BoolVar(&cfg.NonVoter, "non-voter", false, "join as a non-voting read replica")
+	f.BoolVar(&cfg.Raft.NonVoter, "non-voter", cfg.Raft.NonVoter, "join as a non-voting read replica")
 	f.BoolVar(&cfg.StaleReads, "stale-reads", false, "serve reads from this node's local state by default (bounded by --max-staleness)")
-	f.DurationVar(&cfg.MaxStaleness, "max-staleness", cfg.MaxStaleness, "longest time since contact with the leader for which stale reads are served")
+	f.DurationVar(&cfg.Raft.MaxStaleness, "max-staleness", cfg.Raft.MaxStaleness, "longest time since contact with the leader for which stale reads are served")
 	f.StringVar(&cfg.AuditFile, "audit-file", "", "audit trail (JSON lines, hash-chained; default <data-dir>/audit.log)")
 	f.BoolVar(&cfg.NoAudit, "no-audit", false, "do not write an audit trail")
 	f.BoolVar(&cfg.AuditStdout, "audit-stdout", false, "also write audit records to stdout")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
-	f.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cfg.SnapshotThreshold, "raft log entries between snapshots")
-	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often raft checks whether to snapshot")
+	f.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "raft log entries between snapshots")
+	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
+	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	f.DurationVar(&cfg.PolicyScanInterval, "policy-scan-interval", cfg.PolicyScanInterval, "how often the leader looks for due parameter policies")
@@ -78,8 +79,8 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	for c := range throttle.NumClasses {
 		f.Var(&limitFlag{&cfg.Throttle[c]}, "throttle-"+c.String(), "per-access-key limit of "+c.String()+" as RATE[:BURST] requests/s (default unlimited)")
 	}
-	f.BoolVar(&cfg.ForceNewCluster, "force-new-cluster", false, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
-	f.BoolVar(&cfg.FaultInjection, "enable-fault-injection", false, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
+	f.BoolVar(&cfg.Raft.ForceNewCluster, "force-new-cluster", cfg.Raft.ForceNewCluster, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
+	f.BoolVar(&cfg.Raft.FaultInjection, "enable-fault-injection", cfg.Raft.FaultInjection, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "json or text")
 	return cmd
@@ -126,7 +127,7 @@ func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if err := s.WaitReady(wctx); err != nil && !strings.Contains(err.Error(), "canceled") {
+	if err := s.WaitReady(wctx); err != nil && !errors.Is(err, context.Canceled) {
 		cfg.Logger.Warn("store not ready yet", "error", err)
 	}
 	cancel()

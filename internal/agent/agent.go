@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // Header names the agent adds to its responses.
@@ -80,6 +83,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     http.Handler
 	metrics *metrics
+	signer  *awsreq.Signer // of forwarded calls
 
 	lastWarn atomic.Int64 // unix nanoseconds of the last failure logged as a warning
 
@@ -111,7 +115,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, log: log, metrics: m}
+	h := &Handler{cfg: cfg, log: log, metrics: m, signer: awsreq.NewSigner(cfg.Credentials, cfg.Region, cfg.Now)}
 	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
@@ -136,7 +140,7 @@ func (h *Handler) tokenOK(r *http.Request) bool {
 }
 
 // markStale adds the stale headers when any result is stale.
-func (h *Handler) markStale(w http.ResponseWriter, rs ...Result) bool {
+func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
 	stale := false
 	var oldest time.Time
 	for _, r := range rs {

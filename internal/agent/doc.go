@@ -1,6 +1,7 @@
 // Package agent is the local side of Paramstore's sidecar: an http.Handler
 // that serves applications from a resilient, caching Source (in production
-// the public client package), and a template renderer.
+// the public client package's *client.Client, whose types it uses), and a
+// template renderer.
 //
 // The handler serves four things on one listener (DESIGN.md §3, default
 // 127.0.0.1:2773):

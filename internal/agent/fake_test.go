@@ -11,27 +11,29 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 // fakeSource is a hand-written Source over an in-memory set of parameters.
 type fakeSource struct {
 	mu          sync.Mutex
-	versions    map[string][]Parameter // name -> versions, oldest first
+	versions    map[string][]client.Parameter // name -> versions, oldest first
 	labels      map[string]map[string]int64
 	stale       bool      // mark every result stale
 	fetchedAt   time.Time // FetchedAt of every result
 	down        bool      // no upstream and nothing cached
 	invalidated []string
-	health      []UpstreamHealth
-	cache       CacheStatus
-	watchers    map[string][]chan Change
+	health      []client.UpstreamHealth
+	cache       client.CacheStatus
+	watchers    map[string][]chan client.Change
 	watchStart  chan string // receives the path of each Watch call, if set
 }
 
 var _ Source = (*fakeSource)(nil)
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{versions: map[string][]Parameter{}, labels: map[string]map[string]int64{}, watchers: map[string][]chan Change{}}
+	return &fakeSource{versions: map[string][]client.Parameter{}, labels: map[string]map[string]int64{}, watchers: map[string][]chan client.Change{}}
 }
 
 var fakeModified = time.Date(2024, 5, 6, 7, 8, 9, 123e6, time.UTC)
@@ -41,7 +43,7 @@ func (f *fakeSource) put(name, typ, value string) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v := int64(len(f.versions[name]) + 1)
-	f.versions[name] = append(f.versions[name], Parameter{
+	f.versions[name] = append(f.versions[name], client.Parameter{
 		Name: name, Type: typ, Value: value, Version: v, DataType: "text",
 		ARN:              "arn:aws:ssm:us-east-1:123456789012:parameter" + name,
 		LastModifiedDate: fakeModified,
@@ -70,18 +72,18 @@ func (f *fakeSource) invalidations() []string {
 	return append([]string(nil), f.invalidated...)
 }
 
-func (f *fakeSource) result(p Parameter, decrypt bool) Result {
+func (f *fakeSource) result(p client.Parameter, decrypt bool) client.Result {
 	if p.Type == "SecureString" && !decrypt {
 		p.Value = "ciphertext-of-" + p.Name
 	}
-	return Result{Parameter: p, Stale: f.stale, FetchedAt: f.fetchedAt, FromCache: f.stale}
+	return client.Result{Parameter: p, Stale: f.stale, FetchedAt: f.fetchedAt, FromCache: f.stale}
 }
 
-func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result, error) {
+func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (client.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return Result{}, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
+		return client.Result{}, fmt.Errorf("%w: fake: no upstream reachable", client.ErrUnavailable)
 	}
 	base, sel := name, ""
 	if i := strings.LastIndexByte(name, ':'); i > 0 {
@@ -89,7 +91,7 @@ func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result
 	}
 	vs := f.versions[base]
 	if len(vs) == 0 {
-		return Result{}, &types.ParameterNotFound{}
+		return client.Result{}, &types.ParameterNotFound{}
 	}
 	if sel == "" {
 		return f.result(vs[len(vs)-1], decrypt), nil
@@ -98,11 +100,11 @@ func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result
 	if err != nil {
 		var ok bool
 		if v, ok = f.labels[base][sel]; !ok {
-			return Result{}, &types.ParameterVersionNotFound{Message: ptr("label " + sel + " not found")}
+			return client.Result{}, &types.ParameterVersionNotFound{Message: ptr("label " + sel + " not found")}
 		}
 	}
 	if v < 1 || v > int64(len(vs)) {
-		return Result{}, &types.ParameterVersionNotFound{Message: ptr("Version " + sel + " of " + base + " not found")}
+		return client.Result{}, &types.ParameterVersionNotFound{Message: ptr("Version " + sel + " of " + base + " not found")}
 	}
 	p := vs[v-1]
 	p.Selector = ":" + sel
@@ -111,8 +113,8 @@ func (f *fakeSource) Get(ctx context.Context, name string, decrypt bool) (Result
 
 func ptr(s string) *string { return &s }
 
-func (f *fakeSource) GetMany(ctx context.Context, names []string, decrypt bool) ([]Result, []string, error) {
-	var found []Result
+func (f *fakeSource) GetMany(ctx context.Context, names []string, decrypt bool) ([]client.Result, []string, error) {
+	var found []client.Result
 	var invalid []string
 	for _, n := range names {
 		r, err := f.Get(ctx, n, decrypt)
@@ -129,14 +131,14 @@ func (f *fakeSource) GetMany(ctx context.Context, names []string, decrypt bool) 
 	return found, invalid, nil
 }
 
-func (f *fakeSource) GetByPath(ctx context.Context, path string, recursive, decrypt bool) ([]Result, error) {
+func (f *fakeSource) GetByPath(ctx context.Context, path string, recursive, decrypt bool) ([]client.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return nil, fmt.Errorf("%w: fake: no upstream reachable", ErrUnavailable)
+		return nil, fmt.Errorf("%w: fake: no upstream reachable", client.ErrUnavailable)
 	}
 	prefix := strings.TrimRight(path, "/") + "/"
-	var out []Result
+	var out []client.Result
 	for name, vs := range f.versions {
 		rel, ok := strings.CutPrefix(name, prefix)
 		if !ok || (!recursive && strings.Contains(rel, "/")) {
@@ -148,8 +150,8 @@ func (f *fakeSource) GetByPath(ctx context.Context, path string, recursive, decr
 	return out, nil
 }
 
-func (f *fakeSource) Watch(ctx context.Context, path string) (<-chan Change, error) {
-	ch := make(chan Change, 16)
+func (f *fakeSource) Watch(ctx context.Context, path string) (<-chan client.Change, error) {
+	ch := make(chan client.Change, 16)
 	f.mu.Lock()
 	f.watchers[path] = append(f.watchers[path], ch)
 	start := f.watchStart
@@ -161,7 +163,7 @@ func (f *fakeSource) Watch(ctx context.Context, path string) (<-chan Change, err
 }
 
 // announce sends c to every watcher whose path covers c.Name.
-func (f *fakeSource) announce(c Change) {
+func (f *fakeSource) announce(c client.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for p, chans := range f.watchers {
@@ -179,17 +181,17 @@ func (f *fakeSource) Invalidate(names ...string) {
 	f.invalidated = append(f.invalidated, names...)
 }
 
-func (f *fakeSource) Health() []UpstreamHealth {
+func (f *fakeSource) Health() []client.UpstreamHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]UpstreamHealth(nil), f.health...)
+	return append([]client.UpstreamHealth(nil), f.health...)
 }
 
-func (f *fakeSource) CacheStatus() CacheStatus {
+func (f *fakeSource) CacheStatus() client.CacheStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cache.State == "" {
-		return CacheStatus{State: "off"}
+		return client.CacheStatus{State: "off"}
 	}
 	return f.cache
 }

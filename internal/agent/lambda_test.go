@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 const testToken = "session-token-123"
@@ -229,7 +231,7 @@ func TestHealthzAndMetrics(t *testing.T) {
 	src := newFakeSource()
 	seedLambda(src)
 	since := testNow.Add(-time.Minute)
-	src.health = []UpstreamHealth{
+	src.health = []client.UpstreamHealth{
 		{URL: "http://a", State: "healthy", Breaker: "closed", ObservedAt: testNow.Add(-1500 * time.Millisecond)},
 		{URL: "http://b", State: "down", Breaker: "open", LastError: "connection refused", ServingStaleSince: since},
 	}
@@ -260,8 +262,8 @@ func TestHealthzAndMetrics(t *testing.T) {
 		t.Errorf("upstream b, never observed: observation age %v, want none", *b.ObservationAge)
 	}
 	// An unreadable persistent cache alone makes the agent degraded.
-	src.health = []UpstreamHealth{{URL: "http://a", State: "healthy", Breaker: "closed"}}
-	src.cache = CacheStatus{Path: "/c/cache.db", State: "unreadable", Error: "written with another key"}
+	src.health = []client.UpstreamHealth{{URL: "http://a", State: "healthy", Breaker: "closed"}}
+	src.cache = client.CacheStatus{Path: "/c/cache.db", State: "unreadable", Error: "written with another key"}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	rep = healthReport{}

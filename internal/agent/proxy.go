@@ -3,9 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,14 +11,15 @@ import (
 	"strconv"
 	"strings"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/google/uuid"
 
+	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/awsreq"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
 
 const (
-	jsonContentType = "application/x-amz-json-1.1"
+	jsonContentType = awsreq.ContentType
 	targetPrefix    = "AmazonSSM."
 	maxBody         = 8 << 20
 )
@@ -37,7 +36,7 @@ type wireParameter struct {
 	Version          int64   `json:"Version"`
 }
 
-func toWire(r Result) wireParameter {
+func toWire(r client.Result) wireParameter {
 	return wireParameter{
 		ARN:              r.ARN,
 		DataType:         r.DataType,
@@ -369,24 +368,7 @@ func (h *Handler) forward(ctx context.Context, w http.ResponseWriter, op string,
 
 // send signs and sends one call to one upstream.
 func (h *Handler) send(ctx context.Context, upstream, op string, body []byte) (*http.Response, error) {
-	endpoint := strings.TrimRight(upstream, "/") + "/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("agent: forward %s to %s: %w", op, upstream, err)
-	}
-	req.Header.Set("Content-Type", jsonContentType)
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
-	if h.cfg.Credentials != nil {
-		creds, err := h.cfg.Credentials.Retrieve(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("agent: forward %s: credentials: %w", op, err)
-		}
-		sum := sha256.Sum256(body)
-		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "ssm", h.cfg.Region, h.cfg.Now()); err != nil {
-			return nil, fmt.Errorf("agent: forward %s: sign: %w", op, err)
-		}
-	}
-	resp, err := h.cfg.HTTPClient.Do(req)
+	resp, err := h.signer.Call(ctx, h.cfg.HTTPClient, upstream, targetPrefix+op, body)
 	if err != nil {
 		return nil, fmt.Errorf("agent: forward %s to %s: %w", op, upstream, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 // fakeUpstream is an SSM endpoint that records what it is sent.
@@ -149,7 +151,7 @@ func TestProxyFailover(t *testing.T) {
 		t.Errorf("first live upstream: got %d calls, want 1", n)
 	}
 	// An upstream whose breaker is open goes last.
-	src.health = []UpstreamHealth{{URL: deadURL, Breaker: "closed"}, {URL: up.URL, Breaker: "open"}, {URL: second.URL, Breaker: "closed"}}
+	src.health = []client.UpstreamHealth{{URL: deadURL, Breaker: "closed"}, {URL: up.URL, Breaker: "open"}, {URL: second.URL, Breaker: "closed"}}
 	post(t, h, "DescribeParameters", `{}`)
 	if n := len(second.recorded()); n != 1 {
 		t.Errorf("upstream after an open breaker: got %d calls, want 1", n)

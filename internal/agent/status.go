@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 // failure is how the agent answers a Source error, on the Lambda path and
@@ -31,16 +33,10 @@ const (
 	codeInternal           = "InternalServerError"
 )
 
-var throttleCodes = map[string]bool{
-	"ThrottlingException": true, "Throttling": true, "ThrottledException": true,
-	"TooManyRequestsException": true, "RequestLimitExceeded": true, "RequestThrottled": true,
-	"RequestThrottledException": true, "ProvisionedThroughputExceededException": true,
-}
-
 func (h *Handler) failureOf(err error) failure {
 	var api smithy.APIError
 	isAPI := errors.As(err, &api)
-	if !errors.Is(err, ErrUnavailable) {
+	if !unavailable(err) {
 		switch {
 		case isAPI:
 			return failure{status: http.StatusBadRequest, code: api.ErrorCode(), msg: api.ErrorMessage(), noMessage: api.ErrorMessage() == ""}
@@ -57,7 +53,7 @@ func (h *Handler) failureOf(err error) failure {
 		code = status.HTTPStatusCode()
 	}
 	switch {
-	case (isAPI && throttleCodes[api.ErrorCode()]) || code == http.StatusTooManyRequests:
+	case client.IsThrottling(err):
 		return failure{status: http.StatusTooManyRequests, code: codeThrottling,
 			msg: "The upstream is throttling the agent and the value is not cached; retry later.", retryAfter: retry}
 	case code >= 500 && code != http.StatusServiceUnavailable:

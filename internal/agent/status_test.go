@@ -67,7 +67,7 @@ func TestUpstreamErrorStatus(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			h, err := New(Config{Source: ClientSource(c), Token: testToken, Region: "us-east-1", ListenAddr: "example.com:2773"})
+			h, err := New(Config{Source: c, Token: testToken, Region: "us-east-1", ListenAddr: "example.com:2773"})
 			if err != nil {
 				t.Fatal(err)
 			}

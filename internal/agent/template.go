@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paramstore/paramstore/client"
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // Template says what to render where, and what to run when the output
@@ -251,9 +254,9 @@ func (r *Renderer) render(ctx context.Context) (bool, usage, error) {
 		r.renders.WithLabelValues("unchanged").Inc()
 		return false, u, nil
 	}
-	if err := writeAtomic(tpl.Dest, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(tpl.Dest, buf.Bytes(), 0o600); err != nil {
 		r.renders.WithLabelValues("error").Inc()
-		return false, u, err
+		return false, u, fmt.Errorf("agent: template %s: %w", tpl.Source, err)
 	}
 	r.renders.WithLabelValues("written").Inc()
 	r.log.Info("template rendered")
@@ -267,37 +270,6 @@ func (r *Renderer) render(ctx context.Context) (bool, usage, error) {
 	return true, u, nil
 }
 
-// writeAtomic writes data to dest through a temporary file in the same
-// directory, synced and renamed, with mode 0600.
-func writeAtomic(dest string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	if err = os.Rename(f.Name(), dest); err != nil {
-		return fmt.Errorf("agent: write %s: %w", dest, err)
-	}
-	return nil
-}
-
 // Run renders the template, then re-renders it whenever a value it read
 // changes, until ctx ends. Failed renders and ended watches are retried
 // after RetryAfter. Run returns nil when ctx ends.
@@ -305,7 +277,7 @@ func (r *Renderer) Run(ctx context.Context) error {
 	var (
 		watching   []string
 		stopWatch  = func() {}
-		changes    <-chan Change
+		changes    <-chan client.Change
 		lastUsage  usage
 		needRender = true
 	)
@@ -348,7 +320,7 @@ func (r *Renderer) Run(ctx context.Context) error {
 				needRender = true
 				continue
 			}
-			pending := []Change{c}
+			pending := []client.Change{c}
 		drain:
 			for {
 				select {
@@ -378,12 +350,12 @@ func (r *Renderer) Run(ctx context.Context) error {
 
 // watch merges the Source's watches of paths into one channel, closed when
 // any of them ends.
-func (r *Renderer) watch(ctx context.Context, paths []string) (<-chan Change, error) {
+func (r *Renderer) watch(ctx context.Context, paths []string) (<-chan client.Change, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("agent: nothing to watch yet")
 	}
-	out := make(chan Change)
-	chans := make([]<-chan Change, 0, len(paths))
+	out := make(chan client.Change)
+	chans := make([]<-chan client.Change, 0, len(paths))
 	for _, p := range paths {
 		ch, err := r.cfg.Source.Watch(ctx, p)
 		if err != nil {

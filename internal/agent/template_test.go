@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paramstore/paramstore/client"
 )
 
 func TestEnvName(t *testing.T) {
@@ -153,10 +155,10 @@ func TestRendererRun(t *testing.T) {
 	}
 	// A change that does not alter the output re-renders without reload; a
 	// change of an unrelated name is ignored; then a real change reloads.
-	src.announce(Change{Name: "/app/other", Version: 1})
-	src.announce(Change{Name: "/app/url", Version: 3})
+	src.announce(client.Change{Name: "/app/other", Version: 1})
+	src.announce(client.Change{Name: "/app/url", Version: 3})
 	src.put("/app/prod/db-url", "String", "postgres://db2")
-	src.announce(Change{Name: "/app/prod/db-url", Version: 2})
+	src.announce(client.Change{Name: "/app/prod/db-url", Version: 2})
 	<-reloaded
 	cancel()
 	if err := <-done; err != nil {

@@ -48,9 +48,9 @@ const contentType = "application/x-amz-json-1.1"
 type Config struct {
 	Service *service.Service
 	// Account is the account of every caller until authentication assigns
-	// one per access key.
+	// one per access key. Required.
 	Account string
-	// DefaultRegion is used for unsigned requests.
+	// DefaultRegion is used for unsigned requests. Required.
 	DefaultRegion string
 	// Dev enables POST /_paramstore/reset.
 	Dev bool
@@ -104,11 +104,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Service == nil || cfg.Auth == nil {
 		return nil, errors.New("api: Config.Service and Config.Auth are required")
 	}
-	if cfg.Account == "" {
-		cfg.Account = "123456789012"
-	}
-	if cfg.DefaultRegion == "" {
-		cfg.DefaultRegion = "us-east-1"
+	// Their defaults are the server's (server.Default).
+	if cfg.Account == "" || cfg.DefaultRegion == "" {
+		return nil, errors.New("api: Config.Account and Config.DefaultRegion are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

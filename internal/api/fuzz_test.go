@@ -66,7 +66,7 @@ func newFuzzHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Service: svc, Auth: authn, NoAuth: true})
+	h, err := api.New(api.Config{Service: svc, Auth: authn, NoAuth: true, Account: "123456789012", DefaultRegion: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

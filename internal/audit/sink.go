@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // Log attribute keys.
@@ -273,7 +275,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		return nil, fmt.Errorf("audit: open %q: %w", cfg.Path, err)
 	}
 	if created {
-		if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(cfg.Path)); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("audit: open %q: sync directory: %w", cfg.Path, err)
 		}
@@ -404,7 +406,7 @@ func (s *FileSink) repairTail(f *os.File, partial []byte, at int64) (*TornDetail
 	// Keep the torn bytes in a file of their own before cutting them.
 	now := s.clock.Now().UTC()
 	torn := fmt.Sprintf("%s.torn-%s", s.cfg.Path, now.Format("20060102T150405.000000000Z"))
-	if err := writeNewFile(torn, partial); err != nil {
+	if err := atomicfile.WriteNew(torn, partial, 0o600); err != nil {
 		return nil, fmt.Errorf("save the torn last line: %w", err)
 	}
 	if err := f.Truncate(at); err != nil {
@@ -417,27 +419,6 @@ func (s *FileSink) repairTail(f *os.File, partial []byte, at int64) (*TornDetail
 	s.log.Warn("audit: the last line was torn (a write cut by a crash); moved its bytes to a file of their own and recorded that in the trail",
 		logKeyPath, s.cfg.Path, logKeyTorn, torn, logKeyBytes, len(partial))
 	return &TornDetails{File: filepath.Base(torn), Bytes: int64(len(partial)), SHA256: sha256Hex(partial), Sequence: s.seq + 1}, nil
-}
-
-// writeNewFile creates path (which must not exist) with data, fsynced,
-// mode 0600.
-func writeNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 // Log records rec; see Sink and Durability.
@@ -760,13 +741,3 @@ func (w *writer) close() {
 // writeThreshold is how many bytes of buffered records the writer keeps
 // before writing them without waiting for a sync or the flush timer.
 const writeThreshold = 64 << 10
-
-// syncDir fsyncs a directory so that a new file's entry is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

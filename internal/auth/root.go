@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
+	"github.com/paramstore/paramstore/internal/atomicfile"
 	"github.com/paramstore/paramstore/internal/store"
 )
 
@@ -29,7 +28,7 @@ func (a *Authenticator) EnsureRoot(ctx context.Context, path string) (bool, erro
 	}
 	id, secret := NewAccessKeyID(false), NewSecret()
 	text := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id, secret)
-	if err := writeFileAtomic(path, []byte(text), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(text), 0o600); err != nil {
 		return false, fmt.Errorf("auth: write root credentials: %w", err)
 	}
 	wrapped, err := a.kr.Wrap(purposeSecret, id, []byte(secret))
@@ -48,28 +47,4 @@ func (a *Authenticator) EnsureRoot(ctx context.Context, path string) (bool, erro
 		return false, fmt.Errorf("auth: create root access key: %w", err)
 	}
 	return true, nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

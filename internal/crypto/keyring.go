@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // DefaultKeyID is the key ID of the derived default key (alias/aws/ssm).
@@ -90,20 +92,10 @@ func LoadOrCreateMaster(path string, create bool) ([]byte, error) {
 		return nil, err
 	}
 	text := masterFileV1 + base64.StdEncoding.EncodeToString(key) + "\n"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
+	// Never over an existing key, and never a torn one: a crash leaves no
+	// file or the whole key.
+	if err := atomicfile.WriteNew(path, []byte(text), 0o600); err != nil {
 		return nil, fmt.Errorf("crypto: create master key: %w", err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("crypto: write master key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("crypto: write master key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("crypto: write master key: %w", err)
 	}
 	return key, nil
 }

@@ -132,6 +132,12 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	return d, nil
 }
 
+// Collectors are the delivery metrics, for a registry (when
+// Config.Registerer is nil).
+func (d *Dispatcher) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{d.delivered, d.failed, d.lag}
+}
+
 // Start runs the loop until Close.
 func (d *Dispatcher) Start() {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -35,7 +35,10 @@ import (
 	"github.com/paramstore/paramstore/internal/throttle"
 )
 
-// Config configures a server.
+// Config configures a server, in the manner of raft.Config: Default gives
+// one default per setting (those of the raft settings are raftstore's),
+// Validate rejects missing settings and settings that contradict each
+// other, naming them.
 type Config struct {
 	Listen        string
 	DataDir       string
@@ -44,19 +47,20 @@ type Config struct {
 	DefaultRegion string
 	// RegionAllow names regions accepted besides the AWS regions of
 	// ssm.Regions (--region-allow).
-	RegionAllow   []string
-	NodeID        string
-	RaftListen    string
-	RaftAdvertise string
-	Join          string
-	// ClusterKeyFile holds the shared secret of a cluster (--raft-listen).
+	RegionAllow []string
+	// Raft holds the settings of the raft node, to which the flags bind.
+	// Start hands the node what it needs besides: Dir (<data-dir>/raft),
+	// ClusterKey (read from ClusterKeyFile), KeyCheck and Logger. Its Check
+	// checks bbolt files that may be damaged before they are opened; nil
+	// checks in this process, which a damaged file can crash (the
+	// paramstore binary checks in a child process).
+	Raft raftstore.Config
+	// ClusterKeyFile holds the shared secret of a cluster
+	// (--cluster-key-file), required with --raft-listen.
 	ClusterKeyFile string
-	// NonVoter makes this node a read replica.
-	NonVoter bool
 	// StaleReads serves reads from local state by default on this node
 	// (callers can still ask per request with X-Paramstore-Consistency).
-	StaleReads   bool
-	MaxStaleness time.Duration
+	StaleReads bool
 	// NoAuth accepts any SigV4 signature (implied by Dev). For tests.
 	NoAuth bool
 	// Throttle holds the per-access-key limits (zero: unlimited).
@@ -71,33 +75,19 @@ type Config struct {
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
 	MasterKeyFile string
-	// SnapshotThreshold is the raft log length between snapshots, checked
-	// every SnapshotInterval.
-	SnapshotThreshold uint64
-	SnapshotInterval  time.Duration
-	Limits            service.Limits
+	Limits        service.Limits
 	// DebugListen, if set, serves net/http/pprof on that address.
 	DebugListen string
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
-	// ForceNewCluster recovers a new single-node cluster from this node's
-	// state (--force-new-cluster; see docs/operations.md).
-	ForceNewCluster bool
-	// FaultInjection lets tests cut and slow this node's raft links
-	// (--enable-fault-injection; raftstore.Config.FaultInjection).
-	FaultInjection bool
-	// CheckFile checks bbolt files that may be damaged before they are
-	// opened; nil checks in this process, which a damaged file can crash
-	// (the paramstore binary checks in a child process).
-	CheckFile store.Checker
 	// SnapshotStallTimeout is how long a snapshot download may go without
 	// its reader taking any bytes before it is cut off.
 	SnapshotStallTimeout time.Duration
 	// PolicyScanInterval is how often the leader looks for due parameter
 	// policies (--policy-scan-interval).
 	PolicyScanInterval time.Duration
-	// Events configures webhook delivery (its Store, Keyring, Leader and
-	// Logger are set by Start); zero means events.DefaultConfig().
+	// Events configures webhook delivery (Start sets its Store, Keyring,
+	// Leader, Now and Logger); zero means events.DefaultConfig().
 	Events events.Config
 	// Now is the clock of the service and of parameter policies; nil
 	// means time.Now.
@@ -108,16 +98,14 @@ type Config struct {
 // Default returns the contract defaults of DESIGN.md §3.
 func Default() Config {
 	return Config{
-		Listen:            "127.0.0.1:4583",
-		DataDir:           "./paramstore-data",
-		Account:           "123456789012",
-		DefaultRegion:     "us-east-1",
-		NodeID:            "node1",
-		SnapshotThreshold: 8192,
-		SnapshotInterval:  30 * time.Second,
-		MaxStaleness:      10 * time.Second,
-		Limits:            service.DefaultLimits(),
-		ShutdownTimeout:   30 * time.Second,
+		Listen:        "127.0.0.1:4583",
+		DataDir:       "./paramstore-data",
+		Account:       "123456789012",
+		DefaultRegion: "us-east-1",
+		// Start sets the directory, under the data dir.
+		Raft:            raftstore.Default(""),
+		Limits:          service.DefaultLimits(),
+		ShutdownTimeout: 30 * time.Second,
 		// A backup download takes its time; a reader that takes nothing
 		// for this long is gone.
 		SnapshotStallTimeout: 30 * time.Second,
@@ -126,7 +114,8 @@ func Default() Config {
 	}
 }
 
-// Validate checks the configuration, naming the failing field.
+// Validate checks the configuration, naming the failing field, or both
+// fields when two contradict each other.
 func (c Config) Validate() error {
 	switch {
 	case c.Listen == "":
@@ -137,18 +126,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: --account-id %q must be 12 digits", c.Account)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("server: --tls-cert and --tls-key must be given together")
-	case c.Join != "" && c.RaftListen == "":
-		return errors.New("server: --join needs --raft-listen")
-	case c.RaftListen != "" && c.ClusterKeyFile == "":
+	case c.Raft.Bind != "" && c.ClusterKeyFile == "":
 		return errors.New("server: --raft-listen needs --cluster-key-file (make one with `paramstore cluster keygen`)")
-	case c.Dev && c.RaftListen != "":
+	case c.Dev && c.Raft.Bind != "":
 		return errors.New("server: --dev runs a single node; drop --raft-listen")
-	case c.ForceNewCluster && c.Join != "":
-		return errors.New("server: --force-new-cluster makes a new cluster; drop --join")
-	case c.ForceNewCluster && c.Dev:
+	case c.Dev && c.Raft.ForceNewCluster:
 		return errors.New("server: --force-new-cluster needs a data dir; drop --dev")
 	case c.SnapshotStallTimeout <= 0:
 		return errors.New("server: SnapshotStallTimeout must be positive")
+	case c.PolicyScanInterval < 0:
+		return errors.New("server: --policy-scan-interval must be positive")
 	}
 	for _, r := range c.RegionAllow {
 		if !ssm.ValidRegionName(r) {
@@ -157,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if !ssm.KnownRegion(c.DefaultRegion) && !slices.Contains(c.RegionAllow, c.DefaultRegion) {
 		return fmt.Errorf("server: --region %q is not an AWS region; name it with --region-allow too to use it", c.DefaultRegion)
+	}
+	if err := c.Raft.ValidateSettings(); err != nil {
+		return err
 	}
 	return c.Limits.Validate()
 }
@@ -199,180 +189,313 @@ func allDigits(s string) bool {
 
 // Server is a running server.
 type Server struct {
-	cfg     Config
-	node    *raftstore.Node
-	http    *http.Server
-	ln      net.Listener
-	log     *slog.Logger
-	tempDir string
-	tls     bool
-	audit   *audit.FileSink
-	// stopRegister cancels the cluster registration goroutine.
-	stopRegister context.CancelFunc
-	debug        *http.Server
-	handler      *api.Handler
-	dispatcher   *events.Dispatcher
-	scanner      *events.Scanner
-	done         chan error
+	cfg Config
+	log *slog.Logger
 
-	// failed is closed when the server cannot go on (the cluster refused
-	// this node); failErr says why.
-	failed   chan struct{}
-	failOnce sync.Once
-	failErr  error
-}
+	// What Start's steps open, each for the next.
+	dataDir  string // Config.DataDir, or a temporary directory (--dev)
+	keyFile  string // the master key's file
+	keyring  *crypto.Keyring
+	keyCheck []byte // the master key's check value
+	node     *raftstore.Node
+	svc      *service.Service
+	authn    *auth.Authenticator
+	audit    *audit.FileSink // nil with NoAudit
+	// The event system: webhook delivery and the policy scan (leader
+	// only), and the notify admin operations.
+	dispatcher *events.Dispatcher
+	notify     *events.Manager
+	handler    *api.Handler
+	http       *http.Server
+	ln         net.Listener
+	tls        bool
 
-// fail stops the server for good with err (Wait returns it).
-func (s *Server) fail(err error) {
-	s.failOnce.Do(func() {
-		s.failErr = err
-		close(s.failed)
-	})
+	// closers release what Start acquired, the last acquired first: the
+	// one cleanup path of Close and of a start that fails half-way.
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
+
+	// failed is canceled, with the cause, when the server cannot go on:
+	// the cluster refused this node, or the listener failed.
+	failed context.Context
+	fail   context.CancelCauseFunc
 }
 
 // Start opens the store and starts serving. Close (or ctx's end, through
-// Wait) stops it.
+// Wait) stops it. Each step opens what the next needs and registers how to
+// release it; when a step fails, what the steps before it opened is
+// released, last first, as Close does.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, done: make(chan error, 1), failed: make(chan struct{})}
-	dataDir := cfg.DataDir
-	if cfg.Dev {
+	s.failed, s.fail = context.WithCancelCause(context.Background())
+	for _, step := range []func(context.Context) error{
+		s.openDataDir,
+		s.openKeyring,
+		s.openNode,
+		s.openService,
+		s.openEvents,
+		s.initCluster,
+		s.openAudit,
+		s.openAPI,
+		s.serve,
+		s.register,
+		s.serveDebug,
+	} {
+		if err := step(ctx); err != nil {
+			if rerr := s.release(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return nil, err
+		}
+	}
+	s.log.Info("listening", "addr", s.Addr(), "tls", s.tls, "data_dir", s.dataDir, "dev", cfg.Dev, "node_id", cfg.Raft.NodeID)
+	return s, nil
+}
+
+// onClose registers how to release what a step acquired.
+func (s *Server) onClose(release func() error) { s.closers = append(s.closers, release) }
+
+// spawn runs run in a goroutine the server owns (raft's goFunc): when its
+// turn comes, Close calls stop, which must make run return, and waits for
+// it.
+func (s *Server) spawn(stop func() error, run func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run()
+	}()
+	s.onClose(func() error {
+		err := stop()
+		<-done
+		return err
+	})
+}
+
+// release runs the closers, the last registered first.
+func (s *Server) release() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// openDataDir makes the data directory: a temporary one, removed by Close,
+// with --dev.
+func (s *Server) openDataDir(context.Context) error {
+	s.dataDir = s.cfg.DataDir
+	if s.cfg.Dev {
 		dir, err := os.MkdirTemp("", "paramstore-dev-")
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("server: dev data dir: %w", err)
 		}
-		s.tempDir, dataDir = dir, dir
+		s.dataDir = dir
+		s.onClose(func() error { return os.RemoveAll(dir) })
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data dir: %w", err)
+	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+		return fmt.Errorf("server: data dir: %w", err)
 	}
-	keyFile := cfg.MasterKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(dataDir, "master.key")
+	return nil
+}
+
+// openKeyring loads (on the first start, creates) the master key.
+func (s *Server) openKeyring(context.Context) error {
+	s.keyFile = s.cfg.MasterKeyFile
+	if s.keyFile == "" {
+		s.keyFile = filepath.Join(s.dataDir, "master.key")
 	}
-	master, err := crypto.LoadOrCreateMaster(keyFile, cfg.MasterKeyFile == "")
+	master, err := crypto.LoadOrCreateMaster(s.keyFile, s.cfg.MasterKeyFile == "")
 	if err != nil {
-		s.cleanup()
-		return nil, err
+		return err
 	}
-	kr, err := crypto.New(master)
-	if err != nil {
-		s.cleanup()
-		return nil, err
+	if s.keyring, err = crypto.New(master); err != nil {
+		return err
 	}
-	rc := raftstore.Default(filepath.Join(dataDir, "raft"))
-	rc.NodeID = cfg.NodeID
-	rc.Bind = cfg.RaftListen
-	rc.Advertise = cfg.RaftAdvertise
-	rc.Join = cfg.Join
-	rc.NonVoter = cfg.NonVoter
-	rc.MaxStaleness = cfg.MaxStaleness
-	if cfg.ClusterKeyFile != "" {
-		if rc.ClusterKey, err = readClusterKey(cfg.ClusterKeyFile); err != nil {
-			s.cleanup()
-			return nil, err
+	s.keyCheck = s.keyring.MAC("key check", []byte(keyCheckMessage))
+	return nil
+}
+
+// openNode opens the raft node, and refuses to go on with a master key
+// whose check value is not the one this node's state recorded.
+func (s *Server) openNode(context.Context) error {
+	rc := s.cfg.Raft
+	rc.Dir = filepath.Join(s.dataDir, "raft")
+	rc.KeyCheck = s.keyCheck
+	rc.Logger = s.log
+	if s.cfg.ClusterKeyFile != "" {
+		key, err := readClusterKey(s.cfg.ClusterKeyFile)
+		if err != nil {
+			return err
 		}
+		rc.ClusterKey = key
 	}
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	if cfg.SnapshotThreshold < rc.TrailingLogs {
-		// Keep fewer trailing entries than the threshold, or truncation
-		// would never remove anything.
-		rc.TrailingLogs = cfg.SnapshotThreshold
-	}
-	rc.Logger = log
-	rc.Check = cfg.CheckFile
-	rc.ForceNewCluster = cfg.ForceNewCluster
-	rc.FaultInjection = cfg.FaultInjection
-	keyCheck := kr.MAC("key check", []byte(keyCheckMessage))
-	rc.KeyCheck = keyCheck
 	node, err := raftstore.Open(rc)
 	if err != nil {
-		s.cleanup()
-		return nil, err
+		return err
 	}
 	s.node = node
+	s.onClose(node.Close)
 	// A node that restarts with another master key finds out here, before
 	// it serves a request that would fail to decrypt.
-	if kc, err := node.DB().KeyCheck(); err != nil || (kc != nil && !hmac.Equal(kc, keyCheck)) {
-		s.closeStore()
-		if err != nil {
-			return nil, err
-		}
-		return nil, masterKeyError(keyFile, cfg.MasterKeyFile != "")
-	}
-	svc, err := service.New(service.Config{Store: node, Keyring: kr, Limits: cfg.Limits, Logger: log, Notifier: node.DB(), Now: cfg.Now})
+	kc, err := node.DB().KeyCheck()
 	if err != nil {
-		s.closeStore()
-		return nil, err
+		return err
+	}
+	if kc != nil && !hmac.Equal(kc, s.keyCheck) {
+		return masterKeyError(s.keyFile, s.cfg.MasterKeyFile != "")
+	}
+	return nil
+}
+
+// openService makes the service and the authenticator.
+func (s *Server) openService(context.Context) error {
+	var err error
+	s.svc, err = service.New(service.Config{Store: s.node, Keyring: s.keyring, Limits: s.cfg.Limits, Logger: s.log, Notifier: s.node.DB(), Now: s.cfg.Now})
+	if err != nil {
+		return err
 	}
 	// Authentication reads identities from the local state: a follower
 	// must not ask the leader on every request.
-	authn, err := auth.New(auth.Config{Store: localStore{node}, Keyring: kr, Account: cfg.Account, RegionAllow: cfg.RegionAllow})
+	s.authn, err = auth.New(auth.Config{Store: localStore{s.node}, Keyring: s.keyring, Account: s.cfg.Account, RegionAllow: s.cfg.RegionAllow})
+	return err
+}
+
+// openEvents starts webhook delivery and the policy scan; both act only
+// while this node is the leader.
+func (s *Server) openEvents(context.Context) error {
+	ec := s.cfg.Events
+	if ec.Timeout == 0 {
+		ec = events.DefaultConfig()
+	}
+	ec.Store, ec.Keyring, ec.Leader, ec.Logger, ec.Now = localStore{s.node}, s.keyring, s.node.Ready, s.log, s.cfg.Now
+	d, err := events.NewDispatcher(ec)
 	if err != nil {
-		s.closeStore()
-		return nil, err
+		return err
 	}
-	noAuth := cfg.Dev || cfg.NoAuth
-	if cfg.Join == "" {
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := node.WaitReady(wctx)
-		if err != nil {
-			err = fmt.Errorf("server: waiting for a leader: %w", err)
-		} else if err = ensureKeyCheck(wctx, node, keyCheck); errors.Is(err, store.ErrKeyMismatch) {
-			err = masterKeyError(keyFile, cfg.MasterKeyFile != "")
-		}
-		if err == nil && !noAuth {
-			credPath := filepath.Join(dataDir, "root-credentials")
-			var created bool
-			created, err = authn.EnsureRoot(wctx, credPath)
-			if created {
-				log.Info("created the root access key; its credentials are in the file (profile default)", "path", credPath)
-			}
-			if err != nil {
-				err = fmt.Errorf("server: root credentials: %w", err)
-			}
-		}
-		cancel()
-		if err != nil {
-			s.closeStore()
-			return nil, err
-		}
+	interval := s.cfg.PolicyScanInterval
+	if interval == 0 {
+		interval = time.Second
 	}
+	scan, err := events.NewScanner(events.ScannerConfig{Store: localStore{s.node}, Leader: s.node.Ready, Now: s.cfg.Now,
+		Interval: interval, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.dispatcher = d
+	s.notify = events.NewManager(s.node, s.keyring, s.cfg.Now)
+	d.Start()
+	s.onClose(func() error { d.Close(); return nil })
+	scan.Start()
+	s.onClose(func() error { scan.Close(); return nil })
+	return nil
+}
+
+// noAuth reports whether any signature is accepted.
+func (s *Server) noAuth() bool { return s.cfg.Dev || s.cfg.NoAuth }
+
+// initCluster, unless the node joins a cluster, waits for a leader and
+// makes sure the replicated state holds what the first start of a cluster
+// records: the master key's check value, and the root access key.
+func (s *Server) initCluster(ctx context.Context) error {
+	if s.cfg.Raft.Join != "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.node.WaitReady(ctx); err != nil {
+		return fmt.Errorf("server: waiting for a leader: %w", err)
+	}
+	if err := ensureKeyCheck(ctx, s.node, s.keyCheck); errors.Is(err, store.ErrKeyMismatch) {
+		return masterKeyError(s.keyFile, s.cfg.MasterKeyFile != "")
+	} else if err != nil {
+		return err
+	}
+	if s.noAuth() {
+		return nil
+	}
+	credPath := filepath.Join(s.dataDir, "root-credentials")
+	created, err := s.authn.EnsureRoot(ctx, credPath)
+	if created {
+		s.log.Info("created the root access key; its credentials are in the file (profile default)", "path", credPath)
+	}
+	if err != nil {
+		return fmt.Errorf("server: root credentials: %w", err)
+	}
+	return nil
+}
+
+// openAudit opens the audit trail, unless NoAudit.
+func (s *Server) openAudit(context.Context) error {
+	if s.cfg.NoAudit {
+		return nil
+	}
+	key, err := s.keyring.SubKey("audit hmac")
+	if err != nil {
+		return err
+	}
+	ac := audit.DefaultConfig()
+	ac.Path = s.cfg.AuditFile
+	if ac.Path == "" {
+		ac.Path = filepath.Join(s.dataDir, "audit.log")
+	}
+	opts := audit.Options{HMACKey: key, Logger: s.log}
+	if s.cfg.AuditStdout && s.cfg.Stdout != nil {
+		opts.Mirror = s.cfg.Stdout
+	}
+	fs, err := audit.Open(ac, opts)
+	if err != nil {
+		return fmt.Errorf("server: audit trail: %w", err)
+	}
+	s.audit = fs
+	s.onClose(fs.Close)
+	s.log.Info("audit trail", "path", ac.Path)
+	return nil
+}
+
+// openAPI makes the HTTP handler.
+func (s *Server) openAPI(context.Context) error {
 	var limiter *throttle.Limiter
-	if tl := throttle.New(throttle.Config{Limits: cfg.Throttle}); tl.Enabled() {
+	if tl := throttle.New(throttle.Config{Limits: s.cfg.Throttle}); tl.Enabled() {
 		limiter = tl
 	}
 	var sink audit.Sink
-	if !cfg.NoAudit {
-		key, err := kr.SubKey("audit hmac")
-		if err != nil {
-			s.closeStore()
-			return nil, err
-		}
-		ac := audit.DefaultConfig()
-		ac.Path = cfg.AuditFile
-		if ac.Path == "" {
-			ac.Path = filepath.Join(dataDir, "audit.log")
-		}
-		opts := audit.Options{HMACKey: key, Logger: log}
-		if cfg.AuditStdout && cfg.Stdout != nil {
-			opts.Mirror = cfg.Stdout
-		}
-		fs, err := audit.Open(ac, opts)
-		if err != nil {
-			s.closeStore()
-			return nil, fmt.Errorf("server: audit trail: %w", err)
-		}
-		s.audit, sink = fs, fs
-		log.Info("audit trail", "path", ac.Path)
+	if s.audit != nil {
+		sink = s.audit
 	}
+	h, err := api.New(api.Config{
+		Audit:         sink,
+		Auth:          s.authn,
+		NoAuth:        s.noAuth(),
+		Throttle:      limiter,
+		Service:       s.svc,
+		Account:       s.cfg.Account,
+		DefaultRegion: s.cfg.DefaultRegion,
+		Dev:           s.cfg.Dev,
+		Cluster:       s.node,
+		StaleReads:    s.cfg.StaleReads,
+		Registry:      s.registry(),
+		Logger:        s.log,
+		Notify:        s.notify,
+	})
+	if err != nil {
+		return err
+	}
+	s.handler = h
+	return nil
+}
+
+// registry holds the metrics of the raft node and the audit trail; the API
+// adds its own.
+func (s *Server) registry() *prometheus.Registry {
+	node := s.node
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -397,6 +520,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 	)
+	if s.dispatcher != nil {
+		reg.MustRegister(s.dispatcher.Collectors()...)
+	}
 	if fs := s.audit; fs != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -414,114 +540,95 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}, func() float64 { return float64(fs.Backlog()) }),
 		)
 	}
-	ec := cfg.Events
-	if ec.Timeout == 0 {
-		ec = events.DefaultConfig()
-	}
-	ec.Store, ec.Keyring, ec.Leader, ec.Logger, ec.Registerer, ec.Now = localStore{node}, kr, node.Ready, log, reg, cfg.Now
-	dispatcher, err := events.NewDispatcher(ec)
-	if err != nil {
-		s.closeStore()
-		return nil, err
-	}
-	scanInterval := cfg.PolicyScanInterval
-	if scanInterval == 0 {
-		scanInterval = time.Second
-	}
-	scanner, err := events.NewScanner(events.ScannerConfig{Store: localStore{node}, Leader: node.Ready, Now: cfg.Now,
-		Interval: scanInterval, Logger: log})
-	if err != nil {
-		s.closeStore()
-		return nil, err
-	}
-	h, err := api.New(api.Config{
-		Notify:        events.NewManager(node, kr, cfg.Now),
-		Audit:         sink,
-		Auth:          authn,
-		NoAuth:        noAuth,
-		Throttle:      limiter,
-		Service:       svc,
-		Account:       cfg.Account,
-		DefaultRegion: cfg.DefaultRegion,
-		Dev:           cfg.Dev,
-		Cluster:       node,
-		StaleReads:    cfg.StaleReads,
-		Registry:      reg,
-		Logger:        log,
-	})
-	if err != nil {
-		s.closeStore()
-		return nil, err
-	}
+	return reg
+}
+
+// serve listens on the API address and serves it until Close drains it.
+func (s *Server) serve(context.Context) error {
 	var tlsConfig *tls.Config
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
-			s.closeStore()
-			return nil, fmt.Errorf("server: --tls-cert %s / --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+			return fmt.Errorf("server: --tls-cert %s / --tls-key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		s.closeStore()
-		return nil, fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
+		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
 	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	s.ln = ln
-	s.tls = tlsConfig != nil
-	s.handler = h
+	s.ln, s.tls = ln, tlsConfig != nil
 	s.http = &http.Server{
-		Handler:           stallGuard(h, cfg.SnapshotStallTimeout),
+		Handler:           stallGuard(s.handler, s.cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	if cfg.RaftListen != "" {
-		rctx, cancel := context.WithCancel(context.Background())
-		s.stopRegister = cancel
-		go func() {
-			err := node.Register(rctx, s.URL())
-			switch {
-			case errors.Is(err, store.ErrKeyMismatch):
-				s.fail(masterKeyError(keyFile, cfg.MasterKeyFile != ""))
-			case err != nil && rctx.Err() == nil:
-				log.Error("cluster registration failed", "error", err)
-			}
-		}()
-	}
-	go func() {
-		err := s.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
+	s.spawn(s.drain, func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("server: serve %s: %w", ln.Addr(), err))
 		}
-		s.done <- err
-	}()
-	if cfg.DebugListen != "" {
-		dmux := http.NewServeMux()
-		dmux.HandleFunc("/debug/pprof/", pprof.Index)
-		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		dmux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		dln, err := net.Listen("tcp", cfg.DebugListen)
-		if err != nil {
-			s.http.Close()
-			s.closeStore()
-			return nil, fmt.Errorf("server: --debug-listen %s: %w", cfg.DebugListen, err)
-		}
-		s.debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
-		go s.debug.Serve(dln)
-		log.Info("pprof listening", "addr", dln.Addr().String())
+	})
+	return nil
+}
+
+// drain stops accepting requests and waits for those in flight, at most
+// ShutdownTimeout; pending long polls answer at once.
+func (s *Server) drain() error {
+	s.log.Info("shutting down: draining requests")
+	s.handler.BeginShutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.http.Shutdown(ctx)
+}
+
+// register makes sure, in the background, that this node is a member of
+// its cluster with its current address (joining waits for the leader); a
+// cluster that refuses the node's master key stops the server.
+func (s *Server) register(context.Context) error {
+	if s.cfg.Raft.Bind == "" {
+		return nil
 	}
-	s.dispatcher, s.scanner = dispatcher, scanner
-	dispatcher.Start()
-	scanner.Start()
-	log.Info("listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil, "data_dir", dataDir, "dev", cfg.Dev, "node_id", cfg.NodeID)
-	return s, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	s.spawn(func() error { cancel(); return nil }, func() {
+		err := s.node.Register(ctx, s.URL())
+		switch {
+		case errors.Is(err, store.ErrKeyMismatch):
+			s.fail(masterKeyError(s.keyFile, s.cfg.MasterKeyFile != ""))
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("cluster registration failed", "error", err)
+		}
+	})
+	return nil
+}
+
+// serveDebug serves net/http/pprof on DebugListen, if set.
+func (s *Server) serveDebug(context.Context) error {
+	if s.cfg.DebugListen == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	ln, err := net.Listen("tcp", s.cfg.DebugListen)
+	if err != nil {
+		return fmt.Errorf("server: --debug-listen %s: %w", s.cfg.DebugListen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.spawn(srv.Close, func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("pprof server stopped", "error", err)
+		}
+	})
+	s.log.Info("pprof listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // Addr is the address the API listens on.
@@ -544,11 +651,11 @@ func (s *Server) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return s.Close()
-	case <-s.failed:
-		s.Close()
-		return s.failErr
-	case err := <-s.done:
-		s.closeStore()
+	case <-s.failed.Done():
+		err := context.Cause(s.failed)
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return err
 	}
 }
@@ -558,20 +665,12 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) WaitReady(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.failed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	defer context.AfterFunc(s.failed, cancel)()
 	err := s.node.WaitReady(ctx)
-	select {
-	case <-s.failed:
-		return s.failErr
-	default:
-		return err
+	if cause := context.Cause(s.failed); cause != nil {
+		return cause
 	}
+	return err
 }
 
 // keyCheckMessage is MACed with the master key into the key check value.
@@ -608,56 +707,15 @@ func masterKeyError(keyFile string, given bool) error {
 		ErrMasterKey, where)
 }
 
-// Close stops accepting requests, drains in-flight ones, and closes the
-// store cleanly.
+// Close stops accepting requests, drains in-flight ones, stops the
+// server's goroutines and closes the store cleanly. Calls after the first
+// return its result.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	s.log.Info("shutting down: draining requests")
-	s.handler.BeginShutdown()
-	err := s.http.Shutdown(ctx)
-	if s.debug != nil {
-		s.debug.Close()
-	}
-	if cerr := s.closeStore(); err == nil {
-		err = cerr
-	}
-	s.log.Info("stopped")
-	return err
-}
-
-func (s *Server) closeStore() error {
-	var err error
-	if s.stopRegister != nil {
-		s.stopRegister()
-	}
-	if s.scanner != nil {
-		s.scanner.Close()
-		s.scanner = nil
-	}
-	if s.dispatcher != nil {
-		s.dispatcher.Close()
-		s.dispatcher = nil
-	}
-	if s.audit != nil {
-		err = s.audit.Close()
-		s.audit = nil
-	}
-	if s.node != nil {
-		if cerr := s.node.Close(); err == nil {
-			err = cerr
-		}
-		s.node = nil
-	}
-	s.cleanup()
-	return err
-}
-
-func (s *Server) cleanup() {
-	if s.tempDir != "" {
-		os.RemoveAll(s.tempDir)
-		s.tempDir = ""
-	}
+	s.closeOnce.Do(func() {
+		s.closeErr = s.release()
+		s.log.Info("stopped")
+	})
+	return s.closeErr
 }
 
 // snapshotPath is the backup download (internal/api).

@@ -122,3 +122,112 @@ func TestTLSBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigValidate: the defaults (the CLI's) validate, and settings that
+// contradict each other are refused with both named, never adjusted.
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*server.Config)
+		want []string // substrings of the error; none: valid
+	}{
+		{"defaults", func(*server.Config) {}, nil},
+		{"dev defaults", func(c *server.Config) { c.Dev = true }, nil},
+		{"a cluster node", func(c *server.Config) { c.Raft.Bind, c.ClusterKeyFile = "127.0.0.1:0", "cluster.key" }, nil},
+		{"trailing logs at the threshold", func(c *server.Config) { c.Raft.SnapshotThreshold, c.Raft.TrailingLogs = 16, 16 }, nil},
+		{"threshold below the trailing logs", func(c *server.Config) { c.Raft.SnapshotThreshold = 16 },
+			[]string{"--trailing-logs", "--snapshot-threshold"}},
+		{"raft listen without a cluster key", func(c *server.Config) { c.Raft.Bind = "127.0.0.1:0" },
+			[]string{"--raft-listen", "--cluster-key-file"}},
+		{"dev and raft listen", func(c *server.Config) { c.Dev, c.Raft.Bind, c.ClusterKeyFile = true, "127.0.0.1:0", "cluster.key" },
+			[]string{"--dev", "--raft-listen"}},
+		{"dev and force new cluster", func(c *server.Config) { c.Dev, c.Raft.ForceNewCluster = true, true },
+			[]string{"--dev", "--force-new-cluster"}},
+		{"join without raft listen", func(c *server.Config) { c.Raft.Join = "http://127.0.0.1:4583" },
+			[]string{"--join", "--raft-listen"}},
+		{"force new cluster and join", func(c *server.Config) {
+			c.Raft.Bind, c.ClusterKeyFile, c.Raft.Join, c.Raft.ForceNewCluster = "127.0.0.1:0", "cluster.key", "http://127.0.0.1:4583", true
+		}, []string{"--force-new-cluster", "--join"}},
+		{"no node id", func(c *server.Config) { c.Raft.NodeID = "" }, []string{"--node-id"}},
+		{"no max staleness", func(c *server.Config) { c.Raft.MaxStaleness = 0 }, []string{"--max-staleness"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := server.Default()
+			tt.edit(&cfg)
+			err := cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want valid", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got valid, want an error naming %v", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to name %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestStartFailureReleases: a start that fails at its last step releases
+// what the steps before it opened (the store, the API listener), so that
+// the next start on the same data dir and address succeeds.
+func TestStartFailureReleases(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+
+	cfg := server.Default()
+	cfg.Listen = addr
+	cfg.DataDir = t.TempDir()
+	cfg.NoAuth = true
+	cfg.DebugListen = busy.Addr().String()
+	if s, err := server.Start(context.Background(), cfg); err == nil {
+		s.Close()
+		t.Fatal("started with the debug address taken")
+	} else if !strings.Contains(err.Error(), "--debug-listen") {
+		t.Fatalf("got %v, want the --debug-listen error", err)
+	}
+
+	cfg.DebugListen = ""
+	s, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start after a failed start: %v", err)
+	}
+	if s.Addr() != addr {
+		t.Errorf("got address %s, want %s", s.Addr(), addr)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+}
+
+// TestWaitEndsWithContext: Wait shuts the server down when its context
+// ends, and the server's goroutines are done when it returns.
+func TestWaitEndsWithContext(t *testing.T) {
+	s, _ := servertest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Wait(ctx); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if _, err := http.Get("http://" + s.Addr() + "/healthz"); err == nil {
+		t.Fatal("the API still answers after Wait returned")
+	}
+}

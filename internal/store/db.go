@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // DB is the bbolt state machine. Reads run in bbolt read transactions and
@@ -125,11 +127,12 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		opts.SpoolDir = filepath.Dir(path)
 	}
 	// Temporary copies of an interrupted Restore or WriteTo are never state.
-	for _, pattern := range []string{"." + filepath.Base(path) + ".tmp-*", ".spool-*"} {
-		old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), pattern))
-		for _, f := range old {
-			os.Remove(f)
-		}
+	// Best effort, as before: a leftover that cannot be removed only takes
+	// space, and the next start tries again.
+	_ = atomicfile.RemoveTemps(path)
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".spool-*"))
+	for _, f := range old {
+		os.Remove(f)
 	}
 	d := &DB{path: path, opts: opts}
 	db, err := openBolt(path)
@@ -383,12 +386,18 @@ func (s *Snapshot) Close() {
 // Checker) before it replaces the current state; when it fails the check,
 // the current state stays as it was.
 func (d *DB) Restore(r io.Reader) error {
-	tmp, err := writeTemp(d.path, r)
+	f, err := atomicfile.Create(d.path, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
-	defer os.Remove(tmp)
-	info, err := d.opts.Check(context.Background(), tmp)
+	defer f.Cleanup()
+	if _, err := io.Copy(f, r); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	info, err := d.opts.Check(context.Background(), f.Name())
 	if err != nil {
 		return fmt.Errorf("store: restore: the copy does not check: %w", err)
 	}
@@ -401,50 +410,21 @@ func (d *DB) Restore(r io.Reader) error {
 		d.db.Close()
 		d.db = nil
 	}
-	if err := os.Rename(tmp, d.path); err != nil {
-		return fmt.Errorf("store: restore: rename: %w", err)
-	}
-	syncDir(d.path)
+	// Whether or not the copy made it into place, open what is there: the
+	// old state when the rename failed, the new one otherwise.
+	cerr := f.Commit()
 	db, err := openBolt(d.path)
 	if err != nil {
-		return err
+		return errors.Join(cerr, err)
 	}
 	d.db = db
-	return d.loadAppliedLocked()
-}
-
-// writeTemp copies r into a new temporary file next to path, fsynced.
-func writeTemp(path string, r io.Reader) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return "", err
+	if err := d.loadAppliedLocked(); err != nil {
+		return errors.Join(cerr, err)
 	}
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
+	if cerr != nil {
+		return fmt.Errorf("store: restore: %w", cerr)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
-}
-
-func syncDir(path string) {
-	dir := path
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			dir = path[:i]
-			break
-		}
-	}
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
+	return nil
 }
 
 // apply executes one command inside tx. It checks every precondition before

@@ -46,7 +46,7 @@ type writeLoad struct {
 
 // snapshotFlags make the server snapshot and truncate its raft log often, so
 // restarts in the crash test go through a snapshot plus log replay.
-var snapshotFlags = []string{"--snapshot-threshold", "256", "--snapshot-interval", "200ms"}
+var snapshotFlags = []string{"--snapshot-threshold", "256", "--trailing-logs", "256", "--snapshot-interval", "200ms"}
 
 func startWriteLoad(t *testing.T, srv *testproc.Server, round, writers int, seed int64) *writeLoad {
 	l := &writeLoad{t: t, started: time.Now(), acked: make(chan struct{})}

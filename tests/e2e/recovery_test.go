@@ -21,7 +21,7 @@ import (
 // recoveryFlags make the server snapshot (and truncate its log) after a
 // few entries, so a data dir holds a state machine, a snapshot and a log
 // that starts after index 1.
-var recoveryFlags = []string{"--snapshot-threshold", "16", "--snapshot-interval", "100ms"}
+var recoveryFlags = []string{"--snapshot-threshold", "16", "--trailing-logs", "16", "--snapshot-interval", "100ms"}
 
 // fixture is a stopped server's data dir with known parameters.
 type fixture struct {

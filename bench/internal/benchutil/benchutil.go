@@ -1,14 +1,12 @@
 // Package benchutil holds what the benchmark commands share: loading AWS
 // credentials from a shared credentials file, sending SigV4-signed SSM JSON
-// 1.1 requests the way an SDK does (aws-sdk-go-v2's signer, keep-alive
-// connections), and summarizing latencies as p50/p90/p99/max.
+// 1.1 requests the way an SDK does (built by internal/awsreq with
+// aws-sdk-go-v2's signer, keep-alive connections), and summarizing
+// latencies as p50/p90/p99/max.
 package benchutil
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/paramstore/paramstore/internal/awsreq"
 )
 
 // LoadCreds reads profile default of an AWS shared credentials file (such
@@ -61,16 +61,15 @@ func LoadCreds(path string) (aws.Credentials, error) {
 // Client sends signed SSM requests to one endpoint. It is safe for
 // concurrent use.
 type Client struct {
-	url, region string
-	creds       aws.Credentials
-	signer      *v4.Signer
-	http        *http.Client
+	url    string
+	signer *awsreq.Signer
+	http   *http.Client
 }
 
 // NewClient returns a client for the endpoint url that signs for region and
 // keeps up to idleConns connections open.
 func NewClient(url, region string, creds aws.Credentials, idleConns int) *Client {
-	return &Client{url: strings.TrimRight(url, "/") + "/", region: region, creds: creds, signer: v4.NewSigner(),
+	return &Client{url: url, signer: awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, region, nil),
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idleConns}}}
 }
 
@@ -89,17 +88,7 @@ func (e *StatusError) Error() string {
 // with a JSON body. On HTTP 200 it decodes the answer into out, or discards
 // it when out is nil; any other status is a *StatusError.
 func (c *Client) Do(ctx context.Context, target string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Amz-Target", "AmazonSSM."+target)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), "ssm", c.region, time.Now()); err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.signer.Call(ctx, c.http, c.url, "AmazonSSM."+target, body)
 	if err != nil {
 		return err
 	}

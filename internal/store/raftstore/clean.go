@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // The clean-shutdown record. bbolt checksums only its meta pages, so a
@@ -91,27 +93,7 @@ func writeCleanShutdown(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, cleanFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(raw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, cleanFile))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	syncDir(dir)
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, cleanFile), raw, 0o600)
 }
 
 // verifyCleanShutdown compares the files of dir with the clean-shutdown
@@ -120,6 +102,9 @@ func writeCleanShutdown(dir string) error {
 // a file that changed.
 func verifyCleanShutdown(dir string, log *slog.Logger) (map[string]bool, error) {
 	path := filepath.Join(dir, cleanFile)
+	// Best effort: a write of the record cut by a crash left a temporary
+	// file, which vouches for nothing.
+	_ = atomicfile.RemoveTemps(path)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -164,6 +149,8 @@ func removeRecord(dir string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("raftstore: remove the clean-shutdown record: %w", err)
 	}
-	syncDir(dir)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("raftstore: remove the clean-shutdown record: %w", err)
+	}
 	return nil
 }

@@ -30,33 +30,42 @@ import (
 	"github.com/paramstore/paramstore/internal/store"
 )
 
-// Config configures a node.
+// Config configures a node, in the manner of raft.Config: Default gives one
+// default per setting, Validate rejects a configuration whose settings are
+// missing or contradict each other. The settings are the flags of
+// `paramstore server`, which binds them to these fields directly; Dir,
+// ClusterKey, Logger, Check and KeyCheck are what the server hands over.
 type Config struct {
 	// Dir holds raft.db (log and stable store), snapshots/ and state.db.
 	Dir string
-	// NodeID is this node's raft ID; defaults to "node1".
+	// NodeID is this node's raft ID (--node-id).
 	NodeID string
-	// Bind is the raft TCP address; empty means an in-process transport
-	// (a single node that cannot be joined).
+	// Bind is the raft TCP address (--raft-listen); empty means an
+	// in-process transport (a single node that cannot be joined).
 	Bind string
-	// Advertise is the raft address other nodes dial (default: Bind's).
+	// Advertise is the raft address other nodes dial (--raft-advertise;
+	// default: Bind's).
 	Advertise string
 	// ClusterKey authenticates raft connections and the cluster RPCs;
 	// required with Bind.
 	ClusterKey []byte
-	// Join, when set, is the API URL of a member: the node does not
+	// Join, when set, is the API URL of a member (--join): the node does not
 	// bootstrap a cluster of its own but asks to be added.
 	Join string
-	// NonVoter makes the node a read replica.
+	// NonVoter makes the node a read replica (--non-voter).
 	NonVoter bool
 	// MaxStaleness bounds how long since its last contact with the leader a
-	// follower still serves stale reads.
+	// follower still serves stale reads (--max-staleness).
 	MaxStaleness time.Duration
-	// SnapshotThreshold is the number of log entries between snapshots.
+	// SnapshotThreshold is the number of log entries between snapshots
+	// (--snapshot-threshold).
 	SnapshotThreshold uint64
-	// SnapshotInterval is how often raft checks whether to snapshot.
+	// SnapshotInterval is how often raft checks whether to snapshot
+	// (--snapshot-interval).
 	SnapshotInterval time.Duration
-	// TrailingLogs is the number of entries kept after a snapshot.
+	// TrailingLogs is the number of entries kept after a snapshot
+	// (--trailing-logs); at most SnapshotThreshold, so that the log holds
+	// at most twice SnapshotThreshold entries.
 	TrailingLogs uint64
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
@@ -70,7 +79,7 @@ type Config struct {
 	KeyCheck []byte
 	// ForceNewCluster makes this node's state the state of a new cluster
 	// whose only member is this node (recover.go): the recovery when the
-	// raft log is lost or a quorum is gone for good.
+	// raft log is lost or a quorum is gone for good (--force-new-cluster).
 	ForceNewCluster bool
 	// FaultInjection lets tests cut this node's raft links and slow them
 	// down while it runs (fault.go: Node.SetFaults, the "fault" cluster
@@ -78,37 +87,54 @@ type Config struct {
 	FaultInjection bool
 }
 
-// Default returns the default configuration for dir.
+// Default returns the default configuration for dir: the only place the
+// defaults of the raft settings are written.
 func Default(dir string) Config {
 	return Config{
 		Dir:               dir,
 		NodeID:            "node1",
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  30 * time.Second,
-		TrailingLogs:      10240,
-		MaxStaleness:      10 * time.Second,
+		// As many as the threshold (the most Validate accepts).
+		TrailingLogs: 8192,
+		MaxStaleness: 10 * time.Second,
 	}
 }
 
-// Validate checks the configuration, naming the failing field.
+// Validate checks the configuration, naming the failing field (both fields
+// when two contradict each other): what Open needs besides the settings
+// (Dir, and a ClusterKey with Bind), and ValidateSettings.
 func (c Config) Validate() error {
 	switch {
 	case c.Dir == "":
 		return errors.New("raftstore: Config.Dir is required")
-	case c.NodeID == "":
-		return errors.New("raftstore: Config.NodeID is required")
-	case c.SnapshotThreshold == 0:
-		return errors.New("raftstore: Config.SnapshotThreshold must be positive")
-	case c.SnapshotInterval <= 0:
-		return errors.New("raftstore: Config.SnapshotInterval must be positive")
 	case c.Bind != "" && len(c.ClusterKey) < 16:
 		return errors.New("raftstore: a cluster (--raft-listen) needs a cluster key of at least 16 bytes (--cluster-key-file)")
+	}
+	return c.ValidateSettings()
+}
+
+// ValidateSettings checks the settings alone, those an operator chooses
+// with flags: the server checks them before it creates any file, when Dir
+// and ClusterKey are not known yet.
+func (c Config) ValidateSettings() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("raftstore: Config.NodeID (--node-id) is required")
+	case c.SnapshotThreshold == 0:
+		return errors.New("raftstore: Config.SnapshotThreshold (--snapshot-threshold) must be positive")
+	case c.SnapshotInterval <= 0:
+		return errors.New("raftstore: Config.SnapshotInterval (--snapshot-interval) must be positive")
+	case c.TrailingLogs > c.SnapshotThreshold:
+		return fmt.Errorf("raftstore: Config.TrailingLogs (--trailing-logs) %d exceeds Config.SnapshotThreshold (--snapshot-threshold) %d: "+
+			"keep at most as many entries after a snapshot as there are between snapshots (lower --trailing-logs with --snapshot-threshold)",
+			c.TrailingLogs, c.SnapshotThreshold)
 	case c.Join != "" && c.Bind == "":
-		return errors.New("raftstore: --join needs --raft-listen")
+		return errors.New("raftstore: Config.Join (--join) needs Config.Bind (--raft-listen)")
 	case c.MaxStaleness <= 0:
-		return errors.New("raftstore: Config.MaxStaleness must be positive")
+		return errors.New("raftstore: Config.MaxStaleness (--max-staleness) must be positive")
 	case c.ForceNewCluster && c.Join != "":
-		return errors.New("raftstore: --force-new-cluster makes a new cluster; drop --join")
+		return errors.New("raftstore: Config.ForceNewCluster (--force-new-cluster) makes a new cluster; drop Config.Join (--join)")
 	}
 	return nil
 }
@@ -131,15 +157,24 @@ type Node struct {
 	// its commit index covers every earlier entry (see leaderWatch).
 	readyForReads atomic.Bool
 
+	// applyWait releases the waiters of applied indexes; changes wakes
+	// those waiting for any change of state, leader or registration
+	// (wait.go).
+	applyWait applyWait
+	changes   broadcast
+	observer  *raft.Observer
+
 	// Linearizable reads on the leader share leadership checks: a read
 	// joins the next check that has not started yet (see readIndex).
+	// readMu also orders the start of a check's goroutine before Close.
 	readMu      sync.Mutex
 	readNext    *readCheck
 	readRunning bool
 
 	closed atomic.Bool
 	stop   chan struct{}
-	wg     sync.WaitGroup
+	// wg counts the node's goroutines: Close waits for them.
+	wg sync.WaitGroup
 }
 
 // Open opens (bootstrapping on first start) the node. It refuses, with an
@@ -244,15 +279,20 @@ func (n *Node) start() error {
 		logs.Close()
 		return fmt.Errorf("raftstore: %w", err)
 	}
-	r, err := raft.NewRaft(rc, &fsm{db: n.db}, logs, logs, snaps, n.trans)
+	n.applyWait.trigger(n.db.LastApplied())
+	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied}, logs, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
 		logs.Close()
 		return fmt.Errorf("raftstore: start raft: %w", err)
 	}
 	n.raft = r
-	n.wg.Add(1)
+	obs := make(chan raft.Observation, 1)
+	n.observer = newObserver(obs)
+	r.RegisterObserver(n.observer)
+	n.wg.Add(2)
 	go n.leaderWatch()
+	go n.watchRaft(obs)
 	if !has && cfg.Join == "" {
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: addr, Suffrage: raft.Voter,
@@ -290,6 +330,7 @@ func (n *Node) leaderWatch() {
 					n.readyForReads.Store(n.raft.State() == raft.Leader)
 				}
 			}
+			n.changes.notify()
 		}
 	}
 }
@@ -364,8 +405,9 @@ func (n *Node) readBarrier(ctx context.Context) error {
 	return n.waitApplied(ctx, idx)
 }
 
-// readIndex is the leader's side of a linearizable read: the commit index,
-// valid once leadership is confirmed by a quorum.
+// readIndex is the leader's side of a linearizable read: the index the
+// state machine must reach to reflect the commit index (fsmIndex), valid
+// once leadership is confirmed by a quorum.
 //
 // Concurrent reads share one check, as etcd's read loop does: a read joins
 // the pending check, and one goroutine runs the checks one after another,
@@ -377,12 +419,17 @@ func (n *Node) readIndex() (uint64, error) {
 		return 0, fmt.Errorf("%w: new leader not ready for reads", ErrNotReady)
 	}
 	n.readMu.Lock()
+	if n.closed.Load() {
+		n.readMu.Unlock()
+		return 0, fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
+	}
 	c := n.readNext
 	if c == nil {
 		c = &readCheck{done: make(chan struct{})}
 		n.readNext = c
 		if !n.readRunning {
 			n.readRunning = true
+			n.wg.Add(1)
 			go n.runReadChecks()
 		}
 	}
@@ -400,6 +447,7 @@ type readCheck struct {
 
 // runReadChecks runs pending checks until there is none.
 func (n *Node) runReadChecks() {
+	defer n.wg.Done()
 	for {
 		n.readMu.Lock()
 		c := n.readNext
@@ -410,54 +458,12 @@ func (n *Node) runReadChecks() {
 			return
 		}
 		n.readMu.Unlock()
-		c.index = n.raft.CommitIndex()
+		c.index, c.err = n.fsmIndex(n.raft.CommitIndex())
 		if err := n.raft.VerifyLeader().Error(); err != nil {
 			c.err = fmt.Errorf("%w: %w", ErrNotReady, err)
 		}
 		close(c.done)
 	}
-}
-
-// waitApplied waits until the state machine shows every command committed
-// at or before idx. Entries that carry no command (raft's no-ops, barriers,
-// configurations) never reach the state machine, so once raft has handed
-// everything up to idx to it, the wait is for the last command at or before
-// idx.
-func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
-	deadline := time.Now().Add(leaderWait)
-	for {
-		applied := n.db.LastApplied()
-		if applied >= idx {
-			return nil
-		}
-		if n.raft.AppliedIndex() >= idx && applied >= n.lastCommandAtOrBefore(idx, applied) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: state machine behind index %d", ErrNotReady, idx)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Microsecond):
-		}
-	}
-}
-
-// lastCommandAtOrBefore finds the newest command entry in (applied, idx];
-// it returns applied when there is none. An entry missing from the log
-// (compacted into a snapshot) counts as a command, which errs on waiting.
-func (n *Node) lastCommandAtOrBefore(idx, applied uint64) uint64 {
-	for i := idx; i > applied && idx-i < 1024; i-- {
-		var l raft.Log
-		if err := n.logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand {
-			return i
-		}
-	}
-	if idx-applied >= 1024 {
-		return idx
-	}
-	return applied
 }
 
 // leaderInfo returns the leader's registered addresses.
@@ -489,7 +495,9 @@ const leaderWait = 10 * time.Second
 
 // Apply proposes a command and waits until it is committed and applied,
 // returning the state machine's result. The write is durable (fsynced in the
-// raft log and in the state machine) when Apply returns nil.
+// raft log and in the state machine) when Apply returns nil. Without a
+// leader it waits for one, at most leaderWait (or until ctx's deadline),
+// trying again at each change of what this node knows of its cluster.
 func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	if cmd.ID == "" {
 		c := *cmd
@@ -500,8 +508,8 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
 	}
-	// Without a leader, wait at most leaderWait (or ctx's deadline).
-	giveUp := time.Now().Add(leaderWait)
+	giveUp := time.NewTimer(leaderWait)
+	defer giveUp.Stop()
 	for {
 		timeout := leaderWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -510,6 +518,7 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		if err := ctx.Err(); err != nil || timeout <= 0 {
 			return fmt.Errorf("raftstore: apply: %w", context.DeadlineExceeded)
 		}
+		changed := n.changes.wait()
 		var err error
 		if n.raft.State() == raft.Leader || n.cfg.Bind == "" {
 			_, err = n.applyLocal(data, timeout)
@@ -522,16 +531,28 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, ErrNotReady) {
 			return fmt.Errorf("raftstore: apply: %w", err)
 		}
-		// A single node is briefly leaderless while it starts: wait for it.
-		if time.Now().After(giveUp) {
-			return ErrNotReady
-		}
+		// No leader, or not one this node can reach: a single node is
+		// briefly leaderless while it starts, a cluster while it elects.
+		// The same command (its ID deduplicates it) goes again once this
+		// node's view of the cluster changes.
 		select {
+		case <-changed:
+		case <-giveUp.C:
+			return fmt.Errorf("raftstore: apply: gave up after %v: %w", leaderWait, notReady(err))
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+		case <-n.stop:
+			return fmt.Errorf("raftstore: apply: %w", raft.ErrRaftShutdown)
 		}
 	}
+}
+
+// notReady makes err an ErrNotReady (a retryable unavailability).
+func notReady(err error) error {
+	if errors.Is(err, ErrNotReady) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrNotReady, err)
 }
 
 // applyLocal proposes data on this node (the leader) and returns the
@@ -553,8 +574,11 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 }
 
 // forward sends a command to the leader and waits until this node has
-// applied it too, so a client that reads from this node next sees its
-// write even with stale reads.
+// applied it too, so that a client that reads from this node next sees its
+// write even with stale reads (read-your-writes). When this node does not
+// catch up within forwardWait, forward fails with ErrBehind although the
+// leader committed the write: success would let the client's next read
+// here miss it.
 func (n *Node) forward(ctx context.Context, data []byte) error {
 	leader, err := n.leaderInfo()
 	if err != nil {
@@ -562,9 +586,11 @@ func (n *Node) forward(ctx context.Context, data []byte) error {
 	}
 	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
 	if idx > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		n.waitApplied(wctx, idx)
-		cancel()
+		wctx, cancel := context.WithTimeout(ctx, forwardWait)
+		defer cancel()
+		if werr := n.waitApplied(wctx, idx); werr != nil {
+			return fmt.Errorf("raftstore: write committed by the leader %s at index %d, not applied on this node: %w", leader.ID, idx, werr)
+		}
 	}
 	return err
 }
@@ -573,20 +599,6 @@ func (n *Node) forward(ctx context.Context, data []byte) error {
 // Use Status for what a follower can do.
 func (n *Node) Ready() bool {
 	return n.raft.State() == raft.Leader
-}
-
-// WaitReady waits until the node can take writes and linearizable reads
-// (it is the leader, or a follower that knows a registered leader) or ctx
-// ends.
-func (n *Node) WaitReady(ctx context.Context) error {
-	for st := n.Status(); !st.CanWrite || !st.CanReadLinearizable; st = n.Status() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // Snapshot forces a raft snapshot (and log truncation).
@@ -599,9 +611,13 @@ func (n *Node) Stats() map[string]string { return n.raft.Stats() }
 
 // Close shuts raft down and closes the log and the state machine.
 func (n *Node) Close() error {
+	// Under readMu, so that no read check starts a goroutine after Wait.
+	n.readMu.Lock()
 	n.closed.Store(true)
+	n.readMu.Unlock()
 	close(n.stop)
 	err := n.raft.Shutdown().Error()
+	n.raft.DeregisterObserver(n.observer)
 	n.wg.Wait()
 	n.closeTransport()
 	if cerr := n.logs.Close(); err == nil {
@@ -621,6 +637,15 @@ func (n *Node) Close() error {
 // fsm adapts store.DB to raft's BatchingFSM.
 type fsm struct {
 	db *store.DB
+	// applied, if set, is called after every batch and restore (the
+	// node's waiters, wait.go).
+	applied func()
+}
+
+func (f *fsm) notify() {
+	if f.applied != nil {
+		f.applied()
+	}
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -639,6 +664,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	res := f.db.ApplyBatch(entries)
+	f.notify()
 	out := make([]any, len(res))
 	for i, r := range res {
 		if r != nil {
@@ -661,6 +687,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	defer f.notify()
 	return f.db.Restore(rc)
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,6 +261,13 @@ func TestConfigValidate(t *testing.T) {
 		{"no node id", func(c *Config) { c.NodeID = "" }, false},
 		{"zero threshold", func(c *Config) { c.SnapshotThreshold = 0 }, false},
 		{"zero interval", func(c *Config) { c.SnapshotInterval = 0 }, false},
+		{"trailing logs at the threshold", func(c *Config) { c.TrailingLogs = c.SnapshotThreshold }, true},
+		{"trailing logs above the threshold", func(c *Config) { c.SnapshotThreshold = 16 }, false},
+		{"join without bind", func(c *Config) { c.Join = "http://10.0.0.1:4583" }, false},
+		{"force new cluster and join", func(c *Config) {
+			c.Bind, c.ClusterKey, c.Join, c.ForceNewCluster = "127.0.0.1:0", make([]byte, 16), "http://10.0.0.1:4583", true
+		}, false},
+		{"bind without a cluster key", func(c *Config) { c.Bind = "127.0.0.1:0" }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,6 +280,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := Open(Config{}); err == nil {
 		t.Fatal("Open accepted an empty config")
+	}
+}
+
+// TestConfigContradiction: settings that contradict each other are refused
+// with both named, not adjusted behind the operator's back; the settings
+// alone validate without what the server hands over later.
+func TestConfigContradiction(t *testing.T) {
+	c := Default("")
+	c.SnapshotThreshold = 16
+	err := c.ValidateSettings()
+	if err == nil {
+		t.Fatal("TrailingLogs above SnapshotThreshold accepted")
+	}
+	for _, want := range []string{"--trailing-logs", "--snapshot-threshold", "8192", "16"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want it to name %s", err, want)
+		}
+	}
+	if err := Default("").ValidateSettings(); err != nil {
+		t.Fatalf("the default settings: %v", err)
+	}
+	if err := Default("").Validate(); err == nil {
+		t.Fatal("Validate accepted a config without Dir")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/paramstore/paramstore/internal/atomicfile"
 	"github.com/paramstore/paramstore/internal/store"
 )
 
@@ -267,7 +268,9 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 			return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: move the old %s aside: %w", name, err)
 		}
 	}
-	syncDir(n.cfg.Dir)
+	if err := atomicfile.SyncDir(n.cfg.Dir); err != nil {
+		return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: move the old log aside: %w", err)
+	}
 	n.log.Warn("--force-new-cluster: the old raft log and snapshots were moved aside", "dir", aside)
 	newLogs, newSnaps, err := n.openRaftFiles()
 	if err != nil {
@@ -344,13 +347,6 @@ func (n *Node) openRaftFiles() (*raftboltdb.BoltStore, *raft.FileSnapshotStore, 
 		return nil, nil, fmt.Errorf("raftstore: open snapshots: %w", err)
 	}
 	return logs, snaps, nil
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 // checkFiles checks state.db and raft.db with the configured Checker before

@@ -28,6 +28,10 @@ import (
 //	POST readindex                               -> {"index": n}
 //	POST join       body: joinRequest            -> {}
 //	POST fault      body: Faults                 -> {}   (fault.go; with Config.FaultInjection only)
+//
+// The index of readindex is the one the state machine must reach (see
+// fsmIndex): the commit index may be a no-op or a barrier, which never
+// reach it.
 const (
 	rpcPrefix     = "/_paramstore/cluster/"
 	rpcAuthHeader = "X-Paramstore-Cluster-Auth"
