@@ -33,6 +33,9 @@ var adminAuditKeep = audit.NewAllowlist(
 	"Key", "Keys", "KeyId", "Enabled", "CreationDate",
 	// Cluster members (raftstore.Member).
 	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
+	// Webhook subscriptions (events.PutInput, events.Info): never Secret
+	// nor GeneratedSecret.
+	"Url", "Path", "DetailType", "Subscription", "Subscriptions", "State", "EventId",
 )
 
 type createKeyInput struct {

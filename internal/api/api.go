@@ -27,6 +27,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/sigv4"
 	"github.com/paramstore/paramstore/internal/ssm"
@@ -72,6 +73,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Notify runs the webhook subscriptions' admin operations
+	// (PutNotification, ...); nil leaves them out.
+	Notify *events.Manager
 }
 
 // Handler is the HTTP handler of the server.

@@ -67,6 +67,16 @@ type Command struct {
 
 	// KeyCheck is the master key's check value (OpKeyCheck).
 	KeyCheck []byte `json:"kc,omitempty"`
+
+	// Time is when the command was proposed (epoch milliseconds): the
+	// time of the events it emits.
+	Time int64 `json:"tm,omitempty"`
+	// Notify: a subscription to create or replace, delivery progress.
+	Sub *Subscription `json:"sub,omitempty"`
+	Ack *Ack          `json:"ack,omitempty"`
+	// Policy is the policy action event a command emits before its change
+	// event (the delete proposed by an Expiration policy).
+	Policy *Event `json:"pol,omitempty"`
 }
 
 // NewCommandID returns a unique, time-ordered command ID.
