@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/awsreq"
+	"github.com/paramstore/paramstore/internal/fault"
 )
 
 // Header names the agent adds to its responses.

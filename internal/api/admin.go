@@ -40,6 +40,9 @@ var adminAuditKeep = audit.NewAllowlist(
 	// Incidents (incident.Incident): names, counts and times, no value.
 	"incidents", "id", "source", "ended", "impact", "timeline", "time", "event", "requests", "failed",
 	"served_stale", "max_staleness_seconds", "parameters", "upstreams",
+	// Webhook subscriptions (events.PutInput, events.Info): never Secret
+	// nor GeneratedSecret.
+	"Url", "Path", "DetailType", "Subscription", "Subscriptions", "State", "EventId",
 )
 
 type createKeyInput struct {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/sigv4"
@@ -79,6 +80,9 @@ type Config struct {
 	// Incidents, if set, answers the admin operation ListIncidents.
 	Incidents func(ctx context.Context) (any, error)
 	Now       func() time.Time
+	// Notify runs the webhook subscriptions' admin operations
+	// (PutNotification, ...); nil leaves them out.
+	Notify *events.Manager
 }
 
 // Handler is the HTTP handler of the server.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/paramstore/paramstore/internal/audit"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
@@ -96,6 +97,18 @@ func (h *Handler) operations() []operation {
 		{adminAPI, "DeleteAccessKey", iam(a.DeleteAccessKey), changes, throttle.Writes},
 		{adminAPI, "ListAccessKeys", iam(a.ListAccessKeys), readsOnly, throttle.Describes},
 		{adminAPI, "AssumeRole", iam(a.AssumeRole), changes, throttle.Writes},
+	}
+	if m := h.cfg.Notify; m != nil {
+		// Webhook subscriptions (package events).
+		ops = append(ops,
+			operation{adminAPI, "PutNotification", op(m.Put), changes, throttle.Writes},
+			operation{adminAPI, "ListNotifications", op(func(ctx context.Context, c service.Caller, _ *struct{}) (*events.ListOutput, error) {
+				return m.List(ctx, c)
+			}), readsOnly, throttle.Describes},
+			operation{adminAPI, "DeleteNotification", op(m.Delete), changes, throttle.Writes},
+			// A test POSTs to the receiver: not a read.
+			operation{adminAPI, "TestNotification", op(m.Test), changes, throttle.Writes},
+		)
 	}
 	if h.cfg.Cluster != nil {
 		// Membership (cluster.go).

@@ -27,6 +27,7 @@ import (
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
+	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
 	"github.com/paramstore/paramstore/internal/service"
@@ -84,7 +85,16 @@ type Config struct {
 	// SnapshotStallTimeout is how long a snapshot download may go without
 	// its reader taking any bytes before it is cut off.
 	SnapshotStallTimeout time.Duration
-	Logger               *slog.Logger
+	// PolicyScanInterval is how often the leader looks for due parameter
+	// policies (--policy-scan-interval).
+	PolicyScanInterval time.Duration
+	// Events configures webhook delivery (Start sets its Store, Keyring,
+	// Leader, Now and Logger); zero means events.DefaultConfig().
+	Events events.Config
+	// Now is the clock of the service and of parameter policies; nil
+	// means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Default returns the contract defaults of DESIGN.md §3.
@@ -101,6 +111,8 @@ func Default() Config {
 		// A backup download takes its time; a reader that takes nothing
 		// for this long is gone.
 		SnapshotStallTimeout: 30 * time.Second,
+		PolicyScanInterval:   time.Second,
+		Events:               events.DefaultConfig(),
 	}
 }
 
@@ -124,6 +136,8 @@ func (c Config) Validate() error {
 		return errors.New("server: --force-new-cluster needs a data dir; drop --dev")
 	case c.SnapshotStallTimeout <= 0:
 		return errors.New("server: SnapshotStallTimeout must be positive")
+	case c.PolicyScanInterval < 0:
+		return errors.New("server: --policy-scan-interval must be positive")
 	}
 	for _, r := range c.RegionAllow {
 		if !ssm.ValidRegionName(r) {
@@ -150,6 +164,8 @@ func (l localStore) View(ctx context.Context, fn func(r *store.Reader) error) er
 func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { return l.n.Apply(ctx, cmd) }
 
 func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
+
+func (l localStore) Changed() <-chan struct{} { return l.n.DB().Changed() }
 
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
@@ -187,12 +203,16 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
-	handler  *api.Handler
-	http     *http.Server
+	// The event system: webhook delivery and the policy scan (leader
+	// only), and the notify admin operations.
+	dispatcher *events.Dispatcher
+	notify     *events.Manager
+	handler    *api.Handler
 	// incidents records this node's incidents; faults, with
 	// --enable-fault-injection, injects faults at the API edge.
 	incidents *incidentMonitor
 	faults    *fault.Injector
+	http      *http.Server
 	ln        net.Listener
 	tls       bool
 
@@ -226,6 +246,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openKeyring,
 		s.openNode,
 		s.openService,
+		s.openEvents,
 		s.initCluster,
 		s.openAudit,
 		s.openIncidents,
@@ -344,7 +365,7 @@ func (s *Server) openNode(context.Context) error {
 // openService makes the service and the authenticator.
 func (s *Server) openService(context.Context) error {
 	var err error
-	s.svc, err = service.New(service.Config{Store: s.node, Keyring: s.keyring, Limits: s.cfg.Limits, Logger: s.log, Notifier: s.node.DB()})
+	s.svc, err = service.New(service.Config{Store: s.node, Keyring: s.keyring, Limits: s.cfg.Limits, Logger: s.log, Notifier: s.node.DB(), Now: s.cfg.Now})
 	if err != nil {
 		return err
 	}
@@ -352,6 +373,36 @@ func (s *Server) openService(context.Context) error {
 	// must not ask the leader on every request.
 	s.authn, err = auth.New(auth.Config{Store: localStore{s.node}, Keyring: s.keyring, Account: s.cfg.Account, RegionAllow: s.cfg.RegionAllow})
 	return err
+}
+
+// openEvents starts webhook delivery and the policy scan; both act only
+// while this node is the leader.
+func (s *Server) openEvents(context.Context) error {
+	ec := s.cfg.Events
+	if ec.Timeout == 0 {
+		ec = events.DefaultConfig()
+	}
+	ec.Store, ec.Keyring, ec.Leader, ec.Logger, ec.Now = localStore{s.node}, s.keyring, s.node.Ready, s.log, s.cfg.Now
+	d, err := events.NewDispatcher(ec)
+	if err != nil {
+		return err
+	}
+	interval := s.cfg.PolicyScanInterval
+	if interval == 0 {
+		interval = time.Second
+	}
+	scan, err := events.NewScanner(events.ScannerConfig{Store: localStore{s.node}, Leader: s.node.Ready, Now: s.cfg.Now,
+		Interval: interval, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.dispatcher = d
+	s.notify = events.NewManager(s.node, s.keyring, s.cfg.Now)
+	d.Start()
+	s.onClose(func() error { d.Close(); return nil })
+	scan.Start()
+	s.onClose(func() error { scan.Close(); return nil })
+	return nil
 }
 
 // noAuth reports whether any signature is accepted.
@@ -474,6 +525,7 @@ func (s *Server) openAPI(context.Context) error {
 				Incidents []incident.Incident `json:"incidents"`
 			}{list}, err
 		},
+		Notify: s.notify,
 	})
 	if err != nil {
 		return err
@@ -510,6 +562,9 @@ func (s *Server) registry() *prometheus.Registry {
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 	)
+	if s.dispatcher != nil {
+		reg.MustRegister(s.dispatcher.Collectors()...)
+	}
 	if fs := s.audit; fs != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

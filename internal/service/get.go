@@ -275,7 +275,16 @@ func historyOf(p *store.Parameter, v *store.Version, value string) ssm.Parameter
 		Version:          v.Version,
 		Labels:           p.LabelsOf(v.Version),
 		Tier:             v.Tier,
-		Policies:         inlinePolicies(v.Policies),
+		Policies:         inlinePolicies(v.Policies, firedOf(p, v)),
 		DataType:         dataType(v.DataType),
 	}
+}
+
+// firedOf is the fired policies of version v: only the latest version's
+// policies run.
+func firedOf(p *store.Parameter, v *store.Version) []string {
+	if v.Version != p.Latest.Version {
+		return nil
+	}
+	return p.Fired
 }

@@ -406,7 +406,7 @@ func metadataOf(t ssm.Tenancy, p *store.Parameter) ssm.ParameterMetadata {
 		AllowedPattern:   v.AllowedPattern,
 		Version:          v.Version,
 		Tier:             v.Tier,
-		Policies:         inlinePolicies(v.Policies),
+		Policies:         inlinePolicies(v.Policies, p.Fired),
 		DataType:         dataType(v.DataType),
 	}
 }

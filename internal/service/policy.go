@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,7 +148,7 @@ func checkCountUnit(attrs map[string]json.RawMessage, countKey string) error {
 
 // inlinePolicies renders stored policies for DescribeParameters and
 // GetParameterHistory: always a list, [] when none.
-func inlinePolicies(stored string) []ssm.ParameterInlinePolicy {
+func inlinePolicies(stored string, fired []string) []ssm.ParameterInlinePolicy {
 	out := []ssm.ParameterInlinePolicy{}
 	if stored == "" {
 		return out
@@ -159,10 +160,14 @@ func inlinePolicies(stored string) []ssm.ParameterInlinePolicy {
 	for _, raw := range raws {
 		var p policyDoc
 		_ = json.Unmarshal(raw, &p)
+		status := "Pending"
+		if slices.Contains(fired, deref(p.Type)) {
+			status = "Finished"
+		}
 		out = append(out, ssm.ParameterInlinePolicy{
 			PolicyText:   string(raw),
 			PolicyType:   deref(p.Type),
-			PolicyStatus: "Pending",
+			PolicyStatus: status,
 		})
 	}
 	return out

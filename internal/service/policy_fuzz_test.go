@@ -54,7 +54,7 @@ func FuzzNormalizePolicies(f *testing.F) {
 			return
 		}
 		if out == "" {
-			if got := inlinePolicies(out); len(got) != 0 {
+			if got := inlinePolicies(out, nil); len(got) != 0 {
 				t.Fatalf("inlinePolicies(\"\") = %v, want []", got)
 			}
 			return
@@ -75,7 +75,7 @@ func FuzzNormalizePolicies(f *testing.F) {
 		if err != nil || again != out {
 			t.Fatalf("normalizePolicies not idempotent: %q -> %q -> %q, %v", text, out, again, err)
 		}
-		inline := inlinePolicies(out)
+		inline := inlinePolicies(out, nil)
 		if len(inline) != len(items) {
 			t.Fatalf("inlinePolicies(%q) has %d items, want %d", out, len(inline), len(items))
 		}

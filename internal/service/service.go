@@ -201,6 +201,9 @@ func (s *Service) retry(ctx context.Context, tenancy, key string, step func() er
 // through for the caller to translate, and translates any other failure
 // (AWSError).
 func (s *Service) apply(ctx context.Context, cmd *store.Command) error {
+	if cmd.Time == 0 {
+		cmd.Time = s.nowMillis()
+	}
 	err := s.st.Apply(ctx, cmd)
 	if err == nil || store.IsResult(err) {
 		return err

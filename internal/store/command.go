@@ -70,6 +70,15 @@ type Command struct {
 
 	// Incident is the JSON of a server incident (OpIncident).
 	Incident json.RawMessage `json:"inc,omitempty"`
+	// Time is when the command was proposed (epoch milliseconds): the
+	// time of the events it emits.
+	Time int64 `json:"tm,omitempty"`
+	// Notify: a subscription to create or replace, delivery progress.
+	Sub *Subscription `json:"sub,omitempty"`
+	Ack *Ack          `json:"ack,omitempty"`
+	// Policy is the policy action event a command emits before its change
+	// event (the delete proposed by an Expiration policy).
+	Policy *Event `json:"pol,omitempty"`
 }
 
 // NewCommandID returns a unique, time-ordered command ID.

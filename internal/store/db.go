@@ -157,7 +157,7 @@ func openBolt(path string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range append(allBuckets, eventBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -461,6 +461,14 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyDeleteAccessKey(tx, index, c)
 	case OpKeyCheck:
 		return applyKeyCheck(tx, c)
+	case OpNotifyPut:
+		return applyNotifyPut(tx, index, c)
+	case OpNotifyDelete:
+		return applyNotifyDelete(tx, c)
+	case OpNotifyAck:
+		return applyNotifyAck(tx, c)
+	case OpPolicyFire:
+		return applyPolicyFire(tx, index, c)
 	case OpNoop:
 		return nil
 	}
@@ -548,10 +556,23 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	}
 	p := *c.Param
 	p.ModIndex = index
+	p.Fired = nil
+	if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+		return err
+	}
 	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
+		return err
+	}
+	op := "Update"
+	if !exists {
+		op = "Create"
+	}
+	err = newEmitter(tx, index, c).emit(Event{Kind: KindChange, Operation: op, Name: p.Name, Type: p.Latest.Type,
+		Description: p.Latest.Description, Time: p.Latest.Modified, ToVersion: p.Latest.Version})
+	if err != nil {
 		return err
 	}
 	return putJSON(params, pk, &p)
@@ -582,7 +603,21 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
 		return err
 	}
+	if err := indexPolicies(tx, c.Tenancy, c.Name, nil); err != nil {
+		return err
+	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}); err != nil {
+		return err
+	}
+	em := newEmitter(tx, index, c)
+	if c.Policy != nil {
+		if err := em.emit(*c.Policy); err != nil {
+			return err
+		}
+	}
+	err = em.emit(Event{Kind: KindChange, Operation: "Delete", Name: old.Name, Type: old.Latest.Type,
+		Description: old.Latest.Description, FromVersion: old.Latest.Version})
+	if err != nil {
 		return err
 	}
 	return params.Delete(pk)
@@ -612,9 +647,13 @@ func applyMeta(tx *bolt.Tx, index uint64, c *Command) error {
 	if p.ModIndex != c.Expect {
 		return ErrConflict
 	}
+	oldLabels := p.Labels
 	p.Labels = c.Labels
 	p.Tags = c.Tags
 	p.ModIndex = index
+	if err := newEmitter(tx, index, c).labelEvents(&p, oldLabels); err != nil {
+		return err
+	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
 		return err
 	}
@@ -677,7 +716,7 @@ func applyDisableKey(tx *bolt.Tx, c *Command) error {
 }
 
 func applyResetAll(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketParams, bucketVersions, bucketTenancy} {
+	for _, name := range [][]byte{bucketParams, bucketVersions, bucketTenancy, bucketPolicyParams} {
 		if err := tx.DeleteBucket(name); err != nil {
 			return err
 		}

@@ -37,6 +37,9 @@ type Parameter struct {
 	Tags     map[string]string `json:"tg,omitempty"`
 	// ModIndex is the raft index of the last change; writes compare it.
 	ModIndex uint64 `json:"mi"`
+	// Fired are the notification policies of the latest version that
+	// fired (their PolicyStatus is Finished); a new version clears it.
+	Fired []string `json:"pf,omitempty"`
 }
 
 // LabelsOf returns the labels held by a version, sorted.

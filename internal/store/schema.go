@@ -24,6 +24,9 @@ import (
 //	meta      "iamVersion" -> raft index of the last identity change
 //	          "appliedTerm" -> big-endian raft term of the last applied entry
 //	          "keyCheck" -> key check value of the cluster's master key (keycheck.go)
+//	outbox    be64(raft index) be32(seq) -> Event (JSON)         (events.go)
+//	subs      name -> Subscription (JSON)                        (events.go)
+//	policyparams tenancy \0 canonicalName -> ""                  (policies.go)
 var (
 	bucketMeta     = []byte("meta")
 	bucketParams   = []byte("params")
