@@ -223,7 +223,7 @@ func errSummary(err error) string {
 		return api.ErrorCode()
 	}
 	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) {
+	if errors.As(err, &status) && status.HTTPStatusCode() > 0 {
 		return fmt.Sprintf("HTTP %d", status.HTTPStatusCode())
 	}
 	var ne net.Error
