@@ -1,0 +1,176 @@
+// Paramstore console: no framework, no network but this server's
+// /console/api. The CSRF token is kept in memory only.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  let csrf = "";
+  let params = [];
+  let current = null;
+
+  async function api(path, body) {
+    const resp = await fetch("api/" + path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Csrf-Token": csrf },
+      body: JSON.stringify(body || {}),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const err = new Error((data.__type || "Error") + ": " + (data.message || data.Message || resp.statusText));
+      err.status = resp.status;
+      throw err;
+    }
+    return data;
+  }
+  const call = (action, input) => api("call", { Action: action, Input: input });
+
+  function show(signedIn, who) {
+    $("signin").hidden = signedIn;
+    $("browse").hidden = !signedIn;
+    $("whobox").hidden = !signedIn;
+    $("who").textContent = who || "";
+  }
+
+  function expired(err) {
+    if (err.status === 401) { csrf = ""; show(false); $("signin-error").textContent = "Your session ended; sign in again."; return true; }
+    return false;
+  }
+
+  async function start() {
+    const resp = await fetch("api/session", { credentials: "same-origin" });
+    if (resp.ok) {
+      const s = await resp.json();
+      csrf = s.CsrfToken;
+      show(true, s.AccessKeyId + " · " + s.Region);
+      loadTree();
+    } else {
+      show(false);
+      $("akid").focus();
+    }
+  }
+
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      const s = await api("signin", {
+        AccessKeyId: $("akid").value.trim(), SecretAccessKey: $("secret").value,
+        SessionToken: $("token").value, Region: $("region").value.trim(),
+      });
+      $("secret").value = ""; $("token").value = "";
+      csrf = s.CsrfToken;
+      show(true, s.AccessKeyId + " · " + s.Region);
+      loadTree();
+    } catch (err) {
+      $("signin-error").textContent = err.message;
+    }
+  });
+
+  $("signout").addEventListener("click", async () => {
+    try { await api("signout"); } catch (err) { /* the session is gone either way */ }
+    csrf = ""; params = []; current = null;
+    $("tree").textContent = ""; $("detail-body").hidden = true; $("detail-empty").hidden = false;
+    show(false);
+    $("akid").focus();
+  });
+
+  async function loadTree() {
+    $("tree-error").textContent = "";
+    params = [];
+    try {
+      let token;
+      do {
+        const input = { MaxResults: 50 };
+        if (token) input.NextToken = token;
+        const page = await call("DescribeParameters", input);
+        params.push(...(page.Parameters || []));
+        token = page.NextToken;
+      } while (token);
+    } catch (err) {
+      if (!expired(err)) $("tree-error").textContent = err.message;
+    }
+    params.sort((a, b) => a.Name.localeCompare(b.Name));
+    renderTree();
+  }
+
+  function renderTree() {
+    const filter = $("search").value.trim().toLowerCase();
+    const root = { children: new Map() };
+    for (const p of params) {
+      if (filter && !p.Name.toLowerCase().includes(filter)) continue;
+      let node = root;
+      const segs = p.Name.replace(/^\//, "").split("/");
+      segs.forEach((seg, i) => {
+        if (!node.children.has(seg)) node.children.set(seg, { children: new Map() });
+        node = node.children.get(seg);
+        if (i === segs.length - 1) node.param = p;
+      });
+    }
+    const build = (node) => {
+      const ul = document.createElement("ul");
+      ul.setAttribute("role", "group");
+      for (const [seg, child] of node.children) {
+        const li = document.createElement("li");
+        if (child.param) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = seg;
+          b.title = child.param.Name;
+          b.dataset.name = child.param.Name;
+          if (current === child.param.Name) b.classList.add("selected");
+          b.addEventListener("click", () => openParam(child.param.Name));
+          li.appendChild(b);
+        }
+        if (child.children.size) {
+          if (!child.param) {
+            const s = document.createElement("span");
+            s.className = "dir";
+            s.textContent = seg + "/";
+            li.appendChild(s);
+          }
+          li.appendChild(build(child));
+        }
+        ul.appendChild(li);
+      }
+      return ul;
+    };
+    $("tree").textContent = "";
+    $("tree").appendChild(build(root));
+  }
+  $("search").addEventListener("input", renderTree);
+
+  function fill(p, revealed) {
+    $("detail-empty").hidden = true;
+    $("detail-body").hidden = false;
+    $("d-name").textContent = p.Name;
+    $("d-type").textContent = p.Type;
+    $("d-version").textContent = String(p.Version);
+    $("d-modified").textContent = p.LastModifiedDate ? new Date(p.LastModifiedDate * 1000).toISOString() : "";
+    const secure = p.Type === "SecureString";
+    $("value").textContent = secure && !revealed ? "•••••••• (hidden)" : p.Value;
+    $("reveal").hidden = !secure || revealed;
+  }
+
+  async function openParam(name) {
+    current = name;
+    $("detail-error").textContent = "";
+    for (const b of document.querySelectorAll("#tree button")) b.classList.toggle("selected", b.dataset.name === name);
+    try {
+      const out = await call("GetParameter", { Name: name, WithDecryption: false });
+      fill(out.Parameter, false);
+    } catch (err) {
+      if (!expired(err)) { $("detail-body").hidden = true; $("detail-error").textContent = err.message; }
+    }
+  }
+
+  $("reveal").addEventListener("click", async () => {
+    $("detail-error").textContent = "";
+    try {
+      const out = await call("GetParameter", { Name: current, WithDecryption: true });
+      fill(out.Parameter, true);
+    } catch (err) {
+      if (!expired(err)) $("detail-error").textContent = err.message;
+    }
+  });
+
+  start();
+})();
