@@ -2,6 +2,9 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,6 +164,23 @@ func TestConsoleBrowser(t *testing.T) {
 	step(t, ctx, "filter", chromedp.SendKeys(chromedp.ID("search"), "url"),
 		chromedp.WaitNotPresent(chromedp.CSS(`#tree button[data-name="/app/db/password"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#tree button[data-name="/app/db/url"]`)))
+
+	// Another origin's page (same site: 127.0.0.1, so even the
+	// SameSite=Strict cookie goes along) posts a decrypting read to the
+	// console's API while root is signed in: refused.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<form method="POST" action="%s/console/api/call" enctype="text/plain">`+
+			`<input name='{"Action":"GetParameter","Input":{"Name":"/app/db/password","WithDecryption":true},"x":"' value='"}'>`+
+			`</form><script>document.forms[0].submit()</script>`, srv.URL())
+	}))
+	defer evil.Close()
+	step(t, ctx, "a cross-origin form post", chromedp.Navigate(evil.URL),
+		chromedp.WaitVisible(chromedp.Search(`//body[contains(., "Cross-origin request refused")]`)))
+	if body := textOf(t, ctx, "body"); strings.Contains(body, secret) {
+		t.Errorf("cross-origin post: got %q", body)
+	}
+	step(t, ctx, "back to the console", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#tree button[data-name="/app/db/url"]`)))
 
 	step(t, ctx, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("signin-form")),
 		chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin-form")))
