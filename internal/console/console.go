@@ -56,6 +56,7 @@ const maxSessions = 10000
 // actions are the SSM operations the console may call on a user's behalf.
 var actions = map[string]bool{
 	"DescribeParameters": true, "GetParameter": true, "GetParameterHistory": true, "GetParametersByPath": true,
+	"PutParameter": true,
 }
 
 // Config configures the console.

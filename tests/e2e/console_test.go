@@ -119,6 +119,11 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	}
 
+	if _, err := sdk.PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String("/app/db/url"), Value: aws.String("postgres://db-2/app"),
+		Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+
 	ctx := browser(t)
 	url := srv.URL() + "/console/"
 	var text string
@@ -159,6 +164,31 @@ func TestConsoleBrowser(t *testing.T) {
 	if !strings.Contains(line, `"eventName":"GetParameter"`) || !strings.Contains(line, `"userAgent":"paramstore-console/1`) ||
 		!strings.Contains(line, `"Name":"/app/db/password"`) || strings.Contains(line, secret) {
 		t.Errorf("audit record of the reveal: got %s, want a console GetParameter of /app/db/password without the value", line)
+	}
+
+	// History and rollback with confirmation: version 1's value becomes
+	// version 3.
+	step(t, ctx, "history", chromedp.Click(chromedp.CSS(`#tree button[data-name="/app/db/url"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#history tr[data-version="1"] button.rollback`)),
+		chromedp.Click(chromedp.CSS(`#history tr[data-version="1"] button.rollback`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")))
+	screenshot(t, ctx, "history")
+	step(t, ctx, "roll back", chromedp.Click(chromedp.ID("confirm-yes")),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="notice" and contains(., "as version 3")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#history tr[data-version="3"]`)))
+	if got := textOf(t, ctx, "#value"); got != "postgres://db/app" {
+		t.Errorf("value after rollback: got %q, want version 1's", got)
+	}
+	got, err := sdk.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/app/db/url")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(got.Parameter.Value) != "postgres://db/app" || got.Parameter.Version != 3 {
+		t.Errorf("after rollback: got %q version %d, want version 1's value as version 3", aws.ToString(got.Parameter.Value), got.Parameter.Version)
+	}
+	line, err = srv.WaitLine(`"eventName":"PutParameter","awsRegion":"us-east-1","sourceIPAddress":"127.0.0.1","userAgent":"paramstore-console/1`, 30*time.Second)
+	if err != nil {
+		t.Fatalf("no audit record of the console's rollback: %v", err)
 	}
 
 	step(t, ctx, "filter", chromedp.SendKeys(chromedp.ID("search"), "url"),

@@ -150,15 +150,91 @@
     $("reveal").hidden = !secure || revealed;
   }
 
+  let rollbackTo = 0;
+
+  async function loadHistory(name) {
+    const rows = [];
+    let token;
+    do {
+      const input = { Name: name, WithDecryption: false, MaxResults: 50 };
+      if (token) input.NextToken = token;
+      const page = await call("GetParameterHistory", input);
+      rows.push(...(page.Parameters || []));
+      token = page.NextToken;
+    } while (token);
+    rows.sort((a, b) => b.Version - a.Version);
+    const body = $("history").tBodies[0];
+    body.textContent = "";
+    rows.forEach((h, i) => {
+      const tr = body.insertRow();
+      tr.dataset.version = String(h.Version);
+      for (const v of [String(h.Version), h.LastModifiedDate ? new Date(h.LastModifiedDate * 1000).toISOString() : "",
+        h.LastModifiedUser || "", (h.Labels || []).join(", ")]) {
+        tr.insertCell().textContent = v;
+      }
+      const cell = tr.insertCell();
+      if (i > 0) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "rollback";
+        b.textContent = "Roll back to this";
+        b.addEventListener("click", () => {
+          rollbackTo = h.Version;
+          $("confirm-text").textContent = "Write version " + h.Version + "'s value as a new version of " + name + "? Labels stay where they are.";
+          $("confirm").hidden = false;
+          $("confirm-no").focus();
+        });
+        cell.appendChild(b);
+      }
+    });
+  }
+
+  $("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; rollbackTo = 0; });
+  $("confirm-yes").addEventListener("click", async () => {
+    $("confirm").hidden = true;
+    $("detail-error").textContent = "";
+    const name = current, to = rollbackTo;
+    try {
+      // The value of a SecureString is read decrypted to be written back
+      // (an audited read); it is not shown.
+      let target, token;
+      do {
+        const input = { Name: name, WithDecryption: true, MaxResults: 50 };
+        if (token) input.NextToken = token;
+        const page = await call("GetParameterHistory", input);
+        target = (page.Parameters || []).find((h) => h.Version === to) || target;
+        token = page.NextToken;
+      } while (token && !target);
+      if (!target) throw new Error("ParameterVersionNotFound: version " + to + " of " + name + " is gone.");
+      const input = { Name: name, Value: target.Value, Type: target.Type, Overwrite: true };
+      if (target.Description) input.Description = target.Description;
+      const out = await call("PutParameter", input);
+      await openParam(name);
+      $("notice").textContent = "Rolled back " + name + " to version " + to + "'s value as version " + out.Version + ".";
+    } catch (err) {
+      if (!expired(err)) $("detail-error").textContent = err.message;
+    }
+  });
+
   async function openParam(name) {
     current = name;
     $("detail-error").textContent = "";
+    $("notice").textContent = "";
+    $("confirm").hidden = true;
     for (const b of document.querySelectorAll("#tree button")) b.classList.toggle("selected", b.dataset.name === name);
     try {
       const out = await call("GetParameter", { Name: name, WithDecryption: false });
       fill(out.Parameter, false);
     } catch (err) {
       if (!expired(err)) { $("detail-body").hidden = true; $("detail-error").textContent = err.message; }
+      return;
+    }
+    $("history-error").textContent = "";
+    $("history").tBodies[0].textContent = "";
+    try {
+      await loadHistory(name);
+    } catch (err) {
+      if (!expired(err)) $("history-error").textContent = err.message;
     }
   }
 
