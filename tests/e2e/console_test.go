@@ -186,8 +186,7 @@ func TestConsoleBrowser(t *testing.T) {
 	if aws.ToString(got.Parameter.Value) != "postgres://db/app" || got.Parameter.Version != 3 {
 		t.Errorf("after rollback: got %q version %d, want version 1's value as version 3", aws.ToString(got.Parameter.Value), got.Parameter.Version)
 	}
-	line, err = srv.WaitLine(`"eventName":"PutParameter","awsRegion":"us-east-1","sourceIPAddress":"127.0.0.1","userAgent":"paramstore-console/1`, 30*time.Second)
-	if err != nil {
+	if _, err := srv.WaitLine(`"eventName":"PutParameter","awsRegion":"us-east-1","sourceIPAddress":"127.0.0.1","userAgent":"paramstore-console/1`, 30*time.Second); err != nil {
 		t.Fatalf("no audit record of the console's rollback: %v", err)
 	}
 
