@@ -190,6 +190,14 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("no audit record of the console's rollback: %v", err)
 	}
 
+	// The two latest versions are checked: their diff.
+	step(t, ctx, "compare", chromedp.Click(chromedp.ID("compare")), chromedp.WaitVisible(chromedp.ID("diff")))
+	if got, want := textOf(t, ctx, "#diff"), "--- /app/db/url version 2\n+++ /app/db/url version 3\n"; !strings.HasPrefix(got, want) ||
+		!strings.Contains(got, "\n Value:\n-postgres://db-2/app\n+postgres://db/app") {
+		t.Errorf("diff of versions 2 and 3: got\n%s\nwant the headers and the value change", got)
+	}
+	screenshot(t, ctx, "diff")
+
 	step(t, ctx, "filter", chromedp.SendKeys(chromedp.ID("search"), "url"),
 		chromedp.WaitNotPresent(chromedp.CSS(`#tree button[data-name="/app/db/password"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#tree button[data-name="/app/db/url"]`)))

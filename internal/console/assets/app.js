@@ -151,6 +151,58 @@
   }
 
   let rollbackTo = 0;
+  let historyRows = [];
+
+  // document is a version as the diff compares it: attributes, then the
+  // value (a SecureString's stays hidden: the history is read encrypted).
+  function documentOf(h) {
+    const attr = (k, v) => (k + ": " + (v || "")).trimEnd();
+    const lines = [attr("Type", h.Type), attr("DataType", h.DataType), attr("Tier", h.Tier), attr("Description", h.Description),
+      attr("AllowedPattern", h.AllowedPattern), attr("Labels", (h.Labels || []).slice().sort().join(", ")),
+      attr("Policies", (h.Policies || []).map((p) => p.PolicyText).join(" ")), "Value:"];
+    const value = h.Type === "SecureString" ? "(SecureString hidden)" : (h.Value || "");
+    return lines.concat(value.split("\n"));
+  }
+
+  // diffLines is a line diff of a and b: [kind, line] with kind " ", "-" or "+".
+  function diffLines(a, b) {
+    const n = a.length, m = b.length;
+    const lcs = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
+    for (let i = n - 1; i >= 0; i--) {
+      for (let j = m - 1; j >= 0; j--) {
+        lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+      }
+    }
+    const out = [];
+    let i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[i] === b[j]) { out.push([" ", a[i]]); i++; j++; }
+      else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) { out.push(["-", a[i]]); i++; }
+      else { out.push(["+", b[j]]); j++; }
+    }
+    return out;
+  }
+
+  function checkedVersions() {
+    return Array.from(document.querySelectorAll("#history input.pick:checked")).map((c) => Number(c.value)).sort((x, y) => x - y);
+  }
+
+  $("compare").addEventListener("click", () => {
+    const [v1, v2] = checkedVersions();
+    const a = historyRows.find((h) => h.Version === v1), b = historyRows.find((h) => h.Version === v2);
+    if (!a || !b) return;
+    const pre = $("diff");
+    pre.textContent = "";
+    pre.appendChild(document.createTextNode("--- " + current + " version " + v1 + "\n+++ " + current + " version " + v2 + "\n"));
+    for (const [kind, line] of diffLines(documentOf(a), documentOf(b))) {
+      const span = document.createElement("span");
+      if (kind === "-") span.className = "del";
+      if (kind === "+") span.className = "add";
+      span.textContent = kind + line + "\n";
+      pre.appendChild(span);
+    }
+    pre.hidden = false;
+  });
 
   async function loadHistory(name) {
     const rows = [];
@@ -163,11 +215,20 @@
       token = page.NextToken;
     } while (token);
     rows.sort((a, b) => b.Version - a.Version);
+    historyRows = rows;
     const body = $("history").tBodies[0];
     body.textContent = "";
     rows.forEach((h, i) => {
       const tr = body.insertRow();
       tr.dataset.version = String(h.Version);
+      const pick = document.createElement("input");
+      pick.type = "checkbox";
+      pick.className = "pick";
+      pick.value = String(h.Version);
+      pick.setAttribute("aria-label", "compare version " + h.Version);
+      pick.checked = i < 2;
+      pick.addEventListener("change", () => { $("compare").disabled = checkedVersions().length !== 2; });
+      tr.insertCell().appendChild(pick);
       for (const v of [String(h.Version), h.LastModifiedDate ? new Date(h.LastModifiedDate * 1000).toISOString() : "",
         h.LastModifiedUser || "", (h.Labels || []).join(", ")]) {
         tr.insertCell().textContent = v;
@@ -231,8 +292,11 @@
     }
     $("history-error").textContent = "";
     $("history").tBodies[0].textContent = "";
+    $("diff").hidden = true;
+    historyRows = [];
     try {
       await loadHistory(name);
+      $("compare").disabled = checkedVersions().length !== 2;
     } catch (err) {
       if (!expired(err)) $("history-error").textContent = err.message;
     }
