@@ -27,6 +27,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/console"
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
@@ -148,6 +149,11 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("/_paramstore/cluster/", cfg.Cluster.Handler())
 		h.mux.HandleFunc("GET /_paramstore/snapshot", h.snapshot)
 	}
+	con, err := console.New(console.Config{API: h, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	h.mux.Handle("/console/", con)
 	h.mux.HandleFunc("/", h.serveAPI)
 	return h, nil
 }
