@@ -21,6 +21,7 @@ import (
 
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/agent"
+	"github.com/paramstore/paramstore/internal/bundle"
 )
 
 // clientFlags are the flags of the commands that read through the
@@ -41,6 +42,9 @@ type clientFlags struct {
 	brkOpen   time.Duration
 	entries   int
 	check     time.Duration
+
+	bundles    []string
+	bundleKeys []string
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -59,6 +63,8 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.brkFail, "breaker-failures", 5, "consecutive failures that open an upstream's circuit breaker")
 	fl.DurationVar(&f.brkOpen, "breaker-open-for", 5*time.Second, "how long an open breaker refuses calls before one probe")
 	fl.IntVar(&f.entries, "max-entries", 10000, "bound of the cache (least recently used answers evicted first)")
+	fl.StringArrayVar(&f.bundles, "bundle", nil, "cold-start bundle (paramstore bundle create) served when no upstream answers and the cache lacks a name (repeatable; the newest bundle holding a name wins)")
+	fl.StringArrayVar(&f.bundleKeys, "bundle-key", nil, "key of the bundles: file:PATH or env:VAR (one for all, or one per --bundle in order)")
 	fl.DurationVar(&f.check, "health-check-interval", 10*time.Second, "re-check upstreams no call observed for this long, in the background (±20% jitter; negative: off)")
 }
 
@@ -123,6 +129,40 @@ func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg pr
 	return cfg, nil
 }
 
+// loadBundles opens every --bundle with its key. Any bundle that fails
+// (wrong key, damaged or truncated file) fails the whole command: a
+// bundle is used entirely or not at all, and never silently skipped.
+func (f *clientFlags) loadBundles(log *slog.Logger) (*bundle.Set, error) {
+	if len(f.bundles) == 0 {
+		if len(f.bundleKeys) > 0 {
+			return nil, errors.New("--bundle-key needs --bundle")
+		}
+		return nil, nil
+	}
+	if len(f.bundleKeys) != 1 && len(f.bundleKeys) != len(f.bundles) {
+		return nil, fmt.Errorf("--bundle-key: got %d keys for %d bundles; give one for all or one per --bundle", len(f.bundleKeys), len(f.bundles))
+	}
+	var bs []*bundle.Bundle
+	for i, path := range f.bundles {
+		ks := f.bundleKeys[0]
+		if len(f.bundleKeys) > 1 {
+			ks = f.bundleKeys[i]
+		}
+		key, err := client.LoadKey(ks)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle-key %s: %w", ks, err)
+		}
+		b, err := bundle.Open(path, key)
+		clear(key)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle refused: %w", err)
+		}
+		log.Info("bundle loaded", "file", path, "parameters", len(b.Parameters), "created", b.Created, "source", b.Source)
+		bs = append(bs, b)
+	}
+	return bundle.NewSet(bs...), nil
+}
+
 type agentOptions struct {
 	client          clientFlags
 	listen          string
@@ -180,6 +220,10 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bundles, err := o.client.loadBundles(log)
+	if err != nil {
+		return err
+	}
 	c, err := client.New(ctx, ccfg)
 	if err != nil {
 		return err
@@ -200,6 +244,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		Registerer:  reg,
 		Gatherer:    reg,
 		Logger:      log,
+		Bundles:     bundles,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/awsreq"
+	"github.com/paramstore/paramstore/internal/bundle"
 )
 
 // Header names the agent adds to its responses.
@@ -64,6 +65,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Bundles answer what Source cannot (no upstream answered, the cache
+	// lacks the name): cold start during an outage. May be nil.
+	Bundles *bundle.Set
 }
 
 // Validate reports the first invalid field.
@@ -107,6 +111,7 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = []string{"https://ssm." + cfg.Region + ".amazonaws.com"}
 	}
+	cfg.Source = WithBundles(cfg.Source, cfg.Bundles)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -141,13 +146,14 @@ func (h *Handler) tokenOK(r *http.Request) bool {
 
 // markStale adds the stale headers when any result is stale.
 func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
-	stale := false
+	stale, bundled := false, false
 	var oldest time.Time
 	for _, r := range rs {
 		if !r.Stale {
 			continue
 		}
 		stale = true
+		bundled = bundled || fromBundle(h.cfg.Bundles, r)
 		if oldest.IsZero() || (!r.FetchedAt.IsZero() && r.FetchedAt.Before(oldest)) {
 			oldest = r.FetchedAt
 		}
@@ -156,6 +162,10 @@ func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
 		return false
 	}
 	w.Header().Set(HeaderStale, "true")
+	if bundled {
+		w.Header().Set(HeaderSource, "bundle")
+		h.metrics.bundleServes.Inc()
+	}
 	if !oldest.IsZero() {
 		age := h.cfg.Now().Sub(oldest)
 		if age < 0 {
@@ -235,8 +245,10 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 type metrics struct {
 	requests    *prometheus.CounterVec
 	staleServes prometheus.Counter
-	forwarded   *prometheus.CounterVec
-	refused     *prometheus.CounterVec
+	// bundleServes counts responses with a value from a cold-start bundle.
+	bundleServes prometheus.Counter
+	forwarded    *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -249,6 +261,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "paramstore_agent_stale_responses_total",
 			Help: "Responses that carried at least one stale value.",
 		}),
+		bundleServes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paramstore_agent_bundle_responses_total",
+			Help: "Responses that carried at least one value from a cold-start bundle (--bundle).",
+		}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paramstore_agent_forwarded_total",
 			Help: "SSM calls forwarded to an upstream, by operation and status.",
@@ -259,7 +275,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded, m.refused} {
+		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.bundleServes, m.forwarded, m.refused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
