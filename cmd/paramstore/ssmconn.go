@@ -61,6 +61,9 @@ func (f *ssmConnFlags) client(ctx context.Context, endpoint, region string) (*ss
 	}
 	cfg.Region = region
 	c := ssm.NewFromConfig(cfg, func(o *ssm.Options) {
+		// Throttling (AWS: 40 reads/s shared with the applications) is
+		// retried with the SDK's jittered exponential backoff.
+		o.RetryMaxAttempts = 10
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
