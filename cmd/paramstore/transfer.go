@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
 
@@ -346,6 +348,7 @@ func newImportCmd(stdout, stderr io.Writer) *cobra.Command {
 		keyID     string
 		dryRun    bool
 		overwrite bool
+		workers   int
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE [--dry-run] [--overwrite] [--key-id K]",
@@ -387,7 +390,7 @@ skipped. --dry-run prints the plan as a diff and writes nothing
 			for _, u := range plan.skip {
 				fmt.Fprintf(stdout, "! %s: %s\n", u.p.Name, u.reason)
 			}
-			if err := plan.apply(cmd.Context(), c, stderr); err != nil {
+			if err := plan.apply(cmd.Context(), c, stderr, workers); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "import: %d created, %d updated, %d unchanged, %d skipped\n", len(plan.create), len(plan.update), plan.unchanged, len(plan.skip))
@@ -402,6 +405,7 @@ skipped. --dry-run prints the plan as a diff and writes nothing
 	fl.StringVar(&keyID, "key-id", "", "KMS key of the SecureStrings written (default: the export's, else the store's default)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the plan as a diff; write nothing")
 	fl.BoolVar(&overwrite, "overwrite", false, "update parameters that exist with a different value")
+	fl.IntVar(&workers, "concurrency", 4, "parameters written at once (AWS allows a few PutParameter calls per second by default; throttling is retried)")
 	return cmd
 }
 
@@ -535,32 +539,48 @@ func (plan *importPlan) print(w io.Writer) {
 	fmt.Fprintf(w, "plan: %d to create, %d to update, %d unchanged, %d skipped\n", len(plan.create), len(plan.update), plan.unchanged, len(plan.skip))
 }
 
-func (plan *importPlan) apply(ctx context.Context, c *ssm.Client, progressW io.Writer) error {
+func (plan *importPlan) apply(ctx context.Context, c *ssm.Client, progressW io.Writer, workers int) error {
 	prog := newProgress(progressW, len(plan.create)+len(plan.update), "import")
 	defer prog.finish()
+	var mu sync.Mutex // guards prog
+	done := func() {
+		mu.Lock()
+		prog.add()
+		mu.Unlock()
+	}
+	// Names are independent: a few run at once (each name's versions in
+	// order within one goroutine).
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, workers))
 	for _, p := range plan.create {
-		for _, h := range p.History {
-			if h.ValueOmitted {
-				continue
+		g.Go(func() error {
+			for _, h := range p.History {
+				if h.ValueOmitted {
+					continue
+				}
+				v := p
+				v.Type, v.Value, v.Description, v.AllowedPattern, v.Labels = h.Type, h.Value, h.Description, h.AllowedPattern, h.Labels
+				if err := putParam(ctx, c, v, true); err != nil {
+					return err
+				}
 			}
-			v := p
-			v.Type, v.Value, v.Description, v.AllowedPattern, v.Labels = h.Type, h.Value, h.Description, h.AllowedPattern, h.Labels
-			if err := putParam(ctx, c, v, true); err != nil {
+			if err := putParam(ctx, c, p, len(p.History) > 0); err != nil {
 				return err
 			}
-		}
-		if err := putParam(ctx, c, p, len(p.History) > 0); err != nil {
-			return err
-		}
-		prog.add()
+			done()
+			return nil
+		})
 	}
 	for _, u := range plan.update {
-		if err := putParam(ctx, c, u.p, true); err != nil {
-			return err
-		}
-		prog.add()
+		g.Go(func() error {
+			if err := putParam(ctx, c, u.p, true); err != nil {
+				return err
+			}
+			done()
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // putParam writes p (a new version), then its tags and labels.
