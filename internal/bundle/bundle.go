@@ -84,6 +84,11 @@ func Seal(b *Bundle, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle: encode: %w", err)
 	}
+	return sealRaw(gcm, plain)
+}
+
+// sealRaw encrypts a payload and clears it.
+func sealRaw(gcm cipher.AEAD, plain []byte) ([]byte, error) {
 	out := make([]byte, 0, len(Magic)+nonceSize+len(plain)+gcm.Overhead())
 	out = append(out, Magic...)
 	nonce := make([]byte, nonceSize)
@@ -112,6 +117,11 @@ func Parse(data, key []byte) (*Bundle, error) {
 		return nil, ErrAuth
 	}
 	defer clear(plain)
+	return parsePayload(plain)
+}
+
+// parsePayload decodes and validates a decrypted payload.
+func parsePayload(plain []byte) (*Bundle, error) {
 	var b Bundle
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()

@@ -144,3 +144,41 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPayload seals arbitrary payloads, so the fuzzer reaches the JSON
+// decoding and validation behind the GCM check: Parse must not panic, and
+// what it accepts must hold unique, well-typed names.
+func FuzzPayload(f *testing.F) {
+	key := testKey(4)
+	gcm, err := newGCM(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"created":"2026-11-30T12:00:00Z","source":"s","paths":["/a"],"parameters":[{"name":"/a/b","type":"String","value":"v","version":1}]}`))
+	f.Add([]byte(`{"created":"2026-11-30T12:00:00Z","parameters":[{"name":"/a","type":"String"},{"name":"/a","type":"String"}]}`))
+	f.Add([]byte(`{"created":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		data, err := sealRaw(gcm, append([]byte(nil), plain...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(data, key)
+		if (b == nil) == (err == nil) {
+			t.Fatalf("Parse returned bundle %v and error %v", b, err)
+		}
+		if b == nil {
+			return
+		}
+		if b.Created.IsZero() {
+			t.Fatal("accepted a bundle with no creation time")
+		}
+		seen := map[string]bool{}
+		for _, p := range b.Parameters {
+			if seen[p.Name] || p.Name == "" {
+				t.Fatalf("accepted name %q twice or empty", p.Name)
+			}
+			seen[p.Name] = true
+		}
+	})
+}
