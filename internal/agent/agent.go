@@ -183,6 +183,16 @@ type healthReport struct {
 	Status    string           `json:"status"`
 	Upstreams []upstreamReport `json:"upstreams"`
 	Cache     cacheReport      `json:"cache"`
+	// Bundles are the cold-start bundles loaded (--bundle), newest first.
+	Bundles []bundleReport `json:"bundles,omitempty"`
+}
+
+// bundleReport is a loaded bundle in /healthz.
+type bundleReport struct {
+	Source     string    `json:"source"`
+	Created    time.Time `json:"created"`
+	AgeSeconds float64   `json:"age_seconds"`
+	Parameters int       `json:"parameters"`
 }
 
 // cacheReport is the persistent cache in /healthz. State is "off", "ok",
@@ -235,6 +245,10 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	if cs.State != "ok" && cs.State != "off" {
 		rep.Status = "degraded"
+	}
+	for _, b := range h.cfg.Bundles.Bundles() {
+		rep.Bundles = append(rep.Bundles, bundleReport{Source: b.Source, Created: b.Created.UTC(),
+			AgeSeconds: max(0, h.cfg.Now().Sub(b.Created)).Seconds(), Parameters: len(b.Parameters)})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)

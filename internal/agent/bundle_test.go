@@ -93,6 +93,20 @@ func TestBundleColdStart(t *testing.T) {
 		t.Fatalf("proxy GetParameters with an unbundled name: 200 %s", rec.Body)
 	}
 
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	hrec := httptest.NewRecorder()
+	h.ServeHTTP(hrec, req)
+	var health struct {
+		Bundles []struct {
+			AgeSeconds float64 `json:"age_seconds"`
+			Parameters int
+		}
+	}
+	json.Unmarshal(hrec.Body.Bytes(), &health)
+	if len(health.Bundles) != 1 || health.Bundles[0].Parameters != 3 || health.Bundles[0].AgeSeconds != 90 {
+		t.Errorf("/healthz bundles: %s", hrec.Body)
+	}
+
 	// Upstream back: the source wins, no bundle header.
 	src.setDown(false)
 	src.put("/app/url", "String", "https://live")

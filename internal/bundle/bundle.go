@@ -234,6 +234,14 @@ func (s *Set) Len() int {
 	return len(s.byName)
 }
 
+// Bundles returns the bundles of the set, newest first.
+func (s *Set) Bundles() []*Bundle {
+	if s == nil {
+		return nil
+	}
+	return s.bundles
+}
+
 // Lookup finds name, which may be an ARN or carry a :version selector
 // matching the bundled version (labels are not bundled). created is the
 // creation time of the bundle it came from.
