@@ -82,6 +82,9 @@ throttling answers are retried with backoff.`,
 			}
 			for run := 1; ; run++ {
 				st, err := m.Sync(ctx)
+				if ctx.Err() != nil {
+					return nil // SIGTERM/SIGINT: a sync cut short is redone by the next start
+				}
 				if err != nil {
 					if once {
 						return err

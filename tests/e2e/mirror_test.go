@@ -297,6 +297,9 @@ func TestMirrorFromMoto(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if _, err := p.WaitLine("updated=1", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	p.Stop()
 	lines := slices.DeleteFunc(strings.Split(p.Output(), "\n"), func(s string) bool { return !strings.Contains(s, "run ") })
 	t.Logf("MIRROR --interval runs: %d, last: %s", len(lines), lines[len(lines)-1])
