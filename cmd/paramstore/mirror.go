@@ -14,19 +14,20 @@ import (
 
 func newMirrorCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn        ssmConnFlags
-		srcEndpoint string
-		srcRegion   string
-		srcProfile  string
-		path        string
-		interval    time.Duration
-		once        bool
-		noDelete    bool
-		keyMap      []string
-		srcRate     float64
-		fullEvery   int
-		logLevel    string
-		logFormat   string
+		conn         ssmConnFlags
+		srcEndpoint  string
+		srcRegion    string
+		srcProfile   string
+		srcCredsFile string
+		path         string
+		interval     time.Duration
+		once         bool
+		noDelete     bool
+		keyMap       []string
+		srcRate      float64
+		fullEvery    int
+		logLevel     string
+		logFormat    string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --source-endpoint URL [--source-region R] --path P [--interval 30s] [--once]",
@@ -62,7 +63,7 @@ throttling answers are retried with backoff.`,
 				return err
 			}
 			ctx := cmd.Context()
-			srcConn := ssmConnFlags{profile: srcProfile}
+			srcConn := ssmConnFlags{profile: srcProfile, credentialsFile: srcCredsFile}
 			src, _, err := srcConn.client(ctx, srcEndpoint, srcRegion)
 			if err != nil {
 				return fmt.Errorf("source: %w", err)
@@ -109,6 +110,7 @@ throttling answers are retried with backoff.`,
 	f.StringVar(&srcEndpoint, "source-endpoint", "", "SSM endpoint of the source (empty with --source-region: AWS SSM)")
 	f.StringVar(&srcRegion, "source-region", "", "region of the source (default: the AWS configuration's)")
 	f.StringVar(&srcProfile, "source-profile", "", "AWS profile of the source's credentials (default: the default credential chain)")
+	f.StringVar(&srcCredsFile, "source-credentials-file", "", "AWS shared credentials file of the source (e.g. another Paramstore's root-credentials)")
 	f.StringVar(&path, "path", "", "path to mirror, recursively, to the same names here")
 	f.DurationVar(&interval, "interval", 30*time.Second, "time between syncs")
 	f.BoolVar(&once, "once", false, "sync once and exit (non-zero on failure)")

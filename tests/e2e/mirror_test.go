@@ -304,3 +304,42 @@ func TestMirrorFromMoto(t *testing.T) {
 	lines := slices.DeleteFunc(strings.Split(p.Output(), "\n"), func(s string) bool { return !strings.Contains(s, "run ") })
 	t.Logf("MIRROR --interval runs: %d, last: %s", len(lines), lines[len(lines)-1])
 }
+
+// TestMirrorFromParamstore mirrors /p from one Paramstore into another,
+// each with its own root key (the source's from --source-credentials-file,
+// the target's from --credentials-file): SecureStrings decrypted at the
+// source and re-encrypted at the target; a second sync writes nothing.
+func TestMirrorFromParamstore(t *testing.T) {
+	ctx := context.Background()
+	a := startServer(t, t.TempDir(), "--no-audit")
+	b := startServer(t, t.TempDir(), "--no-audit")
+	sa := a.SSM()
+	for i, typ := range []types.ParameterType{types.ParameterTypeString, types.ParameterTypeSecureString, types.ParameterTypeStringList} {
+		if _, err := sa.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(fmt.Sprintf("/p/n%d", i)), Type: typ, Value: aws.String(fmt.Sprintf("v%d,x", i)),
+			Description: aws.String("d"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String(strconv.Itoa(i))}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sa.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String("/p/n1"), Labels: []string{"prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	env := testproc.Env("AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent")
+	run := func() string {
+		code, out := testproc.RunToExit(t, transferTimeout, env, "mirror", "--source-endpoint", a.URL(), "--source-credentials-file", a.CredentialsFile(),
+			"--source-profile", "default", "--endpoint", b.URL(), "--credentials-file", b.CredentialsFile(), "--profile", "default", "--path", "/p", "--once")
+		if code != 0 {
+			t.Fatalf("mirror: exit %d: %s", code, out)
+		}
+		return out
+	}
+	out := run()
+	if !strings.Contains(out, "created=3") {
+		t.Errorf("first sync: %s", out)
+	}
+	if d := diffSnapshots(snapshot(t, sa, "/p"), snapshot(t, b.SSM(), "/p")); len(d) > 0 {
+		t.Errorf("the target differs:\n%s", strings.Join(d, "\n"))
+	}
+	if out := run(); !strings.Contains(out, "target_writes=0") {
+		t.Errorf("second sync wrote: %s", out)
+	}
+}
