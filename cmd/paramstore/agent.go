@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/agent"
 	"github.com/paramstore/paramstore/internal/bundle"
+	"github.com/paramstore/paramstore/internal/fault"
+	"github.com/paramstore/paramstore/internal/incident"
 )
 
 // clientFlags are the flags of the commands that read through the
@@ -173,6 +176,9 @@ type agentOptions struct {
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
+	require         []string
+	requirePaths    []string
+	faults          bool
 }
 
 func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -200,8 +206,11 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&o.allowWrites, "allow-writes", false, "forward write operations (PutParameter, DeleteParameter, ...) through the SSM proxy")
 	f.StringArrayVar(&o.templates, "template", nil, "render SRC to DST, then run RELOAD-CMD (no shell) when it changed: SRC:DST[:RELOAD-CMD] (repeatable)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
+	f.StringArrayVar(&o.require, "require", nil, "a parameter the application cannot start without: /readyz is 503 until it is held (repeatable)")
+	f.StringArrayVar(&o.requirePaths, "require-path", nil, "a path that must hold at least one parameter before /readyz is 200 (repeatable)")
+	f.BoolVar(&o.faults, "enable-fault-injection", false, "allow paramstore fault (POST/DELETE /fault, token-protected) to inject faults into upstream calls")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.logFormat, "log-format", "json", "json or text")
+	f.StringVar(&o.logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd
 }
 
@@ -224,6 +233,17 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// mon is set before the listener serves: the injector's changes (only
+	// possible through the listener) always find it.
+	var mon *agent.Monitor
+	var faults *fault.Injector
+	var fwd *http.Client
+	if o.faults {
+		faults = fault.New(func(ev string, active bool) { mon.FaultChanged(ev, active) }, nil)
+		ccfg.HTTPClient = &http.Client{Transport: &fault.Transport{Injector: faults}}
+		fwd = &http.Client{Timeout: 30 * time.Second, Transport: &fault.Transport{Injector: faults}}
+		log.Warn("fault injection enabled: paramstore fault can degrade this agent's upstream calls")
+	}
 	c, err := client.New(ctx, ccfg)
 	if err != nil {
 		return err
@@ -233,7 +253,31 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			log.Error("close client", "error", err)
 		}
 	}()
+	var store incident.Store
+	if ccfg.CacheDir != "" {
+		// Beside the encrypted cache: names, counts and times, no value.
+		store = incident.FileStore{Path: filepath.Join(ccfg.CacheDir, "incidents.json")}
+	}
+	rec, err := incident.New(incident.Config{Source: incident.SourceAgent, Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	checkEvery := o.client.check
+	if checkEvery <= 0 {
+		checkEvery = 10 * time.Second
+	}
+	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: agent.WithBundles(c, bundles), Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
+		CheckInterval: checkEvery, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	if faults != nil {
+		mon.UseFaults(faults)
+	}
 	h, err := agent.New(agent.Config{
+		Monitor:     mon,
+		Faults:      faults,
+		HTTPClient:  fwd,
 		Source:      c,
 		Token:       o.token,
 		ListenAddr:  o.listen,
@@ -289,6 +333,8 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 			}
 		})
 	}
+
+	wg.Go(func() { mon.Run(rctx) })
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

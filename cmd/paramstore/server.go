@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,15 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "" {
+		// Text for a human at a terminal, JSON for whatever collects logs.
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
 	switch format {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -80,9 +91,9 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 		f.Var(&limitFlag{&cfg.Throttle[c]}, "throttle-"+c.String(), "per-access-key limit of "+c.String()+" as RATE[:BURST] requests/s (default unlimited)")
 	}
 	f.BoolVar(&cfg.Raft.ForceNewCluster, "force-new-cluster", cfg.Raft.ForceNewCluster, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
-	f.BoolVar(&cfg.Raft.FaultInjection, "enable-fault-injection", cfg.Raft.FaultInjection, "let tests cut and slow this node's raft links through the cluster RPCs (authenticated with the cluster key); never in production")
+	f.BoolVar(&cfg.Raft.FaultInjection, "enable-fault-injection", cfg.Raft.FaultInjection, "allow paramstore fault against this server (faults at the API edge, over the signed admin API) and let tests cut and slow its raft links through the cluster RPCs (authenticated with the cluster key); never in production")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&logFormat, "log-format", "json", "json or text")
+	f.StringVar(&logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd
 }
 
@@ -129,7 +140,25 @@ func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := s.WaitReady(wctx); err != nil && !errors.Is(err, context.Canceled) {
 		cfg.Logger.Warn("store not ready yet", "error", err)
+	} else if err == nil && !cfg.Dev {
+		printReady(stdout, s.URL(), cfg)
 	}
 	cancel()
 	return s.Wait(ctx)
+}
+
+// printReady prints the one line (and the how-to) an operator needs once
+// the server serves: its URL, the credentials file, how to point the aws
+// CLI at it.
+func printReady(w io.Writer, url string, cfg server.Config) {
+	creds := filepath.Join(cfg.DataDir, "root-credentials")
+	if abs, err := filepath.Abs(creds); err == nil {
+		creds = abs
+	}
+	fmt.Fprintf(w, "Paramstore ready on %s (node %s, data dir %s)\n", url, cfg.Raft.NodeID, cfg.DataDir)
+	if _, err := os.Stat(creds); err == nil {
+		fmt.Fprintf(w, "  credentials: %s (profile default)\n", creds)
+		fmt.Fprintf(w, "  aws CLI:     AWS_ENDPOINT_URL=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=%s aws ssm describe-parameters\n",
+			url, creds, cfg.DefaultRegion)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/awsreq"
 	"github.com/paramstore/paramstore/internal/bundle"
+	"github.com/paramstore/paramstore/internal/fault"
 )
 
 // Header names the agent adds to its responses.
@@ -68,6 +69,14 @@ type Config struct {
 	// Bundles answer what Source cannot (no upstream answered, the cache
 	// lacks the name): cold start during an outage. May be nil.
 	Bundles *bundle.Set
+	// Monitor, if set, records incidents and answers readiness: reads are
+	// counted through it, /readyz names the required parameters not held,
+	// and GET /incidents lists what it recorded.
+	Monitor *Monitor
+	// Faults, if set (--enable-fault-injection), is the injector of the
+	// agent's upstream calls, driven over POST and DELETE /fault; the
+	// HTTPClient of the Source must send through a fault.Transport of it.
+	Faults *fault.Injector
 }
 
 // Validate reports the first invalid field.
@@ -120,12 +129,20 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Monitor != nil {
+		cfg.Source = cfg.Monitor.Wrap(cfg.Source)
+	}
 	h := &Handler{cfg: cfg, log: log, metrics: m, signer: awsreq.NewSigner(cfg.Credentials, cfg.Region, cfg.Now)}
 	h.listenHost, h.anyIP = listenHost(cfg.ListenAddr)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/systemsmanager/parameters/get", h.lambdaGet)
 	mux.HandleFunc("/secretsmanager/get", h.lambdaSecret)
 	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.HandleFunc("GET /incidents", h.incidents)
+	mux.HandleFunc("GET /incidents/{id}", h.incident)
+	mux.HandleFunc("POST /fault", h.faultInject)
+	mux.HandleFunc("DELETE /fault", h.faultClear)
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}

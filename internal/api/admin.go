@@ -5,7 +5,9 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
+	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
+	"github.com/paramstore/paramstore/internal/ssm"
 )
 
 // The admin API shares the SSM endpoint, protocol, authentication, audit
@@ -33,6 +35,11 @@ var adminAuditKeep = audit.NewAllowlist(
 	"Key", "Keys", "KeyId", "Enabled", "CreationDate",
 	// Cluster members (raftstore.Member).
 	"Members", "RaftAddress", "ApiAddress", "Suffrage", "Leader",
+	// Faults (fault.Spec, fault.Status).
+	"kind", "rate", "latency", "operations", "duration", "started", "expires", "cleared",
+	// Incidents (incident.Incident): names, counts and times, no value.
+	"incidents", "id", "source", "ended", "impact", "timeline", "time", "event", "requests", "failed",
+	"served_stale", "max_staleness_seconds", "parameters", "upstreams",
 	// Webhook subscriptions (events.PutInput, events.Info): never Secret
 	// nor GeneratedSecret.
 	"Url", "Path", "DetailType", "Subscription", "Subscriptions", "State", "EventId",
@@ -103,4 +110,41 @@ func (h *Handler) listKeys(ctx context.Context, c service.Caller, _ *struct{}) (
 		return nil, err
 	}
 	return &listKeysOutput{Keys: keys}, nil
+}
+
+type clearFaultOutput struct {
+	Cleared bool `json:"cleared"`
+}
+
+// listIncidents answers the node's and the cluster's incidents.
+func (h *Handler) listIncidents(ctx context.Context, c service.Caller, _ *struct{}) (*any, error) {
+	if err := c.Authz.Authorize("paramstore:ListIncidents", "*", nil); err != nil {
+		return nil, err
+	}
+	out, err := h.cfg.Incidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// injectFault makes spec the active fault at this node's API edge.
+func (h *Handler) injectFault(ctx context.Context, c service.Caller, in *fault.Spec) (*fault.Status, error) {
+	if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+		return nil, err
+	}
+	st, err := h.cfg.Faults.Inject(*in)
+	if err != nil {
+		return nil, ssm.ErrValidation(err.Error())
+	}
+	h.log.Warn("fault injected", "kind", st.Kind, "rate", st.Rate, "expires", st.Expires)
+	return &st, nil
+}
+
+// clearFault removes the active fault.
+func (h *Handler) clearFault(ctx context.Context, c service.Caller, _ *struct{}) (*clearFaultOutput, error) {
+	if err := c.Authz.Authorize("paramstore:InjectFault", "*", nil); err != nil {
+		return nil, err
+	}
+	return &clearFaultOutput{Cleared: h.cfg.Faults.Clear()}, nil
 }

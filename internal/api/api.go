@@ -28,6 +28,7 @@ import (
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/events"
+	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/sigv4"
 	"github.com/paramstore/paramstore/internal/ssm"
@@ -72,7 +73,13 @@ type Config struct {
 	// Registry receives the metrics; nil means a private registry.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
-	Now      func() time.Time
+	// Faults, if set (--enable-fault-injection), applies injected faults
+	// to SSM calls at the edge and serves the admin operations InjectFault
+	// and ClearFault.
+	Faults *fault.Injector
+	// Incidents, if set, answers the admin operation ListIncidents.
+	Incidents func(ctx context.Context) (any, error)
+	Now       func() time.Time
 	// Notify runs the webhook subscriptions' admin operations
 	// (PutNotification, ...); nil leaves them out.
 	Notify *events.Manager
@@ -149,7 +156,11 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// SDK requests always carry X-Amz-Target; route them to the API whatever
 	// the path (botocore posts to an endpoint URL's path verbatim).
-	if r.Header.Get("X-Amz-Target") != "" {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		if h.cfg.Faults != nil && strings.HasPrefix(t, "AmazonSSM.") {
+			h.cfg.Faults.Middleware(http.HandlerFunc(h.serveAPI)).ServeHTTP(w, r)
+			return
+		}
 		h.serveAPI(w, r)
 		return
 	}
@@ -165,7 +176,18 @@ func writeText(w http.ResponseWriter, status int, text string) {
 // readyz reports, as JSON, which kinds of requests this node can serve:
 // 200 when it can serve its default kind of read, 503 otherwise.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	var fst *fault.Status
+	if h.cfg.Faults != nil {
+		if st, ok := h.cfg.Faults.Status(); ok {
+			fst = &st
+		}
+	}
 	if h.cfg.Cluster == nil {
+		if fst != nil {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"fault": fst})
+			return
+		}
 		writeText(w, http.StatusOK, "ready\n")
 		return
 	}
@@ -176,7 +198,16 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(st)
+	if fst == nil {
+		json.NewEncoder(w).Encode(st)
+		return
+	}
+	// The cluster's status with the injected fault beside it.
+	raw, _ := json.Marshal(st)
+	var body map[string]any
+	json.Unmarshal(raw, &body)
+	body["fault"] = fst
+	json.NewEncoder(w).Encode(body)
 }
 
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {

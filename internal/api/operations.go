@@ -118,6 +118,17 @@ func (h *Handler) operations() []operation {
 			operation{adminAPI, "TransferLeadership", op(h.transferLeadership), changes, throttle.Writes},
 		)
 	}
+	if h.cfg.Incidents != nil {
+		// Incidents (admin.go).
+		ops = append(ops, operation{adminAPI, "ListIncidents", op(h.listIncidents), readsOnly, throttle.Describes})
+	}
+	if h.cfg.Faults != nil {
+		// Fault injection, with --enable-fault-injection (admin.go).
+		ops = append(ops,
+			operation{adminAPI, "InjectFault", op(h.injectFault), changes, throttle.Writes},
+			operation{adminAPI, "ClearFault", op(h.clearFault), changes, throttle.Writes},
+		)
+	}
 	return ops
 }
 

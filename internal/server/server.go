@@ -28,6 +28,8 @@ import (
 	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/events"
+	"github.com/paramstore/paramstore/internal/fault"
+	"github.com/paramstore/paramstore/internal/incident"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -206,9 +208,13 @@ type Server struct {
 	dispatcher *events.Dispatcher
 	notify     *events.Manager
 	handler    *api.Handler
-	http       *http.Server
-	ln         net.Listener
-	tls        bool
+	// incidents records this node's incidents; faults, with
+	// --enable-fault-injection, injects faults at the API edge.
+	incidents *incidentMonitor
+	faults    *fault.Injector
+	http      *http.Server
+	ln        net.Listener
+	tls       bool
 
 	// closers release what Start acquired, the last acquired first: the
 	// one cleanup path of Close and of a start that fails half-way.
@@ -243,6 +249,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openEvents,
 		s.initCluster,
 		s.openAudit,
+		s.openIncidents,
 		s.openAPI,
 		s.serve,
 		s.register,
@@ -460,6 +467,34 @@ func (s *Server) openAudit(context.Context) error {
 	return nil
 }
 
+// openIncidents starts the node's incident recorder (and the fault
+// injector, with --enable-fault-injection, whose faults are drills).
+func (s *Server) openIncidents(context.Context) error {
+	var auditFailing func() error
+	if s.audit != nil {
+		auditFailing = s.audit.Failing
+	}
+	dir := s.dataDir
+	if s.cfg.Dev {
+		dir = "" // ephemeral, like the store
+	}
+	mon, err := newIncidentMonitor(s.node, dir, auditFailing, s.log)
+	if err != nil {
+		return err
+	}
+	s.incidents = mon
+	if s.cfg.Raft.FaultInjection {
+		s.faults = fault.New(func(ev string, active bool) {
+			s.log.Warn(ev, "fault_active", active)
+			mon.faultChanged(ev, active)
+		}, nil)
+		s.log.Warn("fault injection enabled: paramstore fault can degrade this server's API")
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.spawn(func() error { stop(); return nil }, func() { mon.run(ctx) })
+	return nil
+}
+
 // openAPI makes the HTTP handler.
 func (s *Server) openAPI(context.Context) error {
 	var limiter *throttle.Limiter
@@ -483,7 +518,14 @@ func (s *Server) openAPI(context.Context) error {
 		StaleReads:    s.cfg.StaleReads,
 		Registry:      s.registry(),
 		Logger:        s.log,
-		Notify:        s.notify,
+		Faults:        s.faults,
+		Incidents: func(ctx context.Context) (any, error) {
+			list, err := s.incidents.list(ctx)
+			return struct {
+				Incidents []incident.Incident `json:"incidents"`
+			}{list}, err
+		},
+		Notify: s.notify,
 	})
 	if err != nil {
 		return err

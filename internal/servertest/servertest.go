@@ -45,7 +45,7 @@ func ClientWith(t testing.TB, endpoint, region, id, secret, token string) *ssm.C
 		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, token),
-		Retryer:      aws.NopRetryer{},
+		Retryer:      testproc.ClosedConnRetryer(),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
 	})
 }
@@ -87,7 +87,7 @@ func Client(t testing.TB, endpoint, region string) *ssm.Client {
 		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		Retryer:      aws.NopRetryer{},
+		Retryer:      testproc.ClosedConnRetryer(),
 		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
 	})
 }

@@ -68,6 +68,8 @@ type Command struct {
 	// KeyCheck is the master key's check value (OpKeyCheck).
 	KeyCheck []byte `json:"kc,omitempty"`
 
+	// Incident is the JSON of a server incident (OpIncident).
+	Incident json.RawMessage `json:"inc,omitempty"`
 	// Time is when the command was proposed (epoch milliseconds): the
 	// time of the events it emits.
 	Time int64 `json:"tm,omitempty"`

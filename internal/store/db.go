@@ -447,6 +447,8 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 		return applyResetAll(tx)
 	case OpSetNode:
 		return applySetNode(tx, c)
+	case OpIncident:
+		return applyIncident(tx, c)
 	case OpRemoveNode:
 		return applyRemoveNode(tx, c)
 	case OpPutPrincipal:

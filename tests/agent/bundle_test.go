@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func TestBundleColdStart(t *testing.T) {
 	agentEnv := srv.signingEnv("COLD_KEY="+base64.StdEncoding.EncodeToString(key), "CACHE_KEY="+newCacheKey(t))
 	ag := start(t, "agent", agentEnv, "agent", "--upstream", upstream, "--listen", "127.0.0.1:0", "--token", agentToken,
 		"--cache-dir", cacheDir, "--cache-key", "env:CACHE_KEY", "--bundle", bundleFile, "--bundle-key", "file:"+keyFile,
-		"--max-attempts", "1", "--watch-path", "")
+		"--max-attempts", "1", "--watch-path", "", "--require", "/cold/db/password", "--require-path", "/cold")
 	for n, tv := range params {
 		r := lambdaGet(ag.URL(), n, true)
 		if r.err != nil || r.value != tv[1] || !r.stale || r.age == "" {
@@ -77,6 +78,16 @@ func TestBundleColdStart(t *testing.T) {
 		}
 		t.Logf("COLD START READ (server down): lambda %s -> status %d stale=%v age=%ss version %d", n, r.status, r.stale, r.age, r.version)
 	}
+	// Required parameters held from the bundle make the agent ready.
+	waitFor(t, 60*time.Second, "/readyz 200 from the bundle", func() (bool, string) {
+		resp, err := httpClient.Get(ag.URL() + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200, fmt.Sprintf("%d %s", resp.StatusCode, b)
+	})
 	// The SSM proxy: headers on a raw call, values through the SDK.
 	req, _ := http.NewRequest("POST", ag.URL()+"/", strings.NewReader(`{"Name":"/cold/db/url"}`))
 	req.Header.Set("X-Amz-Target", "AmazonSSM.GetParameter")

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"os"
 	"path/filepath"
@@ -711,8 +712,32 @@ func (s *snapshot) Release() { s.snap.Close() }
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn(string(trimNewline(p)), "component", "raft")
+	line := string(trimNewline(p))
+	if firstElection(line) {
+		// Every node starts without a leader and elects one: news, not a
+		// warning (a single node does it at each start).
+		w.l.Info("raft: no leader yet at start: starting an election", "component", "raft")
+		return len(p), nil
+	}
+	w.l.Warn(line, "component", "raft")
 	return len(p), nil
+}
+
+// firstElection reports whether an hclog line is raft starting an election
+// with no leader ever known (last-leader-id empty): what a node does when
+// it starts.
+func firstElection(line string) bool {
+	i := strings.Index(line, "heartbeat timeout reached, starting election")
+	if i < 0 {
+		return false
+	}
+	rest := line[i:]
+	j := strings.Index(rest, "last-leader-id=")
+	if j < 0 {
+		return false
+	}
+	id := strings.TrimSpace(rest[j+len("last-leader-id="):])
+	return id == "" || strings.HasPrefix(id, " ")
 }
 
 func trimNewline(p []byte) []byte {

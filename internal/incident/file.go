@@ -1,0 +1,72 @@
+package incident
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// maxFileSize bounds what FileStore reads: a history at its default bounds
+// is far smaller.
+const maxFileSize = 16 << 20
+
+// FileStore keeps the history as one JSON file, replaced atomically
+// (written beside, fsynced, renamed) on every Save.
+type FileStore struct{ Path string }
+
+var _ Store = FileStore{}
+
+// Load reads the file; a missing file is an empty history.
+func (s FileStore) Load() ([]Incident, error) {
+	f, err := os.Open(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxFileSize {
+		return nil, fmt.Errorf("incident: %s: %d bytes, more than a history can hold", s.Path, st.Size())
+	}
+	var file struct {
+		Incidents []Incident `json:"incidents"`
+	}
+	if err := json.NewDecoder(f).Decode(&file); err != nil {
+		return nil, fmt.Errorf("incident: %s: %w", s.Path, err)
+	}
+	return file.Incidents, nil
+}
+
+// Save replaces the file with incs.
+func (s FileStore) Save(incs []Incident) error {
+	data, err := json.Marshal(struct {
+		Incidents []Incident `json:"incidents"`
+	}{incs})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), filepath.Base(s.Path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), s.Path)
+}
