@@ -22,6 +22,7 @@ import (
 
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/agent"
+	"github.com/paramstore/paramstore/internal/bundle"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
 )
@@ -44,6 +45,9 @@ type clientFlags struct {
 	brkOpen   time.Duration
 	entries   int
 	check     time.Duration
+
+	bundles    []string
+	bundleKeys []string
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -62,6 +66,8 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.brkFail, "breaker-failures", 5, "consecutive failures that open an upstream's circuit breaker")
 	fl.DurationVar(&f.brkOpen, "breaker-open-for", 5*time.Second, "how long an open breaker refuses calls before one probe")
 	fl.IntVar(&f.entries, "max-entries", 10000, "bound of the cache (least recently used answers evicted first)")
+	fl.StringArrayVar(&f.bundles, "bundle", nil, "cold-start bundle (paramstore bundle create) served when no upstream answers and the cache lacks a name (repeatable; the newest bundle holding a name wins)")
+	fl.StringArrayVar(&f.bundleKeys, "bundle-key", nil, "key of the bundles: file:PATH or env:VAR (one for all, or one per --bundle in order)")
 	fl.DurationVar(&f.check, "health-check-interval", 10*time.Second, "re-check upstreams no call observed for this long, in the background (±20% jitter; negative: off)")
 }
 
@@ -124,6 +130,40 @@ func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg pr
 		cfg.CacheKey = key
 	}
 	return cfg, nil
+}
+
+// loadBundles opens every --bundle with its key. Any bundle that fails
+// (wrong key, damaged or truncated file) fails the whole command: a
+// bundle is used entirely or not at all, and never silently skipped.
+func (f *clientFlags) loadBundles(log *slog.Logger) (*bundle.Set, error) {
+	if len(f.bundles) == 0 {
+		if len(f.bundleKeys) > 0 {
+			return nil, errors.New("--bundle-key needs --bundle")
+		}
+		return nil, nil
+	}
+	if len(f.bundleKeys) != 1 && len(f.bundleKeys) != len(f.bundles) {
+		return nil, fmt.Errorf("--bundle-key: got %d keys for %d bundles; give one for all or one per --bundle", len(f.bundleKeys), len(f.bundles))
+	}
+	var bs []*bundle.Bundle
+	for i, path := range f.bundles {
+		ks := f.bundleKeys[0]
+		if len(f.bundleKeys) > 1 {
+			ks = f.bundleKeys[i]
+		}
+		key, err := client.LoadKey(ks)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle-key %s: %w", ks, err)
+		}
+		b, err := bundle.Open(path, key)
+		clear(key)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle refused: %w", err)
+		}
+		log.Info("bundle loaded", "file", path, "parameters", len(b.Parameters), "created", b.Created, "source", b.Source)
+		bs = append(bs, b)
+	}
+	return bundle.NewSet(bs...), nil
 }
 
 type agentOptions struct {
@@ -189,6 +229,10 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	bundles, err := o.client.loadBundles(log)
+	if err != nil {
+		return err
+	}
 	// mon is set before the listener serves: the injector's changes (only
 	// possible through the listener) always find it.
 	var mon *agent.Monitor
@@ -222,7 +266,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if checkEvery <= 0 {
 		checkEvery = 10 * time.Second
 	}
-	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: c, Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
+	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: agent.WithBundles(c, bundles), Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
 		CheckInterval: checkEvery, Registerer: reg, Logger: log})
 	if err != nil {
 		return err
@@ -244,6 +288,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		Registerer:  reg,
 		Gatherer:    reg,
 		Logger:      log,
+		Bundles:     bundles,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/agent"
+	"github.com/paramstore/paramstore/internal/bundle"
 )
 
 func newExecCmd(stderr io.Writer) *cobra.Command {
@@ -32,7 +33,8 @@ them: the name relative to the path, '/', '-' and '.' replaced by '_',
 upper-cased (/app/prod/db-url under /app/prod is DB_URL). Later paths win
 over earlier ones, and both win over the inherited environment. Reads go
 through the resilient client, so with --cache-dir a command still starts
-from the persistent cache when no upstream answers. CMD replaces this
+from the persistent cache when no upstream answers, and with --bundle
+from a cold-start bundle when the cache lacks the path too. CMD replaces this
 process, so its exit status is exec's.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,7 +49,11 @@ process, so its exit status is exec's.`,
 			if err != nil {
 				return err
 			}
-			env, err := readEnv(cmd.Context(), ccfg, paths)
+			bundles, err := cf.loadBundles(log)
+			if err != nil {
+				return err
+			}
+			env, err := readEnv(cmd.Context(), ccfg, bundles, paths)
 			if err != nil {
 				return err
 			}
@@ -69,7 +75,7 @@ process, so its exit status is exec's.`,
 // readEnv reads the parameters under paths through a client and returns
 // them as KEY=VALUE, in path order. The client is closed (its persistent
 // cache written) before returning.
-func readEnv(ctx context.Context, cfg client.Config, paths []string) (env []string, err error) {
+func readEnv(ctx context.Context, cfg client.Config, bundles *bundle.Set, paths []string) (env []string, err error) {
 	c, err := client.New(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -81,8 +87,9 @@ func readEnv(ctx context.Context, cfg client.Config, paths []string) (env []stri
 	}()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	src := agent.WithBundles(c, bundles)
 	for _, p := range paths {
-		rs, err := c.GetByPath(ctx, p, true, true)
+		rs, err := src.GetByPath(ctx, p, true, true)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paramstore/paramstore/client"
 	"github.com/paramstore/paramstore/internal/awsreq"
+	"github.com/paramstore/paramstore/internal/bundle"
 	"github.com/paramstore/paramstore/internal/fault"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Bundles answer what Source cannot (no upstream answered, the cache
+	// lacks the name): cold start during an outage. May be nil.
+	Bundles *bundle.Set
 	// Monitor, if set, records incidents and answers readiness: reads are
 	// counted through it, /readyz names the required parameters not held,
 	// and GET /incidents lists what it recorded.
@@ -116,6 +120,7 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.Upstreams) == 0 {
 		cfg.Upstreams = []string{"https://ssm." + cfg.Region + ".amazonaws.com"}
 	}
+	cfg.Source = WithBundles(cfg.Source, cfg.Bundles)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -158,13 +163,14 @@ func (h *Handler) tokenOK(r *http.Request) bool {
 
 // markStale adds the stale headers when any result is stale.
 func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
-	stale := false
+	stale, bundled := false, false
 	var oldest time.Time
 	for _, r := range rs {
 		if !r.Stale {
 			continue
 		}
 		stale = true
+		bundled = bundled || fromBundle(h.cfg.Bundles, r)
 		if oldest.IsZero() || (!r.FetchedAt.IsZero() && r.FetchedAt.Before(oldest)) {
 			oldest = r.FetchedAt
 		}
@@ -173,6 +179,10 @@ func (h *Handler) markStale(w http.ResponseWriter, rs ...client.Result) bool {
 		return false
 	}
 	w.Header().Set(HeaderStale, "true")
+	if bundled {
+		w.Header().Set(HeaderSource, "bundle")
+		h.metrics.bundleServes.Inc()
+	}
 	if !oldest.IsZero() {
 		age := h.cfg.Now().Sub(oldest)
 		if age < 0 {
@@ -190,6 +200,16 @@ type healthReport struct {
 	Status    string           `json:"status"`
 	Upstreams []upstreamReport `json:"upstreams"`
 	Cache     cacheReport      `json:"cache"`
+	// Bundles are the cold-start bundles loaded (--bundle), newest first.
+	Bundles []bundleReport `json:"bundles,omitempty"`
+}
+
+// bundleReport is a loaded bundle in /healthz.
+type bundleReport struct {
+	Source     string    `json:"source"`
+	Created    time.Time `json:"created"`
+	AgeSeconds float64   `json:"age_seconds"`
+	Parameters int       `json:"parameters"`
 }
 
 // cacheReport is the persistent cache in /healthz. State is "off", "ok",
@@ -243,6 +263,10 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	if cs.State != "ok" && cs.State != "off" {
 		rep.Status = "degraded"
 	}
+	for _, b := range h.cfg.Bundles.Bundles() {
+		rep.Bundles = append(rep.Bundles, bundleReport{Source: b.Source, Created: b.Created.UTC(),
+			AgeSeconds: max(0, h.cfg.Now().Sub(b.Created)).Seconds(), Parameters: len(b.Parameters)})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)
 }
@@ -252,8 +276,10 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 type metrics struct {
 	requests    *prometheus.CounterVec
 	staleServes prometheus.Counter
-	forwarded   *prometheus.CounterVec
-	refused     *prometheus.CounterVec
+	// bundleServes counts responses with a value from a cold-start bundle.
+	bundleServes prometheus.Counter
+	forwarded    *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -266,6 +292,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "paramstore_agent_stale_responses_total",
 			Help: "Responses that carried at least one stale value.",
 		}),
+		bundleServes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paramstore_agent_bundle_responses_total",
+			Help: "Responses that carried at least one value from a cold-start bundle (--bundle).",
+		}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paramstore_agent_forwarded_total",
 			Help: "SSM calls forwarded to an upstream, by operation and status.",
@@ -276,7 +306,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.forwarded, m.refused} {
+		for _, c := range []prometheus.Collector{m.requests, m.staleServes, m.bundleServes, m.forwarded, m.refused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
