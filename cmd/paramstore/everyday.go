@@ -230,6 +230,21 @@ func relative(path, name string) string {
 	return name[len(path)+1:]
 }
 
+// listArg lists the parameters under the PATH argument of ls and tree
+// ("/" when there is none).
+func (f *humanFlags) listArg(ctx context.Context, args []string) (string, []listed, error) {
+	path := "/"
+	if len(args) == 1 {
+		path = cleanPath(args[0])
+	}
+	c, err := f.client(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	all, err := listUnder(ctx, c, path)
+	return path, all, err
+}
+
 func newLsCmd(stdout io.Writer) *cobra.Command {
 	var (
 		flags     humanFlags
@@ -241,15 +256,7 @@ func newLsCmd(stdout io.Writer) *cobra.Command {
 		Short: "List the parameters and sub-paths directly under PATH (-R: every parameter below it)",
 		Args:  usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/"
-			if len(args) == 1 {
-				path = cleanPath(args[0])
-			}
-			c, err := flags.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			all, err := listUnder(cmd.Context(), c, path)
+			path, all, err := flags.listArg(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -371,15 +378,7 @@ func newTreeCmd(stdout io.Writer) *cobra.Command {
 		Short: "Show the parameters below PATH as a tree, with type and version",
 		Args:  usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/"
-			if len(args) == 1 {
-				path = cleanPath(args[0])
-			}
-			c, err := flags.client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			all, err := listUnder(cmd.Context(), c, path)
+			path, all, err := flags.listArg(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
