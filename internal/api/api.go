@@ -27,7 +27,6 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
-	"github.com/paramstore/paramstore/internal/console"
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
@@ -84,6 +83,9 @@ type Config struct {
 	// Notify runs the webhook subscriptions' admin operations
 	// (PutNotification, ...); nil leaves them out.
 	Notify *events.Manager
+	// ConsoleSessions is the web console's session table file; "" keeps
+	// sessions in memory.
+	ConsoleSessions string
 }
 
 // Handler is the HTTP handler of the server.
@@ -149,7 +151,7 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("/_paramstore/cluster/", cfg.Cluster.Handler())
 		h.mux.HandleFunc("GET /_paramstore/snapshot", h.snapshot)
 	}
-	con, err := console.New(console.Config{API: h, Now: cfg.Now, Logger: cfg.Logger})
+	con, err := h.newConsole()
 	if err != nil {
 		return nil, err
 	}
@@ -346,6 +348,9 @@ func (h *Handler) logIntent(r *http.Request, c *call) error {
 // the key that throttling counts against. With NoAuth, any signature is
 // accepted and only the region is read from it.
 func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string, error) {
+	if p, ok := consolePrincipal(r); ok {
+		return h.authenticateConsole(r, c, p)
+	}
 	if h.cfg.NoAuth {
 		caller, err := h.caller(r)
 		c.region = caller.Tenancy.Region
@@ -356,6 +361,11 @@ func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string
 	if err != nil {
 		return service.Caller{}, "", toSSMError(err)
 	}
+	return h.identified(r, c, id, region)
+}
+
+// identified is the caller of an authenticated call by id in region.
+func (h *Handler) identified(r *http.Request, c *call, id *auth.Identity, region string) (service.Caller, string, error) {
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
 		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}

@@ -525,7 +525,8 @@ func (s *Server) openAPI(context.Context) error {
 				Incidents []incident.Incident `json:"incidents"`
 			}{list}, err
 		},
-		Notify: s.notify,
+		Notify:          s.notify,
+		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
 	})
 	if err != nil {
 		return err
