@@ -83,6 +83,9 @@ type Config struct {
 	// Notify runs the webhook subscriptions' admin operations
 	// (PutNotification, ...); nil leaves them out.
 	Notify *events.Manager
+	// AuditPath is the audit trail's file, read back by the admin
+	// operation LookupAuditEvents; "" leaves it out.
+	AuditPath string
 	// ConsoleSessions is the web console's session table file; "" keeps
 	// sessions in memory.
 	ConsoleSessions string

@@ -203,6 +203,8 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
+	// auditPath is the audit trail's file ("" with NoAudit).
+	auditPath string
 	// The event system: webhook delivery and the policy scan (leader
 	// only), and the notify admin operations.
 	dispatcher *events.Dispatcher
@@ -461,7 +463,7 @@ func (s *Server) openAudit(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: audit trail: %w", err)
 	}
-	s.audit = fs
+	s.audit, s.auditPath = fs, ac.Path
 	s.onClose(fs.Close)
 	s.log.Info("audit trail", "path", ac.Path)
 	return nil
@@ -527,6 +529,7 @@ func (s *Server) openAPI(context.Context) error {
 		},
 		Notify:          s.notify,
 		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
+		AuditPath:       s.auditPath,
 	})
 	if err != nil {
 		return err
