@@ -295,6 +295,10 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("signed in as: got %q, want %s", got, creds.ID)
 		}
 		// No layout shift while the console loaded (session, tree).
+		if !evalJS[bool](t, ctx, `PerformanceObserver.supportedEntryTypes.includes("layout-shift")`) {
+			t.Fatal("this chromium does not report layout shifts: the CLS check could not fail")
+		}
+		t.Logf("cumulative layout shift while loading: %.4f", evalJS[float64](t, ctx, `window.__cls`))
 		if cls := evalJS[float64](t, ctx, `window.__cls`); cls > 0.01 {
 			t.Errorf("cumulative layout shift while loading: got %.4f (%s), want at most 0.01", cls, evalJS[string](t, ctx, `window.__shifts.join("; ")`))
 		}
@@ -564,5 +568,12 @@ func TestConsoleBrowser(t *testing.T) {
 		if _, err := srv.WaitLine(`"errorCode":"AccessDeniedException"`, 30*time.Second); err != nil {
 			t.Errorf("no audit record of the denied calls: %v", err)
 		}
+		// The session keeps no credentials of its own: once dev's key is
+		// deleted, its session can do nothing.
+		if _, err := paramstoreCLI(t, append(auth, "delete-access-key", credValue(t, out, "aws_access_key_id"))...); err != nil {
+			t.Fatal(err)
+		}
+		step(t, ctx, "a deleted key's session", chromedp.Click(chromedp.CSS(`#tabs button[data-screen="browse"]`)),
+			visible(`//p[@id="tree-error" and contains(., "UnrecognizedClientException")]`))
 	})
 }
