@@ -106,3 +106,29 @@ func TestLookup(t *testing.T) {
 		t.Error("a made-up NextToken: got no error")
 	}
 }
+
+// FuzzLookupToken: any NextToken is refused or pages without a panic.
+func FuzzLookupToken(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "audit.log")
+	cfg := DefaultConfig()
+	cfg.Path = path
+	s, err := Open(cfg, Options{HMACKey: testKey})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.Log(context.Background(), Record{EventName: "GetParameter", RequestParameters: map[string]any{"Name": "/a"}}, Durable); err != nil {
+			f.Fatal(err)
+		}
+	}
+	s.Close()
+	for _, seed := range []string{"", "1/x", "1796047442465/380d8ee1-e9fa-437e-86a7-ad81c48d7de0", "/", "-1/a", "99999999999999999999/a"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		evs, _, err := Lookup([]string{path}, Query{After: token, Max: 2})
+		if err == nil && len(evs) > 2 {
+			t.Fatalf("token %q: %d events, want at most 2", token, len(evs))
+		}
+	})
+}
