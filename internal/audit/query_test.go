@@ -24,7 +24,7 @@ func TestLookup(t *testing.T) {
 	long := strings.Repeat("d", backwardChunk+100)
 	for i := 0; i < 30; i++ {
 		rec := Record{EventName: "GetParameter", UserAgent: "ua", AWSRegion: "us-east-1",
-			UserIdentity: UserIdentity{Type: IdentityIAMUser, UserName: "alice", AccessKeyID: "AKALICE"},
+			UserIdentity:      UserIdentity{Type: IdentityIAMUser, UserName: "alice", AccessKeyID: "AKALICE"},
 			RequestParameters: map[string]any{"Name": fmt.Sprintf("/app/p%02d", i), "WithDecryption": i%2 == 0},
 			ResponseElements:  map[string]any{"Parameter": map[string]any{"Value": secret}}, ReadOnly: true}
 		if i%3 == 0 {
