@@ -2,10 +2,14 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/paramstore/paramstore/internal/audit"
+	"github.com/paramstore/paramstore/internal/auth"
 	"github.com/paramstore/paramstore/internal/console"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/sigv4"
@@ -44,17 +48,44 @@ func consolePrincipal(r *http.Request) (console.Principal, bool) {
 }
 
 // checkSecret verifies console sign-in credentials as a signed request
-// would be verified, and returns when they expire.
-func (h *Handler) checkSecret(ctx context.Context, keyID, secret, token, region string) (time.Time, error) {
-	if !h.cfg.Auth.AcceptsRegion(region) {
-		return time.Time{}, ssm.NewError(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '"+region+"'. ")
+// would be verified, and returns when they expire. Each sign-in, accepted
+// or refused, leaves a ConsoleLogin record in the audit trail (as
+// CloudTrail records console sign-ins), which names the key, never its
+// secret; an accepted sign-in the trail cannot record is refused.
+func (h *Handler) checkSecret(r *http.Request, keyID, secret, token, region string) (time.Time, error) {
+	var id *auth.Identity
+	var expires time.Time
+	var err error
+	switch {
+	case !h.cfg.Auth.AcceptsRegion(region):
+		err = ssm.NewError(sigv4.CodeInvalidSignature, "Credential should be scoped to a valid region, not '"+region+"'. ")
+	case h.cfg.NoAuth:
+	default:
+		id, expires, err = h.cfg.Auth.CheckSecret(r.Context(), keyID, secret, token)
 	}
-	if h.cfg.NoAuth {
-		return time.Time{}, nil
-	}
-	_, expires, err := h.cfg.Auth.CheckSecret(ctx, keyID, secret, token)
+	var e *ssm.Error
 	if err != nil {
-		return time.Time{}, toSSMError(err)
+		e = toSSMError(err)
+	}
+	if h.cfg.Audit != nil {
+		rec := audit.Record{EventTime: h.cfg.Now(), EventName: "ConsoleLogin", AWSRegion: region, SourceIPAddress: sourceIP(r),
+			UserAgent: console.UserAgent + " " + r.UserAgent(), RequestID: uuid.NewString(), RecipientAccountID: h.cfg.Account,
+			RequestParameters: map[string]string{"AccessKeyId": keyID}, Keep: adminAuditKeep,
+			UserIdentity: audit.UserIdentity{Type: audit.IdentityAnonymous, AccessKeyID: keyID}}
+		if id != nil {
+			rec.UserIdentity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
+				AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
+		}
+		if e != nil {
+			rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()
+		}
+		if aerr := h.cfg.Audit.Log(r.Context(), rec, audit.Buffered); aerr != nil && e == nil {
+			h.log.Error("console sign-in refused: its audit record", "access_key_id", keyID, "error", aerr)
+			return time.Time{}, ssm.Wrap(fmt.Errorf("api: console sign-in of %s: audit record: %w", keyID, aerr))
+		}
+	}
+	if e != nil {
+		return time.Time{}, e
 	}
 	return expires, nil
 }

@@ -88,7 +88,8 @@ type Config struct {
 	// CheckSecret verifies sign-in credentials and the region, and returns
 	// when temporary credentials expire (zero for a long-term key). A
 	// refusal is an *ssm.Error. Required.
-	CheckSecret func(ctx context.Context, accessKeyID, secret, sessionToken, region string) (time.Time, error)
+	// r is the sign-in request (its source and user agent).
+	CheckSecret func(r *http.Request, accessKeyID, secret, sessionToken, region string) (time.Time, error)
 	// SessionFile persists the session table; "" keeps it in memory.
 	SessionFile string
 	// MaxSessions bounds the table; 0 means DefaultMaxSessions.
@@ -101,7 +102,7 @@ type Config struct {
 // Handler serves /console/.
 type Handler struct {
 	serve    func(w http.ResponseWriter, r *http.Request, p Principal)
-	check    func(ctx context.Context, accessKeyID, secret, sessionToken, region string) (time.Time, error)
+	check    func(r *http.Request, accessKeyID, secret, sessionToken, region string) (time.Time, error)
 	now      func() time.Time
 	log      *slog.Logger
 	static   http.Handler
@@ -215,7 +216,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	if in.Region == "" {
 		in.Region = "us-east-1"
 	}
-	credsExpire, err := h.check(r.Context(), in.AccessKeyID, in.SecretAccessKey, in.SessionToken, in.Region)
+	credsExpire, err := h.check(r, in.AccessKeyID, in.SecretAccessKey, in.SessionToken, in.Region)
 	if err != nil {
 		var e *ssm.Error
 		if !errors.As(err, &e) || e.HTTPStatus() >= 500 {

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -29,7 +28,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request, p Principal) {
 	w.Write([]byte(`{"Parameters":[]}`))
 }
 
-func (f *fakeAPI) check(_ context.Context, key, secret, token, region string) (time.Time, error) {
+func (f *fakeAPI) check(_ *http.Request, key, secret, token, region string) (time.Time, error) {
 	switch {
 	case key == "AKGOOD" && secret == "s":
 		return time.Time{}, nil

@@ -255,6 +255,17 @@ func TestConsoleBrowser(t *testing.T) {
 		step(t, ctx, "sign in from the keyboard", clearValue("akid"), clearValue("secret"),
 			chromedp.Focus(chromedp.ID("akid")), chromedp.KeyEvent(creds.ID+kb.Tab+creds.Secret+kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS(`#tree button[data-name="/app/db/password"]`)))
+		// Both sign-ins are in the audit trail, without the secret.
+		for _, want := range []string{`"eventName":"ConsoleLogin"`, `"errorCode":"UnrecognizedClientException"`} {
+			line, err := srv.WaitLine(want, 30*time.Second)
+			if err != nil {
+				t.Fatalf("no ConsoleLogin record with %s: %v", want, err)
+			}
+			if !strings.Contains(line, `"ConsoleLogin"`) || !strings.Contains(line, `"userAgent":"paramstore-console/1`) ||
+				!strings.Contains(line, creds.ID) || strings.Contains(line, creds.Secret) {
+				t.Errorf("sign-in record: got %s, want a ConsoleLogin of %s from the console, without the secret", line, creds.ID)
+			}
+		}
 		text := textOf(t, ctx, "#tree")
 		for _, want := range []string{"app/", "db/", "url", "password", "dev/", "flag"} {
 			if !strings.Contains(text, want) {
