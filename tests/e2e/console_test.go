@@ -59,14 +59,21 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// screenshot writes the page to $CONSOLE_SCREENSHOTS/name.png when that
-// directory is set (the README's pictures come from there).
+// screenshotDir is where screenshot writes: $CONSOLE_SCREENSHOTS (the
+// README's pictures come from CONSOLE_SCREENSHOTS=$PWD/docs/console), else
+// paramstore-console-screenshots in the temporary directory, kept after the
+// test as its artifacts.
+func screenshotDir() string {
+	if dir := os.Getenv("CONSOLE_SCREENSHOTS"); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "paramstore-console-screenshots")
+}
+
+// screenshot writes the page to name.png in screenshotDir.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("CONSOLE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
+	dir := screenshotDir()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
@@ -237,6 +244,7 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 
 	ctx := browser(t)
+	t.Cleanup(func() { t.Logf("screenshots of the console's screens: %s", screenshotDir()) })
 	step(t, ctx, "watch layout shifts", onNewDocument(clsObserver))
 	url := srv.URL() + "/console/"
 	whole := t
