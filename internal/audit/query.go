@@ -19,7 +19,8 @@ import (
 
 // Files returns the files of the trail whose current file is path, oldest
 // first. It is the one place that knows which files make a trail: rotated
-// files are added here.
+// files are added here (a compressed one also needs eachLineBackward to
+// read it through a decompressor).
 func Files(path string) ([]string, error) {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
