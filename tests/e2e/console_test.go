@@ -405,9 +405,8 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("audit record of the reveal: got %s, want a console GetParameter of /app/db/password without the value", line)
 		}
 		// The audit screen shows it: newest first, filtered.
-		step(t, ctx, "audit screen", chromedp.Click(chromedp.CSS(`#tabs button[data-screen="audit"]`)),
-			chromedp.SetValue(chromedp.ID("a-name"), "/app/db/password"), chromedp.SetValue(chromedp.ID("a-op"), "GetParameter"),
-			chromedp.Click(chromedp.ID("a-search")),
+		step(t, ctx, "audit screen", chromedp.SetValue(chromedp.ID("a-name"), "/app/db/password"), chromedp.SetValue(chromedp.ID("a-op"), "GetParameter"),
+			chromedp.Click(chromedp.CSS(`#tabs button[data-screen="audit"]`)),
 			visible(`//table[@id="events"]//tr[td[2]="GetParameter" and td[4]="/app/db/password" and td[5]="yes" and starts-with(td[7], "paramstore-console/1")]`))
 		if body := textOf(t, ctx, "#events"); strings.Contains(body, secret) || strings.Contains(body, "hmac-sha256") {
 			t.Errorf("audit screen shows a value: %s", body)
@@ -416,6 +415,9 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("operation filter: got rows of %q, want GetParameter only", ops)
 		}
 		screenshot(t, ctx, "audit")
+		step(t, ctx, "another operation", chromedp.SetValue(chromedp.ID("a-op"), "PutParameter"), chromedp.Click(chromedp.ID("a-search")),
+			visible(`//table[@id="events"]//tr[td[2]="PutParameter" and td[4]="/app/db/password"]`),
+			chromedp.WaitNotPresent(chromedp.Search(`//table[@id="events"]//tr[td[2]="GetParameter"]`)))
 		step(t, ctx, "back to the parameters", chromedp.Click(chromedp.CSS(`#tabs button[data-screen="browse"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#tree button[data-name="/app/db/url"]`)))
 	})

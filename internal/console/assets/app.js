@@ -147,26 +147,31 @@
     return f;
   }
 
+  let treeGen = 0; // only the latest listing may fill the tree
   async function loadTree() {
+    const gen = ++treeGen;
     $("tree-error").textContent = "";
+    let list = [], labelled = null;
     try {
       const input = { MaxResults: 50 };
       const f = filterInput();
       if (f.length) input.ParameterFilters = f;
-      const list = await pages("DescribeParameters", input, "Parameters");
-      shown = null;
+      list = await pages("DescribeParameters", input, "Parameters");
       const label = $("f-label").value.trim();
       if (label) {
         // DescribeParameters has no Label filter; GetParametersByPath does.
-        const labelled = await pages("GetParametersByPath", { Path: "/", Recursive: true, WithDecryption: false, MaxResults: 10,
+        const found = await pages("GetParametersByPath", { Path: "/", Recursive: true, WithDecryption: false, MaxResults: 10,
           ParameterFilters: [{ Key: "Label", Option: "Equals", Values: [label] }] }, "Parameters");
-        shown = new Set(labelled.map((p) => p.Name));
+        labelled = new Set(found.map((p) => p.Name));
       }
-      params = list.sort((a, b) => a.Name.localeCompare(b.Name));
     } catch (err) {
+      if (gen !== treeGen) return;
       if (!expired(err)) $("tree-error").textContent = err.message;
-      params = [];
+      list = [];
     }
+    if (gen !== treeGen) return;
+    shown = labelled;
+    params = list.sort((a, b) => a.Name.localeCompare(b.Name));
     renderTree();
   }
   $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadTree(); });
@@ -630,7 +635,9 @@
   }
 
   let auditToken = "";
+  let auditGen = 0; // only the latest search may fill the table
   async function loadAudit(more) {
+    const gen = ++auditGen;
     $("audit-error").textContent = "";
     const body = $("events").tBodies[0];
     const input = { MaxResults: 50 };
@@ -640,6 +647,7 @@
     if (more && auditToken) input.NextToken = auditToken;
     try {
       const out = await call("LookupAuditEvents", input);
+      if (gen !== auditGen) return;
       if (!more) body.textContent = "";
       for (const e of out.Events || []) {
         const tr = row(body, [e.EventTime.replace("T", " ").replace(/\.\d+Z$/, "Z"), e.EventName, e.UserName || e.Arn || e.AccessKeyId || "",
@@ -649,6 +657,7 @@
       auditToken = out.NextToken || "";
       $("a-more").hidden = !auditToken;
     } catch (err) {
+      if (gen !== auditGen) return;
       if (!more) body.textContent = "";
       if (!expired(err)) $("audit-error").textContent = err.message;
     }
