@@ -92,6 +92,9 @@ type Config struct {
 	CheckSecret func(r *http.Request, accessKeyID, secret, sessionToken, region string) (time.Time, error)
 	// SessionFile persists the session table; "" keeps it in memory.
 	SessionFile string
+	// PeerClient reads the members' /readyz for the cluster screen; nil
+	// means a client with a 3-second timeout.
+	PeerClient *http.Client
 	// MaxSessions bounds the table; 0 means DefaultMaxSessions.
 	MaxSessions int
 	// Now is the clock of sessions; nil means time.Now.
@@ -108,6 +111,7 @@ type Handler struct {
 	static   http.Handler
 	mux      *http.ServeMux
 	sessions *sessions
+	peers    *http.Client
 }
 
 // New returns the console handler. A session file that cannot be read is
@@ -134,7 +138,10 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		cfg.Logger.Error("console sessions not restored: everyone signs in again", "path", cfg.SessionFile, "error", err)
 	}
-	h := &Handler{serve: cfg.Serve, check: cfg.CheckSecret, now: cfg.Now, log: cfg.Logger, sessions: table,
+	if cfg.PeerClient == nil {
+		cfg.PeerClient = &http.Client{Timeout: 3 * time.Second}
+	}
+	h := &Handler{serve: cfg.Serve, check: cfg.CheckSecret, now: cfg.Now, log: cfg.Logger, sessions: table, peers: cfg.PeerClient,
 		static: http.StripPrefix("/console/", http.FileServerFS(sub))}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /console/", h.serveStatic)
@@ -143,6 +150,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("POST /console/api/signout", h.signout)
 	h.mux.HandleFunc("POST /console/api/call", h.call)
 	h.mux.HandleFunc("POST /console/api/incident-report", h.incidentReport)
+	h.mux.HandleFunc("POST /console/api/cluster", h.cluster)
 	return h, nil
 }
 

@@ -495,7 +495,7 @@ func TestConsoleBrowser(t *testing.T) {
 
 	phase("HealthScreens", func(t *testing.T) {
 		step(t, ctx, "cluster", chromedp.Click(chromedp.CSS(`#tabs button[data-screen="cluster"]`)),
-			visible(`//dl[@id="node-status"]/dd[.="ready (200)"]`), visible(`//table[@id="nodes"]//td[.="leader"]`))
+			visible(`//dl[@id="node-status"]/dd[.="ready (200)"]`), visible(`//table[@id="nodes"]//tr[@data-ready="true" and td[5]="leader" and td[7]="Leader"]`))
 		for _, want := range []string{"Leader", "Commit index", "Applied index", "Staleness (s)", "Leader"} {
 			if !strings.Contains(textOf(t, ctx, "#node-status"), want) {
 				t.Errorf("cluster screen: no %q in %q", want, textOf(t, ctx, "#node-status"))

@@ -566,9 +566,19 @@
     }
     const body = $("nodes").tBodies[0];
     try {
-      const out = await call("ListNodes");
+      // The members (ListNodes) with each one's own /readyz, read by the server.
+      const out = await api("cluster");
       body.textContent = "";
-      for (const m of out.Members || []) row(body, [m.NodeId, m.RaftAddress, m.ApiAddress || "", m.Suffrage, m.Leader ? "leader" : ""]);
+      for (const m of out.Members || []) {
+        const st = m.Status || {};
+        const ready = document.createElement("span");
+        ready.textContent = m.Ready ? "ready" : (m.Error || "not ready");
+        ready.className = m.Ready ? "state-ok" : "state-bad";
+        const tr = row(body, [m.NodeId, m.RaftAddress, m.ApiAddress || "", m.Suffrage, m.Leader ? "leader" : "", ready, st.state || "",
+          st.commit_index, st.applied_index, st.staleness_seconds]);
+        tr.dataset.node = m.NodeId;
+        tr.dataset.ready = String(m.Ready);
+      }
     } catch (err) {
       body.textContent = "";
       if (!expired(err)) $("cluster-error").textContent = err.message;
