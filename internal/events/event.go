@@ -32,6 +32,10 @@ type Event struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// IncidentSource is the source of incident events: they are Paramstore's
+// own, not an AWS service's.
+const IncidentSource = "paramstore"
+
 // ChangeDetail is the detail of "Parameter Store Change".
 type ChangeDetail struct {
 	Operation   string `json:"operation"`
@@ -77,6 +81,13 @@ func itoa(v int64) string {
 // parameter value: the outbox never holds one.
 func Render(ev *store.Event) ([]byte, error) {
 	t := tenancyOf(ev.Tenancy)
+	if ev.Kind == store.KindIncident {
+		// The detail was rendered by the server that recorded the
+		// incident (incident.Detail): counts and words, never a value.
+		return json.Marshal(Event{Version: "0", ID: ev.ID, DetailType: store.KindIncident, Source: IncidentSource,
+			Account: t.Account, Time: time.UnixMilli(ev.Time).UTC().Format(time.RFC3339), Region: t.Region,
+			Resources: []string{}, Detail: ev.Detail})
+	}
 	var detail any
 	switch ev.Kind {
 	case store.KindPolicy:

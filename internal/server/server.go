@@ -478,7 +478,7 @@ func (s *Server) openIncidents(context.Context) error {
 	if s.cfg.Dev {
 		dir = "" // ephemeral, like the store
 	}
-	mon, err := newIncidentMonitor(s.node, dir, auditFailing, s.log)
+	mon, err := newIncidentMonitor(s.node, dir, s.cfg.Account+":"+s.cfg.DefaultRegion, auditFailing, s.log)
 	if err != nil {
 		return err
 	}
@@ -604,7 +604,7 @@ func (s *Server) serve(context.Context) error {
 	}
 	s.ln, s.tls = ln, tlsConfig != nil
 	s.http = &http.Server{
-		Handler:           stallGuard(s.handler, s.cfg.SnapshotStallTimeout),
+		Handler:           stallGuard(s.incidents.calls.wrap(s.handler), s.cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
