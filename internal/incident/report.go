@@ -22,13 +22,20 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 	}
 	fmt.Fprintf(&b, "# Incident %s\n\n", inc.ID)
 	fmt.Fprintf(&b, "## Summary\n\n")
+	by := inc.Source
+	if inc.Node != "" {
+		by += " node " + inc.Node
+	}
 	fmt.Fprintf(&b, "- Recorded by: %s\n- Kind: %s\n- Started: %s\n- Ended: %s\n- Duration: %s\n\n",
-		inc.Source, inc.Kind, inc.Started.UTC().Format(time.RFC3339), state, inc.Duration(now).Round(time.Millisecond))
+		by, inc.Kind, inc.Started.UTC().Format(time.RFC3339), state, inc.Duration(now).Round(time.Millisecond))
 	im := inc.Impact
 	fmt.Fprintf(&b, "## Impact\n\n")
 	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| requests during the incident | %d |\n", im.Requests)
 	fmt.Fprintf(&b, "| failed | %d |\n", im.Failed)
+	if inc.Source == SourceServer {
+		fmt.Fprintf(&b, "| throttled | %d |\n", im.Throttled)
+	}
 	fmt.Fprintf(&b, "| served stale | %d |\n", im.ServedStale)
 	fmt.Fprintf(&b, "| max staleness | %.1fs |\n", im.MaxStalenessSeconds)
 	if im.Requests > 0 {
