@@ -39,7 +39,8 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 	fmt.Fprintf(&b, "| served stale | %d |\n", im.ServedStale)
 	fmt.Fprintf(&b, "| max staleness | %.1fs |\n", im.MaxStalenessSeconds)
 	if im.Requests > 0 {
-		fmt.Fprintf(&b, "| success rate | %.2f%% |\n", 100*float64(im.Requests-im.Failed)/float64(im.Requests))
+		// Throttled calls are refused too, if not failed.
+		fmt.Fprintf(&b, "| success rate | %.2f%% |\n", 100*float64(im.Requests-im.Failed-im.Throttled)/float64(im.Requests))
 	}
 	b.WriteString("\n")
 	if len(im.Parameters) > 0 {

@@ -78,7 +78,9 @@ type countsAt struct {
 
 func newIncidentMonitor(node *raftstore.Node, dataDir, tenancy string, auditFailing func() error, log *slog.Logger) (*incidentMonitor, error) {
 	m := &incidentMonitor{node: node, log: log, auditFailing: auditFailing, tenancy: tenancy, calls: &callCounts{},
-		peerSince: map[string]time.Time{}, peersOpen: map[string]bool{}, storageOpen: map[string]string{}}
+		peerSince: map[string]time.Time{}, peersOpen: map[string]bool{}, storageOpen: map[string]string{},
+		// Nothing was counted before the monitor started.
+		history: []countsAt{{t: time.Now()}}}
 	var st incident.Store
 	if dataDir != "" {
 		st = incident.FileStore{Path: filepath.Join(dataDir, "incidents.json")}
@@ -281,15 +283,27 @@ func (m *incidentMonitor) pollStorage() {
 }
 
 // pollStorm opens a throttling incident when the throttle refused
-// stormThreshold calls or more over the last stormWindow.
+// stormThreshold calls or more over the last stormWindow. The incident
+// starts at the last poll before the refusals began, so its impact counts
+// the storm from its start.
 func (m *incidentMonitor) pollStorm(now time.Time) {
-	base := m.countsAt(now.Add(-stormWindow))
+	base, began := m.countsAt(now.Add(-stormWindow)), now
 	cur := m.calls.load()
 	throttled, requests := cur.throttled-base.throttled, cur.requests-base.requests
 	switch {
 	case !m.storm && throttled >= stormThreshold:
 		m.storm = true
-		m.begin(time.Time{}, incident.KindThrottling, fmt.Sprintf("throttling storm: %d of %d calls refused with ThrottlingException in the last %s",
+		m.mu.Lock()
+		for _, h := range m.history {
+			if h.c.throttled > base.throttled {
+				break
+			}
+			if !h.t.Before(now.Add(-stormWindow)) {
+				began = h.t
+			}
+		}
+		m.mu.Unlock()
+		m.begin(began, incident.KindThrottling, fmt.Sprintf("throttling storm: %d of %d calls refused with ThrottlingException in the last %s",
 			throttled, requests, stormWindow))
 	case m.storm && throttled < stormThreshold/2:
 		m.storm = false

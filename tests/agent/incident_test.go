@@ -20,6 +20,7 @@ type incidentJSON struct {
 	Impact  struct {
 		Requests            int64    `json:"requests"`
 		Failed              int64    `json:"failed"`
+		Throttled           int64    `json:"throttled"`
 		ServedStale         int64    `json:"served_stale"`
 		MaxStalenessSeconds float64  `json:"max_staleness_seconds"`
 		Parameters          []string `json:"parameters"`
