@@ -561,6 +561,27 @@ func (s *Server) registry() *prometheus.Registry {
 			Name: "paramstore_raft_applied_index",
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_last_snapshot_timestamp_seconds",
+			Help: "When this node took or received its last raft snapshot (Unix seconds; 0 before the first).",
+		}, func() float64 {
+			if t := node.Snapshots().LastTime; !t.IsZero() {
+				return float64(t.UnixMilli()) / 1000
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_log_entries_since_snapshot",
+			Help: "Raft log entries after the last snapshot; raft snapshots past --snapshot-threshold, so far more means snapshots fail.",
+		}, func() float64 { return float64(node.Snapshots().EntriesSince) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_snapshot_threshold",
+			Help: "--snapshot-threshold: the log entries between snapshots.",
+		}, func() float64 { return float64(node.Snapshots().Threshold) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "paramstore_storage_errors_total",
+			Help: "Failed writes of the raft log or the state machine on this node (a full or failing disk).",
+		}, func() float64 { return float64(node.Storage().Errors) }),
 	)
 	if s.dispatcher != nil {
 		reg.MustRegister(s.dispatcher.Collectors()...)

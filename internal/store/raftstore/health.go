@@ -3,6 +3,8 @@ package raftstore
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -220,4 +222,36 @@ func storageFaultError(class string) (error, error) {
 		return nil, fmt.Errorf("raftstore: fault storage %q: want ENOSPC or EIO", class)
 	}
 	return fmt.Errorf("raftstore: fault injection: write raft.db: %w", errno), nil
+}
+
+// SnapshotStatus is how far the log has grown since the last snapshot.
+type SnapshotStatus struct {
+	// LastTime is when the last snapshot was taken (zero: none yet).
+	LastTime time.Time
+	// EntriesSince is the log entries after the last snapshot: raft takes
+	// one past Config.SnapshotThreshold, so many more mean snapshots fail.
+	EntriesSince uint64
+	// Threshold is Config.SnapshotThreshold.
+	Threshold uint64
+}
+
+// Snapshots reports the snapshot status of the node.
+func (n *Node) Snapshots() SnapshotStatus {
+	st := SnapshotStatus{Threshold: n.cfg.SnapshotThreshold}
+	stats := n.raft.Stats()
+	last, _ := strconv.ParseUint(stats["last_log_index"], 10, 64)
+	snap, _ := strconv.ParseUint(stats["last_snapshot_index"], 10, 64)
+	if last > snap {
+		st.EntriesSince = last - snap
+	}
+	if n.snaps != nil {
+		if metas, err := n.snaps.List(); err == nil && len(metas) > 0 {
+			// raft's file snapshot store names a snapshot term-index-msec.
+			parts := strings.Split(metas[0].ID, "-")
+			if ms, err := strconv.ParseInt(parts[len(parts)-1], 10, 64); err == nil && len(parts) == 3 {
+				st.LastTime = time.UnixMilli(ms)
+			}
+		}
+	}
+	return st
 }

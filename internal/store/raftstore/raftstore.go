@@ -155,6 +155,8 @@ type Node struct {
 	// (with Bind); storageFault is the injected error of log writes.
 	faults       *faultStream
 	storageFault atomic.Pointer[error]
+	// snaps is the snapshot store (Snapshots reads it).
+	snaps raft.SnapshotStore
 	// peers and storage are what the server's incidents watch (health.go).
 	peers   peerHealth
 	storage storageWatch
@@ -265,6 +267,7 @@ func (n *Node) start() error {
 		return err
 	}
 	n.logs = logs
+	n.snaps = snaps
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
