@@ -56,7 +56,8 @@ type Impact struct {
 	MaxStalenessSeconds float64 `json:"max_staleness_seconds"`
 	// FromCache is the reads answered from a fresh cached value (no
 	// upstream needed); FromDisk the entries the cache restored from disk
-	// at start; FromBundle the reads answered from a bundle.
+	// at start; FromBundle the reads answered from a bundle (counted in
+	// ServedStale too: a bundle's values are stale).
 	FromCache  int64 `json:"from_cache"`
 	FromDisk   int64 `json:"from_disk"`
 	FromBundle int64 `json:"from_bundle"`

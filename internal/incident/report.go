@@ -59,7 +59,8 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 	b.WriteString("\n## What kept applications running\n\n")
 	if inc.Source == SourceAgent {
 		fmt.Fprintf(&b, "- %d reads answered from fresh cached values\n", im.FromCache)
-		fmt.Fprintf(&b, "- %d reads answered with stale cached values (stale-if-error)\n", im.ServedStale)
+		// ServedStale counts the bundle's answers too (they are stale).
+		fmt.Fprintf(&b, "- %d reads answered with stale cached values (stale-if-error)\n", im.ServedStale-im.FromBundle)
 		fmt.Fprintf(&b, "- %d cache entries restored from disk at start\n", im.FromDisk)
 		fmt.Fprintf(&b, "- %d reads answered from a bundle\n", im.FromBundle)
 		fmt.Fprintf(&b, "- %d reads failed\n\n", im.Failed)

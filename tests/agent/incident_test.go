@@ -21,6 +21,7 @@ type incidentJSON struct {
 		Requests            int64    `json:"requests"`
 		Failed              int64    `json:"failed"`
 		Throttled           int64    `json:"throttled"`
+		FromBundle          int64    `json:"from_bundle"`
 		ServedStale         int64    `json:"served_stale"`
 		MaxStalenessSeconds float64  `json:"max_staleness_seconds"`
 		Parameters          []string `json:"parameters"`
