@@ -84,7 +84,7 @@ func newDrillCmd(stdout io.Writer) *cobra.Command {
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long the agent is cut off")
 	f.StringArrayVar(&o.require, "require", nil, "a parameter to read through the agent the whole time (repeatable)")
 	f.DurationVar(&o.recover, "recovery-timeout", time.Minute, "how long to wait for fresh values after the restore")
-	f.StringVar(&scenarioFile, "scenario", "", "a YAML file of chained steps (server faults, agent faults, commands such as an agent restart, waits) run instead of the single blackhole of --duration; see docs/runbook.md")
+	f.StringVar(&scenarioFile, "scenario", "", "a YAML file of chained steps (server faults, agent faults, commands such as an agent restart, waits) run instead of the single blackhole of --duration (README: Operating it)")
 	f.StringVar(&o.local.credentialsFile, "credentials-file", "", "AWS shared credentials file to sign the server's fault calls (scenario server steps)")
 	f.StringVar(&o.local.profile, "profile", "", "profile of the AWS shared credentials (scenario server steps)")
 	f.StringVar(&o.local.region, "region", "us-east-1", "region to sign for (scenario server steps)")
@@ -112,7 +112,11 @@ func (r *drillReport) write(w io.Writer) {
 		verdict = "PASS"
 	}
 	fmt.Fprintf(w, "# Drill: %s\n\n", verdict)
-	fmt.Fprintf(w, "- started %s; upstreams cut off at %s for %s\n", r.start.UTC().Format(time.RFC3339),
+	what := "upstreams cut off"
+	if len(r.steps) > 0 {
+		what = fmt.Sprintf("scenario of %d steps ran", len(r.steps))
+	}
+	fmt.Fprintf(w, "- started %s; %s at %s for %s\n", r.start.UTC().Format(time.RFC3339), what,
 		r.cut.UTC().Format("15:04:05.000"), r.restored.Sub(r.cut).Round(time.Millisecond))
 	fmt.Fprintf(w, "- reads attempted: %d, succeeded: %d (%.2f%%), served stale: %d, failed: %d\n",
 		r.attempts, r.ok, pct(r.ok, r.attempts), r.stale, r.failed)
