@@ -8,29 +8,17 @@
 package events
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
+	"github.com/paramstore/paramstore/internal/webhook"
 )
 
 // Event is the EventBridge envelope.
-type Event struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
+type Event = webhook.Event
 
 // IncidentSource is the source of incident events: they are Paramstore's
 // own, not an AWS service's.
@@ -118,15 +106,8 @@ func Render(ev *store.Event) ([]byte, error) {
 	})
 }
 
-// Sign returns the X-Paramstore-Signature value of body: "sha256=" and the
-// hex HMAC-SHA256 of the body with the subscription's secret.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
+// Sign returns the X-Paramstore-Signature value of body (webhook.Sign).
+func Sign(secret, body []byte) string { return webhook.Sign(secret, body) }
 
-// Verify checks a signature header in constant time: what a receiver does.
-func Verify(secret, body []byte, header string) bool {
-	return hmac.Equal([]byte(header), []byte(Sign(secret, body)))
-}
+// Verify checks a signature header in constant time (webhook.Verify).
+func Verify(secret, body []byte, header string) bool { return webhook.Verify(secret, body, header) }
