@@ -44,16 +44,6 @@ func (c *cluster) listIncidents(t *testing.T, n *node) ([]clusterIncident, error
 	return list.Incidents, err
 }
 
-func quorumIncidents(incs []clusterIncident) []clusterIncident {
-	var out []clusterIncident
-	for _, inc := range incs {
-		if inc.Kind == "quorum-lost" {
-			out = append(out, inc)
-		}
-	}
-	return out
-}
-
 // TestQuorumLossIncident: a 3-node cluster loses two nodes, so quorum, and
 // regains them: the survivor records one incident with both ends, and once
 // the cluster writes again every node lists it (it is replicated state).
@@ -63,33 +53,19 @@ func TestQuorumLossIncident(t *testing.T) {
 	others := c.others(l)
 	others[0].kill()
 	others[1].kill()
-	poll := func(what string, n *node, cond func([]clusterIncident) bool) []clusterIncident {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			incs, err := c.listIncidents(t, n)
-			if err == nil && cond(incs) {
-				return incs
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s on %s: not true after 60s (last: %v, %+v)", what, n.id, err, incs)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	poll("an open quorum-lost incident", l, func(incs []clusterIncident) bool {
-		q := quorumIncidents(incs)
+	c.pollIncidents(t, "an open quorum-lost incident", l, func(incs []clusterIncident) bool {
+		q := ofKind(incs, "quorum-lost")
 		return len(q) == 1 && q[0].Ended == nil
 	})
 	others[0].start()
 	others[1].start()
 	c.leader(60 * time.Second)
 	for _, n := range c.nodes {
-		incs := poll("the ended incident, replicated", n, func(incs []clusterIncident) bool {
-			q := quorumIncidents(incs)
+		incs := c.pollIncidents(t, "the ended incident, replicated", n, func(incs []clusterIncident) bool {
+			q := ofKind(incs, "quorum-lost")
 			return len(q) == 1 && q[0].Ended != nil
 		})
-		inc := quorumIncidents(incs)[0]
+		inc := ofKind(incs, "quorum-lost")[0]
 		if inc.Source != "server" || !inc.Ended.After(inc.Started) || len(inc.Timeline) < 3 {
 			t.Errorf("%s: incident %+v", n.id, inc)
 		}
@@ -103,7 +79,7 @@ func TestQuorumLossIncident(t *testing.T) {
 			}
 		}
 	}
-	out, err := testproc.Command(t, "incidents", "report", quorumIncidents(poll("list", c.nodes[2], func([]clusterIncident) bool { return true }))[0].ID,
+	out, err := testproc.Command(t, "incidents", "report", ofKind(c.pollIncidents(t, "list", c.nodes[2], func([]clusterIncident) bool { return true }), "quorum-lost")[0].ID,
 		"--endpoint", c.nodes[2].endpoint(), "--credentials-file", filepath.Join(c.nodes[0].dataDir, "root-credentials")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "## Timeline") {
 		t.Fatalf("incidents report: %v\n%s", err, out)
