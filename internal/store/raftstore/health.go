@@ -153,8 +153,9 @@ func (s *storageWatch) record(where string, err error) {
 }
 
 // Storage reports the node's storage health.
-func (n *Node) Storage() StorageHealth {
-	s := &n.storage
+func (n *Node) Storage() StorageHealth { return n.storage.snapshot() }
+
+func (s *storageWatch) snapshot() StorageHealth {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := StorageHealth{Errors: s.errors}
