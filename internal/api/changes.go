@@ -1,17 +1,26 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
+	"bytes"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 )
+
+// answerWriteTimeout bounds the write of a change-stream answer: a client
+// that does not take a page in that time loses its connection, and stalls
+// nobody else.
+const answerWriteTimeout = 10 * time.Second
 
 // changes serves the change stream that agents follow:
 //
@@ -22,12 +31,22 @@ import (
 // "Reset"} at once when there are changes to parameters below path after
 // index since, else after up to wait seconds (at most 60). since 0 returns
 // the current index.
+//
+// A long poll that has to wait is parked in the change hub
+// (service.Hub). Over HTTP/1.x on a listener from Listener, its connection
+// is taken from net/http (hijacked) while it waits: it holds no goroutine
+// and no buffers, only its socket and a small record in the hub's index.
+// The hub's answer is written straight to the socket and the connection
+// handed back to the HTTP server for the client's next request.
 func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	c := &call{reqID: uuid.NewString(), op: "Changes", start: h.cfg.Now()}
 	w.Header().Set("x-amzn-RequestId", c.reqID)
 	fail := func(e *ssm.Error) {
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
+		if e.Code == ssm.CodeServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		w.WriteHeader(e.HTTPStatus())
 		w.Write(errorBody(e))
 		h.metrics.observe(c.op, e.HTTPStatus(), e.Code, h.cfg.Now().Sub(c.start))
@@ -67,28 +86,239 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 			fail(ssm.ErrValidation("wait must be a number of seconds"))
 			return
 		}
-		wait = time.Duration(secs * float64(time.Second))
+		wait = time.Duration(min(secs, service.MaxChangesWait.Seconds()) * float64(time.Second))
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stopping:
-			cancel()
-		case <-ctx.Done():
+	if h.hub == nil || since == 0 || wait <= 0 {
+		wait = 0
+	}
+	write := func(p *service.Page) {
+		if p.Err != nil {
+			e := service.AWSError(p.Err)
+			logFailure(h.log, c.reqID, c.op, e)
+			fail(e)
+			return
 		}
-	}()
-	out, err := h.svc.Changes(ctx, caller, path, recursive, since, wait)
-	if err != nil && r.Context().Err() != nil {
-		return // the client went away during its long poll
+		// A client that stops reading holds only this request.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(p.JSON())
+		h.metrics.observe(c.op, http.StatusOK, "", h.cfg.Now().Sub(c.start))
 	}
-	if err != nil {
-		e := service.AWSError(err)
-		logFailure(h.log, c.reqID, c.op, e)
-		fail(e)
+	if wait == 0 {
+		out, err := h.svc.Changes(r.Context(), caller, path, recursive, since)
+		write(&service.Page{Out: out, Err: err})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
-	h.metrics.observe(c.op, http.StatusOK, "", h.cfg.Now().Sub(c.start))
+	if pc := h.park(w, r, c); pc != nil {
+		page, _, err := h.hub.Watch(r.Context(), caller, path, recursive, since, wait, pc.deliver)
+		if err != nil {
+			pc.deliver(&service.Page{Err: err})
+		} else if page != nil {
+			pc.deliver(page)
+		}
+		return
+	}
+	// HTTP/2, or a listener that cannot take connections back: wait here.
+	ch := make(chan *service.Page, 1)
+	page, watch, err := h.hub.Watch(r.Context(), caller, path, recursive, since, wait, func(p *service.Page) { ch <- p })
+	if err != nil {
+		write(&service.Page{Err: err})
+		return
+	}
+	if page == nil {
+		select {
+		case page = <-ch:
+		case <-r.Context().Done():
+			if h.hub.Cancel(watch) {
+				return // the client went away during its long poll
+			}
+			page = <-ch
+		}
+	}
+	write(page)
+}
+
+// parkedConn is a hijacked connection whose long poll waits in the hub.
+type parkedConn struct {
+	h     *Handler
+	c     *call
+	conn  net.Conn
+	close bool // the client asked to close after this answer
+}
+
+// park hijacks the request's connection, or returns nil when it cannot
+// (then the request waits in its handler).
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, c *call) *parkedConn {
+	if h.listener == nil || r.ProtoMajor != 1 {
+		return nil
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil
+	}
+	if n := rw.Reader.Buffered(); n > 0 {
+		// The client sent more (a pipelined request): keep it for the
+		// HTTP server, which reads it after the answer.
+		buf, _ := rw.Reader.Peek(n)
+		conn = &prefixConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(buf)), conn)}
+	}
+	return &parkedConn{h: h, c: c, conn: conn, close: r.Close || !r.ProtoAtLeast(1, 1)}
+}
+
+// deliver answers the long poll in a goroutine of its own, so that the hub
+// never waits for a client.
+func (pc *parkedConn) deliver(p *service.Page) { go pc.answer(p) }
+
+func (pc *parkedConn) answer(p *service.Page) {
+	h := pc.h
+	status, ctype, body, errType := http.StatusOK, "application/json", []byte(nil), ""
+	if p.Err != nil {
+		e := service.AWSError(p.Err)
+		logFailure(h.log, pc.c.reqID, pc.c.op, e)
+		status, ctype, body, errType = e.HTTPStatus(), contentType, errorBody(e), e.Code
+	} else {
+		body = p.JSON()
+	}
+	closing := pc.close || h.isStopping()
+	hdr := make([]byte, 0, 256)
+	hdr = append(hdr, "HTTP/1.1 "...)
+	hdr = strconv.AppendInt(hdr, int64(status), 10)
+	hdr = append(hdr, ' ')
+	hdr = append(hdr, http.StatusText(status)...)
+	hdr = append(hdr, "\r\nContent-Type: "...)
+	hdr = append(hdr, ctype...)
+	hdr = append(hdr, "\r\nX-Amzn-Requestid: "...)
+	hdr = append(hdr, pc.c.reqID...)
+	if errType != "" {
+		hdr = append(hdr, "\r\nX-Amzn-Errortype: "...)
+		hdr = append(hdr, errType...)
+		if errType == ssm.CodeServiceUnavailable {
+			hdr = append(hdr, "\r\nRetry-After: 1"...)
+		}
+	}
+	hdr = append(hdr, "\r\nDate: "...)
+	hdr = time.Now().UTC().AppendFormat(hdr, http.TimeFormat)
+	hdr = append(hdr, "\r\nContent-Length: "...)
+	hdr = strconv.AppendInt(hdr, int64(len(body)), 10)
+	if closing {
+		hdr = append(hdr, "\r\nConnection: close"...)
+	}
+	hdr = append(hdr, "\r\n\r\n"...)
+	pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+	bufs := net.Buffers{hdr, body}
+	_, err := bufs.WriteTo(pc.conn)
+	h.metrics.observe(pc.c.op, status, errType, h.cfg.Now().Sub(pc.c.start))
+	if err != nil || closing {
+		pc.conn.Close()
+		return
+	}
+	pc.conn.SetWriteDeadline(time.Time{})
+	h.listener.giveBack(pc.conn)
+}
+
+func (h *Handler) isStopping() bool {
+	select {
+	case <-h.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// prefixConn is a connection whose first bytes were read already.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Listener wraps the API's listener so that the connections of long polls
+// answered by the change hub return to the HTTP server (http.Server.Serve
+// it) for their next request. Without it long polls wait in their handler.
+func (h *Handler) Listener(ln net.Listener) net.Listener {
+	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{})}
+	go l.pump()
+	h.listener = l
+	return l
+}
+
+type acceptResult struct {
+	c   net.Conn
+	err error
+}
+
+// parkListener accepts new connections and connections given back.
+type parkListener struct {
+	net.Listener
+	back      chan net.Conn
+	accepted  chan acceptResult
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *parkListener) pump() {
+	for {
+		c, err := l.Listener.Accept()
+		select {
+		case l.accepted <- acceptResult{c, err}:
+		case <-l.closed:
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) && !isTemporary(err) {
+			return
+		}
+	}
+}
+
+// isTemporary reports an accept error worth retrying (EMFILE, ECONNABORTED...),
+// as http.Server does.
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func (l *parkListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.back:
+		return c, nil
+	case r := <-l.accepted:
+		return r.c, r.err
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *parkListener) Close() error {
+	err := net.ErrClosed
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		err = l.Listener.Close()
+	})
+	return err
+}
+
+// giveBack hands a connection to the HTTP server as if it were new.
+func (l *parkListener) giveBack(c net.Conn) {
+	select {
+	case l.back <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+// watchersCollector exports the hub's parked long polls.
+func watchersCollector(hub *service.Hub) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "paramstore_changes_watchers",
+		Help: "Change-stream long polls waiting on this node (bounded by --max-watchers).",
+	}, func() float64 { return float64(hub.Watchers()) })
 }
