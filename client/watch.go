@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -89,24 +90,39 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 	return out, nil
 }
 
-// follow reads the change stream until ctx is done, or returns errNoStream.
+// follow reads the change stream until ctx is done, or returns errNoStream
+// when no upstream has one. Watches start on a random upstream, so that a
+// fleet given the same nodes spreads over them, and move to the next one
+// when theirs fails, resuming from the index they reached: a change is
+// neither lost nor repeated (Reset only when the log was pruned past it).
+// The retry after a failure waits a random time, at least within
+// watchResumeJitter, so that the watchers of a node that died or refused
+// them (at its --max-watchers) do not all arrive elsewhere at once.
 func (c *Client) follow(ctx context.Context, path string, out chan<- Change) error {
 	var since uint64 // 0 until the current index is known
-	i, failures := 0, 0
+	failures := 0
+	i := rand.N(len(c.upstreams))
+	noStream := make([]bool, len(c.upstreams))
 	for ctx.Err() == nil {
 		u := c.upstreams[i]
-		if u.url == "" {
-			return errNoStream
-		}
 		// The first poll, and the first after a failure, returns at once:
 		// its answer tells that the server is back (see below).
 		wait := watchWait
 		if since == 0 || failures > 0 {
 			wait = 0
 		}
-		page, err := c.changes(ctx, u, path, since, wait)
+		var page changePage
+		err := errNoStream
+		if u.url != "" {
+			page, err = c.changes(ctx, u, path, since, wait)
+		}
 		if errors.Is(err, errNoStream) {
-			return err
+			noStream[i] = true
+			if !slices.Contains(noStream, false) {
+				return err
+			}
+			i = (i + 1) % len(c.upstreams)
+			continue
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -117,8 +133,13 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 				level = slog.LevelWarn
 			}
 			c.log.Log(ctx, level, "change stream failed", keyEndpoint, u.name(), keyPath, path, keyError, err)
-			i = (i + 1) % len(c.upstreams)
-			sleepCtx(ctx, c.backoff(failures, false))
+			for {
+				i = (i + 1) % len(c.upstreams)
+				if !noStream[i] {
+					break
+				}
+			}
+			sleepCtx(ctx, c.resumeBackoff(failures))
 			failures++
 			continue
 		}
@@ -141,6 +162,9 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 			}
 		}
 		for _, ch := range page.Changes {
+			if ch.Index != 0 && ch.Index <= since {
+				continue // seen already (a server that answered from further back)
+			}
 			c.refreshKeys(c.cache.expire(ch.Name, now))
 			if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
 				return ctx.Err()
@@ -151,6 +175,25 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		}
 	}
 	return ctx.Err()
+}
+
+// watchResumeJitter is the least window over which a watch's retry after
+// a failure is spread.
+const watchResumeJitter = time.Second
+
+// resumeBackoff is the wait before a watch's next attempt after failures
+// consecutive ones: full jitter over a window that starts at
+// watchResumeJitter and doubles up to max(MaxBackoff, watchResumeJitter).
+func (c *Client) resumeBackoff(failures int) time.Duration {
+	ceil := max(c.cfg.BaseBackoff, watchResumeJitter)
+	top := max(c.cfg.MaxBackoff, watchResumeJitter)
+	for range failures {
+		if ceil >= top {
+			break
+		}
+		ceil *= 2
+	}
+	return rand.N(min(ceil, top))
 }
 
 // changes makes one signed long poll of u's change stream.

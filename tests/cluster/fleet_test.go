@@ -216,6 +216,9 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		}
 		fan, row.lost = fan[:0], 0
 		for i, sent := range res.probeSent {
+			if sent.IsZero() {
+				continue
+			}
 			if seen[i] < agents {
 				row.lost++
 				continue
@@ -246,7 +249,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 // writeResult is the outcome of writeLoad.
 type writeResult struct {
 	all       []float64   // ms, every write
-	probeSent []time.Time // when each probe's PutParameter was sent
+	probeSent []time.Time // when each probe's PutParameter was sent (zero: it failed)
 	failed    int
 }
 
@@ -292,7 +295,7 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 		<-tick.C
 		sent, ok := put(fmt.Sprintf("/fleet/probe/%d", seq))
 		if !ok {
-			break // the agents' counters are indexed by probe number
+			sent = time.Time{} // failed: not a fan-out sample (it may or may not have committed)
 		}
 		res.probeSent = append(res.probeSent, sent)
 	}
