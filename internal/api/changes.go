@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -21,6 +22,18 @@ import (
 // that does not take a page in that time loses its connection, and stalls
 // nobody else.
 const answerWriteTimeout = 10 * time.Second
+
+// Answers of parked long polls are written by answerWorkers goroutines
+// (queued up to answerQueue, past which each gets a goroutine), so that a
+// change seen by a hundred thousand watchers does not start as many
+// goroutines and HTTP connections at once. A worker gives a client
+// answerTry to take its page; one that does not is finished in a
+// goroutine of its own.
+const (
+	answerWorkers = 32
+	answerQueue   = 1 << 16
+	answerTry     = 50 * time.Millisecond
+)
 
 // changes serves the change stream that agents follow:
 //
@@ -141,9 +154,11 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 // parkedConn is a hijacked connection whose long poll waits in the hub.
 type parkedConn struct {
 	h     *Handler
-	c     *call
+	reqID string
+	start time.Time
 	conn  net.Conn
 	close bool // the client asked to close after this answer
+	page  *service.Page
 }
 
 // park hijacks the request's connection, or returns nil when it cannot
@@ -166,19 +181,46 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, c *call) *parkedC
 		buf, _ := rw.Reader.Peek(n)
 		conn = &prefixConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(buf)), conn)}
 	}
-	return &parkedConn{h: h, c: c, conn: conn, close: r.Close || !r.ProtoAtLeast(1, 1)}
+	return &parkedConn{h: h, reqID: c.reqID, start: c.start, conn: conn, close: r.Close || !r.ProtoAtLeast(1, 1)}
 }
 
-// deliver answers the long poll in a goroutine of its own, so that the hub
-// never waits for a client.
-func (pc *parkedConn) deliver(p *service.Page) { go pc.answer(p) }
+// deliver queues the answer of the long poll for the answer workers: the
+// hub never waits for a client.
+func (pc *parkedConn) deliver(p *service.Page) {
+	pc.page = p
+	select {
+	case pc.h.listener.answers <- pc:
+	default:
+		go pc.answer(answerWriteTimeout)
+	}
+}
 
-func (pc *parkedConn) answer(p *service.Page) {
-	h := pc.h
+func (l *parkListener) answerLoop() {
+	for {
+		select {
+		case pc := <-l.answers:
+			pc.answer(answerTry)
+		case <-l.closed:
+			for { // the server is gone: drop what is left
+				select {
+				case pc := <-l.answers:
+					pc.conn.Close()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// answer writes the page, giving the client patience to take it, then
+// hands the connection back to the HTTP server.
+func (pc *parkedConn) answer(patience time.Duration) {
+	h, p := pc.h, pc.page
 	status, ctype, body, errType := http.StatusOK, "application/json", []byte(nil), ""
 	if p.Err != nil {
 		e := service.AWSError(p.Err)
-		logFailure(h.log, pc.c.reqID, pc.c.op, e)
+		logFailure(h.log, pc.reqID, "Changes", e)
 		status, ctype, body, errType = e.HTTPStatus(), contentType, errorBody(e), e.Code
 	} else {
 		body = p.JSON()
@@ -192,7 +234,7 @@ func (pc *parkedConn) answer(p *service.Page) {
 	hdr = append(hdr, "\r\nContent-Type: "...)
 	hdr = append(hdr, ctype...)
 	hdr = append(hdr, "\r\nX-Amzn-Requestid: "...)
-	hdr = append(hdr, pc.c.reqID...)
+	hdr = append(hdr, pc.reqID...)
 	if errType != "" {
 		hdr = append(hdr, "\r\nX-Amzn-Errortype: "...)
 		hdr = append(hdr, errType...)
@@ -208,10 +250,25 @@ func (pc *parkedConn) answer(p *service.Page) {
 		hdr = append(hdr, "\r\nConnection: close"...)
 	}
 	hdr = append(hdr, "\r\n\r\n"...)
-	pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
 	bufs := net.Buffers{hdr, body}
+	pc.conn.SetWriteDeadline(time.Now().Add(patience))
 	_, err := bufs.WriteTo(pc.conn)
-	h.metrics.observe(pc.c.op, status, errType, h.cfg.Now().Sub(pc.c.start))
+	if err != nil && patience < answerWriteTimeout && errors.Is(err, os.ErrDeadlineExceeded) {
+		// A slow reader: finish in a goroutine of its own (bufs kept
+		// what is left to write).
+		go func() {
+			pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+			_, err := bufs.WriteTo(pc.conn)
+			pc.finish(status, errType, closing, err)
+		}()
+		return
+	}
+	pc.finish(status, errType, closing, err)
+}
+
+func (pc *parkedConn) finish(status int, errType string, closing bool, err error) {
+	h := pc.h
+	h.metrics.observe("Changes", status, errType, h.cfg.Now().Sub(pc.start))
 	if err != nil || closing {
 		pc.conn.Close()
 		return
@@ -241,8 +298,12 @@ func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // answered by the change hub return to the HTTP server (http.Server.Serve
 // it) for their next request. Without it long polls wait in their handler.
 func (h *Handler) Listener(ln net.Listener) net.Listener {
-	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{})}
+	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
+		answers: make(chan *parkedConn, answerQueue)}
 	go l.pump()
+	for range answerWorkers {
+		go l.answerLoop()
+	}
 	h.listener = l
 	return l
 }
@@ -259,6 +320,7 @@ type parkListener struct {
 	accepted  chan acceptResult
 	closed    chan struct{}
 	closeOnce sync.Once
+	answers   chan *parkedConn
 }
 
 func (l *parkListener) pump() {

@@ -33,7 +33,7 @@ type Hub struct {
 	index   uint64 // the change log is dispatched up to here
 	groups  map[watchKey]map[*Watch]struct{}
 	count   int
-	expires map[int64][]*Watch // by deadline tick
+	expires map[int64]map[*Watch]struct{} // by deadline tick
 	closed  bool
 }
 
@@ -90,7 +90,7 @@ func NewHub(s *Service, max int) (*Hub, error) {
 		return nil, errors.New("service: a Hub needs Config.Notifier")
 	}
 	h := &Hub{s: s, max: max, log: s.log, stop: make(chan struct{}), done: make(chan struct{}),
-		groups: map[watchKey]map[*Watch]struct{}{}, expires: map[int64][]*Watch{}}
+		groups: map[watchKey]map[*Watch]struct{}{}, expires: map[int64]map[*Watch]struct{}{}}
 	err := s.st.View(store.WithStale(context.Background()), func(r *store.Reader) error {
 		h.index = r.AppliedIndex()
 		return nil
@@ -161,7 +161,12 @@ func (h *Hub) park(w *Watch, wait time.Duration) (bool, error) {
 	g[w] = struct{}{}
 	h.count++
 	w.tick = time.Now().Add(wait).UnixNano()/int64(hubTick) + 1
-	h.expires[w.tick] = append(h.expires[w.tick], w)
+	e := h.expires[w.tick]
+	if e == nil {
+		e = map[*Watch]struct{}{}
+		h.expires[w.tick] = e
+	}
+	e[w] = struct{}{}
 	return true, nil
 }
 
@@ -183,6 +188,11 @@ func (h *Hub) removeLocked(w *Watch) {
 	delete(g, w)
 	if len(g) == 0 {
 		delete(h.groups, w.key)
+	}
+	e := h.expires[w.tick]
+	delete(e, w)
+	if len(e) == 0 {
+		delete(h.expires, w.tick)
 	}
 	h.count--
 }
@@ -228,7 +238,7 @@ func (h *Hub) takeAllLocked(page func(*Watch) *Page) []delivery {
 		}
 	}
 	h.groups = map[watchKey]map[*Watch]struct{}{}
-	h.expires = map[int64][]*Watch{}
+	h.expires = map[int64]map[*Watch]struct{}{}
 	h.count = 0
 	return ds
 }
@@ -374,12 +384,8 @@ func (h *Hub) expire(now time.Time) {
 		if tick > t {
 			continue
 		}
-		delete(h.expires, tick)
-		for _, w := range ws {
-			if w.done {
-				continue
-			}
-			h.removeLocked(w)
+		for w := range ws {
+			h.removeLocked(w) // (deletes from ws, and ws from h.expires once empty)
 			idx := max(h.index, w.since)
 			p := pages[idx]
 			if p == nil {

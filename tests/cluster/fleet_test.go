@@ -53,8 +53,8 @@ import (
 // PARAMSTORE_FLEET_PROBE (default 500ms), PARAMSTORE_FLEET_BG (background
 // writes/s, default 20), PARAMSTORE_FLEET_PER_WORKER (agents per worker
 // process, default 10000), PARAMSTORE_FLEET_PER_CLIENT (watches per
-// client.Client, default 10), PARAMSTORE_FLEET_OUT (append the table to
-// this file).
+// client.Client, default 10), PARAMSTORE_FLEET_SERVER_ARGS (more server
+// flags), PARAMSTORE_FLEET_OUT (append the table to this file).
 func BenchmarkFleet(b *testing.B) {
 	sizes := envInts(b, "PARAMSTORE_FLEET_N", []int{1000})
 	clusters := envInts(b, "PARAMSTORE_FLEET_NODES", []int{1})
@@ -128,7 +128,7 @@ func fleetTable(rows []fleetRow) string {
 
 func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	row := fleetRow{nodes: nodes, agents: agents}
-	c := startClusterOpts(b, nodes, false)
+	c := startClusterOpts(b, nodes, false, strings.Fields(os.Getenv("PARAMSTORE_FLEET_SERVER_ARGS"))...)
 	c.converge(60 * time.Second)
 	leader := c.leader(30 * time.Second)
 	writer := c.client(leader, false, 10*time.Second)
