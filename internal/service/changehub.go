@@ -405,10 +405,10 @@ func (h *Hub) expire(now time.Time) {
 func watchKeysOf(keys []watchKey, tenancy, key string) []watchKey {
 	keys = append(keys, watchKey{tenancy, "/", true})
 	if !strings.HasPrefix(key, "/") {
-		return append(keys, watchKey{tenancy, "/", false}) // a root parameter
+		keys = append(keys, watchKey{tenancy, "/", false}) // a root parameter
 	}
 	for i := 1; i < len(key); i++ {
-		if key[i] != '/' {
+		if key[i] != '/' || key[:i] == "/" {
 			continue
 		}
 		keys = append(keys, watchKey{tenancy, key[:i], true})
