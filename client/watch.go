@@ -111,10 +111,38 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		if since == 0 || failures > 0 {
 			wait = 0
 		}
-		var page changePage
+		// Each page of the answer (one for a long poll, one per change
+		// batch and heartbeat for a stream).
+		handle := func(page changePage) error {
+			failures = 0
+			if since == 0 {
+				since = max(page.Index, 1)
+				return nil
+			}
+			now := c.cfg.Now()
+			if page.Reset {
+				c.refreshKeys(c.cache.expireUnder(path, now))
+				if !send(ctx, out, Change{Name: path, Reset: true}) {
+					return ctx.Err()
+				}
+			}
+			for _, ch := range page.Changes {
+				if ch.Index != 0 && ch.Index <= since {
+					continue // seen already (a server that answered from further back)
+				}
+				c.refreshKeys(c.cache.expire(ch.Name, now))
+				if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
+					return ctx.Err()
+				}
+			}
+			if page.Index > since {
+				since = page.Index
+			}
+			return nil
+		}
 		err := errNoStream
 		if u.url != "" {
-			page, err = c.changes(ctx, u, path, since, wait)
+			err = c.changes(ctx, u, path, since, wait, handle)
 		}
 		if errors.Is(err, errNoStream) {
 			noStream[i] = true
@@ -143,35 +171,11 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 			failures++
 			continue
 		}
-		failures = 0
 		// The stream answered: the server is up, whatever the breakers say.
 		for _, o := range c.upstreams {
 			if o.breaker.expedite() {
 				c.kickCheck()
 			}
-		}
-		if since == 0 {
-			since = max(page.Index, 1)
-			continue
-		}
-		now := c.cfg.Now()
-		if page.Reset {
-			c.refreshKeys(c.cache.expireUnder(path, now))
-			if !send(ctx, out, Change{Name: path, Reset: true}) {
-				return ctx.Err()
-			}
-		}
-		for _, ch := range page.Changes {
-			if ch.Index != 0 && ch.Index <= since {
-				continue // seen already (a server that answered from further back)
-			}
-			c.refreshKeys(c.cache.expire(ch.Name, now))
-			if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
-				return ctx.Err()
-			}
-		}
-		if page.Index > since {
-			since = page.Index
 		}
 	}
 	return ctx.Err()
@@ -196,44 +200,70 @@ func (c *Client) resumeBackoff(failures int) time.Duration {
 	return rand.N(min(ceil, top))
 }
 
-// changes makes one signed long poll of u's change stream.
-func (c *Client) changes(ctx context.Context, u *upstream, path string, since uint64, wait time.Duration) (changePage, error) {
-	var page changePage
+// changes makes one signed request of u's change stream and hands each
+// page of the answer to handle: with wait > 0 it asks for a stream
+// (stream=true: one chunked answer of NDJSON pages, a heartbeat page every
+// wait, until the server ends it), which servers without streams answer
+// as a long poll (one JSON page). A page that handle refuses ends it.
+func (c *Client) changes(ctx context.Context, u *upstream, path string, since uint64, wait time.Duration, handle func(changePage) error) error {
 	q := url.Values{
 		"path":      {path},
 		"recursive": {"true"},
 		"since":     {strconv.FormatUint(since, 10)},
 		"wait":      {strconv.Itoa(int(wait / time.Second))},
 	}
-	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.Timeout)
+	if wait > 0 {
+		q.Set("stream", "true")
+	}
+	// The request lives while pages keep coming.
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	idle := wait + c.cfg.Timeout
+	watchdog := time.AfterFunc(idle, cancel)
+	defer watchdog.Stop()
 	req, err := c.signer.Get(rctx, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode())
 	if err != nil {
-		return page, fmt.Errorf("client: %w", err)
+		return fmt.Errorf("client: %w", err)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return page, err
+		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<40))
+		for {
+			var page changePage
+			if err := dec.Decode(&page); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil // the server ended the stream: ask again
+				}
+				return fmt.Errorf("client: change stream of %s: %w", u.name(), err)
+			}
+			watchdog.Reset(idle)
+			if err := handle(page); err != nil {
+				return err
+			}
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return page, err
+		return err
 	}
 	switch resp.StatusCode {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		// Not a Paramstore server: AWS answers an unknown path with 404
 		// or an unknown operation with 400, moto with 404.
-		return page, fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
+		return fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
 	}
-	switch {
-	case resp.StatusCode != http.StatusOK:
-		return page, fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
 	}
+	var page changePage
 	if err := json.Unmarshal(body, &page); err != nil {
-		return page, fmt.Errorf("client: change stream of %s: %w", u.name(), err)
+		return fmt.Errorf("client: change stream of %s: %w", u.name(), err)
 	}
-	return page, nil
+	return handle(page)
 }
 
 // poll reports changes under path by comparing successive

@@ -101,6 +101,34 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = time.Duration(min(secs, service.MaxChangesWait.Seconds()) * float64(time.Second))
 	}
+	stream := false
+	if v := q.Get("stream"); v != "" {
+		if stream, err = strconv.ParseBool(v); err != nil {
+			fail(ssm.ErrValidation("stream must be true or false"))
+			return
+		}
+	}
+	if stream && h.hub != nil && wait > 0 {
+		if pc := h.park(w, r, c); pc != nil {
+			pc.stream = true
+			watch, err := h.hub.Stream(r.Context(), caller, path, recursive, since, wait, streamLife, pc.deliverStream)
+			if err != nil {
+				pc.stream = false
+				pc.deliver(&service.Page{Err: err})
+				return
+			}
+			pc.mu.Lock()
+			pc.watch = watch
+			dead := pc.dead
+			pc.mu.Unlock()
+			if dead {
+				h.hub.Cancel(watch)
+			}
+			return
+		}
+		// Not HTTP/1.x on our listener: a long poll instead, which the
+		// client tells by its Content-Type.
+	}
 	if h.hub == nil || since == 0 || wait <= 0 {
 		wait = 0
 	}
@@ -159,6 +187,162 @@ type parkedConn struct {
 	conn  net.Conn
 	close bool // the client asked to close after this answer
 	page  *service.Page
+
+	// A stream (stream=true) writes its pages, in order, as chunks of
+	// one chunked response of NDJSON lines.
+	stream   bool
+	mu       sync.Mutex
+	queue    []*service.Page
+	active   bool // queued for, or being written by, a worker
+	headSent bool
+	dead     bool
+	watch    *service.Watch
+}
+
+// streamLife bounds a stream: its client then asks again, and is
+// authenticated and authorized again.
+const streamLife = 10 * time.Minute
+
+// streamBacklog is how many pages a stream may have waiting for its
+// client; one that falls further behind is cut off (it resumes from its
+// index on a new request).
+const streamBacklog = 64
+
+// streamPatience is how long a stream's client may take to make room for
+// its next pages (in its socket buffer: a live client takes them at once).
+const streamPatience = time.Second
+
+// deliverStream queues a page of a stream.
+func (pc *parkedConn) deliverStream(p *service.Page) {
+	pc.mu.Lock()
+	if pc.dead {
+		pc.mu.Unlock()
+		return
+	}
+	pc.queue = append(pc.queue, p)
+	if len(pc.queue) > streamBacklog {
+		pc.dead = true
+		pc.mu.Unlock()
+		pc.kill()
+		return
+	}
+	if pc.active {
+		pc.mu.Unlock()
+		return
+	}
+	pc.active = true
+	pc.mu.Unlock()
+	select {
+	case pc.h.listener.answers <- pc:
+	default:
+		go pc.drain()
+	}
+}
+
+// kill ends a stream that failed: its connection closes, its watch goes.
+func (pc *parkedConn) kill() {
+	pc.conn.Close()
+	pc.mu.Lock()
+	w := pc.watch
+	pc.mu.Unlock()
+	if w != nil {
+		pc.h.hub.Cancel(w)
+	}
+}
+
+// drain writes the stream's queued pages.
+func (pc *parkedConn) drain() {
+	h := pc.h
+	for {
+		pc.mu.Lock()
+		if pc.dead || len(pc.queue) == 0 {
+			pc.active = false
+			pc.mu.Unlock()
+			return
+		}
+		pages := pc.queue
+		pc.queue = nil
+		pc.mu.Unlock()
+		var bufs net.Buffers
+		if !pc.headSent {
+			pc.headSent = true
+			head := pc.head(http.StatusOK, "application/x-ndjson", "", -1, false)
+			bufs = append(bufs, head)
+			h.metrics.observe("Changes", http.StatusOK, "", h.cfg.Now().Sub(pc.start))
+		}
+		end, failed := false, false
+		for _, p := range pages {
+			switch {
+			case p.Err != nil:
+				failed = true // (the status was sent: cut the stream; the client moves)
+			case p.End:
+				bufs = append(bufs, []byte("0\r\n\r\n"))
+				end = true
+			default:
+				body := p.JSON()
+				bufs = append(bufs, strconv.AppendInt(nil, int64(len(body)), 16), []byte("\r\n"), body, []byte("\r\n"))
+			}
+			if end || failed {
+				break
+			}
+		}
+		// A stream that cannot take its pages at once is cut: its client
+		// resumes from its index.
+		pc.conn.SetWriteDeadline(time.Now().Add(streamPatience))
+		_, err := bufs.WriteTo(pc.conn)
+		if err != nil || failed {
+			pc.mu.Lock()
+			pc.dead = true
+			pc.mu.Unlock()
+			pc.kill()
+			return
+		}
+		if end {
+			pc.mu.Lock()
+			pc.dead = true
+			pc.mu.Unlock()
+			if pc.close || h.isStopping() {
+				pc.conn.Close()
+			} else {
+				pc.conn.SetWriteDeadline(time.Time{})
+				h.listener.giveBack(pc.conn)
+			}
+			return
+		}
+	}
+}
+
+// head is the status line and headers of an answer; length < 0 means
+// chunked.
+func (pc *parkedConn) head(status int, ctype, errType string, length int, closing bool) []byte {
+	hdr := make([]byte, 0, 256)
+	hdr = append(hdr, "HTTP/1.1 "...)
+	hdr = strconv.AppendInt(hdr, int64(status), 10)
+	hdr = append(hdr, ' ')
+	hdr = append(hdr, http.StatusText(status)...)
+	hdr = append(hdr, "\r\nContent-Type: "...)
+	hdr = append(hdr, ctype...)
+	hdr = append(hdr, "\r\nX-Amzn-Requestid: "...)
+	hdr = append(hdr, pc.reqID...)
+	if errType != "" {
+		hdr = append(hdr, "\r\nX-Amzn-Errortype: "...)
+		hdr = append(hdr, errType...)
+		if errType == ssm.CodeServiceUnavailable {
+			hdr = append(hdr, "\r\nRetry-After: 1"...)
+		}
+	}
+	hdr = append(hdr, "\r\nDate: "...)
+	hdr = time.Now().UTC().AppendFormat(hdr, http.TimeFormat)
+	if length < 0 {
+		hdr = append(hdr, "\r\nTransfer-Encoding: chunked"...)
+	} else {
+		hdr = append(hdr, "\r\nContent-Length: "...)
+		hdr = strconv.AppendInt(hdr, int64(length), 10)
+	}
+	if closing {
+		hdr = append(hdr, "\r\nConnection: close"...)
+	}
+	return append(hdr, "\r\n\r\n"...)
 }
 
 // park hijacks the request's connection, or returns nil when it cannot
@@ -199,7 +383,11 @@ func (l *parkListener) answerLoop() {
 	for {
 		select {
 		case pc := <-l.answers:
-			pc.answer(answerTry)
+			if pc.stream {
+				pc.drain()
+			} else {
+				pc.answer(answerTry)
+			}
 		case <-l.closed:
 			for { // the server is gone: drop what is left
 				select {
@@ -226,30 +414,7 @@ func (pc *parkedConn) answer(patience time.Duration) {
 		body = p.JSON()
 	}
 	closing := pc.close || h.isStopping()
-	hdr := make([]byte, 0, 256)
-	hdr = append(hdr, "HTTP/1.1 "...)
-	hdr = strconv.AppendInt(hdr, int64(status), 10)
-	hdr = append(hdr, ' ')
-	hdr = append(hdr, http.StatusText(status)...)
-	hdr = append(hdr, "\r\nContent-Type: "...)
-	hdr = append(hdr, ctype...)
-	hdr = append(hdr, "\r\nX-Amzn-Requestid: "...)
-	hdr = append(hdr, pc.reqID...)
-	if errType != "" {
-		hdr = append(hdr, "\r\nX-Amzn-Errortype: "...)
-		hdr = append(hdr, errType...)
-		if errType == ssm.CodeServiceUnavailable {
-			hdr = append(hdr, "\r\nRetry-After: 1"...)
-		}
-	}
-	hdr = append(hdr, "\r\nDate: "...)
-	hdr = time.Now().UTC().AppendFormat(hdr, http.TimeFormat)
-	hdr = append(hdr, "\r\nContent-Length: "...)
-	hdr = strconv.AppendInt(hdr, int64(len(body)), 10)
-	if closing {
-		hdr = append(hdr, "\r\nConnection: close"...)
-	}
-	hdr = append(hdr, "\r\n\r\n"...)
+	hdr := pc.head(status, ctype, errType, len(body), closing)
 	bufs := net.Buffers{hdr, body}
 	pc.conn.SetWriteDeadline(time.Now().Add(patience))
 	_, err := bufs.WriteTo(pc.conn)

@@ -259,3 +259,64 @@ func TestChangeStreamSlowReader(t *testing.T) {
 		t.Fatalf("the follower saw %d of %d changes", len(seen), writes)
 	}
 }
+
+// TestChangeStreamStreaming: stream=true answers one chunked response of
+// NDJSON pages: the changes as they commit, in order, each once, and a
+// heartbeat page (the index) every wait; the stream counts as a watcher
+// until its client goes.
+func TestChangeStreamStreaming(t *testing.T) {
+	_, ep := servertest.Start(t)
+	c := servertest.Client(t, ep, "us-east-1")
+	_, start, _ := newPoller(t, ep).poll("path=/")
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/_paramstore/changes?path=/st&since=%d&wait=1&stream=true", ep, start.Index), nil)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
+		t.Fatalf("stream: status %d, Content-Type %q", resp.StatusCode, ct)
+	}
+	waitMetric(t, ep, "paramstore_changes_watchers", "1")
+	dec := json.NewDecoder(resp.Body)
+	var names []string
+	heartbeats := 0
+	last := start.Index
+	for i := 0; len(names) < 6; i++ {
+		if i < 3 {
+			putParam(t, c, fmt.Sprintf("/st/a%d", i), "1")
+			putParam(t, c, fmt.Sprintf("/other/b%d", i), "1")
+			putParam(t, c, fmt.Sprintf("/st/deep/c%d", i), "1")
+		}
+		var page changesPage
+		if err := dec.Decode(&page); err != nil {
+			t.Fatalf("page %d: %v", i, err)
+		}
+		if page.Index < last {
+			t.Fatalf("page %d: index %d went back from %d", i, page.Index, last)
+		}
+		last = page.Index
+		if len(page.Changes) == 0 {
+			heartbeats++
+		}
+		for _, ch := range page.Changes {
+			names = append(names, ch.Name)
+		}
+	}
+	if want := "/st/a0 /st/deep/c0 /st/a1 /st/deep/c1 /st/a2 /st/deep/c2"; strings.Join(names, " ") != want {
+		t.Fatalf("stream carried %v, want %s", names, want)
+	}
+	// Nothing more happens: heartbeats.
+	for heartbeats < 2 {
+		var page changesPage
+		if err := dec.Decode(&page); err != nil {
+			t.Fatalf("heartbeat: %v", err)
+		}
+		if len(page.Changes) != 0 || page.Index < last {
+			t.Fatalf("heartbeat: %+v", page)
+		}
+		heartbeats++
+	}
+	resp.Body.Close()
+	waitMetric(t, ep, "paramstore_changes_watchers", "0") // found gone at its next heartbeat
+}

@@ -56,12 +56,20 @@ type Watch struct {
 	tick    int64  // deadline
 	deliver func(*Page)
 	done    bool // delivered or cancelled (under Hub.mu)
+
+	// A stream (Hub.Stream) stays parked after each page: a heartbeat
+	// page every every, until ends.
+	stream bool
+	every  time.Duration
+	ends   time.Time
 }
 
-// Page is the answer to a long poll: Out, or Err when it failed.
+// Page is the answer to a long poll: Out, or Err when it failed. End
+// (without Out) ends a stream.
 type Page struct {
 	Out *ChangesOutput
 	Err error
+	End bool
 
 	once sync.Once
 	raw  []byte
@@ -137,6 +145,35 @@ func (h *Hub) Watch(ctx context.Context, c Caller, path string, recursive bool, 
 	}
 }
 
+// Stream follows path from since for life: each page of changes, and one
+// with none every every (a heartbeat that carries the index), is handed to
+// deliver, in order; then a Page with End. An error page ends it too
+// (this node too stale to serve). The first pages, up to the present, are
+// delivered before Stream returns, from the caller's goroutine; the rest
+// from the hub's. A stream counts as a watcher.
+func (h *Hub) Stream(ctx context.Context, c Caller, path string, recursive bool, since uint64, every, life time.Duration, deliver func(*Page)) (*Watch, error) {
+	every = min(max(every, time.Second), MaxChangesWait)
+	for {
+		out, w, err := h.s.openWatch(ctx, c, path, recursive, since)
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			deliver(&Page{Out: out})
+			since = max(out.Index, since, 1)
+			continue
+		}
+		w.deliver, w.stream, w.every, w.ends = deliver, true, every, time.Now().Add(life)
+		parked, err := h.park(w, every)
+		if err != nil {
+			return nil, err
+		}
+		if parked {
+			return w, nil
+		}
+	}
+}
+
 // park adds w unless the hub has dispatched past w.readAt (false).
 func (h *Hub) park(w *Watch, wait time.Duration) (bool, error) {
 	h.mu.Lock()
@@ -147,7 +184,7 @@ func (h *Hub) park(w *Watch, wait time.Duration) (bool, error) {
 	if h.closed {
 		// Shutting down: answer at once, as if the wait were over.
 		w.done = true
-		w.deliver(&Page{Out: &ChangesOutput{Index: w.readAt, Changes: []Change{}}})
+		w.deliver(closingPage(w, w.readAt))
 		return true, nil
 	}
 	if h.max > 0 && h.count >= h.max {
@@ -160,6 +197,12 @@ func (h *Hub) park(w *Watch, wait time.Duration) (bool, error) {
 	}
 	g[w] = struct{}{}
 	h.count++
+	h.armLocked(w, wait)
+	return true, nil
+}
+
+// armLocked sets w's deadline wait from now.
+func (h *Hub) armLocked(w *Watch, wait time.Duration) {
 	w.tick = time.Now().Add(wait).UnixNano()/int64(hubTick) + 1
 	e := h.expires[w.tick]
 	if e == nil {
@@ -167,7 +210,23 @@ func (h *Hub) park(w *Watch, wait time.Duration) (bool, error) {
 		h.expires[w.tick] = e
 	}
 	e[w] = struct{}{}
-	return true, nil
+}
+
+func (h *Hub) disarmLocked(w *Watch) {
+	e := h.expires[w.tick]
+	delete(e, w)
+	if len(e) == 0 {
+		delete(h.expires, w.tick)
+	}
+}
+
+// closingPage is the last page of w as the hub closes: what there is
+// (nothing) for a long poll, the end for a stream.
+func closingPage(w *Watch, index uint64) *Page {
+	if w.stream {
+		return &Page{End: true}
+	}
+	return &Page{Out: &ChangesOutput{Index: max(index, w.since), Changes: []Change{}}}
 }
 
 // Cancel removes a parked watch whose caller went away; it reports
@@ -189,11 +248,7 @@ func (h *Hub) removeLocked(w *Watch) {
 	if len(g) == 0 {
 		delete(h.groups, w.key)
 	}
-	e := h.expires[w.tick]
-	delete(e, w)
-	if len(e) == 0 {
-		delete(h.expires, w.tick)
-	}
+	h.disarmLocked(w)
 	h.count--
 }
 
@@ -210,9 +265,7 @@ func (h *Hub) Close() {
 	close(h.stop)
 	<-h.done
 	h.mu.Lock()
-	deliveries := h.takeAllLocked(func(w *Watch) *Page {
-		return &Page{Out: &ChangesOutput{Index: max(h.index, w.since), Changes: []Change{}}}
-	})
+	deliveries := h.takeAllLocked(func(w *Watch) *Page { return closingPage(w, h.index) })
 	h.mu.Unlock()
 	deliverAll(deliveries)
 }
@@ -321,6 +374,11 @@ func (h *Hub) dispatchOnce() bool {
 	case reset:
 		page := &Page{Out: &ChangesOutput{Index: applied, Changes: []Change{}, Reset: true}}
 		ds = h.takeAllLocked(func(*Watch) *Page { return page })
+		for _, d := range ds {
+			if d.w.stream { // (it reconnects from the new index)
+				ds = append(ds, delivery{d.w, &Page{End: true}})
+			}
+		}
 	default:
 		ds = h.matchLocked(batch, applied)
 	}
@@ -330,9 +388,11 @@ func (h *Hub) dispatchOnce() bool {
 	return true
 }
 
-// matchLocked finds the waiters of the changes of batch (in index order),
-// removes them, and returns each with its page: one page per path, unless
-// a waiter had seen part of it (it followed a node further ahead).
+// matchLocked finds the waiters of the changes of batch (in index order)
+// and returns each with its pages: one page per path (several for a
+// stream when there are more than maxChangesPerPage changes), unless a
+// waiter had seen part of them (it followed a node further ahead). Long
+// polls are removed; streams stay, past the batch.
 func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
 	hits := map[watchKey][]Change{}
 	var keys []watchKey
@@ -347,7 +407,7 @@ func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
 	}
 	var ds []delivery
 	for k, list := range hits {
-		pages := map[int]*Page{}     // by the first change a waiter has not seen
+		pages := map[int][]*Page{}   // by the first change a waiter has not seen
 		for w := range h.groups[k] { // (removeLocked deletes from the map ranged over: allowed)
 			first := 0
 			for first < len(list) && list[first].Index <= w.since {
@@ -356,18 +416,28 @@ func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
 			if first == len(list) {
 				continue // nothing new to this one
 			}
-			p := pages[first]
-			if p == nil {
-				out := &ChangesOutput{Index: applied, Changes: list[first:]}
-				if len(out.Changes) > maxChangesPerPage {
-					out.Changes = out.Changes[:maxChangesPerPage]
-					out.Index = out.Changes[maxChangesPerPage-1].Index
+			ps := pages[first]
+			if ps == nil {
+				for rest := list[first:]; len(rest) > 0; {
+					out := &ChangesOutput{Index: applied, Changes: rest}
+					if len(rest) > maxChangesPerPage {
+						out.Changes = rest[:maxChangesPerPage]
+						out.Index = out.Changes[maxChangesPerPage-1].Index
+					}
+					rest = rest[len(out.Changes):]
+					ps = append(ps, &Page{Out: out})
 				}
-				p = &Page{Out: out}
-				pages[first] = p
+				pages[first] = ps
 			}
-			ds = append(ds, delivery{w, p})
-			h.removeLocked(w)
+			if !w.stream {
+				ds = append(ds, delivery{w, ps[0]})
+				h.removeLocked(w)
+				continue
+			}
+			for _, p := range ps {
+				ds = append(ds, delivery{w, p})
+			}
+			w.since = applied
 		}
 	}
 	return ds
@@ -385,6 +455,18 @@ func (h *Hub) expire(now time.Time) {
 			continue
 		}
 		for w := range ws {
+			if w.stream {
+				if now.Before(w.ends) {
+					h.disarmLocked(w)
+					h.armLocked(w, w.every)
+					w.since = max(h.index, w.since)
+					ds = append(ds, delivery{w, &Page{Out: &ChangesOutput{Index: w.since, Changes: []Change{}}}})
+				} else {
+					h.removeLocked(w)
+					ds = append(ds, delivery{w, &Page{End: true}})
+				}
+				continue
+			}
 			h.removeLocked(w) // (deletes from ws, and ws from h.expires once empty)
 			idx := max(h.index, w.since)
 			p := pages[idx]
