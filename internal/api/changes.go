@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -26,11 +27,14 @@ const answerWriteTimeout = 10 * time.Second
 // Answers of parked long polls are written by answerWorkers goroutines
 // (queued up to answerQueue, past which each gets a goroutine), so that a
 // change seen by a hundred thousand watchers does not start as many
-// goroutines and HTTP connections at once. A worker gives a client
-// answerTry to take its page; one that does not is finished in a
-// goroutine of its own.
+// goroutines and HTTP connections at once. Few workers, yielding every
+// answerBatch answers: a fan-out must not queue the goroutines of writes
+// and reads behind dozens of busy writers (the scheduler runs a goroutine
+// up to 10 ms before it preempts it). A worker gives a client answerTry to
+// take its page; one that does not is finished in a goroutine of its own.
 const (
-	answerWorkers = 32
+	answerWorkers = 2
+	answerBatch   = 32
 	answerQueue   = 1 << 16
 	answerTry     = 50 * time.Millisecond
 )
@@ -380,7 +384,10 @@ func (pc *parkedConn) deliver(p *service.Page) {
 }
 
 func (l *parkListener) answerLoop() {
-	for {
+	for n := 1; ; n++ {
+		if n%answerBatch == 0 {
+			runtime.Gosched()
+		}
 		select {
 		case pc := <-l.answers:
 			if pc.stream {
