@@ -22,12 +22,11 @@ import (
 // of one path share one page, encoded once. A waiter is a callback: it
 // holds no goroutine and no timer (one ticker expires them all).
 type Hub struct {
-	s     *Service
-	max   int
-	log   *slog.Logger
-	stop  chan struct{}
-	done  chan struct{}
-	limit func(int) error
+	s    *Service
+	max  int
+	log  *slog.Logger
+	stop chan struct{}
+	done chan struct{}
 
 	mu      sync.Mutex
 	index   uint64 // the change log is dispatched up to here
@@ -84,7 +83,7 @@ func (p *Page) JSON() []byte {
 	return p.raw
 }
 
-// ErrTooManyWatchers is answered to a long poll that would exceed the
+// errTooManyWatchers is answered to a long poll that would exceed the
 // node's watcher limit: ServiceUnavailable (HTTP 503), which clients retry
 // (ours on another node, after a jittered backoff).
 func errTooManyWatchers(n int) *ssm.Error {
