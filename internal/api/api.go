@@ -153,8 +153,10 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.metrics = m
 	if h.hub, err = service.NewHub(s, cfg.MaxWatchers); err == nil {
-		if err := h.reg.Register(watchersCollector(h.hub)); err != nil {
-			return nil, err
+		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers) {
+			if err := h.reg.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		h.hub = nil // no notifier: long polls answer at once

@@ -549,10 +549,17 @@ func (l *parkListener) giveBack(c net.Conn) {
 	}
 }
 
-// watchersCollector exports the hub's parked long polls.
-func watchersCollector(hub *service.Hub) prometheus.Collector {
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "paramstore_changes_watchers",
-		Help: "Change-stream long polls waiting on this node (bounded by --max-watchers).",
-	}, func() float64 { return float64(hub.Watchers()) })
+// watchersCollectors export the hub's parked long polls and streams, and
+// their limit.
+func watchersCollectors(hub *service.Hub, limit int) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_changes_watchers",
+			Help: "Change-stream long polls and streams waiting on this node (bounded by --max-watchers).",
+		}, func() float64 { return float64(hub.Watchers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_changes_watchers_limit",
+			Help: "This node's --max-watchers (0: none).",
+		}, func() float64 { return float64(limit) }),
+	}
 }
