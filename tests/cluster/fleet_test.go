@@ -50,7 +50,8 @@ import (
 //	  go test -run '^$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
 //
 // Other knobs: PARAMSTORE_FLEET_DURATION (each phase, default 15s),
-// PARAMSTORE_FLEET_PROBE (default 500ms), PARAMSTORE_FLEET_BG (background
+// PARAMSTORE_FLEET_PROBE (default 500ms), PARAMSTORE_FLEET_CONNECT (how
+// long the fleet may take to connect, default 10m), PARAMSTORE_FLEET_BG (background
 // writes/s, default 20), PARAMSTORE_FLEET_PER_WORKER (agents per worker
 // process, default 10000), PARAMSTORE_FLEET_PER_CLIENT (watches per
 // client.Client, default 10), PARAMSTORE_FLEET_SERVER_ARGS (more server
@@ -61,6 +62,7 @@ func BenchmarkFleet(b *testing.B) {
 	cfg := fleetConfig{
 		dur:       envDuration(b, "PARAMSTORE_FLEET_DURATION", 15*time.Second),
 		probe:     envDuration(b, "PARAMSTORE_FLEET_PROBE", 500*time.Millisecond),
+		connect:   envDuration(b, "PARAMSTORE_FLEET_CONNECT", 10*time.Minute),
 		bgRate:    envInt(b, "PARAMSTORE_FLEET_BG", 20),
 		perWorker: envInt(b, "PARAMSTORE_FLEET_PER_WORKER", 10000),
 		perClient: envInt(b, "PARAMSTORE_FLEET_PER_CLIENT", 10),
@@ -96,7 +98,7 @@ func BenchmarkFleet(b *testing.B) {
 }
 
 type fleetConfig struct {
-	dur, probe                   time.Duration
+	dur, probe, connect          time.Duration
 	bgRate, perWorker, perClient int
 }
 
@@ -164,8 +166,8 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	}
 	started := time.Now()
 	for seq := 0; ; seq++ {
-		if time.Since(started) > 5*time.Minute {
-			b.Fatalf("the fleet did not connect within 5 minutes")
+		if time.Since(started) > cfg.connect {
+			b.Fatalf("the fleet did not connect within %v", cfg.connect)
 		}
 		name := fmt.Sprintf("/fleet/warm/%d", seq)
 		if _, err := writer.PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("w"), Type: "String", Overwrite: aws.Bool(true)}); err != nil {
