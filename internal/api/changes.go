@@ -117,6 +117,15 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 			pc.stream = true
 			watch, err := h.hub.Stream(r.Context(), caller, path, recursive, since, wait, streamLife, pc.deliverStream)
 			if err != nil {
+				pc.mu.Lock()
+				started := pc.started
+				pc.mu.Unlock()
+				if started {
+					// Pages went out already (the status too): cut the
+					// stream, never answer the request a second time.
+					pc.deliverStream(&service.Page{Err: err})
+					return
+				}
 				pc.stream = false
 				pc.deliver(&service.Page{Err: err})
 				return
@@ -199,6 +208,7 @@ type parkedConn struct {
 	queue    []*service.Page
 	active   bool // queued for, or being written by, a worker
 	headSent bool
+	started  bool // a page was queued
 	dead     bool
 	watch    *service.Watch
 }
@@ -224,6 +234,7 @@ func (pc *parkedConn) deliverStream(p *service.Page) {
 		return
 	}
 	pc.queue = append(pc.queue, p)
+	pc.started = true
 	if len(pc.queue) > streamBacklog {
 		pc.dead = true
 		pc.mu.Unlock()

@@ -320,3 +320,36 @@ func TestChangeStreamStreaming(t *testing.T) {
 	resp.Body.Close()
 	waitMetric(t, ep, "paramstore_changes_watchers", "0") // found gone at its next heartbeat
 }
+
+// TestChangeStreamStreamRefusedAfterPages: a stream that has pages to send
+// at once and is then refused (the node at its --max-watchers) is cut
+// after those pages; the request is never answered a second time (an
+// "unsolicited" 503 after the 200 broke clients' connections).
+func TestChangeStreamStreamRefusedAfterPages(t *testing.T) {
+	_, ep := servertest.Start(t, func(c *server.Config) { c.MaxWatchers = 1 })
+	c := servertest.Client(t, ep, "us-east-1")
+	_, start, _ := newPoller(t, ep).poll("path=/")
+	putParam(t, c, "/cut/a", "1")
+	go newPoller(t, ep).poll(fmt.Sprintf("path=/elsewhere&since=%d&wait=30", start.Index+1000))
+	waitMetric(t, ep, "paramstore_changes_watchers", "1")
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ep, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/_paramstore/changes?path=/cut&since=%d&wait=30&stream=true", ep, start.Index), nil)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00")
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	raw, _ := io.ReadAll(conn) // until the server cuts it
+	got := string(raw)
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK") || !strings.Contains(got, `"/cut/a"`) {
+		t.Fatalf("stream: got %q, want a 200 stream carrying /cut/a", got)
+	}
+	if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
+		t.Fatalf("the request was answered %d times: %q", n, got)
+	}
+}
