@@ -49,10 +49,13 @@ const (
 // errNoStream means the upstream has no change stream (AWS, old servers).
 var errNoStream = errors.New("client: upstream has no change stream")
 
-// Watch follows the changes to parameters at or below path, from now on.
-// Against Paramstore servers it follows their change stream (long polls,
-// failing over between endpoints); against upstreams without one (AWS) it
-// polls GetParametersByPath at the path's TTL and reports the differences.
+// Watch follows the changes to parameters at or below path, from now on:
+// before it returns it asks an upstream for the current position (waiting
+// at most Config.Timeout), so a change made after it returns is reported.
+// Against Paramstore servers it follows their change stream (a stream, or
+// long polls, failing over between endpoints); against upstreams without
+// one (AWS) it polls GetParametersByPath at the path's TTL and reports the
+// differences.
 // Each change first expires the cached answers it affects and queues their
 // refresh, then is sent on the channel. The channel is closed when ctx is
 // done or the Client is closed; a consumer that stops reading stalls only
@@ -73,12 +76,15 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 	out := make(chan Change, 64)
 	wctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.ctx, cancel)
+	// The position "now" is read before Watch returns (within Timeout), so
+	// that a change made after it returns is reported.
+	i, since := c.watchStart(wctx, path)
 	go func() {
 		defer c.wg.Done()
 		defer close(out)
 		defer cancel()
 		defer stop()
-		err := c.follow(wctx, path, out)
+		err := c.follow(wctx, path, out, i, since)
 		if errors.Is(err, errNoStream) {
 			c.noStreamOnce.Do(func() {
 				c.log.Info("upstream has no change stream (AWS SSM or compatible): values are refreshed by TTL",
@@ -98,10 +104,8 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 // The retry after a failure waits a random time, at least within
 // watchResumeJitter, so that the watchers of a node that died or refused
 // them (at its --max-watchers) do not all arrive elsewhere at once.
-func (c *Client) follow(ctx context.Context, path string, out chan<- Change) error {
-	var since uint64 // 0 until the current index is known
+func (c *Client) follow(ctx context.Context, path string, out chan<- Change, i int, since uint64) error {
 	failures := 0
-	i := rand.N(len(c.upstreams))
 	noStream := make([]bool, len(c.upstreams))
 	for ctx.Err() == nil {
 		u := c.upstreams[i]
@@ -179,6 +183,25 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 		}
 	}
 	return ctx.Err()
+}
+
+// watchStart picks the upstream a watch starts on (a random one) and asks
+// it for the current index, within Timeout; 0 when it does not answer
+// (follow asks again).
+func (c *Client) watchStart(ctx context.Context, path string) (int, uint64) {
+	i := rand.N(len(c.upstreams))
+	u := c.upstreams[i]
+	if u.url == "" {
+		return i, 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var since uint64
+	c.changes(ctx, u, path, 0, 0, func(p changePage) error {
+		since = max(p.Index, 1)
+		return nil
+	})
+	return i, since
 }
 
 // watchResumeJitter is the least window over which a watch's retry after
