@@ -89,6 +89,10 @@ type Config struct {
 	// ConsoleSessions is the web console's session table file; "" keeps
 	// sessions in memory.
 	ConsoleSessions string
+	// MaxWatchers bounds the change stream's waiting long polls on this
+	// node (--max-watchers); past it they are answered ServiceUnavailable.
+	// 0 means no bound.
+	MaxWatchers int
 }
 
 // Handler is the HTTP handler of the server.
@@ -104,12 +108,23 @@ type Handler struct {
 	// stopping is closed by BeginShutdown: long polls answer at once.
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	// hub parks the change stream's long polls (nil without a notifier:
+	// they answer at once); listener, set by Listener, takes back the
+	// connections of the answered ones.
+	hub      *service.Hub
+	listener *parkListener
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
 // that draining in-flight requests does not wait for them.
 func (h *Handler) BeginShutdown() {
-	h.stopOnce.Do(func() { close(h.stopping) })
+	h.stopOnce.Do(func() {
+		close(h.stopping)
+		if h.hub != nil {
+			h.hub.Close()
+		}
+	})
 }
 
 // New builds the handler.
@@ -142,6 +157,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.metrics = m
+	if h.hub, err = service.NewHub(s, cfg.MaxWatchers); err == nil {
+		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers) {
+			if err := h.reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		h.hub = nil // no notifier: long polls answer at once
+	}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +89,11 @@ type Config struct {
 	// PolicyScanInterval is how often the leader looks for due parameter
 	// policies (--policy-scan-interval).
 	PolicyScanInterval time.Duration
+	// MaxWatchers bounds the change stream's waiting long polls
+	// (--max-watchers); 0 means the open-file limit less
+	// reservedFiles, so that a fleet of agents cannot take the file
+	// descriptors that other clients, raft and files need.
+	MaxWatchers int
 	// Events configures webhook delivery (Start sets its Store, Keyring,
 	// Leader, Now and Logger); zero means events.DefaultConfig().
 	Events events.Config
@@ -136,6 +142,8 @@ func (c Config) Validate() error {
 		return errors.New("server: --force-new-cluster needs a data dir; drop --dev")
 	case c.SnapshotStallTimeout <= 0:
 		return errors.New("server: SnapshotStallTimeout must be positive")
+	case c.MaxWatchers < 0:
+		return errors.New("server: --max-watchers must not be negative")
 	case c.PolicyScanInterval < 0:
 		return errors.New("server: --policy-scan-interval must be positive")
 	}
@@ -508,6 +516,7 @@ func (s *Server) openAPI(context.Context) error {
 		sink = s.audit
 	}
 	h, err := api.New(api.Config{
+		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
 		Auth:          s.authn,
 		NoAuth:        s.noAuth(),
@@ -610,6 +619,25 @@ func (s *Server) registry() *prometheus.Registry {
 	return reg
 }
 
+// reservedFiles is what the default watcher limit leaves of the open-file
+// limit for everything else.
+const reservedFiles = 1024
+
+// maxWatchers is Config.MaxWatchers, or its default from the open-file
+// limit (which the Go runtime raised to the hard limit).
+func (s *Server) maxWatchers() int {
+	if s.cfg.MaxWatchers > 0 {
+		return s.cfg.MaxWatchers
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return 0
+	}
+	n := max(int(lim.Cur)-reservedFiles, 64)
+	s.log.Info("change stream watcher limit", "max_watchers", n, "open_file_limit", lim.Cur)
+	return n
+}
+
 // serve listens on the API address and serves it until Close drains it.
 func (s *Server) serve(context.Context) error {
 	var tlsConfig *tls.Config
@@ -628,6 +656,7 @@ func (s *Server) serve(context.Context) error {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	s.ln, s.tls = ln, tlsConfig != nil
+	ln = s.handler.Listener(ln) // (after TLS: answered long polls come back as they left)
 	s.http = &http.Server{
 		Handler:           stallGuard(s.incidents.calls.wrap(s.handler), s.cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
