@@ -132,7 +132,7 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, leaderWait).Error(); err != nil {
+	if err := n.changeVoters(n.raft.RemoveServer(raft.ServerID(id), 0, leaderWait)); err != nil {
 		return err
 	}
 	n.log.Info("node removed from the cluster", "node_id", id)
