@@ -623,7 +623,8 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	h.metrics.observe(c.op, status, code, elapsed)
 	if code != "" {
 		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
-	} else {
+	} else if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations on every call.
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
 }
