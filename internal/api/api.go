@@ -559,6 +559,9 @@ func decode(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return checkBody(trimmed)
 	}
+	if decodeFast(trimmed, v) {
+		return nil
+	}
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {

@@ -71,3 +71,45 @@ func FuzzAppendJSON(f *testing.F) {
 		checkSame(t, &ssm.GetParametersOutput{Parameters: []ssm.Parameter{p}, InvalidParameters: []string{name, value}})
 	})
 }
+
+// FuzzDecodeFast checks that whenever decodeFast accepts a body, the
+// general path (encoding/json) accepts it too and decodes the same input.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []string{`{"Name":"/a/b"}`, ` { "Name" : "p" , "WithDecryption" : true } `, `{"WithDecryption":false,"Name":"x"}`,
+		`{"Name":"a","Name":"b"}`, `{"name":"a"}`, `{"Name":"a\"b"}`, `{"Name":"a"}x`, `{}`, `{"Name":null}`, `{"WithDecryption":"true"}`,
+		`{"Name":"a",}`, `{"Name":"é"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast ssm.GetParameterInput
+		if !decodeFast(body, &fast) {
+			return
+		}
+		var slow ssm.GetParameterInput
+		err := json.Unmarshal(body, &slow)
+		if err != nil || repeatedMember(body) {
+			t.Fatalf("decodeFast accepted %q, which the general path refuses (%v)", body, err)
+		}
+		if got, want := describe(fast), describe(slow); got != want {
+			t.Fatalf("decodeFast(%q) = %s, encoding/json %s", body, got, want)
+		}
+	})
+}
+
+func describe(in ssm.GetParameterInput) string {
+	b, _ := json.Marshal(in)
+	return string(b)
+}
+
+func TestDecodeFast(t *testing.T) {
+	for body, accepted := range map[string]bool{
+		`{"Name":"/a/b"}`: true, ` {"Name" : "p","WithDecryption":true}`: true, `{"WithDecryption":false,"Name":"x"}`: true, `{}`: true,
+		`{"Name":"a","Name":"b"}`: false, `{"name":"a"}`: false, `{"Name":"a\"b"}`: false, `{"Name":"a"}x`: false,
+		`{"Name":null}`: false, `{"WithDecryption":"true"}`: false, `{"Name":"a",}`: false, `{"Name":"é"}`: false, `{"Other":1}`: false,
+	} {
+		var in ssm.GetParameterInput
+		if got := decodeFast([]byte(body), &in); got != accepted {
+			t.Errorf("decodeFast(%s) = %v, want %v", body, got, accepted)
+		}
+	}
+}
