@@ -167,17 +167,22 @@ type Status struct {
 	StalenessSeconds    float64 `json:"staleness_seconds"`
 	CommitIndex         uint64  `json:"commit_index"`
 	AppliedIndex        uint64  `json:"applied_index"`
+	// StateAppliedIndex is the last entry committed to the state machine
+	// (state.db); raft's AppliedIndex counts the entries handed to it,
+	// which the applier may not have committed yet (applier.go).
+	StateAppliedIndex uint64 `json:"state_applied_index"`
 }
 
 // Status reports what kinds of requests this node can serve now.
 func (n *Node) Status() Status {
 	_, leaderID := n.raft.LeaderWithID()
 	st := Status{
-		NodeID:       n.cfg.NodeID,
-		State:        n.raft.State().String(),
-		LeaderID:     string(leaderID),
-		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(),
+		NodeID:            n.cfg.NodeID,
+		State:             n.raft.State().String(),
+		LeaderID:          string(leaderID),
+		CommitIndex:       n.raft.CommitIndex(),
+		AppliedIndex:      n.raft.AppliedIndex(),
+		StateAppliedIndex: n.db.LastApplied(),
 	}
 	isLeader := n.raft.State() == raft.Leader
 	st.CanReadStale = n.staleOK() == nil
