@@ -169,7 +169,7 @@ type Status struct {
 	AppliedIndex        uint64  `json:"applied_index"`
 	// StateAppliedIndex is the last entry committed to the state machine
 	// (state.db); raft's AppliedIndex counts the entries handed to it,
-	// which the applier may not have committed yet (applier.go).
+	// and moves before the state machine's commit of a batch.
 	StateAppliedIndex uint64 `json:"state_applied_index"`
 }
 
