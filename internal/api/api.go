@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,31 @@ const MaxBodyBytes = 1 << 20
 const consistencyHeader = "X-Paramstore-Consistency"
 
 const contentType = "application/x-amz-json-1.1"
+
+// contentTypeHeader is the Content-Type of every API answer, shared by
+// them (nothing changes a header value in place).
+var contentTypeHeader = []string{contentType}
+
+// dateHeader caches the Date header of the current second.
+type dateHeader struct {
+	cur atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	sec int64
+	hdr []string
+}
+
+// header returns the Date header's value for now.
+func (d *dateHeader) header(now time.Time) []string {
+	sec := now.Unix()
+	if v := d.cur.Load(); v != nil && v.sec == sec {
+		return v.hdr
+	}
+	v := &dateValue{sec: sec, hdr: []string{now.UTC().Format(http.TimeFormat)}}
+	d.cur.Store(v)
+	return v.hdr
+}
 
 // Config configures the handler.
 type Config struct {
@@ -104,6 +130,7 @@ type Handler struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
+	date    dateHeader
 
 	// stopping is closed by BeginShutdown: long polls answer at once.
 	stopping chan struct{}
@@ -267,6 +294,7 @@ type call struct {
 	start    time.Time
 	body     []byte // what the operation decoded (and the audit records)
 	region   string
+	sourceIP string
 	identity audit.UserIdentity
 	out      any
 	err      error
@@ -277,7 +305,7 @@ type call struct {
 
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now()}
+	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
@@ -295,7 +323,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) run(r *http.Request, c *call) (any, error) {
-	presigned := r.URL.Query().Has("X-Amz-Signature")
+	presigned := strings.Contains(r.URL.RawQuery, "X-Amz-Signature") && r.URL.Query().Has("X-Amz-Signature")
 	if r.Method != http.MethodPost && !(presigned && r.Method == http.MethodGet) {
 		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
@@ -396,7 +424,7 @@ func (h *Handler) identified(r *http.Request, c *call, id *auth.Identity, region
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
 		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
-	req := &auth.Request{ID: id, SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: region, Now: h.cfg.Now()}
+	req := &auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
 	caller := service.Caller{
 		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
 		UserARN: id.ARN,
@@ -568,6 +596,9 @@ func decode(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return checkBody(trimmed)
 	}
+	if decodeFast(trimmed, v) {
+		return nil
+	}
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -589,17 +620,21 @@ func decode(body []byte, v any) error {
 // once its audit record is durable.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
-	hdr.Set("x-amzn-RequestId", c.reqID)
-	hdr.Set("Date", h.cfg.Now().UTC().Format(http.TimeFormat))
-	hdr.Set("Content-Type", contentType)
+	// Set by key, canonical already: Header.Set allocates for each.
+	hdr["X-Amzn-Requestid"] = []string{c.reqID}
+	hdr["Date"] = h.date.header(h.cfg.Now())
+	hdr["Content-Type"] = contentTypeHeader
 	status, code := http.StatusOK, ""
 	var body []byte
 	if c.err == nil {
+		buf := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(buf)
 		var merr error
-		body, merr = json.Marshal(c.out)
+		body, merr = encodeResponse((*buf)[:0], c.out)
 		if merr != nil {
 			c.err = ssm.Wrap(fmt.Errorf("api: encode %s response: %w", c.op, merr))
 		}
+		*buf = body[:0]
 	}
 	var e *ssm.Error
 	if c.err != nil {
@@ -628,9 +663,25 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	h.metrics.observe(c.op, status, code, elapsed)
 	if code != "" {
 		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
-	} else {
+	} else if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations on every call.
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
+}
+
+// bodyPool holds the buffers of response bodies: a body is written, and
+// its buffer reused, before finish returns.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// encodeResponse appends the JSON encoding of an operation's output to b:
+// by hand for the outputs of the hot reads (encode.go), with encoding/json
+// for the others.
+func encodeResponse(b []byte, out any) ([]byte, error) {
+	if b, ok := appendResponse(b, out); ok {
+		return b, nil
+	}
+	raw, err := json.Marshal(out)
+	return append(b, raw...), err
 }
 
 // logFailure logs the failures that are the server's, with their cause
@@ -672,7 +723,7 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 		EventTime:          c.start,
 		EventName:          c.op,
 		AWSRegion:          c.region,
-		SourceIPAddress:    sourceIP(r),
+		SourceIPAddress:    c.sourceIP,
 		UserAgent:          r.UserAgent(),
 		UserIdentity:       c.identity,
 		RequestID:          c.reqID,

@@ -846,3 +846,7 @@ func (w *idleWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler is the HTTP handler the API listener serves (benchmarks call it
+// in process).
+func (s *Server) Handler() http.Handler { return s.http.Handler }
