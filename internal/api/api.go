@@ -65,6 +65,9 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Audit receives one record per API call; nil means no audit trail.
 	Audit audit.Sink
+	// AuditEvents selects the calls recorded ("" is audit.EventsAll);
+	// with audit.EventsWrite, read-only operations leave no record.
+	AuditEvents audit.Events
 	// Cluster is the raft node: readiness, membership, cluster RPCs,
 	// snapshots. Nil (in tests of the API alone) leaves them out.
 	Cluster Cluster
@@ -612,6 +615,9 @@ func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 // kept until the trail can write it); any other record is Buffered, and
 // refused only while the trail cannot write and its backlog is full.
 func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+	if h.cfg.AuditEvents == audit.EventsWrite && c.o != nil && c.o.readOnly() {
+		return nil
+	}
 	rec := h.record(r, c)
 	if e != nil {
 		rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()

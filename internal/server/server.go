@@ -72,6 +72,15 @@ type Config struct {
 	AuditFile   string
 	NoAudit     bool
 	AuditStdout bool
+	// AuditMaxSize, AuditMaxAge and AuditRetain rotate the trail and
+	// bound how many rotated files are kept (0: never, never, all);
+	// AuditOnRotate is run on each rotated file; AuditEvents selects the
+	// calls recorded (audit.EventsNone opens no trail).
+	AuditMaxSize  int64
+	AuditMaxAge   time.Duration
+	AuditRetain   int
+	AuditOnRotate string
+	AuditEvents   audit.Events
 	Stdout      io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
@@ -113,6 +122,10 @@ func Default() Config {
 		SnapshotStallTimeout: 30 * time.Second,
 		PolicyScanInterval:   time.Second,
 		Events:               events.DefaultConfig(),
+		AuditMaxSize:         100 << 20,
+		AuditMaxAge:          24 * time.Hour,
+		AuditRetain:          30,
+		AuditEvents:          audit.EventsAll,
 	}
 }
 
@@ -138,6 +151,17 @@ func (c Config) Validate() error {
 		return errors.New("server: SnapshotStallTimeout must be positive")
 	case c.PolicyScanInterval < 0:
 		return errors.New("server: --policy-scan-interval must be positive")
+	case c.AuditMaxSize < 0:
+		return errors.New("server: --audit-max-size must not be negative")
+	case c.AuditMaxAge < 0:
+		return errors.New("server: --audit-max-age must not be negative")
+	case c.AuditRetain < 0:
+		return errors.New("server: --audit-retain must not be negative")
+	}
+	if c.AuditEvents != "" {
+		if _, err := audit.ParseEvents(string(c.AuditEvents)); err != nil {
+			return err
+		}
 	}
 	for _, r := range c.RegionAllow {
 		if !ssm.ValidRegionName(r) {
@@ -441,7 +465,7 @@ func (s *Server) initCluster(ctx context.Context) error {
 
 // openAudit opens the audit trail, unless NoAudit.
 func (s *Server) openAudit(context.Context) error {
-	if s.cfg.NoAudit {
+	if s.cfg.NoAudit || s.cfg.AuditEvents == audit.EventsNone {
 		return nil
 	}
 	key, err := s.keyring.SubKey("audit hmac")
@@ -453,6 +477,7 @@ func (s *Server) openAudit(context.Context) error {
 	if ac.Path == "" {
 		ac.Path = filepath.Join(s.dataDir, "audit.log")
 	}
+	ac.MaxSize, ac.MaxAge, ac.Retain, ac.OnRotate = s.cfg.AuditMaxSize, s.cfg.AuditMaxAge, s.cfg.AuditRetain, s.cfg.AuditOnRotate
 	opts := audit.Options{HMACKey: key, Logger: s.log}
 	if s.cfg.AuditStdout && s.cfg.Stdout != nil {
 		opts.Mirror = s.cfg.Stdout
@@ -507,6 +532,7 @@ func (s *Server) openAPI(context.Context) error {
 	}
 	h, err := api.New(api.Config{
 		Audit:         sink,
+		AuditEvents:   s.cfg.AuditEvents,
 		Auth:          s.authn,
 		NoAuth:        s.noAuth(),
 		Throttle:      limiter,
@@ -580,6 +606,22 @@ func (s *Server) registry() *prometheus.Registry {
 				Name: "paramstore_audit_backlog_bytes",
 				Help: "Bytes of audit records queued or held in memory and not yet durable.",
 			}, func() float64 { return float64(fs.Backlog()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "paramstore_audit_rotations_total",
+				Help: "Rotations of the audit trail's active file (--audit-max-size, --audit-max-age).",
+			}, func() float64 { return float64(fs.Rotation().Rotations) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_rotated_files",
+				Help: "Rotated, compressed audit files kept (at most --audit-retain once shipped).",
+			}, func() float64 { return float64(fs.Rotation().Files) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_ship_pending_files",
+				Help: "Rotated audit files that --audit-on-rotate has not taken yet (kept until it does).",
+			}, func() float64 { return float64(fs.Rotation().PendingShip) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "paramstore_audit_ship_failures_total",
+				Help: "Failed runs of --audit-on-rotate (each retried with backoff).",
+			}, func() float64 { return float64(fs.Rotation().ShipFailures) }),
 		)
 	}
 	return reg
