@@ -81,7 +81,7 @@ type Config struct {
 	AuditRetain   int
 	AuditOnRotate string
 	AuditEvents   audit.Events
-	Stdout      io.Writer
+	Stdout        io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
