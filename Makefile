@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 # it through the module proxy without touching go.mod, on a clean machine too.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent clean
+.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -79,6 +79,15 @@ bench-quick:
 bench-agent:
 	$(GO) test -run '^$$' -bench BenchmarkBrownout -benchtime 3000x ./tests/agent/
 	$(GO) test -run '^$$' -bench BenchmarkPersist -benchtime 50x ./client/
+
+# The soak (issue 19): a durable server with auth and audit under issue 19's
+# mixed load for SOAK_DURATION (default 30m), sampling RSS, goroutines, fds
+# and the size of each part of the data dir; writes bench/SOAK.md. Small
+# rotation settings (SOAK_SERVER_ARGS) show the plateau within the run.
+soak: build
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	$(GO) run ./bench/soak -bin $(BIN) -loadgen bin/loadgen -d $${SOAK_DURATION:-30m} -out bench/SOAK.md \
+		-server-args "$${SOAK_SERVER_ARGS:---audit-max-size 32MiB --audit-retain 8}"
 
 clean:
 	rm -rf bin
