@@ -88,6 +88,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "raft log entries between snapshots")
 	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
+	f.IntVar(&cfg.Raft.SnapshotsRetain, "snapshots-retain", cfg.Raft.SnapshotsRetain, "raft snapshots kept on disk (at least 1)")
 	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
