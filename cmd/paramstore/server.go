@@ -82,6 +82,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.AuditMaxAge, "audit-max-age", cfg.AuditMaxAge, "rotate the audit trail when its first record is this old (0: never)")
 	f.IntVar(&cfg.AuditRetain, "audit-retain", cfg.AuditRetain, "rotated audit files kept (compressed); older ones are removed once shipped (0: keep all)")
 	f.Var(&eventsFlag{&cfg.AuditEvents}, "audit-events", "calls recorded in the audit trail: all, write (not Get*/Describe*/List*) or none")
+	f.Var(bytesize.Size{P: &cfg.MinFreeSpace}, "min-free-space", "refuse writes (reads go on, /readyz says degraded) while the data dir's file system has less free space than this (0: never)")
 	f.StringVar(&cfg.AuditOnRotate, "audit-on-rotate", "", "shell command run on each rotated, compressed audit file (its path is $1); failures are logged and retried with backoff")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")

@@ -81,6 +81,10 @@ type Config struct {
 	AuditRetain   int
 	AuditOnRotate string
 	AuditEvents   audit.Events
+	// MinFreeSpace is the floor of free bytes on the data directory's
+	// file system below which writes are refused (--min-free-space; 0:
+	// none). See disk.go.
+	MinFreeSpace int64
 	Stdout        io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
@@ -126,6 +130,7 @@ func Default() Config {
 		AuditMaxAge:          24 * time.Hour,
 		AuditRetain:          30,
 		AuditEvents:          audit.EventsAll,
+		MinFreeSpace:         256 << 20,
 	}
 }
 
@@ -157,6 +162,8 @@ func (c Config) Validate() error {
 		return errors.New("server: --audit-max-age must not be negative")
 	case c.AuditRetain < 0:
 		return errors.New("server: --audit-retain must not be negative")
+	case c.MinFreeSpace < 0:
+		return errors.New("server: --min-free-space must not be negative")
 	}
 	if c.AuditEvents != "" {
 		if _, err := audit.ParseEvents(string(c.AuditEvents)); err != nil {
@@ -227,6 +234,9 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
+	// auditPath is the trail's active file ("" without a trail).
+	auditPath string
+	disk      *diskGuard
 	// The event system: webhook delivery and the policy scan (leader
 	// only), and the notify admin operations.
 	dispatcher *events.Dispatcher
@@ -486,7 +496,7 @@ func (s *Server) openAudit(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: audit trail: %w", err)
 	}
-	s.audit = fs
+	s.audit, s.auditPath = fs, ac.Path
 	s.onClose(fs.Close)
 	s.log.Info("audit trail", "path", ac.Path)
 	return nil
@@ -530,9 +540,16 @@ func (s *Server) openAPI(context.Context) error {
 	if s.audit != nil {
 		sink = s.audit
 	}
+	floor := s.cfg.MinFreeSpace
+	if s.cfg.Dev {
+		floor = 0 // a temporary directory; nothing to protect
+	}
+	s.disk = newDiskGuard(s.dataDir, s.auditPath, floor, s.log)
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		AuditEvents:   s.cfg.AuditEvents,
+		WriteGuard:    s.disk.check,
+		Degraded:      s.disk.degraded,
 		Auth:          s.authn,
 		NoAuth:        s.noAuth(),
 		Throttle:      limiter,
@@ -590,6 +607,9 @@ func (s *Server) registry() *prometheus.Registry {
 	)
 	if s.dispatcher != nil {
 		reg.MustRegister(s.dispatcher.Collectors()...)
+	}
+	if s.disk != nil {
+		reg.MustRegister(s.disk.collectors()...)
 	}
 	if fs := s.audit; fs != nil {
 		reg.MustRegister(

@@ -4,18 +4,23 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -228,4 +233,121 @@ func TestCompact(t *testing.T) {
 	if got != n {
 		t.Fatalf("%d parameters after compaction and restart, want %d", got, n)
 	}
+}
+
+// freeBytes is the space available on the file system of dir.
+func freeBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * st.Bsize
+}
+
+// TestDiskFloorTmpfs runs a server whose whole data dir is on a 64 MiB
+// tmpfs with --min-free-space 16MiB, fills the file system to below the
+// floor (not to full), and checks that writes are refused with
+// InternalServerError before the disk is full, reads are served, /readyz
+// stays 200 saying why writes are refused, writes resume once the space
+// returns, and after a restart every acknowledged write is there and the
+// audit trail verifies.
+func TestDiskFloorTmpfs(t *testing.T) {
+	disk := mountTmpfs(t, "64m")
+	data := filepath.Join(disk, "data")
+	srv := startServer(t, data, "--min-free-space", "16MiB")
+	c := srv.SSM()
+	ctx := t.Context()
+	var acked []string
+	put := func(name string) error {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("value of " + name),
+			Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err == nil {
+			acked = append(acked, name)
+		}
+		return err
+	}
+	for i := range 20 {
+		if err := put(fmt.Sprintf("/disk/before/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fill to 8 MiB free: below the floor, far from full.
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for freeBytes(t, disk) > 8<<20+int64(len(chunk)) {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	}
+	f.Close()
+	free := freeBytes(t, disk)
+	t.Logf("filled: %d bytes free on the tmpfs", free)
+
+	err = put("/disk/during")
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InternalServerError" || httpStatus(err) != 500 {
+		t.Fatalf("PutParameter below the floor: %v (status %d), want InternalServerError 500", err, httpStatus(err))
+	}
+	if got := freeBytes(t, disk); got < 4<<20 {
+		t.Errorf("only %d bytes free after the refusal: the disk was not kept from filling", got)
+	}
+	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/disk/before/3")}); err != nil {
+		t.Errorf("GetParameter below the floor: %v, want it served", err)
+	}
+	resp, err := http.Get(srv.URL() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]any
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || ready["can_write"] != false || !strings.Contains(fmt.Sprint(ready["degraded"]), "min-free-space") {
+		t.Errorf("/readyz below the floor: %d %v; want 200, can_write false and the reason", resp.StatusCode, ready)
+	}
+	t.Logf("/readyz below the floor: %d %v", resp.StatusCode, ready)
+	if m := metricsText(t, srv.URL()); !strings.Contains(m, "paramstore_disk_writes_refused 1") {
+		t.Errorf("metrics below the floor lack paramstore_disk_writes_refused 1")
+	}
+	if !strings.Contains(srv.Output(), "disk space below --min-free-space") {
+		t.Errorf("no log line naming the floor")
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := put(fmt.Sprintf("/disk/after/%d", i)); err != nil {
+			t.Fatalf("PutParameter after the space returned: %v", err)
+		}
+	}
+	srv.Stop()
+	srv = startServer(t, data, "--min-free-space", "16MiB")
+	c = srv.SSM()
+	for _, name := range acked {
+		out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil || aws.ToString(out.Parameter.Value) != "value of "+name {
+			t.Fatalf("acknowledged %s after the restart: %v", name, err)
+		}
+	}
+	srv.Stop()
+	if code, out := testproc.RunToExit(t, time.Minute, nil, "audit", "verify", data); code != 0 {
+		t.Fatalf("audit verify: exit %d\n%s", code, out)
+	}
+	t.Logf("%d acknowledged writes present after the restart", len(acked))
+}
+
+func metricsText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
