@@ -85,7 +85,7 @@ type Config struct {
 	// file system below which writes are refused (--min-free-space; 0:
 	// none). See disk.go.
 	MinFreeSpace int64
-	Stdout        io.Writer
+	Stdout       io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
