@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/paramstore/paramstore/internal/atomicfile"
 	"github.com/paramstore/paramstore/internal/store"
@@ -118,7 +119,7 @@ func Compact(ctx context.Context, dir string, check store.Checker) ([]CompactRes
 // free list of a file that has none (state.db).
 func lockBolt(path string, readOnly bool) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is locked by another process: stop the server on this data directory first (compaction runs on a stopped node; in a cluster, one node at a time)", ErrInUse, path)
 	}
 	if err != nil {
