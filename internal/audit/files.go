@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -52,10 +53,18 @@ func rotatedName(path string, firstSeq uint64, t time.Time) string {
 	return fmt.Sprintf("%s.%020d-%s", path, firstSeq, t.UTC().Format(rotatedLayout))
 }
 
-// rotatedPattern matches the names of rotated files of the active file
-// named base.
-func rotatedPattern(base string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + regexp.QuoteMeta(base) + `\.(\d{20})-(\d{8}T\d{6}Z)(\.gz)?$`)
+// rotatedSuffix matches what follows the active file's name in the name
+// of a rotated file.
+var rotatedSuffix = regexp.MustCompile(`^\.(\d{20})-(\d{8}T\d{6}Z)(\.gz)?$`)
+
+// parseRotated returns the submatches of rotatedSuffix for the name of a
+// rotated file of the active file named base, or nil.
+func parseRotated(base, name string) []string {
+	rest, ok := strings.CutPrefix(name, base)
+	if !ok {
+		return nil
+	}
+	return rotatedSuffix.FindStringSubmatch(rest)
 }
 
 // ListFiles returns the files of the trail whose active file is path, in
@@ -74,7 +83,6 @@ func ListFiles(path string) ([]TrailFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: list %s: %w", dir, err)
 	}
-	re := rotatedPattern(base)
 	bySeq := map[uint64]TrailFile{}
 	var active *TrailFile
 	for _, e := range entries {
@@ -85,7 +93,7 @@ func ListFiles(path string) ([]TrailFile, error) {
 			active = &TrailFile{Path: filepath.Join(dir, base), Active: true}
 			continue
 		}
-		m := re.FindStringSubmatch(e.Name())
+		m := parseRotated(base, e.Name())
 		if m == nil {
 			continue
 		}

@@ -364,7 +364,7 @@ func (s *FileSink) ship(ctx context.Context, rotated []TrailFile) (uint64, bool)
 		if done == 0 {
 			// The file it names was removed by hand: what is older was
 			// shipped (shipping goes in order).
-			if m := rotatedPattern(filepath.Base(s.cfg.Path)).FindStringSubmatch(name); m != nil {
+			if m := parseRotated(filepath.Base(s.cfg.Path), name); m != nil {
 				fmt.Sscan(m[1], &done)
 			}
 		}
