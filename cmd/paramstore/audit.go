@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/spf13/cobra"
 
@@ -82,18 +81,11 @@ hash printed with a copy kept elsewhere to detect that.`,
 	return cmd
 }
 
-// rotatedSuffix is the suffix of a rotated file's name (internal/audit
-// files.go): verify of a rotated file verifies its trail.
-var rotatedSuffix = regexp.MustCompile(`\.\d{20}-\d{8}T\d{6}Z(\.gz)?$`)
-
 // trailPath is the active file of the trail that arg names: DIR/audit.log
 // for a directory, the active file of a rotated file, or arg itself.
 func trailPath(arg string) string {
 	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
 		return filepath.Join(arg, "audit.log")
 	}
-	if loc := rotatedSuffix.FindStringIndex(arg); loc != nil {
-		return arg[:loc[0]]
-	}
-	return arg
+	return audit.ActivePath(arg)
 }

@@ -57,6 +57,18 @@ func rotatedName(path string, firstSeq uint64, t time.Time) string {
 // of a rotated file.
 var rotatedSuffix = regexp.MustCompile(`^\.(\d{20})-(\d{8}T\d{6}Z)(\.gz)?$`)
 
+// ActivePath returns the active file of the trail that path names: the
+// file a rotated file was rotated from, or path itself.
+func ActivePath(path string) string {
+	dir, name := filepath.Split(path)
+	for i := strings.LastIndexByte(name, '.'); i > 0; i = strings.LastIndexByte(name[:i], '.') {
+		if rotatedSuffix.MatchString(name[i:]) {
+			return filepath.Join(dir, name[:i])
+		}
+	}
+	return path
+}
+
 // parseRotated returns the submatches of rotatedSuffix for the name of a
 // rotated file of the active file named base, or nil.
 func parseRotated(base, name string) []string {

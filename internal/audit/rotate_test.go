@@ -393,3 +393,18 @@ func compressFile(path string) error {
 	}
 	return os.Remove(path)
 }
+
+func TestActivePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/d/audit.log": "/d/audit.log",
+		"/d/audit.log.00000000000000000001-20261130T140503Z.gz":   "/d/audit.log",
+		"/d/audit.log.00000000000000000001-20261130T140503Z":      "/d/audit.log",
+		"/d/trail.jsonl.00000000000000004097-20261130T140503Z.gz": "/d/trail.jsonl",
+		"/d/audit.log.torn-20261130T112502.191159415Z":            "/d/audit.log.torn-20261130T112502.191159415Z",
+		"/d/audit.log.1-20261130T140503Z.gz":                      "/d/audit.log.1-20261130T140503Z.gz",
+	} {
+		if got := ActivePath(in); got != want {
+			t.Errorf("ActivePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
