@@ -351,3 +351,51 @@ func metricsText(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestAuditOnRotate: the server hands each rotated, compressed file to
+// --audit-on-rotate, and retention keeps --audit-retain of them.
+func TestAuditOnRotate(t *testing.T) {
+	data, out := t.TempDir(), t.TempDir()
+	srv := startServer(t, data, "--audit-max-size", "16KiB", "--audit-retain", "2",
+		"--audit-on-rotate", `cp "$1" `+out+`/`)
+	c := srv.SSM()
+	ctx := t.Context()
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := 0; ; i++ {
+		if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(fmt.Sprintf("/ship/%d", i%10)),
+			Value: aws.String("v"), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		shipped, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
+		if len(shipped) >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files shipped after %d writes", len(shipped), i)
+		}
+	}
+	srv.Stop()
+	files, err := audit.ListFiles(filepath.Join(data, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated := len(files) - 1; rotated > 3 {
+		t.Errorf("%d rotated files kept, want at most --audit-retain 2 (+1 rotated at the stop)", rotated)
+	}
+	// What was shipped is a valid compressed part of the chain.
+	shipped, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
+	for _, f := range shipped {
+		rc, err := audit.TrailFile{Path: f, Compressed: true}.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil || n == 0 {
+			t.Errorf("shipped %s: %d bytes, %v", f, n, err)
+		}
+	}
+	if code, out := testproc.RunToExit(t, time.Minute, nil, "audit", "verify", data); code != 0 || !strings.Contains(out, "removed by retention") {
+		t.Errorf("audit verify: exit %d, want 0 with notes of files removed by retention\n%s", code, out)
+	}
+}
