@@ -46,7 +46,7 @@ hash printed with a copy kept elsewhere to detect that.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := trailPath(args[0])
 			rep, err := audit.VerifyTrail(path)
-			if len(rep.Files) > 1 {
+			if len(rep.Files) > 1 || err != nil {
 				for _, f := range rep.Files {
 					if f.Records == 0 {
 						fmt.Fprintf(stdout, "%s: empty\n", filepath.Base(f.Path))
