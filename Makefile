@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 # it through the module proxy without touching go.mod, on a clean machine too.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent bench-fleet clean
+.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent bench-fleet soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -42,7 +42,7 @@ fmt-check:
 
 # Each fuzzer for FUZZTIME (go test runs one -fuzz target at a time).
 fuzz:
-	@for pkg in ./internal/ssm ./internal/jsonenc ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/bundle; do \
+	@for pkg in ./internal/bytesize ./internal/ssm ./internal/jsonenc ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/bundle; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
@@ -90,6 +90,15 @@ bench-fleet:
 	PARAMSTORE_FLEET_N=$${FLEET_N:-1000,10000} PARAMSTORE_FLEET_NODES=$${FLEET_NODES:-1,3} \
 	PARAMSTORE_FLEET_DURATION=$${FLEET_DURATION:-15s} PARAMSTORE_FLEET_OUT=$${FLEET_OUT:-} \
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
+
+# The soak (issue 19): a durable server with auth and audit under issue 19's
+# mixed load for SOAK_DURATION (default 30m), sampling RSS, goroutines, fds
+# and the size of each part of the data dir; writes bench/SOAK.md. Small
+# rotation settings (SOAK_SERVER_ARGS) show the plateau within the run.
+soak: build
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	$(GO) run ./bench/soak -bin $(BIN) -loadgen bin/loadgen -d $${SOAK_DURATION:-30m} -out bench/SOAK.md \
+		-server-args "$${SOAK_SERVER_ARGS:---audit-max-size 32MiB --audit-retain 8}"
 
 clean:
 	rm -rf bin

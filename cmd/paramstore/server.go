@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paramstore/paramstore/internal/audit"
+	"github.com/paramstore/paramstore/internal/bytesize"
 	"github.com/paramstore/paramstore/internal/server"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
@@ -76,11 +78,18 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.AuditFile, "audit-file", "", "audit trail (JSON lines, hash-chained; default <data-dir>/audit.log)")
 	f.BoolVar(&cfg.NoAudit, "no-audit", false, "do not write an audit trail")
 	f.BoolVar(&cfg.AuditStdout, "audit-stdout", false, "also write audit records to stdout")
+	f.Var(bytesize.Size{P: &cfg.AuditMaxSize}, "audit-max-size", "rotate the audit trail at this size (512KiB, 100MiB, 1GiB or bytes; 0: never)")
+	f.DurationVar(&cfg.AuditMaxAge, "audit-max-age", cfg.AuditMaxAge, "rotate the audit trail when its first record is this old (0: never)")
+	f.IntVar(&cfg.AuditRetain, "audit-retain", cfg.AuditRetain, "rotated audit files kept (compressed); older ones are removed once shipped (0: keep all)")
+	f.Var(&eventsFlag{&cfg.AuditEvents}, "audit-events", "calls recorded in the audit trail: all, write (not Get*/Describe*/List*) or none")
+	f.Var(bytesize.Size{P: &cfg.MinFreeSpace}, "min-free-space", "refuse writes (reads go on, /readyz says degraded) while the data dir's file system has less free space than this (0: never)")
+	f.StringVar(&cfg.AuditOnRotate, "audit-on-rotate", "", "shell command run on each rotated, compressed audit file (its path is $1); failures are logged and retried with backoff")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "raft log entries between snapshots")
 	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
+	f.IntVar(&cfg.Raft.SnapshotsRetain, "snapshots-retain", cfg.Raft.SnapshotsRetain, "raft snapshots kept on disk (at least 1)")
 	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
@@ -97,6 +106,27 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd
 }
+
+// eventsFlag is the --audit-events flag.
+type eventsFlag struct{ e *audit.Events }
+
+func (f *eventsFlag) String() string {
+	if f.e == nil {
+		return ""
+	}
+	return string(*f.e)
+}
+
+func (f *eventsFlag) Set(s string) error {
+	e, err := audit.ParseEvents(s)
+	if err != nil {
+		return err
+	}
+	*f.e = e
+	return nil
+}
+
+func (f *eventsFlag) Type() string { return "all|write|none" }
 
 // limitFlag is a throttle.Limit flag ("RATE[:BURST]").
 type limitFlag struct{ l *throttle.Limit }

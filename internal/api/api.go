@@ -90,6 +90,18 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Audit receives one record per API call; nil means no audit trail.
 	Audit audit.Sink
+	// WriteGuard, if set, is asked before a call that may change state
+	// runs (before its audit intent record): an error refuses the call
+	// with InternalServerError, logged with the cause. The server's disk
+	// floor (--min-free-space).
+	WriteGuard func() error
+	// Degraded, if set, gives the reason this node refuses writes while
+	// it still serves reads ("" when it does not): /readyz stays 200 but
+	// says can_write false and why.
+	Degraded func() string
+	// AuditEvents selects the calls recorded ("" is audit.EventsAll);
+	// with audit.EventsWrite, read-only operations leave no record.
+	AuditEvents audit.Events
 	// Cluster is the raft node: readiness, membership, cluster RPCs,
 	// snapshots. Nil (in tests of the API alone) leaves them out.
 	Cluster Cluster
@@ -258,17 +270,28 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	if st.CanReadLinearizable || (h.cfg.StaleReads && st.CanReadStale) {
 		status = http.StatusOK
 	}
+	var degraded string
+	if h.cfg.Degraded != nil {
+		degraded = h.cfg.Degraded()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if fst == nil {
+	if fst == nil && degraded == "" {
 		json.NewEncoder(w).Encode(st)
 		return
 	}
-	// The cluster's status with the injected fault beside it.
+	// The cluster's status with the injected fault, or the reason writes
+	// are refused, beside it.
 	raw, _ := json.Marshal(st)
 	var body map[string]any
 	json.Unmarshal(raw, &body)
-	body["fault"] = fst
+	if fst != nil {
+		body["fault"] = fst
+	}
+	if degraded != "" {
+		body["can_write"] = false
+		body["degraded"] = degraded
+	}
 	json.NewEncoder(w).Encode(body)
 }
 
@@ -368,6 +391,11 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		// catches staleness. Reads follow the node's default.
 		if h.cfg.StaleReads || !o.readOnly() {
 			ctx = store.WithStale(ctx)
+		}
+	}
+	if h.cfg.WriteGuard != nil && !o.readOnly() {
+		if err := h.cfg.WriteGuard(); err != nil {
+			return nil, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: %w", c.op, err))
 		}
 	}
 	if h.cfg.Audit != nil && !o.readOnly() {
@@ -700,6 +728,9 @@ func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 // kept until the trail can write it); any other record is Buffered, and
 // refused only while the trail cannot write and its backlog is full.
 func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+	if h.cfg.AuditEvents == audit.EventsWrite && c.o != nil && c.o.readOnly() {
+		return nil
+	}
 	rec := h.record(r, c)
 	if e != nil {
 		rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()

@@ -10,7 +10,8 @@
 //
 //	"sequence":N,"previousHash":"<hex>","hash":"<hex>"}
 //
-// sequence starts at 1 in every file and grows by one per line. hash is
+// sequence starts at 1 and grows by one per line over the whole trail,
+// across its rotated files (see files.go and rotate.go). hash is
 //
 //	hex(SHA-256(previousHash || "\n" || canonical))
 //
@@ -18,7 +19,8 @@
 // the members appear in a fixed order (that of the encoding struct) and
 // every object inside requestParameters and responseElements has its keys
 // sorted, as encoding/json does for maps. previousHash is the hash of the
-// line before, or 64 zeros on the first line. Editing, deleting, inserting
+// line before (the last line of the file before, for the first line of a
+// rotated file), or 64 zeros on the trail's first line. Editing, deleting, inserting
 // or reordering lines therefore breaks the chain, and VerifyFile reports the
 // first line where it breaks.
 //

@@ -17,18 +17,18 @@ import (
 // records hold values only as HMACs, and an Event does not even carry
 // those.
 
-// Files returns the files of the trail whose current file is path, oldest
-// first. It is the one place that knows which files make a trail: rotated
-// files are added here (a compressed one also needs eachLineBackward to
-// read it through a decompressor).
-func Files(path string) ([]string, error) {
-	if _, err := os.Stat(path); err != nil {
+// Files returns the files of the trail whose active file is path, oldest
+// first, rotated (and compressed) files included: ListFiles is the one
+// place that knows which files make a trail.
+func Files(path string) ([]TrailFile, error) {
+	files, err := ListFiles(path)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("audit: trail %s: %w", path, err)
 	}
-	return []string{path}, nil
+	return files, nil
 }
 
 // Query selects events. Empty fields select everything.
@@ -134,7 +134,7 @@ func (q *Query) match(l *queryLine) bool {
 // runs) and service events are left out: each call appears once, as its
 // result. A line that does not parse (a torn tail being repaired) is
 // skipped.
-func Lookup(files []string, q Query) ([]Event, string, error) {
+func Lookup(files []TrailFile, q Query) ([]Event, string, error) {
 	if q.Max <= 0 || q.Max > MaxQueryResults {
 		q.Max = MaxQueryResults
 	}
@@ -152,7 +152,7 @@ func Lookup(files []string, q Query) ([]Event, string, error) {
 	var out []Event
 	next := ""
 	for i := len(files) - 1; i >= 0 && next == ""; i-- {
-		err := eachLineBackward(files[i], func(line []byte) bool {
+		err := eachTrailLineBackward(files[i], func(line []byte) bool {
 			var l queryLine
 			if json.Unmarshal(line, &l) != nil {
 				return true
@@ -196,6 +196,35 @@ func parseMillis(s string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return time.UnixMilli(ms).UTC(), nil
+}
+
+// eachTrailLineBackward calls fn with each non-empty line of f, last first,
+// until fn returns false. A compressed (rotated) file cannot be read from
+// its end: it is decompressed into memory, which --audit-max-size bounds.
+func eachTrailLineBackward(f TrailFile, fn func(line []byte) bool) error {
+	if !f.Compressed {
+		return eachLineBackward(f.Path, fn)
+	}
+	r, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("audit: read trail %s: %w", f.Path, err)
+	}
+	for len(data) > 0 {
+		i := bytes.LastIndexByte(data, '\n')
+		if line := data[i+1:]; len(line) > 0 && !fn(line) {
+			return nil
+		}
+		if i < 0 {
+			break
+		}
+		data = data[:i]
+	}
+	return nil
 }
 
 // backwardChunk is how much of a file eachLineBackward reads at a time.

@@ -126,7 +126,7 @@ func FuzzLookupToken(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		evs, _, err := Lookup([]string{path}, Query{After: token, Max: 2})
+		evs, _, err := Lookup([]TrailFile{{Path: path, Active: true}}, Query{After: token, Max: 2})
 		if err == nil && len(evs) > 2 {
 			t.Fatalf("token %q: %d events, want at most 2", token, len(evs))
 		}

@@ -273,3 +273,29 @@ func isHex(b []byte) bool {
 	}
 	return true
 }
+
+// Events selects the calls the trail records (--audit-events), as
+// CloudTrail selects read and write management events.
+type Events string
+
+const (
+	// EventsAll records every call.
+	EventsAll Events = "all"
+	// EventsWrite records the calls that may change state (their intent
+	// and their outcome) and the calls refused before their operation was
+	// known (a bad signature, an unknown target); not the read-only
+	// operations (Get*, Describe*, List*: those the operation table marks
+	// read-only).
+	EventsWrite Events = "write"
+	// EventsNone records nothing: the server opens no trail.
+	EventsNone Events = "none"
+)
+
+// ParseEvents parses an --audit-events value.
+func ParseEvents(s string) (Events, error) {
+	switch e := Events(s); e {
+	case EventsAll, EventsWrite, EventsNone:
+		return e, nil
+	}
+	return "", fmt.Errorf("audit: --audit-events %q: want all, write or none", s)
+}

@@ -122,6 +122,24 @@ type Config struct {
 	// MaxBacklog is how many bytes of records may wait in memory while the
 	// trail cannot write before Buffered and Durable records are refused.
 	MaxBacklog int64
+
+	// MaxSize rotates the file once it holds this many bytes
+	// (--audit-max-size); 0 never rotates by size.
+	MaxSize int64
+	// MaxAge rotates the file once its first record is this old
+	// (--audit-max-age); 0 never rotates by age.
+	MaxAge time.Duration
+	// Retain is how many rotated files are kept (--audit-retain); the
+	// oldest beyond it are removed, once shipped. 0 keeps every file.
+	Retain int
+	// OnRotate, if set, is a shell command (sh -c) run with the path of
+	// each compressed rotated file as $1 and in PARAMSTORE_AUDIT_FILE
+	// (--audit-on-rotate), in order; a failure is logged and retried with
+	// backoff, and a file is not removed before its command succeeded.
+	OnRotate string
+	// ShipRetryMin and ShipRetryMax bound the backoff of a failing
+	// OnRotate command, and ShipTimeout one run of it.
+	ShipRetryMin, ShipRetryMax, ShipTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults, with an empty Path.
@@ -132,6 +150,9 @@ func DefaultConfig() Config {
 		QueueSize:     4096,
 		MaxBatch:      1024,
 		MaxBacklog:    32 << 20,
+		ShipRetryMin:  time.Second,
+		ShipRetryMax:  5 * time.Minute,
+		ShipTimeout:   10 * time.Minute,
 	}
 }
 
@@ -150,6 +171,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("audit: Config.MaxBatch %d must be at least 1", c.MaxBatch)
 	case c.MaxBacklog < 1:
 		return fmt.Errorf("audit: Config.MaxBacklog %d must be at least 1", c.MaxBacklog)
+	case c.MaxSize < 0:
+		return fmt.Errorf("audit: Config.MaxSize (--audit-max-size) %d must not be negative", c.MaxSize)
+	case c.MaxAge < 0:
+		return fmt.Errorf("audit: Config.MaxAge (--audit-max-age) %v must not be negative", c.MaxAge)
+	case c.Retain < 0:
+		return fmt.Errorf("audit: Config.Retain (--audit-retain) %d must not be negative", c.Retain)
+	case c.OnRotate != "" && (c.ShipRetryMin <= 0 || c.ShipRetryMax < c.ShipRetryMin || c.ShipTimeout <= 0):
+		return fmt.Errorf("audit: Config.ShipRetryMin %v, ShipRetryMax %v and ShipTimeout %v must be positive, the max at least the min",
+			c.ShipRetryMin, c.ShipRetryMax, c.ShipTimeout)
 	}
 	return nil
 }
@@ -171,6 +201,9 @@ type Options struct {
 	// afterSync, if not nil, is called by the writer after every
 	// successful fsync. Tests use it.
 	afterSync func()
+	// afterHousekeep, if not nil, is called by the rotator after each
+	// round of its work. Tests use it.
+	afterHousekeep func()
 	// file, if not nil, wraps the trail file. Tests use it to inject
 	// write and fsync errors that a tmpfs cannot produce.
 	file func(trailFile) trailFile
@@ -219,12 +252,34 @@ type FileSink struct {
 	wg       sync.WaitGroup
 	closeErr error // set by the writer before it exits
 
+	// The rotator (rotate.go) compresses, ships and removes rotated
+	// files; kick wakes it. Close stops it before the writer.
+	kick        chan struct{}
+	stopRotator context.CancelFunc
+	afterHK     func()
+	rotatorWG   sync.WaitGroup
+	stats       rotationStats
+
 	// Owned by the writer goroutine (and by Open before it starts).
 	f         trailFile
 	size      int64 // length of the file's durable, complete lines
 	seq       uint64
 	prev      string
 	afterSync func()
+	wrapFile  func(trailFile) trailFile
+	// fileFirstSeq is the sequence of the active file's first record (0
+	// while it has none) and fileStart the time it was appended: the
+	// age MaxAge measures.
+	fileFirstSeq uint64
+	fileStart    time.Time
+	// rotateRetry, when not zero, is the earliest time to try a failed
+	// rotation again; noRotate stops rotating after a failure that left
+	// the writer on a renamed file.
+	rotateRetry time.Time
+	noRotate    bool
+	// stuck names the rotated file the writer still appends to after a
+	// failed rotation (see rotate); the rotator leaves it alone.
+	stuck atomic.Pointer[string]
 }
 
 // entry is one queued record or, with a nil body, a barrier that forces a
@@ -261,6 +316,9 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		retry:     make(chan struct{}, 1),
 		prev:      ZeroHash,
 		afterSync: opts.afterSync,
+		wrapFile:  opts.file,
+		afterHK:   opts.afterHousekeep,
+		kick:      make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -281,6 +339,13 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		}
 	}
 	torn, err := s.resume(f)
+	if err == nil && s.size == 0 {
+		// An empty active file continues the chain of the newest
+		// rotated file (a rotation, or a crash in the middle of one).
+		err = s.resumeRotated()
+	} else if err == nil {
+		err = s.readFileStart(f)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit: open %q: %w", cfg.Path, err)
@@ -291,6 +356,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 	}
 	s.wg.Add(1)
 	go s.run()
+	s.startRotator()
 	if torn != nil {
 		// Applied: first in the chain, and kept in memory rather than
 		// failing the start if the disk is full.
@@ -510,6 +576,8 @@ func (s *FileSink) fillDefaults(rec *Record) {
 // the file. It returns the first error that left records unwritten, or the
 // close error. Calling it again returns the same result.
 func (s *FileSink) Close() error {
+	s.stopRotator()
+	s.rotatorWG.Wait()
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
@@ -550,12 +618,17 @@ type writer struct {
 	// failed is the error of the last failed attempt; nil when healthy.
 	failed error
 	timer  <-chan time.Time
+	// ageTimer fires when the active file reaches Config.MaxAge.
+	ageTimer <-chan time.Time
 }
 
 // run is the writer goroutine. It owns the file and the chain state.
 func (s *FileSink) run() {
 	defer s.wg.Done()
 	w := &writer{s: s}
+	if s.cfg.MaxAge > 0 && s.fileFirstSeq != 0 {
+		w.ageTimer = s.clock.After(max(0, s.cfg.MaxAge-s.clock.Now().Sub(s.fileStart)))
+	}
 	var batch []entry
 	for {
 		var e entry
@@ -564,6 +637,10 @@ func (s *FileSink) run() {
 		case e, ok = <-s.queue:
 		case <-w.timer:
 			w.commit() // flushes what is buffered, or retries a failing trail
+			continue
+		case <-w.ageTimer:
+			w.ageTimer = nil
+			w.commit() // makes the file durable, then rotates it
 			continue
 		case <-s.retry:
 			if w.failed != nil {
@@ -593,6 +670,7 @@ func (s *FileSink) run() {
 		needSync := closed
 		for _, e := range batch {
 			if e.body != nil {
+				w.startFile()
 				s.seq++
 				w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
 				w.bodies += int64(len(e.body))
@@ -681,6 +759,8 @@ func (w *writer) commit() {
 	w.waiters = w.waiters[:0]
 	if w.failed != nil {
 		w.timer = s.clock.After(s.cfg.RetryInterval)
+	} else {
+		w.maybeRotate()
 	}
 }
 

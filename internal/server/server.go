@@ -73,7 +73,20 @@ type Config struct {
 	AuditFile   string
 	NoAudit     bool
 	AuditStdout bool
-	Stdout      io.Writer
+	// AuditMaxSize, AuditMaxAge and AuditRetain rotate the trail and
+	// bound how many rotated files are kept (0: never, never, all);
+	// AuditOnRotate is run on each rotated file; AuditEvents selects the
+	// calls recorded (audit.EventsNone opens no trail).
+	AuditMaxSize  int64
+	AuditMaxAge   time.Duration
+	AuditRetain   int
+	AuditOnRotate string
+	AuditEvents   audit.Events
+	// MinFreeSpace is the floor of free bytes on the data directory's
+	// file system below which writes are refused (--min-free-space; 0:
+	// none). See disk.go.
+	MinFreeSpace int64
+	Stdout       io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
 	// MasterKeyFile overrides <data-dir>/master.key.
@@ -119,6 +132,11 @@ func Default() Config {
 		SnapshotStallTimeout: 30 * time.Second,
 		PolicyScanInterval:   time.Second,
 		Events:               events.DefaultConfig(),
+		AuditMaxSize:         100 << 20,
+		AuditMaxAge:          24 * time.Hour,
+		AuditRetain:          30,
+		AuditEvents:          audit.EventsAll,
+		MinFreeSpace:         256 << 20,
 	}
 }
 
@@ -146,6 +164,19 @@ func (c Config) Validate() error {
 		return errors.New("server: --max-watchers must not be negative")
 	case c.PolicyScanInterval < 0:
 		return errors.New("server: --policy-scan-interval must be positive")
+	case c.AuditMaxSize < 0:
+		return errors.New("server: --audit-max-size must not be negative")
+	case c.AuditMaxAge < 0:
+		return errors.New("server: --audit-max-age must not be negative")
+	case c.AuditRetain < 0:
+		return errors.New("server: --audit-retain must not be negative")
+	case c.MinFreeSpace < 0:
+		return errors.New("server: --min-free-space must not be negative")
+	}
+	if c.AuditEvents != "" {
+		if _, err := audit.ParseEvents(string(c.AuditEvents)); err != nil {
+			return err
+		}
 	}
 	for _, r := range c.RegionAllow {
 		if !ssm.ValidRegionName(r) {
@@ -211,8 +242,9 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
-	// auditPath is the audit trail's file ("" with NoAudit).
+	// auditPath is the trail's active file ("" without a trail).
 	auditPath string
+	disk      *diskGuard
 	// The event system: webhook delivery and the policy scan (leader
 	// only), and the notify admin operations.
 	dispatcher *events.Dispatcher
@@ -451,7 +483,7 @@ func (s *Server) initCluster(ctx context.Context) error {
 
 // openAudit opens the audit trail, unless NoAudit.
 func (s *Server) openAudit(context.Context) error {
-	if s.cfg.NoAudit {
+	if s.cfg.NoAudit || s.cfg.AuditEvents == audit.EventsNone {
 		return nil
 	}
 	key, err := s.keyring.SubKey("audit hmac")
@@ -463,6 +495,7 @@ func (s *Server) openAudit(context.Context) error {
 	if ac.Path == "" {
 		ac.Path = filepath.Join(s.dataDir, "audit.log")
 	}
+	ac.MaxSize, ac.MaxAge, ac.Retain, ac.OnRotate = s.cfg.AuditMaxSize, s.cfg.AuditMaxAge, s.cfg.AuditRetain, s.cfg.AuditOnRotate
 	opts := audit.Options{HMACKey: key, Logger: s.log}
 	if s.cfg.AuditStdout && s.cfg.Stdout != nil {
 		opts.Mirror = s.cfg.Stdout
@@ -515,9 +548,17 @@ func (s *Server) openAPI(context.Context) error {
 	if s.audit != nil {
 		sink = s.audit
 	}
+	floor := s.cfg.MinFreeSpace
+	if s.cfg.Dev {
+		floor = 0 // a temporary directory; nothing to protect
+	}
+	s.disk = newDiskGuard(s.dataDir, s.auditPath, floor, s.log)
 	h, err := api.New(api.Config{
 		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
+		AuditEvents:   s.cfg.AuditEvents,
+		WriteGuard:    s.disk.check,
+		Degraded:      s.disk.degraded,
 		Auth:          s.authn,
 		NoAuth:        s.noAuth(),
 		Throttle:      limiter,
@@ -599,6 +640,9 @@ func (s *Server) registry() *prometheus.Registry {
 	if s.dispatcher != nil {
 		reg.MustRegister(s.dispatcher.Collectors()...)
 	}
+	if s.disk != nil {
+		reg.MustRegister(s.disk.collectors()...)
+	}
 	if fs := s.audit; fs != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -614,6 +658,22 @@ func (s *Server) registry() *prometheus.Registry {
 				Name: "paramstore_audit_backlog_bytes",
 				Help: "Bytes of audit records queued or held in memory and not yet durable.",
 			}, func() float64 { return float64(fs.Backlog()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "paramstore_audit_rotations_total",
+				Help: "Rotations of the audit trail's active file (--audit-max-size, --audit-max-age).",
+			}, func() float64 { return float64(fs.Rotation().Rotations) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_rotated_files",
+				Help: "Rotated, compressed audit files kept (at most --audit-retain once shipped).",
+			}, func() float64 { return float64(fs.Rotation().Files) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "paramstore_audit_ship_pending_files",
+				Help: "Rotated audit files that --audit-on-rotate has not taken yet (kept until it does).",
+			}, func() float64 { return float64(fs.Rotation().PendingShip) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "paramstore_audit_ship_failures_total",
+				Help: "Failed runs of --audit-on-rotate (each retried with backoff).",
+			}, func() float64 { return float64(fs.Rotation().ShipFailures) }),
 		)
 	}
 	return reg

@@ -68,6 +68,9 @@ type Config struct {
 	// (--trailing-logs); at most SnapshotThreshold, so that the log holds
 	// at most twice SnapshotThreshold entries.
 	TrailingLogs uint64
+	// SnapshotsRetain is how many snapshots are kept on disk
+	// (--snapshots-retain; raft's FileSnapshotStore retain count).
+	SnapshotsRetain int
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
 	// Check checks state.db and raft.db before they are opened after an
@@ -97,8 +100,9 @@ func Default(dir string) Config {
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  30 * time.Second,
 		// As many as the threshold (the most Validate accepts).
-		TrailingLogs: 8192,
-		MaxStaleness: 10 * time.Second,
+		TrailingLogs:    8192,
+		SnapshotsRetain: 2,
+		MaxStaleness:    10 * time.Second,
 	}
 }
 
@@ -126,6 +130,8 @@ func (c Config) ValidateSettings() error {
 		return errors.New("raftstore: Config.SnapshotThreshold (--snapshot-threshold) must be positive")
 	case c.SnapshotInterval <= 0:
 		return errors.New("raftstore: Config.SnapshotInterval (--snapshot-interval) must be positive")
+	case c.SnapshotsRetain < 1:
+		return errors.New("raftstore: Config.SnapshotsRetain (--snapshots-retain) must be at least 1")
 	case c.TrailingLogs > c.SnapshotThreshold:
 		return fmt.Errorf("raftstore: Config.TrailingLogs (--trailing-logs) %d exceeds Config.SnapshotThreshold (--snapshot-threshold) %d: "+
 			"keep at most as many entries after a snapshot as there are between snapshots (lower --trailing-logs with --snapshot-threshold)",

@@ -341,7 +341,7 @@ func (n *Node) openRaftFiles() (*raftboltdb.BoltStore, *raft.FileSnapshotStore, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("raftstore: open log: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.hlog)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.SnapshotsRetain, n.hlog)
 	if err != nil {
 		logs.Close()
 		return nil, nil, fmt.Errorf("raftstore: open snapshots: %w", err)

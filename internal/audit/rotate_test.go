@@ -1,0 +1,462 @@
+package audit
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rotating opens a sink on dir/audit.log that rotates every maxSize bytes,
+// with a real clock. It returns the sink and a channel that receives after
+// each round of the rotator.
+func rotating(t *testing.T, dir string, cfg Config) (*FileSink, <-chan struct{}) {
+	t.Helper()
+	cfg.Path = filepath.Join(dir, "audit.log")
+	if cfg.FlushInterval == 0 {
+		d := DefaultConfig()
+		cfg.FlushInterval, cfg.RetryInterval, cfg.QueueSize, cfg.MaxBatch, cfg.MaxBacklog = d.FlushInterval, d.RetryInterval, d.QueueSize, d.MaxBatch, d.MaxBacklog
+		cfg.ShipRetryMin, cfg.ShipRetryMax, cfg.ShipTimeout = time.Millisecond, 10*time.Millisecond, time.Minute
+	}
+	rounds := make(chan struct{}, 1000)
+	s, err := Open(cfg, Options{HMACKey: testKey, Logger: testLogger(t), afterHousekeep: func() {
+		select {
+		case rounds <- struct{}{}:
+		default:
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s, rounds
+}
+
+// waitFor waits, round by round of the rotator, until cond holds.
+func waitFor(t *testing.T, rounds <-chan struct{}, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-rounds:
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// settled reports whether every rotated file of the trail in dir is
+// compressed and at most retain of them are kept (retain 0: any number).
+func settled(t *testing.T, dir string, retain int) func() bool {
+	return func() bool {
+		files, err := ListFiles(filepath.Join(dir, "audit.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range files {
+			if !f.Active {
+				if !f.Compressed {
+					return false
+				}
+				n++
+			}
+		}
+		return retain == 0 || n <= retain
+	}
+}
+
+func logN(t *testing.T, s *FileSink, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := s.Log(context.Background(), testRecord("PutParameter", fmt.Sprint("req-", i)), Durable); err != nil {
+			t.Fatalf("Log %d: %v", i, err)
+		}
+	}
+}
+
+func TestRotateBySizeKeepsOneChain(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MaxSize: 4 << 10}
+	s, rounds := rotating(t, dir, cfg)
+	logN(t, s, 0, 200)
+	waitFor(t, rounds, "compressed rotated files", settled(t, dir, 0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := ListFiles(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 5 {
+		t.Fatalf("%d files after 200 records of ~600 bytes with 4 KiB files, want many", len(files))
+	}
+	rep, err := VerifyTrail(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatalf("VerifyTrail: %v", err)
+	}
+	if rep.Records != 200 || rep.FirstSequence != 1 || rep.LastSequence != 200 || len(rep.Files) != len(files) {
+		t.Errorf("report: %d records, sequence %d-%d, %d files; want 200, 1-200, %d", rep.Records, rep.FirstSequence, rep.LastSequence, len(rep.Files), len(files))
+	}
+	if got := s.Rotation().Rotations; int(got) != len(files)-1 {
+		t.Errorf("Rotations = %d, want %d", got, len(files)-1)
+	}
+	// Each rotated file ends near MaxSize: rotation happens at a commit.
+	for _, f := range rep.Files[:len(rep.Files)-1] {
+		if f.FirstSequence == 0 || f.LastSequence < f.FirstSequence {
+			t.Errorf("%s: records %d-%d", f.Path, f.FirstSequence, f.LastSequence)
+		}
+	}
+	// The sink opened again continues the chain in the same active file.
+	s2, _ := rotating(t, dir, cfg)
+	logN(t, s2, 200, 1)
+	s2.Close()
+	if rep, err := VerifyTrail(filepath.Join(dir, "audit.log")); err != nil || rep.LastSequence != 201 {
+		t.Fatalf("after reopening: %d records to sequence %d, %v; want to 201", rep.Records, rep.LastSequence, err)
+	}
+}
+
+func TestRetentionRecordsRemovals(t *testing.T) {
+	dir := t.TempDir()
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 2})
+	logN(t, s, 0, 200)
+	waitFor(t, rounds, "retention", settled(t, dir, 2))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyTrail(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatalf("VerifyTrail: %v", err)
+	}
+	if len(rep.Files) != 3 {
+		t.Errorf("%d files, want 2 rotated and the active one", len(rep.Files))
+	}
+	if rep.FirstSequence <= 1 || len(rep.Removed) == 0 {
+		t.Fatalf("trail starts at %d with %d removal records; want later than 1, accounted for", rep.FirstSequence, len(rep.Removed))
+	}
+	// Removing the removal records' evidence is caught: the remaining
+	// first file, deleted by hand, leaves a gap nothing accounts for.
+	if err := os.Remove(rep.Files[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	_, err = VerifyTrail(filepath.Join(dir, "audit.log"))
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Problem != ProblemMissing {
+		t.Fatalf("VerifyTrail after deleting the oldest kept file = %v, want %s", err, ProblemMissing)
+	}
+}
+
+func TestVerifyTrailDamage(t *testing.T) {
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, files []TrailFile)
+		want   Problem
+	}{
+		{name: "deleted middle file", want: ProblemMissing, damage: func(t *testing.T, f []TrailFile) {
+			must(t, os.Remove(f[2].Path))
+		}},
+		{name: "truncated compressed file", want: ProblemTruncated, damage: func(t *testing.T, f []TrailFile) {
+			fi, err := os.Stat(f[1].Path)
+			must(t, err)
+			must(t, os.Truncate(f[1].Path, fi.Size()/2))
+		}},
+		{name: "swapped names", want: ProblemOrder, damage: func(t *testing.T, f []TrailFile) {
+			tmp := f[1].Path + ".x"
+			must(t, os.Rename(f[1].Path, tmp))
+			must(t, os.Rename(f[2].Path, f[1].Path))
+			must(t, os.Rename(tmp, f[2].Path))
+		}},
+		{name: "deleted first file", want: ProblemMissing, damage: func(t *testing.T, f []TrailFile) {
+			must(t, os.Remove(f[0].Path))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10})
+			logN(t, s, 0, 100)
+			waitFor(t, rounds, "compression", settled(t, dir, 0))
+			must(t, s.Close())
+			files, err := ListFiles(filepath.Join(dir, "audit.log"))
+			must(t, err)
+			if len(files) < 4 {
+				t.Fatalf("%d files, want at least 4", len(files))
+			}
+			tt.damage(t, files)
+			_, err = VerifyTrail(filepath.Join(dir, "audit.log"))
+			var ce *ChainError
+			if !errors.As(err, &ce) || ce.Problem != tt.want {
+				t.Fatalf("VerifyTrail = %v, want %s", err, tt.want)
+			}
+			t.Logf("reported: %v", err)
+		})
+	}
+}
+
+// TestRotationCrashStates opens trails as a crash in the middle of a
+// rotation leaves them: the chain continues, nothing is lost, and the
+// rotator finishes the work.
+func TestRotationCrashStates(t *testing.T) {
+	tests := []struct {
+		name  string
+		crash func(t *testing.T, active string, first uint64)
+	}{
+		{name: "renamed, no new active file", crash: func(t *testing.T, active string, first uint64) {
+			must(t, os.Rename(active, rotatedName(active, first, time.Now())))
+		}},
+		{name: "renamed, compressed, original not removed", crash: func(t *testing.T, active string, first uint64) {
+			name := rotatedName(active, first, time.Now())
+			must(t, os.Rename(active, name))
+			raw, err := os.ReadFile(name)
+			must(t, err)
+			must(t, os.WriteFile(name+".x", raw, 0o600))
+			must(t, compress(context.Background(), name+".x"))
+			must(t, os.Rename(name+".x.gz", name+".gz"))
+		}},
+		{name: "renamed, compression half written", crash: func(t *testing.T, active string, first uint64) {
+			name := rotatedName(active, first, time.Now())
+			must(t, os.Rename(active, name))
+			must(t, os.WriteFile(filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".gz.tmp-123"), []byte("\x1f\x8bpartial"), 0o600))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			active := filepath.Join(dir, "audit.log")
+			s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10})
+			logN(t, s, 0, 50)
+			waitFor(t, rounds, "compression", settled(t, dir, 0))
+			must(t, s.Close())
+			files, err := ListFiles(active)
+			must(t, err)
+			rep, err := VerifyTrail(active)
+			must(t, err)
+			last := rep.Files[len(rep.Files)-1]
+			if !files[len(files)-1].Active || last.Records == 0 {
+				t.Fatalf("want a non-empty active file to rotate by hand")
+			}
+			tt.crash(t, active, last.FirstSequence)
+
+			s, rounds = rotating(t, dir, Config{MaxSize: 4 << 10})
+			logN(t, s, 50, 10)
+			waitFor(t, rounds, "compression", settled(t, dir, 0))
+			must(t, s.Close())
+			rep, err = VerifyTrail(active)
+			if err != nil {
+				t.Fatalf("VerifyTrail after the crash: %v", err)
+			}
+			if rep.Records != 60 || rep.LastSequence != 60 {
+				t.Errorf("%d records to sequence %d, want 60", rep.Records, rep.LastSequence)
+			}
+			left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*"))
+			if len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
+func TestRotateByAge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	clock := newFakeClock()
+	cfg := DefaultConfig()
+	cfg.Path, cfg.MaxAge = path, time.Hour
+	s, err := Open(cfg, Options{HMACKey: testKey, Logger: testLogger(t), Clock: clock})
+	must(t, err)
+	logN(t, s, 0, 3)
+	clock.mu.Lock()
+	clock.now = clock.now.Add(time.Hour)
+	clock.mu.Unlock()
+	clock.fire() // the age timer, among others
+	must(t, s.Flush(context.Background()))
+	logN(t, s, 3, 1)
+	must(t, s.Close())
+	rep, err := VerifyTrail(path)
+	must(t, err)
+	if len(rep.Files) != 2 || rep.Files[0].LastSequence != 3 || rep.Files[1].FirstSequence != 4 {
+		t.Fatalf("files %+v, want records 1-3 rotated by age and 4 in the active file", rep.Files)
+	}
+}
+
+func TestOnRotateRetriesAndKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	out := t.TempDir()
+	counter := filepath.Join(out, "attempts")
+	// Fails its first three runs, then copies the file to out.
+	cmd := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); echo $((n+1)) > %[1]s; [ "$n" -ge 3 ] || { echo "upload refused ($n)" >&2; exit 1; }; cp "$1" %[2]s/`, counter, out)
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 1, OnRotate: cmd})
+	logN(t, s, 0, 60)
+	shipped := func() bool {
+		got, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
+		return s.Rotation().PendingShip == 0 && len(got) >= 3 && settled(t, dir, 1)()
+	}
+	waitFor(t, rounds, "every rotated file shipped", shipped)
+	must(t, s.Close())
+	if f := s.Rotation().ShipFailures; f != 3 {
+		t.Errorf("ShipFailures = %d, want 3", f)
+	}
+	got, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
+	rep, err := VerifyTrail(filepath.Join(dir, "audit.log"))
+	must(t, err)
+	// Every rotated file reached the command, in order from the first
+	// (which failed three times): those still here, and those removed by
+	// retention, which only removes shipped files.
+	for _, f := range rep.Files {
+		if _, err := os.Stat(filepath.Join(out, filepath.Base(f.Path))); filepath.Base(f.Path) != "audit.log" && err != nil {
+			t.Errorf("kept rotated file %s was not shipped: %v", f.Path, err)
+		}
+	}
+	first, _ := filepath.Glob(filepath.Join(out, "audit.log.00000000000000000001-*.gz"))
+	if len(first) != 1 {
+		t.Errorf("the first rotated file (the one that failed three times) shipped %d times, want once", len(first))
+	}
+	if len(got) < len(rep.Files)-1+len(rep.Removed) || len(rep.Removed) == 0 {
+		t.Errorf("%d files shipped, want at least %d kept + %d removed (and some removed)", len(got), len(rep.Files)-1, len(rep.Removed))
+	}
+	marker, err := os.ReadFile(filepath.Join(dir, "audit.log.shipped"))
+	must(t, err)
+	if !strings.HasPrefix(string(marker), "audit.log.") {
+		t.Errorf("shipped marker %q", marker)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzVerifyTrail: audit verify reads files from anywhere. Whatever bytes a
+// rotated file (compressed or not) and the active file hold, VerifyTrail
+// returns a report or an error, and never panics.
+func FuzzVerifyTrail(f *testing.F) {
+	var seed []byte
+	prev := ZeroHash
+	for i := range 3 {
+		rec := testRecord("GetParameter", fmt.Sprint("r", i))
+		rec.EventVersion, rec.EventSource, rec.EventType, rec.EventTime, rec.EventID = EventVersion, EventSource, EventType, time.Unix(1, 0), fmt.Sprint("e", i)
+		body, err := encodeBody(testKey, &rec)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seed, prev = appendChained(seed, body, uint64(i+1), prev)
+	}
+	lines := strings.SplitAfter(string(seed), "\n")
+	f.Add([]byte(lines[0]), []byte(lines[1]+lines[2]), true)
+	f.Add([]byte(lines[0]+lines[1]), []byte(lines[2]), false)
+	f.Add([]byte("\x1f\x8b\x08\x00garbage"), []byte("{}\n"), false)
+	work := f.TempDir()
+	f.Fuzz(func(t *testing.T, rotated, active []byte, compress bool) {
+		path := filepath.Join(work, "audit.log")
+		name := rotatedName(path, 1, time.Unix(0, 0))
+		os.Remove(name)
+		os.Remove(name + ".gz")
+		if err := os.WriteFile(name, rotated, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if compress {
+			if err := compressFile(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(path, active, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := VerifyTrail(path)
+		if err == nil && rep.Records > 0 && rep.LastHash == ZeroHash {
+			t.Fatalf("%d records verified with a zero last hash", rep.Records)
+		}
+	})
+}
+
+// compressFile gzips path into path.gz without compress's fsyncs (the
+// fuzzer runs it thousands of times).
+func compressFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(raw)
+	zw.Close()
+	if err := os.WriteFile(path+".gz", b.Bytes(), 0o600); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+func TestActivePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/d/audit.log": "/d/audit.log",
+		"/d/audit.log.00000000000000000001-20261130T140503Z.gz":   "/d/audit.log",
+		"/d/audit.log.00000000000000000001-20261130T140503Z":      "/d/audit.log",
+		"/d/trail.jsonl.00000000000000004097-20261130T140503Z.gz": "/d/trail.jsonl",
+		"/d/audit.log.torn-20261130T112502.191159415Z":            "/d/audit.log.torn-20261130T112502.191159415Z",
+		"/d/audit.log.1-20261130T140503Z.gz":                      "/d/audit.log.1-20261130T140503Z.gz",
+	} {
+		if got := ActivePath(in); got != want {
+			t.Errorf("ActivePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLookupReadsRotatedFiles: the console's reader (Lookup over Files)
+// walks the rotated, compressed files too, newest first, and pages across
+// file boundaries without losing or repeating a call.
+func TestLookupReadsRotatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10})
+	logN(t, s, 0, 120)
+	waitFor(t, rounds, "compressed rotated files", settled(t, dir, 0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compressed := 0
+	for _, f := range files {
+		if f.Compressed {
+			compressed++
+		}
+	}
+	if compressed < 2 {
+		t.Fatalf("%d compressed files of %d, want several", compressed, len(files))
+	}
+	var all []Event
+	token := ""
+	for page := 0; page < 100; page++ {
+		evs, next, err := Lookup(files, Query{Max: 7, After: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, evs...)
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if len(all) != 120 {
+		t.Fatalf("Lookup over %d files found %d calls, want 120", len(files), len(all))
+	}
+	seen := map[string]bool{}
+	for i, e := range all {
+		if seen[e.EventID] {
+			t.Errorf("call %s listed twice", e.EventID)
+		}
+		seen[e.EventID] = true
+		if i > 0 && e.Time.After(all[i-1].Time) {
+			t.Errorf("event %d is newer than the one before it", i)
+		}
+	}
+}
