@@ -53,7 +53,8 @@ func newDrillCmd(stdout io.Writer) *cobra.Command {
 	}
 	f := run.Flags()
 	f.StringVar(&o.local.token, "token", "", "the agent's token (default $AWS_SESSION_TOKEN)")
-	f.StringVar(&o.local.endpoint, "agent", "http://127.0.0.1:2773", "the agent's URL (started with --enable-fault-injection)")
+	f.StringVar(&o.local.conn.endpoint, "agent", defaultAgentEndpoint, "the agent's URL (started with --enable-fault-injection)")
+	o.local.conn.registerTLS(f, "")
 	f.StringVar(&o.server, "server", "", "a server's URL, checked ready before the drill (optional)")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long the agent is cut off")
 	f.StringArrayVar(&o.require, "require", nil, "a parameter to read through the agent the whole time (repeatable)")
@@ -107,14 +108,14 @@ func pct(a, b int) float64 {
 }
 
 // drillRead reads name through the agent's Lambda extension path.
-func drillRead(ctx context.Context, lf *localFlags, name string) (ok, stale bool) {
-	u := strings.TrimRight(lf.endpoint, "/") + "/systemsmanager/parameters/get?withDecryption=true&name=" + url.QueryEscape(name)
+func drillRead(ctx context.Context, hc *http.Client, lf *localFlags, name string) (ok, stale bool) {
+	u := strings.TrimRight(lf.endpoint(), "/") + "/systemsmanager/parameters/get?withDecryption=true&name=" + url.QueryEscape(name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return false, false
 	}
 	req.Header.Set("X-Aws-Parameters-Secrets-Token", lf.tokenValue())
-	resp, err := localHTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false, false
 	}
@@ -124,8 +125,12 @@ func drillRead(ctx context.Context, lf *localFlags, name string) (ok, stale bool
 }
 
 func runDrill(ctx context.Context, o drillOptions) (*drillReport, error) {
+	hc, err := o.local.conn.httpClient(ctx, localTimeout)
+	if err != nil {
+		return nil, err
+	}
 	if o.server != "" {
-		resp, err := localHTTP.Get(strings.TrimRight(o.server, "/") + "/readyz")
+		resp, err := hc.Get(strings.TrimRight(o.server, "/") + "/readyz")
 		if err != nil {
 			return nil, fmt.Errorf("drill: server: %w", err)
 		}
@@ -146,7 +151,7 @@ func runDrill(ctx context.Context, o drillOptions) (*drillReport, error) {
 		for rctx.Err() == nil {
 			allFresh := true
 			for _, n := range o.require {
-				ok, stale := drillRead(rctx, &o.local, n)
+				ok, stale := drillRead(rctx, hc, &o.local, n)
 				if rctx.Err() != nil {
 					return
 				}
@@ -198,7 +203,7 @@ func runDrill(ctx context.Context, o drillOptions) (*drillReport, error) {
 	sleepCtx(ctx, o.duration)
 	var cleared struct{ Cleared bool }
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := o.local.call(cctx, http.MethodDelete, "/fault", nil, &cleared)
+	err = o.local.call(cctx, http.MethodDelete, "/fault", nil, &cleared)
 	ccancel()
 	if err != nil {
 		rep.notes = append(rep.notes, "restore failed ("+err.Error()+"); the fault expires by itself at "+st.Expires.UTC().Format(time.RFC3339))

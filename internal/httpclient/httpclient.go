@@ -37,6 +37,9 @@ type Config struct {
 	// ClientCert and ClientKey are the PEM certificate and key presented
 	// to a server that asks for one (--client-cert, --client-key).
 	ClientCert, ClientKey string
+	// RootCAs, when set, are the CAs trusted, whatever the rest says (the
+	// client package's Config.RootCAs).
+	RootCAs *x509.CertPool
 	// Timeout bounds each request made with the client (0: none).
 	Timeout time.Duration
 }
@@ -100,7 +103,11 @@ func LoadAWS(ctx context.Context, c Config, opts ...func(*config.LoadOptions) er
 		return aws.Config{}, nil, fmt.Errorf("httpclient: the AWS configuration's HTTP client is a %T", cfg.HTTPClient)
 	}
 	tr := built.GetTransport()
-	if c.CAFile == "" && os.Getenv("AWS_CA_BUNDLE") == "" && tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
+	switch {
+	case c.RootCAs != nil:
+		tr.TLSClientConfig.RootCAs = c.RootCAs
+		trust = "the CAs of the client's RootCAs"
+	case c.CAFile == "" && os.Getenv("AWS_CA_BUNDLE") == "" && tr.TLSClientConfig.RootCAs != nil:
 		trust = "the CAs of the AWS profile's ca_bundle"
 	}
 	hc := &http.Client{Transport: &Transport{Base: tr, Trust: trust}, Timeout: c.Timeout}
