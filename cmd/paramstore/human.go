@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/paramstore/paramstore/internal/httpclient"
 )
 
 // Exit codes of the human commands (get, put, ls, tree, history, diff,
@@ -69,6 +71,13 @@ func apiError(err error, subject string) error {
 			msg = "the request on " + subject + " failed."
 		}
 		return &exitCodeError{code: exit, err: fmt.Errorf("%s: %s", code, msg)}
+	}
+	// The endpoint answered, with a certificate this client does not
+	// trust or a demand for one: the error says what to do.
+	var ce *httpclient.CAError
+	var cce *httpclient.ClientCertError
+	if errors.As(err, &ce) || errors.As(err, &cce) {
+		return err
 	}
 	var ne net.Error
 	var oe *net.OpError

@@ -17,9 +17,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,19 +63,27 @@ func LoadAWS(ctx context.Context, c Config, opts ...func(*config.LoadOptions) er
 	if err := c.Validate(); err != nil {
 		return aws.Config{}, nil, err
 	}
-	bc := awshttp.NewBuildableClient()
+	// A server that asks for a client certificate is noted: with TLS 1.3
+	// its refusal may reach the client as a broken connection, not as an
+	// alert, and the note is what explains it.
+	t := &Transport{}
+	cert := &tls.Certificate{} // none: an empty certificate message
 	if c.ClientCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.ClientCert, c.ClientKey)
+		kp, err := tls.LoadX509KeyPair(c.ClientCert, c.ClientKey)
 		if err != nil {
 			return aws.Config{}, nil, fmt.Errorf("--client-cert %s / --client-key %s: %w", c.ClientCert, c.ClientKey, err)
 		}
-		bc = bc.WithTransportOptions(func(tr *http.Transport) {
-			if tr.TLSClientConfig == nil {
-				tr.TLSClientConfig = &tls.Config{}
-			}
-			tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
-		})
+		cert = &kp
 	}
+	bc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			t.asked.Store(true)
+			return cert, nil
+		}
+	})
 	bc = bc.WithTransportOptions(func(tr *http.Transport) {
 		if tr.TLSClientConfig == nil {
 			tr.TLSClientConfig = &tls.Config{}
@@ -110,7 +121,8 @@ func LoadAWS(ctx context.Context, c Config, opts ...func(*config.LoadOptions) er
 	case c.CAFile == "" && os.Getenv("AWS_CA_BUNDLE") == "" && tr.TLSClientConfig.RootCAs != nil:
 		trust = "the CAs of the AWS profile's ca_bundle"
 	}
-	hc := &http.Client{Transport: &Transport{Base: tr, Trust: trust}, Timeout: c.Timeout}
+	t.Base, t.Trust = tr, trust
+	hc := &http.Client{Transport: t, Timeout: c.Timeout}
 	cfg.HTTPClient = hc
 	return cfg, hc, nil
 }
@@ -142,13 +154,15 @@ type Transport struct {
 	Base http.RoundTripper
 	// Trust says what is trusted, for the message.
 	Trust string
+	// asked is set once a server asked for a client certificate.
+	asked atomic.Bool
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.Base.RoundTrip(r)
 	if err != nil {
-		return nil, Explain(err, r.URL.Host, t.Trust)
+		return nil, t.explain(err, r.URL.Host)
 	}
 	return resp, nil
 }
@@ -167,6 +181,10 @@ func (e *CAError) Error() string {
 
 func (e *CAError) Unwrap() error { return e.Err }
 
+// RetryableError tells the AWS SDKs' retryers not to retry: another
+// attempt meets the same certificate.
+func (e *CAError) RetryableError() bool { return false }
+
 // ClientCertError is a server that refused the connection for want of a
 // (trusted) client certificate.
 type ClientCertError struct {
@@ -180,17 +198,25 @@ func (e *ClientCertError) Error() string {
 
 func (e *ClientCertError) Unwrap() error { return e.Err }
 
-// Explain wraps err in a CAError or a ClientCertError when it is one of
+// RetryableError tells the AWS SDKs' retryers not to retry.
+func (e *ClientCertError) RetryableError() bool { return false }
+
+// explain wraps err in a CAError or a ClientCertError when it is one of
 // those failures, and returns it unchanged otherwise.
-func Explain(err error, host, trust string) error {
+func (t *Transport) explain(err error, host string) error {
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
-		return &CAError{Host: host, Trust: trust, Err: err}
+		return &CAError{Host: host, Trust: t.Trust, Err: err}
 	}
 	// A server's alert reaches the client as text ("remote error: tls:
-	// certificate required"): crypto/tls does not export its type.
-	if msg := err.Error(); strings.Contains(msg, "remote error: tls: ") && (strings.Contains(msg, "certificate required") ||
-		strings.Contains(msg, "bad certificate") || strings.Contains(msg, "unknown certificate authority")) {
+	// certificate required"): crypto/tls does not export its type. With
+	// TLS 1.3 the client may have sent its request before the server
+	// refused its certificate: the refusal is then a broken connection.
+	msg := err.Error()
+	alert := strings.Contains(msg, "remote error: tls: ") && (strings.Contains(msg, "certificate required") ||
+		strings.Contains(msg, "bad certificate") || strings.Contains(msg, "unknown certificate authority"))
+	broken := errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if alert || (broken && t.asked.Load()) {
 		return &ClientCertError{Host: host, Err: err}
 	}
 	return err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
 	"github.com/paramstore/paramstore/internal/httpclient"
 	"github.com/paramstore/paramstore/internal/testpki"
 )
@@ -111,6 +113,11 @@ func TestTrust(t *testing.T) {
 				var ce *httpclient.CAError
 				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want a CAError with %q", err, tc.wantErr)
+				}
+				// Another attempt meets the same certificate: the SDKs'
+				// retryers must not spend their backoff on it.
+				if retry.NewStandard().IsErrorRetryable(err) {
+					t.Errorf("the SDK's standard retryer retries %v", err)
 				}
 			}
 		})
