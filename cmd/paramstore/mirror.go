@@ -14,17 +14,17 @@ import (
 
 func newMirrorCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn         connFlags
-		src          connFlags
-		path         string
-		interval     time.Duration
-		once         bool
-		noDelete     bool
-		keyMap       []string
-		srcRate      float64
-		fullEvery    int
-		logLevel     string
-		logFormat    string
+		conn      connFlags
+		src       connFlags
+		path      string
+		interval  time.Duration
+		once      bool
+		noDelete  bool
+		keyMap    []string
+		srcRate   float64
+		fullEvery int
+		logLevel  string
+		logFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --source-endpoint URL [--source-region R] --path P [--interval 30s] [--once]",

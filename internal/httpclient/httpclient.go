@@ -215,7 +215,8 @@ func (t *Transport) explain(err error, host string) error {
 	msg := err.Error()
 	alert := strings.Contains(msg, "remote error: tls: ") && (strings.Contains(msg, "certificate required") ||
 		strings.Contains(msg, "bad certificate") || strings.Contains(msg, "unknown certificate authority"))
-	broken := errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	broken := errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(msg, "http2: client conn could not be established")
 	if alert || (broken && t.asked.Load()) {
 		return &ClientCertError{Host: host, Err: err}
 	}
