@@ -24,9 +24,12 @@ import (
 	"time"
 )
 
-// PeerALPN is the application protocol a node's cluster calls negotiate on
-// the API listener: it selects the peer certificate and requires the
-// caller's certificate to be signed by the peer CA.
+// PeerALPN is the application protocol a node offers when it calls a peer
+// on the API listener: the offer selects the peer certificate and requires
+// the caller's certificate to be signed by the peer CA. The protocol
+// negotiated is HTTP/1.1 (net/http closes a connection of a protocol it
+// has no handler for), so the handler tells a peer's call by its verified
+// certificate (VerifyClient).
 const PeerALPN = "paramstore-peer/1"
 
 // KeyPair is a certificate and its key, read from files.
@@ -162,6 +165,12 @@ func (p *Peer) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage, host st
 	return nil
 }
 
+// VerifyClient checks a certificate chain a caller presented (a request's
+// TLS.PeerCertificates) against the peer CA in use.
+func (p *Peer) VerifyClient(certs []*x509.Certificate) error {
+	return p.verify(certs, x509.ExtKeyUsageClientAuth, "")
+}
+
 // ServerConfig is the configuration of a node accepting a peer's
 // connection: it presents the peer certificate in use and requires the
 // peer's, verified against the peer CA in use. TLS 1.2 or later, Go's
@@ -169,7 +178,7 @@ func (p *Peer) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage, host st
 func (p *Peer) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{PeerALPN},
+		NextProtos:     []string{"http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.Cert.Current(), nil },
 		// The chain is verified by VerifyConnection, against the CA of
 		// the moment (ClientCAs would fix it at start).
@@ -186,7 +195,7 @@ func (p *Peer) ServerConfig() *tls.Config {
 func (p *Peer) ClientConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:           tls.VersionTLS12,
-		NextProtos:           []string{PeerALPN},
+		NextProtos:           []string{PeerALPN, "http/1.1"},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return p.Cert.Current(), nil },
 		// Verified by VerifyConnection against the CA of the moment.
 		InsecureSkipVerify: true,

@@ -193,11 +193,16 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 	// the peer protocol, which required a certificate of the peer CA
 	// (fault, a test setting, keeps the cluster key alone).
 	name := strings.TrimPrefix(r.URL.Path, rpcPrefix)
-	if n.cfg.PeerTLS != nil && !n.cfg.PeerTLSTransition && name != "fault" &&
-		(r.TLS == nil || r.TLS.NegotiatedProtocol != tlsconf.PeerALPN) {
-		n.log.Warn("refused a cluster call that did not come over peer TLS", "remote", r.RemoteAddr, "call", name)
-		writeRPC(w, http.StatusForbidden, rpcResponse{Error: "this node requires peer TLS for cluster calls"})
-		return
+	if n.cfg.PeerTLS != nil && !n.cfg.PeerTLSTransition && name != "fault" {
+		var err error = errors.New("not over TLS")
+		if r.TLS != nil {
+			err = n.cfg.PeerTLS.VerifyClient(r.TLS.PeerCertificates)
+		}
+		if err != nil {
+			n.log.Warn("refused a cluster call that did not come over peer TLS", "remote", r.RemoteAddr, "call", name, "error", err)
+			writeRPC(w, http.StatusForbidden, rpcResponse{Error: "this node requires peer TLS for cluster calls"})
+			return
+		}
 	}
 	ts, mac, _ := strings.Cut(r.Header.Get(rpcAuthHeader), ":")
 	sec, err := strconv.ParseInt(ts, 10, 64)
