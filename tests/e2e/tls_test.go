@@ -3,7 +3,9 @@ package e2e_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -304,4 +308,141 @@ func listenTLS(t *testing.T, srv *http.Server) string {
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
+}
+
+// TestTLSRotation: the API certificate is replaced on disk and the server
+// gets SIGHUP: new connections present the new certificate, its expiry is
+// in the metrics, and a client loop running through the swap (half its
+// requests on fresh connections) sees no failed request. A damaged
+// replacement is refused and the certificate in use stays.
+func TestTLSRotation(t *testing.T) {
+	ca := testpki.NewCA(t, "Example Corp private CA")
+	dir := t.TempDir()
+	old := ca.IssueWith(t, testpki.Options{Dir: dir}, "paramstore", "127.0.0.1")
+	pool := ca.Pool()
+	s := testproc.StartServer(t, testproc.ServerConfig{DataDir: t.TempDir(), Env: testproc.Env(),
+		Args: []string{"--no-audit", "--tls-cert", old.CertFile, "--tls-key", old.KeyFile, "--tls-reload-interval", "-1s"},
+		TLS:  &tls.Config{RootCAs: pool}})
+	if got := presented(t, s.Addr(), pool); got.SerialNumber.Cmp(old.Cert.SerialNumber) != 0 {
+		t.Fatalf("presented serial %x, want the first certificate's %x", got.SerialNumber, old.Cert.SerialNumber)
+	}
+	if _, err := s.SSM().PutParameter(context.Background(), putInput("/rot/x", "v")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The loop: one client reusing its connection, one dialing each time.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, failed int
+	var firstErr error
+	for _, keepAlive := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: !keepAlive}
+		c := s.SSM(func(o *ssm.Options) { o.HTTPClient = &http.Client{Transport: tr, Timeout: 30 * time.Second} })
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/rot/x")})
+				mu.Lock()
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					ok++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	count := func() (int, int) { mu.Lock(); defer mu.Unlock(); return ok, failed }
+	waitCount := func(n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for o, _ := count(); o < n; o, _ = count() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the client loop made %d requests in 30s", o)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitCount(20)
+
+	// cert-manager style: the new pair is written beside and renamed in.
+	next := ca.IssueWith(t, testpki.Options{NotAfter: time.Now().Add(48 * time.Hour).Truncate(time.Second)}, "paramstore rotated", "127.0.0.1")
+	for _, f := range [][2]string{{next.CertFile, old.CertFile}, {next.KeyFile, old.KeyFile}} {
+		raw, _ := os.ReadFile(f[0])
+		if err := os.WriteFile(f[1]+".new", raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(f[1]+".new", f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloaded := s.WatchLog("tls: reloaded")
+	if err := s.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloaded:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no \"tls: reloaded\" line after SIGHUP; last lines:\n%s", s.Tail(10))
+	}
+	line, _ := s.WaitLine("tls: reloaded", time.Second)
+	t.Logf("rotation log: %s", line)
+	if got := presented(t, s.Addr(), pool); got.SerialNumber.Cmp(next.Cert.SerialNumber) != 0 {
+		t.Fatalf("after SIGHUP a new connection got serial %x, want the new certificate's %x", got.SerialNumber, next.Cert.SerialNumber)
+	}
+	o1, _ := count()
+	waitCount(o1 + 20)
+
+	// A damaged key: refused, the rotated certificate stays.
+	os.WriteFile(old.KeyFile, []byte("-----BEGIN PRIVATE KEY-----\ntruncated"), 0o600)
+	failedReload := s.WatchLog("tls: reload failed; the certificate in use stays")
+	s.Signal(syscall.SIGHUP)
+	select {
+	case <-failedReload:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no \"reload failed\" line after SIGHUP with a damaged key; last lines:\n%s", s.Tail(10))
+	}
+	if got := presented(t, s.Addr(), pool); got.SerialNumber.Cmp(next.Cert.SerialNumber) != 0 {
+		t.Fatalf("after a failed reload a new connection got serial %x, want %x", got.SerialNumber, next.Cert.SerialNumber)
+	}
+	o2, _ := count()
+	waitCount(o2 + 20)
+	close(stop)
+	wg.Wait()
+	o, f := count()
+	t.Logf("client loop through the rotation: %d requests succeeded, %d failed", o, f)
+	if f != 0 {
+		t.Fatalf("%d requests failed during the rotation; first: %v", f, firstErr)
+	}
+
+	// The expiry of the certificate in use, for the alert.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`paramstore_tls_certificate_expiry_timestamp_seconds{cert="api"} %g`, float64(next.Cert.NotAfter.Unix()))
+	if !strings.Contains(string(body), want) {
+		t.Fatalf("/metrics lacks %q", want)
+	}
+}
+
+// presented is the certificate a new TLS connection to addr gets.
+func presented(t *testing.T, addr string, pool *x509.CertPool) *x509.Certificate {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0]
 }
