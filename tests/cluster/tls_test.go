@@ -205,3 +205,60 @@ func waitLog(t *testing.T, path, substr string, timeout time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestPeerTLSRollingMove moves a plaintext cluster to peer TLS by two
+// rolling restarts, as docs/security.md says: each node restarted with
+// its certificate and --peer-tls-transition (it accepts both, and dials
+// plaintext peers in plaintext), then each restarted without the
+// transition flag (TLS only). Writes through a node succeed after every
+// restart, and at the end a plaintext raft connection is refused.
+func TestPeerTLSRollingMove(t *testing.T) {
+	ca := testpki.NewCA(t, "peer CA")
+	tlsArgs := peerTLSArgs(t, ca)
+	var mu sync.Mutex
+	phase := map[string]int{} // 0 plaintext, 1 transition, 2 TLS only
+	c := startClusterWith(t, 3, &cluster{args: func(n *node) []string {
+		mu.Lock()
+		p := phase[n.id]
+		mu.Unlock()
+		switch p {
+		case 1:
+			return append(tlsArgs(n), "--peer-tls-transition")
+		case 2:
+			return tlsArgs(n)
+		}
+		return nil
+	}}, nil)
+	write := func(step string) {
+		t.Helper()
+		if _, err := c.probeWrite(t, c.nodes, "/rolling/"+strings.ReplaceAll(step, " ", "-"), 60*time.Second); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	write("plaintext")
+	for _, p := range []int{1, 2} {
+		for _, n := range c.nodes {
+			if err := n.terminate(); err != nil {
+				t.Fatalf("stop %s: %v", n.id, err)
+			}
+			mu.Lock()
+			phase[n.id] = p
+			mu.Unlock()
+			n.start()
+			c.converge(60 * time.Second)
+			write(fmt.Sprintf("phase %d %s", p, n.id))
+		}
+	}
+	// TLS only now: a plaintext raft dial is refused by the node.
+	conn, err := net.Dial("tcp", c.nodes[0].raftAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write([]byte("PSRAFT1" + strings.Repeat("x", 32)))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, _ := conn.Read(make([]byte, 64)); n > 0 {
+		t.Errorf("a plaintext raft handshake got %d bytes of answer from a TLS-only node", n)
+	}
+	conn.Close()
+	waitLog(t, c.nodes[0].logPath, "a plaintext raft connection, and this node requires peer TLS", 30*time.Second)
+}
