@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/paramstore/paramstore/internal/awsreq"
+	"github.com/paramstore/paramstore/internal/httpclient"
 )
 
 // Parameter is one parameter as GetParameter returns it. Selector is the
@@ -97,12 +98,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	creds := cfg.Credentials
-	if creds == nil || cfg.Region == "" {
+	if creds == nil || cfg.Region == "" || cfg.HTTPClient == nil {
 		var opts []func(*config.LoadOptions) error
 		if cfg.Region != "" {
 			opts = append(opts, config.WithRegion(cfg.Region))
 		}
-		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+		// The AWS configuration resolves the CA bundle as the SDKs do,
+		// and httpclient builds the client that trusts it.
+		awsCfg, hc, err := httpclient.LoadAWS(ctx, httpclient.Config{RootCAs: cfg.RootCAs}, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("client: load AWS default configuration: %w", err)
 		}
@@ -111,6 +114,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		if cfg.Region == "" {
 			cfg.Region = awsCfg.Region
+		}
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = hc
 		}
 	}
 	if cfg.Region == "" {

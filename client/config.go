@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -84,8 +85,13 @@ type Config struct {
 	// negative turns the checks off).
 	HealthCheckInterval time.Duration
 
-	// HTTPClient sends every request (default: a new http.Client).
+	// HTTPClient sends every request. The default trusts what the AWS
+	// SDKs trust: RootCAs when set, else the CA bundle of AWS_CA_BUNDLE or
+	// of the AWS profile's ca_bundle, else the system roots.
 	HTTPClient *http.Client
+	// RootCAs are the CAs trusted for https endpoints (a company's private
+	// CA), when HTTPClient is not set.
+	RootCAs *x509.CertPool
 	// Logger receives warnings and debug messages; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the client's Prometheus metrics; nil means none.
@@ -134,9 +140,6 @@ func (cfg Config) Default() Config {
 	}
 	if cfg.HealthCheckInterval == 0 {
 		cfg.HealthCheckInterval = 10 * time.Second
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

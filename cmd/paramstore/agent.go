@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -32,20 +31,22 @@ import (
 // resilient client (agent, exec).
 type clientFlags struct {
 	upstreams []string
-	cacheDir  string
-	cacheKey  string
-	region    string
-	ttl       time.Duration
-	pathTTL   map[string]string
-	maxStale  time.Duration
-	budget    time.Duration
-	flush     time.Duration
-	timeout   time.Duration
-	attempts  int
-	brkFail   int
-	brkOpen   time.Duration
-	entries   int
-	check     time.Duration
+	// conn holds the signing and TLS flags (--region, --profile,
+	// --credentials-file, --ca-file, --client-cert, --client-key).
+	conn     connFlags
+	cacheDir string
+	cacheKey string
+	ttl      time.Duration
+	pathTTL  map[string]string
+	maxStale time.Duration
+	budget   time.Duration
+	flush    time.Duration
+	timeout  time.Duration
+	attempts int
+	brkFail  int
+	brkOpen  time.Duration
+	entries  int
+	check    time.Duration
 
 	bundles    []string
 	bundleKeys []string
@@ -56,7 +57,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.upstreams, "upstream", nil, "SSM endpoint URL, tried in order (repeatable; none: AWS)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "directory of the encrypted persistent cache (none: memory only)")
 	fl.StringVar(&f.cacheKey, "cache-key", "", "key of the persistent cache: file:PATH or env:VAR (base64 of 32 bytes)")
-	fl.StringVar(&f.region, "region", "", "region to sign with (default: the AWS configuration's, else us-east-1)")
+	f.conn.registerAuth(fl, "")
 	fl.DurationVar(&f.ttl, "ttl", 5*time.Minute, "how long a value is fresh")
 	fl.StringToStringVar(&f.pathTTL, "path-ttl", nil, "TTL for names under a path, PATH=DURATION (repeatable)")
 	fl.DurationVar(&f.maxStale, "max-stale", 0, "how long past expiry a value may be served when no upstream answers (0: unlimited)")
@@ -75,20 +76,16 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 // clientConfig builds the client configuration and the credentials the
 // agent signs forwarded calls with.
 func (f *clientFlags) clientConfig(ctx context.Context, log *slog.Logger, reg prometheus.Registerer) (client.Config, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	// No timeout on the client: the client bounds each attempt, and the
+	// change stream's long polls wait up to 50s.
+	awsCfg, hc, err := f.conn.load(ctx, 0)
 	if err != nil {
-		return client.Config{}, fmt.Errorf("aws configuration: %w", err)
-	}
-	region := f.region
-	if region == "" {
-		region = awsCfg.Region
-	}
-	if region == "" {
-		region = "us-east-1"
+		return client.Config{}, err
 	}
 	cfg := client.Config{
 		Endpoints:   f.upstreams,
-		Region:      region,
+		Region:      awsCfg.Region,
+		HTTPClient:  hc,
 		Credentials: aws.NewCredentialsCache(awsCfg.Credentials),
 		TTL:         f.ttl,
 		MaxStale:    f.maxStale,
@@ -243,11 +240,13 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	// possible through the listener) always find it.
 	var mon *agent.Monitor
 	var faults *fault.Injector
-	var fwd *http.Client
+	// Forwarded calls go through the same transport (the same trust) as
+	// the client's.
+	fwd := &http.Client{Timeout: 30 * time.Second, Transport: ccfg.HTTPClient.Transport}
 	if o.faults {
 		faults = fault.New(func(ev string, active bool) { mon.FaultChanged(ev, active) }, nil)
-		ccfg.HTTPClient = &http.Client{Transport: &fault.Transport{Injector: faults}}
-		fwd = &http.Client{Timeout: 30 * time.Second, Transport: &fault.Transport{Injector: faults}}
+		ccfg.HTTPClient = &http.Client{Transport: &fault.Transport{Base: ccfg.HTTPClient.Transport, Injector: faults}}
+		fwd = &http.Client{Timeout: 30 * time.Second, Transport: &fault.Transport{Base: fwd.Transport, Injector: faults}}
 		log.Warn("fault injection enabled: paramstore fault can degrade this agent's upstream calls")
 	}
 	c, err := client.New(ctx, ccfg)

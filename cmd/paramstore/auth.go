@@ -47,7 +47,7 @@ func newAuthCmd(stdout io.Writer) *cobra.Command {
 Sign with the root credentials the server wrote on first start, e.g.
   paramstore auth --credentials-file paramstore-data/root-credentials list`,
 	}
-	a.flags.register(cmd)
+	a.flags.register(cmd.PersistentFlags(), "")
 	cmd.AddCommand(
 		a.principal("create-user", "CreateUser", "UserName", "Create a user"),
 		a.principal("create-role", "CreateRole", "RoleName", "Create a role (use it with assume-role)"),
@@ -61,13 +61,13 @@ Sign with the root credentials the server wrote on first start, e.g.
 // authCLI holds what the auth subcommands share: the admin connection
 // flags of the parent command and the output.
 type authCLI struct {
-	flags  adminFlags
+	flags  connFlags
 	stdout io.Writer
 }
 
 // call signs and sends one admin operation.
 func (a *authCLI) call(cmd *cobra.Command, op string, in, out any) error {
-	c, err := a.flags.client(cmd.Context())
+	c, err := a.flags.admin(cmd.Context())
 	if err != nil {
 		return err
 	}

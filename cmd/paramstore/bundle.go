@@ -19,12 +19,12 @@ import (
 )
 
 func newBundleCmd(stdout io.Writer) *cobra.Command {
-	var conn ssmConnFlags
+	var conn connFlags
 	cmd := &cobra.Command{
 		Use:   "bundle",
 		Short: "Encrypted snapshots of parameters for agents' cold start (create, inspect)",
 	}
-	conn.register(cmd)
+	conn.register(cmd.PersistentFlags(), "")
 	var (
 		paths   []string
 		keyFile string
@@ -47,11 +47,11 @@ bundle. Make a key with: head -c 32 /dev/urandom > bundle.key`,
 			if err != nil {
 				return fmt.Errorf("--key-file: %w", err)
 			}
-			c, region, err := conn.client(cmd.Context(), conn.endpoint, conn.region)
+			c, region, err := conn.ssmClient(cmd.Context(), 10)
 			if err != nil {
 				return err
 			}
-			b := &bundle.Bundle{Created: time.Now().UTC(), Source: conn.endpoint, Region: region, Paths: paths}
+			b := &bundle.Bundle{Created: time.Now().UTC(), Source: conn.resolvedEndpoint(), Region: region, Paths: paths}
 			seen := map[string]bool{}
 			for _, p := range paths {
 				ps, err := readPath(cmd.Context(), c, p, true, nil)
@@ -69,7 +69,7 @@ bundle. Make a key with: head -c 32 /dev/urandom > bundle.key`,
 			if err := bundle.Write(out, b, key); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "wrote %s: %d parameters under %s from %s\n", out, len(b.Parameters), strings.Join(paths, ", "), conn.endpoint)
+			fmt.Fprintf(stdout, "wrote %s: %d parameters under %s from %s\n", out, len(b.Parameters), strings.Join(paths, ", "), conn.resolvedEndpoint())
 			return nil
 		},
 	}

@@ -28,14 +28,14 @@ type member struct {
 }
 
 func newClusterCmd(stdout io.Writer) *cobra.Command {
-	var flags adminFlags
+	var flags connFlags
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Manage the raft cluster: members, leadership, the cluster key",
 	}
-	flags.register(cmd)
+	flags.register(cmd.PersistentFlags(), "")
 	call := func(cmd *cobra.Command, op string, in, out any) error {
-		c, err := flags.client(cmd.Context())
+		c, err := flags.admin(cmd.Context())
 		if err != nil {
 			return err
 		}
@@ -100,18 +100,18 @@ func newClusterCmd(stdout io.Writer) *cobra.Command {
 }
 
 func newSnapshotCmd(stdout io.Writer) *cobra.Command {
-	var flags adminFlags
+	var flags connFlags
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Back up a running cluster's state, or restore a backup into a new data dir",
 	}
-	flags.register(cmd)
+	flags.register(cmd.PersistentFlags(), "")
 	save := &cobra.Command{
 		Use:   "save FILE",
 		Short: "Save a consistent snapshot of the whole state (needs paramstore:SaveSnapshot)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -138,11 +138,11 @@ other nodes join it. Identities and their keys are restored too.`,
 }
 
 func saveSnapshot(ctx context.Context, c *adminClient, path string, stdout io.Writer, check store.Checker) error {
-	req, err := c.signer.Get(ctx, strings.TrimRight(c.flags.endpoint, "/")+"/_paramstore/snapshot")
+	req, err := c.signer.Get(ctx, strings.TrimRight(c.endpoint, "/")+"/_paramstore/snapshot")
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}

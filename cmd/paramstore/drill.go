@@ -79,15 +79,16 @@ func newDrillCmd(stdout io.Writer) *cobra.Command {
 	}
 	f := run.Flags()
 	f.StringVar(&o.local.token, "token", "", "the agent's token (default $AWS_SESSION_TOKEN)")
-	f.StringVar(&o.local.endpoint, "agent", "http://127.0.0.1:2773", "the agent's URL (started with --enable-fault-injection)")
+	f.StringVar(&o.local.conn.endpoint, "agent", defaultAgentEndpoint, "the agent's URL (started with --enable-fault-injection)")
 	f.StringVar(&o.server, "server", "", "a server's URL, checked ready before the drill (optional)")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long the agent is cut off")
 	f.StringArrayVar(&o.require, "require", nil, "a parameter to read through the agent the whole time (repeatable)")
 	f.DurationVar(&o.recover, "recovery-timeout", time.Minute, "how long to wait for fresh values after the restore")
 	f.StringVar(&scenarioFile, "scenario", "", "a YAML file of chained steps (server faults, agent faults, commands such as an agent restart, waits) run instead of the single blackhole of --duration (README: Operating it)")
-	f.StringVar(&o.local.credentialsFile, "credentials-file", "", "AWS shared credentials file to sign the server's fault calls (scenario server steps)")
-	f.StringVar(&o.local.profile, "profile", "", "profile of the AWS shared credentials (scenario server steps)")
-	f.StringVar(&o.local.region, "region", "us-east-1", "region to sign for (scenario server steps)")
+	// --region, --profile, --credentials-file sign the server's fault
+	// calls (scenario server steps); --ca-file, --client-cert and
+	// --client-key apply to the agent and the server.
+	o.local.conn.registerAuth(f, "")
 	cmd.AddCommand(run)
 	return cmd
 }
@@ -168,14 +169,14 @@ type stepResult struct {
 
 // drillRead reads name through the agent's Lambda extension path;
 // unreachable is a read that found no agent.
-func drillRead(ctx context.Context, lf *localFlags, name string) (ok, stale, unreachable bool) {
-	u := strings.TrimRight(lf.endpoint, "/") + "/systemsmanager/parameters/get?withDecryption=true&name=" + url.QueryEscape(name)
+func drillRead(ctx context.Context, hc *http.Client, lf *localFlags, name string) (ok, stale, unreachable bool) {
+	u := strings.TrimRight(lf.endpoint(), "/") + "/systemsmanager/parameters/get?withDecryption=true&name=" + url.QueryEscape(name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return false, false, false
 	}
 	req.Header.Set("X-Aws-Parameters-Secrets-Token", lf.tokenValue())
-	resp, err := localHTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false, false, true
 	}
@@ -185,8 +186,12 @@ func drillRead(ctx context.Context, lf *localFlags, name string) (ok, stale, unr
 }
 
 func runDrill(ctx context.Context, o drillOptions) (*drillReport, error) {
+	hc, err := o.local.conn.httpClient(ctx, localTimeout)
+	if err != nil {
+		return nil, err
+	}
 	if o.server != "" {
-		resp, err := localHTTP.Get(strings.TrimRight(o.server, "/") + "/readyz")
+		resp, err := hc.Get(strings.TrimRight(o.server, "/") + "/readyz")
 		if err != nil {
 			return nil, fmt.Errorf("drill: server: %w", err)
 		}
@@ -211,7 +216,7 @@ func runDrill(ctx context.Context, o drillOptions) (*drillReport, error) {
 		for rctx.Err() == nil {
 			allFresh := true
 			for _, n := range o.require {
-				ok, stale, unreachable := drillRead(rctx, &o.local, n)
+				ok, stale, unreachable := drillRead(rctx, hc, &o.local, n)
 				if rctx.Err() != nil {
 					return
 				}
@@ -348,7 +353,7 @@ func runScenario(ctx context.Context, o drillOptions, rep *drillReport, setResta
 	serverCall := func(op string, in, out any) error {
 		if admin == nil {
 			lf := o.local
-			lf.endpoint = o.server
+			lf.conn.endpoint = o.server
 			ac, err := lf.admin(ctx)
 			if err != nil {
 				return err

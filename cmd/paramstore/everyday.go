@@ -59,7 +59,7 @@ type getParam struct {
 
 func newGetCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		flags   humanFlags
+		flags   connFlags
 		decrypt bool
 		asJSON  bool
 	)
@@ -68,7 +68,7 @@ func newGetCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Print a parameter's value (a SecureString only with --decrypt)",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.humanClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -96,7 +96,7 @@ func newGetCmd(stdout, stderr io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().BoolVar(&decrypt, "decrypt", false, "show a SecureString's value (a decrypting read, audited)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine output: the parameter with its attributes")
 	return cmd
@@ -104,7 +104,7 @@ func newGetCmd(stdout, stderr io.Writer) *cobra.Command {
 
 func newPutCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags       humanFlags
+		flags       connFlags
 		typ         string
 		secure      bool
 		description string
@@ -137,7 +137,7 @@ parameter is a String and an existing one keeps its type.`,
 				}
 				value = strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
 			}
-			c, err := flags.client(cmd.Context())
+			c, err := flags.humanClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ parameter is a String and an existing one keeps its type.`,
 			return err
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().StringVar(&typ, "type", "", "String, StringList or SecureString")
 	cmd.Flags().BoolVar(&secure, "secure", false, "same as --type SecureString")
 	cmd.Flags().StringVar(&description, "description", "", "the parameter's description")
@@ -232,12 +232,12 @@ func relative(path, name string) string {
 
 // listArg lists the parameters under the PATH argument of ls and tree
 // ("/" when there is none).
-func (f *humanFlags) listArg(ctx context.Context, args []string) (string, []listed, error) {
+func (f *connFlags) listArg(ctx context.Context, args []string) (string, []listed, error) {
 	path := "/"
 	if len(args) == 1 {
 		path = cleanPath(args[0])
 	}
-	c, err := f.client(ctx)
+	c, err := f.humanClient(ctx)
 	if err != nil {
 		return "", nil, err
 	}
@@ -247,7 +247,7 @@ func (f *humanFlags) listArg(ctx context.Context, args []string) (string, []list
 
 func newLsCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags     humanFlags
+		flags     connFlags
 		recursive bool
 		asJSON    bool
 	)
@@ -303,7 +303,7 @@ func newLsCmd(stdout io.Writer) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().BoolVarP(&recursive, "recursive", "R", false, "every parameter below PATH, with full names")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine output")
 	return cmd
@@ -370,7 +370,7 @@ func (n *treeNode) print(w io.Writer, prefix string) {
 
 func newTreeCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags  humanFlags
+		flags  connFlags
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -402,7 +402,7 @@ func newTreeCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine output: the parameters below PATH")
 	return cmd
 }
@@ -471,7 +471,7 @@ func (v version) shown() string {
 
 func newHistoryCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags   humanFlags
+		flags   connFlags
 		decrypt bool
 		asJSON  bool
 	)
@@ -480,7 +480,7 @@ func newHistoryCmd(stdout io.Writer) *cobra.Command {
 		Short: "List a parameter's versions with their labels, authors and values",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.humanClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -500,7 +500,7 @@ func newHistoryCmd(stdout io.Writer) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().BoolVar(&decrypt, "decrypt", false, "show SecureString values (a decrypting read, audited)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine output")
 	return cmd
@@ -542,7 +542,7 @@ func parseVersion(s string) (int64, error) {
 
 func newDiffCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags   humanFlags
+		flags   connFlags
 		decrypt bool
 	)
 	cmd := &cobra.Command{
@@ -561,7 +561,7 @@ func newDiffCmd(stdout io.Writer) *cobra.Command {
 					return err
 				}
 			}
-			c, err := flags.client(cmd.Context())
+			c, err := flags.humanClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -584,14 +584,14 @@ func newDiffCmd(stdout io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().BoolVar(&decrypt, "decrypt", false, "compare SecureString values in clear (a decrypting read, audited)")
 	return cmd
 }
 
 func newRollbackCmd(stdout io.Writer) *cobra.Command {
 	var (
-		flags   humanFlags
+		flags   connFlags
 		to      int64
 		decrypt bool
 	)
@@ -608,7 +608,7 @@ printed only with --decrypt.`,
 			if to < 1 {
 				return usageError("--to V is required: the version whose value to restore")
 			}
-			c, err := flags.client(cmd.Context())
+			c, err := flags.humanClient(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -652,7 +652,7 @@ printed only with --decrypt.`,
 			return err
 		},
 	}
-	flags.register(cmd)
+	flags.register(cmd.Flags(), "")
 	cmd.Flags().Int64Var(&to, "to", 0, "the version whose value to restore")
 	cmd.Flags().BoolVar(&decrypt, "decrypt", false, "print SecureString values in the diff")
 	return cmd

@@ -40,7 +40,7 @@ func TestResolvedEndpoint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("PARAMSTORE_ENDPOINT", tc.ps)
 			t.Setenv("AWS_ENDPOINT_URL", tc.aws)
-			f := humanFlags{endpoint: tc.flag}
+			f := connFlags{endpoint: tc.flag}
 			if got := f.resolvedEndpoint(); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}

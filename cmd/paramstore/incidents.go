@@ -19,22 +19,28 @@ import (
 )
 
 // localFlags are the connection flags of the commands that call an
-// agent's token-protected local API (incidents, fault).
+// agent's token-protected local API, or a server's signed admin API
+// (incidents, fault; drill's --agent).
 type localFlags struct {
-	endpoint string
-	token    string
-	// The signing flags, used when the endpoint is a server.
-	region, profile, credentialsFile string
+	conn  connFlags
+	token string
 }
+
+// endpoint is the agent's or server's URL.
+func (f *localFlags) endpoint() string { return f.conn.resolvedEndpoint() }
 
 // isAgent reports whether the endpoint is an agent (its /healthz lists
 // upstreams) rather than a server.
 func (f *localFlags) isAgent(ctx context.Context) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.endpoint, "/")+"/healthz", nil)
+	hc, err := f.conn.httpClient(ctx, localTimeout)
 	if err != nil {
 		return false, err
 	}
-	resp, err := localHTTP.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.endpoint(), "/")+"/healthz", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false, err
 	}
@@ -48,22 +54,13 @@ func (f *localFlags) isAgent(ctx context.Context) (bool, error) {
 }
 
 // admin returns the signed admin API client of a server endpoint.
-func (f *localFlags) admin(ctx context.Context) (*adminClient, error) {
-	af := adminFlags{endpoint: f.endpoint, region: f.region, profile: f.profile, credentialsFile: f.credentialsFile}
-	return af.client(ctx)
-}
+func (f *localFlags) admin(ctx context.Context) (*adminClient, error) { return f.conn.admin(ctx) }
 
 func (f *localFlags) register(cmd *cobra.Command) {
-	endpoint := os.Getenv("PARAMSTORE_ENDPOINT")
-	if endpoint == "" {
-		endpoint = "http://127.0.0.1:2773"
-	}
 	p := cmd.PersistentFlags()
-	p.StringVar(&f.endpoint, "endpoint", endpoint, "agent or server URL (env PARAMSTORE_ENDPOINT); agents are called on their token-protected local API, servers on the signed admin API")
+	f.conn.fallback = defaultAgentEndpoint
+	f.conn.register(p, "")
 	p.StringVar(&f.token, "token", "", "the agent's token (default $AWS_SESSION_TOKEN)")
-	p.StringVar(&f.region, "region", "us-east-1", "region to sign for (servers)")
-	p.StringVar(&f.profile, "profile", "", "profile of the AWS shared credentials (servers)")
-	p.StringVar(&f.credentialsFile, "credentials-file", "", "AWS shared credentials file (servers), e.g. <data-dir>/root-credentials")
 }
 
 func (f *localFlags) tokenValue() string {
@@ -73,11 +70,16 @@ func (f *localFlags) tokenValue() string {
 	return os.Getenv("AWS_SESSION_TOKEN")
 }
 
-var localHTTP = &http.Client{Timeout: 30 * time.Second}
+// localTimeout bounds a call to an agent's local API.
+const localTimeout = 30 * time.Second
 
 // call sends method path with body (JSON of it, when not nil) to the
 // agent and decodes the JSON answer into out.
 func (f *localFlags) call(ctx context.Context, method, path string, body, out any) error {
+	hc, err := f.conn.httpClient(ctx, localTimeout)
+	if err != nil {
+		return err
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -86,13 +88,13 @@ func (f *localFlags) call(ctx context.Context, method, path string, body, out an
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(f.endpoint, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(f.endpoint(), "/")+path, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("X-Aws-Parameters-Secrets-Token", f.tokenValue())
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := localHTTP.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -184,7 +186,7 @@ func newIncidentsCmd(stdout io.Writer) *cobra.Command {
 					return incident.Report(stdout, inc, time.Now())
 				}
 			}
-			return fmt.Errorf("no incident %q at %s", args[0], lf.endpoint)
+			return fmt.Errorf("no incident %q at %s", args[0], lf.endpoint())
 		},
 	}
 	cmd.AddCommand(list, report)

@@ -17,12 +17,12 @@ type keyInfo struct {
 }
 
 func newKeysCmd(stdout io.Writer) *cobra.Command {
-	var flags adminFlags
+	var flags connFlags
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the keyring of a running server (the keys that encrypt SecureString values)",
 	}
-	flags.register(cmd)
+	flags.register(cmd.PersistentFlags(), "")
 
 	var alias, description string
 	create := &cobra.Command{
@@ -30,7 +30,7 @@ func newKeysCmd(stdout io.Writer) *cobra.Command {
 		Short: "Create a named key; use its alias, ID or ARN as --key-id of put-parameter",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func newKeysCmd(stdout io.Writer) *cobra.Command {
 		Short: "List keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -14,20 +14,17 @@ import (
 
 func newMirrorCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn         ssmConnFlags
-		srcEndpoint  string
-		srcRegion    string
-		srcProfile   string
-		srcCredsFile string
-		path         string
-		interval     time.Duration
-		once         bool
-		noDelete     bool
-		keyMap       []string
-		srcRate      float64
-		fullEvery    int
-		logLevel     string
-		logFormat    string
+		conn      connFlags
+		src       connFlags
+		path      string
+		interval  time.Duration
+		once      bool
+		noDelete  bool
+		keyMap    []string
+		srcRate   float64
+		fullEvery int
+		logLevel  string
+		logFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --source-endpoint URL [--source-region R] --path P [--interval 30s] [--once]",
@@ -44,7 +41,7 @@ second (default 5: AWS shares 40 reads/s among an account's callers) and
 throttling answers are retried with backoff.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if srcEndpoint == "" && srcRegion == "" {
+			if src.endpoint == "" && src.region == "" {
 				return errors.New("--source-endpoint or --source-region is required (the region alone means AWS SSM)")
 			}
 			if path == "" {
@@ -63,23 +60,24 @@ throttling answers are retried with backoff.`,
 				return err
 			}
 			ctx := cmd.Context()
-			srcConn := ssmConnFlags{profile: srcProfile, credentialsFile: srcCredsFile}
-			src, _, err := srcConn.client(ctx, srcEndpoint, srcRegion)
+			// The source's endpoint is its flag alone: the environment
+			// names the target's.
+			source, _, err := src.ssmClientFor(ctx, src.endpoint, 10)
 			if err != nil {
 				return fmt.Errorf("source: %w", err)
 			}
-			dst, _, err := conn.client(ctx, conn.endpoint, conn.region)
+			dst, _, err := conn.ssmClient(ctx, 10)
 			if err != nil {
 				return fmt.Errorf("target: %w", err)
 			}
-			m, err := mirror.New(mirror.Config{Source: src, Target: dst, Path: path, NoDelete: noDelete, KeyMap: km,
+			m, err := mirror.New(mirror.Config{Source: source, Target: dst, Path: path, NoDelete: noDelete, KeyMap: km,
 				SourceRate: srcRate, FullEvery: fullEvery, Logger: log})
 			if err != nil {
 				return err
 			}
-			source := srcEndpoint
-			if source == "" {
-				source = "aws ssm " + srcRegion
+			from := src.endpoint
+			if from == "" {
+				from = "aws ssm " + src.region
 			}
 			for run := 1; ; run++ {
 				st, err := m.Sync(ctx)
@@ -92,7 +90,7 @@ throttling answers are retried with backoff.`,
 					}
 					log.Error("mirror sync failed", "run", run, "error", err)
 				} else {
-					fmt.Fprintf(stdout, "mirror %s %s -> %s: run %d: %s\n", source, path, conn.endpoint, run, st)
+					fmt.Fprintf(stdout, "mirror %s %s -> %s: run %d: %s\n", from, path, conn.resolvedEndpoint(), run, st)
 				}
 				if once {
 					return nil
@@ -105,12 +103,12 @@ throttling answers are retried with backoff.`,
 			}
 		},
 	}
-	conn.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&srcEndpoint, "source-endpoint", "", "SSM endpoint of the source (empty with --source-region: AWS SSM)")
-	f.StringVar(&srcRegion, "source-region", "", "region of the source (default: the AWS configuration's)")
-	f.StringVar(&srcProfile, "source-profile", "", "AWS profile of the source's credentials (default: the default credential chain)")
-	f.StringVar(&srcCredsFile, "source-credentials-file", "", "AWS shared credentials file of the source (e.g. another Paramstore's root-credentials)")
+	conn.register(f, "")
+	// --source-endpoint, --source-region, --source-profile,
+	// --source-credentials-file, --source-ca-file, --source-client-cert,
+	// --source-client-key: the source is reached as the target is.
+	src.register(f, "source-")
 	f.StringVar(&path, "path", "", "path to mirror, recursively, to the same names here")
 	f.DurationVar(&interval, "interval", 30*time.Second, "time between syncs")
 	f.BoolVar(&once, "once", false, "sync once and exit (non-zero on failure)")

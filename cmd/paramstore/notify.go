@@ -31,12 +31,12 @@ type notifyInfo struct {
 }
 
 func newNotifyCmd(stdout io.Writer) *cobra.Command {
-	var flags adminFlags
+	var flags connFlags
 	cmd := &cobra.Command{
 		Use:   "notify",
 		Short: "Manage webhooks: signed POSTs of EventBridge-shaped events of parameter changes and policies",
 	}
-	flags.register(cmd)
+	flags.register(cmd.PersistentFlags(), "")
 
 	var url, secretFile, path, detailType, caFile string
 	add := &cobra.Command{
@@ -59,11 +59,11 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 			if caFile != "" {
 				raw, err := os.ReadFile(caFile)
 				if err != nil {
-					return fmt.Errorf("--ca-file: %w", err)
+					return fmt.Errorf("--receiver-ca-file: %w", err)
 				}
 				in["CaBundle"] = string(raw)
 			}
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 	add.Flags().StringVar(&secretFile, "secret-file", "", "file holding the HMAC secret of the signatures")
 	add.Flags().StringVar(&path, "path", "", "only parameters at or under this path")
 	add.Flags().StringVar(&detailType, "detail-type", "", `only "Parameter Store Change", "Parameter Store Policy Action" or "Paramstore Incident"`)
-	add.Flags().StringVar(&caFile, "ca-file", "", "PEM bundle trusted for an https receiver, besides the system roots")
+	add.Flags().StringVar(&caFile, "receiver-ca-file", "", "PEM bundle trusted for an https receiver, besides the system roots (--ca-file is the server's)")
 
 	var asJSON bool
 	list := &cobra.Command{
@@ -93,7 +93,7 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 		Short: "List subscriptions with their delivery state (failures, last error, lag, dead letters)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 		Short: "Remove a subscription (its undelivered events are dropped)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,7 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 		Short: "POST a signed test event to a subscription's receiver now and report its answer",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := flags.client(cmd.Context())
+			c, err := flags.admin(cmd.Context())
 			if err != nil {
 				return err
 			}

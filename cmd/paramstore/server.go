@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,6 +88,11 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.AuditOnRotate, "audit-on-rotate", "", "shell command run on each rotated, compressed audit file (its path is $1); failures are logged and retried with backoff")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&cfg.PeerTLSCert, "peer-tls-cert", "", "this node's certificate (PEM) for mutual TLS with the other nodes: raft and the cluster calls (re-read on SIGHUP and when it changes)")
+	f.StringVar(&cfg.PeerTLSKey, "peer-tls-key", "", "private key (PEM) of --peer-tls-cert")
+	f.StringVar(&cfg.PeerTLSCA, "peer-tls-ca", "", "CA bundle (PEM) that signs every node's --peer-tls-cert; a peer it did not sign is refused")
+	f.BoolVar(&cfg.Raft.PeerTLSTransition, "peer-tls-transition", false, "rolling move to peer TLS: also accept plaintext peers, and dial a peer in plaintext while it does not speak TLS (docs/security.md)")
+	f.DurationVar(&cfg.TLSReloadInterval, "tls-reload-interval", 30*time.Second, "how often certificate, key and CA files are checked for a change (SIGHUP reloads at once; negative: only SIGHUP)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (default <data-dir>/master.key, created on first start)")
 	f.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "raft log entries between snapshots")
 	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
@@ -154,6 +161,23 @@ func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP re-reads the certificates (a rotation); it never stops the
+	// server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				s.ReloadTLS()
+			case <-done:
+				return
+			}
+		}
+	}()
 	if cfg.Dev {
 		url := s.URL()
 		fmt.Fprintf(stdout, "Paramstore dev server on %s (ephemeral; any credentials accepted)\n", url)

@@ -110,7 +110,7 @@ func (p *progress) finish() {
 
 func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn    ssmConnFlags
+		conn    connFlags
 		paths   []string
 		format  string
 		decrypt bool
@@ -133,7 +133,7 @@ func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
 			if format != "json" && (history || len(paths) > 1) {
 				return errors.New("--format yaml and dotenv take one --path and no --history (chamber's format: KEY -> value)")
 			}
-			c, _, err := conn.client(cmd.Context(), conn.endpoint, conn.region)
+			c, _, err := conn.ssmClient(cmd.Context(), 10)
 			if err != nil {
 				return err
 			}
@@ -141,7 +141,7 @@ func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f.Source = conn.endpoint
+			f.Source = conn.resolvedEndpoint()
 			var buf bytes.Buffer
 			switch format {
 			case "json":
@@ -163,7 +163,7 @@ func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
 			return os.WriteFile(out, buf.Bytes(), 0o600)
 		},
 	}
-	conn.register(cmd)
+	conn.register(cmd.PersistentFlags(), "")
 	fl := cmd.Flags()
 	fl.StringArrayVar(&paths, "path", nil, "parameter path to export, recursively (repeatable)")
 	fl.StringVar(&format, "format", "json", "json (every attribute, re-importable), yaml or dotenv (chamber's formats; always decrypted)")
@@ -341,7 +341,7 @@ func exportParams(ctx context.Context, c *ssm.Client, paths []string, decrypt, h
 
 func newImportCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		conn      ssmConnFlags
+		conn      connFlags
 		format    string
 		path      string
 		typ       string
@@ -375,7 +375,7 @@ skipped. --dry-run prints the plan as a diff and writes nothing
 					}
 				}
 			}
-			c, _, err := conn.client(cmd.Context(), conn.endpoint, conn.region)
+			c, _, err := conn.ssmClient(cmd.Context(), 10)
 			if err != nil {
 				return err
 			}
@@ -397,7 +397,7 @@ skipped. --dry-run prints the plan as a diff and writes nothing
 			return nil
 		},
 	}
-	conn.register(cmd)
+	conn.register(cmd.PersistentFlags(), "")
 	fl := cmd.Flags()
 	fl.StringVar(&format, "format", "", "json, yaml or dotenv (default: by the file's extension, else json)")
 	fl.StringVar(&path, "path", "", "for chamber files (a flat KEY: value map): the path the keys go under")

@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 	"github.com/paramstore/paramstore/internal/store"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/throttle"
+	"github.com/paramstore/paramstore/internal/tlsconf"
 )
 
 // Config configures a server, in the manner of raft.Config: Default gives
@@ -89,6 +89,14 @@ type Config struct {
 	Stdout       io.Writer
 	// TLSCert and TLSKey (PEM files) make the API serve HTTPS.
 	TLSCert, TLSKey string
+	// PeerTLSCert, PeerTLSKey and PeerTLSCA (PEM files) are mutual TLS
+	// between nodes: raft and the cluster calls (--peer-tls-*; the
+	// transition window is Raft.PeerTLSTransition).
+	PeerTLSCert, PeerTLSKey, PeerTLSCA string
+	// TLSReloadInterval is how often the certificate, key and CA files
+	// are checked for a change (a rotation); SIGHUP (ReloadTLS) reloads at
+	// once. Zero means 30s; negative turns the checks off.
+	TLSReloadInterval time.Duration
 	// MasterKeyFile overrides <data-dir>/master.key.
 	MasterKeyFile string
 	Limits        service.Limits
@@ -152,6 +160,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("server: --account-id %q must be 12 digits", c.Account)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("server: --tls-cert and --tls-key must be given together")
+	case (c.PeerTLSCert == "") != (c.PeerTLSKey == "") || (c.PeerTLSCert == "") != (c.PeerTLSCA == ""):
+		return errors.New("server: --peer-tls-cert, --peer-tls-key and --peer-tls-ca must be given together")
+	case c.PeerTLSCert != "" && c.Raft.Bind == "":
+		return errors.New("server: --peer-tls-cert is for clusters: give --raft-listen too")
+	case c.Raft.PeerTLSTransition && c.PeerTLSCert == "":
+		return errors.New("server: --peer-tls-transition needs --peer-tls-cert, --peer-tls-key and --peer-tls-ca")
 	case c.Raft.Bind != "" && c.ClusterKeyFile == "":
 		return errors.New("server: --raft-listen needs --cluster-key-file (make one with `paramstore cluster keygen`)")
 	case c.Dev && c.Raft.Bind != "":
@@ -257,6 +271,10 @@ type Server struct {
 	http      *http.Server
 	ln        net.Listener
 	tls       bool
+	// The TLS material, re-read by ReloadTLS and when its files change.
+	apiCert *tlsconf.KeyPair // nil: plaintext API
+	peer    *tlsconf.Peer    // nil: plaintext between nodes
+	tlsw    *tlsconf.Watcher
 
 	// closers release what Start acquired, the last acquired first: the
 	// one cleanup path of Close and of a start that fails half-way.
@@ -285,6 +303,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.failed, s.fail = context.WithCancelCause(context.Background())
 	for _, step := range []func(context.Context) error{
 		s.openDataDir,
+		s.openTLS,
 		s.openKeyring,
 		s.openNode,
 		s.openService,
@@ -379,6 +398,7 @@ func (s *Server) openNode(context.Context) error {
 	rc.Dir = filepath.Join(s.dataDir, "raft")
 	rc.KeyCheck = s.keyCheck
 	rc.Logger = s.log
+	rc.PeerTLS = s.peer
 	if s.cfg.ClusterKeyFile != "" {
 		key, err := readClusterKey(s.cfg.ClusterKeyFile)
 		if err != nil {
@@ -643,6 +663,7 @@ func (s *Server) registry() *prometheus.Registry {
 	if s.disk != nil {
 		reg.MustRegister(s.disk.collectors()...)
 	}
+	reg.MustRegister(s.tlsCollectors()...)
 	if fs := s.audit; fs != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -700,22 +721,13 @@ func (s *Server) maxWatchers() int {
 
 // serve listens on the API address and serves it until Close drains it.
 func (s *Server) serve(context.Context) error {
-	var tlsConfig *tls.Config
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("server: --tls-cert %s / --tls-key %s: %w", s.cfg.TLSCert, s.cfg.TLSKey, err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
 	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	s.ln, s.tls = ln, tlsConfig != nil
+	// Cluster calls of peers arrive on this listener too, over peer TLS.
+	ln = tlsconf.ListenAPI(ln, s.apiCert, s.peer)
+	s.ln, s.tls = ln, s.apiCert != nil
 	ln = s.handler.Listener(ln) // (after TLS: answered long polls come back as they left)
 	s.http = &http.Server{
 		Handler:           stallGuard(s.incidents.calls.wrap(s.handler), s.cfg.SnapshotStallTimeout),

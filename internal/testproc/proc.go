@@ -3,6 +3,7 @@ package testproc
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ type Config struct {
 	// LogFile, when set, receives its output (appended, after a header
 	// line naming the command) instead of the test log.
 	LogFile string
+	// TLS, when set, is how a client reaches the process: its URL is
+	// https, and WaitReady verifies it with this configuration.
+	TLS *tls.Config
 }
 
 // Proc is one running (or exited) process of the binary.
@@ -43,6 +47,7 @@ type Proc struct {
 	t    testing.TB
 	name string
 	cmd  *exec.Cmd
+	tls  *tls.Config
 
 	exited    chan struct{} // closed when cmd.Wait returned
 	waitErr   error         // cmd.Wait's result, set before exited closes
@@ -95,6 +100,7 @@ func Start(t testing.TB, cfg Config) *Proc {
 		t:         t,
 		name:      cfg.Name,
 		cmd:       cmd,
+		tls:       cfg.TLS,
 		exited:    make(chan struct{}),
 		done:      make(chan struct{}),
 		listening: make(chan struct{}),
@@ -180,8 +186,13 @@ func (p *Proc) Addr() string {
 	}
 }
 
-// URL is http:// and Addr.
-func (p *Proc) URL() string { return "http://" + p.Addr() }
+// URL is http:// (https:// with Config.TLS) and Addr.
+func (p *Proc) URL() string {
+	if p.tls != nil {
+		return "https://" + p.Addr()
+	}
+	return "http://" + p.Addr()
+}
 
 // Done is closed when the process has exited and its output is read.
 func (p *Proc) Done() <-chan struct{} { return p.done }
@@ -306,7 +317,14 @@ func (p *Proc) WaitReady(timeout time.Duration) error {
 		if p.Exited() {
 			return fmt.Errorf("%w: %s exited while waiting for /readyz: %v; last lines:\n%s", ErrExited, p.name, p.waitErr, p.Tail(30))
 		}
-		resp, err := readyClient.Get(p.URL() + "/readyz")
+		hc := readyClient
+		if p.tls != nil {
+			hc = &http.Client{Timeout: readyClient.Timeout, Transport: &http.Transport{TLSClientConfig: p.tls}}
+		}
+		resp, err := hc.Get(p.URL() + "/readyz")
+		if p.tls != nil {
+			hc.CloseIdleConnections()
+		}
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +37,9 @@ type ServerConfig struct {
 	LogFile string
 	// ReadyTimeout bounds the wait for /readyz (default 30s).
 	ReadyTimeout time.Duration
+	// TLS is how a client reaches a server started with --tls-cert (see
+	// Config.TLS).
+	TLS *tls.Config
 }
 
 // Server is a `paramstore server` process on a data dir.
@@ -76,7 +80,7 @@ func StartServerOrExit(t testing.TB, cfg ServerConfig) *Server {
 		cfg.ReadyTimeout = 30 * time.Second
 	}
 	args := append([]string{"server", "--listen", cfg.Listen, "--data-dir", cfg.DataDir}, cfg.Args...)
-	p := Start(t, Config{Name: cfg.Name, Args: args, Env: cfg.Env, LogFile: cfg.LogFile})
+	p := Start(t, Config{Name: cfg.Name, Args: args, Env: cfg.Env, LogFile: cfg.LogFile, TLS: cfg.TLS})
 	s := &Server{Proc: p, DataDir: cfg.DataDir}
 	if _, err := p.WaitListening(30 * time.Second); err != nil {
 		if errors.Is(err, ErrExited) {
@@ -123,6 +127,10 @@ func (s *Server) Credentials() Credentials {
 // (Credentials.Options), changed by optFns.
 func (s *Server) SSM(optFns ...func(*ssm.Options)) *ssm.Client {
 	s.t.Helper()
+	if s.tls != nil {
+		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: s.tls}}
+		optFns = append([]func(*ssm.Options){func(o *ssm.Options) { o.HTTPClient = hc }}, optFns...)
+	}
 	return s.Credentials().SSM(s.URL(), optFns...)
 }
 

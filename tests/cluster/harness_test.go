@@ -34,6 +34,8 @@ type cluster struct {
 	nodes      []*node
 	faults     bool     // --enable-fault-injection (off for benchmarks)
 	args       []string // more flags of every node
+	// nodeArgs, when set, are more server flags of a node (peer TLS).
+	nodeArgs func(*node) []string
 
 	credsOnce sync.Once
 	creds     testproc.Credentials
@@ -48,8 +50,11 @@ type node struct {
 	dataDir  string
 	apiAddr  string // fixed at the first start
 	raftAddr string
-	join     string // --join URL; empty for the bootstrap node
-	logPath  string
+	// advertise, when set, is its --raft-advertise (a proxy in front of
+	// raftAddr).
+	advertise string
+	join      string // --join URL; empty for the bootstrap node
+	logPath   string
 
 	mu   sync.Mutex
 	srv  *testproc.Server // nil while down
@@ -64,7 +69,14 @@ func startCluster(t testing.TB, n int) *cluster {
 
 func startClusterOpts(t testing.TB, n int, faults bool, args ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: artifactsDir(t), faults: faults, args: args}
+	return startClusterWith(t, n, &cluster{faults: faults, args: args}, nil)
+}
+
+// startClusterWith is startCluster for c's settings; prepare, when set,
+// sees the nodes before they start.
+func startClusterWith(t testing.TB, n int, c *cluster, prepare func(*cluster)) *cluster {
+	t.Helper()
+	c.t, c.dir = t, artifactsDir(t)
 	c.keyFile = filepath.Join(c.dir, "cluster.key")
 	out, err := testproc.Command(t, "cluster", "keygen").Output()
 	if err != nil {
@@ -89,6 +101,9 @@ func startClusterOpts(t testing.TB, n int, faults bool, args ...string) *cluster
 			nd.join = "http://" + c.nodes[0].apiAddr
 		}
 		c.nodes = append(c.nodes, nd)
+	}
+	if prepare != nil {
+		prepare(c)
 	}
 	for i, nd := range c.nodes {
 		nd.start()
@@ -133,6 +148,12 @@ func (n *node) start() {
 		args = append(args, "--enable-fault-injection")
 	}
 	args = append(args, n.c.args...)
+	if n.advertise != "" {
+		args = append(args, "--raft-advertise", n.advertise)
+	}
+	if n.c.nodeArgs != nil {
+		args = append(args, n.c.nodeArgs(n)...)
+	}
 	if n.join != "" {
 		args = append(args, "--join", n.join, "--master-key-file", n.c.masterKey)
 	}

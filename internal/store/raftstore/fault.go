@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -120,7 +121,7 @@ func InjectFaults(ctx context.Context, apiURL string, clusterKey []byte, f Fault
 	if err != nil {
 		return fmt.Errorf("raftstore: faults: %w", err)
 	}
-	_, err = newRPCClient(clusterKey).call(ctx, apiURL, "fault", body)
+	_, err = newRPCClient(clusterKey, nil, false, slog.New(slog.DiscardHandler)).call(ctx, apiURL, "fault", body)
 	return err
 }
 

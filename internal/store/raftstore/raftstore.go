@@ -29,6 +29,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/paramstore/paramstore/internal/store"
+	"github.com/paramstore/paramstore/internal/tlsconf"
 )
 
 // Config configures a node, in the manner of raft.Config: Default gives one
@@ -50,6 +51,15 @@ type Config struct {
 	// ClusterKey authenticates raft connections and the cluster RPCs;
 	// required with Bind.
 	ClusterKey []byte
+	// PeerTLS, when set, encrypts and authenticates raft connections and
+	// the cluster RPCs with mutual TLS (--peer-tls-*), in addition to the
+	// cluster key: a node whose certificate the peer CA did not sign
+	// cannot join nor talk raft.
+	PeerTLS *tlsconf.Peer
+	// PeerTLSTransition also accepts plaintext peers, and dials a peer in
+	// plaintext when it does not speak TLS: the window of a rolling move
+	// of a cluster from plaintext to TLS (docs/security.md).
+	PeerTLSTransition bool
 	// Join, when set, is the API URL of a member (--join): the node does not
 	// bootstrap a cluster of its own but asks to be added.
 	Join string
@@ -234,7 +244,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.db = db
-	n.rpc = newRPCClient(cfg.ClusterKey)
+	n.rpc = newRPCClient(cfg.ClusterKey, cfg.PeerTLS, cfg.PeerTLSTransition, n.log)
 	if err := n.start(); err != nil {
 		db.Close()
 		return nil, err
@@ -254,6 +264,9 @@ func (n *Node) start() error {
 		addr, n.trans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
 	} else {
 		stream, err := newAuthStream(cfg.Bind, cfg.Advertise, cfg.ClusterKey)
+		if err == nil {
+			stream.peer, stream.transition, stream.log = cfg.PeerTLS, cfg.PeerTLSTransition, n.log
+		}
 		if err != nil {
 			logs.Close()
 			return fmt.Errorf("raftstore: raft-listen %q: %w", cfg.Bind, err)

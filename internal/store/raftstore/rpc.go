@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/paramstore/paramstore/internal/store"
+	"github.com/paramstore/paramstore/internal/tlsconf"
 )
 
 // The cluster RPCs travel over the nodes' API listeners, under
@@ -42,10 +44,51 @@ const (
 type rpcClient struct {
 	key  []byte
 	http *http.Client
+	// With peer TLS, calls go over https with the peer certificate and
+	// ALPN tlsconf.PeerALPN (an http:// base is dialed as https://); in
+	// the transition window, a member that does not speak TLS yet is
+	// called as before, with plain.
+	peer  *http.Client
+	plain *http.Client
+	log   *slog.Logger
 }
 
-func newRPCClient(key []byte) *rpcClient {
-	return &rpcClient{key: key, http: &http.Client{Timeout: 15 * time.Second}}
+func newRPCClient(key []byte, peer *tlsconf.Peer, transition bool, log *slog.Logger) *rpcClient {
+	c := &rpcClient{key: key, http: &http.Client{Timeout: 15 * time.Second}, log: log}
+	if peer != nil {
+		c.peer = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: peer.ClientConfig(), TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4,
+			IdleConnTimeout: 90 * time.Second,
+		}}
+		if transition {
+			c.plain = c.http
+		}
+		c.http = c.peer
+	}
+	return c
+}
+
+// do sends a built request: over peer TLS when configured (falling back
+// to the member's plain URL in the transition window when it does not
+// speak TLS yet).
+func (c *rpcClient) do(req *http.Request, body []byte) (*http.Response, error) {
+	if c.peer == nil {
+		return c.http.Do(req)
+	}
+	orig := *req.URL
+	req.URL.Scheme = "https"
+	resp, err := c.peer.Do(req)
+	if err == nil || c.plain == nil || tlsconf.IsCertificateError(err) || req.Context().Err() != nil {
+		if err != nil {
+			c.log.Warn("cluster call over peer TLS failed", "url", orig.Redacted(), "error", err)
+		}
+		return resp, err
+	}
+	c.log.Info("member does not speak peer TLS yet; plaintext in the transition window", "url", orig.Redacted(), "error", err)
+	retry := req.Clone(req.Context())
+	retry.URL = &orig
+	retry.Body = io.NopCloser(bytes.NewReader(body))
+	return c.plain.Do(retry)
 }
 
 func rpcMAC(key []byte, ts, path string, body []byte) string {
@@ -71,7 +114,7 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set(rpcAuthHeader, ts+":"+rpcMAC(c.key, ts, path, body))
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
@@ -145,6 +188,21 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeRPC(w, http.StatusBadRequest, rpcResponse{Error: "read body"})
 		return
+	}
+	// With peer TLS the call must come over a connection that negotiated
+	// the peer protocol, which required a certificate of the peer CA
+	// (fault, a test setting, keeps the cluster key alone).
+	name := strings.TrimPrefix(r.URL.Path, rpcPrefix)
+	if n.cfg.PeerTLS != nil && !n.cfg.PeerTLSTransition && name != "fault" {
+		var err error = errors.New("not over TLS")
+		if r.TLS != nil {
+			err = n.cfg.PeerTLS.VerifyClient(r.TLS.PeerCertificates)
+		}
+		if err != nil {
+			n.log.Warn("refused a cluster call that did not come over peer TLS", "remote", r.RemoteAddr, "call", name, "error", err)
+			writeRPC(w, http.StatusForbidden, rpcResponse{Error: "this node requires peer TLS for cluster calls"})
+			return
+		}
 	}
 	ts, mac, _ := strings.Cut(r.Header.Get(rpcAuthHeader), ":")
 	sec, err := strconv.ParseInt(ts, 10, 64)
