@@ -30,6 +30,7 @@ import (
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
+	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -91,6 +92,9 @@ type Config struct {
 	// Events configures webhook delivery (Start sets its Store, Keyring,
 	// Leader, Now and Logger); zero means events.DefaultConfig().
 	Events events.Config
+	// Mirrors are the mirrors of --mirror-config (mirror.ParseFile), run
+	// by the raft leader only.
+	Mirrors []mirror.Spec
 	// Now is the clock of the service and of parameter policies; nil
 	// means time.Now.
 	Now    func() time.Time
@@ -208,6 +212,10 @@ type Server struct {
 	dispatcher *events.Dispatcher
 	notify     *events.Manager
 	handler    *api.Handler
+	reg        *prometheus.Registry
+	// mirrors runs --mirror-config's mirrors while this node leads; nil
+	// without any.
+	mirrors *mirrorManager
 	// incidents records this node's incidents; faults, with
 	// --enable-fault-injection, injects faults at the API edge.
 	incidents *incidentMonitor
@@ -251,6 +259,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openAudit,
 		s.openIncidents,
 		s.openAPI,
+		s.openMirrors,
 		s.serve,
 		s.register,
 		s.serveDebug,
@@ -505,6 +514,7 @@ func (s *Server) openAPI(context.Context) error {
 	if s.audit != nil {
 		sink = s.audit
 	}
+	s.reg = s.registry()
 	h, err := api.New(api.Config{
 		Audit:         sink,
 		Auth:          s.authn,
@@ -516,7 +526,7 @@ func (s *Server) openAPI(context.Context) error {
 		Dev:           s.cfg.Dev,
 		Cluster:       s.node,
 		StaleReads:    s.cfg.StaleReads,
-		Registry:      s.registry(),
+		Registry:      s.reg,
 		Logger:        s.log,
 		Faults:        s.faults,
 		Incidents: func(ctx context.Context) (any, error) {
@@ -526,6 +536,12 @@ func (s *Server) openAPI(context.Context) error {
 			}{list}, err
 		},
 		Notify: s.notify,
+		Mirrors: func() any {
+			if s.mirrors == nil {
+				return nil
+			}
+			return s.mirrors.statuses()
+		},
 	})
 	if err != nil {
 		return err
