@@ -42,6 +42,7 @@ type mirrorManager struct {
 	wg     sync.WaitGroup
 	recs   []*incident.Recorder // by runner, while leading
 	conds  []string             // the kind of condition each open incident last noted
+	errs   []string             // the sync error each open incident last noted
 }
 
 // mirrorTag marks a mirror's incidents (in Impact.Upstreams), so that a
@@ -119,6 +120,7 @@ func (mm *mirrorManager) start(ctx context.Context) {
 	mm.cancel = cancel
 	mm.recs = make([]*incident.Recorder, len(mm.runners))
 	mm.conds = make([]string, len(mm.runners))
+	mm.errs = make([]string, len(mm.runners))
 	for i, r := range mm.runners {
 		rec, err := incident.New(incident.Config{Source: incident.SourceServer, Logger: mm.log,
 			Store:    replicatedMirrorIncidents{node: mm.node, tag: mirrorTag(r.Spec().Name)},
@@ -192,10 +194,13 @@ func (mm *mirrorManager) check(i int) {
 	case cond != "" && kind != mm.conds[i]:
 		rec.Note(cond)
 		mm.conds[i] = kind
+	case open && st.LastError != "" && st.LastError != mm.errs[i]:
+		rec.Note("mirror " + spec.Name + " sync failed: " + st.LastError)
+		mm.errs[i] = st.LastError
 	case cond == "" && open && st.LastSuccess != nil && st.LastSuccess.After(cur.Started):
 		rec.End(fmt.Sprintf("mirror %s synced at %s: %d parameters from %s, drift %d",
 			spec.Name, st.LastSuccess.UTC().Format(time.RFC3339), st.Parameters, st.Source, st.Drift))
-		mm.conds[i] = ""
+		mm.conds[i], mm.errs[i] = "", ""
 		mm.log.Info("incident ended", "kind", cur.Kind, "mirror", spec.Name)
 	}
 }

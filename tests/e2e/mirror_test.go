@@ -59,13 +59,21 @@ func startMoto(t *testing.T) string {
 }
 
 // throttler is a proxy in front of the source that counts requests and
-// answers the next `throttle` of them with ThrottlingException.
+// answers the next `throttle` of them with ThrottlingException; while
+// down, it drops every connection without an answer (the source gone).
 type throttler struct {
 	*httptest.Server
 	mu        sync.Mutex
 	requests  int
 	throttled int
 	throttle  int
+	down      bool
+}
+
+func (th *throttler) setDown(down bool) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	th.down = down
 }
 
 func newThrottler(t *testing.T, target string) *throttler {
@@ -74,6 +82,13 @@ func newThrottler(t *testing.T, target string) *throttler {
 	th := &throttler{}
 	th.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		th.mu.Lock()
+		if th.down {
+			th.mu.Unlock()
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		th.requests++
 		thr := th.throttle > 0
 		if thr {
