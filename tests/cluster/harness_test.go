@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/testproc"
 )
@@ -32,7 +33,8 @@ type cluster struct {
 	clusterKey []byte // its key, to authenticate the fault RPCs
 	masterKey  string // --master-key-file for the joining nodes (node 1's key)
 	nodes      []*node
-	faults     bool // --enable-fault-injection (off for benchmarks)
+	faults     bool     // --enable-fault-injection (off for benchmarks)
+	args       []string // more flags of every node
 
 	credsOnce sync.Once
 	creds     testproc.Credentials
@@ -61,9 +63,9 @@ func startCluster(t testing.TB, n int) *cluster {
 	return startClusterOpts(t, n, true)
 }
 
-func startClusterOpts(t testing.TB, n int, faults bool) *cluster {
+func startClusterOpts(t testing.TB, n int, faults bool, args ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: artifactsDir(t), faults: faults}
+	c := &cluster{t: t, dir: artifactsDir(t), faults: faults, args: args}
 	c.keyFile = filepath.Join(c.dir, "cluster.key")
 	out, err := testproc.Command(t, "cluster", "keygen").Output()
 	if err != nil {
@@ -131,6 +133,7 @@ func (n *node) start() {
 	if n.c.faults {
 		args = append(args, "--enable-fault-injection")
 	}
+	args = append(args, n.c.args...)
 	if n.join != "" {
 		args = append(args, "--join", n.join, "--master-key-file", n.c.masterKey)
 	}
@@ -197,7 +200,8 @@ func (n *node) terminate() error {
 // readyz is the body of GET /readyz.
 type readyz struct {
 	raftstore.Status
-	status int
+	Mirrors []mirror.Status `json:"mirrors"`
+	status  int
 }
 
 var readyClient = &http.Client{Timeout: time.Second}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,36 +25,7 @@ import (
 )
 
 // startMoto runs moto_server, the stand-in for AWS SSM, on a free port.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Fatalf("moto_server is required (pip install 'moto[server]'): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("moto_server", "-p", strconv.Itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(u + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return u
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func startMoto(t *testing.T) string { return testproc.StartMoto(t) }
 
 // throttler is a proxy in front of the source that counts requests and
 // answers the next `throttle` of them with ThrottlingException; while

@@ -1,0 +1,105 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/testproc"
+)
+
+// TestMirrorOnLeaderOnly: every node of a 3-node cluster runs with the same
+// --mirror-config (a mirror of moto_server), yet only the leader mirrors:
+// the followers make no source call. Killing the leader moves the mirror
+// to the new leader, which copies what changed at the source meanwhile,
+// under the mirror's identity.
+func TestMirrorOnLeaderOnly(t *testing.T) {
+	ctx := context.Background()
+	moto := testproc.StartMoto(t)
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "moto-credentials")
+	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "mirrors.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("mirrors:\n  - name: moto\n    source: {endpoint: %q, region: us-east-1, credentials: {file: %q}}\n    paths: [/c]\n    interval: 1s\n    rate: 50\n", moto, creds)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	put := func(name, value string) {
+		t.Helper()
+		if _, err := src.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Type: types.ParameterTypeString, Value: aws.String(value), Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := startClusterOpts(t, 3, false, "--mirror-config", cfg)
+	// arrives waits until name holds value at node n, written by the mirror.
+	arrives := func(n *node, name, value string) {
+		t.Helper()
+		cl := c.client(n, false, 10*time.Second)
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			d, err := cl.DescribeParameters(ctx, &ssm.DescribeParametersInput{ParameterFilters: []types.ParameterStringFilter{{Key: aws.String("Name"), Values: []string{name}}}})
+			g, gerr := cl.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+			if err == nil && gerr == nil && aws.ToString(g.Parameter.Value) == value && len(d.Parameters) == 1 {
+				if u := aws.ToString(d.Parameters[0].LastModifiedUser); u != "arn:aws:iam::123456789012:user/paramstore/mirror/moto" {
+					t.Fatalf("%s written by %q, want the mirror", name, u)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s=%s did not arrive at %s: %v %v", name, value, n.id, err, gerr)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// mirrorOf returns n's view of the mirror.
+	mirrorOf := func(n *node) (running bool, syncs, calls int64) {
+		t.Helper()
+		r, err := n.ready()
+		if err != nil || len(r.Mirrors) != 1 {
+			t.Fatalf("%s /readyz: %v %+v", n.id, err, r.Mirrors)
+		}
+		m := r.Mirrors[0]
+		return m.Running, m.Syncs, m.SourceCalls
+	}
+
+	l := c.leader(60 * time.Second)
+	put("/c/a", "1")
+	arrives(l, "/c/a", "1")
+	for _, n := range c.nodes {
+		running, syncs, calls := mirrorOf(n)
+		t.Logf("MIRROR CLUSTER before the kill: %s leader=%v running=%v syncs=%d source_calls=%d", n.id, n == l, running, syncs, calls)
+		if n == l && (!running || syncs == 0 || calls == 0) {
+			t.Errorf("leader %s: running=%v syncs=%d calls=%d, want it mirroring", n.id, running, syncs, calls)
+		}
+		if n != l && (running || syncs != 0 || calls != 0) {
+			t.Errorf("follower %s: running=%v syncs=%d calls=%d, want no mirroring", n.id, running, syncs, calls)
+		}
+	}
+
+	l.kill()
+	nl := c.leader(60 * time.Second)
+	put("/c/b", "2")
+	put("/c/a", "1b")
+	arrives(nl, "/c/b", "2")
+	arrives(nl, "/c/a", "1b")
+	for _, n := range c.others(l) {
+		running, syncs, calls := mirrorOf(n)
+		t.Logf("MIRROR CLUSTER after the kill of %s: %s leader=%v running=%v syncs=%d source_calls=%d", l.id, n.id, n == nl, running, syncs, calls)
+		if n == nl && (!running || syncs == 0 || calls == 0) {
+			t.Errorf("new leader %s: running=%v syncs=%d calls=%d, want it mirroring", n.id, running, syncs, calls)
+		}
+		if n != nl && (running || calls != 0) {
+			t.Errorf("follower %s: running=%v calls=%d, want no mirroring", n.id, running, calls)
+		}
+	}
+}
