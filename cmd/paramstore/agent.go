@@ -266,7 +266,7 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	if checkEvery <= 0 {
 		checkEvery = 10 * time.Second
 	}
-	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: agent.WithBundles(c, bundles), Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
+	mon, err = agent.NewMonitor(agent.MonitorConfig{Source: agent.WithBundles(c, bundles), Bundles: bundles, Recorder: rec, Require: o.require, RequirePaths: o.requirePaths,
 		CheckInterval: checkEvery, Registerer: reg, Logger: log})
 	if err != nil {
 		return err

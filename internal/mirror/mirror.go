@@ -157,9 +157,9 @@ type param struct {
 
 // version is one entry of a parameter's history.
 type version struct {
-	number                                   int64
+	number                                  int64
 	typ, value, description, pattern, keyID string
-	dataType, tier                           string
+	dataType, tier                          string
 }
 
 // asParam is v as a parameter to put under name.
