@@ -237,11 +237,10 @@ func TestServerMirrorFromMoto(t *testing.T) {
 		t.Errorf("source calls %g", v)
 	}
 
-	// The source goes away: stale, an incident, readiness unaffected. (A
-	// sync slowed by a loaded machine may have made the mirror stale for a
-	// moment already: only the incidents from now on count.)
-	incidentsBefore := 0
-	incidents := func() []serverIncident {
+	// Something keeps changing the copy: each sync finds drift, and at
+	// drift_syncs (3) in a row a mirror-drift incident opens; it closes
+	// once a sync finds none.
+	kindIncidents := func(kind string) []serverIncident {
 		t.Helper()
 		out, err := testproc.Command(t, "incidents", "list", "--json", "--endpoint", srv.URL(), "--credentials-file", srv.CredentialsFile()).Output()
 		if err != nil {
@@ -253,12 +252,63 @@ func TestServerMirrorFromMoto(t *testing.T) {
 		}
 		var mine []serverIncident
 		for _, inc := range list.Incidents { // newest first
-			if inc.Kind == "mirror-stale" {
+			if inc.Kind == kind {
 				mine = append(mine, inc)
 			}
 		}
 		return mine
 	}
+	stopWriter := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopWriter:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			dst.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/m/url"), Type: types.ParameterTypeString,
+				Value: aws.String(fmt.Sprintf("tampered-%d", i)), Overwrite: aws.Bool(true)})
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(kindIncidents("mirror-drift")) == 0 {
+		if time.Now().After(deadline) {
+			close(stopWriter)
+			_, _, raw := readyzMirrors(t, srv.URL())
+			t.Fatalf("no mirror-drift incident after 2 minutes of writes at the target: %s", raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	close(stopWriter)
+	<-writerDone
+	for deadline = time.Now().Add(2 * time.Minute); ; {
+		if incs := kindIncidents("mirror-drift"); len(incs) == 1 && incs[0].Ended != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mirror-drift incident did not close once the writes stopped")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	drift := kindIncidents("mirror-drift")[0]
+	report, err := testproc.Command(t, "incidents", "report", drift.ID, "--endpoint", srv.URL(), "--credentials-file", srv.CredentialsFile()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MIRROR DRIFT INCIDENT REPORT (timeline):\n%s", report[strings.Index(string(report), "## Timeline"):strings.Index(string(report), "## What kept")])
+	if !strings.Contains(string(report), "drift found at 3 consecutive syncs") {
+		t.Errorf("the drift report lacks its cause")
+	}
+	waitSyncs("after the drift")
+	check("after the drift")
+
+	// The source goes away: stale, an incident, readiness unaffected. (A
+	// sync slowed by a loaded machine may have made the mirror stale for a
+	// moment already: only the incidents from now on count.)
+	incidentsBefore := 0
+	incidents := func() []serverIncident { return kindIncidents("mirror-stale") }
 	waitSyncs("before the source goes away")
 	incidentsBefore = len(incidents())
 	errorsBefore, _ := metricValue(t, srv.URL(), `paramstore_mirror_errors_total{mirror="moto"}`)
@@ -300,7 +350,7 @@ func TestServerMirrorFromMoto(t *testing.T) {
 		return len(incs) == incidentsBefore+1 && incs[0].Ended != nil
 	})
 	inc := incidents()[0]
-	report, err := testproc.Command(t, "incidents", "report", inc.ID, "--endpoint", srv.URL(), "--credentials-file", srv.CredentialsFile()).Output()
+	report, err = testproc.Command(t, "incidents", "report", inc.ID, "--endpoint", srv.URL(), "--credentials-file", srv.CredentialsFile()).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
