@@ -119,7 +119,7 @@ func (r *Runner) Run(ctx context.Context) {
 // syncTimeout bounds one sync, so that a silent source cannot hold the
 // runner: the next sync starts afresh.
 func (r *Runner) syncTimeout() time.Duration {
-	return max(time.Duration(r.spec.StaleAfter)*r.spec.Interval, 10*time.Second)
+	return max(time.Duration(r.spec.StaleAfter)*r.spec.Interval, 5*time.Second)
 }
 
 func (r *Runner) syncOnce(ctx context.Context, mirrors []*Mirror) {

@@ -3,8 +3,14 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,21 +22,51 @@ import (
 	"github.com/paramstore/paramstore/internal/testproc"
 )
 
+// gate is a proxy to the mirror's source that can cut it off (every
+// connection dropped unanswered).
+type gate struct {
+	*httptest.Server
+	down atomic.Bool
+}
+
+func newGate(t *testing.T, target string) *gate {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	g := &gate{}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.down.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
 // TestMirrorOnLeaderOnly: every node of a 3-node cluster runs with the same
 // --mirror-config (a mirror of moto_server), yet only the leader mirrors:
 // the followers make no source call. Killing the leader moves the mirror
 // to the new leader, which copies what changed at the source meanwhile,
-// under the mirror's identity.
+// under the mirror's identity. A stale-mirror incident opened by one
+// leader is closed by the next once the source is back: one incident,
+// replicated, with both ends.
 func TestMirrorOnLeaderOnly(t *testing.T) {
 	ctx := context.Background()
 	moto := testproc.StartMoto(t)
+	g := newGate(t, moto)
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "moto-credentials")
 	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "mirrors.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("mirrors:\n  - name: moto\n    source: {endpoint: %q, region: us-east-1, credentials: {file: %q}}\n    paths: [/c]\n    interval: 1s\n    rate: 50\n", moto, creds)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("mirrors:\n  - name: moto\n    source: {endpoint: %q, region: us-east-1, credentials: {file: %q}}\n    paths: [/c]\n    interval: 1s\n    rate: 50\n", g.URL, creds)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	src := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
@@ -102,4 +138,54 @@ func TestMirrorOnLeaderOnly(t *testing.T) {
 			t.Errorf("follower %s: running=%v calls=%d, want no mirroring", n.id, running, calls)
 		}
 	}
+
+	// The source cut off: the leader opens a stale incident, replicated.
+	l.start()
+	c.leader(60 * time.Second)
+	stale := func(n *node) []clusterIncident {
+		t.Helper()
+		incs, err := c.listIncidents(t, n)
+		if err != nil {
+			t.Fatalf("incidents list at %s: %v", n.id, err)
+		}
+		var out []clusterIncident
+		for _, inc := range incs {
+			if inc.Kind == "mirror-stale" {
+				out = append(out, inc)
+			}
+		}
+		return out
+	}
+	waitIncident := func(what string, n *node, cond func([]clusterIncident) bool) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if cond(stale(n)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s at %s: not after 2 minutes: %+v", what, n.id, stale(n))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	before := len(stale(nl))
+	g.down.Store(true)
+	l = c.leader(60 * time.Second)
+	follower := c.others(l)[0]
+	waitIncident("an open mirror-stale incident, replicated", follower, func(incs []clusterIncident) bool {
+		return len(incs) == before+1 && incs[0].Ended == nil
+	})
+	opened := stale(follower)[0]
+	l.kill()
+	nl = c.leader(60 * time.Second)
+	g.down.Store(false)
+	waitIncident("the incident closed by the new leader", nl, func(incs []clusterIncident) bool {
+		return len(incs) == before+1 && incs[0].ID == opened.ID && incs[0].Ended != nil
+	})
+	var events []string
+	for _, e := range stale(nl)[0].Timeline {
+		events = append(events, e.Time.UTC().Format("15:04:05.000")+" "+e.Event)
+	}
+	t.Logf("MIRROR CLUSTER incident %s opened under %s, closed under %s:\n%s", opened.ID, l.id, nl.id, strings.Join(events, "\n"))
 }
