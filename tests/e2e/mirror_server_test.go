@@ -363,3 +363,32 @@ func TestServerMirrorFromMoto(t *testing.T) {
 	waitSyncs("after the source returned")
 	check("after the source returned")
 }
+
+// TestServerMirrorConfigRefused: a --mirror-config that cannot be used
+// stops the server at start with exit code 1 and the member named, and
+// never repeats a secret written in it.
+func TestServerMirrorConfigRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, body, want string }{
+		{"inline secret", "mirrors:\n  - name: a\n    source: {endpoint: 'http://127.0.0.1:1', credentials: {secret_access_key: INLINE-SECRET-9}}\n    paths: [/a]\n",
+			"mirrors[0].source.credentials.secret_access_key: a secret is never written in the mirror config"},
+		{"missing credentials file", "mirrors:\n  - name: a\n    source: {endpoint: 'http://127.0.0.1:1', credentials: {file: /nonexistent/creds}}\n    paths: [/a]\n",
+			`mirror "a": source.credentials.file: stat /nonexistent/creds: no such file or directory`},
+		{"bad path", "mirrors:\n  - name: a\n    source: {region: us-east-1}\n    paths: [app]\n", `mirrors[0].paths[0]: "app": want an absolute path`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := os.WriteFile(cfg, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv := startServerOrExit(t, t.TempDir(), "--mirror-config", cfg)
+			if !srv.Exited() || srv.ExitCode() != 1 {
+				t.Fatalf("server with %s: exited %v code %d, want exit 1", tc.name, srv.Exited(), srv.ExitCode())
+			}
+			out := srv.Output()
+			if !strings.Contains(out, tc.want) || strings.Contains(out, "INLINE-SECRET-9") {
+				t.Errorf("output, want %q and no secret:\n%s", tc.want, out)
+			}
+		})
+	}
+}
