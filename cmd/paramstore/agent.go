@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -179,6 +180,9 @@ type agentOptions struct {
 	require         []string
 	requirePaths    []string
 	faults          bool
+	// incidentWebhook and its secret file: the agent's incidents as
+	// signed events.
+	incidentWebhook, incidentSecretFile string
 }
 
 func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -208,6 +212,8 @@ func newAgentCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringArrayVar(&o.require, "require", nil, "a parameter the application cannot start without: /readyz is 503 until it is held (repeatable)")
 	f.StringArrayVar(&o.requirePaths, "require-path", nil, "a path that must hold at least one parameter before /readyz is 200 (repeatable)")
+	f.StringVar(&o.incidentWebhook, "incident-webhook", "", "POST this agent's incidents (opened, closed) to this URL as signed \"Paramstore Incident\" events, as a server's (docs/events.md)")
+	f.StringVar(&o.incidentSecretFile, "incident-webhook-secret-file", "", "the secret that signs --incident-webhook's events (X-Paramstore-Signature); required with it")
 	f.BoolVar(&o.faults, "enable-fault-injection", false, "allow paramstore fault (POST/DELETE /fault, token-protected) to inject faults into upstream calls")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
@@ -258,7 +264,24 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		// Beside the encrypted cache: names, counts and times, no value.
 		store = incident.FileStore{Path: filepath.Join(ccfg.CacheDir, "incidents.json")}
 	}
-	rec, err := incident.New(incident.Config{Source: incident.SourceAgent, Store: store, Logger: log})
+	var notifier *incident.Notifier
+	if o.incidentWebhook != "" {
+		if o.incidentSecretFile == "" {
+			return errors.New("--incident-webhook needs --incident-webhook-secret-file (the secret that signs its events)")
+		}
+		secret, err := os.ReadFile(o.incidentSecretFile)
+		if err != nil {
+			return fmt.Errorf("--incident-webhook-secret-file: %w", err)
+		}
+		if notifier, err = incident.NewNotifier(o.incidentWebhook, bytes.TrimSpace(secret), ccfg.Region, log); err != nil {
+			return fmt.Errorf("--incident-webhook: %w", err)
+		}
+	}
+	icfg := incident.Config{Source: incident.SourceAgent, Store: store, Logger: log}
+	if notifier != nil {
+		icfg.OnChange = notifier.Changed
+	}
+	rec, err := incident.New(icfg)
 	if err != nil {
 		return err
 	}
@@ -335,6 +358,9 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 	}
 
 	wg.Go(func() { mon.Run(rctx) })
+	if notifier != nil {
+		wg.Go(func() { notifier.Run(rctx) })
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -84,7 +84,7 @@ func newNotifyCmd(stdout io.Writer) *cobra.Command {
 	add.Flags().StringVar(&url, "url", "", "receiver URL (http or https)")
 	add.Flags().StringVar(&secretFile, "secret-file", "", "file holding the HMAC secret of the signatures")
 	add.Flags().StringVar(&path, "path", "", "only parameters at or under this path")
-	add.Flags().StringVar(&detailType, "detail-type", "", `only "Parameter Store Change" or "Parameter Store Policy Action"`)
+	add.Flags().StringVar(&detailType, "detail-type", "", `only "Parameter Store Change", "Parameter Store Policy Action" or "Paramstore Incident"`)
 	add.Flags().StringVar(&caFile, "ca-file", "", "PEM bundle trusted for an https receiver, besides the system roots")
 
 	var asJSON bool

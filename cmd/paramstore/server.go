@@ -178,7 +178,9 @@ func printReady(w io.Writer, url string, cfg server.Config) {
 	fmt.Fprintf(w, "Paramstore ready on %s (node %s, data dir %s)\n", url, cfg.Raft.NodeID, cfg.DataDir)
 	if _, err := os.Stat(creds); err == nil {
 		fmt.Fprintf(w, "  credentials: %s (profile default)\n", creds)
-		fmt.Fprintf(w, "  aws CLI:     AWS_ENDPOINT_URL=%s AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=%s aws ssm describe-parameters\n",
-			url, creds, cfg.DefaultRegion)
+		// AWS_DEFAULT_REGION and --endpoint-url: what every aws CLI
+		// version reads (v1 ignores AWS_REGION, older ones AWS_ENDPOINT_URL).
+		fmt.Fprintf(w, "  aws CLI:     AWS_SHARED_CREDENTIALS_FILE=%s AWS_DEFAULT_REGION=%s aws --endpoint-url %s ssm describe-parameters\n",
+			creds, cfg.DefaultRegion, url)
 	}
 }

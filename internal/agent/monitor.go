@@ -25,8 +25,9 @@ import (
 type MonitorConfig struct {
 	// Source is what the agent reads through. Required.
 	Source Source
-	// Bundles are the cold-start bundles Source serves from (to name the
-	// file a required parameter is served from); nil: none.
+	// Bundles are the cold-start bundles Source serves from (WithBundles),
+	// so that the reads they answer are counted as such, and /healthz
+	// names the file a required parameter is served from; nil: none.
 	Bundles *bundle.Set
 	// Recorder records the agent's incidents. Required.
 	Recorder *incident.Recorder
@@ -179,6 +180,13 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 	}
 	if _, open := cfg.Recorder.Current(); open {
 		mm.open.Set(1)
+		// An agent restarted during the outage goes on with the incident
+		// it left open: the restore from disk is part of it.
+		if n := m.diskLoaded; n > 0 {
+			cfg.Recorder.Note(m.pending[len(m.pending)-1].Event)
+			cfg.Recorder.Update(func(im *incident.Impact) { im.FromDisk += int64(n) })
+			m.pending = nil
+		}
 	}
 	return m, nil
 }
@@ -265,6 +273,9 @@ func (m *Monitor) observe(names []string, rs []client.Result, err error) {
 			}
 		}
 		for _, r := range stale {
+			if fromBundle(m.cfg.Bundles, r) {
+				im.FromBundle++
+			}
 			im.ServedStale++
 			im.MaxStalenessSeconds = max(im.MaxStalenessSeconds, now.Sub(r.FetchedAt).Seconds())
 			im.Parameters = incident.AddName(im.Parameters, r.Name)

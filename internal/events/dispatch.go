@@ -1,16 +1,11 @@
 package events
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/store"
+	"github.com/paramstore/paramstore/internal/webhook"
 )
 
 // Store is what the dispatcher needs from storage: local reads, proposals
@@ -437,37 +433,9 @@ func (d *Dispatcher) clientFor(s *store.Subscription) (*http.Client, []byte, err
 	return c, secret, err
 }
 
-// NewHTTPClient returns the client of webhook deliveries: no proxy from
-// the environment, no redirects followed, every phase bounded by timeout;
-// https receivers are verified with the system roots and ca (PEM) if
-// given.
+// NewHTTPClient returns the client of webhook deliveries (webhook.NewHTTPClient).
 func NewHTTPClient(ca []byte, timeout time.Duration) (*http.Client, error) {
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(ca) > 0 {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(ca) {
-			return nil, errors.New("webhook: the CA file holds no PEM certificate")
-		}
-		tlsConfig.RootCAs = pool
-	}
-	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}, nil
+	return webhook.NewHTTPClient(ca, timeout)
 }
 
 // post delivers one event.
@@ -479,38 +447,7 @@ func (d *Dispatcher) post(ctx context.Context, c *http.Client, s *store.Subscrip
 	return Post(ctx, c, s.URL, secret, ev.ID, body, d.cfg.MaxResponse)
 }
 
-// Post sends one signed event body and reads at most maxResponse bytes of
-// the answer; anything but a 2xx is an error (a redirect is not followed).
+// Post sends one signed event body (webhook.Post).
 func Post(ctx context.Context, c *http.Client, url string, secret []byte, id string, body []byte, maxResponse int64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "paramstore-webhook/1")
-	req.Header.Set("X-Paramstore-Event-Id", id)
-	req.Header.Set("X-Paramstore-Signature", Sign(secret, body))
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook: POST %s: %w", url, unwrapURLError(err))
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return fmt.Errorf("webhook: POST %s: the receiver answered %s to %q (redirects are not followed)", url, resp.Status, resp.Header.Get("Location"))
-	}
-	return fmt.Errorf("webhook: POST %s: the receiver answered %s", url, resp.Status)
-}
-
-func unwrapURLError(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
+	return webhook.Post(ctx, c, url, secret, id, body, maxResponse)
 }

@@ -8,29 +8,21 @@
 package events
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
+	"github.com/paramstore/paramstore/internal/webhook"
 )
 
 // Event is the EventBridge envelope.
-type Event struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
+type Event = webhook.Event
+
+// IncidentSource is the source of incident events: they are Paramstore's
+// own, not an AWS service's.
+const IncidentSource = "paramstore"
 
 // ChangeDetail is the detail of "Parameter Store Change".
 type ChangeDetail struct {
@@ -77,6 +69,13 @@ func itoa(v int64) string {
 // parameter value: the outbox never holds one.
 func Render(ev *store.Event) ([]byte, error) {
 	t := tenancyOf(ev.Tenancy)
+	if ev.Kind == store.KindIncident {
+		// The detail was rendered by the server that recorded the
+		// incident (incident.Detail): counts and words, never a value.
+		return json.Marshal(Event{Version: "0", ID: ev.ID, DetailType: store.KindIncident, Source: IncidentSource,
+			Account: t.Account, Time: time.UnixMilli(ev.Time).UTC().Format(time.RFC3339), Region: t.Region,
+			Resources: []string{}, Detail: ev.Detail})
+	}
 	var detail any
 	switch ev.Kind {
 	case store.KindPolicy:
@@ -107,15 +106,8 @@ func Render(ev *store.Event) ([]byte, error) {
 	})
 }
 
-// Sign returns the X-Paramstore-Signature value of body: "sha256=" and the
-// hex HMAC-SHA256 of the body with the subscription's secret.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
+// Sign returns the X-Paramstore-Signature value of body (webhook.Sign).
+func Sign(secret, body []byte) string { return webhook.Sign(secret, body) }
 
-// Verify checks a signature header in constant time: what a receiver does.
-func Verify(secret, body []byte, header string) bool {
-	return hmac.Equal([]byte(header), []byte(Sign(secret, body)))
-}
+// Verify checks a signature header in constant time (webhook.Verify).
+func Verify(secret, body []byte, header string) bool { return webhook.Verify(secret, body, header) }

@@ -148,8 +148,8 @@ func (m *Manager) Put(ctx context.Context, c service.Caller, in *PutInput) (*Put
 	if in.Path != "" && (!strings.HasPrefix(in.Path, "/") || len(in.Path) > 2048) {
 		return nil, ssm.ErrValidation("Path must start with '/'.")
 	}
-	if in.DetailType != "" && in.DetailType != store.KindChange && in.DetailType != store.KindPolicy {
-		return nil, ssm.ErrValidation(fmt.Sprintf("DetailType must be %q or %q.", store.KindChange, store.KindPolicy))
+	if in.DetailType != "" && in.DetailType != store.KindChange && in.DetailType != store.KindPolicy && in.DetailType != store.KindIncident {
+		return nil, ssm.ErrValidation(fmt.Sprintf("DetailType must be %q, %q or %q.", store.KindChange, store.KindPolicy, store.KindIncident))
 	}
 	if in.CA != "" {
 		if _, err := NewHTTPClient([]byte(in.CA), time.Second); err != nil {

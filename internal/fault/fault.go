@@ -7,6 +7,7 @@ package fault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -351,6 +352,12 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 
 func writeAWS(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	// As the API's own errors: the code in the header too.
+	var e struct {
+		Type string `json:"__type"`
+	}
+	json.Unmarshal([]byte(body), &e)
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	w.Header().Set("X-Amzn-Requestid", "fault-injection")
 	w.WriteHeader(status)
 	io.WriteString(w, body)

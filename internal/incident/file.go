@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
 // maxFileSize bounds what FileStore reads: a history at its default bounds
 // is far smaller.
 const maxFileSize = 16 << 20
 
-// FileStore keeps the history as one JSON file, replaced atomically
-// (written beside, fsynced, renamed) on every Save.
+// FileStore keeps the history as one JSON file, replaced atomically on
+// every Save.
 type FileStore struct{ Path string }
 
 var _ Store = FileStore{}
@@ -41,7 +42,8 @@ func (s FileStore) Load() ([]Incident, error) {
 	return file.Incidents, nil
 }
 
-// Save replaces the file with incs.
+// Save replaces the file with incs (internal/atomicfile: written beside,
+// fsynced, renamed, the directory fsynced).
 func (s FileStore) Save(incs []Incident) error {
 	data, err := json.Marshal(struct {
 		Incidents []Incident `json:"incidents"`
@@ -49,24 +51,5 @@ func (s FileStore) Save(incs []Incident) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.Path), filepath.Base(s.Path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), s.Path)
+	return atomicfile.WriteFile(s.Path, data, 0o600)
 }

@@ -50,8 +50,11 @@ type Impact struct {
 	// Requests is every read answered while the incident was open.
 	Requests int64 `json:"requests"`
 	// Failed is the reads that got an error because no upstream answered
-	// and nothing usable was held.
+	// and nothing usable was held (on a server: calls answered with a
+	// server error or dropped).
 	Failed int64 `json:"failed"`
+	// Throttled is the calls a server answered ThrottlingException.
+	Throttled int64 `json:"throttled,omitempty"`
 	// ServedStale is the reads answered with a value past its TTL.
 	ServedStale int64 `json:"served_stale"`
 	// MaxStalenessSeconds is the oldest value served, by the time since it
@@ -59,7 +62,8 @@ type Impact struct {
 	MaxStalenessSeconds float64 `json:"max_staleness_seconds"`
 	// FromCache is the reads answered from a fresh cached value (no
 	// upstream needed); FromDisk the entries the cache restored from disk
-	// at start; FromBundle the reads answered from a bundle.
+	// at start; FromBundle the reads answered from a bundle (counted in
+	// ServedStale too: a bundle's values are stale).
 	FromCache  int64 `json:"from_cache"`
 	FromDisk   int64 `json:"from_disk"`
 	FromBundle int64 `json:"from_bundle"`
@@ -77,9 +81,11 @@ type Event struct {
 
 // Incident is one outage (DESIGN.md §3 "Incidents").
 type Incident struct {
-	ID       string     `json:"id"`
-	Source   string     `json:"source"`
-	Kind     string     `json:"kind"`
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	// Node is the server node that recorded it (empty for an agent).
+	Node     string     `json:"node,omitempty"`
 	Started  time.Time  `json:"started"`
 	Ended    *time.Time `json:"ended"`
 	Impact   Impact     `json:"impact"`
@@ -123,6 +129,8 @@ type Store interface {
 type Config struct {
 	// Source is SourceAgent or SourceServer. Required.
 	Source string
+	// Node names the server node recording (Incident.Node).
+	Node string
 	// Store keeps the history; nil keeps it in memory only.
 	Store Store
 	// MaxIncidents bounds the history (oldest dropped first; default 100).
@@ -241,7 +249,7 @@ func (r *Recorder) BeginAt(start time.Time, kind, event string, prior ...Event) 
 		r.mu.Unlock()
 		return id, false
 	}
-	inc := Incident{ID: newID(r.cfg.Source, now), Source: r.cfg.Source, Kind: kind, Started: now}
+	inc := Incident{ID: newID(r.cfg.Source, now), Source: r.cfg.Source, Kind: kind, Node: r.cfg.Node, Started: now}
 	for _, p := range prior {
 		r.noteLocked(&inc, p.Time, p.Event)
 	}

@@ -136,3 +136,30 @@ func TestNewClosesStaleOpenIncidents(t *testing.T) {
 		t.Errorf("current: got %v %v, want b open", cur.ID, ok)
 	}
 }
+
+// TestDetail: an event's detail carries counts and the last timeline
+// entries; the open event of an incident already ended describes it as it
+// was before it ended.
+func TestDetail(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := start.Add(90 * time.Second)
+	inc := Incident{ID: "server-x", Source: SourceServer, Kind: KindQuorum, Node: "n2", Started: start, Ended: &end,
+		Impact: Impact{Requests: 7, Failed: 2, Throttled: 1, Parameters: []string{"/secret/name"}}}
+	for i := range 8 {
+		inc.Timeline = append(inc.Timeline, Event{Time: start.Add(time.Duration(i) * time.Second), Event: "step " + string(rune('a'+i))})
+	}
+	inc.Timeline[len(inc.Timeline)-1].Event = "leader n1 elected: quorum regained"
+	open, closed := NewDetail(inc, StateOpen), NewDetail(inc, StateClosed)
+	if open.Ended != nil || open.State != "open" || open.Summary != "quorum-lost incident opened: step a" ||
+		len(open.Timeline) != DetailTimeline || open.Timeline[DetailTimeline-1].Event != "step g" {
+		t.Errorf("open detail: %+v", open)
+	}
+	if closed.Ended == nil || !closed.Ended.Equal(end) || closed.Summary != "quorum-lost incident closed after 1m30s: leader n1 elected: quorum regained" ||
+		closed.Impact != (DetailImpact{Requests: 7, Failed: 2, Throttled: 1}) || closed.Node != "n2" {
+		t.Errorf("closed detail: %+v", closed)
+	}
+	raw, _ := MarshalDetail(inc, StateClosed)
+	if strings.Contains(string(raw), "/secret/name") {
+		t.Errorf("detail names a parameter: %s", raw)
+	}
+}

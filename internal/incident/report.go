@@ -22,17 +22,25 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 	}
 	fmt.Fprintf(&b, "# Incident %s\n\n", inc.ID)
 	fmt.Fprintf(&b, "## Summary\n\n")
+	by := inc.Source
+	if inc.Node != "" {
+		by += " node " + inc.Node
+	}
 	fmt.Fprintf(&b, "- Recorded by: %s\n- Kind: %s\n- Started: %s\n- Ended: %s\n- Duration: %s\n\n",
-		inc.Source, inc.Kind, inc.Started.UTC().Format(time.RFC3339), state, inc.Duration(now).Round(time.Millisecond))
+		by, inc.Kind, inc.Started.UTC().Format(time.RFC3339), state, inc.Duration(now).Round(time.Millisecond))
 	im := inc.Impact
 	fmt.Fprintf(&b, "## Impact\n\n")
 	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| requests during the incident | %d |\n", im.Requests)
 	fmt.Fprintf(&b, "| failed | %d |\n", im.Failed)
+	if inc.Source == SourceServer {
+		fmt.Fprintf(&b, "| throttled | %d |\n", im.Throttled)
+	}
 	fmt.Fprintf(&b, "| served stale | %d |\n", im.ServedStale)
 	fmt.Fprintf(&b, "| max staleness | %.1fs |\n", im.MaxStalenessSeconds)
 	if im.Requests > 0 {
-		fmt.Fprintf(&b, "| success rate | %.2f%% |\n", 100*float64(im.Requests-im.Failed)/float64(im.Requests))
+		// Throttled calls are refused too, if not failed.
+		fmt.Fprintf(&b, "| success rate | %.2f%% |\n", 100*float64(im.Requests-im.Failed-im.Throttled)/float64(im.Requests))
 	}
 	b.WriteString("\n")
 	if len(im.Parameters) > 0 {
@@ -51,7 +59,8 @@ func Report(w io.Writer, inc Incident, now time.Time) error {
 	b.WriteString("\n## What kept applications running\n\n")
 	if inc.Source == SourceAgent {
 		fmt.Fprintf(&b, "- %d reads answered from fresh cached values\n", im.FromCache)
-		fmt.Fprintf(&b, "- %d reads answered with stale cached values (stale-if-error)\n", im.ServedStale)
+		// ServedStale counts the bundle's answers too (they are stale).
+		fmt.Fprintf(&b, "- %d reads answered with stale cached values (stale-if-error)\n", im.ServedStale-im.FromBundle)
 		fmt.Fprintf(&b, "- %d cache entries restored from disk at start\n", im.FromDisk)
 		fmt.Fprintf(&b, "- %d reads answered from a bundle\n", im.FromBundle)
 		fmt.Fprintf(&b, "- %d reads failed\n\n", im.Failed)

@@ -487,7 +487,7 @@ func (s *Server) openIncidents(context.Context) error {
 	if s.cfg.Dev {
 		dir = "" // ephemeral, like the store
 	}
-	mon, err := newIncidentMonitor(s.node, dir, auditFailing, s.log)
+	mon, err := newIncidentMonitor(s.node, dir, s.cfg.Account+":"+s.cfg.DefaultRegion, auditFailing, s.log)
 	if err != nil {
 		return err
 	}
@@ -577,6 +577,27 @@ func (s *Server) registry() *prometheus.Registry {
 			Name: "paramstore_raft_applied_index",
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_last_snapshot_timestamp_seconds",
+			Help: "When this node took or received its last raft snapshot (Unix seconds; 0 before the first).",
+		}, func() float64 {
+			if t := node.Snapshots().LastTime; !t.IsZero() {
+				return float64(t.UnixMilli()) / 1000
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_log_entries_since_snapshot",
+			Help: "Raft log entries after the last snapshot; raft snapshots past --snapshot-threshold, so far more means snapshots fail.",
+		}, func() float64 { return float64(node.Snapshots().EntriesSince) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_raft_snapshot_threshold",
+			Help: "--snapshot-threshold: the log entries between snapshots.",
+		}, func() float64 { return float64(node.Snapshots().Threshold) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "paramstore_storage_errors_total",
+			Help: "Failed writes of the raft log or the state machine on this node (a full or failing disk).",
+		}, func() float64 { return float64(node.Storage().Errors) }),
 	)
 	if s.dispatcher != nil {
 		reg.MustRegister(s.dispatcher.Collectors()...)
@@ -620,7 +641,7 @@ func (s *Server) serve(context.Context) error {
 	}
 	s.ln, s.tls = ln, tlsConfig != nil
 	s.http = &http.Server{
-		Handler:           stallGuard(s.handler, s.cfg.SnapshotStallTimeout),
+		Handler:           stallGuard(s.incidents.calls.wrap(s.handler), s.cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -70,6 +70,10 @@ type Command struct {
 
 	// Incident is the JSON of a server incident (OpIncident).
 	Incident json.RawMessage `json:"inc,omitempty"`
+	// IncidentOpened and IncidentClosed are the details of the incident's
+	// events (OpIncident): applied only on the transition they describe.
+	IncidentOpened json.RawMessage `json:"inco,omitempty"`
+	IncidentClosed json.RawMessage `json:"incc,omitempty"`
 	// Time is when the command was proposed (epoch milliseconds): the
 	// time of the events it emits.
 	Time int64 `json:"tm,omitempty"`

@@ -448,7 +448,7 @@ func apply(tx *bolt.Tx, index uint64, c *Command) error {
 	case OpSetNode:
 		return applySetNode(tx, c)
 	case OpIncident:
-		return applyIncident(tx, c)
+		return applyIncident(tx, index, c)
 	case OpRemoveNode:
 		return applyRemoveNode(tx, c)
 	case OpPutPrincipal:

@@ -64,6 +64,9 @@ type Event struct {
 	FromVersion int64  `json:"fv,omitempty"`
 	ToVersion   int64  `json:"tv,omitempty"`
 
+	// Incident events: the detail, rendered by the proposer.
+	Detail json.RawMessage `json:"dt,omitempty"`
+
 	// Policy events.
 	PolicyType    string `json:"pt,omitempty"` // Expiration, ExpirationNotification, NoChangeNotification
 	PolicyContent string `json:"pc,omitempty"`
@@ -129,8 +132,15 @@ type Subscription struct {
 	LastDelivered int64 `json:"ld,omitempty"`
 }
 
-// Matches reports whether ev is for the subscription.
+// Matches reports whether ev is for the subscription. An incident is the
+// cluster's, not a region's: it goes to the subscriptions of its account
+// in every region that select no path (a path selects parameters).
 func (s *Subscription) Matches(ev *Event) bool {
+	if ev.Kind == KindIncident {
+		account, _, _ := strings.Cut(ev.Tenancy, ":")
+		subAccount, _, _ := strings.Cut(s.Tenancy, ":")
+		return account == subAccount && (s.DetailType == "" || s.DetailType == KindIncident) && (s.Path == "" || s.Path == "/")
+	}
 	if ev.Tenancy != s.Tenancy {
 		return false
 	}

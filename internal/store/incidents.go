@@ -8,11 +8,19 @@ import (
 )
 
 // OpIncident records a server incident (JSON of an incident.Incident,
-// opaque to the store) under its ID (Command.Name) in the replicated
-// state, so every node shows the cluster's history (DESIGN.md decision 9).
-// The history is bounded: past MaxIncidents the oldest IDs (which sort by
-// start time) are dropped.
+// opaque to the store but for its "ended") under its ID (Command.Name) in
+// the replicated state, so every node shows the cluster's history
+// (DESIGN.md decision 9). The history is bounded: past MaxIncidents the
+// oldest IDs (which sort by start time) are dropped.
+//
+// The same apply emits the incident's events (KindIncident) on the
+// transitions it records, and only on those, so a command proposed twice
+// or a record proposed again emits each once: IncidentOpened when the ID
+// is new, IncidentClosed when the record ends now and had not before.
 const OpIncident Op = "incident"
+
+// KindIncident is the detail-type of incident events (incident.DetailType).
+const KindIncident = "Paramstore Incident"
 
 // MaxIncidents bounds the replicated incident history.
 const MaxIncidents = 200
@@ -21,13 +29,38 @@ const MaxIncidents = 200
 // state machines made before it exist without it and stay valid).
 var bucketIncidents = []byte("incidents")
 
-func applyIncident(tx *bolt.Tx, c *Command) error {
+// ended reports whether an incident's JSON has a non-null "ended".
+func ended(raw []byte) bool {
+	var v struct {
+		Ended json.RawMessage `json:"ended"`
+	}
+	return json.Unmarshal(raw, &v) == nil && len(v.Ended) > 0 && string(v.Ended) != "null"
+}
+
+func applyIncident(tx *bolt.Tx, index uint64, c *Command) error {
 	if c.Name == "" || len(c.Incident) == 0 || !json.Valid(c.Incident) {
 		return fmt.Errorf("store: incident without ID or JSON")
+	}
+	for _, d := range []json.RawMessage{c.IncidentOpened, c.IncidentClosed} {
+		if len(d) > 0 && !json.Valid(d) {
+			return fmt.Errorf("store: incident %s: event detail is not JSON", c.Name)
+		}
 	}
 	b, err := tx.CreateBucketIfNotExists(bucketIncidents)
 	if err != nil {
 		return err
+	}
+	old := b.Get([]byte(c.Name))
+	em := newEmitter(tx, index, c)
+	if old == nil && len(c.IncidentOpened) > 0 {
+		if err := em.emit(Event{Kind: KindIncident, Name: c.Name, Detail: c.IncidentOpened}); err != nil {
+			return err
+		}
+	}
+	if len(c.IncidentClosed) > 0 && ended(c.Incident) && (old == nil || !ended(old)) {
+		if err := em.emit(Event{Kind: KindIncident, Name: c.Name, Detail: c.IncidentClosed}); err != nil {
+			return err
+		}
 	}
 	if err := b.Put([]byte(c.Name), c.Incident); err != nil {
 		return err

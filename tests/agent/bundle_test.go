@@ -78,6 +78,21 @@ func TestBundleColdStart(t *testing.T) {
 		}
 		t.Logf("COLD START READ (server down): lambda %s -> status %d stale=%v age=%ss version %d", n, r.status, r.stale, r.age, r.version)
 	}
+	// The agent's incident counts the reads the bundle answered: its report
+	// says what kept the application running.
+	var inc incidentJSON
+	waitFor(t, 30*time.Second, "an incident counting the bundle's reads", func() (bool, string) {
+		incs := getIncidents(t, ag.URL())
+		if len(incs) == 0 {
+			return false, "no incident"
+		}
+		inc = incs[0]
+		return inc.Impact.FromBundle >= int64(len(params)), fmt.Sprintf("%+v", inc.Impact)
+	})
+	rep, err := testproc.Command(t, "incidents", "report", inc.ID, "--endpoint", ag.URL(), "--token", agentToken).CombinedOutput()
+	if err != nil || !strings.Contains(string(rep), fmt.Sprintf("- %d reads answered from a bundle", inc.Impact.FromBundle)) {
+		t.Errorf("incident report: %v\n%s", err, rep)
+	}
 	// Required parameters held from the bundle make the agent ready.
 	waitFor(t, 60*time.Second, "/readyz 200 from the bundle", func() (bool, string) {
 		resp, err := httpClient.Get(ag.URL() + "/readyz")

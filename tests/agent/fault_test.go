@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +133,109 @@ func TestDrillRun(t *testing.T) {
 			t.Fatalf("drill against an agent that cannot serve from cache: %v, want exit non-zero and FAIL", err)
 		}
 	})
+}
+
+// TestDrillScenario: `drill run --scenario` chains steps through real
+// processes: a slow server, then a failing one (server faults over the
+// signed admin API), an agent restart during the outage by a command (the
+// drill owns no process), a blackhole injected into the restarted agent,
+// and a clear; the agent serves every read from its persistent cache, so
+// the drill PASSes, and its report lists each step. A scenario whose file
+// is invalid is refused with the line of the step.
+func TestDrillScenario(t *testing.T) {
+	s := &server{t: t, Server: testproc.StartServer(t, testproc.ServerConfig{DataDir: t.TempDir(), Env: testproc.Env(),
+		Args: []string{"--no-audit", "--enable-fault-injection"}})}
+	s.put("/drill/db-url", "String", "postgres://db")
+	dir := t.TempDir()
+	addr := testproc.FreeAddr(t)
+	agentArgs := []string{"agent", "--upstream", s.URL(), "--listen", addr, "--token", agentToken,
+		"--cache-dir", filepath.Join(dir, "cache"), "--cache-key", "env:DRILL_CACHE_KEY", "--enable-fault-injection",
+		"--ttl", "1ms", "--breaker-open-for", "300ms", "--health-check-interval", "200ms"}
+	env := s.signingEnv("DRILL_CACHE_KEY=" + newCacheKey(t))
+	first := start(t, "agent", env, agentArgs...)
+	if r := lambdaGet(first.URL(), "/drill/db-url", false); r.err != nil || r.value != "postgres://db" {
+		t.Fatalf("warm read: %+v", r)
+	}
+
+	// The restart command: stop the running agent, start another on the
+	// same address and cache, in the background.
+	pidFile, logFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent2.log")
+	quoted := make([]string, len(agentArgs))
+	for i, a := range agentArgs {
+		quoted[i] = "'" + a + "'"
+	}
+	script := filepath.Join(dir, "restart-agent.sh")
+	body := fmt.Sprintf(`#!/bin/sh
+set -e
+kill -TERM %d
+i=0; while kill -0 %d 2>/dev/null; do i=$((i+1)); [ $i -lt 400 ] || { echo "old agent did not stop"; exit 1; }; sleep 0.05; done
+nohup '%s' %s </dev/null >'%s' 2>&1 &
+echo $! >'%s'
+echo restarted
+`, first.Pid(), first.Pid(), testproc.Bin(), strings.Join(quoted, " "), logFile, pidFile)
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if raw, err := os.ReadFile(pidFile); err == nil {
+			var pid int
+			fmt.Sscan(string(raw), &pid)
+			if p, err := os.FindProcess(pid); err == nil && pid > 0 {
+				p.Signal(os.Interrupt)
+			}
+		}
+		if raw, err := os.ReadFile(logFile); err == nil {
+			t.Logf("restarted agent's log:\n%s", raw[max(0, len(raw)-4000):])
+		}
+	})
+	scenario := filepath.Join(dir, "outage.yaml")
+	if err := os.WriteFile(scenario, []byte(`# a slow server, then a failing one; the agent restarts meanwhile
+require: [/drill/db-url]
+recovery-timeout: 30s
+steps:
+  - name: slow server
+    server-fault: {kind: latency, latency: 100ms, duration: 1m}
+  - wait: 1s
+  - name: server fails
+    server-fault: {kind: error, duration: 1m}
+  - wait: 1s
+  - name: agent restart during the outage
+    run: [sh, `+script+`]
+    timeout: 30s
+  - agent-fault: {kind: blackhole, duration: 1m}
+  - wait: 1s
+  - clear: both
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := testproc.Command(t, "drill", "run", "--agent", "http://"+addr, "--server", s.URL(), "--scenario", scenario,
+		"--token", agentToken, "--credentials-file", s.CredentialsFile())
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	t.Logf("drill scenario report:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "# Drill: PASS") {
+		t.Fatalf("drill scenario: %v, want PASS", err)
+	}
+	for _, want := range []string{"## Steps", "| slow server: server fault injected: latency 100ms for 1m | ok |",
+		"| agent restart during the outage: run sh " + script + " | ok |", "agent fault injected: blackhole for 1m | ok |",
+		"| clear the faults of the agent and the server | ok |", "reads while the agent restarted (not counted as failed)",
+		// The restarted agent goes on with the incident it left open.
+		"agent started; cache restored from disk"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(out), "- 0 cache entries restored from disk at start") {
+		t.Error("the report counts no entries restored from disk, though the agent restarted from its cache")
+	}
+	if raw, err := os.ReadFile(pidFile); err != nil || len(raw) == 0 {
+		t.Errorf("the restart command did not run: %v", err)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("steps:\n  - wait: 1s\n  - agent-fault: {kind: flood, duration: 1s}\n"), 0o600)
+	out, err = testproc.Command(t, "drill", "run", "--agent", "http://"+addr, "--scenario", bad, "--require", "/drill/db-url").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "line 3: step 2: agent-fault: kind") {
+		t.Errorf("invalid scenario: %v\n%s", err, out)
+	}
 }

@@ -2,12 +2,18 @@ package agent_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/paramstore/paramstore/internal/testproc"
+	"github.com/paramstore/paramstore/internal/webhook"
 )
 
 // incidentJSON is the contract shape of DESIGN.md §3 "Incidents".
@@ -20,6 +26,8 @@ type incidentJSON struct {
 	Impact  struct {
 		Requests            int64    `json:"requests"`
 		Failed              int64    `json:"failed"`
+		Throttled           int64    `json:"throttled"`
+		FromBundle          int64    `json:"from_bundle"`
 		ServedStale         int64    `json:"served_stale"`
 		MaxStalenessSeconds float64  `json:"max_staleness_seconds"`
 		Parameters          []string `json:"parameters"`
@@ -78,9 +86,14 @@ func TestIncidentServerKilled(t *testing.T) {
 	srv := startServer(t)
 	srv.put("/inc/db-url", "String", "postgres://db")
 	srv.put("/inc/api-key", "SecureString", "not-in-any-incident")
+	// The agent's incidents also go to a webhook, signed.
+	hook := newIncidentReceiver(t, "agent-hook-secret")
+	secretFile := filepath.Join(t.TempDir(), "hook.secret")
+	os.WriteFile(secretFile, []byte("agent-hook-secret\n"), 0o600)
 	ag := start(t, "agent", srv.signingEnv("INC_CACHE_KEY="+newCacheKey(t)), "agent", "--upstream", srv.URL(),
 		"--listen", "127.0.0.1:0", "--cache-dir", t.TempDir(), "--cache-key", "env:INC_CACHE_KEY", "--token", agentToken,
-		"--ttl", "1ms", "--breaker-open-for", "300ms", "--health-check-interval", "200ms", "--require", "/inc/db-url")
+		"--ttl", "1ms", "--breaker-open-for", "300ms", "--health-check-interval", "200ms", "--require", "/inc/db-url",
+		"--incident-webhook", hook.srv.URL, "--incident-webhook-secret-file", secretFile)
 	waitFor(t, 30*time.Second, "agent ready", func() (bool, string) {
 		r := getReady(t, ag.URL())
 		return r.status == 200, r.Status + " " + strings.Join(r.Missing, ",")
@@ -162,6 +175,27 @@ func TestIncidentServerKilled(t *testing.T) {
 		t.Errorf("report holds a parameter value:\n%s", out)
 	}
 	t.Logf("report:\n%s", out)
+
+	// The webhook got the incident opened, then closed, signed, no value.
+	evs := hook.await(t, 2)
+	for i, want := range []string{"open", "closed"} {
+		var d struct {
+			ID, Kind, State, Source string
+			Impact                  struct {
+				ServedStale int64 `json:"served_stale"`
+			}
+		}
+		json.Unmarshal(evs[i].Detail, &d)
+		if evs[i].DetailType != "Paramstore Incident" || d.ID != inc.ID || d.State != want || d.Source != "agent" || d.Kind != "upstream-unavailable" {
+			t.Errorf("webhook event %d: %+v detail %+v, want %s of %s", i, evs[i], d, want, inc.ID)
+		}
+		if i == 1 && d.Impact.ServedStale < 2 {
+			t.Errorf("closed event impact: %+v", d.Impact)
+		}
+	}
+	if hook.badSignatures() != 0 || strings.Contains(hook.bodies(), "not-in-any-incident") || strings.Contains(hook.bodies(), "postgres://db") {
+		t.Errorf("webhook: %d bad signatures; bodies %s", hook.badSignatures(), hook.bodies())
+	}
 	list, err := testproc.Command(t, "incidents", "list", "--endpoint", ag.URL(), "--token", agentToken).CombinedOutput()
 	if err != nil || !strings.Contains(string(list), inc.ID) {
 		t.Errorf("incidents list: %v\n%s", err, list)
@@ -198,4 +232,66 @@ func TestRequireColdAgentServerDown(t *testing.T) {
 	if r := getReady(t, ag.URL()); r.status != 503 {
 		t.Fatalf("cold agent /readyz after the check: %d, want 503", r.status)
 	}
+}
+
+// incidentReceiver is a real webhook receiver that verifies signatures.
+type incidentReceiver struct {
+	secret []byte
+	srv    *httptest.Server
+	got    chan webhook.Event
+
+	mu   sync.Mutex
+	bad  int
+	body strings.Builder
+}
+
+func newIncidentReceiver(t *testing.T, secret string) *incidentReceiver {
+	r := &incidentReceiver{secret: []byte(secret), got: make(chan webhook.Event, 100)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !webhook.Verify(r.secret, b, req.Header.Get("X-Paramstore-Signature")) {
+			r.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev webhook.Event
+		if json.Unmarshal(b, &ev) != nil || ev.ID != req.Header.Get("X-Paramstore-Event-Id") {
+			r.bad++
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.body.Write(b)
+		r.got <- ev
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *incidentReceiver) await(t *testing.T, n int) []webhook.Event {
+	t.Helper()
+	var out []webhook.Event
+	timeout := time.After(30 * time.Second)
+	for len(out) < n {
+		select {
+		case ev := <-r.got:
+			out = append(out, ev)
+		case <-timeout:
+			t.Fatalf("webhook: %d of %d events", len(out), n)
+		}
+	}
+	return out
+}
+
+func (r *incidentReceiver) badSignatures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bad
+}
+
+func (r *incidentReceiver) bodies() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.body.String()
 }

@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -90,4 +92,61 @@ func TestServerFaultKinds(t *testing.T) {
 	if _, err := sdk.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/sf/a")}); err != nil {
 		t.Errorf("read after the fault expired: %v", err)
 	}
+}
+
+// TestThrottlingStormIncident: the server's real throttle (--throttle-reads
+// 1:1) refusing a burst of reads opens a throttling incident whose impact
+// counts the calls it refused, and closes it once the storm is over; the
+// server incident's report shows the counts.
+func TestThrottlingStormIncident(t *testing.T) {
+	s := &server{t: t, Server: testproc.StartServer(t, testproc.ServerConfig{DataDir: t.TempDir(), Env: testproc.Env(),
+		Args: []string{"--no-audit", "--throttle-reads", "1:1"}})}
+	s.put("/storm/a", "String", "v")
+	sdk := s.SSM(func(o *ssm.Options) { o.Retryer = aws.NopRetryer{} })
+	const calls = 40
+	var throttled int64
+	for range calls {
+		_, err := sdk.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/storm/a")})
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ThrottlingException" {
+			throttled++
+		} else if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	if throttled < 20 {
+		t.Fatalf("%d of %d reads throttled at 1/s: want at least 20 (the storm threshold)", throttled, calls)
+	}
+	list := func() []incidentJSON {
+		out, err := testproc.Command(t, "incidents", "list", "--json", "--endpoint", s.URL(), "--credentials-file", s.CredentialsFile()).Output()
+		if err != nil {
+			t.Fatalf("incidents list: %v", err)
+		}
+		var l struct{ Incidents []incidentJSON }
+		if err := json.Unmarshal(out, &l); err != nil {
+			t.Fatal(err)
+		}
+		return l.Incidents
+	}
+	var inc incidentJSON
+	waitFor(t, 60*time.Second, "a closed throttling incident", func() (bool, string) {
+		for _, i := range list() {
+			if i.Kind == "throttling" {
+				inc = i
+				return i.Ended != nil, fmt.Sprintf("%+v", i)
+			}
+		}
+		return false, "none"
+	})
+	if inc.Impact.Throttled != throttled || inc.Impact.Requests < throttled {
+		t.Errorf("impact %+v: want throttled %d (what the SDK saw) of at least as many requests", inc.Impact, throttled)
+	}
+	if first := inc.Timeline[0].Event; !strings.Contains(first, "throttling storm") || !strings.Contains(inc.Timeline[len(inc.Timeline)-1].Event, "throttling subsided") {
+		t.Errorf("timeline: %+v", inc.Timeline)
+	}
+	out, err := testproc.Command(t, "incidents", "report", inc.ID, "--endpoint", s.URL(), "--credentials-file", s.CredentialsFile()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("| throttled | %d |", throttled)) {
+		t.Fatalf("incidents report: %v\n%s", err, out)
+	}
+	t.Logf("throttling incident report:\n%s", out)
 }

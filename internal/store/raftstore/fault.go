@@ -43,6 +43,11 @@ type Faults struct {
 	// node, dialed or accepted: about Delay more each way when set on
 	// every node.
 	Delay time.Duration `json:"delay,omitempty"`
+	// Storage, "ENOSPC" or "EIO", fails every write of this node's raft
+	// log with that error, as a full or failing disk would (the writes of
+	// raft's term and vote are spared: raft panics on those, a crash a
+	// fault should not cause).
+	Storage string `json:"storage,omitempty"`
 }
 
 // ErrFaultInjectionDisabled is returned when faults are set on a node that
@@ -52,11 +57,24 @@ var ErrFaultInjectionDisabled = errors.New("raftstore: fault injection is not en
 // SetFaults replaces the fault state of this node's raft transport. Every
 // ID in f.Cut must be a member of the cluster's configuration.
 func (n *Node) SetFaults(f Faults) error {
-	if n.faults == nil {
+	if !n.cfg.FaultInjection {
 		return ErrFaultInjectionDisabled
 	}
 	if f.Delay < 0 {
 		return fmt.Errorf("raftstore: fault delay %v is negative", f.Delay)
+	}
+	storageErr, err := storageFaultError(f.Storage)
+	if err != nil {
+		return err
+	}
+	if n.faults == nil {
+		// An in-process transport has no links to cut or slow.
+		if len(f.Cut) > 0 || f.Delay > 0 {
+			return errors.New("raftstore: faults: cutting or slowing links needs --raft-listen")
+		}
+		n.storageFault.Store(&storageErr)
+		n.log.Warn("raft fault injection", "storage", f.Storage)
+		return nil
 	}
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
@@ -71,7 +89,8 @@ func (n *Node) SetFaults(f Faults) error {
 		cut[cf.Configuration().Servers[i].Address] = id
 	}
 	n.faults.set(cut, f.Delay)
-	n.log.Warn("raft fault injection", "cut", f.Cut, "delay", f.Delay.String())
+	n.storageFault.Store(&storageErr)
+	n.log.Warn("raft fault injection", "cut", f.Cut, "delay", f.Delay.String(), "storage", f.Storage)
 	return nil
 }
 

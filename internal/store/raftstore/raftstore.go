@@ -151,8 +151,15 @@ type Node struct {
 	hlog  hclog.Logger
 	rpc   *rpcClient
 	check store.Checker
-	// faults wraps the raft stream layer when Config.FaultInjection is set.
-	faults *faultStream
+	// faults wraps the raft stream layer when Config.FaultInjection is set
+	// (with Bind); storageFault is the injected error of log writes.
+	faults       *faultStream
+	storageFault atomic.Pointer[error]
+	// snaps is the snapshot store (Snapshots reads it).
+	snaps raft.SnapshotStore
+	// peers and storage are what the server's incidents watch (health.go).
+	peers   peerHealth
+	storage storageWatch
 
 	// readyForReads is set once a new leader has committed a barrier, so
 	// its commit index covers every earlier entry (see leaderWatch).
@@ -164,6 +171,8 @@ type Node struct {
 	applyWait applyWait
 	changes   broadcast
 	observer  *raft.Observer
+	// peerObserver feeds peers (health.go).
+	peerObserver *raft.Observer
 
 	// Linearizable reads on the leader share leadership checks: a read
 	// joins the next check that has not started yet (see readIndex).
@@ -258,6 +267,7 @@ func (n *Node) start() error {
 		return err
 	}
 	n.logs = logs
+	n.snaps = snaps
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -281,7 +291,16 @@ func (n *Node) start() error {
 		return fmt.Errorf("raftstore: %w", err)
 	}
 	n.applyWait.trigger(n.db.LastApplied())
-	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied}, logs, logs, snaps, n.trans)
+	watched := &watchedLogs{BoltStore: logs, watch: &n.storage}
+	if cfg.FaultInjection {
+		watched.fault = func() error {
+			if e := n.storageFault.Load(); e != nil {
+				return *e
+			}
+			return nil
+		}
+	}
+	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied, storage: &n.storage}, watched, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
 		logs.Close()
@@ -291,9 +310,13 @@ func (n *Node) start() error {
 	obs := make(chan raft.Observation, 1)
 	n.observer = newObserver(obs)
 	r.RegisterObserver(n.observer)
-	n.wg.Add(2)
+	peerObs := make(chan raft.Observation, 64)
+	n.peerObserver = newPeerObserver(peerObs)
+	r.RegisterObserver(n.peerObserver)
+	n.wg.Add(3)
 	go n.leaderWatch()
 	go n.watchRaft(obs)
+	go n.watchPeers(peerObs)
 	if !has && cfg.Join == "" {
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: addr, Suffrage: raft.Voter,
@@ -619,6 +642,7 @@ func (n *Node) Close() error {
 	close(n.stop)
 	err := n.raft.Shutdown().Error()
 	n.raft.DeregisterObserver(n.observer)
+	n.raft.DeregisterObserver(n.peerObserver)
 	n.wg.Wait()
 	n.closeTransport()
 	if cerr := n.logs.Close(); err == nil {
@@ -641,6 +665,8 @@ type fsm struct {
 	// applied, if set, is called after every batch and restore (the
 	// node's waiters, wait.go).
 	applied func()
+	// storage, if set, records the outcome of each batch's write.
+	storage *storageWatch
 }
 
 func (f *fsm) notify() {
@@ -665,6 +691,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	res := f.db.ApplyBatch(entries)
+	if f.storage != nil {
+		// A batch that could not be written fails every entry with the
+		// same error; a command's own refusal (not found, a failed
+		// check) is no storage error.
+		var werr error
+		for _, r := range res {
+			if r != nil && ErrorClass(r) != "other" {
+				werr = r
+				break
+			}
+		}
+		f.storage.record(whereState, werr)
+	}
 	f.notify()
 	out := make([]any, len(res))
 	for i, r := range res {
