@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 # it through the module proxy without touching go.mod, on a clean machine too.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent clean
+.PHONY: build run test race vet lint fmt fmt-check fuzz crash cluster-long bench bench-quick bench-agent bench-fleet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/paramstore
@@ -42,7 +42,7 @@ fmt-check:
 
 # Each fuzzer for FUZZTIME (go test runs one -fuzz target at a time).
 fuzz:
-	@for pkg in ./internal/ssm ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/bundle ./internal/mirror; do \
+	@for pkg in ./internal/ssm ./internal/jsonenc ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/bundle ./internal/mirror; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
@@ -79,6 +79,17 @@ bench-quick:
 bench-agent:
 	$(GO) test -run '^$$' -bench BenchmarkBrownout -benchtime 3000x ./tests/agent/
 	$(GO) test -run '^$$' -bench BenchmarkPersist -benchtime 50x ./client/
+
+# The fleet benchmark (issue 20): N agents (client.Watch, in worker
+# processes) following the change stream of a 1- and a 3-node cluster;
+# write latency, fan-out latency, server memory per watcher and CPU per
+# change, with and without the fleet. FLEET_N, FLEET_NODES and
+# FLEET_DURATION (each phase) bound it; see tests/cluster/fleet_test.go.
+# About 10 minutes with the defaults on 2 cores.
+bench-fleet:
+	PARAMSTORE_FLEET_N=$${FLEET_N:-1000,10000} PARAMSTORE_FLEET_NODES=$${FLEET_NODES:-1,3} \
+	PARAMSTORE_FLEET_DURATION=$${FLEET_DURATION:-15s} PARAMSTORE_FLEET_OUT=$${FLEET_OUT:-} \
+	$(GO) test -run '^$$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
 
 clean:
 	rm -rf bin

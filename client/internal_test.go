@@ -196,3 +196,23 @@ func TestBreakerProbeNow(t *testing.T) {
 		t.Errorf("expedited breaker: got %s, want a probe allowed", b.current())
 	}
 }
+
+// TestResumeBackoffSpread: a watch's retry after a failure is spread over
+// at least watchResumeJitter (the watchers of a dead node must not all
+// arrive at the next one at once), widening up to MaxBackoff.
+func TestResumeBackoffSpread(t *testing.T) {
+	c := &Client{cfg: Config{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 4 * time.Second}}
+	for failures, ceil := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		lo, hi := ceil, time.Duration(0)
+		for range 200 {
+			d := c.resumeBackoff(failures)
+			if d < 0 || d >= ceil {
+				t.Fatalf("resumeBackoff(%d) = %v, want in [0, %v)", failures, d, ceil)
+			}
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		if hi-lo < ceil/2 {
+			t.Errorf("resumeBackoff(%d): 200 waits within [%v, %v], want them spread over [0, %v)", failures, lo, hi, ceil)
+		}
+	}
+}

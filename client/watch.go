@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,10 +49,13 @@ const (
 // errNoStream means the upstream has no change stream (AWS, old servers).
 var errNoStream = errors.New("client: upstream has no change stream")
 
-// Watch follows the changes to parameters at or below path, from now on.
-// Against Paramstore servers it follows their change stream (long polls,
-// failing over between endpoints); against upstreams without one (AWS) it
-// polls GetParametersByPath at the path's TTL and reports the differences.
+// Watch follows the changes to parameters at or below path, from now on:
+// before it returns it asks an upstream for the current position (waiting
+// at most Config.Timeout), so a change made after it returns is reported.
+// Against Paramstore servers it follows their change stream (a stream, or
+// long polls, failing over between endpoints); against upstreams without
+// one (AWS) it polls GetParametersByPath at the path's TTL and reports the
+// differences.
 // Each change first expires the cached answers it affects and queues their
 // refresh, then is sent on the channel. The channel is closed when ctx is
 // done or the Client is closed; a consumer that stops reading stalls only
@@ -72,12 +76,15 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 	out := make(chan Change, 64)
 	wctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(c.ctx, cancel)
+	// The position "now" is read before Watch returns (within Timeout), so
+	// that a change made after it returns is reported.
+	i, since := c.watchStart(wctx, path)
 	go func() {
 		defer c.wg.Done()
 		defer close(out)
 		defer cancel()
 		defer stop()
-		err := c.follow(wctx, path, out)
+		err := c.follow(wctx, path, out, i, since)
 		if errors.Is(err, errNoStream) {
 			c.noStreamOnce.Do(func() {
 				c.log.Info("upstream has no change stream (AWS SSM or compatible): values are refreshed by TTL",
@@ -89,24 +96,65 @@ func (c *Client) Watch(ctx context.Context, path string) (<-chan Change, error) 
 	return out, nil
 }
 
-// follow reads the change stream until ctx is done, or returns errNoStream.
-func (c *Client) follow(ctx context.Context, path string, out chan<- Change) error {
-	var since uint64 // 0 until the current index is known
-	i, failures := 0, 0
+// follow reads the change stream until ctx is done, or returns errNoStream
+// when no upstream has one. Watches start on a random upstream, so that a
+// fleet given the same nodes spreads over them, and move to the next one
+// when theirs fails, resuming from the index they reached: a change is
+// neither lost nor repeated (Reset only when the log was pruned past it).
+// The retry after a failure waits a random time, at least within
+// watchResumeJitter, so that the watchers of a node that died or refused
+// them (at its --max-watchers) do not all arrive elsewhere at once.
+func (c *Client) follow(ctx context.Context, path string, out chan<- Change, i int, since uint64) error {
+	failures := 0
+	noStream := make([]bool, len(c.upstreams))
 	for ctx.Err() == nil {
 		u := c.upstreams[i]
-		if u.url == "" {
-			return errNoStream
-		}
 		// The first poll, and the first after a failure, returns at once:
 		// its answer tells that the server is back (see below).
 		wait := watchWait
 		if since == 0 || failures > 0 {
 			wait = 0
 		}
-		page, err := c.changes(ctx, u, path, since, wait)
+		// Each page of the answer (one for a long poll, one per change
+		// batch and heartbeat for a stream).
+		handle := func(page changePage) error {
+			failures = 0
+			if since == 0 {
+				since = max(page.Index, 1)
+				return nil
+			}
+			now := c.cfg.Now()
+			if page.Reset {
+				c.refreshKeys(c.cache.expireUnder(path, now))
+				if !send(ctx, out, Change{Name: path, Reset: true}) {
+					return ctx.Err()
+				}
+			}
+			for _, ch := range page.Changes {
+				if ch.Index != 0 && ch.Index <= since {
+					continue // seen already (a server that answered from further back)
+				}
+				c.refreshKeys(c.cache.expire(ch.Name, now))
+				if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
+					return ctx.Err()
+				}
+			}
+			if page.Index > since {
+				since = page.Index
+			}
+			return nil
+		}
+		err := errNoStream
+		if u.url != "" {
+			err = c.changes(ctx, u, path, since, wait, handle)
+		}
 		if errors.Is(err, errNoStream) {
-			return err
+			noStream[i] = true
+			if !slices.Contains(noStream, false) {
+				return err
+			}
+			i = (i + 1) % len(c.upstreams)
+			continue
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -117,80 +165,128 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change) err
 				level = slog.LevelWarn
 			}
 			c.log.Log(ctx, level, "change stream failed", keyEndpoint, u.name(), keyPath, path, keyError, err)
-			i = (i + 1) % len(c.upstreams)
-			sleepCtx(ctx, c.backoff(failures, false))
+			for {
+				i = (i + 1) % len(c.upstreams)
+				if !noStream[i] {
+					break
+				}
+			}
+			sleepCtx(ctx, c.resumeBackoff(failures))
 			failures++
 			continue
 		}
-		failures = 0
 		// The stream answered: the server is up, whatever the breakers say.
 		for _, o := range c.upstreams {
 			if o.breaker.expedite() {
 				c.kickCheck()
 			}
 		}
-		if since == 0 {
-			since = max(page.Index, 1)
-			continue
-		}
-		now := c.cfg.Now()
-		if page.Reset {
-			c.refreshKeys(c.cache.expireUnder(path, now))
-			if !send(ctx, out, Change{Name: path, Reset: true}) {
-				return ctx.Err()
-			}
-		}
-		for _, ch := range page.Changes {
-			c.refreshKeys(c.cache.expire(ch.Name, now))
-			if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
-				return ctx.Err()
-			}
-		}
-		if page.Index > since {
-			since = page.Index
-		}
 	}
 	return ctx.Err()
 }
 
-// changes makes one signed long poll of u's change stream.
-func (c *Client) changes(ctx context.Context, u *upstream, path string, since uint64, wait time.Duration) (changePage, error) {
-	var page changePage
+// watchStart picks the upstream a watch starts on (a random one) and asks
+// it for the current index, within Timeout; 0 when it does not answer
+// (follow asks again).
+func (c *Client) watchStart(ctx context.Context, path string) (int, uint64) {
+	i := rand.N(len(c.upstreams))
+	u := c.upstreams[i]
+	if u.url == "" {
+		return i, 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var since uint64
+	c.changes(ctx, u, path, 0, 0, func(p changePage) error {
+		since = max(p.Index, 1)
+		return nil
+	})
+	return i, since
+}
+
+// watchResumeJitter is the least window over which a watch's retry after
+// a failure is spread.
+const watchResumeJitter = time.Second
+
+// resumeBackoff is the wait before a watch's next attempt after failures
+// consecutive ones: full jitter over a window that starts at
+// watchResumeJitter and doubles up to max(MaxBackoff, watchResumeJitter).
+func (c *Client) resumeBackoff(failures int) time.Duration {
+	ceil := max(c.cfg.BaseBackoff, watchResumeJitter)
+	top := max(c.cfg.MaxBackoff, watchResumeJitter)
+	for range failures {
+		if ceil >= top {
+			break
+		}
+		ceil *= 2
+	}
+	return rand.N(min(ceil, top))
+}
+
+// changes makes one signed request of u's change stream and hands each
+// page of the answer to handle: with wait > 0 it asks for a stream
+// (stream=true: one chunked answer of NDJSON pages, a heartbeat page every
+// wait, until the server ends it), which servers without streams answer
+// as a long poll (one JSON page). A page that handle refuses ends it.
+func (c *Client) changes(ctx context.Context, u *upstream, path string, since uint64, wait time.Duration, handle func(changePage) error) error {
 	q := url.Values{
 		"path":      {path},
 		"recursive": {"true"},
 		"since":     {strconv.FormatUint(since, 10)},
 		"wait":      {strconv.Itoa(int(wait / time.Second))},
 	}
-	rctx, cancel := context.WithTimeout(ctx, wait+c.cfg.Timeout)
+	if wait > 0 {
+		q.Set("stream", "true")
+	}
+	// The request lives while pages keep coming.
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	idle := wait + c.cfg.Timeout
+	watchdog := time.AfterFunc(idle, cancel)
+	defer watchdog.Stop()
 	req, err := c.signer.Get(rctx, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode())
 	if err != nil {
-		return page, fmt.Errorf("client: %w", err)
+		return fmt.Errorf("client: %w", err)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return page, err
+		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<40))
+		for {
+			var page changePage
+			if err := dec.Decode(&page); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil // the server ended the stream: ask again
+				}
+				return fmt.Errorf("client: change stream of %s: %w", u.name(), err)
+			}
+			watchdog.Reset(idle)
+			if err := handle(page); err != nil {
+				return err
+			}
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return page, err
+		return err
 	}
 	switch resp.StatusCode {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		// Not a Paramstore server: AWS answers an unknown path with 404
 		// or an unknown operation with 400, moto with 404.
-		return page, fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
+		return fmt.Errorf("%w (%s answered HTTP %d)", errNoStream, u.name(), resp.StatusCode)
 	}
-	switch {
-	case resp.StatusCode != http.StatusOK:
-		return page, fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("client: change stream of %s: HTTP %d: %.200s", u.name(), resp.StatusCode, body)
 	}
+	var page changePage
 	if err := json.Unmarshal(body, &page); err != nil {
-		return page, fmt.Errorf("client: change stream of %s: %w", u.name(), err)
+		return fmt.Errorf("client: change stream of %s: %w", u.name(), err)
 	}
-	return page, nil
+	return handle(page)
 }
 
 // poll reports changes under path by comparing successive

@@ -169,3 +169,20 @@ func TestAgainstServer(t *testing.T) {
 		t.Fatalf("GetByPath: got %+v, %v", rs, err)
 	}
 }
+
+// TestWatchFromReturn: a change made right after Watch returns is
+// reported (Watch reads the stream's position before it returns).
+func TestWatchFromReturn(t *testing.T) {
+	f := newFake(t)
+	f.put("/ret/a", "1", "String")
+	cfg, _ := testConfig(t, newClock(), f.URL())
+	c := newClient(t, cfg)
+	ch, err := c.Watch(t.Context(), "/ret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put("/ret/a", "2", "String")
+	if got := next(t, ch); got != (client.Change{Name: "/ret/a", Version: 2}) {
+		t.Fatalf("got %+v, want /ret/a version 2", got)
+	}
+}

@@ -90,6 +90,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+	f.IntVar(&cfg.MaxWatchers, "max-watchers", cfg.MaxWatchers, "change-stream long polls this node holds at once; past it they are answered ServiceUnavailable (default 0: the open-file limit less 1024)")
 	f.DurationVar(&cfg.PolicyScanInterval, "policy-scan-interval", cfg.PolicyScanInterval, "how often the leader looks for due parameter policies")
 	f.Int64Var(&cfg.Limits.StandardParameters, "standard-parameter-limit", cfg.Limits.StandardParameters, "Standard-tier parameters per account and region (AWS: 10000)")
 	f.Int64Var(&cfg.Limits.AdvancedParameters, "advanced-parameter-limit", cfg.Limits.AdvancedParameters, "Advanced-tier parameters per account and region (AWS: 100000)")

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
@@ -43,6 +44,8 @@ var adminAuditKeep = audit.NewAllowlist(
 	// Webhook subscriptions (events.PutInput, events.Info): never Secret
 	// nor GeneratedSecret.
 	"Url", "Path", "DetailType", "Subscription", "Subscriptions", "State", "EventId",
+	// Audit lookups (lookupAuditInput): filters, never a value.
+	"User", "EventName", "MaxResults", "NextToken",
 )
 
 type createKeyInput struct {
@@ -156,4 +159,44 @@ func (h *Handler) clearFault(ctx context.Context, c service.Caller, _ *struct{})
 		return nil, err
 	}
 	return &clearFaultOutput{Cleared: h.cfg.Faults.Clear()}, nil
+}
+
+// lookupAuditInput is LookupAuditEvents' request.
+type lookupAuditInput struct {
+	Name       string `json:"Name"`
+	User       string `json:"User"`
+	EventName  string `json:"EventName"`
+	MaxResults int    `json:"MaxResults"`
+	NextToken  string `json:"NextToken"`
+}
+
+type lookupAuditOutput struct {
+	Events    []audit.Event `json:"Events"`
+	NextToken string        `json:"NextToken,omitempty"`
+}
+
+// lookupAuditEvents reads this node's audit trail, newest first: who
+// called what on which names, never a value (audit.Lookup).
+func (h *Handler) lookupAuditEvents(ctx context.Context, c service.Caller, in *lookupAuditInput) (*lookupAuditOutput, error) {
+	if err := c.Authz.Authorize("paramstore:LookupAuditEvents", "*", nil); err != nil {
+		return nil, err
+	}
+	if in.MaxResults < 0 || in.MaxResults > audit.MaxQueryResults {
+		return nil, ssm.ErrValidation(fmt.Sprintf("MaxResults must be between 1 and %d.", audit.MaxQueryResults))
+	}
+	files, err := audit.Files(h.cfg.AuditPath)
+	if err != nil {
+		return nil, err
+	}
+	evs, next, err := audit.Lookup(files, audit.Query{Name: in.Name, User: in.User, EventName: in.EventName, Max: in.MaxResults, After: in.NextToken})
+	if err != nil {
+		if in.NextToken != "" {
+			return nil, ssm.ErrValidation("The NextToken is not valid.")
+		}
+		return nil, err
+	}
+	if evs == nil {
+		evs = []audit.Event{}
+	}
+	return &lookupAuditOutput{Events: evs, NextToken: next}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,7 +28,6 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/auth"
-	"github.com/paramstore/paramstore/internal/console"
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/service"
@@ -45,6 +45,31 @@ const MaxBodyBytes = 1 << 20
 const consistencyHeader = "X-Paramstore-Consistency"
 
 const contentType = "application/x-amz-json-1.1"
+
+// contentTypeHeader is the Content-Type of every API answer, shared by
+// them (nothing changes a header value in place).
+var contentTypeHeader = []string{contentType}
+
+// dateHeader caches the Date header of the current second.
+type dateHeader struct {
+	cur atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	sec int64
+	hdr []string
+}
+
+// header returns the Date header's value for now.
+func (d *dateHeader) header(now time.Time) []string {
+	sec := now.Unix()
+	if v := d.cur.Load(); v != nil && v.sec == sec {
+		return v.hdr
+	}
+	v := &dateValue{sec: sec, hdr: []string{now.UTC().Format(http.TimeFormat)}}
+	d.cur.Store(v)
+	return v.hdr
+}
 
 // Config configures the handler.
 type Config struct {
@@ -84,6 +109,16 @@ type Config struct {
 	// Notify runs the webhook subscriptions' admin operations
 	// (PutNotification, ...); nil leaves them out.
 	Notify *events.Manager
+	// AuditPath is the audit trail's file, read back by the admin
+	// operation LookupAuditEvents; "" leaves it out.
+	AuditPath string
+	// ConsoleSessions is the web console's session table file; "" keeps
+	// sessions in memory.
+	ConsoleSessions string
+	// MaxWatchers bounds the change stream's waiting long polls on this
+	// node (--max-watchers); past it they are answered ServiceUnavailable.
+	// 0 means no bound.
+	MaxWatchers int
 	// Mirrors, if set, returns the status of the mirrors of
 	// --mirror-config, shown by /readyz under "mirrors" (a stale mirror
 	// does not make the node unready: it still serves what it holds).
@@ -99,16 +134,28 @@ type Handler struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
+	date    dateHeader
 
 	// stopping is closed by BeginShutdown: long polls answer at once.
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	// hub parks the change stream's long polls (nil without a notifier:
+	// they answer at once); listener, set by Listener, takes back the
+	// connections of the answered ones.
+	hub      *service.Hub
+	listener *parkListener
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
 // that draining in-flight requests does not wait for them.
 func (h *Handler) BeginShutdown() {
-	h.stopOnce.Do(func() { close(h.stopping) })
+	h.stopOnce.Do(func() {
+		close(h.stopping)
+		if h.hub != nil {
+			h.hub.Close()
+		}
+	})
 }
 
 // New builds the handler.
@@ -141,6 +188,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.metrics = m
+	if h.hub, err = service.NewHub(s, cfg.MaxWatchers); err == nil {
+		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers) {
+			if err := h.reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		h.hub = nil // no notifier: long polls answer at once
+	}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
@@ -153,7 +209,7 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.Handle("/_paramstore/cluster/", cfg.Cluster.Handler())
 		h.mux.HandleFunc("GET /_paramstore/snapshot", h.snapshot)
 	}
-	con, err := console.New(console.Config{API: h, Now: cfg.Now, Logger: cfg.Logger})
+	con, err := h.newConsole()
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +315,7 @@ type call struct {
 	start    time.Time
 	body     []byte // what the operation decoded (and the audit records)
 	region   string
+	sourceIP string
 	identity audit.UserIdentity
 	out      any
 	err      error
@@ -269,7 +326,7 @@ type call struct {
 
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now()}
+	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
@@ -287,7 +344,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) run(r *http.Request, c *call) (any, error) {
-	presigned := r.URL.Query().Has("X-Amz-Signature")
+	presigned := strings.Contains(r.URL.RawQuery, "X-Amz-Signature") && r.URL.Query().Has("X-Amz-Signature")
 	if r.Method != http.MethodPost && !(presigned && r.Method == http.MethodGet) {
 		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
@@ -370,6 +427,9 @@ func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string
 	if caller, key, ok := h.internalCaller(r, c); ok {
 		return caller, key, nil
 	}
+	if p, ok := consolePrincipal(r); ok {
+		return h.authenticateConsole(r, c, p)
+	}
 	if h.cfg.NoAuth {
 		caller, err := h.caller(r)
 		c.region = caller.Tenancy.Region
@@ -380,10 +440,15 @@ func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string
 	if err != nil {
 		return service.Caller{}, "", toSSMError(err)
 	}
+	return h.identified(r, c, id, region)
+}
+
+// identified is the caller of an authenticated call by id in region.
+func (h *Handler) identified(r *http.Request, c *call, id *auth.Identity, region string) (service.Caller, string, error) {
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
 		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
-	req := &auth.Request{ID: id, SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: region, Now: h.cfg.Now()}
+	req := &auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
 	caller := service.Caller{
 		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
 		UserARN: id.ARN,
@@ -555,6 +620,9 @@ func decode(body []byte, v any) error {
 	if trimmed[0] != '{' {
 		return checkBody(trimmed)
 	}
+	if decodeFast(trimmed, v) {
+		return nil
+	}
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -576,17 +644,21 @@ func decode(body []byte, v any) error {
 // once its audit record is durable.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
-	hdr.Set("x-amzn-RequestId", c.reqID)
-	hdr.Set("Date", h.cfg.Now().UTC().Format(http.TimeFormat))
-	hdr.Set("Content-Type", contentType)
+	// Set by key, canonical already: Header.Set allocates for each.
+	hdr["X-Amzn-Requestid"] = []string{c.reqID}
+	hdr["Date"] = h.date.header(h.cfg.Now())
+	hdr["Content-Type"] = contentTypeHeader
 	status, code := http.StatusOK, ""
 	var body []byte
 	if c.err == nil {
+		buf := bodyPool.Get().(*[]byte)
+		defer bodyPool.Put(buf)
 		var merr error
-		body, merr = json.Marshal(c.out)
+		body, merr = encodeResponse((*buf)[:0], c.out)
 		if merr != nil {
 			c.err = ssm.Wrap(fmt.Errorf("api: encode %s response: %w", c.op, merr))
 		}
+		*buf = body[:0]
 	}
 	var e *ssm.Error
 	if c.err != nil {
@@ -615,9 +687,25 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	h.metrics.observe(c.op, status, code, elapsed)
 	if code != "" {
 		h.log.Info("request failed", "request_id", c.reqID, "operation", c.op, "status", status, "code", code, "duration", elapsed)
-	} else {
+	} else if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		// Checked first: the arguments alone cost allocations on every call.
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
+}
+
+// bodyPool holds the buffers of response bodies: a body is written, and
+// its buffer reused, before finish returns.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// encodeResponse appends the JSON encoding of an operation's output to b:
+// by hand for the outputs of the hot reads (encode.go), with encoding/json
+// for the others.
+func encodeResponse(b []byte, out any) ([]byte, error) {
+	if b, ok := appendResponse(b, out); ok {
+		return b, nil
+	}
+	raw, err := json.Marshal(out)
+	return append(b, raw...), err
 }
 
 // logFailure logs the failures that are the server's, with their cause
@@ -659,7 +747,7 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 		EventTime:          c.start,
 		EventName:          c.op,
 		AWSRegion:          c.region,
-		SourceIPAddress:    sourceIP(r),
+		SourceIPAddress:    c.sourceIP,
 		UserAgent:          r.UserAgent(),
 		UserIdentity:       c.identity,
 		RequestID:          c.reqID,

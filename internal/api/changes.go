@@ -1,16 +1,42 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
+	"bytes"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
+)
+
+// answerWriteTimeout bounds the write of a change-stream answer: a client
+// that does not take a page in that time loses its connection, and stalls
+// nobody else.
+const answerWriteTimeout = 10 * time.Second
+
+// Answers of parked long polls are written by answerWorkers goroutines
+// (queued up to answerQueue, past which each gets a goroutine), so that a
+// change seen by a hundred thousand watchers does not start as many
+// goroutines and HTTP connections at once. Few workers, yielding every
+// answerBatch answers: a fan-out must not queue the goroutines of writes
+// and reads behind dozens of busy writers (the scheduler runs a goroutine
+// up to 10 ms before it preempts it). A worker gives a client answerTry to
+// take its page; one that does not is finished in a goroutine of its own.
+const (
+	answerWorkers = 2
+	answerBatch   = 32
+	answerQueue   = 1 << 16
+	answerTry     = 50 * time.Millisecond
 )
 
 // changes serves the change stream that agents follow:
@@ -22,12 +48,22 @@ import (
 // "Reset"} at once when there are changes to parameters below path after
 // index since, else after up to wait seconds (at most 60). since 0 returns
 // the current index.
+//
+// A long poll that has to wait is parked in the change hub
+// (service.Hub). Over HTTP/1.x on a listener from Listener, its connection
+// is taken from net/http (hijacked) while it waits: it holds no goroutine
+// and no buffers, only its socket and a small record in the hub's index.
+// The hub's answer is written straight to the socket and the connection
+// handed back to the HTTP server for the client's next request.
 func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	c := &call{reqID: uuid.NewString(), op: "Changes", start: h.cfg.Now()}
 	w.Header().Set("x-amzn-RequestId", c.reqID)
 	fail := func(e *ssm.Error) {
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("X-Amzn-ErrorType", e.Code)
+		if e.Code == ssm.CodeServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		w.WriteHeader(e.HTTPStatus())
 		w.Write(errorBody(e))
 		h.metrics.observe(c.op, e.HTTPStatus(), e.Code, h.cfg.Now().Sub(c.start))
@@ -67,28 +103,474 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 			fail(ssm.ErrValidation("wait must be a number of seconds"))
 			return
 		}
-		wait = time.Duration(secs * float64(time.Second))
+		wait = time.Duration(min(secs, service.MaxChangesWait.Seconds()) * float64(time.Second))
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stopping:
-			cancel()
-		case <-ctx.Done():
+	stream := false
+	if v := q.Get("stream"); v != "" {
+		if stream, err = strconv.ParseBool(v); err != nil {
+			fail(ssm.ErrValidation("stream must be true or false"))
+			return
 		}
-	}()
-	out, err := h.svc.Changes(ctx, caller, path, recursive, since, wait)
-	if err != nil && r.Context().Err() != nil {
-		return // the client went away during its long poll
 	}
-	if err != nil {
-		e := service.AWSError(err)
-		logFailure(h.log, c.reqID, c.op, e)
-		fail(e)
+	if stream && h.hub != nil && wait > 0 {
+		if pc := h.park(w, r, c); pc != nil {
+			pc.stream = true
+			watch, err := h.hub.Stream(r.Context(), caller, path, recursive, since, wait, streamLife, pc.deliverStream)
+			if err != nil {
+				pc.mu.Lock()
+				started := pc.started
+				pc.mu.Unlock()
+				if started {
+					// Pages went out already (the status too): cut the
+					// stream, never answer the request a second time.
+					pc.deliverStream(&service.Page{Err: err})
+					return
+				}
+				pc.stream = false
+				pc.deliver(&service.Page{Err: err})
+				return
+			}
+			pc.mu.Lock()
+			pc.watch = watch
+			dead := pc.dead
+			pc.mu.Unlock()
+			if dead {
+				h.hub.Cancel(watch)
+			}
+			return
+		}
+		// Not HTTP/1.x on our listener: a long poll instead, which the
+		// client tells by its Content-Type.
+	}
+	if h.hub == nil || since == 0 || wait <= 0 {
+		wait = 0
+	}
+	write := func(p *service.Page) {
+		if p.Err != nil {
+			e := service.AWSError(p.Err)
+			logFailure(h.log, c.reqID, c.op, e)
+			fail(e)
+			return
+		}
+		// A client that stops reading holds only this request.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(p.JSON())
+		h.metrics.observe(c.op, http.StatusOK, "", h.cfg.Now().Sub(c.start))
+	}
+	if wait == 0 {
+		out, err := h.svc.Changes(r.Context(), caller, path, recursive, since)
+		write(&service.Page{Out: out, Err: err})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
-	h.metrics.observe(c.op, http.StatusOK, "", h.cfg.Now().Sub(c.start))
+	if pc := h.park(w, r, c); pc != nil {
+		page, _, err := h.hub.Watch(r.Context(), caller, path, recursive, since, wait, pc.deliver)
+		if err != nil {
+			pc.deliver(&service.Page{Err: err})
+		} else if page != nil {
+			pc.deliver(page)
+		}
+		return
+	}
+	// HTTP/2, or a listener that cannot take connections back: wait here.
+	ch := make(chan *service.Page, 1)
+	page, watch, err := h.hub.Watch(r.Context(), caller, path, recursive, since, wait, func(p *service.Page) { ch <- p })
+	if err != nil {
+		write(&service.Page{Err: err})
+		return
+	}
+	if page == nil {
+		select {
+		case page = <-ch:
+		case <-r.Context().Done():
+			if h.hub.Cancel(watch) {
+				return // the client went away during its long poll
+			}
+			page = <-ch
+		}
+	}
+	write(page)
+}
+
+// parkedConn is a hijacked connection whose long poll waits in the hub.
+type parkedConn struct {
+	h     *Handler
+	reqID string
+	start time.Time
+	conn  net.Conn
+	close bool // the client asked to close after this answer
+	page  *service.Page
+
+	// A stream (stream=true) writes its pages, in order, as chunks of
+	// one chunked response of NDJSON lines.
+	stream   bool
+	mu       sync.Mutex
+	queue    []*service.Page
+	active   bool // queued for, or being written by, a worker
+	headSent bool
+	started  bool // a page was queued
+	dead     bool
+	watch    *service.Watch
+}
+
+// streamLife bounds a stream: its client then asks again, and is
+// authenticated and authorized again.
+const streamLife = 10 * time.Minute
+
+// streamBacklog is how many pages a stream may have waiting for its
+// client; one that falls further behind is cut off (it resumes from its
+// index on a new request).
+const streamBacklog = 64
+
+// streamPatience is how long a stream's client may take to make room for
+// its next pages (in its socket buffer: a live client takes them at once).
+const streamPatience = time.Second
+
+// deliverStream queues a page of a stream.
+func (pc *parkedConn) deliverStream(p *service.Page) {
+	pc.mu.Lock()
+	if pc.dead {
+		pc.mu.Unlock()
+		return
+	}
+	pc.queue = append(pc.queue, p)
+	pc.started = true
+	if len(pc.queue) > streamBacklog {
+		pc.dead = true
+		pc.mu.Unlock()
+		pc.kill()
+		return
+	}
+	if pc.active {
+		pc.mu.Unlock()
+		return
+	}
+	pc.active = true
+	pc.mu.Unlock()
+	select {
+	case pc.h.listener.answers <- pc:
+	default:
+		go pc.drain()
+	}
+}
+
+// kill ends a stream that failed: its connection closes, its watch goes.
+func (pc *parkedConn) kill() {
+	pc.conn.Close()
+	pc.mu.Lock()
+	w := pc.watch
+	pc.mu.Unlock()
+	if w != nil {
+		pc.h.hub.Cancel(w)
+	}
+}
+
+// drain writes the stream's queued pages.
+func (pc *parkedConn) drain() {
+	h := pc.h
+	for {
+		pc.mu.Lock()
+		if pc.dead || len(pc.queue) == 0 {
+			pc.active = false
+			pc.mu.Unlock()
+			return
+		}
+		pages := pc.queue
+		pc.queue = nil
+		pc.mu.Unlock()
+		var bufs net.Buffers
+		if !pc.headSent {
+			pc.headSent = true
+			head := pc.head(http.StatusOK, "application/x-ndjson", "", -1, false)
+			bufs = append(bufs, head)
+			h.metrics.observe("Changes", http.StatusOK, "", h.cfg.Now().Sub(pc.start))
+		}
+		end, failed := false, false
+		for _, p := range pages {
+			switch {
+			case p.Err != nil:
+				failed = true // (the status was sent: cut the stream; the client moves)
+			case p.End:
+				bufs = append(bufs, []byte("0\r\n\r\n"))
+				end = true
+			default:
+				body := p.JSON()
+				bufs = append(bufs, strconv.AppendInt(nil, int64(len(body)), 16), []byte("\r\n"), body, []byte("\r\n"))
+			}
+			if end || failed {
+				break
+			}
+		}
+		// A stream that cannot take its pages at once is cut: its client
+		// resumes from its index.
+		pc.conn.SetWriteDeadline(time.Now().Add(streamPatience))
+		_, err := bufs.WriteTo(pc.conn)
+		if err != nil || failed {
+			pc.mu.Lock()
+			pc.dead = true
+			pc.mu.Unlock()
+			pc.kill()
+			return
+		}
+		if end {
+			pc.mu.Lock()
+			pc.dead = true
+			pc.mu.Unlock()
+			if pc.close || h.isStopping() {
+				pc.conn.Close()
+			} else {
+				pc.conn.SetWriteDeadline(time.Time{})
+				h.listener.giveBack(pc.conn)
+			}
+			return
+		}
+	}
+}
+
+// head is the status line and headers of an answer; length < 0 means
+// chunked.
+func (pc *parkedConn) head(status int, ctype, errType string, length int, closing bool) []byte {
+	hdr := make([]byte, 0, 256)
+	hdr = append(hdr, "HTTP/1.1 "...)
+	hdr = strconv.AppendInt(hdr, int64(status), 10)
+	hdr = append(hdr, ' ')
+	hdr = append(hdr, http.StatusText(status)...)
+	hdr = append(hdr, "\r\nContent-Type: "...)
+	hdr = append(hdr, ctype...)
+	hdr = append(hdr, "\r\nX-Amzn-Requestid: "...)
+	hdr = append(hdr, pc.reqID...)
+	if errType != "" {
+		hdr = append(hdr, "\r\nX-Amzn-Errortype: "...)
+		hdr = append(hdr, errType...)
+		if errType == ssm.CodeServiceUnavailable {
+			hdr = append(hdr, "\r\nRetry-After: 1"...)
+		}
+	}
+	hdr = append(hdr, "\r\nDate: "...)
+	hdr = time.Now().UTC().AppendFormat(hdr, http.TimeFormat)
+	if length < 0 {
+		hdr = append(hdr, "\r\nTransfer-Encoding: chunked"...)
+	} else {
+		hdr = append(hdr, "\r\nContent-Length: "...)
+		hdr = strconv.AppendInt(hdr, int64(length), 10)
+	}
+	if closing {
+		hdr = append(hdr, "\r\nConnection: close"...)
+	}
+	return append(hdr, "\r\n\r\n"...)
+}
+
+// park hijacks the request's connection, or returns nil when it cannot
+// (then the request waits in its handler).
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, c *call) *parkedConn {
+	if h.listener == nil || r.ProtoMajor != 1 {
+		return nil
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil
+	}
+	if n := rw.Reader.Buffered(); n > 0 {
+		// The client sent more (a pipelined request): keep it for the
+		// HTTP server, which reads it after the answer.
+		buf, _ := rw.Reader.Peek(n)
+		conn = &prefixConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(buf)), conn)}
+	}
+	return &parkedConn{h: h, reqID: c.reqID, start: c.start, conn: conn, close: r.Close || !r.ProtoAtLeast(1, 1)}
+}
+
+// deliver queues the answer of the long poll for the answer workers: the
+// hub never waits for a client.
+func (pc *parkedConn) deliver(p *service.Page) {
+	pc.page = p
+	select {
+	case pc.h.listener.answers <- pc:
+	default:
+		go pc.answer(answerWriteTimeout)
+	}
+}
+
+func (l *parkListener) answerLoop() {
+	for n := 1; ; n++ {
+		if n%answerBatch == 0 {
+			runtime.Gosched()
+		}
+		select {
+		case pc := <-l.answers:
+			if pc.stream {
+				pc.drain()
+			} else {
+				pc.answer(answerTry)
+			}
+		case <-l.closed:
+			for { // the server is gone: drop what is left
+				select {
+				case pc := <-l.answers:
+					pc.conn.Close()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// answer writes the page, giving the client patience to take it, then
+// hands the connection back to the HTTP server.
+func (pc *parkedConn) answer(patience time.Duration) {
+	h, p := pc.h, pc.page
+	status, ctype, body, errType := http.StatusOK, "application/json", []byte(nil), ""
+	if p.Err != nil {
+		e := service.AWSError(p.Err)
+		logFailure(h.log, pc.reqID, "Changes", e)
+		status, ctype, body, errType = e.HTTPStatus(), contentType, errorBody(e), e.Code
+	} else {
+		body = p.JSON()
+	}
+	closing := pc.close || h.isStopping()
+	hdr := pc.head(status, ctype, errType, len(body), closing)
+	bufs := net.Buffers{hdr, body}
+	pc.conn.SetWriteDeadline(time.Now().Add(patience))
+	_, err := bufs.WriteTo(pc.conn)
+	if err != nil && patience < answerWriteTimeout && errors.Is(err, os.ErrDeadlineExceeded) {
+		// A slow reader: finish in a goroutine of its own (bufs kept
+		// what is left to write).
+		go func() {
+			pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+			_, err := bufs.WriteTo(pc.conn)
+			pc.finish(status, errType, closing, err)
+		}()
+		return
+	}
+	pc.finish(status, errType, closing, err)
+}
+
+func (pc *parkedConn) finish(status int, errType string, closing bool, err error) {
+	h := pc.h
+	h.metrics.observe("Changes", status, errType, h.cfg.Now().Sub(pc.start))
+	if err != nil || closing {
+		pc.conn.Close()
+		return
+	}
+	pc.conn.SetWriteDeadline(time.Time{})
+	h.listener.giveBack(pc.conn)
+}
+
+func (h *Handler) isStopping() bool {
+	select {
+	case <-h.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// prefixConn is a connection whose first bytes were read already.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Listener wraps the API's listener so that the connections of long polls
+// answered by the change hub return to the HTTP server (http.Server.Serve
+// it) for their next request. Without it long polls wait in their handler.
+func (h *Handler) Listener(ln net.Listener) net.Listener {
+	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
+		answers: make(chan *parkedConn, answerQueue)}
+	go l.pump()
+	for range answerWorkers {
+		go l.answerLoop()
+	}
+	h.listener = l
+	return l
+}
+
+type acceptResult struct {
+	c   net.Conn
+	err error
+}
+
+// parkListener accepts new connections and connections given back.
+type parkListener struct {
+	net.Listener
+	back      chan net.Conn
+	accepted  chan acceptResult
+	closed    chan struct{}
+	closeOnce sync.Once
+	answers   chan *parkedConn
+}
+
+func (l *parkListener) pump() {
+	for {
+		c, err := l.Listener.Accept()
+		select {
+		case l.accepted <- acceptResult{c, err}:
+		case <-l.closed:
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) && !isTemporary(err) {
+			return
+		}
+	}
+}
+
+// isTemporary reports an accept error worth retrying (EMFILE, ECONNABORTED...),
+// as http.Server does.
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func (l *parkListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.back:
+		return c, nil
+	case r := <-l.accepted:
+		return r.c, r.err
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *parkListener) Close() error {
+	err := net.ErrClosed
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		err = l.Listener.Close()
+	})
+	return err
+}
+
+// giveBack hands a connection to the HTTP server as if it were new.
+func (l *parkListener) giveBack(c net.Conn) {
+	select {
+	case l.back <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+// watchersCollectors export the hub's parked long polls and streams, and
+// their limit.
+func watchersCollectors(hub *service.Hub, limit int) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_changes_watchers",
+			Help: "Change-stream long polls and streams waiting on this node (bounded by --max-watchers).",
+		}, func() float64 { return float64(hub.Watchers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_changes_watchers_limit",
+			Help: "This node's --max-watchers (0: none).",
+		}, func() float64 { return float64(limit) }),
+	}
 }

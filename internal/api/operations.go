@@ -122,6 +122,10 @@ func (h *Handler) operations() []operation {
 		// Incidents (admin.go).
 		ops = append(ops, operation{adminAPI, "ListIncidents", op(h.listIncidents), readsOnly, throttle.Describes})
 	}
+	if h.cfg.AuditPath != "" {
+		// The audit trail, read back (admin.go).
+		ops = append(ops, operation{adminAPI, "LookupAuditEvents", op(h.lookupAuditEvents), readsOnly, throttle.Describes})
+	}
 	if h.cfg.Faults != nil {
 		// Fault injection, with --enable-fault-injection (admin.go).
 		ops = append(ops,

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/jsonenc"
 )
 
 // Constant field values of every record.
@@ -130,36 +132,36 @@ func encodeBody(key []byte, rec *Record) ([]byte, error) {
 		}
 	}
 	b := make([]byte, 0, 512+len(req)+len(resp))
-	b = appendMember(b, `{"eventVersion":`, rec.EventVersion)
+	b = jsonenc.AppendMember(b, `{"eventVersion":`, rec.EventVersion)
 	b = append(b, `,"eventTime":"`...)
 	b = rec.EventTime.UTC().AppendFormat(b, timeLayout)
 	b = append(b, '"')
-	b = appendMember(b, `,"eventSource":`, rec.EventSource)
-	b = appendMember(b, `,"eventName":`, rec.EventName)
-	b = appendMember(b, `,"awsRegion":`, rec.AWSRegion)
-	b = appendMember(b, `,"sourceIPAddress":`, rec.SourceIPAddress)
-	b = appendMember(b, `,"userAgent":`, rec.UserAgent)
+	b = jsonenc.AppendMember(b, `,"eventSource":`, rec.EventSource)
+	b = jsonenc.AppendMember(b, `,"eventName":`, rec.EventName)
+	b = jsonenc.AppendMember(b, `,"awsRegion":`, rec.AWSRegion)
+	b = jsonenc.AppendMember(b, `,"sourceIPAddress":`, rec.SourceIPAddress)
+	b = jsonenc.AppendMember(b, `,"userAgent":`, rec.UserAgent)
 	id := &rec.UserIdentity
-	b = appendMember(b, `,"userIdentity":{"type":`, id.Type)
-	b = appendOptional(b, `,"principalId":`, id.PrincipalID)
-	b = appendOptional(b, `,"arn":`, id.ARN)
-	b = appendOptional(b, `,"accountId":`, id.AccountID)
-	b = appendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
-	b = appendOptional(b, `,"userName":`, id.UserName)
+	b = jsonenc.AppendMember(b, `,"userIdentity":{"type":`, id.Type)
+	b = jsonenc.AppendOptional(b, `,"principalId":`, id.PrincipalID)
+	b = jsonenc.AppendOptional(b, `,"arn":`, id.ARN)
+	b = jsonenc.AppendOptional(b, `,"accountId":`, id.AccountID)
+	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
+	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
 	b = append(b, `},"requestParameters":`...)
 	b = append(b, req...)
 	b = append(b, `,"responseElements":`...)
 	b = append(b, resp...)
-	b = appendOptional(b, `,"errorCode":`, rec.ErrorCode)
-	b = appendOptional(b, `,"errorMessage":`, errMsg)
-	b = appendMember(b, `,"requestID":`, rec.RequestID)
-	b = appendMember(b, `,"eventID":`, rec.EventID)
+	b = jsonenc.AppendOptional(b, `,"errorCode":`, rec.ErrorCode)
+	b = jsonenc.AppendOptional(b, `,"errorMessage":`, errMsg)
+	b = jsonenc.AppendMember(b, `,"requestID":`, rec.RequestID)
+	b = jsonenc.AppendMember(b, `,"eventID":`, rec.EventID)
 	b = append(b, `,"readOnly":`...)
 	b = strconv.AppendBool(b, rec.ReadOnly)
-	b = appendMember(b, `,"eventType":`, rec.EventType)
+	b = jsonenc.AppendMember(b, `,"eventType":`, rec.EventType)
 	b = append(b, `,"managementEvent":`...)
 	b = strconv.AppendBool(b, rec.ManagementEvent)
-	b = appendMember(b, `,"recipientAccountId":`, rec.RecipientAccountID)
+	b = jsonenc.AppendMember(b, `,"recipientAccountId":`, rec.RecipientAccountID)
 	if details != nil {
 		b = append(b, `,"serviceEventDetails":`...)
 		b = append(b, details...)
@@ -176,33 +178,6 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
-}
-
-// appendMember appends prefix (`,"name":`) and s as a JSON string.
-func appendMember(b []byte, prefix, s string) []byte {
-	return appendString(append(b, prefix...), s)
-}
-
-// appendOptional is appendMember for an omitempty member.
-func appendOptional(b []byte, prefix, s string) []byte {
-	if s == "" {
-		return b
-	}
-	return appendMember(b, prefix, s)
-}
-
-// appendString appends s as a JSON string, escaped as encoding/json
-// escapes it. Plain printable ASCII, the common case, is copied as is.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // hashSuffixLen is the length of `,"hash":"<64 hex>"}` that ends every line.

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,11 @@ type Config struct {
 	// PolicyScanInterval is how often the leader looks for due parameter
 	// policies (--policy-scan-interval).
 	PolicyScanInterval time.Duration
+	// MaxWatchers bounds the change stream's waiting long polls
+	// (--max-watchers); 0 means the open-file limit less
+	// reservedFiles, so that a fleet of agents cannot take the file
+	// descriptors that other clients, raft and files need.
+	MaxWatchers int
 	// Events configures webhook delivery (Start sets its Store, Keyring,
 	// Leader, Now and Logger); zero means events.DefaultConfig().
 	Events events.Config
@@ -140,6 +146,8 @@ func (c Config) Validate() error {
 		return errors.New("server: --force-new-cluster needs a data dir; drop --dev")
 	case c.SnapshotStallTimeout <= 0:
 		return errors.New("server: SnapshotStallTimeout must be positive")
+	case c.MaxWatchers < 0:
+		return errors.New("server: --max-watchers must not be negative")
 	case c.PolicyScanInterval < 0:
 		return errors.New("server: --policy-scan-interval must be positive")
 	}
@@ -207,6 +215,8 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
+	// auditPath is the audit trail's file ("" with NoAudit).
+	auditPath string
 	// The event system: webhook delivery and the policy scan (leader
 	// only), and the notify admin operations.
 	dispatcher *events.Dispatcher
@@ -470,7 +480,7 @@ func (s *Server) openAudit(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: audit trail: %w", err)
 	}
-	s.audit = fs
+	s.audit, s.auditPath = fs, ac.Path
 	s.onClose(fs.Close)
 	s.log.Info("audit trail", "path", ac.Path)
 	return nil
@@ -516,6 +526,7 @@ func (s *Server) openAPI(context.Context) error {
 	}
 	s.reg = s.registry()
 	h, err := api.New(api.Config{
+		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
 		Auth:          s.authn,
 		NoAuth:        s.noAuth(),
@@ -535,7 +546,9 @@ func (s *Server) openAPI(context.Context) error {
 				Incidents []incident.Incident `json:"incidents"`
 			}{list}, err
 		},
-		Notify: s.notify,
+		Notify:          s.notify,
+		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
+		AuditPath:       s.auditPath,
 		Mirrors: func() any {
 			if s.mirrors == nil {
 				return nil
@@ -622,6 +635,25 @@ func (s *Server) registry() *prometheus.Registry {
 	return reg
 }
 
+// reservedFiles is what the default watcher limit leaves of the open-file
+// limit for everything else.
+const reservedFiles = 1024
+
+// maxWatchers is Config.MaxWatchers, or its default from the open-file
+// limit (which the Go runtime raised to the hard limit).
+func (s *Server) maxWatchers() int {
+	if s.cfg.MaxWatchers > 0 {
+		return s.cfg.MaxWatchers
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return 0
+	}
+	n := max(int(lim.Cur)-reservedFiles, 64)
+	s.log.Info("change stream watcher limit", "max_watchers", n, "open_file_limit", lim.Cur)
+	return n
+}
+
 // serve listens on the API address and serves it until Close drains it.
 func (s *Server) serve(context.Context) error {
 	var tlsConfig *tls.Config
@@ -640,6 +672,7 @@ func (s *Server) serve(context.Context) error {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	s.ln, s.tls = ln, tlsConfig != nil
+	ln = s.handler.Listener(ln) // (after TLS: answered long polls come back as they left)
 	s.http = &http.Server{
 		Handler:           stallGuard(s.incidents.calls.wrap(s.handler), s.cfg.SnapshotStallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -829,3 +862,7 @@ func (w *idleWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler is the HTTP handler the API listener serves (benchmarks call it
+// in process).
+func (s *Server) Handler() http.Handler { return s.http.Handler }

@@ -37,66 +37,55 @@ const MaxChangesWait = 60 * time.Second
 const maxChangesPerPage = 1000
 
 // Changes returns the changes to parameters below path (a GetParametersByPath
-// path) after index since, waiting up to wait for one when there is none.
-// since 0 returns the current index only. It needs ssm:GetParametersByPath on
-// the path, and reads this node's local state.
-func (s *Service) Changes(ctx context.Context, c Caller, path string, recursive bool, since uint64, wait time.Duration) (*ChangesOutput, error) {
+// path) after index since, without waiting (a Hub waits); since 0 returns
+// the current index only. It needs ssm:GetParametersByPath on the path, and
+// reads this node's local state.
+func (s *Service) Changes(ctx context.Context, c Caller, path string, recursive bool, since uint64) (*ChangesOutput, error) {
+	out, _, err := s.openWatch(ctx, c, path, recursive, since)
+	return out, err
+}
+
+// openWatch is Changes that also says, when there is nothing to answer,
+// what to wait for: a Watch of the path from the index read.
+func (s *Service) openWatch(ctx context.Context, c Caller, path string, recursive bool, since uint64) (*ChangesOutput, *Watch, error) {
 	p, perr := ssm.CheckPath(path)
 	if perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	if err := c.authorize("ssm:GetParametersByPath", c.Tenancy.ARN(p), nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	wait = min(wait, MaxChangesWait)
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	ctx = store.WithStale(ctx)
-	for {
-		var woken <-chan struct{}
-		if s.notifier != nil {
-			woken = s.notifier.Changed()
+	out := &ChangesOutput{Changes: []Change{}}
+	tenancy := c.Tenancy.Key()
+	err := s.view(store.WithStale(ctx), func(r *store.Reader) error {
+		out.Index = r.AppliedIndex()
+		if since == 0 {
+			return nil
 		}
-		out := &ChangesOutput{Changes: []Change{}}
-		err := s.view(ctx, func(r *store.Reader) error {
-			out.Index = r.AppliedIndex()
-			if since == 0 {
-				return nil
-			}
-			if since < r.ChangeFloor() {
-				out.Reset = true
-				return nil
-			}
-			return r.Changes(since, func(ch *store.Change) (bool, error) {
-				if ch.Tenancy != c.Tenancy.Key() || !below(p, ch.Key, recursive) {
-					return true, nil
-				}
-				out.Changes = append(out.Changes, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted, Index: ch.Index})
-				if len(out.Changes) == maxChangesPerPage {
-					out.Index = ch.Index
-					return false, nil
-				}
+		if since < r.ChangeFloor() {
+			out.Reset = true
+			return nil
+		}
+		return r.Changes(since, func(ch *store.Change) (bool, error) {
+			if ch.Tenancy != tenancy || !below(p, ch.Key, recursive) {
 				return true, nil
-			})
+			}
+			out.Changes = append(out.Changes, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted, Index: ch.Index})
+			if len(out.Changes) == maxChangesPerPage {
+				out.Index = ch.Index
+				return false, nil
+			}
+			return true, nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		if since == 0 || len(out.Changes) > 0 || out.Reset || woken == nil || wait <= 0 {
-			return out, nil
-		}
-		select {
-		case <-woken:
-		case <-timeout:
-			return out, nil
-		case <-ctx.Done():
-			// The caller left, or the server is shutting down: answer
-			// what there is (nothing), so a drain does not wait for polls.
-			return out, nil
-		}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	if since == 0 || len(out.Changes) > 0 || out.Reset {
+		return out, nil, nil
+	}
+	// Nothing after since up to the index read: a watch from there. A
+	// caller ahead of this node (it followed another one) waits from its
+	// own index, so that nothing it saw is sent again.
+	return out, &Watch{key: watchKey{tenancy: tenancy, path: p, recursive: recursive}, readAt: out.Index, since: max(since, out.Index)}, nil
 }

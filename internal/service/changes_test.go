@@ -10,7 +10,7 @@ import (
 func TestChanges(t *testing.T) {
 	f := newFixture(t)
 	f.putString("/init", "v")
-	start, err := f.svc.Changes(f.ctx, f.c, "/", true, 0, 0)
+	start, err := f.svc.Changes(f.ctx, f.c, "/", true, 0)
 	wantOK(t, err)
 	if len(start.Changes) != 0 || start.Reset || start.Index == 0 {
 		t.Fatalf("since 0: got %+v, want the index only", start)
@@ -42,7 +42,7 @@ func TestChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			out, err := f.svc.Changes(f.ctx, f.c, tt.path, tt.recursive, start.Index, 0)
+			out, err := f.svc.Changes(f.ctx, f.c, tt.path, tt.recursive, start.Index)
 			wantOK(t, err)
 			got := []change{}
 			last := start.Index
@@ -62,12 +62,12 @@ func TestChanges(t *testing.T) {
 		})
 	}
 	t.Run("bad path", func(t *testing.T) {
-		_, err := f.svc.Changes(f.ctx, f.c, "app", true, start.Index, 0)
+		_, err := f.svc.Changes(f.ctx, f.c, "app", true, start.Index)
 		wantErr(t, err, ssm.CodeValidation, msgPathRequired)
 	})
 	t.Run("authorized as GetParametersByPath", func(t *testing.T) {
 		authz := &recordingAuthz{deny: map[string]bool{"ssm:GetParametersByPath": true}}
-		_, err := f.svc.Changes(f.ctx, service.Caller{Tenancy: f.c.Tenancy, Authz: authz}, "/app/", true, start.Index, 0)
+		_, err := f.svc.Changes(f.ctx, service.Caller{Tenancy: f.c.Tenancy, Authz: authz}, "/app/", true, start.Index)
 		wantErr(t, err, ssm.CodeAccessDenied, "denied ssm:GetParametersByPath")
 		if diff := mismatch([]string{"ssm:GetParametersByPath " + arnPrefix + "app"}, authz.calls); diff != "" {
 			t.Errorf("authorization calls: %s", diff)

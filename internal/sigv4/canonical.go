@@ -11,10 +11,25 @@ import (
 // buildCanonicalRequest joins the six lines of a SigV4 canonical request.
 // headers already ends with a newline per header.
 func buildCanonicalRequest(method, uri, query, headers, signedHeaders, payloadHash string) string {
+	return string(appendCanonicalRequest(nil, method, uri, query, []byte(headers), signedHeaders, []byte(payloadHash)))
+}
+
+// appendCanonicalRequest appends what buildCanonicalRequest returns.
+func appendCanonicalRequest(b []byte, method, uri, query string, headers []byte, signedHeaders string, payloadHash []byte) []byte {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return method + "\n" + uri + "\n" + query + "\n" + headers + "\n" + signedHeaders + "\n" + payloadHash
+	b = append(b, method...)
+	b = append(b, '\n')
+	b = append(b, uri...)
+	b = append(b, '\n')
+	b = append(b, query...)
+	b = append(b, '\n')
+	b = append(b, headers...)
+	b = append(b, '\n')
+	b = append(b, signedHeaders...)
+	b = append(b, '\n')
+	return append(b, payloadHash...)
 }
 
 // canonicalURIs returns the canonical URI of r as the AWS SDKs compute it
@@ -22,15 +37,25 @@ func buildCanonicalRequest(method, uri, query, headers, signedHeaders, payloadHa
 // form botocore signs, whose path has dot segments and empty segments
 // removed first.
 func canonicalURIs(r *http.Request) []string {
+	uri, alt := canonicalURI(r)
+	if alt == "" {
+		return []string{uri}
+	}
+	return []string{uri, alt}
+}
+
+// canonicalURI returns the canonical URIs of canonicalURIs: the second is
+// "" when botocore's form is the same.
+func canonicalURI(r *http.Request) (uri, alt string) {
 	p := r.URL.EscapedPath()
-	if p == "" {
-		p = "/"
+	if p == "" || p == "/" {
+		// Every SDK posts the JSON protocol to "/".
+		return "/", ""
 	}
-	uris := []string{encodePath(p)}
 	if n := normalizePath(p); n != p {
-		uris = append(uris, encodePath(n))
+		return encodePath(p), encodePath(n)
 	}
-	return uris
+	return encodePath(p), ""
 }
 
 // encodePath percent-encodes every byte of p outside the RFC 3986
@@ -154,69 +179,121 @@ func unescapeQuery(s string) string {
 // Content-Length and Transfer-Encoding, which net/http moves out of
 // r.Header, are rebuilt from r.
 func canonicalHeaders(r *http.Request, names []string) string {
-	var b strings.Builder
-	for _, name := range names {
-		lower := strings.ToLower(name)
-		b.WriteString(lower)
-		b.WriteByte(':')
-		for i, v := range headerValues(r, lower) {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(trimAll(v))
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return string(appendCanonicalHeaders(nil, r, names))
 }
 
-// headerValues returns the values of the header named lower (lowercase).
-func headerValues(r *http.Request, lower string) []string {
-	switch lower {
+// appendCanonicalHeaders appends what canonicalHeaders returns.
+func appendCanonicalHeaders(b []byte, r *http.Request, names []string) []byte {
+	for _, name := range names {
+		start := len(b)
+		b = appendLower(b, name)
+		lower := b[start:]
+		b = append(b, ':')
+		b = appendHeaderValues(b, r, lower)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// appendLower appends strings.ToLower(s), without allocating for ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendHeaderValues appends the values of the header named lower
+// (lowercase), each trimmed (trimAll), joined with ",".
+func appendHeaderValues(b []byte, r *http.Request, lower []byte) []byte {
+	switch string(lower) {
 	case "host":
 		if r.Host != "" {
-			return []string{r.Host}
+			return appendTrimAll(b, r.Host)
 		}
-		return []string{r.URL.Host}
+		return appendTrimAll(b, r.URL.Host)
 	case "content-length":
-		if v := r.Header.Values("Content-Length"); len(v) > 0 {
-			return v
+		if v := r.Header["Content-Length"]; len(v) > 0 {
+			return appendJoined(b, v)
 		}
 		if r.ContentLength >= 0 {
-			return []string{strconv.FormatInt(r.ContentLength, 10)}
+			return strconv.AppendInt(b, r.ContentLength, 10)
 		}
-		return nil
+		return b
 	case "transfer-encoding":
-		if v := r.Header.Values("Transfer-Encoding"); len(v) > 0 {
-			return v
+		if v := r.Header["Transfer-Encoding"]; len(v) > 0 {
+			return appendJoined(b, v)
 		}
 		if len(r.TransferEncoding) > 0 {
-			return []string{strings.Join(r.TransferEncoding, ",")}
+			return appendTrimAll(b, strings.Join(r.TransferEncoding, ","))
 		}
-		return nil
+		return b
 	}
-	if v := r.Header.Values(lower); len(v) > 0 {
-		return v
+	key, ok := canonicalKeys[string(lower)]
+	if !ok {
+		key = http.CanonicalHeaderKey(string(lower))
+	}
+	if v := r.Header[key]; len(v) > 0 {
+		return appendJoined(b, v)
 	}
 	// Keys set directly in the map need not be canonical.
-	var vals []string
-	for k, v := range r.Header {
-		if strings.EqualFold(k, lower) {
-			vals = append(vals, v...)
+	first := true
+	for k, vs := range r.Header {
+		if !strings.EqualFold(k, string(lower)) {
+			continue
+		}
+		for _, v := range vs {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendTrimAll(b, v)
 		}
 	}
-	return vals
+	return b
+}
+
+// canonicalKeys are the canonical forms of the headers the SDKs sign, so
+// that looking them up allocates nothing.
+var canonicalKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Content-Type", "X-Amz-Date", "X-Amz-Target", "X-Amz-Security-Token",
+		"X-Amz-Content-Sha256", "Amz-Sdk-Invocation-Id", "Amz-Sdk-Request", "User-Agent", "X-Amz-User-Agent",
+		"Accept-Encoding", "Date", "Content-Md5"} {
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
+
+// appendJoined appends vs trimmed (trimAll) and joined with ",".
+func appendJoined(b []byte, vs []string) []byte {
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendTrimAll(b, v)
+	}
+	return b
 }
 
 // trimAll trims leading and trailing whitespace and collapses each run of
 // spaces inside v to one space.
 func trimAll(v string) string {
+	return string(appendTrimAll(nil, v))
+}
+
+// appendTrimAll appends what trimAll returns.
+func appendTrimAll(b []byte, v string) []byte {
 	v = strings.Trim(v, " \t")
-	if !strings.Contains(v, "  ") {
-		return v
-	}
-	var b strings.Builder
-	b.Grow(len(v))
 	space := false
 	for i := 0; i < len(v); i++ {
 		if v[i] == ' ' {
@@ -227,7 +304,7 @@ func trimAll(v string) string {
 		} else {
 			space = false
 		}
-		b.WriteByte(v[i])
+		b = append(b, v[i])
 	}
-	return b.String()
+	return b
 }

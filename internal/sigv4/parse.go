@@ -205,10 +205,18 @@ func parsePresigned(q url.Values) (*auth, error) {
 
 // setCredential splits keyid/date/region/service/terminator.
 func (a *auth) setCredential(c string) error {
-	parts := strings.Split(c, "/")
-	if len(parts) != 5 {
+	var parts [5]string
+	rest := c
+	for i := range 4 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, "/"); !ok {
+			return &Error{CodeIncompleteSignature, echoCredential + c + "'"}
+		}
+	}
+	if strings.Contains(rest, "/") {
 		return &Error{CodeIncompleteSignature, echoCredential + c + "'"}
 	}
+	parts[4] = rest
 	a.credential = c
 	a.accessKeyID, a.date, a.region, a.service, a.terminator = parts[0], parts[1], parts[2], parts[3], parts[4]
 	return nil
@@ -234,7 +242,8 @@ func (a *auth) setDate(raw string, httpDate bool) error {
 		t, err = http.ParseTime(raw)
 	} else {
 		t, err = time.Parse(timeFormat, raw)
-		if err == nil && t.Format(timeFormat) != raw {
+		var back [len(timeFormat) + 8]byte
+		if err == nil && string(t.AppendFormat(back[:0], timeFormat)) != raw {
 			err = strconv.ErrSyntax
 		}
 	}

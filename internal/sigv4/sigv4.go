@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -234,9 +235,10 @@ func (v *Verifier) checkScope(a *auth) string {
 	if a.terminator != terminator {
 		msg += "Credential should be scoped with a valid terminator: 'aws4_request', not '" + a.terminator + "'. "
 	}
-	if headerDate := a.signedAt.Format("20060102"); a.date != headerDate {
+	var day [16]byte
+	if headerDate := a.signedAt.AppendFormat(day[:0], "20060102"); a.date != string(headerDate) {
 		msg += "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-			a.date + "' != '" + headerDate + "', from '" + a.rawDate + "'."
+			a.date + "' != '" + string(headerDate) + "', from '" + a.rawDate + "'."
 	}
 	return msg
 }
@@ -277,42 +279,116 @@ func checkTime(a *auth, now time.Time) error {
 
 // checkSignature recomputes the signature for each canonical form the
 // client may have used and compares it with the one sent. It reports
-// whether the matching form left the payload unsigned.
+// whether the matching form left the payload unsigned. The canonical
+// request and the string to sign are built in one pooled buffer: this runs
+// on every request.
 func (v *Verifier) checkSignature(r *http.Request, body []byte, a *auth, secret string) (unsigned, ok bool) {
-	want, err := hex.DecodeString(a.signature)
-	if err != nil || len(want) != sha256.Size {
+	var want [sha256.Size]byte
+	if !decodeHex(want[:], a.signature) {
 		return false, false
 	}
-	bodyHash := hexSHA256(body)
-	payloads := []string{bodyHash}
+	var bodyHash [2 * sha256.Size]byte
+	sum := sha256.Sum256(body)
+	hex.Encode(bodyHash[:], sum[:])
+	payloads := [2][]byte{bodyHash[:]}
+	npayloads := 1
 	if h, signed := a.contentSHA256(r); signed {
 		// The signed header names the payload hash; it must be the body's,
 		// except that presigned requests may leave the payload unsigned.
-		if h != bodyHash && !(a.presigned && h == unsignedPayload) {
+		switch {
+		case h == string(bodyHash[:]):
+		case a.presigned && h == unsignedPayload:
+			payloads[0] = []byte(unsignedPayload)
+		default:
 			return false, false
 		}
-		payloads[0] = h
 	} else if a.presigned {
-		payloads = append(payloads, unsignedPayload)
+		payloads[1] = []byte(unsignedPayload)
+		npayloads = 2
 	}
 
 	key := v.signingKey(a, secret)
-	uris := canonicalURIs(r)
+	uri, altURI := canonicalURI(r)
+	uris := [2]string{uri, altURI}
+	nuris := 1
+	if altURI != "" {
+		nuris = 2
+	}
 	query := canonicalQuery(r.URL.RawQuery, a.presigned)
-	headers := canonicalHeaders(r, a.signedHeaders)
-	// Row 6 has checked the terminator.
-	scope := a.date + "/" + a.region + "/" + a.service + "/" + terminator
-	for _, uri := range uris {
-		for _, payload := range payloads {
-			creq := buildCanonicalRequest(r.Method, uri, query, headers, a.signedHeadersRaw, payload)
-			sts := stringToSign(a.signedAt, scope, creq)
-			got := hmacSHA256(key, []byte(sts))
-			if hmac.Equal(got, want) {
-				return payload == unsignedPayload, true
+
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	// buf holds the canonical headers, then each canonical request, then
+	// its string to sign.
+	buf := appendCanonicalHeaders((*bp)[:0], r, a.signedHeaders)
+	headersEnd := len(buf)
+	mac := hmac.New(sha256.New, key)
+	var got [sha256.Size]byte
+	tries := 0
+	for _, uri := range uris[:nuris] {
+		for _, payload := range payloads[:npayloads] {
+			buf = appendCanonicalRequest(buf[:headersEnd], r.Method, uri, query, buf[:headersEnd], a.signedHeadersRaw, payload)
+			creqHash := sha256.Sum256(buf[headersEnd:])
+			stsStart := len(buf)
+			buf = appendStringToSign(buf, a, creqHash)
+			if tries++; tries > 1 {
+				mac.Reset()
+			}
+			mac.Write(buf[stsStart:])
+			if hmac.Equal(mac.Sum(got[:0]), want[:]) {
+				*bp = buf[:0]
+				return string(payload) == unsignedPayload, true
 			}
 		}
 	}
+	*bp = buf[:0]
 	return false, false
+}
+
+// bufPool holds checkSignature's buffers.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// decodeHex decodes the hex string s into dst, which it must fill exactly.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// appendStringToSign appends the SigV4 string to sign of a canonical
+// request whose SHA-256 is creqHash. Row 6 has checked the terminator.
+func appendStringToSign(b []byte, a *auth, creqHash [sha256.Size]byte) []byte {
+	b = append(b, algorithm+"\n"...)
+	b = a.signedAt.AppendFormat(b, timeFormat)
+	b = append(b, '\n')
+	b = append(b, a.date...)
+	b = append(b, '/')
+	b = append(b, a.region...)
+	b = append(b, '/')
+	b = append(b, a.service...)
+	b = append(b, "/"+terminator+"\n"...)
+	return hex.AppendEncode(b, creqHash[:])
 }
 
 // signingKey returns the derived key for a's scope, from the cache when

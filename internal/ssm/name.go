@@ -36,13 +36,12 @@ func (t Tenancy) Key() string { return t.Account + ":" + t.Region }
 func (t Tenancy) Partition() string { return Partition(t.Region) }
 
 // ARNPrefix is "arn:{partition}:ssm:{region}:{account}:parameter/".
-func (t Tenancy) ARNPrefix() string {
-	return "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":parameter/"
-}
+func (t Tenancy) ARNPrefix() string { return t.ARN("") }
 
 // ARN returns the ARN of a parameter name: never "parameter//".
 func (t Tenancy) ARN(name string) string {
-	return t.ARNPrefix() + strings.TrimPrefix(name, "/")
+	// One concatenation, one allocation.
+	return "arn:" + t.Partition() + ":ssm:" + t.Region + ":" + t.Account + ":parameter/" + strings.TrimPrefix(name, "/")
 }
 
 // Canonical returns the identity of a parameter name: "/foo" and "foo" are the

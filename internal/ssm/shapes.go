@@ -36,9 +36,11 @@ var (
 type Timestamp time.Time
 
 // MarshalJSON writes seconds with three decimals.
-func (t Timestamp) MarshalJSON() ([]byte, error) {
-	ms := time.Time(t).UnixMilli()
-	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', 3, 64), nil
+func (t Timestamp) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
+
+// AppendJSON appends what MarshalJSON returns.
+func (t Timestamp) AppendJSON(b []byte) []byte {
+	return strconv.AppendFloat(b, float64(time.Time(t).UnixMilli())/1000, 'f', 3, 64)
 }
 
 // TimestampMillis converts epoch milliseconds.

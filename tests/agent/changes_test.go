@@ -35,9 +35,11 @@ func TestChangePropagation(t *testing.T) {
 	if info, err := os.Stat(dest); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("rendered file mode: %v %v, want 0600", info.Mode(), err)
 	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Errorf("reload command did not run after the first render: %v", err)
-	}
+	// The reload command runs right after the file is written.
+	waitFor(t, 30*time.Second, "the reload command after the first render", func() (bool, string) {
+		_, err := os.Stat(marker)
+		return err == nil, fmt.Sprint(err)
+	})
 	os.Remove(marker)
 
 	srv.put("/prop/url", "String", "v2")

@@ -45,7 +45,12 @@ import (
 	"github.com/paramstore/paramstore/internal/testproc"
 )
 
-func TestMain(m *testing.M) { testproc.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(fleetWorkerEnv) != "" {
+		os.Exit(fleetWorkerMain()) // a process of BenchmarkFleet's agents
+	}
+	testproc.Main(m)
+}
 
 // longMode reports whether PARAMSTORE_CLUSTER_LONG asks for the long form.
 func longMode() bool {

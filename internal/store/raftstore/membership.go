@@ -132,7 +132,7 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, leaderWait).Error(); err != nil {
+	if err := n.changeVoters(n.raft.RemoveServer(raft.ServerID(id), 0, leaderWait)); err != nil {
 		return err
 	}
 	n.log.Info("node removed from the cluster", "node_id", id)
@@ -167,17 +167,22 @@ type Status struct {
 	StalenessSeconds    float64 `json:"staleness_seconds"`
 	CommitIndex         uint64  `json:"commit_index"`
 	AppliedIndex        uint64  `json:"applied_index"`
+	// StateAppliedIndex is the last entry committed to the state machine
+	// (state.db); raft's AppliedIndex counts the entries handed to it,
+	// and moves before the state machine's commit of a batch.
+	StateAppliedIndex uint64 `json:"state_applied_index"`
 }
 
 // Status reports what kinds of requests this node can serve now.
 func (n *Node) Status() Status {
 	_, leaderID := n.raft.LeaderWithID()
 	st := Status{
-		NodeID:       n.cfg.NodeID,
-		State:        n.raft.State().String(),
-		LeaderID:     string(leaderID),
-		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(),
+		NodeID:            n.cfg.NodeID,
+		State:             n.raft.State().String(),
+		LeaderID:          string(leaderID),
+		CommitIndex:       n.raft.CommitIndex(),
+		AppliedIndex:      n.raft.AppliedIndex(),
+		StateAppliedIndex: n.db.LastApplied(),
 	}
 	isLeader := n.raft.State() == raft.Leader
 	st.CanReadStale = n.staleOK() == nil

@@ -165,6 +165,16 @@ type Node struct {
 	// its commit index covers every earlier entry (see leaderWatch).
 	readyForReads atomic.Bool
 
+	// soleVoter is set while this node is the leader and the only voter
+	// of its configuration: a cluster of one is its own quorum, so its
+	// linearizable reads need no leadership check (readIndex). voterMu
+	// guards voterGen and voterChanging, which keep a configuration read
+	// before a change of voters began from setting it (soleVoter.go).
+	soleVoter     atomic.Bool
+	voterMu       sync.Mutex
+	voterGen      uint64
+	voterChanging int
+
 	// applyWait releases the waiters of applied indexes; changes wakes
 	// those waiting for any change of state, leader or registration
 	// (wait.go).
@@ -349,8 +359,10 @@ func (n *Node) leaderWatch() {
 			return
 		case isLeader := <-ch:
 			n.readyForReads.Store(false)
+			n.soleVoter.Store(false)
 			if isLeader {
 				if err := n.raft.Barrier(leaderWait).Error(); err == nil {
+					n.updateSoleVoter()
 					n.readyForReads.Store(n.raft.State() == raft.Leader)
 				}
 			}
@@ -438,9 +450,16 @@ func (n *Node) readBarrier(ctx context.Context) error {
 // each taking the commit index and asking the quorum only after every read
 // that joined it arrived. So one round trip to the quorum serves every read
 // that arrived while the previous one was in flight.
+//
+// The leader of a cluster of one (the only voter of its configuration) is
+// its own quorum: no other node can be elected without its vote, so its
+// commit index is current as soon as it is read, and the check is skipped.
 func (n *Node) readIndex() (uint64, error) {
 	if !n.readyForReads.Load() {
 		return 0, fmt.Errorf("%w: new leader not ready for reads", ErrNotReady)
+	}
+	if n.soleVoter.Load() && n.raft.State() == raft.Leader {
+		return n.fsmIndex(n.raft.CommitIndex())
 	}
 	n.readMu.Lock()
 	if n.closed.Load() {

@@ -243,7 +243,7 @@ func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
 				present = true
 				break
 			}
-			if err := n.raft.RemoveServer(s.ID, 0, leaderWait).Error(); err != nil {
+			if err := n.changeVoters(n.raft.RemoveServer(s.ID, 0, leaderWait)); err != nil {
 				return err
 			}
 		} else if s.Address == raft.ServerAddress(jr.RaftAddr) {
@@ -251,13 +251,17 @@ func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
 		}
 	}
 	if !present {
-		var f raft.IndexFuture
+		var err error
 		if jr.NonVoter {
-			f = n.raft.AddNonvoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait)
+			err = n.raft.AddNonvoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait).Error()
 		} else {
-			f = n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait)
+			// Reads stop skipping the leadership check before the
+			// configuration with the new voter is appended.
+			n.beginVoterChange()
+			err = n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.RaftAddr), 0, leaderWait).Error()
+			n.endVoterChange()
 		}
-		if err := f.Error(); err != nil {
+		if err != nil {
 			return err
 		}
 		n.log.Info("node added to the cluster", "node_id", jr.ID, "raft", jr.RaftAddr, "non_voter", jr.NonVoter)

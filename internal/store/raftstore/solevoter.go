@@ -1,0 +1,68 @@
+package raftstore
+
+import "github.com/hashicorp/raft"
+
+// The leader of a cluster of one. A linearizable read on a leader waits for
+// a quorum to confirm its leadership (readIndex), so that a leader deposed
+// by a partition cannot answer from an old state. When the leader is the
+// only voter of its configuration there is nobody to depose it: no node can
+// win an election without its vote. Such a leader reads its commit index
+// and skips the check (Node.soleVoter).
+//
+// The configuration changes only on the leader, by Node's own calls, and
+// raft uses a new configuration as soon as the leader appends it. So the
+// flag is cleared before a voter is added (beginVoterChange) and computed
+// again from the configuration after every change of voters and whenever
+// the node becomes leader (updateSoleVoter); a computation that read the
+// configuration before a change began does not store its answer.
+
+// beginVoterChange clears soleVoter before a voter is added.
+func (n *Node) beginVoterChange() {
+	n.voterMu.Lock()
+	n.voterGen++
+	n.voterChanging++
+	n.soleVoter.Store(false)
+	n.voterMu.Unlock()
+}
+
+// endVoterChange ends a change that beginVoterChange began, and computes
+// soleVoter again.
+func (n *Node) endVoterChange() {
+	n.voterMu.Lock()
+	n.voterChanging--
+	n.voterMu.Unlock()
+	n.updateSoleVoter()
+}
+
+// changeVoters waits for a change of the configuration that can only lower
+// the number of voters (a removal), then computes soleVoter again.
+func (n *Node) changeVoters(f raft.IndexFuture) error {
+	err := f.Error()
+	n.updateSoleVoter()
+	return err
+}
+
+// updateSoleVoter sets soleVoter from the latest configuration: whether
+// this node is the leader and the configuration's only voter.
+func (n *Node) updateSoleVoter() {
+	n.voterMu.Lock()
+	gen := n.voterGen
+	n.voterMu.Unlock()
+	sole := false
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		voters := 0
+		self := false
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				voters++
+				self = self || s.ID == raft.ServerID(n.cfg.NodeID)
+			}
+		}
+		sole = voters == 1 && self
+	}
+	n.voterMu.Lock()
+	defer n.voterMu.Unlock()
+	if gen == n.voterGen && n.voterChanging == 0 {
+		n.soleVoter.Store(sole && n.raft.State() == raft.Leader)
+	}
+}

@@ -1,0 +1,613 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/paramstore/paramstore/client"
+)
+
+// BenchmarkFleet simulates a fleet of agents following the change stream:
+// N watches of /fleet made by the real client package (client.Watch, k
+// watches per client.Client), spread over worker processes (this test
+// binary re-executed), each connection from its own loopback source
+// address range (127.0.0.x) so ephemeral ports do not run out. For each
+// cluster size and N it measures, on a fresh cluster, the same write load
+// without watchers and then with the fleet connected:
+//
+//   - PutParameter p50/p99 (a probe under /fleet every PARAMSTORE_FLEET_PROBE
+//     plus background writes to /bg, which nobody watches);
+//   - fan-out: from sending the probe's PutParameter to the moment the last
+//     of the N agents received it on its Watch channel (p50/p99/max);
+//   - server anonymous RSS (/proc/PID/status RssAnon, all nodes) added by
+//     the fleet, divided by N;
+//   - server CPU (/proc/PID/stat, all nodes) added by the fleet, per probe;
+//   - errors: probes some agent never saw, Resets, failed writes.
+//
+// It is a measurement, not an assertion (make bench-fleet):
+//
+//	PARAMSTORE_FLEET_N=1000,10000 PARAMSTORE_FLEET_NODES=1,3 \
+//	  go test -run '^$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
+//
+// Other knobs: PARAMSTORE_FLEET_DURATION (each phase, default 15s),
+// PARAMSTORE_FLEET_PROBE (default 500ms), PARAMSTORE_FLEET_CONNECT (how
+// long the fleet may take to connect, default 10m), PARAMSTORE_FLEET_BG (background
+// writes/s, default 20), PARAMSTORE_FLEET_PER_WORKER (agents per worker
+// process, default 10000), PARAMSTORE_FLEET_PER_CLIENT (watches per
+// client.Client, default 10), PARAMSTORE_FLEET_SERVER_ARGS (more server
+// flags), PARAMSTORE_FLEET_OUT (append the table to this file).
+func BenchmarkFleet(b *testing.B) {
+	sizes := envInts(b, "PARAMSTORE_FLEET_N", []int{1000})
+	clusters := envInts(b, "PARAMSTORE_FLEET_NODES", []int{1})
+	cfg := fleetConfig{
+		dur:       envDuration(b, "PARAMSTORE_FLEET_DURATION", 15*time.Second),
+		probe:     envDuration(b, "PARAMSTORE_FLEET_PROBE", 500*time.Millisecond),
+		connect:   envDuration(b, "PARAMSTORE_FLEET_CONNECT", 10*time.Minute),
+		bgRate:    envInt(b, "PARAMSTORE_FLEET_BG", 20),
+		perWorker: envInt(b, "PARAMSTORE_FLEET_PER_WORKER", 10000),
+		perClient: envInt(b, "PARAMSTORE_FLEET_PER_CLIENT", 10),
+	}
+	// Each watch is a connection: the servers and the workers inherit this.
+	limit, err := raiseNofile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	header := fmt.Sprintf("fleet run %s, open-file limit %d, load average before: %s", time.Now().UTC().Format(time.RFC3339), limit, strings.TrimSpace(string(load)))
+	var rows []fleetRow
+	for _, nodes := range clusters {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("nodes=%d/agents=%d", nodes, n), func(b *testing.B) {
+				row := runFleet(b, nodes, n, cfg)
+				rows = append(rows, row)
+				b.ReportMetric(row.fanP99, "fanout-p99-ms")
+				b.ReportMetric(row.put99, "put-p99-ms")
+			})
+		}
+	}
+	table := header + "\n\n" + fleetTable(rows)
+	fmt.Println(table)
+	if out := os.Getenv("PARAMSTORE_FLEET_OUT"); out != "" {
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintln(f, table)
+		f.Close()
+	}
+}
+
+type fleetConfig struct {
+	dur, probe, connect          time.Duration
+	bgRate, perWorker, perClient int
+}
+
+type fleetRow struct {
+	nodes, agents               int
+	basePut50, basePut99        float64 // ms, no watchers
+	put50, put99                float64 // ms, with the fleet
+	fan50, fanP99, fanMax       float64 // ms
+	probes                      int
+	connect                     time.Duration // until every agent saw a warm-up change
+	kbPerWatcher                float64
+	cpuPerProbeMs, baseCPUPerMs float64
+	lost, resets, failedWrites  int
+	load                        string
+	perNode                     string // watchers' connections per node
+}
+
+func fleetTable(rows []fleetRow) string {
+	var s strings.Builder
+	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | server anon RSS per watcher | extra server CPU per fanned-out change | all connected after | lost / resets / failed writes | load avg |\n")
+	s.WriteString("|---:|---:|---|---|---|---:|---:|---:|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.1f KB | %.1f ms | %.1fs | %d / %d / %d | %s |\n",
+			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes,
+			r.kbPerWatcher, r.cpuPerProbeMs, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
+	}
+	return s.String()
+}
+
+func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
+	row := fleetRow{nodes: nodes, agents: agents}
+	c := startClusterOpts(b, nodes, false, strings.Fields(os.Getenv("PARAMSTORE_FLEET_SERVER_ARGS"))...)
+	c.converge(60 * time.Second)
+	leader := c.leader(30 * time.Second)
+	writer := c.client(leader, false, 10*time.Second)
+	pids := func() []int {
+		var p []int
+		for _, n := range c.nodes {
+			p = append(p, n.server().Pid())
+		}
+		return p
+	}
+
+	// Phase 1: the write load alone.
+	rss0 := sumProc(b, pids(), rssAnonKB)
+	cpu0 := sumProc(b, pids(), cpuTicks)
+	base := writeLoad(b, writer, cfg)
+	baseCPU := sumProc(b, pids(), cpuTicks) - cpu0
+	row.basePut50, row.basePut99 = pct(base.all, 0.5), pct(base.all, 0.99)
+	row.failedWrites += base.failed
+
+	// Phase 2: connect the fleet.
+	var endpoints []string
+	for _, n := range c.nodes {
+		endpoints = append(endpoints, n.endpoint())
+	}
+	creds := c.credentials()
+	var workers []*fleetWorker
+	for i := 0; i*cfg.perWorker < agents; i++ {
+		n := min(cfg.perWorker, agents-i*cfg.perWorker)
+		workers = append(workers, startFleetWorker(b, c.dir, i, fleetWorkerConfig{
+			Endpoints: endpoints, Agents: n, PerClient: cfg.perClient, Path: "/fleet",
+			ID: creds.ID, Secret: creds.Secret, SrcBase: 10 + 16*i, SrcIPs: 16,
+		}))
+	}
+	started := time.Now()
+	for seq := 0; ; seq++ {
+		if time.Since(started) > cfg.connect {
+			b.Fatalf("the fleet did not connect within %v", cfg.connect)
+		}
+		name := fmt.Sprintf("/fleet/warm/%d", seq)
+		if _, err := writer.PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("w"), Type: "String", Overwrite: aws.Bool(true)}); err != nil {
+			b.Logf("warm-up write: %v", err)
+		}
+		time.Sleep(time.Second)
+		warm := 0
+		for _, w := range workers {
+			warm += w.report(b).Warm
+		}
+		if warm == agents {
+			break
+		}
+	}
+	row.connect = time.Since(started)
+	time.Sleep(3 * time.Second) // let the warm-up's garbage be collected
+	row.kbPerWatcher = float64(sumProc(b, pids(), rssAnonKB)-rss0) / float64(agents)
+	var per []string
+	for _, n := range c.nodes {
+		per = append(per, fmt.Sprintf("%s=%s", n.id, scrapeWatchers(n.endpoint())))
+	}
+	row.perNode = strings.Join(per, " ")
+	b.Logf("fleet of %d connected in %v; RSS per watcher %.1f KB; watchers per node: %s", agents, row.connect, row.kbPerWatcher, row.perNode)
+
+	// Phase 3: the same write load with the fleet.
+	cpu1 := sumProc(b, pids(), cpuTicks)
+	res := writeLoad(b, writer, cfg)
+	fleetCPU := sumProc(b, pids(), cpuTicks) - cpu1
+	row.put50, row.put99 = pct(res.all, 0.5), pct(res.all, 0.99)
+	row.failedWrites += res.failed
+	row.probes = len(res.probeSent)
+	// Wait (bounded) for the last probe to reach everyone.
+	var fan []float64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := make([]int, len(res.probeSent))
+		last := make([]int64, len(res.probeSent))
+		row.resets = 0
+		for _, w := range workers {
+			r := w.report(b)
+			row.resets += r.Resets
+			for i := range seen {
+				if i < len(r.Seen) {
+					seen[i] += r.Seen[i]
+					last[i] = max(last[i], r.Last[i])
+				}
+			}
+		}
+		fan, row.lost = fan[:0], 0
+		for i, sent := range res.probeSent {
+			if sent.IsZero() {
+				continue
+			}
+			if seen[i] < agents {
+				row.lost++
+				continue
+			}
+			fan = append(fan, float64(last[i]-sent.UnixNano())/1e6)
+		}
+		if row.lost == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(fan) > 0 {
+		row.fan50, row.fanP99, row.fanMax = pct(fan, 0.5), pct(fan, 0.99), pct(fan, 1)
+	}
+	if row.probes > 0 {
+		row.cpuPerProbeMs = float64(fleetCPU-baseCPU) * 10 / float64(row.probes) // ticks are 10 ms
+		row.baseCPUPerMs = float64(baseCPU) * 10 / float64(row.probes)
+	}
+	raw, _ := os.ReadFile("/proc/loadavg")
+	row.load = strings.Join(strings.Fields(string(raw))[:3], " ")
+	for _, w := range workers {
+		w.stop()
+	}
+	b.Logf("nodes=%d agents=%d: %+v", nodes, agents, row)
+	return row
+}
+
+// writeResult is the outcome of writeLoad.
+type writeResult struct {
+	all       []float64   // ms, every write
+	probeSent []time.Time // when each probe's PutParameter was sent (zero: it failed)
+	failed    int
+}
+
+// writeLoad writes a probe under /fleet every cfg.probe and cfg.bgRate
+// background writes a second under /bg, for cfg.dur.
+func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
+	var (
+		mu  sync.Mutex
+		res writeResult
+		wg  sync.WaitGroup
+	)
+	put := func(name string) (time.Time, bool) {
+		sent := time.Now()
+		_, err := cl.PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(strconv.FormatInt(sent.UnixNano(), 10)), Type: "String", Overwrite: aws.Bool(true)})
+		ms := float64(time.Since(sent).Microseconds()) / 1000
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.failed++
+			return sent, false
+		}
+		res.all = append(res.all, ms)
+		return sent, true
+	}
+	stop := time.Now().Add(cfg.dur)
+	if cfg.bgRate > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Second / time.Duration(cfg.bgRate))
+			defer tick.Stop()
+			var inner sync.WaitGroup
+			for i := 0; time.Now().Before(stop); i++ {
+				<-tick.C
+				inner.Add(1)
+				go func() { defer inner.Done(); put(fmt.Sprintf("/bg/p%d", i%200)) }()
+			}
+			inner.Wait()
+		}()
+	}
+	tick := time.NewTicker(cfg.probe)
+	for seq := 0; time.Now().Before(stop); seq++ {
+		<-tick.C
+		sent, ok := put(fmt.Sprintf("/fleet/probe/%d", seq))
+		if !ok {
+			sent = time.Time{} // failed: not a fan-out sample (it may or may not have committed)
+		}
+		res.probeSent = append(res.probeSent, sent)
+	}
+	tick.Stop()
+	wg.Wait()
+	if len(res.all) == 0 {
+		b.Fatalf("no write succeeded")
+	}
+	return res
+}
+
+func pct(v []float64, p float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[int(p*float64(len(s)-1))]
+}
+
+// scrapeWatchers reads paramstore_changes_watchers from a node's /metrics
+// ("?" when the node does not export it).
+func scrapeWatchers(endpoint string) string {
+	resp, err := http.Get(endpoint + "/metrics")
+	if err != nil {
+		return "?"
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "paramstore_changes_watchers "); ok {
+			return v
+		}
+	}
+	return "?"
+}
+
+func raiseNofile() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	// Root may raise the hard limit up to fs.nr_open; others get the hard limit.
+	want := uint64(1 << 20)
+	if raw, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 64); err == nil {
+			want = v
+		}
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}); err == nil {
+		return want, nil
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	return lim.Cur, nil
+}
+
+func sumProc(b *testing.B, pids []int, f func(int) (int64, error)) int64 {
+	var sum int64
+	for _, p := range pids {
+		v, err := f(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+func rssAnonKB(pid int) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no RssAnon in /proc/%d/status", pid)
+}
+
+// cpuTicks is utime+stime of a process, in clock ticks (1/100 s).
+func cpuTicks(pid int) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, raw)
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s, nil
+}
+
+func envInts(b *testing.B, name string, def []int) []int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want positive integers, comma-separated", name, s)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		b.Fatalf("%s=%q: want a positive duration", name, s)
+	}
+	return d
+}
+
+// The worker side: a process of simulated agents.
+
+const fleetWorkerEnv = "PARAMSTORE_FLEET_WORKER"
+
+type fleetWorkerConfig struct {
+	Endpoints       []string
+	Agents          int
+	PerClient       int
+	Path            string
+	ID, Secret      string
+	SrcBase, SrcIPs int // connections come from 127.0.0.SrcBase .. +SrcIPs-1
+}
+
+// fleetReport is what a worker answers to "report".
+type fleetReport struct {
+	Warm   int     // agents that saw a warm-up change
+	Seen   []int   // per probe, agents that saw it
+	Last   []int64 // per probe, when the last of them did (Unix ns)
+	Resets int
+}
+
+type fleetWorker struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Scanner
+	mu    sync.Mutex
+	alive atomic.Bool
+}
+
+func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig) *fleetWorker {
+	raw, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fleetWorkerEnv+"="+string(raw))
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker%d.log", i)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = logf
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	logf.Close()
+	w := &fleetWorker{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	w.out.Buffer(make([]byte, 1<<20), 64<<20)
+	w.alive.Store(true)
+	b.Cleanup(w.stop)
+	return w
+}
+
+func (w *fleetWorker) report(b *testing.B) fleetReport {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := io.WriteString(w.in, "report\n"); err != nil {
+		b.Fatalf("worker %d: %v", w.cmd.Process.Pid, err)
+	}
+	if !w.out.Scan() {
+		b.Fatalf("worker %d exited: %v", w.cmd.Process.Pid, w.out.Err())
+	}
+	var r fleetReport
+	if err := json.Unmarshal(w.out.Bytes(), &r); err != nil {
+		b.Fatalf("worker report %q: %v", w.out.Bytes(), err)
+	}
+	return r
+}
+
+func (w *fleetWorker) stop() {
+	if !w.alive.Swap(false) {
+		return
+	}
+	w.in.Close()
+	done := make(chan struct{})
+	go func() { w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		w.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// fleetWorker runs the agents of the configuration in $PARAMSTORE_FLEET_WORKER
+// until its stdin closes, answering "report" lines with a fleetReport.
+func fleetWorkerMain() int {
+	var cfg fleetWorkerConfig
+	if err := json.Unmarshal([]byte(os.Getenv(fleetWorkerEnv)), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet worker:", err)
+		return 2
+	}
+	if _, err := raiseNofile(); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet worker:", err)
+	}
+	const maxProbes = 100000
+	var (
+		warm   atomic.Int64
+		resets atomic.Int64
+		seen   = make([]atomic.Int32, maxProbes)
+		last   = make([]atomic.Int64, maxProbes)
+		hi     atomic.Int64
+	)
+	var next atomic.Uint32
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	transport := &http.Transport{
+		MaxIdleConnsPerHost: cfg.Agents + 64,
+		IdleConnTimeout:     10 * time.Minute,
+		DisableCompression:  true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ip := net.IPv4(127, 0, 0, byte(cfg.SrcBase+int(next.Add(1))%cfg.SrcIPs))
+			d := *dialer
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	hc := &http.Client{Transport: transport}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var clients []*client.Client
+	consume := func(ch <-chan client.Change) {
+		warmed := false
+		for c := range ch {
+			switch {
+			case c.Reset:
+				resets.Add(1)
+			case strings.HasPrefix(c.Name, "/fleet/warm/"):
+				if !warmed {
+					warmed = true
+					warm.Add(1)
+				}
+			case strings.HasPrefix(c.Name, "/fleet/probe/"):
+				now := time.Now().UnixNano()
+				i, err := strconv.Atoi(strings.TrimPrefix(c.Name, "/fleet/probe/"))
+				if err != nil || i >= maxProbes {
+					continue
+				}
+				seen[i].Add(1)
+				for {
+					old := last[i].Load()
+					if now <= old || last[i].CompareAndSwap(old, now) {
+						break
+					}
+				}
+				for {
+					old := hi.Load()
+					if int64(i) < old || hi.CompareAndSwap(old, int64(i)+1) {
+						break
+					}
+				}
+			}
+		}
+	}
+	go func() {
+		for i := 0; i < cfg.Agents; i += cfg.PerClient {
+			c, err := client.New(ctx, client.Config{
+				Endpoints: cfg.Endpoints, Region: "us-east-1",
+				Credentials:         credentials.NewStaticCredentialsProvider(cfg.ID, cfg.Secret, ""),
+				HTTPClient:          hc,
+				HealthCheckInterval: -1,
+			})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fleet worker:", err)
+				os.Exit(2)
+			}
+			clients = append(clients, c)
+			for range min(cfg.PerClient, cfg.Agents-i) {
+				ch, err := c.Watch(ctx, cfg.Path)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "fleet worker:", err)
+					os.Exit(2)
+				}
+				go consume(ch)
+			}
+			time.Sleep(time.Duration(cfg.PerClient) * 200 * time.Microsecond) // 5,000 agents/s
+		}
+	}()
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n := int(hi.Load())
+		r := fleetReport{Warm: int(warm.Load()), Resets: int(resets.Load()), Seen: make([]int, n), Last: make([]int64, n)}
+		for i := range n {
+			r.Seen[i], r.Last[i] = int(seen[i].Load()), last[i].Load()
+		}
+		raw, _ := json.Marshal(r)
+		os.Stdout.Write(append(raw, '\n'))
+	}
+	cancel()
+	return 0
+}
