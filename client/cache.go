@@ -83,6 +83,8 @@ type entry struct {
 	expiresAt  time.Time
 	refreshAt  time.Time
 	refreshing bool
+	// upstream answered the fetch ("" for an entry loaded from disk).
+	upstream string
 	// unconfirmed is set on entries loaded from disk until an upstream
 	// confirms them: they are served as stale, with their true age.
 	unconfirmed bool

@@ -37,6 +37,13 @@ type Result struct {
 	// FromCache is set when the value did not come from an upstream call
 	// made for this request.
 	FromCache bool
+	// Upstream is the endpoint that answered when the value was fetched
+	// ("aws-default" for AWS's own endpoint); empty for a value restored
+	// from the persistent cache and not yet confirmed by an upstream.
+	Upstream string
+	// FromDisk is set when the value was restored from the persistent
+	// cache at start and no upstream has confirmed it since.
+	FromDisk bool
 }
 
 // Log attribute keys.
@@ -318,30 +325,32 @@ func (c *Client) fetch(q query, force, urgent bool) (fetched, error) {
 		}
 	}
 	var params []Parameter
+	var from string
 	var err error
 	if q.Kind == kindName {
 		var p Parameter
-		p, err = c.fetchOne(c.ctx, q, urgent)
+		p, from, err = c.fetchOne(c.ctx, q, urgent)
 		params = []Parameter{p}
 	} else {
-		params, err = c.fetchPath(c.ctx, q, urgent)
+		params, from, err = c.fetchPath(c.ctx, q, urgent)
 	}
 	now := c.cfg.Now()
 	var nf *types.ParameterNotFound
 	switch {
 	case err == nil:
-		return fetched{entry: c.store(q, params, now)}, nil
+		return fetched{entry: c.store(q, params, from, now)}, nil
 	case q.Kind == kindName && errors.As(err, &nf):
-		c.store(q, nil, now)
+		c.store(q, nil, from, now)
 		return fetched{}, err
 	default:
 		return fetched{}, err
 	}
 }
 
-// store caches params (nil for ParameterNotFound) as the answer to q.
-func (c *Client) store(q query, params []Parameter, now time.Time) entry {
-	e := entry{q: q, params: params, fetchedAt: now}
+// store caches params (nil for ParameterNotFound), the answer of upstream
+// from, as the answer to q.
+func (c *Client) store(q query, params []Parameter, from string, now time.Time) entry {
+	e := entry{q: q, params: params, fetchedAt: now, upstream: from}
 	if params == nil {
 		e.notFound = true
 		e.expiresAt = now.Add(c.cfg.NegativeTTL)
@@ -357,25 +366,25 @@ func (c *Client) store(q query, params []Parameter, now time.Time) entry {
 	return e
 }
 
-func (c *Client) fetchOne(ctx context.Context, q query, urgent bool) (Parameter, error) {
+func (c *Client) fetchOne(ctx context.Context, q query, urgent bool) (Parameter, string, error) {
 	var out *ssm.GetParameterOutput
-	err := c.call(ctx, "GetParameter", urgent, func(ctx context.Context, api ssmAPI) error {
+	from, err := c.call(ctx, "GetParameter", urgent, func(ctx context.Context, api ssmAPI) error {
 		var err error
 		out, err = api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(q.Name), WithDecryption: aws.Bool(q.Decrypt)})
 		return err
 	})
 	if err != nil {
-		return Parameter{}, fmt.Errorf("client: get %q: %w", q.Name, err)
+		return Parameter{}, from, fmt.Errorf("client: get %q: %w", q.Name, err)
 	}
 	if out.Parameter == nil {
-		return Parameter{}, fmt.Errorf("client: get %q: %w: empty answer", q.Name, ErrUnavailable)
+		return Parameter{}, from, fmt.Errorf("client: get %q: %w: empty answer", q.Name, ErrUnavailable)
 	}
-	return fromSDK(*out.Parameter), nil
+	return fromSDK(*out.Parameter), from, nil
 }
 
-func (c *Client) fetchPath(ctx context.Context, q query, urgent bool) ([]Parameter, error) {
+func (c *Client) fetchPath(ctx context.Context, q query, urgent bool) ([]Parameter, string, error) {
 	var params []Parameter
-	err := c.call(ctx, "GetParametersByPath", urgent, func(ctx context.Context, api ssmAPI) error {
+	from, err := c.call(ctx, "GetParametersByPath", urgent, func(ctx context.Context, api ssmAPI) error {
 		params = params[:0]
 		in := &ssm.GetParametersByPathInput{Path: aws.String(q.Name), Recursive: aws.Bool(q.Recursive),
 			WithDecryption: aws.Bool(q.Decrypt), MaxResults: aws.Int32(10)}
@@ -394,12 +403,12 @@ func (c *Client) fetchPath(ctx context.Context, q query, urgent bool) ([]Paramet
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("client: get parameters by path %q: %w", q.Name, err)
+		return nil, from, fmt.Errorf("client: get parameters by path %q: %w", q.Name, err)
 	}
 	if params == nil {
 		params = []Parameter{}
 	}
-	return params, nil
+	return params, from, nil
 }
 
 func fromSDK(p types.Parameter) Parameter {
@@ -422,7 +431,8 @@ func results(e entry, fromCache, stale bool) ([]Result, error) {
 	}
 	out := make([]Result, len(e.params))
 	for i, p := range e.params {
-		out[i] = Result{Parameter: p, Stale: stale || e.unconfirmed, FetchedAt: e.fetchedAt, FromCache: fromCache}
+		out[i] = Result{Parameter: p, Stale: stale || e.unconfirmed, FetchedAt: e.fetchedAt, FromCache: fromCache,
+			Upstream: e.upstream, FromDisk: e.unconfirmed}
 	}
 	return out, nil
 }
@@ -458,7 +468,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 			if !now.Before(e.refreshAt) {
 				c.scheduleRefresh(q.key())
 			}
-			byName[n] = Result{Parameter: e.params[0], FetchedAt: e.fetchedAt, FromCache: true}
+			byName[n] = Result{Parameter: e.params[0], FetchedAt: e.fetchedAt, FromCache: true, Upstream: e.upstream}
 		case ok && !e.notFound && c.staleOK(e, now):
 			// Cached but not fresh: each is read within the refresh
 			// budget, all at once.
@@ -500,7 +510,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 		batch := misses[:min(10, len(misses))]
 		misses = misses[len(batch):]
 		var out *ssm.GetParametersOutput
-		callErr := c.call(ctx, "GetParameters", true, func(ctx context.Context, api ssmAPI) error {
+		from, callErr := c.call(ctx, "GetParameters", true, func(ctx context.Context, api ssmAPI) error {
 			var err error
 			out, err = api.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(withDecryption)})
 			return err
@@ -527,7 +537,7 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 			}
 		}
 		for _, n := range out.InvalidParameters {
-			c.store(query{Kind: kindName, Region: c.cfg.Region, Decrypt: withDecryption, Name: n}, nil, now)
+			c.store(query{Kind: kindName, Region: c.cfg.Region, Decrypt: withDecryption, Name: n}, nil, from, now)
 			missing[n] = true
 		}
 		for _, n := range batch {
@@ -536,8 +546,8 @@ func (c *Client) GetMany(ctx context.Context, names []string, withDecryption boo
 			}
 			q := query{Kind: kindName, Region: c.cfg.Region, Decrypt: withDecryption, Name: n}
 			if p, ok := got[n]; ok {
-				e := c.store(q, []Parameter{p}, now)
-				byName[n] = Result{Parameter: p, FetchedAt: e.fetchedAt}
+				e := c.store(q, []Parameter{p}, from, now)
+				byName[n] = Result{Parameter: p, FetchedAt: e.fetchedAt, Upstream: from}
 				continue
 			}
 			// An answer we cannot match to the name asked: ask for it alone.

@@ -166,9 +166,10 @@ func upstreamFailure(err error) bool {
 // When every breaker refuses and the caller is urgent (it waits with
 // nothing cached), the breakers let one probe through at once, coalesced.
 // An answer from one upstream makes the others' open breakers due for a
-// probe. The error of an answered call is returned as is; when none
-// answers the error wraps ErrUnavailable and the last failure.
-func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx context.Context, api ssmAPI) error) error {
+// probe. The error of an answered call is returned as is, with the name
+// of the upstream that answered; when none answers the error wraps
+// ErrUnavailable and the last failure.
+func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx context.Context, api ssmAPI) error) (string, error) {
 	var last error
 	tried := false
 	for pass := 0; pass < 2; pass++ {
@@ -200,12 +201,12 @@ func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx c
 				class := classify(err)
 				if ctx.Err() != nil && class != classOK && class != classFinal {
 					u.breaker.release()
-					return ctx.Err()
+					return "", ctx.Err()
 				}
 				c.metrics.upstreamCall(u.url, op, err)
 				if class == classOK || class == classFinal {
 					c.answered(u)
-					return err
+					return u.name(), err
 				}
 				c.failed(u, err)
 				last = err
@@ -214,7 +215,7 @@ func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx c
 					break
 				}
 				if err := sleepCtx(ctx, c.backoff(attempt, class == classThrottle)); err != nil {
-					return err
+					return "", err
 				}
 			}
 		}
@@ -222,7 +223,7 @@ func (c *Client) call(ctx context.Context, op string, urgent bool, fn func(ctx c
 	if last == nil {
 		last = errors.New("no upstream configured")
 	}
-	return errors.Join(ErrUnavailable, last)
+	return "", errors.Join(ErrUnavailable, last)
 }
 
 // answered records that u answered: its breaker closes, and the other

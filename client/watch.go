@@ -296,7 +296,7 @@ func (c *Client) poll(ctx context.Context, path string, out chan<- Change) {
 	q := query{Kind: kindPath, Region: c.cfg.Region, Name: path, Recursive: true}
 	var prev map[string]int64 // nil until the first answer
 	for {
-		params, err := c.fetchPath(ctx, q, false)
+		params, _, err := c.fetchPath(ctx, q, false)
 		if err != nil && ctx.Err() == nil {
 			c.log.Debug("poll failed", keyPath, path, keyError, err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/audit"
 	"github.com/paramstore/paramstore/internal/bytesize"
+	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/server"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
@@ -46,7 +47,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	cfg := server.Default()
-	var logLevel, logFormat string
+	var logLevel, logFormat, mirrorConfig string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Parameter Store server",
@@ -58,6 +59,11 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			cfg.Logger = log
 			cfg.Stdout = stdout
+			if mirrorConfig != "" {
+				if cfg.Mirrors, err = readMirrorConfig(mirrorConfig); err != nil {
+					return err
+				}
+			}
 			cfg.Raft.Check = fileChecker()
 			return runServer(cmd.Context(), cfg, stdout)
 		},
@@ -109,6 +115,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	f.BoolVar(&cfg.Raft.ForceNewCluster, "force-new-cluster", cfg.Raft.ForceNewCluster, "recovery, once: make this node's state the state of a new cluster whose only member is this node (see docs/operations.md)")
 	f.BoolVar(&cfg.Raft.FaultInjection, "enable-fault-injection", cfg.Raft.FaultInjection, "allow paramstore fault against this server (faults at the API edge, over the signed admin API) and let tests cut and slow its raft links through the cluster RPCs (authenticated with the cluster key); never in production")
+	f.StringVar(&mirrorConfig, "mirror-config", "", "YAML or JSON file of mirrors of other SSM stores, run by the raft leader (docs/operations.md)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "", "json or text (default: text on a terminal, else json)")
 	return cmd
@@ -134,6 +141,19 @@ func (f *eventsFlag) Set(s string) error {
 }
 
 func (f *eventsFlag) Type() string { return "all|write|none" }
+
+// readMirrorConfig reads and validates a --mirror-config file.
+func readMirrorConfig(path string) ([]mirror.Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--mirror-config: %w", err)
+	}
+	f, err := mirror.ParseFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("--mirror-config %s: %w", path, err)
+	}
+	return f.Mirrors, nil
+}
 
 // limitFlag is a throttle.Limit flag ("RATE[:BURST]").
 type limitFlag struct{ l *throttle.Limit }

@@ -202,10 +202,14 @@ type healthReport struct {
 	Cache     cacheReport      `json:"cache"`
 	// Bundles are the cold-start bundles loaded (--bundle), newest first.
 	Bundles []bundleReport `json:"bundles,omitempty"`
+	// Required says where each required parameter (--require,
+	// --require-path) is served from, as of its last check.
+	Required []RequiredStatus `json:"required,omitempty"`
 }
 
 // bundleReport is a loaded bundle in /healthz.
 type bundleReport struct {
+	File       string    `json:"file,omitempty"`
 	Source     string    `json:"source"`
 	Created    time.Time `json:"created"`
 	AgeSeconds float64   `json:"age_seconds"`
@@ -264,8 +268,11 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 		rep.Status = "degraded"
 	}
 	for _, b := range h.cfg.Bundles.Bundles() {
-		rep.Bundles = append(rep.Bundles, bundleReport{Source: b.Source, Created: b.Created.UTC(),
+		rep.Bundles = append(rep.Bundles, bundleReport{File: b.File, Source: b.Source, Created: b.Created.UTC(),
 			AgeSeconds: max(0, h.cfg.Now().Sub(b.Created)).Seconds(), Parameters: len(b.Parameters)})
+	}
+	if h.cfg.Monitor != nil {
+		rep.Required = h.cfg.Monitor.Required()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)

@@ -26,7 +26,8 @@ type MonitorConfig struct {
 	// Source is what the agent reads through. Required.
 	Source Source
 	// Bundles are the cold-start bundles Source serves from (WithBundles),
-	// so that the reads they answer are counted as such.
+	// so that the reads they answer are counted as such, and /healthz
+	// names the file a required parameter is served from; nil: none.
 	Bundles *bundle.Set
 	// Recorder records the agent's incidents. Required.
 	Recorder *incident.Recorder
@@ -77,6 +78,77 @@ type reqStatus struct {
 	source    string // "upstream", "cache", "stale" or "none"
 	fetchedAt time.Time
 	reason    string
+	// from is where the value is served from (see RequiredStatus), and
+	// origin the upstream URL or bundle file behind it.
+	from, origin string
+	checkedAt    time.Time
+}
+
+// RequiredStatus is the last check of one required name or path, for
+// /healthz.
+type RequiredStatus struct {
+	Name string `json:"name"`
+	Held bool   `json:"held"`
+	// ServedFrom is "upstream" (an upstream answered the check),
+	// "memory-cache" (a value fetched earlier, within its TTL, or past it
+	// while no upstream answers: Stale), "disk-cache" (restored from the
+	// persistent cache at start, not yet confirmed), "bundle" (a
+	// cold-start bundle), or "none".
+	ServedFrom string `json:"served_from"`
+	// Upstream is the upstream that answered when the value was fetched;
+	// Bundle the bundle file it is served from.
+	Upstream string `json:"upstream,omitempty"`
+	Bundle   string `json:"bundle,omitempty"`
+	Stale    bool   `json:"stale"`
+	// AgeSeconds is the time since the value was fetched (for a bundle:
+	// since the bundle was made); for a path, of its oldest parameter.
+	AgeSeconds *float64  `json:"age_seconds,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	CheckedAt  time.Time `json:"checked_at"`
+}
+
+// Required returns the last check of each required name and path, in the
+// order configured (none before the first check).
+func (m *Monitor) Required() []RequiredStatus {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []RequiredStatus
+	for _, n := range slices.Concat(m.cfg.Require, m.cfg.RequirePaths) {
+		st, ok := m.required[n]
+		if !ok {
+			continue
+		}
+		rs := RequiredStatus{Name: n, Held: st.held, ServedFrom: st.from, Stale: st.source == "stale", Reason: st.reason, CheckedAt: st.checkedAt.UTC()}
+		if st.from == "bundle" {
+			rs.Bundle = st.origin
+		} else {
+			rs.Upstream = st.origin
+		}
+		if st.held && !st.fetchedAt.IsZero() {
+			age := max(0, now.Sub(st.fetchedAt)).Seconds()
+			rs.AgeSeconds = &age
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+// servedFrom names where r came from: the RequiredStatus.ServedFrom and
+// the upstream or bundle file behind it.
+func (m *Monitor) servedFrom(r client.Result) (from, origin string) {
+	switch {
+	case fromBundle(m.cfg.Bundles, r):
+		if b := m.cfg.Bundles.Origin(r.Name); b != nil {
+			origin = b.File
+		}
+		return "bundle", origin
+	case r.FromDisk:
+		return "disk-cache", ""
+	case r.FromCache:
+		return "memory-cache", r.Upstream
+	}
+	return "upstream", r.Upstream
 }
 
 // NewMonitor returns a Monitor; Run starts it.
@@ -373,9 +445,10 @@ func (m *Monitor) check(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		st := reqStatus{source: "none"}
+		st := reqStatus{source: "none", from: "none", checkedAt: m.cfg.Now()}
 		if err == nil {
-			st = reqStatus{held: true, source: sourceOf(r), fetchedAt: r.FetchedAt}
+			st = reqStatus{held: true, source: sourceOf(r), fetchedAt: r.FetchedAt, checkedAt: st.checkedAt}
+			st.from, st.origin = m.servedFrom(r)
 		} else {
 			st.reason = errSummary(err)
 		}
@@ -388,17 +461,19 @@ func (m *Monitor) check(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		st := reqStatus{source: "none"}
+		st := reqStatus{source: "none", from: "none", checkedAt: m.cfg.Now()}
 		switch {
 		case err != nil:
 			st.reason = errSummary(err)
 		case len(rs) == 0:
 			st.reason = "no parameter under the path"
 		default:
-			st = reqStatus{held: true, source: "upstream", fetchedAt: rs[0].FetchedAt}
+			st = reqStatus{held: true, source: "upstream", fetchedAt: rs[0].FetchedAt, checkedAt: st.checkedAt}
+			st.from, st.origin = m.servedFrom(rs[0])
 			for _, r := range rs {
 				if r.FetchedAt.Before(st.fetchedAt) {
 					st.fetchedAt = r.FetchedAt
+					st.from, st.origin = m.servedFrom(r)
 				}
 				if s := sourceOf(r); s == "stale" || (s == "cache" && st.source == "upstream") {
 					st.source = s

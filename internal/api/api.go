@@ -131,6 +131,10 @@ type Config struct {
 	// node (--max-watchers); past it they are answered ServiceUnavailable.
 	// 0 means no bound.
 	MaxWatchers int
+	// Mirrors, if set, returns the status of the mirrors of
+	// --mirror-config, shown by /readyz under "mirrors" (a stale mirror
+	// does not make the node unready: it still serves what it holds).
+	Mirrors func() any
 }
 
 // Handler is the HTTP handler of the server.
@@ -256,10 +260,21 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 			fst = &st
 		}
 	}
+	var mirrors any
+	if h.cfg.Mirrors != nil {
+		mirrors = h.cfg.Mirrors()
+	}
 	if h.cfg.Cluster == nil {
-		if fst != nil {
+		if fst != nil || mirrors != nil {
+			body := map[string]any{}
+			if fst != nil {
+				body["fault"] = fst
+			}
+			if mirrors != nil {
+				body["mirrors"] = mirrors
+			}
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(map[string]any{"fault": fst})
+			json.NewEncoder(w).Encode(body)
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
@@ -276,12 +291,12 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if fst == nil && degraded == "" {
+	if fst == nil && degraded == "" && mirrors == nil {
 		json.NewEncoder(w).Encode(st)
 		return
 	}
-	// The cluster's status with the injected fault, or the reason writes
-	// are refused, beside it.
+	// The cluster's status with the injected fault, the reason writes are
+	// refused and the mirrors beside it.
 	raw, _ := json.Marshal(st)
 	var body map[string]any
 	json.Unmarshal(raw, &body)
@@ -291,6 +306,9 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	if degraded != "" {
 		body["can_write"] = false
 		body["degraded"] = degraded
+	}
+	if mirrors != nil {
+		body["mirrors"] = mirrors
 	}
 	json.NewEncoder(w).Encode(body)
 }
@@ -431,6 +449,9 @@ func (h *Handler) logIntent(r *http.Request, c *call) error {
 // the key that throttling counts against. With NoAuth, any signature is
 // accepted and only the region is read from it.
 func (h *Handler) authenticate(r *http.Request, c *call) (service.Caller, string, error) {
+	if caller, key, ok := h.internalCaller(r, c); ok {
+		return caller, key, nil
+	}
 	if p, ok := consolePrincipal(r); ok {
 		return h.authenticateConsole(r, c, p)
 	}

@@ -71,6 +71,8 @@ type Bundle struct {
 	// Paths are the paths the bundle was made of.
 	Paths      []string    `json:"paths"`
 	Parameters []Parameter `json:"parameters"`
+	// File is the file Open read it from (not part of the payload).
+	File string `json:"-"`
 }
 
 // Seal encrypts b under key (32 bytes).
@@ -174,6 +176,7 @@ func Open(path string, key []byte) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	b.File = path
 	return b, nil
 }
 
@@ -210,6 +213,7 @@ type Set struct {
 type entry struct {
 	p       Parameter
 	created time.Time
+	from    *Bundle
 }
 
 // NewSet indexes bundles; a name in several is served from the newest.
@@ -219,7 +223,7 @@ func NewSet(bundles ...*Bundle) *Set {
 	for _, b := range s.bundles {
 		for _, p := range b.Parameters {
 			if _, ok := s.byName[p.Name]; !ok {
-				s.byName[p.Name] = entry{p: p, created: b.Created}
+				s.byName[p.Name] = entry{p: p, created: b.Created, from: b}
 			}
 		}
 	}
@@ -240,6 +244,16 @@ func (s *Set) Bundles() []*Bundle {
 		return nil
 	}
 	return s.bundles
+}
+
+// Origin returns the bundle name (without a selector) is served from, or
+// nil.
+func (s *Set) Origin(name string) *Bundle {
+	if s == nil {
+		return nil
+	}
+	base, _ := SplitName(name)
+	return s.byName[base].from
 }
 
 // Lookup finds name, which may be an ARN or carry a :version selector

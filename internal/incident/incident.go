@@ -37,6 +37,12 @@ const (
 	KindAudit = "audit-failing"
 	// KindNodeDown: a cluster member is unreachable.
 	KindNodeDown = "node-unreachable"
+	// KindMirrorStale: a mirror of --mirror-config had no successful sync
+	// for its stale_after intervals.
+	KindMirrorStale = "mirror-stale"
+	// KindMirrorDrift: a mirror found drift at drift_syncs consecutive
+	// syncs (something keeps changing the copy, or the source churns).
+	KindMirrorDrift = "mirror-drift"
 )
 
 // Impact is what an incident did to the callers, in numbers.

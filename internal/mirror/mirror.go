@@ -93,6 +93,9 @@ type Stats struct {
 	Labeled   int // parameters whose labels were added
 	Deleted   int
 	Unchanged int
+	// LabelsUnplaced counts source labels on versions the target never
+	// held (see syncLabels).
+	LabelsUnplaced int
 	// Drift is the parameters that differed before the sync (created,
 	// updated, tagged, labeled or deleted; each counted once).
 	Drift int
@@ -101,8 +104,8 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("source=%d created=%d updated=%d tagged=%d labeled=%d deleted=%d unchanged=%d drift=%d source_calls=%d target_writes=%d",
-		s.Source, s.Created, s.Updated, s.Tagged, s.Labeled, s.Deleted, s.Unchanged, s.Drift, s.SourceCalls, s.TargetWrites)
+	return fmt.Sprintf("source=%d created=%d updated=%d tagged=%d labeled=%d deleted=%d unchanged=%d drift=%d source_calls=%d target_writes=%d labels_unplaced=%d",
+		s.Source, s.Created, s.Updated, s.Tagged, s.Labeled, s.Deleted, s.Unchanged, s.Drift, s.SourceCalls, s.TargetWrites, s.LabelsUnplaced)
 }
 
 // Mirror syncs one path. Not safe for concurrent Syncs.
@@ -145,8 +148,34 @@ type param struct {
 	version                    int64
 	modified                   time.Time
 	tags                       map[string]string
-	labels                     []string // of the current version
-	extrasRead                 bool
+	// history is every version, oldest first, and labelAt the version
+	// each label is on (read by extras, with tags).
+	history    []version
+	labelAt    map[string]int64
+	extrasRead bool
+}
+
+// version is one entry of a parameter's history.
+type version struct {
+	number                                  int64
+	typ, value, description, pattern, keyID string
+	dataType, tier                          string
+}
+
+// asParam is v as a parameter to put under name.
+func (v version) asParam(name string) *param {
+	return &param{name: name, typ: v.typ, value: v.value, description: v.description, pattern: v.pattern,
+		keyID: v.keyID, dataType: v.dataType, tier: v.tier}
+}
+
+// newestWithValue returns the newest version holding value (0: none).
+func (p *param) newestWithValue(value string) int64 {
+	for i := len(p.history) - 1; i >= 0; i-- {
+		if p.history[i].value == value {
+			return p.history[i].number
+		}
+	}
+	return 0
 }
 
 func (m *Mirror) wait(ctx context.Context, st *Stats) error {
@@ -203,7 +232,8 @@ func (m *Mirror) read(ctx context.Context, api API, st *Stats) (map[string]*para
 	return out, nil
 }
 
-// extras reads p's tags and the labels of its current version.
+// extras reads p's tags and history: every version's value (decrypted)
+// and labels.
 func (m *Mirror) extras(ctx context.Context, api API, p *param, st *Stats) error {
 	if st != nil {
 		if err := m.wait(ctx, st); err != nil {
@@ -218,6 +248,7 @@ func (m *Mirror) extras(ctx context.Context, api API, p *param, st *Stats) error
 	for _, t := range tags.TagList {
 		p.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	p.history, p.labelAt = nil, map[string]int64{}
 	var token *string
 	for {
 		if st != nil {
@@ -225,20 +256,24 @@ func (m *Mirror) extras(ctx context.Context, api API, p *param, st *Stats) error
 				return err
 			}
 		}
-		h, err := api.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String(p.name), MaxResults: aws.Int32(50), NextToken: token})
+		h, err := api.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String(p.name), MaxResults: aws.Int32(50), NextToken: token,
+			WithDecryption: aws.Bool(true)})
 		if err != nil {
 			return fmt.Errorf("GetParameterHistory %s: %w", p.name, err)
 		}
 		for _, v := range h.Parameters {
-			if v.Version == p.version {
-				p.labels = append(p.labels, v.Labels...)
+			p.history = append(p.history, version{number: v.Version, typ: string(v.Type), value: aws.ToString(v.Value),
+				description: aws.ToString(v.Description), pattern: aws.ToString(v.AllowedPattern), keyID: aws.ToString(v.KeyId),
+				dataType: aws.ToString(v.DataType), tier: string(v.Tier)})
+			for _, l := range v.Labels {
+				p.labelAt[l] = v.Version
 			}
 		}
 		if token = h.NextToken; aws.ToString(token) == "" {
 			break
 		}
 	}
-	sort.Strings(p.labels)
+	sort.Slice(p.history, func(i, j int) bool { return p.history[i].number < p.history[j].number })
 	p.extrasRead = true
 	return nil
 }
@@ -270,31 +305,57 @@ func (m *Mirror) Sync(ctx context.Context) (Stats, error) {
 			}
 		}
 		drift := false
-		version := int64(0)
+		current := int64(0)
 		if d != nil {
-			version = d.version
+			current = d.version
+		}
+		// copied maps source versions to the target versions this sync
+		// wrote them as.
+		copied := map[int64]int64{}
+		var replayed []version // the older versions copied, numbered as at the target
+		if d == nil && s.extrasRead {
+			// A new parameter gets the source's older versions first, so
+			// that the labels on them have a version to go to (and, at a
+			// target that never had the name, the same numbers).
+			for _, h := range s.history {
+				if h.number >= s.version {
+					break
+				}
+				v, err := m.put(ctx, h.asParam(n), len(replayed) > 0)
+				st.TargetWrites++
+				if err != nil {
+					return st, err
+				}
+				copied[h.number] = v
+				hv := h
+				hv.number = v
+				replayed = append(replayed, hv)
+			}
 		}
 		if d == nil || d.typ != s.typ || d.value != s.value || d.description != s.description || d.pattern != s.pattern ||
 			(s.tier == "Advanced" && d.tier != "Advanced") || (s.dataType != "" && d.dataType != s.dataType) {
-			out, err := m.put(ctx, s, d != nil)
+			out, err := m.put(ctx, s, d != nil || len(replayed) > 0)
 			st.TargetWrites++
 			if err != nil {
 				return st, err
 			}
-			version, drift = out, true
 			if d == nil {
 				st.Created++
 			} else {
 				st.Updated++
 			}
-			d = &param{name: n, version: version, tags: map[string]string{}, extrasRead: true}
+			current, drift = out, true
+			nd := &param{name: n, version: current, tags: map[string]string{}, labelAt: map[string]int64{}, history: replayed, extrasRead: true}
 			if dd := dst[n]; dd != nil {
 				if err := m.extras(ctx, m.cfg.Target, dd, nil); err != nil {
 					return st, fmt.Errorf("mirror: target: %w", err)
 				}
-				d.tags = dd.tags
+				nd.tags, nd.history, nd.labelAt = dd.tags, dd.history, dd.labelAt
 			}
+			nd.history = append(nd.history, version{number: current, value: s.value})
+			d = nd
 		}
+		copied[s.version] = current
 		if s.extrasRead {
 			if !d.extrasRead {
 				if err := m.extras(ctx, m.cfg.Target, d, nil); err != nil {
@@ -309,17 +370,11 @@ func (m *Mirror) Sync(ctx context.Context) (Stats, error) {
 				st.Tagged++
 				drift = true
 			}
-			var missing []string
-			for _, l := range s.labels {
-				if !slices.Contains(d.labels, l) {
-					missing = append(missing, l)
-				}
+			labeled, err := m.syncLabels(ctx, s, d, copied, &st)
+			if err != nil {
+				return st, err
 			}
-			if len(missing) > 0 {
-				st.TargetWrites++
-				if _, err := m.cfg.Target.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String(n), ParameterVersion: aws.Int64(version), Labels: missing}); err != nil {
-					return st, fmt.Errorf("mirror: label %s: %w", n, err)
-				}
+			if labeled {
 				st.Labeled++
 				drift = true
 			}
@@ -399,6 +454,40 @@ func (m *Mirror) MapKey(src string) string {
 		}
 	}
 	return ""
+}
+
+// syncLabels puts each label of the source on the target version that
+// holds its version: the one this sync copied it as, else the newest with
+// the same value. A label on a version the target never held (older than
+// the first sync, its value since overwritten) has nowhere to go: it is
+// counted in Stats.LabelsUnplaced.
+func (m *Mirror) syncLabels(ctx context.Context, s, d *param, copied map[int64]int64, st *Stats) (bool, error) {
+	missing := map[int64][]string{}
+	for _, l := range slices.Sorted(maps.Keys(s.labelAt)) {
+		sv := s.labelAt[l]
+		tv, ok := copied[sv]
+		if !ok {
+			for _, h := range s.history {
+				if h.number == sv {
+					tv = d.newestWithValue(h.value)
+				}
+			}
+		}
+		if tv == 0 {
+			st.LabelsUnplaced++
+			continue
+		}
+		if d.labelAt[l] != tv {
+			missing[tv] = append(missing[tv], l)
+		}
+	}
+	for _, tv := range slices.Sorted(maps.Keys(missing)) {
+		st.TargetWrites++
+		if _, err := m.cfg.Target.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String(s.name), ParameterVersion: aws.Int64(tv), Labels: missing[tv]}); err != nil {
+			return false, fmt.Errorf("mirror: label %s: %w", s.name, err)
+		}
+	}
+	return len(missing) > 0, nil
 }
 
 func (m *Mirror) syncTags(ctx context.Context, name string, want, have map[string]string, st *Stats) (bool, error) {

@@ -50,7 +50,10 @@ type incidentMonitor struct {
 	tenancy      string       // account:region of the incident events
 	calls        *callCounts
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// extra are other recorders whose incidents this node publishes and
+	// lists: the mirrors' (one each, attached while this node leads).
+	extra       []*incident.Recorder
 	lostSince   time.Time // when this node last saw a leader go, or zero
 	lastLeader  string
 	auditFailed bool
@@ -100,6 +103,36 @@ func (m *incidentMonitor) changed(id string) {
 	if !slices.Contains(m.unpublished, id) {
 		m.unpublished = append(m.unpublished, id)
 	}
+}
+
+// attach makes m publish and list rec's incidents too; detach undoes it.
+func (m *incidentMonitor) attach(rec *incident.Recorder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.extra = append(m.extra, rec)
+}
+
+func (m *incidentMonitor) detach(rec *incident.Recorder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.extra = slices.DeleteFunc(m.extra, func(r *incident.Recorder) bool { return r == rec })
+}
+
+// recorders returns this node's recorder and the attached ones.
+func (m *incidentMonitor) recorders() []*incident.Recorder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*incident.Recorder{m.rec}, m.extra...)
+}
+
+// get finds incident id in any recorder.
+func (m *incidentMonitor) get(id string) (incident.Incident, bool) {
+	for _, rec := range m.recorders() {
+		if inc, ok := rec.Get(id); ok {
+			return inc, true
+		}
+	}
+	return incident.Incident{}, false
 }
 
 // end closes the open incident if it is of kind (its impact counted up to
@@ -366,7 +399,7 @@ func (m *incidentMonitor) publish(ctx context.Context) {
 	ids := slices.Clone(m.unpublished)
 	m.mu.Unlock()
 	for _, id := range ids {
-		inc, ok := m.rec.Get(id)
+		inc, ok := m.get(id)
 		if !ok {
 			continue
 		}
@@ -483,9 +516,11 @@ func (m *incidentMonitor) list(ctx context.Context) ([]incident.Incident, error)
 	if err != nil {
 		return nil, err
 	}
-	for _, inc := range m.rec.List() {
-		if old, ok := byID[inc.ID]; !ok || len(inc.Timeline) >= len(old.Timeline) {
-			byID[inc.ID] = inc
+	for _, rec := range m.recorders() {
+		for _, inc := range rec.List() {
+			if old, ok := byID[inc.ID]; !ok || len(inc.Timeline) >= len(old.Timeline) {
+				byID[inc.ID] = inc
+			}
 		}
 	}
 	out := make([]incident.Incident, 0, len(byID))

@@ -30,6 +30,7 @@ import (
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/fault"
 	"github.com/paramstore/paramstore/internal/incident"
+	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
 	"github.com/paramstore/paramstore/internal/store"
@@ -118,6 +119,9 @@ type Config struct {
 	// Events configures webhook delivery (Start sets its Store, Keyring,
 	// Leader, Now and Logger); zero means events.DefaultConfig().
 	Events events.Config
+	// Mirrors are the mirrors of --mirror-config (mirror.ParseFile), run
+	// by the raft leader only.
+	Mirrors []mirror.Spec
 	// Now is the clock of the service and of parameter policies; nil
 	// means time.Now.
 	Now    func() time.Time
@@ -264,6 +268,10 @@ type Server struct {
 	dispatcher *events.Dispatcher
 	notify     *events.Manager
 	handler    *api.Handler
+	reg        *prometheus.Registry
+	// mirrors runs --mirror-config's mirrors while this node leads; nil
+	// without any.
+	mirrors *mirrorManager
 	// incidents records this node's incidents; faults, with
 	// --enable-fault-injection, injects faults at the API edge.
 	incidents *incidentMonitor
@@ -312,6 +320,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openAudit,
 		s.openIncidents,
 		s.openAPI,
+		s.openMirrors,
 		s.serve,
 		s.register,
 		s.serveDebug,
@@ -573,6 +582,7 @@ func (s *Server) openAPI(context.Context) error {
 		floor = 0 // a temporary directory; nothing to protect
 	}
 	s.disk = newDiskGuard(s.dataDir, s.auditPath, floor, s.log)
+	s.reg = s.registry()
 	h, err := api.New(api.Config{
 		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
@@ -588,7 +598,7 @@ func (s *Server) openAPI(context.Context) error {
 		Dev:           s.cfg.Dev,
 		Cluster:       s.node,
 		StaleReads:    s.cfg.StaleReads,
-		Registry:      s.registry(),
+		Registry:      s.reg,
 		Logger:        s.log,
 		Faults:        s.faults,
 		Incidents: func(ctx context.Context) (any, error) {
@@ -600,6 +610,12 @@ func (s *Server) openAPI(context.Context) error {
 		Notify:          s.notify,
 		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
 		AuditPath:       s.auditPath,
+		Mirrors: func() any {
+			if s.mirrors == nil {
+				return nil
+			}
+			return s.mirrors.statuses()
+		},
 	})
 	if err != nil {
 		return err

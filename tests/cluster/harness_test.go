@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/testproc"
 )
@@ -220,7 +221,8 @@ func (n *node) terminate() error {
 // readyz is the body of GET /readyz.
 type readyz struct {
 	raftstore.Status
-	status int
+	Mirrors []mirror.Status `json:"mirrors"`
+	status  int
 }
 
 var readyClient = &http.Client{Timeout: time.Second}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,45 +25,24 @@ import (
 )
 
 // startMoto runs moto_server, the stand-in for AWS SSM, on a free port.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Fatalf("moto_server is required (pip install 'moto[server]'): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("moto_server", "-p", strconv.Itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	u := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(u + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return u
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func startMoto(t *testing.T) string { return testproc.StartMoto(t) }
 
 // throttler is a proxy in front of the source that counts requests and
-// answers the next `throttle` of them with ThrottlingException.
+// answers the next `throttle` of them with ThrottlingException; while
+// down, it drops every connection without an answer (the source gone).
 type throttler struct {
 	*httptest.Server
 	mu        sync.Mutex
 	requests  int
 	throttled int
 	throttle  int
+	down      bool
+}
+
+func (th *throttler) setDown(down bool) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	th.down = down
 }
 
 func newThrottler(t *testing.T, target string) *throttler {
@@ -74,6 +51,13 @@ func newThrottler(t *testing.T, target string) *throttler {
 	th := &throttler{}
 	th.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		th.mu.Lock()
+		if th.down {
+			th.mu.Unlock()
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		th.requests++
 		thr := th.throttle > 0
 		if thr {
@@ -341,5 +325,91 @@ func TestMirrorFromParamstore(t *testing.T) {
 	}
 	if out := run(); !strings.Contains(out, "target_writes=0") {
 		t.Errorf("second sync wrote: %s", out)
+	}
+}
+
+// TestMirrorHistoryAndKeyMap mirrors /h from one Paramstore into another
+// with --key-map alias/src=alias/dst: a SecureString encrypted under
+// alias/src at the source arrives under alias/dst (DescribeParameters'
+// KeyId says so) and decrypts to the same value; the labels of older
+// versions arrive on the versions holding the same values (the history is
+// copied first), and a label moved at the source moves at the target.
+func TestMirrorHistoryAndKeyMap(t *testing.T) {
+	ctx := context.Background()
+	a := startServer(t, t.TempDir(), "--no-audit")
+	b := startServer(t, t.TempDir(), "--no-audit")
+	transferCLI(t, a, "keys", "create", "--alias", "alias/src")
+	transferCLI(t, b, "keys", "create", "--alias", "alias/dst")
+	sa, sb := a.SSM(), b.SSM()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, v := range []string{"s1", "s2", "s3"} {
+		must(sa.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/h/secret"), Type: types.ParameterTypeSecureString, Value: aws.String("KEYMAP-" + v),
+			KeyId: aws.String("alias/src"), Overwrite: aws.Bool(i > 0)}))
+	}
+	for i, l := range []string{"old", "prev", "cur"} {
+		must(sa.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String("/h/secret"), ParameterVersion: aws.Int64(int64(i + 1)), Labels: []string{l}}))
+	}
+	must(sa.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/h/plain"), Type: types.ParameterTypeString, Value: aws.String("a")}))
+	must(sa.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String("/h/plain"), ParameterVersion: aws.Int64(1), Labels: []string{"first"}}))
+	must(sa.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/h/plain"), Type: types.ParameterTypeString, Value: aws.String("b"), Overwrite: aws.Bool(true)}))
+
+	env := testproc.Env("AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent")
+	run := func() string {
+		t.Helper()
+		code, out := testproc.RunToExit(t, transferTimeout, env, "mirror", "--source-endpoint", a.URL(), "--source-credentials-file", a.CredentialsFile(),
+			"--endpoint", b.URL(), "--credentials-file", b.CredentialsFile(), "--path", "/h", "--once", "--key-map", "alias/src=alias/dst")
+		if code != 0 {
+			t.Fatalf("mirror: exit %d: %s", code, out)
+		}
+		return out
+	}
+	get := func(sel string) string {
+		t.Helper()
+		g, err := sb.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(sel), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			t.Errorf("target GetParameter %s: %v", sel, err)
+			return ""
+		}
+		return aws.ToString(g.Parameter.Value)
+	}
+	out := run()
+	t.Logf("MIRROR history + key map, first run: %s", out)
+	d, err := sb.DescribeParameters(ctx, &ssm.DescribeParametersInput{ParameterFilters: []types.ParameterStringFilter{{Key: aws.String("Name"), Values: []string{"/h/secret"}}}})
+	if err != nil || len(d.Parameters) != 1 {
+		t.Fatalf("describe at the target: %v", err)
+	}
+	if k := aws.ToString(d.Parameters[0].KeyId); k != "alias/dst" {
+		t.Errorf("target KeyId %q, want alias/dst", k)
+	}
+	for sel, want := range map[string]string{"/h/secret": "KEYMAP-s3", "/h/secret:old": "KEYMAP-s1", "/h/secret:prev": "KEYMAP-s2",
+		"/h/secret:cur": "KEYMAP-s3", "/h/secret:1": "KEYMAP-s1", "/h/plain:first": "a", "/h/plain": "b"} {
+		if got := get(sel); got != want {
+			t.Errorf("target %s = %q, want %q", sel, got, want)
+		}
+	}
+	h, err := sb.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/h/secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range h.Parameters {
+		if k := aws.ToString(v.KeyId); k != "alias/dst" {
+			t.Errorf("target history version %d under %q, want alias/dst", v.Version, k)
+		}
+	}
+	if out := run(); !strings.Contains(out, "target_writes=0") {
+		t.Errorf("second sync wrote: %s", out)
+	}
+
+	// Move "old" to version 2 at the source: it moves at the target.
+	must(sa.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String("/h/secret"), ParameterVersion: aws.Int64(2), Labels: []string{"old"}}))
+	out = run()
+	t.Logf("MIRROR after a label moved to an older version: %s", out)
+	if got := get("/h/secret:old"); got != "KEYMAP-s2" {
+		t.Errorf("target /h/secret:old = %q after the move, want KEYMAP-s2", got)
 	}
 }
