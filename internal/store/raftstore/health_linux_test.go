@@ -1,12 +1,14 @@
 package raftstore
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -55,18 +57,58 @@ func TestStateMachineFullDisk(t *testing.T) {
 		}
 	}
 	fh.Close()
-	var failed any
-	for i := 0; i < 200 && failed == nil; i++ {
-		failed = apply("/full/" + strings.Repeat("p", i%50) + string(rune('a'+i%26)))
+	// The disk is full: a committed batch is not dropped (raft would move
+	// past it) but waits, reported with its class, until space returns.
+	stop := make(chan struct{})
+	defer close(stop)
+	f.stop = stop
+	done := make(chan any, 1)
+	var name string
+	for i := 0; ; i++ {
+		if i == 200 {
+			t.Fatal("200 writes of 4 KB succeeded on a full 2 MiB disk")
+		}
+		name = "/full/" + strings.Repeat("p", i%50) + string(rune('a'+i%26))
+		go func() { done <- apply(name) }()
+		failing := false
+		for !failing {
+			select {
+			case res := <-done:
+				if res != nil {
+					t.Fatalf("apply %s on a full disk returned %v: a committed entry must wait, not fail", name, res)
+				}
+				failing = true // written: try the next one
+				continue
+			case <-time.After(10 * time.Millisecond):
+			}
+			if h := watch.snapshot(); len(h.Failing) == 1 {
+				if h.Failing[0].Where != "state machine" || h.Failing[0].Class != "ENOSPC" {
+					t.Fatalf("storage health: %+v", h)
+				}
+				goto waiting
+			}
+		}
 	}
-	if failed == nil {
-		t.Fatal("200 writes of 4 KB succeeded on a full 2 MiB disk")
-	}
-	h := watch.snapshot()
-	if len(h.Failing) != 1 || h.Failing[0].Where != "state machine" || h.Failing[0].Class != "ENOSPC" {
-		t.Fatalf("storage health after %v: %+v", failed, h)
+waiting:
+	select {
+	case res := <-done:
+		t.Fatalf("the batch the disk refused returned %v before space came back", res)
+	case <-time.After(300 * time.Millisecond):
 	}
 	os.Remove(filler)
+	if res := <-done; res != nil {
+		t.Fatalf("the waiting batch once space came back: %v", res)
+	}
+	found := false
+	err = db.View(context.Background(), func(r *store.Reader) error {
+		return r.Scan(tenancy, "", "", func(it *store.ScanItem) (store.ScanControl, error) {
+			found = found || it.Name == name
+			return store.ScanControl{}, nil
+		})
+	})
+	if err != nil || !found {
+		t.Errorf("%s after the disk had space again: found=%v %v (a committed write was lost)", name, found, err)
+	}
 	if res := apply("/after"); res != nil {
 		t.Fatalf("apply with space again: %v", res)
 	}

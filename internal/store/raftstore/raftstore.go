@@ -329,7 +329,7 @@ func (n *Node) start() error {
 			return nil
 		}
 	}
-	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied, storage: &n.storage}, watched, logs, snaps, n.trans)
+	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log}, watched, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
 		logs.Close()
@@ -705,7 +705,17 @@ type fsm struct {
 	applied func()
 	// storage, if set, records the outcome of each batch's write.
 	storage *storageWatch
+	// stop, closed when the node closes, ends the wait of a batch the
+	// disk refuses; log reports that wait.
+	stop <-chan struct{}
+	log  *slog.Logger
 }
+
+// Waits between attempts of a batch the disk refuses (ENOSPC, EIO, ...).
+const (
+	storageRetryMin = 100 * time.Millisecond
+	storageRetryMax = 5 * time.Second
+)
 
 func (f *fsm) notify() {
 	if f.applied != nil {
@@ -728,8 +738,31 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			entries[i].Data = l.Data
 		}
 	}
-	res := f.db.ApplyBatch(entries)
-	if f.storage != nil {
+	res := f.applyDurably(entries)
+	f.notify()
+	out := make([]any, len(res))
+	for i, r := range res {
+		if r != nil {
+			out[i] = r
+		}
+	}
+	return out
+}
+
+// applyDurably applies a batch, and when the disk refuses it (a storage
+// error: ENOSPC, EIO, EROFS, EDQUOT) tries again until it is written or
+// the node closes. Raft moves past a batch once ApplyBatch returns, so
+// returning the error would leave these committed entries unapplied on
+// this node for good, while the other nodes apply them: a silently lost
+// write. Waiting stalls this node's state machine instead (its reads go
+// stale, its /readyz shows the applied index behind, the storage incident
+// and metric say why) until space returns. A batch that fails is rolled
+// back whole, so entries left unapplied at close are applied again from
+// the log at the next start.
+func (f *fsm) applyDurably(entries []store.Entry) []error {
+	wait := storageRetryMin
+	for attempt := 0; ; attempt++ {
+		res := f.db.ApplyBatch(entries)
 		// A batch that could not be written fails every entry with the
 		// same error; a command's own refusal (not found, a failed
 		// check) is no storage error.
@@ -740,16 +773,26 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				break
 			}
 		}
-		f.storage.record(whereState, werr)
-	}
-	f.notify()
-	out := make([]any, len(res))
-	for i, r := range res {
-		if r != nil {
-			out[i] = r
+		if f.storage != nil {
+			f.storage.record(whereState, werr)
 		}
+		if werr == nil && attempt > 0 && f.log != nil {
+			f.log.Info("the state machine wrote the waiting batch: applying resumes", "first_index", entries[0].Index, "attempts", attempt+1)
+		}
+		if werr == nil || f.stop == nil {
+			return res
+		}
+		if attempt == 0 && f.log != nil {
+			f.log.Error("the state machine cannot write a committed batch: applying waits until the disk accepts it",
+				"error", werr, "class", ErrorClass(werr), "first_index", entries[0].Index, "entries", len(entries))
+		}
+		select {
+		case <-f.stop:
+			return res
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, storageRetryMax)
 	}
-	return out
 }
 
 // Snapshot takes the state as of the last applied entry (it runs on the
