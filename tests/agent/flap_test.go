@@ -67,7 +67,9 @@ func TestFlappingUpstream(t *testing.T) {
 	target, _ := url.Parse(srv.URL())
 	f := &flappy{proxy: httputil.NewSingleHostReverseProxy(target), release: make(chan struct{})}
 	front := httptest.NewServer(f)
-	defer front.Close()
+	// Closed after the agent stops (cleanups run last first): Close waits
+	// for the agent's change stream through the proxy, which lasts minutes.
+	t.Cleanup(front.Close)
 	defer f.once.Do(func() { close(f.release) })
 
 	names := []string{"/flap/a", "/flap/b", "/flap/c", "/flap/d"}
