@@ -67,7 +67,7 @@ func (n *Node) Register(ctx context.Context, apiAddr string) error {
 // these addresses and raft's configuration holds it.
 func (n *Node) registered(jr joinRequest) bool {
 	var info *store.NodeInfo
-	if err := n.db.View(context.Background(), func(r *store.Reader) error {
+	if err := n.db.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
 		var err error
 		info, err = r.Node(jr.ID)
 		return err

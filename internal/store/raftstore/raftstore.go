@@ -570,7 +570,9 @@ func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 		return nil, fmt.Errorf("%w: no known leader", ErrNotReady)
 	}
 	var info *store.NodeInfo
-	err := n.db.View(context.Background(), func(r *store.Reader) error {
+	// A point read: a follower looks its leader up for every forwarded
+	// call, which must not commit the state machine each time.
+	err := n.db.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
 		var err error
 		info, err = r.Node(string(id))
 		return err
