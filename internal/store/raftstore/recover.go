@@ -79,11 +79,11 @@ type dirState struct {
 	// which raft does not hand over): the state machine reflects every
 	// entry up to reach. A snapshot taken just after such entries claims
 	// their index while it holds the state at applied.
-	reach       uint64
-	first, last uint64 // the log's range; 0, 0 when empty
-	termAtApplied        uint64 // the log's term of entry applied, when the log holds it
-	snap                 *raft.SnapshotMeta
-	unreadable           []string // snapshot directories raft cannot read
+	reach         uint64
+	first, last   uint64 // the log's range; 0, 0 when empty
+	termAtApplied uint64 // the log's term of entry applied, when the log holds it
+	snap          *raft.SnapshotMeta
+	unreadable    []string // snapshot directories raft cannot read
 }
 
 func (s dirState) snapIndex() uint64 {
