@@ -294,6 +294,7 @@ func (d *DB) commitLocked(notify bool) error {
 			return err
 		}
 		d.broken = false
+		clear(d.pending) // drop the references to the entries' data
 		d.pending = d.pending[:0]
 		d.commits.Add(1)
 		d.genMu.Lock()

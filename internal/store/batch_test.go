@@ -237,3 +237,26 @@ func TestDeferredReadsUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFlushBarrierShared: readers that need the committed state while a
+// write waits for its commit share one commit.
+func TestFlushBarrierShared(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/shared", 1, "Standard", 0))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := scanNames(t, d); len(got) != 1 {
+				t.Errorf("scan: got %v, want [/shared]", got)
+			}
+		}()
+	}
+	wg.Wait()
+	if d.Commits() != 1 {
+		t.Fatalf("8 readers after one write: %d commits, want 1", d.Commits())
+	}
+}
