@@ -414,6 +414,7 @@ func (n *Node) leaderWatch() {
 		case isLeader := <-ch:
 			n.readyForReads.Store(false)
 			n.soleVoter.Store(false)
+			n.logLeadership(isLeader)
 			if isLeader {
 				if err := n.raft.Barrier(leaderWait).Error(); err == nil {
 					n.updateSoleVoter()
@@ -423,6 +424,21 @@ func (n *Node) leaderWatch() {
 			n.changes.notify()
 		}
 	}
+}
+
+// logLeadership logs this node's leadership changes. Raft's own lines for
+// them are at INFO, below the Warn level of its logger (start), which keeps
+// only the cause: a leader that stepped down ("failed to contact quorum of
+// nodes") or a follower that timed out ("heartbeat timeout reached"). The
+// reads and writes refused until a new leader serves them are explained by
+// these two lines.
+func (n *Node) logLeadership(isLeader bool) {
+	term := n.raft.Stats()["term"]
+	if isLeader {
+		n.log.Info("raft: this node is now the leader", "node", n.cfg.NodeID, "term", term)
+		return
+	}
+	n.log.Info("raft: this node is no longer the leader", "node", n.cfg.NodeID, "term", term)
 }
 
 // DB returns the state machine, for reads.
