@@ -433,7 +433,7 @@ func (n *Node) leaderWatch() {
 // reads and writes refused until a new leader serves them are explained by
 // these two lines.
 func (n *Node) logLeadership(isLeader bool) {
-	term := n.raft.Stats()["term"]
+	term := n.raft.CurrentTerm()
 	if isLeader {
 		n.log.Info("raft: this node is now the leader", "node", n.cfg.NodeID, "term", term)
 		return
