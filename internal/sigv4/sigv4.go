@@ -322,7 +322,8 @@ func (v *Verifier) checkSignature(r *http.Request, body []byte, a *auth, secret 
 	// its string to sign.
 	buf := appendCanonicalHeaders((*bp)[:0], r, a.signedHeaders)
 	headersEnd := len(buf)
-	mac := hmac.New(sha256.New, key)
+	mac := key.mac()
+	defer key.put(mac)
 	var got [sha256.Size]byte
 	tries := 0
 	for _, uri := range uris[:nuris] {
@@ -393,12 +394,12 @@ func appendStringToSign(b []byte, a *auth, creqHash [sha256.Size]byte) []byte {
 
 // signingKey returns the derived key for a's scope, from the cache when
 // possible. The scope's terminator has been checked.
-func (v *Verifier) signingKey(a *auth, secret string) []byte {
+func (v *Verifier) signingKey(a *auth, secret string) *signingKey {
 	ck := cacheKey{accessKeyID: a.accessKeyID, date: a.date, region: a.region, service: a.service}
 	if k, ok := v.keys.get(ck, secret); ok {
 		return k
 	}
-	k := deriveKey(secret, a.date, a.region, a.service)
+	k := newSigningKey(deriveKey(secret, a.date, a.region, a.service))
 	v.keys.put(ck, secret, k)
 	return k
 }
