@@ -24,8 +24,8 @@ import (
 // The leader's API is reached through a proxy that holds the first read
 // index RPC until the others have joined the next.
 //
-// An election during an attempt (on a loaded machine) changes where the
-// RPCs go and voids it; the test then tries again, up to three times.
+// An election during an attempt (on a loaded machine) may fail the reads,
+// which voids it; the test then tries again, up to three times.
 func TestFollowerReadsShareReadIndex(t *testing.T) {
 	t.Parallel()
 	c := makeCluster(t, 3)
@@ -41,7 +41,7 @@ func TestFollowerReadsShareReadIndex(t *testing.T) {
 }
 
 // shareReadIndex is one attempt of TestFollowerReadsShareReadIndex; it
-// returns false if the leader changed during it.
+// returns false if an election during it failed reads.
 func shareReadIndex(t *testing.T, c *cluster, attempt int) bool {
 	leader := c.leader()
 	term := leader.n.raft.CurrentTerm()
@@ -125,28 +125,33 @@ func shareReadIndex(t *testing.T, c *cluster, attempt int) bool {
 	}
 	if !joined {
 		if !stillLeader() {
-			return false
+			return false // this follower may have become the leader
 		}
 		t.Fatalf("the %d reads that arrived during the first one's RPC did not join one pending RPC", k)
 	}
 	r0 := <-first
-	var rs []result
+	rs := []result{r0}
 	for range k {
 		rs = append(rs, <-later)
 	}
-	if !stillLeader() {
-		return false
-	}
-	if r0.err != nil {
-		t.Errorf("first read: %v", r0.err)
-	}
-	for _, r := range rs {
+	failed := 0
+	for i, r := range rs {
 		switch {
 		case r.err != nil:
-			t.Errorf("read: %v", r.err)
-		case r.p == nil:
+			failed++
+			if stillLeader() {
+				t.Errorf("read %d: %v", i, r.err)
+			}
+		case r.p == nil && i > 0:
+			// Whatever happened to the leader meanwhile.
 			t.Errorf("a read that began after %s was acknowledged did not see it", name)
 		}
+	}
+	if !stillLeader() {
+		// An election moved the reads' RPCs away from the proxy, or
+		// failed them: what was checked above still holds, the count
+		// below does not.
+		return failed == 0
 	}
 	if got := rpcs.Load(); got != 2 {
 		t.Errorf("%d read index RPCs for %d reads, want 2: the first, and one shared by the %d that arrived during it", got, k+1, k)
