@@ -128,7 +128,7 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 	}
 	b = jsonenc.AppendMember(b, `{"eventVersion":`, rec.EventVersion)
 	b = append(b, `,"eventTime":"`...)
-	b = rec.EventTime.UTC().AppendFormat(b, timeLayout)
+	b = appendEventTime(b, rec.EventTime)
 	b = append(b, '"')
 	b = jsonenc.AppendMember(b, `,"eventSource":`, rec.EventSource)
 	b = jsonenc.AppendMember(b, `,"eventName":`, rec.EventName)
@@ -170,6 +170,43 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 		b = append(b, details...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendEventTime appends t in UTC as AppendFormat(timeLayout) does, by
+// hand: the time package walks the layout on every record.
+func appendEventTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	h, mi, sec := t.Clock()
+	b = appendDigits(b, y, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendDigits(b, d, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, h, 2)
+	b = append(b, ':')
+	b = appendDigits(b, mi, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n low decimal digits of v, zero padded.
+func appendDigits(b []byte, v, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		p := 1
+		for range i {
+			p *= 10
+		}
+		b = append(b, byte('0'+v/p%10))
+	}
+	return b
 }
 
 // containsAny reports whether s contains one of the non-empty strings of

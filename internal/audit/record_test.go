@@ -275,3 +275,14 @@ func FuzzKeepOnly(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendEventTime: the hand-written eventTime is AppendFormat's.
+func TestAppendEventTime(t *testing.T) {
+	for _, tm := range []time.Time{time.Unix(0, 0), time.Date(2026, 11, 30, 16, 13, 43, 999999999, time.UTC),
+		time.Date(2026, 3, 29, 2, 30, 0, 1e6, time.FixedZone("x", 3600+1800)), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), time.Now()} {
+		if got, want := string(appendEventTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Errorf("appendEventTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
