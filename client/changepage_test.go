@@ -49,9 +49,9 @@ func TestParseChangePage(t *testing.T) {
 	}
 	for _, line := range []string{
 		`{"Index":9,"Changes":[{"Name":"/a\u003cb","Index":8}],"Reset":false}`, // an escape
-		`{"Index": 9,"Changes":[],"Reset":false}`,                                 // spacing
-		`{"Changes":[],"Index":9,"Reset":false}`,                                  // order
-		`{"Index":9,"Changes":[],"Reset":false,"More":1}`,                         // a new member
+		`{"Index": 9,"Changes":[],"Reset":false}`,                              // spacing
+		`{"Changes":[],"Index":9,"Reset":false}`,                               // order
+		`{"Index":9,"Changes":[],"Reset":false,"More":1}`,                      // a new member
 		`{"Index":9,"Changes":null,"Reset":false}`,
 		`{"Index":18446744073709551616,"Changes":[],"Reset":false}`, // overflow
 		`{"Index":09,"Changes":[],"Reset":false}`,

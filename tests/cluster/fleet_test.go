@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // PARAMSTORE_FLEET_WORKER_PPROF
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,6 +163,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		workers = append(workers, startFleetWorker(b, c.dir, i, fleetWorkerConfig{
 			Endpoints: endpoints, Agents: n, PerClient: cfg.perClient, Path: "/fleet",
 			ID: creds.ID, Secret: creds.Secret, SrcBase: 10 + 16*i, SrcIPs: 16,
+			Pprof: workerPprof(i),
 		}))
 	}
 	started := time.Now()
@@ -309,6 +311,18 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 	return res
 }
 
+// workerPprof is the pprof address of worker i: PARAMSTORE_FLEET_WORKER_PPROF
+// (host:port) with the port plus i; none when unset.
+func workerPprof(i int) string {
+	addr := os.Getenv("PARAMSTORE_FLEET_WORKER_PPROF")
+	if addr == "" {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p+i))
+}
+
 func pct(v []float64, p float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
@@ -433,7 +447,8 @@ type fleetWorkerConfig struct {
 	PerClient       int
 	Path            string
 	ID, Secret      string
-	SrcBase, SrcIPs int // connections come from 127.0.0.SrcBase .. +SrcIPs-1
+	SrcBase, SrcIPs int    // connections come from 127.0.0.SrcBase .. +SrcIPs-1
+	Pprof           string // serve net/http/pprof on this address, if set
 }
 
 // fleetReport is what a worker answers to "report".
@@ -515,6 +530,9 @@ func fleetWorkerMain() int {
 	}
 	if _, err := raiseNofile(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet worker:", err)
+	}
+	if cfg.Pprof != "" {
+		go func() { fmt.Fprintln(os.Stderr, "fleet worker: pprof:", http.ListenAndServe(cfg.Pprof, nil)) }()
 	}
 	const maxProbes = 100000
 	var (
