@@ -8,18 +8,6 @@ import (
 	"testing"
 )
 
-// serverPage is a page as the server encodes it (service.ChangesOutput).
-type serverPage struct {
-	Index   uint64 `json:"Index"`
-	Changes []struct {
-		Name    string `json:"Name"`
-		Version int64  `json:"Version,omitempty"`
-		Deleted bool   `json:"Deleted,omitempty"`
-		Index   uint64 `json:"Index"`
-	} `json:"Changes"`
-	Reset bool `json:"Reset"`
-}
-
 // samePage compares pages, a nil Changes as an empty one.
 func samePage(a, b changePage) bool {
 	if len(a.Changes) == 0 && len(b.Changes) == 0 {
