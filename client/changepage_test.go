@@ -104,3 +104,25 @@ func FuzzParseChangePage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeChangePage compares the hand parser with encoding/json on
+// a typical page (one change).
+func BenchmarkDecodeChangePage(b *testing.B) {
+	line := []byte(`{"Index":123456,"Changes":[{"Name":"/fleet/probe/42","Version":3,"Index":123456}],"Reset":false}` + "\n")
+	b.Run("hand", func(b *testing.B) {
+		var p changePage
+		for b.Loop() {
+			if err := decodeChangePage(line, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var p changePage
+			if err := json.Unmarshal(line, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
