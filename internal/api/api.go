@@ -157,6 +157,7 @@ type Handler struct {
 	// connections of the answered ones.
 	hub      *service.Hub
 	listener *parkListener
+	lagging  atomic.Int64 // streams whose pages wait for their client (parkedConn.slow)
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
@@ -201,7 +202,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.metrics = m
 	if h.hub, err = service.NewHub(s, cfg.MaxWatchers); err == nil {
-		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers) {
+		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers, &h.lagging) {
 			if err := h.reg.Register(c); err != nil {
 				return nil, err
 			}
