@@ -221,49 +221,65 @@ func (s *FileSink) startRotator() {
 }
 
 // rotator compresses, ships and removes rotated files: at start (to finish
-// what a crash interrupted), after each rotation, and after a backoff
-// while OnRotate fails.
+// what a crash interrupted), after each rotation, after a backoff while
+// OnRotate fails, and when the oldest file reaches the retention age (an
+// idle trail does not rotate, but its old files still go).
 func (s *FileSink) rotator(ctx context.Context) {
 	defer s.rotatorWG.Done()
 	backoff := time.Duration(0)
 	for {
-		var retry *time.Timer
-		ok := s.housekeep(ctx)
+		ok, expiry := s.housekeep(ctx)
 		if s.afterHK != nil {
 			s.afterHK()
 		}
+		wait := time.Duration(-1)
 		if ok {
 			backoff = 0
 		} else {
 			backoff = min(max(2*backoff, s.cfg.ShipRetryMin), s.cfg.ShipRetryMax)
-			retry = time.NewTimer(backoff)
+			wait = backoff
 		}
-		var retryC <-chan time.Time
-		if retry != nil {
-			retryC = retry.C
+		if !expiry.IsZero() {
+			if d := max(expiry.Sub(s.clock.Now()), retentionMinWait); wait < 0 || d < wait {
+				wait = d
+			}
+		}
+		var timer *time.Timer
+		var timerC <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			timerC = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			if retry != nil {
-				retry.Stop()
-			}
-			return
 		case <-s.kick:
-		case <-retryC:
+		case <-timerC:
 		}
-		if retry != nil {
-			retry.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }
 
+// retentionRetry is how long the rotator waits to try a removal that
+// failed again (when no rotation wakes it sooner), and retentionMinWait
+// its shortest wait for the next file to expire.
+const (
+	retentionRetry   = time.Minute
+	retentionMinWait = 10 * time.Millisecond
+)
+
 // housekeep does one round of the rotator's work. It returns false when
-// OnRotate failed (the round should be retried after a backoff).
-func (s *FileSink) housekeep(ctx context.Context) bool {
+// OnRotate failed (the round should be retried after a backoff), and the
+// time the oldest kept file reaches the retention age (zero if none does).
+func (s *FileSink) housekeep(ctx context.Context) (ok bool, expiry time.Time) {
 	files, err := ListFiles(s.cfg.Path)
 	if err != nil {
 		s.log.Error("audit: list the trail's files", logKeyPath, s.cfg.Path, logKeyErr, err)
-		return true
+		return true, time.Time{}
 	}
 	stuck := s.stuck.Load()
 	for _, f := range files {
@@ -274,12 +290,12 @@ func (s *FileSink) housekeep(ctx context.Context) bool {
 			if ctx.Err() == nil {
 				s.log.Error("audit: compress a rotated file", logKeyPath, f.Path, logKeyErr, err)
 			}
-			return true
+			return true, time.Time{}
 		}
 	}
 	if files, err = ListFiles(s.cfg.Path); err != nil {
 		s.log.Error("audit: list the trail's files", logKeyPath, s.cfg.Path, logKeyErr, err)
-		return true
+		return true, time.Time{}
 	}
 	var rotated []TrailFile
 	var total int64
@@ -292,15 +308,14 @@ func (s *FileSink) housekeep(ctx context.Context) bool {
 		}
 	}
 	s.stats.bytes.Store(total)
-	ok := true
+	ok = true
 	shippedSeq := uint64(0) // every file up to this first sequence was shipped
 	if s.cfg.OnRotate != "" {
 		shippedSeq, ok = s.ship(ctx, rotated)
 	} else if len(rotated) > 0 {
 		shippedSeq = rotated[len(rotated)-1].FirstSequence
 	}
-	s.retain(ctx, rotated, shippedSeq)
-	return ok
+	return ok, s.retain(ctx, rotated, shippedSeq)
 }
 
 // compress replaces the rotated file at path with path.gz.
@@ -427,20 +442,27 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// retain removes the oldest rotated files beyond Retain, only those whose
-// first sequence is at most shippedSeq. Before removing a file it records,
-// durably, which records go with it.
-func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq uint64) {
+// retain removes the oldest rotated files beyond Retain's count or age,
+// only those whose first sequence is at most shippedSeq (taken by
+// OnRotate), and from the oldest on, so the kept files always continue
+// one another. Before removing a file it records, durably, which records
+// go with it. It returns the time the oldest file it keeps, shipped,
+// reaches Retain.Age (zero if none does).
+func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq uint64) time.Time {
 	s.stats.files.Store(int64(len(rotated)))
-	if s.cfg.Retain == 0 {
-		return
-	}
-	for len(rotated) > s.cfg.Retain && rotated[0].FirstSequence <= shippedSeq {
+	r := s.cfg.Retain
+	for len(rotated) > 0 && rotated[0].FirstSequence <= shippedSeq {
 		f := rotated[0]
+		if !r.expired(f, len(rotated), s.clock.Now()) {
+			if r.Age > 0 {
+				return f.Rotated.Add(r.Age)
+			}
+			return time.Time{}
+		}
 		last, err := f.lastLine()
 		if err != nil {
 			s.log.Error("audit: not removing a rotated file that cannot be read; check it with paramstore audit verify", logKeyPath, f.Path, logKeyErr, err)
-			return
+			return time.Time{}
 		}
 		rec := Record{EventName: FilesRemovedEvent, EventType: EventTypeService, ServiceEventDetails: &RemovedDetails{
 			File: filepath.Base(f.Path), FirstSequence: f.FirstSequence, LastSequence: last.Sequence, LastHash: last.Hash,
@@ -449,11 +471,11 @@ func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq u
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("audit: not removing a rotated file: its removal cannot be recorded", logKeyPath, f.Path, logKeyErr, err)
 			}
-			return
+			return s.clock.Now().Add(retentionRetry)
 		}
 		if err := os.Remove(f.Path); err != nil {
 			s.log.Error("audit: remove a rotated file beyond --audit-retain", logKeyPath, f.Path, logKeyErr, err)
-			return
+			return s.clock.Now().Add(retentionRetry)
 		}
 		if err := atomicfile.SyncDir(filepath.Dir(f.Path)); err != nil {
 			s.log.Warn("audit: sync directory", logKeyPath, f.Path, logKeyErr, err)
@@ -462,4 +484,5 @@ func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq u
 		rotated = rotated[1:]
 		s.stats.files.Store(int64(len(rotated)))
 	}
+	return time.Time{}
 }

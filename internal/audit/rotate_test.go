@@ -125,7 +125,7 @@ func TestRotateBySizeKeepsOneChain(t *testing.T) {
 
 func TestRetentionRecordsRemovals(t *testing.T) {
 	dir := t.TempDir()
-	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 2})
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: Retention{Files: 2}})
 	logN(t, s, 0, 200)
 	waitFor(t, rounds, "retention", settled(t, dir, 2))
 	if err := s.Close(); err != nil {
@@ -292,7 +292,7 @@ func TestOnRotateRetriesAndKeepsFiles(t *testing.T) {
 	counter := filepath.Join(out, "attempts")
 	// Fails its first three runs, then copies the file to out.
 	cmd := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); echo $((n+1)) > %[1]s; [ "$n" -ge 3 ] || { echo "upload refused ($n)" >&2; exit 1; }; cp "$1" %[2]s/`, counter, out)
-	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 1, OnRotate: cmd})
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: Retention{Files: 1}, OnRotate: cmd})
 	logN(t, s, 0, 60)
 	shipped := func() bool {
 		got, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
