@@ -217,7 +217,7 @@ func TestRotationCrashStates(t *testing.T) {
 			raw, err := os.ReadFile(name)
 			must(t, err)
 			must(t, os.WriteFile(name+".x", raw, 0o600))
-			must(t, compress(context.Background(), name+".x"))
+			must(t, compress(context.Background(), name+".x", pacer{}))
 			must(t, os.Rename(name+".x.gz", name+".gz"))
 		}},
 		{name: "renamed, compression half written", crash: func(t *testing.T, active string, first uint64) {
@@ -436,7 +436,7 @@ func TestVerifyFilesInMemory(t *testing.T) {
 		}
 		rotated := c.rotated
 		if c.compress {
-			if err := compress(context.Background(), name); err != nil {
+			if err := compress(context.Background(), name, pacer{}); err != nil {
 				t.Fatal(err)
 			}
 			var err error
@@ -533,5 +533,69 @@ func TestLookupReadsRotatedFiles(t *testing.T) {
 		if i > 0 && e.Time.After(all[i-1].Time) {
 			t.Errorf("event %d is newer than the one before it", i)
 		}
+	}
+}
+
+// TestCompressPaced: compression sleeps three times as long as each chunk
+// took (a quarter of a core at most), the compressed file is the original,
+// and a stop during a pause leaves the rotated file whole and no
+// compressed file (the next start compresses it again). The pacer's clock
+// is fake: each chunk "takes" 10ms.
+func TestCompressPaced(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "audit.log.00000000000000000001-20261130T000000Z")
+	raw := bytes.Repeat([]byte(`{"eventName":"GetParameter","sequence":1}`+"\n"), (3*compressChunk)/40)
+	must(t, os.WriteFile(name, raw, 0o600))
+	clock := time.Unix(0, 0)
+	var sleeps []time.Duration
+	p := pacer{duty: compressDuty,
+		now: func() time.Time { clock = clock.Add(5 * time.Millisecond); return clock },
+		sleep: func(ctx context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			return nil
+		}}
+	must(t, compress(context.Background(), name, p))
+	chunks := (len(raw) + compressChunk - 1) / compressChunk
+	if len(sleeps) != chunks {
+		t.Errorf("%d pauses for %d chunks of %d bytes", len(sleeps), chunks, len(raw))
+	}
+	for _, d := range sleeps {
+		if d != 3*5*time.Millisecond {
+			t.Errorf("paused %v after 5ms of work, want 15ms (a quarter of a core)", d)
+		}
+	}
+	f := TrailFile{Path: name + ".gz", Compressed: true}
+	rc, err := f.Open()
+	must(t, err)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	must(t, err)
+	if !bytes.Equal(got, raw) {
+		t.Fatalf("decompressed %d bytes, want the %d of the original", len(got), len(raw))
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Errorf("the uncompressed file is still there: %v", err)
+	}
+
+	// Stopped during the second pause.
+	name2 := filepath.Join(dir, "audit.log.00000000000000000100-20261130T000001Z")
+	must(t, os.WriteFile(name2, raw, 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	pauses := 0
+	p.sleep = func(ctx context.Context, d time.Duration) error {
+		if pauses++; pauses == 2 {
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	}
+	if err := compress(ctx, name2, p); !errors.Is(err, context.Canceled) {
+		t.Fatalf("compress stopped during a pause = %v, want context.Canceled", err)
+	}
+	if left, err := os.ReadFile(name2); err != nil || !bytes.Equal(left, raw) {
+		t.Errorf("the rotated file after a stopped compression: %d bytes, %v; want it whole", len(left), err)
+	}
+	if gz, _ := filepath.Glob(name2 + ".gz*"); len(gz) != 0 {
+		t.Errorf("a stopped compression left %v", gz)
 	}
 }

@@ -258,6 +258,7 @@ type FileSink struct {
 	kick        chan struct{}
 	stopRotator context.CancelFunc
 	afterHK     func()
+	pace        pacer // of compression
 	rotatorWG   sync.WaitGroup
 	stats       rotationStats
 
@@ -320,6 +321,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		wrapFile:  opts.file,
 		afterHK:   opts.afterHousekeep,
 		kick:      make(chan struct{}, 1),
+		pace:      realPacer(compressDuty),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
