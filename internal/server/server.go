@@ -610,6 +610,8 @@ func (s *Server) openAPI(context.Context) error {
 		},
 		Notify:          s.notify,
 		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
+		PeerClient:      s.peerClient(),
+		PeerTransition:  s.cfg.Raft.PeerTLSTransition,
 		AuditPath:       s.auditPath,
 		Mirrors: func() any {
 			if s.mirrors == nil {
