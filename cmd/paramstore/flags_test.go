@@ -80,3 +80,23 @@ func TestFlagsReference(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRetainFlag: --audit-retain takes a count, an age or both, and
+// refuses anything else with the forms it takes.
+func TestAuditRetainFlag(t *testing.T) {
+	for in, want := range map[string]string{"8": "8", "30d": "30d", "8,30d": "8,30d", "720h": "30d", "0": "0"} {
+		cmd := newServerCmd(io.Discard, io.Discard)
+		if err := cmd.Flags().Parse([]string{"--audit-retain", in}); err != nil {
+			t.Errorf("--audit-retain %s: %v", in, err)
+			continue
+		}
+		if got := cmd.Flags().Lookup("audit-retain").Value.String(); got != want {
+			t.Errorf("--audit-retain %s = %s, want %s", in, got, want)
+		}
+	}
+	cmd := newServerCmd(io.Discard, io.Discard)
+	err := cmd.Flags().Parse([]string{"--audit-retain", "30 days"})
+	if err == nil || !strings.Contains(err.Error(), "want a number of files (30), an age (30d, 720h) or both (30,90d)") {
+		t.Errorf("--audit-retain '30 days' = %v, want an error naming the forms", err)
+	}
+}
