@@ -13,7 +13,7 @@ BIN=${1:-bin/paramstore}; MIX=${2:-put}
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-PS=127.0.0.1:4791
+PS=${WRITE_SYNCS_ADDR:-127.0.0.1:4791} # another address when that port is taken
 $BIN server --listen $PS --data-dir "$work/ps" --log-level error --standard-parameter-limit 100000000 >"$work/ps.out" 2>&1 & pids+=($!)
 spid=$!
 for _ in $(seq 300); do curl -fs -o /dev/null http://$PS/readyz && break; sleep 0.1; done

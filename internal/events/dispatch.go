@@ -177,7 +177,10 @@ func (d *Dispatcher) run(ctx context.Context) {
 			stopAll()
 		} else {
 			var subs []store.Subscription
-			err := d.cfg.Store.View(ctx, func(r *store.Reader) error {
+			// A point read (subscriptions are committed with their
+			// batch): this runs at every commit, which it must not
+			// cause again.
+			err := d.cfg.Store.View(store.WithPointReads(ctx), func(r *store.Reader) error {
 				var err error
 				subs, err = r.Subscriptions()
 				return err

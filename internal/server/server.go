@@ -655,6 +655,14 @@ func (s *Server) registry() *prometheus.Registry {
 			Help: "Raft index applied to this node's state machine.",
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_state_committed_index",
+			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last 100 ms at most (the deferred commit).",
+		}, func() float64 { return float64(node.DB().CommittedIndex()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "paramstore_state_commits_total",
+			Help: "Commits (fsyncs) of the state machine's file since the start.",
+		}, func() float64 { return float64(node.DB().Commits()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paramstore_raft_last_snapshot_timestamp_seconds",
 			Help: "When this node took or received its last raft snapshot (Unix seconds; 0 before the first).",
 		}, func() float64 {

@@ -129,7 +129,7 @@ func (s *Service) GetParameter(ctx context.Context, c Caller, in *ssm.GetParamet
 	}
 	ref := ssm.ParseReference(c.Tenancy, *in.Name, true)
 	var out ssm.GetParameterOutput
-	err := s.view(ctx, func(r *store.Reader) error {
+	err := s.view(store.WithPointReads(ctx), func(r *store.Reader) error {
 		res, err := resolve(r, c, "ssm:GetParameter", ref)
 		if err != nil {
 			return err
@@ -156,9 +156,11 @@ func (s *Service) GetParameters(ctx context.Context, c Caller, in *ssm.GetParame
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	out := ssm.GetParametersOutput{Parameters: []ssm.Parameter{}, InvalidParameters: []string{}}
-	seen := map[string]bool{}
-	err := s.view(ctx, func(r *store.Reader) error {
+	var out ssm.GetParametersOutput
+	err := s.view(store.WithPointReads(ctx), func(r *store.Reader) error {
+		// Set afresh: a point read may run twice (store.WithPointReads).
+		out = ssm.GetParametersOutput{Parameters: []ssm.Parameter{}, InvalidParameters: []string{}}
+		seen := map[string]bool{}
 		for _, raw := range in.Names {
 			if seen[raw] {
 				continue

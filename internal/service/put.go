@@ -83,7 +83,7 @@ func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParamet
 	var out *ssm.PutParameterOutput
 	err = s.retry(ctx, c.Tenancy.Key(), req.name.Key(), func() error {
 		var cmd *store.Command
-		err := s.view(ctx, func(r *store.Reader) error {
+		err := s.view(store.WithPointReads(ctx), func(r *store.Reader) error {
 			var err error
 			cmd, err = s.planPut(r, c, req)
 			return err

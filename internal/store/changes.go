@@ -62,7 +62,7 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
 // ChangeFloor is the highest index whose changes may have been pruned: a
 // follower of the stream that last saw an older index must resynchronize.
 func (r *Reader) ChangeFloor() uint64 {
-	v := r.tx.Bucket(bucketMeta).Get(keyChangeFloor)
+	v := r.bucket(bucketMeta).Get(keyChangeFloor)
 	if len(v) != 8 {
 		return 0
 	}
@@ -70,12 +70,12 @@ func (r *Reader) ChangeFloor() uint64 {
 }
 
 // AppliedIndex is the raft index of the last applied entry of this snapshot.
-func (r *Reader) AppliedIndex() uint64 { return appliedIndex(r.tx) }
+func (r *Reader) AppliedIndex() uint64 { r.bucket(bucketMeta); return appliedIndex(r.tx) }
 
 // Changes calls fn for the changes after index since, in order; fn returns
 // false to stop.
 func (r *Reader) Changes(since uint64, fn func(ch *Change) (bool, error)) error {
-	c := r.tx.Bucket(bucketChanges).Cursor()
+	c := r.bucket(bucketChanges).Cursor()
 	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, since+1)); k != nil; k, v = c.Next() {
 		var ch Change
 		if err := json.Unmarshal(v, &ch); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -103,4 +104,19 @@ func UnmarshalCommand(b []byte) (*Command, error) {
 		return nil, fmt.Errorf("store: decode command: %w", err)
 	}
 	return &c, nil
+}
+
+// commandOp returns the Op of an encoded command without decoding it (the
+// encoding starts with it, see Marshal), or "" when b does not start so.
+func commandOp(b []byte) Op {
+	const prefix = `{"op":"`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return ""
+	}
+	rest := b[len(prefix):]
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return ""
+	}
+	return Op(rest[:i])
 }

@@ -25,3 +25,22 @@ func IsStale(ctx context.Context) bool {
 	v, _ := ctx.Value(staleKey{}).(bool)
 	return v
 }
+
+type pointReadsKey struct{}
+
+// WithPointReads marks a read whose callback reads parameters (Param) and
+// tenancies (Tenancy) by name, and may read anything else: View serves it
+// without waiting for a commit of the applied state (the read buffer,
+// batch.go) and, when the callback read something the buffer cannot serve,
+// discards its outcome and runs it again on the committed state. The
+// callback must therefore be safe to run twice: it sets its results, it
+// does not append to what a first run left.
+func WithPointReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pointReadsKey{}, true)
+}
+
+// IsPointReads reports whether ctx marks a read WithPointReads.
+func IsPointReads(ctx context.Context) bool {
+	v, _ := ctx.Value(pointReadsKey{}).(bool)
+	return v
+}

@@ -21,10 +21,13 @@ import (
 
 // DB is the bbolt state machine. Reads run in bbolt read transactions and
 // never block writes; ApplyBatch runs a whole batch of commands in one
-// write transaction (one fsync), which is how group commit reaches the disk.
+// write transaction, which is how group commit reaches the disk, and with
+// Options.BatchLimit leaves that transaction open for the next batches
+// (the deferred commit, batch.go).
 //
 // ApplyBatch must be called from a single goroutine (raft's FSM goroutine);
-// View may be called concurrently with it and with itself.
+// View, Commit and Snapshot may be called concurrently with it and with
+// each other.
 type DB struct {
 	path string
 	opts Options
@@ -34,16 +37,38 @@ type DB struct {
 	mu sync.RWMutex
 	db *bolt.DB
 
-	// applied mirrors meta/applied once the transaction that wrote it has
-	// committed: what a reader is guaranteed to see.
+	// batchMu guards the open batch (batch.go): the write transaction,
+	// the entries applied into it since the last commit, and whether a
+	// commit failed since.
+	batchMu  sync.Mutex
+	tx       *bolt.Tx
+	pending  []Entry
+	broken   bool
+	txLast   uint64 // the last index applied into tx (or committed)
+	notified uint64 // the committed index Changed's waiters were woken for
+
+	// genMu pairs a buffered reader's read transaction with the read
+	// buffer and the applied index (batch.go); buf is nil when nothing is
+	// applied beyond the committed state.
+	genMu sync.RWMutex
+	buf   *readBuffer
+
+	// applied is the index of the last applied entry: what a reader is
+	// guaranteed to see (View commits first, or reads the read buffer).
 	applied atomic.Uint64
-	// iamVersion mirrors meta/iamVersion after commit (see IAMVersion).
+	// committed is the applied index of the committed state.
+	committed atomic.Uint64
+	// commits counts commits (Commits).
+	commits atomic.Uint64
+	// iamVersion mirrors meta/iamVersion of the applied state (see
+	// IAMVersion; identity commands are never deferred).
 	iamVersion atomic.Uint64
 	// decoded caches decoded head records for point reads.
 	decoded decodeCache
 
 	// changedMu guards changed, a channel closed (and replaced) after each
-	// committed batch, for the change stream's long polls.
+	// commit that the batch's owner asks to announce, for the change
+	// stream's long polls.
 	changedMu sync.Mutex
 	changed   chan struct{}
 }
@@ -83,6 +108,9 @@ func (d *DB) loadApplied() error {
 func (d *DB) loadAppliedLocked() error {
 	err := d.db.View(func(tx *bolt.Tx) error {
 		d.applied.Store(appliedIndex(tx))
+		d.committed.Store(appliedIndex(tx))
+		d.txLast = appliedIndex(tx)
+		d.notified = appliedIndex(tx)
 		d.iamVersion.Store(iamVersionOf(tx))
 		return nil
 	})
@@ -92,17 +120,9 @@ func (d *DB) loadAppliedLocked() error {
 	return nil
 }
 
-// IAMVersion is the identity version of the committed state, without a
+// IAMVersion is the identity version of the applied state, without a
 // read transaction (authentication checks it on every request).
 func (d *DB) IAMVersion() uint64 { return d.iamVersion.Load() }
-
-func (d *DB) noteApplied(entries []Entry) {
-	for _, e := range entries {
-		if e.Index > d.applied.Load() {
-			d.applied.Store(e.Index)
-		}
-	}
-}
 
 // Options configure a DB.
 type Options struct {
@@ -112,6 +132,12 @@ type Options struct {
 	// SpoolDir holds the temporary copies of WriteTo; "" means the
 	// directory of the database.
 	SpoolDir string
+	// BatchLimit, when positive, defers commits (batch.go): applied
+	// batches stay in an open write transaction until it holds this many
+	// entries or Commit is called. The owner must call Commit on an
+	// interval and keep the applied entries in a durable log. Zero
+	// commits every batch before ApplyBatch returns.
+	BatchLimit int
 }
 
 // Open opens (creating if needed) the state machine at path. The file must
@@ -175,15 +201,25 @@ func openBolt(path string) (*bolt.DB, error) {
 	return db, nil
 }
 
-// Close closes the database.
+// Close commits what is applied and closes the database. When that
+// commit fails, the applied entries since the last commit are lost from
+// the state machine (the log has them: the next start applies them
+// again) and Close returns the error.
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.db == nil {
 		return nil
 	}
+	d.batchMu.Lock()
+	cerr := d.commitLocked(true)
+	d.resetBatchLocked()
+	d.batchMu.Unlock()
 	err := d.db.Close()
 	d.db = nil
+	if cerr != nil {
+		return errors.Join(fmt.Errorf("store: commit at close: %w", cerr), err)
+	}
 	return err
 }
 
@@ -221,21 +257,59 @@ func metaUint(tx *bolt.Tx, key []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
+// view runs fn in a read transaction of the committed state, once what is
+// applied is committed (the flush barrier).
 func (d *DB) view(fn func(*bolt.Tx) error) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.db == nil {
 		return errors.New("store: closed")
 	}
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return d.db.View(fn)
 }
 
-// View runs fn with a consistent read-only snapshot of the state.
+// View runs fn with a consistent read-only snapshot of the applied state.
+// Entries applied but not yet committed (the deferred commit, batch.go)
+// are committed first: readers queued behind that commit share it. With
+// WithPointReads(ctx), fn reads through the read buffer instead, without a
+// commit, and runs a second time after one when it reads something the
+// buffer cannot serve (see WithPointReads).
 func (d *DB) View(ctx context.Context, fn func(r *Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if IsPointReads(ctx) {
+		again, err := d.viewBuffered(fn)
+		if !again {
+			return err
+		}
+	}
 	return d.view(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, cache: &d.decoded}) })
+}
+
+// viewBuffered runs fn on the committed state and the read buffer, as of
+// the applied index. It reports whether fn read what the buffer cannot
+// serve (fn's outcome is then void).
+func (d *DB) viewBuffered(fn func(r *Reader) error) (again bool, err error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return false, errors.New("store: closed")
+	}
+	d.genMu.RLock()
+	buf, upTo := d.buf, d.applied.Load()
+	tx, err := d.db.Begin(false)
+	d.genMu.RUnlock()
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	r := Reader{tx: tx, cache: &d.decoded, buf: buf, upTo: upTo}
+	err = fn(&r)
+	return r.needFlush, err
 }
 
 // Entry is one committed log entry handed to ApplyBatch.
@@ -251,67 +325,6 @@ type Entry struct {
 // proposal gets it only when the raft log was lost or replaced under a
 // state machine that is ahead of it, and must not be acknowledged.
 var ErrStaleEntry = errors.New("store: log entry at or below the applied index was not applied")
-
-// ApplyBatch applies entries in one write transaction and returns one result
-// per entry: nil, a sentinel error of this package, or a decoding error.
-// Entries at or below the applied index (replayed after a restart) are
-// skipped, which makes replay idempotent; a skipped command's result is
-// ErrStaleEntry, never nil, so that it cannot be mistaken for a success.
-func (d *DB) ApplyBatch(entries []Entry) []error {
-	results := make([]error, len(entries))
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.db == nil {
-		for i := range results {
-			results[i] = errors.New("store: closed")
-		}
-		return results
-	}
-	var iamVersion uint64
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		defer func() { iamVersion = iamVersionOf(tx) }()
-		applied := appliedIndex(tx)
-		last, lastTerm := applied, uint64(0)
-		for i, e := range entries {
-			if e.Index <= applied {
-				if e.Data != nil {
-					results[i] = fmt.Errorf("%w (entry %d, applied index %d)", ErrStaleEntry, e.Index, applied)
-				}
-				continue
-			}
-			last, lastTerm = e.Index, e.Term
-			if e.Data == nil {
-				continue
-			}
-			cmd, err := UnmarshalCommand(e.Data)
-			if err != nil {
-				results[i] = err
-				continue
-			}
-			results[i] = applyOnce(tx, e.Index, cmd)
-		}
-		if last == applied {
-			return nil
-		}
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyAppliedTerm, binary.BigEndian.AppendUint64(nil, lastTerm)); err != nil {
-			return err
-		}
-		return meta.Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
-	})
-	if err == nil {
-		d.noteApplied(entries)
-		d.iamVersion.Store(iamVersion)
-		d.notifyChanged()
-	}
-	if err != nil {
-		err = fmt.Errorf("store: apply batch: %w", err)
-		for i := range results {
-			results[i] = err
-		}
-	}
-	return results
-}
 
 // WriteTo writes a consistent copy of the whole database to w (a backup
 // download). The copy is first written to an unlinked temporary file in
@@ -353,12 +366,17 @@ type Snapshot struct {
 	tx *bolt.Tx
 }
 
-// Snapshot opens a Snapshot of the current state.
+// Snapshot opens a Snapshot of the applied state, committed first (a raft
+// snapshot lets raft truncate the log: what it covers must be durable in
+// the state machine).
 func (d *DB) Snapshot() (*Snapshot, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.db == nil {
 		return nil, errors.New("store: closed")
+	}
+	if err := d.flush(); err != nil {
+		return nil, fmt.Errorf("store: snapshot: %w", err)
 	}
 	tx, err := d.db.Begin(false)
 	if err != nil {
@@ -407,6 +425,15 @@ func (d *DB) Restore(r io.Reader) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.db != nil {
+		// What is applied goes into the file first: when the copy does
+		// not make it into place, the state stays as it was.
+		d.batchMu.Lock()
+		err := d.commitLocked(true)
+		d.resetBatchLocked()
+		d.batchMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("store: restore: commit the applied state first: %w", err)
+		}
 		d.db.Close()
 		d.db = nil
 	}

@@ -22,9 +22,11 @@ type testDB struct {
 	index uint64
 }
 
+// openTestDB opens a state machine whose commits are deferred, as the
+// server's are: its reads go through the flush barrier.
 func openTestDB(t *testing.T) *testDB {
 	t.Helper()
-	d, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	d, err := OpenOptions(filepath.Join(t.TempDir(), "state.db"), Options{BatchLimit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

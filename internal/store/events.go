@@ -360,7 +360,7 @@ func pruneOutbox(tx *bolt.Tx) error {
 // Subscriptions returns every subscription, by name.
 func (r *Reader) Subscriptions() ([]Subscription, error) {
 	var out []Subscription
-	b := r.tx.Bucket(bucketSubs)
+	b := r.bucket(bucketSubs)
 	if b == nil {
 		return nil, nil
 	}
@@ -377,7 +377,7 @@ func (r *Reader) Subscriptions() ([]Subscription, error) {
 
 // Subscription returns one subscription, nil when there is none.
 func (r *Reader) Subscription(name string) (*Subscription, error) {
-	b := r.tx.Bucket(bucketSubs)
+	b := r.bucket(bucketSubs)
 	if b == nil {
 		return nil, nil
 	}
@@ -392,7 +392,7 @@ func (r *Reader) Subscription(name string) (*Subscription, error) {
 // Events calls fn for the outbox events after pos, in order; fn returns
 // false to stop.
 func (r *Reader) Events(after Pos, fn func(ev *Event) (bool, error)) error {
-	b := r.tx.Bucket(bucketOutbox)
+	b := r.bucket(bucketOutbox)
 	if b == nil {
 		return nil
 	}
@@ -417,7 +417,7 @@ func (r *Reader) Events(after Pos, fn func(ev *Event) (bool, error)) error {
 
 // OutboxLen is the number of events held in the outbox.
 func (r *Reader) OutboxLen() int {
-	b := r.tx.Bucket(bucketOutbox)
+	b := r.bucket(bucketOutbox)
 	if b == nil {
 		return 0
 	}

@@ -142,7 +142,7 @@ func applyDeleteAccessKey(tx *bolt.Tx, index uint64, c *Command) error {
 
 // IAMVersion changes whenever a principal or access key changes; caches of
 // identities compare it.
-func (r *Reader) IAMVersion() uint64 { return iamVersionOf(r.tx) }
+func (r *Reader) IAMVersion() uint64 { r.bucket(bucketMeta); return iamVersionOf(r.tx) }
 
 func iamVersionOf(tx *bolt.Tx) uint64 {
 	v := tx.Bucket(bucketMeta).Get(keyIAMVersion)
@@ -155,7 +155,7 @@ func iamVersionOf(tx *bolt.Tx) uint64 {
 // Principal returns a principal by name, or nil.
 func (r *Reader) Principal(name string) (*Principal, error) {
 	var p Principal
-	ok, err := getJSON(r.tx.Bucket(bucketPrincipals), []byte(name), &p)
+	ok, err := getJSON(r.bucket(bucketPrincipals), []byte(name), &p)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (r *Reader) Principal(name string) (*Principal, error) {
 // Principals lists every principal in name order.
 func (r *Reader) Principals() ([]Principal, error) {
 	var out []Principal
-	err := r.tx.Bucket(bucketPrincipals).ForEach(func(k, v []byte) error {
+	err := r.bucket(bucketPrincipals).ForEach(func(k, v []byte) error {
 		var p Principal
 		if err := json.Unmarshal(v, &p); err != nil {
 			return fmt.Errorf("store: decode principal %q: %w", k, err)
@@ -179,7 +179,7 @@ func (r *Reader) Principals() ([]Principal, error) {
 // AccessKey returns an access key by ID, or nil.
 func (r *Reader) AccessKey(id string) (*AccessKey, error) {
 	var ak AccessKey
-	ok, err := getJSON(r.tx.Bucket(bucketAccessKeys), []byte(id), &ak)
+	ok, err := getJSON(r.bucket(bucketAccessKeys), []byte(id), &ak)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (r *Reader) AccessKey(id string) (*AccessKey, error) {
 // AccessKeys lists the access keys, of one principal if principal != "".
 func (r *Reader) AccessKeys(principal string) ([]AccessKey, error) {
 	var out []AccessKey
-	err := r.tx.Bucket(bucketAccessKeys).ForEach(func(k, v []byte) error {
+	err := r.bucket(bucketAccessKeys).ForEach(func(k, v []byte) error {
 		var ak AccessKey
 		if err := json.Unmarshal(v, &ak); err != nil {
 			return fmt.Errorf("store: decode access key %q: %w", k, err)

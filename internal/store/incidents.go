@@ -89,7 +89,7 @@ func applyIncident(tx *bolt.Tx, index uint64, c *Command) error {
 
 // Incidents returns the recorded incidents' JSON, oldest first.
 func (r *Reader) Incidents() ([]json.RawMessage, error) {
-	b := r.tx.Bucket(bucketIncidents)
+	b := r.bucket(bucketIncidents)
 	if b == nil {
 		return nil, nil
 	}

@@ -39,7 +39,7 @@ func applyKeyCheck(tx *bolt.Tx, c *Command) error {
 // KeyCheck returns the recorded key check value, or nil when none was
 // recorded yet.
 func (r *Reader) KeyCheck() []byte {
-	return bytes.Clone(r.tx.Bucket(bucketMeta).Get(keyKeyCheck))
+	return bytes.Clone(r.bucket(bucketMeta).Get(keyKeyCheck))
 }
 
 // KeyCheck returns the recorded key check value from the local state, or

@@ -38,7 +38,7 @@ func applyRemoveNode(tx *bolt.Tx, c *Command) error {
 // Node returns a member's info, or nil.
 func (r *Reader) Node(id string) (*NodeInfo, error) {
 	var n NodeInfo
-	ok, err := getJSON(r.tx.Bucket(bucketNodes), []byte(id), &n)
+	ok, err := getJSON(r.bucket(bucketNodes), []byte(id), &n)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (r *Reader) Node(id string) (*NodeInfo, error) {
 // Nodes lists the members' info in ID order.
 func (r *Reader) Nodes() ([]NodeInfo, error) {
 	var out []NodeInfo
-	err := r.tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+	err := r.bucket(bucketNodes).ForEach(func(k, v []byte) error {
 		var n NodeInfo
 		if err := json.Unmarshal(v, &n); err != nil {
 			return fmt.Errorf("store: decode node %q: %w", k, err)
@@ -64,6 +64,11 @@ func (r *Reader) Nodes() ([]NodeInfo, error) {
 func (d *DB) ResetAppliedIndex() error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	if err := d.commitLocked(true); err != nil {
+		return err
+	}
 	return d.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Delete(keyApplied); err != nil {
@@ -73,6 +78,8 @@ func (d *DB) ResetAppliedIndex() error {
 			return err
 		}
 		d.applied.Store(0)
+		d.committed.Store(0)
+		d.txLast, d.notified = 0, 0
 		// Members of the old cluster are not members of the new one.
 		if err := tx.DeleteBucket(bucketNodes); err != nil {
 			return err

@@ -62,11 +62,11 @@ func applyPolicyFire(tx *bolt.Tx, index uint64, c *Command) error {
 // PolicyParams calls fn for every parameter whose latest version has
 // policies.
 func (r *Reader) PolicyParams(fn func(tenancy, key string, p *Parameter) error) error {
-	b := r.tx.Bucket(bucketPolicyParams)
+	b := r.bucket(bucketPolicyParams)
 	if b == nil {
 		return nil
 	}
-	params := r.tx.Bucket(bucketParams)
+	params := r.bucket(bucketParams)
 	return b.ForEach(func(k, _ []byte) error {
 		raw := params.Get(k)
 		if raw == nil {

@@ -13,12 +13,39 @@ import (
 type Reader struct {
 	tx    *bolt.Tx
 	cache *decodeCache
+	// buf, in a buffered read (WithPointReads), holds what was applied
+	// after tx's state, up to index upTo; needFlush is set when fn reads
+	// what buf cannot serve (batch.go).
+	buf       *readBuffer
+	upTo      uint64
+	needFlush bool
+}
+
+// bucket returns a bucket of the committed state to read directly. In a
+// buffered read, a bucket that deferred commands write differs from the
+// applied state while the buffer holds entries: the read must wait for a
+// commit (View runs fn again).
+func (r *Reader) bucket(name []byte) *bolt.Bucket {
+	if r.buf != nil && r.buf.first <= r.upTo && deferredBucket(name) {
+		r.needFlush = true
+	}
+	return r.tx.Bucket(name)
+}
+
+// get reads key of a bucket the read buffer serves (params, tenancy).
+func (r *Reader) get(bucket, key []byte) []byte {
+	if r.buf != nil {
+		if raw, ok := r.buf.get(bucket, key, r.upTo); ok {
+			return raw
+		}
+	}
+	return r.tx.Bucket(bucket).Get(key)
 }
 
 // Param returns the head record of a parameter, or nil if there is none.
 func (r *Reader) Param(tenancy, name string) (*Parameter, error) {
 	key := paramKey(tenancy, name)
-	raw := r.tx.Bucket(bucketParams).Get(key)
+	raw := r.get(bucketParams, key)
 	if raw == nil {
 		return nil, nil
 	}
@@ -35,7 +62,7 @@ func (r *Reader) Param(tenancy, name string) (*Parameter, error) {
 // Version returns a retained version, or nil if it is not retained.
 func (r *Reader) Version(tenancy, name string, v int64) (*Version, error) {
 	var out Version
-	ok, err := getJSON(r.tx.Bucket(bucketVersions), versionKey(tenancy, name, v), &out)
+	ok, err := getJSON(r.bucket(bucketVersions), versionKey(tenancy, name, v), &out)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -46,7 +73,7 @@ func (r *Reader) Version(tenancy, name string, v int64) (*Version, error) {
 // order, starting at version from; fn returns false to stop.
 func (r *Reader) Versions(tenancy, name string, from int64, fn func(v *Version) (bool, error)) error {
 	prefix := versionPrefix(tenancy, name)
-	c := r.tx.Bucket(bucketVersions).Cursor()
+	c := r.bucket(bucketVersions).Cursor()
 	for k, raw := c.Seek(versionKey(tenancy, name, from)); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
 		var v Version
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -86,7 +113,7 @@ type ScanControl struct {
 // (or at the start when after is empty).
 func (r *Reader) Scan(tenancy, prefix, after string, fn func(it *ScanItem) (ScanControl, error)) error {
 	full := paramKey(tenancy, prefix)
-	c := r.tx.Bucket(bucketParams).Cursor()
+	c := r.bucket(bucketParams).Cursor()
 	var k, v []byte
 	if after != "" && after >= prefix {
 		start := paramKey(tenancy, after)
@@ -114,13 +141,21 @@ func (r *Reader) Scan(tenancy, prefix, after string, fn func(it *ScanItem) (Scan
 
 // Tenancy returns the tenancy record (zero if none was written yet).
 func (r *Reader) Tenancy(tenancy string) (*Tenancy, error) {
-	return loadTenancy(r.tx, tenancy)
+	var t Tenancy
+	raw := r.get(bucketTenancy, []byte(tenancy))
+	if raw == nil {
+		return &t, nil
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("store: decode %q: %w", tenancy, err)
+	}
+	return &t, nil
 }
 
 // Key returns a keyring key by ID, or nil.
 func (r *Reader) Key(tenancy, id string) (*Key, error) {
 	var k Key
-	ok, err := getJSON(r.tx.Bucket(bucketKeys), paramKey(tenancy, id), &k)
+	ok, err := getJSON(r.bucket(bucketKeys), paramKey(tenancy, id), &k)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -129,14 +164,14 @@ func (r *Reader) Key(tenancy, id string) (*Key, error) {
 
 // KeyIDByAlias resolves an alias ("alias/name") to a key ID, or "".
 func (r *Reader) KeyIDByAlias(tenancy, alias string) string {
-	return string(r.tx.Bucket(bucketAliases).Get(paramKey(tenancy, alias)))
+	return string(r.bucket(bucketAliases).Get(paramKey(tenancy, alias)))
 }
 
 // Keys lists the keys of a tenancy in ID order.
 func (r *Reader) Keys(tenancy string) ([]Key, error) {
 	var out []Key
 	prefix := tenancyPrefix(tenancy)
-	c := r.tx.Bucket(bucketKeys).Cursor()
+	c := r.bucket(bucketKeys).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		var key Key
 		if err := json.Unmarshal(v, &key); err != nil {

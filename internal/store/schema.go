@@ -38,10 +38,24 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy, bucketKeys, bucketAliases,
 		bucketPrincipals, bucketAccessKeys, bucketNodes, bucketRequests, bucketChanges}
 
+	// deferredBuckets are those the deferred commands (OpPut, OpDelete,
+	// OpMeta: batch.go) write; no other command is deferred.
+	deferredBuckets = [][]byte{bucketMeta, bucketParams, bucketVersions, bucketTenancy,
+		bucketRequests, bucketChanges, bucketOutbox, bucketPolicyParams}
+
 	keyApplied     = []byte("applied")
 	keyAppliedTerm = []byte("appliedTerm")
 	keySchema      = []byte("schema")
 )
+
+func deferredBucket(name []byte) bool {
+	for _, b := range deferredBuckets {
+		if string(b) == string(name) {
+			return true
+		}
+	}
+	return false
+}
 
 // SchemaVersion is the version of the state machine's schema.
 const SchemaVersion = "1"

@@ -36,6 +36,7 @@ func BenchmarkThroughput(b *testing.B) {
 			for _, kind := range []string{"write", "read", "read-stale"} {
 				b.Run(kind, func(b *testing.B) {
 					var next, failed atomic.Int64
+					var firstErr atomic.Value
 					b.SetParallelism(8) // 8 x GOMAXPROCS clients
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
@@ -55,12 +56,13 @@ func BenchmarkThroughput(b *testing.B) {
 							}
 							if err != nil {
 								failed.Add(1)
+								firstErr.CompareAndSwap(nil, err.Error())
 							}
 						}
 					})
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 					if f := failed.Load(); f > 0 {
-						b.Errorf("%d of %d requests failed", f, b.N)
+						b.Errorf("%d of %d requests failed; the first: %v", f, b.N, firstErr.Load())
 					}
 				})
 			}

@@ -19,7 +19,21 @@ import (
 // tmpfs filled up): a batch that cannot be written is reported with its
 // class (ENOSPC), not swallowed, and the report clears once a batch is
 // written again.
+//
+// It runs twice: committing every batch, and with the deferred commit (the
+// server's mode), where the commit of the waiting entries fails first and
+// the next batch waits until they are written; then every write
+// acknowledged before is in the file after a reopen.
 func TestStateMachineFullDisk(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		batchLimit int
+	}{{"commit per batch", 0}, {"deferred commit", 1}} {
+		t.Run(tc.name, func(t *testing.T) { testStateMachineFullDisk(t, tc.batchLimit) })
+	}
+}
+
+func testStateMachineFullDisk(t *testing.T, batchLimit int) {
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
@@ -28,14 +42,16 @@ func TestStateMachineFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, 0) })
-	db, err := store.Open(filepath.Join(dir, "state.db"))
+	path := filepath.Join(dir, "state.db")
+	db, err := store.OpenOptions(path, store.Options{BatchLimit: batchLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { db.Close() }()
 	var watch storageWatch
 	f := &fsm{db: db, storage: &watch}
 	index := uint64(0)
+	var acked []string
 	apply := func(name string) any {
 		c := putCmd(name, 1, 0)
 		c.Param.Latest.Value = strings.Repeat("x", 4000)
@@ -77,6 +93,7 @@ func TestStateMachineFullDisk(t *testing.T) {
 				if res != nil {
 					t.Fatalf("apply %s on a full disk returned %v: a committed entry must wait, not fail", name, res)
 				}
+				acked = append(acked, name)
 				failing = true // written: try the next one
 				continue
 			case <-time.After(10 * time.Millisecond):
@@ -112,7 +129,34 @@ waiting:
 	if res := apply("/after"); res != nil {
 		t.Fatalf("apply with space again: %v", res)
 	}
+	if err := db.Commit(); err != nil {
+		t.Fatalf("commit with space again: %v", err)
+	}
 	if h := watch.snapshot(); len(h.Failing) != 0 || h.Errors == 0 {
 		t.Errorf("storage health after a good write: %+v", h)
+	}
+	// Every write acknowledged, before and while the disk was full, is in
+	// the file.
+	acked = append(acked, "/first", name, "/after")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = store.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	err = db.View(context.Background(), func(r *store.Reader) error {
+		return r.Scan(tenancy, "", "", func(it *store.ScanItem) (store.ScanControl, error) {
+			have[it.Name] = true
+			return store.ScanControl{}, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range acked {
+		if !have[n] {
+			t.Errorf("%s, acknowledged, is missing from the file after a reopen", n)
+		}
 	}
 }

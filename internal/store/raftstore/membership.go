@@ -67,7 +67,7 @@ func (n *Node) Register(ctx context.Context, apiAddr string) error {
 // these addresses and raft's configuration holds it.
 func (n *Node) registered(jr joinRequest) bool {
 	var info *store.NodeInfo
-	if err := n.db.View(context.Background(), func(r *store.Reader) error {
+	if err := n.db.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
 		var err error
 		info, err = r.Node(jr.ID)
 		return err
@@ -167,22 +167,28 @@ type Status struct {
 	StalenessSeconds    float64 `json:"staleness_seconds"`
 	CommitIndex         uint64  `json:"commit_index"`
 	AppliedIndex        uint64  `json:"applied_index"`
-	// StateAppliedIndex is the last entry committed to the state machine
-	// (state.db); raft's AppliedIndex counts the entries handed to it,
-	// and moves before the state machine's commit of a batch.
+	// StateAppliedIndex is the last entry the state machine applied
+	// (what reads see); raft's AppliedIndex counts the entries handed to
+	// it, and moves before the state machine applies a batch.
 	StateAppliedIndex uint64 `json:"state_applied_index"`
+	// StateCommittedIndex is the last entry committed (fsynced) to
+	// state.db; it trails StateAppliedIndex by the deferred commit's
+	// window (commitInterval) at most, and a crash re-applies the entries
+	// between them from the log.
+	StateCommittedIndex uint64 `json:"state_committed_index"`
 }
 
 // Status reports what kinds of requests this node can serve now.
 func (n *Node) Status() Status {
 	_, leaderID := n.raft.LeaderWithID()
 	st := Status{
-		NodeID:            n.cfg.NodeID,
-		State:             n.raft.State().String(),
-		LeaderID:          string(leaderID),
-		CommitIndex:       n.raft.CommitIndex(),
-		AppliedIndex:      n.raft.AppliedIndex(),
-		StateAppliedIndex: n.db.LastApplied(),
+		NodeID:              n.cfg.NodeID,
+		State:               n.raft.State().String(),
+		LeaderID:            string(leaderID),
+		CommitIndex:         n.raft.CommitIndex(),
+		AppliedIndex:        n.raft.AppliedIndex(),
+		StateAppliedIndex:   n.db.LastApplied(),
+		StateCommittedIndex: n.db.CommittedIndex(),
 	}
 	isLeader := n.raft.State() == raft.Leader
 	st.CanReadStale = n.staleOK() == nil

@@ -74,10 +74,16 @@ const fixMember = "if the other members of the cluster are healthy, remove this 
 // dirState is what the start-up check looks at.
 type dirState struct {
 	applied, appliedTerm uint64
-	first, last          uint64 // the log's range; 0, 0 when empty
-	termAtApplied        uint64 // the log's term of entry applied, when the log holds it
-	snap                 *raft.SnapshotMeta
-	unreadable           []string // snapshot directories raft cannot read
+	// reach is applied, or beyond it the last of the log's entries after
+	// it that never reach the state machine (raft's no-ops and barriers,
+	// which raft does not hand over): the state machine reflects every
+	// entry up to reach. A snapshot taken just after such entries claims
+	// their index while it holds the state at applied.
+	reach         uint64
+	first, last   uint64 // the log's range; 0, 0 when empty
+	termAtApplied uint64 // the log's term of entry applied, when the log holds it
+	snap          *raft.SnapshotMeta
+	unreadable    []string // snapshot directories raft cannot read
 }
 
 func (s dirState) snapIndex() uint64 {
@@ -107,6 +113,14 @@ func (n *Node) inspect(logs raft.LogStore, snaps *raft.FileSnapshotStore) (dirSt
 		if err := logs.GetLog(st.applied, &l); err == nil {
 			st.termAtApplied = l.Term
 		}
+	}
+	st.reach = st.applied
+	for i := st.applied + 1; i <= st.last; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			break
+		}
+		st.reach = i
 	}
 	list, err := snaps.List()
 	if err != nil {
@@ -164,7 +178,7 @@ func (n *Node) plan(st dirState) (rebuild bool, err *DataDirError) {
 				st.applied, st.last, snapIdx, st.applied),
 			Fix: "put back raft.db and snapshots/ from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: state.db (index %d) becomes the state of a new single-node cluster (see %s).", st.applied, docsRef)}
-	case st.applied < snapIdx:
+	case st.reach < snapIdx:
 		return true, nil
 	}
 	return false, nil
@@ -239,7 +253,7 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 	}
 	n.log.Warn("--force-new-cluster: recovering a new single-node cluster from this node's state",
 		"state_applied_index", st.applied, "log_first", st.first, "log_last", st.last, "snapshot_index", st.snapIndex())
-	if st.applied < st.snapIndex() {
+	if st.reach < st.snapIndex() {
 		if err := n.rebuild(snaps, st); err != nil {
 			return logs, snaps, err
 		}

@@ -1,0 +1,365 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The deferred commit (DESIGN.md decision 10; etcd's backend batch).
+//
+// With Options.BatchLimit set, ApplyBatch applies the batches raft hands
+// over into one bbolt write transaction that stays open across batches, and
+// the transaction is committed (with bbolt's fsync) when it holds
+// BatchLimit entries, when the owner calls Commit (raftstore does on an
+// interval), before a reader that needs the committed state, before a
+// Snapshot, Restore or Close, and at the end of every batch that holds a
+// command other than the parameter writes (OpPut, OpDelete, OpMeta): those
+// rarer commands (identities, keys, incidents, nodes, subscriptions and
+// their acknowledgements) are durable in the state machine when they are
+// acknowledged, as before.
+//
+// An entry applied but not committed is durable in the raft log: a crash
+// loses the open transaction, and the start hands the log's entries after
+// the committed applied index to the state machine again (raftstore). A
+// commit the disk refuses leaves the entries applied since the last commit
+// in memory (pending): the next commit applies them again into a new
+// transaction (apply is deterministic), and until one succeeds ApplyBatch
+// fails every batch with the storage error, which raftstore retries.
+//
+// Readers never touch the open transaction (bbolt transactions are not
+// goroutine-safe). A reader either waits for a commit of what is applied
+// (the flush barrier of View: the first reader commits, those queued behind
+// it find nothing left to commit), or, when it reads only parameters and
+// tenancies by name (WithPointReads), reads the committed state through the
+// read buffer: the head records and tenancy records the open transaction
+// wrote, by key, each with the index that wrote it.
+//
+// Lock order: DB.mu, then batchMu, then genMu, then readBuffer.mu.
+
+// readBuffer holds what the deferred commands wrote into the open
+// transaction to the buckets a point read serves (params and tenancy): for
+// each key, the values in the order of the entries that wrote them (nil for
+// a deletion). first is the index of the first entry applied into the
+// transaction: a reader whose index is at or above it and reads any other
+// bucket that deferred commands write needs the committed state (a flush).
+type readBuffer struct {
+	first uint64
+
+	mu      sync.RWMutex
+	params  map[string][]bufferedValue
+	tenancy map[string][]bufferedValue
+}
+
+type bufferedValue struct {
+	index uint64
+	raw   []byte // nil: deleted
+}
+
+// bufferedWrite is one value captured from the open transaction.
+type bufferedWrite struct {
+	bucket []byte
+	key    []byte
+	bufferedValue
+}
+
+func newReadBuffer(first uint64) *readBuffer {
+	return &readBuffer{first: first, params: map[string][]bufferedValue{}, tenancy: map[string][]bufferedValue{}}
+}
+
+func (b *readBuffer) values(bucket []byte) map[string][]bufferedValue {
+	switch string(bucket) {
+	case string(bucketParams):
+		return b.params
+	case string(bucketTenancy):
+		return b.tenancy
+	}
+	return nil
+}
+
+func (b *readBuffer) add(ws []bufferedWrite) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range ws {
+		m := b.values(w.bucket)
+		m[string(w.key)] = append(m[string(w.key)], w.bufferedValue)
+	}
+}
+
+// get returns the value of key as of index upTo, and whether the buffer
+// knows it (else the committed state has it).
+func (b *readBuffer) get(bucket, key []byte, upTo uint64) ([]byte, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	chain := b.values(bucket)[string(key)]
+	for i := len(chain) - 1; i >= 0; i-- {
+		if chain[i].index <= upTo {
+			return chain[i].raw, true
+		}
+	}
+	return nil, false
+}
+
+// deferrable reports whether every command of entries may wait for a later
+// commit: the parameter writes, whose point reads the read buffer serves.
+// A batch holding any other command is committed before ApplyBatch returns.
+func deferrable(entries []Entry) bool {
+	for _, e := range entries {
+		if e.Data == nil {
+			continue
+		}
+		switch op := commandOp(e.Data); op {
+		case OpPut, OpDelete, OpMeta, OpNoop:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// capture appends what the deferred command c, applied at index into tx,
+// wrote to the buffered buckets.
+func capture(tx *bolt.Tx, index uint64, c *Command, ws []bufferedWrite) []bufferedWrite {
+	switch c.Op {
+	case OpPut, OpDelete, OpMeta:
+	default:
+		return ws
+	}
+	pk := paramKey(c.Tenancy, c.Name)
+	ws = append(ws, bufferedWrite{bucketParams, pk, bufferedValue{index, cloneOrNil(tx.Bucket(bucketParams).Get(pk))}})
+	tk := []byte(c.Tenancy)
+	return append(ws, bufferedWrite{bucketTenancy, tk, bufferedValue{index, cloneOrNil(tx.Bucket(bucketTenancy).Get(tk))}})
+}
+
+func cloneOrNil(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// applyEntries applies entries into tx, setting one result per entry, and
+// returns the last index applied and, when captureWrites, the values the
+// commands wrote to the buffered buckets. An error is one of bbolt's: the
+// transaction must be rolled back.
+func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool) (uint64, []bufferedWrite, error) {
+	applied := appliedIndex(tx)
+	last, lastTerm := applied, uint64(0)
+	var ws []bufferedWrite
+	for i, e := range entries {
+		if e.Index <= applied {
+			if e.Data != nil && results != nil {
+				results[i] = fmt.Errorf("%w (entry %d, applied index %d)", ErrStaleEntry, e.Index, applied)
+			}
+			continue
+		}
+		last, lastTerm = e.Index, e.Term
+		if e.Data == nil {
+			continue
+		}
+		cmd, err := UnmarshalCommand(e.Data)
+		var res error
+		if err == nil {
+			res = applyOnce(tx, e.Index, cmd)
+		} else {
+			res = err
+		}
+		if results != nil {
+			results[i] = res
+		}
+		if err == nil && res == nil && captureWrites {
+			ws = capture(tx, e.Index, cmd, ws)
+		}
+	}
+	if last == applied {
+		return last, ws, nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(keyAppliedTerm, binary.BigEndian.AppendUint64(nil, lastTerm)); err != nil {
+		return 0, nil, err
+	}
+	return last, ws, meta.Put(keyApplied, binary.BigEndian.AppendUint64(nil, last))
+}
+
+// ApplyBatch applies entries and returns one result per entry: nil, a
+// sentinel error of this package, or a decoding error. Entries at or below
+// the applied index (replayed after a restart) are skipped, which makes
+// replay idempotent; a skipped command's result is ErrStaleEntry, never
+// nil, so that it cannot be mistaken for a success. When the batch cannot
+// be written (a commit the disk refuses), every result is that error and
+// nothing of the batch was applied: the caller tries the batch again.
+//
+// Without Options.BatchLimit the batch is committed before ApplyBatch
+// returns; with it, see the top of batch.go.
+func (d *DB) ApplyBatch(entries []Entry) []error {
+	results := make([]error, len(entries))
+	fail := func(err error) []error {
+		err = fmt.Errorf("store: apply batch: %w", err)
+		for i := range results {
+			results[i] = err
+		}
+		return results
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return fail(errors.New("store: closed"))
+	}
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	deferred := d.opts.BatchLimit > 0 && deferrable(entries)
+	if d.broken || len(d.pending) > 0 && (!deferred || len(d.pending) >= d.opts.BatchLimit) {
+		if err := d.commitLocked(true); err != nil {
+			return fail(err)
+		}
+	}
+	if d.tx == nil {
+		tx, err := d.db.Begin(true)
+		if err != nil {
+			return fail(err)
+		}
+		d.tx = tx
+	}
+	last, ws, err := applyEntries(d.tx, entries, results, deferred)
+	if err != nil {
+		// The transaction holds part of this batch: roll it back whole;
+		// the entries applied before it are applied again at the next
+		// commit.
+		d.tx.Rollback()
+		d.tx = nil
+		d.broken = len(d.pending) > 0
+		return fail(err)
+	}
+	iamVersion := iamVersionOf(d.tx)
+	d.pending = append(d.pending, entries...)
+	if last > d.txLast {
+		d.txLast = last
+	}
+	if !deferred {
+		if err := d.commitLocked(true); err != nil {
+			// Only this batch was in the transaction (what was pending
+			// was committed first), and bbolt rolled it back.
+			d.pending = d.pending[:0]
+			d.broken = false
+			d.txLast = d.committed.Load()
+			return fail(err)
+		}
+		d.publish(nil, last)
+	} else {
+		d.publish(ws, last)
+	}
+	d.iamVersion.Store(iamVersion)
+	return results
+}
+
+// publish makes what the open transaction holds up to index last visible
+// to readers: the buffered values, then the applied index.
+func (d *DB) publish(ws []bufferedWrite, last uint64) {
+	d.genMu.Lock()
+	defer d.genMu.Unlock()
+	if d.buf == nil && d.txLast > d.committed.Load() {
+		d.buf = newReadBuffer(d.committed.Load() + 1)
+	}
+	if len(ws) > 0 {
+		d.buf.add(ws)
+	}
+	if last > d.applied.Load() {
+		d.applied.Store(last)
+	}
+}
+
+// commitLocked commits the open transaction: after a failed commit, it
+// applies the pending entries again into a new one first. With notify,
+// the waiters of Changed are woken. The caller holds batchMu.
+func (d *DB) commitLocked(notify bool) error {
+	if d.broken {
+		tx, err := d.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		if _, _, err := applyEntries(tx, d.pending, nil, false); err != nil {
+			tx.Rollback()
+			return err
+		}
+		d.tx = tx
+	}
+	if d.tx != nil {
+		err := d.tx.Commit()
+		d.tx = nil
+		if err != nil {
+			d.broken = len(d.pending) > 0
+			return err
+		}
+		d.broken = false
+		clear(d.pending) // drop the references to the entries' data
+		d.pending = d.pending[:0]
+		d.commits.Add(1)
+		d.genMu.Lock()
+		d.buf = nil
+		d.committed.Store(d.txLast)
+		d.genMu.Unlock()
+	}
+	if notify && d.notified < d.committed.Load() {
+		d.notified = d.committed.Load()
+		d.notifyChanged()
+	}
+	return nil
+}
+
+// Commit commits what is applied and not yet committed (the owner calls it
+// on an interval; see Options.BatchLimit), and wakes the waiters of Changed
+// for what was committed since they were last woken. It returns the
+// storage error of a commit the disk refuses.
+func (d *DB) Commit() error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.db == nil {
+		return errors.New("store: closed")
+	}
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	if err := d.commitLocked(true); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Pending reports whether entries are applied and not yet committed.
+func (d *DB) Pending() bool { return d.committed.Load() < d.applied.Load() }
+
+// Commits counts the state machine's commits since it was opened.
+func (d *DB) Commits() uint64 { return d.commits.Load() }
+
+// CommittedIndex is the applied index of the committed state: what is
+// durable in the state machine's file.
+func (d *DB) CommittedIndex() uint64 { return d.committed.Load() }
+
+// flush commits what is applied (the barrier of a reader that needs the
+// committed state). The caller holds mu (shared).
+func (d *DB) flush() error {
+	if !d.Pending() {
+		return nil
+	}
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	if err := d.commitLocked(false); err != nil {
+		return fmt.Errorf("store: commit before a read: %w", err)
+	}
+	return nil
+}
+
+// resetBatchLocked forgets the open batch of a database being replaced or
+// closed. The caller holds mu exclusively.
+func (d *DB) resetBatchLocked() {
+	if d.tx != nil {
+		d.tx.Rollback()
+		d.tx = nil
+	}
+	d.pending, d.broken = nil, false
+	d.genMu.Lock()
+	d.buf = nil
+	d.genMu.Unlock()
+}

@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// openDeferred opens a state machine whose commits are deferred (the
+// server's mode: raftstore commits on an interval).
+func openDeferred(t testing.TB, path string) *DB {
+	t.Helper()
+	d, err := OpenOptions(path, Options{BatchLimit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// pointParam reads a head record with WithPointReads, as GetParameter does.
+func pointParam(t *testing.T, d *DB, name string) *Parameter {
+	t.Helper()
+	var p *Parameter
+	err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		var err error
+		p, err = r.Param(testTenancy, name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func scanNames(t *testing.T, d *DB) []string {
+	t.Helper()
+	var names []string
+	err := d.View(context.Background(), func(r *Reader) error {
+		names = nil
+		return r.Scan(testTenancy, "", "", func(it *ScanItem) (ScanControl, error) {
+			names = append(names, it.Name)
+			return ScanControl{}, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestDeferredCommitReads: a write applied but not committed is seen by
+// the next point read without a commit (the read buffer), and by the next
+// scan after one (the flush barrier); a deletion likewise.
+func TestDeferredCommitReads(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/a", 1, "Standard", 0))
+	if !d.Pending() || d.Commits() != 0 {
+		t.Fatalf("after a deferred put: pending %v, %d commits; want pending and none", d.Pending(), d.Commits())
+	}
+	if p := pointParam(t, d, "/a"); p == nil || p.Latest.Version != 1 {
+		t.Fatalf("point read right after the put: got %+v, want version 1", p)
+	}
+	var ten *Tenancy
+	err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		var err error
+		ten, err = r.Tenancy(testTenancy)
+		return err
+	})
+	if err != nil || ten.Standard != 1 {
+		t.Fatalf("tenancy by a point read: %+v, %v; want 1 standard parameter", ten, err)
+	}
+	if d.Commits() != 0 {
+		t.Fatalf("point reads committed (%d commits); the read buffer serves them", d.Commits())
+	}
+	if got := scanNames(t, d); len(got) != 1 || got[0] != "/a" {
+		t.Fatalf("scan after the put: got %v, want [/a]", got)
+	}
+	if d.Commits() != 1 || d.Pending() {
+		t.Fatalf("a scan must commit first: %d commits, pending %v; want 1 and not pending", d.Commits(), d.Pending())
+	}
+	modIndex := db.index
+	db.mustApply(putCmd("/a", 2, "Standard", modIndex))
+	db.mustApply(putCmd("/b", 1, "Standard", 0))
+	if p := pointParam(t, d, "/a"); p == nil || p.Latest.Version != 2 {
+		t.Fatalf("point read after an overwrite: got %+v, want version 2", p)
+	}
+	db.mustApply(&Command{Op: OpDelete, Tenancy: testTenancy, Name: "/a"})
+	if p := pointParam(t, d, "/a"); p != nil {
+		t.Fatalf("point read after the delete: got %+v, want none", p)
+	}
+	if got := scanNames(t, d); len(got) != 1 || got[0] != "/b" {
+		t.Fatalf("scan after the delete: got %v, want [/b]", got)
+	}
+}
+
+// TestPointReadFallsBack: a point-read callback that reads a bucket the
+// read buffer does not serve (a retained version) while writes wait for a
+// commit runs again after one, and returns what the applied state holds.
+func TestPointReadFallsBack(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/v", 1, "Standard", 0))
+	db.mustApply(putCmd("/v", 2, "Standard", db.index))
+	runs := 0
+	var v *Version
+	err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		runs++
+		var err error
+		v, err = r.Version(testTenancy, "/v", 1)
+		return err
+	})
+	if err != nil || v == nil || v.Version != 1 {
+		t.Fatalf("version 1: got %+v, %v", v, err)
+	}
+	if runs != 2 || d.Pending() {
+		t.Fatalf("got %d runs, pending %v; want 2 runs (the second after a commit)", runs, d.Pending())
+	}
+	runs = 0
+	if err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		runs++
+		_, err := r.Version(testTenancy, "/v", 1)
+		return err
+	}); err != nil || runs != 1 {
+		t.Fatalf("with nothing to commit: %d runs, %v; want 1", runs, err)
+	}
+}
+
+// TestDeferredCommitSurvivesReopen: Close commits what was applied.
+func TestDeferredCommitSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	d := openDeferred(t, path)
+	db := &testDB{t: t, d: d}
+	for i := range 5 {
+		db.mustApply(putCmd(fmt.Sprintf("/p%d", i), 1, "Standard", 0))
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = openDeferred(t, path)
+	defer d.Close()
+	if idx, _ := d.AppliedIndex(); idx != 5 {
+		t.Fatalf("applied index after reopen: got %d, want 5", idx)
+	}
+	if got := scanNames(t, d); len(got) != 5 {
+		t.Fatalf("after reopen: got %v, want 5 parameters", got)
+	}
+}
+
+// TestDeferredCommitLimit: the open transaction is committed once it holds
+// BatchLimit entries, and a command that is not a parameter write commits
+// its batch at once.
+func TestDeferredCommitLimit(t *testing.T) {
+	d, err := OpenOptions(filepath.Join(t.TempDir(), "state.db"), Options{BatchLimit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	for i := range 4 {
+		db.mustApply(putCmd(fmt.Sprintf("/p%d", i), 1, "Standard", 0))
+	}
+	if d.Commits() != 1 || d.CommittedIndex() != 3 {
+		t.Fatalf("after 4 puts with a limit of 3: %d commits at index %d; want 1 at 3", d.Commits(), d.CommittedIndex())
+	}
+	db.mustApply(&Command{Op: OpCreateKey, Tenancy: testTenancy, Key: &Key{ID: "k1"}})
+	if d.Pending() || d.CommittedIndex() != 5 {
+		t.Fatalf("after a key creation: pending %v, committed index %d; want committed at 5", d.Pending(), d.CommittedIndex())
+	}
+}
+
+// TestDeferredReadsUnderLoad: while one goroutine applies overwrites and
+// another commits on and off, every point read and every scan sees at
+// least the last write acknowledged before it began (run with -race).
+func TestDeferredReadsUnderLoad(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	const writes = 300
+	var acked atomic.Int64
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/hot", 1, "Standard", 0))
+	acked.Store(1)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		for v := int64(2); v <= writes; v++ {
+			data, _ := putCmd("/hot", v, "Standard", uint64(v-1)).Marshal()
+			if err := d.ApplyBatch([]Entry{{Index: uint64(v), Data: data}})[0]; err != nil {
+				t.Errorf("apply version %d: %v", v, err)
+				return
+			}
+			acked.Store(v)
+			if v%17 == 0 {
+				if err := d.Commit(); err != nil {
+					t.Errorf("commit: %v", err)
+				}
+			}
+		}
+	}()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				want := acked.Load()
+				ctx := context.Background()
+				if i%5 != 0 {
+					ctx = WithPointReads(ctx)
+				}
+				var got int64
+				err := d.View(ctx, func(r *Reader) error {
+					p, err := r.Param(testTenancy, "/hot")
+					if p != nil {
+						got = p.Latest.Version
+					}
+					return err
+				})
+				if err != nil || got < want {
+					t.Errorf("read: version %d, %v; want at least %d (acknowledged before the read)", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestFlushBarrierShared: readers that need the committed state while a
+// write waits for its commit share one commit.
+func TestFlushBarrierShared(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/shared", 1, "Standard", 0))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := scanNames(t, d); len(got) != 1 {
+				t.Errorf("scan: got %v, want [/shared]", got)
+			}
+		}()
+	}
+	wg.Wait()
+	if d.Commits() != 1 {
+		t.Fatalf("8 readers after one write: %d commits, want 1", d.Commits())
+	}
+}
