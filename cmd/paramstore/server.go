@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -197,7 +198,26 @@ func (f *limitFlag) Set(s string) error {
 
 func (f *limitFlag) Type() string { return "rate[:burst]" }
 
+// serverGCPercent is the server's GOGC unless the environment sets one.
+// Its live heap is small (a few MB: the state is in bbolt's memory map,
+// not on the heap) while every request allocates, so at Go's default of
+// 100 it collects several times a second under a read load (13 collections
+// in 5 s of wrk, GODEBUG=gctrace=1) for a few MB of heap. 400 collects a
+// quarter as often and measured 7-11% less CPU per GetParameter, for a
+// heap up to five times the live one (tens of MB). GOGC in the
+// environment replaces it; GOMEMLIMIT bounds the heap whatever it is.
+const serverGCPercent = 400
+
+// tuneGC sets the server's GOGC (serverGCPercent) unless the environment
+// sets one.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
+}
+
 func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
+	tuneGC()
 	s, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err

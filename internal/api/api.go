@@ -374,7 +374,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	if r.Method != http.MethodPost && !(presigned && r.Method == http.MethodGet) {
 		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
 		return nil, ssm.NewError(ssm.CodeSerialization, "Unable to read the request body.")
 	}
@@ -432,6 +432,21 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		}
 	}
 	return o.run(ctx, caller, body)
+}
+
+// readBody reads the request body, at most MaxBodyBytes+1 bytes: into a
+// buffer of the declared length when the request declares one within the
+// limit (net/http's body reader ends there), which every SDK does; else as
+// io.ReadAll does, growing from 512 bytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 }
 
 // logIntent writes the intent record of a call that may change state and

@@ -289,6 +289,25 @@ type FileSink struct {
 type entry struct {
 	body []byte     // canonical record without chain members
 	done chan error // nil unless Log waits for durability
+	// pooled, if not nil, holds body's buffer: the writer gives it back
+	// to bodyPool once body is copied into its chained line.
+	pooled *[]byte
+}
+
+// bodyPool holds the buffers Log encodes record bodies into (one per call
+// on every API call, reads included). A buffer that grew past
+// maxPooledBody is left to the collector rather than kept.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledBody = 64 << 10
+
+// release gives e's buffer back to bodyPool; e.body must not be used
+// after.
+func (e *entry) release() {
+	if e.pooled != nil && cap(*e.pooled) <= maxPooledBody {
+		bodyPool.Put(e.pooled)
+	}
+	e.body, e.pooled = nil, nil
 }
 
 // Open opens or creates the trail at cfg.Path and starts its writer. If the
@@ -493,11 +512,14 @@ func (s *FileSink) repairTail(f *os.File, partial []byte, at int64) (*TornDetail
 // Log records rec; see Sink and Durability.
 func (s *FileSink) Log(ctx context.Context, rec Record, d Durability) error {
 	s.fillDefaults(&rec)
-	body, err := encodeBody(s.key, &rec)
+	bp := bodyPool.Get().(*[]byte)
+	body, err := appendBody((*bp)[:0], s.key, &rec)
 	if err != nil {
+		bodyPool.Put(bp)
 		return err
 	}
-	e := entry{body: body}
+	*bp = body
+	e := entry{body: body, pooled: bp}
 	if d == Durable {
 		e.done = make(chan error, 1)
 	}
@@ -671,12 +693,14 @@ func (s *FileSink) run() {
 		}
 
 		needSync := closed
-		for _, e := range batch {
+		for i := range batch {
+			e := &batch[i]
 			if e.body != nil {
 				w.startFile()
 				s.seq++
 				w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
 				w.bodies += int64(len(e.body))
+				e.release()
 			}
 			if e.done != nil {
 				w.waiters = append(w.waiters, e.done)
