@@ -127,6 +127,12 @@ type Config struct {
 	// ConsoleSessions is the web console's session table file; "" keeps
 	// sessions in memory.
 	ConsoleSessions string
+	// PeerClient, with peer TLS (--peer-tls-*), is how this node reaches
+	// the other members' API ports (the console's cluster screen reads
+	// their /readyz with it); nil without peer TLS. PeerTransition is
+	// --peer-tls-transition.
+	PeerClient     *http.Client
+	PeerTransition bool
 	// MaxWatchers bounds the change stream's waiting long polls on this
 	// node (--max-watchers); past it they are answered ServiceUnavailable.
 	// 0 means no bound.

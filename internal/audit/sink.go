@@ -129,9 +129,10 @@ type Config struct {
 	// MaxAge rotates the file once its first record is this old
 	// (--audit-max-age); 0 never rotates by age.
 	MaxAge time.Duration
-	// Retain is how many rotated files are kept (--audit-retain); the
-	// oldest beyond it are removed, once shipped. 0 keeps every file.
-	Retain int
+	// Retain says which rotated files are kept (--audit-retain): the
+	// oldest beyond its count or its age are removed, once shipped. The
+	// zero value keeps every file.
+	Retain Retention
 	// OnRotate, if set, is a shell command (sh -c) run with the path of
 	// each compressed rotated file as $1 and in PARAMSTORE_AUDIT_FILE
 	// (--audit-on-rotate), in order; a failure is logged and retried with
@@ -175,8 +176,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("audit: Config.MaxSize (--audit-max-size) %d must not be negative", c.MaxSize)
 	case c.MaxAge < 0:
 		return fmt.Errorf("audit: Config.MaxAge (--audit-max-age) %v must not be negative", c.MaxAge)
-	case c.Retain < 0:
-		return fmt.Errorf("audit: Config.Retain (--audit-retain) %d must not be negative", c.Retain)
+	case c.Retain.validate() != nil:
+		return c.Retain.validate()
 	case c.OnRotate != "" && (c.ShipRetryMin <= 0 || c.ShipRetryMax < c.ShipRetryMin || c.ShipTimeout <= 0):
 		return fmt.Errorf("audit: Config.ShipRetryMin %v, ShipRetryMax %v and ShipTimeout %v must be positive, the max at least the min",
 			c.ShipRetryMin, c.ShipRetryMax, c.ShipTimeout)
@@ -257,6 +258,7 @@ type FileSink struct {
 	kick        chan struct{}
 	stopRotator context.CancelFunc
 	afterHK     func()
+	pace        pacer // of compression
 	rotatorWG   sync.WaitGroup
 	stats       rotationStats
 
@@ -338,6 +340,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		wrapFile:  opts.file,
 		afterHK:   opts.afterHousekeep,
 		kick:      make(chan struct{}, 1),
+		pace:      realPacer(compressDuty),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
