@@ -151,5 +151,10 @@ fi
 
 ./bin/report -rows bench/results.jsonl -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE \
 	-chart-json "$work/chart.json" "${scale_args[@]}" >bench/RESULTS.md
+# The fleet benchmark (make bench-fleet) takes far longer; its figures live in
+# bench/FLEET.md and are kept in RESULTS.md across runs of this script.
+if [ -f bench/FLEET.md ]; then
+	{ echo; sed -n '/^## /,$p' bench/FLEET.md; } >>bench/RESULTS.md
+fi
 ./bin/chart -results "$work/chart.json" -out bench/results.png -out-p99 bench/latency.png
 echo "wrote bench/RESULTS.md, bench/results.png, bench/latency.png${scale_args:+, bench/scale.png}"

@@ -254,10 +254,10 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<40))
+		pages := newPageReader(resp.Body)
+		var page changePage
 		for {
-			var page changePage
-			if err := dec.Decode(&page); err != nil {
+			if err := pages.next(&page); err != nil {
 				if errors.Is(err, io.EOF) {
 					return nil // the server ended the stream: ask again
 				}

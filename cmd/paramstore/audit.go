@@ -31,7 +31,7 @@ order as one chain: each must start where the file before ended. A deleted
 middle file is reported as "missing records", a file cut short as
 "truncated", renamed or reordered files as "file out of order". The trail may
 start after sequence 1 only where the server removed older files beyond
---audit-retain: it records each removal in the trail before it removes the
+--audit-retain (by count or age): it records each removal in the trail before it removes the
 file, and verify prints a note for each.
 
 Exits 1 and names the first bad file and line if the chain breaks.

@@ -127,6 +127,12 @@ type Config struct {
 	// ConsoleSessions is the web console's session table file; "" keeps
 	// sessions in memory.
 	ConsoleSessions string
+	// PeerClient, with peer TLS (--peer-tls-*), is how this node reaches
+	// the other members' API ports (the console's cluster screen reads
+	// their /readyz with it); nil without peer TLS. PeerTransition is
+	// --peer-tls-transition.
+	PeerClient     *http.Client
+	PeerTransition bool
 	// MaxWatchers bounds the change stream's waiting long polls on this
 	// node (--max-watchers); past it they are answered ServiceUnavailable.
 	// 0 means no bound.
@@ -157,6 +163,7 @@ type Handler struct {
 	// connections of the answered ones.
 	hub      *service.Hub
 	listener *parkListener
+	lagging  atomic.Int64 // streams whose pages wait for their client (parkedConn.slow)
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
@@ -201,7 +208,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.metrics = m
 	if h.hub, err = service.NewHub(s, cfg.MaxWatchers); err == nil {
-		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers) {
+		for _, c := range watchersCollectors(h.hub, cfg.MaxWatchers, &h.lagging) {
 			if err := h.reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -368,7 +375,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	if r.Method != http.MethodPost && !(presigned && r.Method == http.MethodGet) {
 		return nil, &ssm.Error{Code: ssm.CodeUnknownOperation, NoMessage: true, Status: http.StatusNotFound}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
 		return nil, ssm.NewError(ssm.CodeSerialization, "Unable to read the request body.")
 	}
@@ -426,6 +433,21 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		}
 	}
 	return o.run(ctx, caller, body)
+}
+
+// readBody reads the request body, at most MaxBodyBytes+1 bytes: into a
+// buffer of the declared length when the request declares one within the
+// limit (net/http's body reader ends there), which every SDK does; else as
+// io.ReadAll does, growing from 512 bytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 }
 
 // logIntent writes the intent record of a call that may change state and

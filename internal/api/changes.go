@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,6 +117,10 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	if stream && h.hub != nil && wait > 0 {
 		if pc := h.park(w, r, c); pc != nil {
 			pc.stream = true
+			pc.conn.SetWriteDeadline(time.Time{}) // (tryWrite fails past one)
+			if tc, ok := pc.conn.(*net.TCPConn); ok {
+				tc.SetWriteBuffer(streamSendBuffer)
+			}
 			watch, err := h.hub.Stream(r.Context(), caller, path, recursive, since, wait, streamLife, pc.deliverStream)
 			if err != nil {
 				pc.mu.Lock()
@@ -206,7 +212,8 @@ type parkedConn struct {
 	stream   bool
 	mu       sync.Mutex
 	queue    []*service.Page
-	active   bool // queued for, or being written by, a worker
+	spare    []*service.Page // the drainer's, for the next queue
+	active   bool            // queued for, or being written by, a worker
 	headSent bool
 	started  bool // a page was queued
 	dead     bool
@@ -217,6 +224,13 @@ type parkedConn struct {
 // authenticated and authorized again.
 const streamLife = 10 * time.Minute
 
+// streamSendBuffer is the socket send buffer of a stream (SO_SNDBUF; the
+// kernel doubles it): room for many pages, so that a live client never
+// waits on it, but not the megabytes TCP autotuning may give a socket,
+// which across a fleet of watchers is kernel memory that a client which
+// stopped reading holds for nothing; past it, the stream lags (slow).
+const streamSendBuffer = 32 << 10
+
 // streamBacklog is how many pages a stream may have waiting for its
 // client; one that falls further behind is cut off (it resumes from its
 // index on a new request).
@@ -225,6 +239,16 @@ const streamBacklog = 64
 // streamPatience is how long a stream's client may take to make room for
 // its next pages (in its socket buffer: a live client takes them at once).
 const streamPatience = time.Second
+
+// patience is streamPatience, but for tests (SetStreamPatience).
+var patience atomic.Int64
+
+func streamPatienceNow() time.Duration {
+	if d := patience.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return streamPatience
+}
 
 // deliverStream queues a page of a stream.
 func (pc *parkedConn) deliverStream(p *service.Page) {
@@ -265,66 +289,158 @@ func (pc *parkedConn) kill() {
 	}
 }
 
-// drain writes the stream's queued pages.
+// drain writes the stream's queued pages from an answer worker: only what
+// the socket takes at once (tryWrite), never waiting for the client. What
+// it does not take is finished by a goroutine of the stream's own (slow),
+// which the stream keeps while it lags, so that a client that reads slowly,
+// or not at all, delays no other stream's pages; one that does not take
+// them within streamPatience is cut (it resumes from its index).
 func (pc *parkedConn) drain() {
-	h := pc.h
 	for {
-		pc.mu.Lock()
-		if pc.dead || len(pc.queue) == 0 {
-			pc.active = false
-			pc.mu.Unlock()
+		buf, end, failed, ok := pc.next()
+		if !ok {
 			return
 		}
-		pages := pc.queue
-		pc.queue = nil
-		pc.mu.Unlock()
-		var bufs net.Buffers
-		if !pc.headSent {
-			pc.headSent = true
-			head := pc.head(http.StatusOK, "application/x-ndjson", "", -1, false)
-			bufs = append(bufs, head)
-			h.metrics.observe("Changes", http.StatusOK, "", h.cfg.Now().Sub(pc.start))
-		}
-		end, failed := false, false
-		for _, p := range pages {
-			switch {
-			case p.Err != nil:
-				failed = true // (the status was sent: cut the stream; the client moves)
-			case p.End:
-				bufs = append(bufs, []byte("0\r\n\r\n"))
-				end = true
-			default:
-				body := p.JSON()
-				bufs = append(bufs, strconv.AppendInt(nil, int64(len(body)), 16), []byte("\r\n"), body, []byte("\r\n"))
-			}
-			if end || failed {
-				break
-			}
-		}
-		// A stream that cannot take its pages at once is cut: its client
-		// resumes from its index.
-		pc.conn.SetWriteDeadline(time.Now().Add(streamPatience))
-		_, err := bufs.WriteTo(pc.conn)
-		if err != nil || failed {
-			pc.mu.Lock()
-			pc.dead = true
-			pc.mu.Unlock()
-			pc.kill()
+		n, tried, err := tryWrite(pc.conn, buf)
+		if err == nil && (!tried || n < len(buf)) {
+			// The socket is full (or TLS, which cannot write in part
+			// without waiting): the rest waits in a goroutine.
+			go pc.slow(buf[n:], end, failed)
 			return
 		}
-		if end {
-			pc.mu.Lock()
-			pc.dead = true
-			pc.mu.Unlock()
-			if pc.close || h.isStopping() {
-				pc.conn.Close()
-			} else {
-				pc.conn.SetWriteDeadline(time.Time{})
-				h.listener.giveBack(pc.conn)
-			}
+		if pc.wrote(err, end, failed) {
 			return
 		}
 	}
+}
+
+// slow finishes writing rest, then the stream's next pages, waiting for
+// the client up to streamPatience each time, until the queue is empty;
+// the stream then goes back to the answer workers.
+func (pc *parkedConn) slow(rest []byte, end, failed bool) {
+	pc.h.lagging.Add(1)
+	defer pc.h.lagging.Add(-1)
+	for {
+		pc.conn.SetWriteDeadline(time.Now().Add(streamPatienceNow()))
+		_, err := pc.conn.Write(rest)
+		if err == nil {
+			pc.conn.SetWriteDeadline(time.Time{})
+		}
+		if pc.wrote(err, end, failed) {
+			return
+		}
+		var ok bool
+		if rest, end, failed, ok = pc.next(); !ok {
+			return
+		}
+	}
+}
+
+// next takes the queued pages and frames them: the response head first,
+// then one chunk per page (the page's own bytes, shared with every stream,
+// when it is the only one), the last chunk for an End. ok is false when
+// there is nothing to write (the stream is no longer active).
+func (pc *parkedConn) next() (buf []byte, end, failed, ok bool) {
+	h := pc.h
+	pc.mu.Lock()
+	if pc.dead || len(pc.queue) == 0 {
+		pc.active = false
+		pc.mu.Unlock()
+		return nil, false, false, false
+	}
+	pages := pc.queue
+	pc.queue = pc.spare[:0]
+	pc.mu.Unlock()
+	if !pc.headSent {
+		pc.headSent = true
+		buf = pc.head(http.StatusOK, "application/x-ndjson", "", -1, false)
+		h.metrics.observe("Changes", http.StatusOK, "", h.cfg.Now().Sub(pc.start))
+	}
+	for _, p := range pages {
+		switch {
+		case p.Err != nil:
+			failed = true // (the status was sent: cut the stream; the client moves)
+		case p.End:
+			buf = append(buf, "0\r\n\r\n"...)
+			end = true
+		case buf == nil && len(pages) == 1:
+			buf = p.Chunk() // (never appended to: len(pages) == 1)
+		default:
+			buf = append(buf, p.Chunk()...)
+		}
+		if end || failed {
+			break
+		}
+	}
+	clear(pages)
+	pc.spare = pages[:0] // (the drainer's own: one at a time, by active)
+	return buf, end, failed, true
+}
+
+// wrote ends the stream after a failed write, an error page or its end;
+// it reports whether the stream is over.
+func (pc *parkedConn) wrote(err error, end, failed bool) bool {
+	if err != nil || failed {
+		pc.mu.Lock()
+		pc.dead = true
+		pc.mu.Unlock()
+		pc.kill()
+		return true
+	}
+	if end {
+		pc.mu.Lock()
+		pc.dead = true
+		pc.mu.Unlock()
+		if pc.close || pc.h.isStopping() {
+			pc.conn.Close()
+		} else {
+			pc.conn.SetWriteDeadline(time.Time{})
+			pc.h.listener.giveBack(pc.conn)
+		}
+		return true
+	}
+	return false
+}
+
+// tryWrite writes what c's socket takes now, without waiting: n < len(b)
+// when its send buffer filled. tried is false when c is not a plain TCP
+// connection (TLS cannot write a record in part): nothing was written.
+func tryWrite(c net.Conn, b []byte) (n int, tried bool, err error) {
+	if p, ok := c.(*prefixConn); ok {
+		c = p.Conn
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, false, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, true, err
+	}
+	werr := rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, e := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				return true // full: the rest waits (never for the poller here)
+			case e != nil:
+				err = e
+				return true
+			case m <= 0:
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, true, err
 }
 
 // head is the status line and headers of an answer; length < 0 means
@@ -562,7 +678,7 @@ func (l *parkListener) giveBack(c net.Conn) {
 
 // watchersCollectors export the hub's parked long polls and streams, and
 // their limit.
-func watchersCollectors(hub *service.Hub, limit int) []prometheus.Collector {
+func watchersCollectors(hub *service.Hub, limit int, lagging *atomic.Int64) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paramstore_changes_watchers",
@@ -572,5 +688,9 @@ func watchersCollectors(hub *service.Hub, limit int) []prometheus.Collector {
 			Name: "paramstore_changes_watchers_limit",
 			Help: "This node's --max-watchers (0: none).",
 		}, func() float64 { return float64(limit) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "paramstore_changes_streams_lagging",
+			Help: "Change streams whose client has not yet taken the pages its socket could not (each is cut after 1s of that).",
+		}, func() float64 { return float64(lagging.Load()) }),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/paramstore/paramstore/internal/api"
 	"github.com/paramstore/paramstore/internal/server"
 	"github.com/paramstore/paramstore/internal/servertest"
 )
@@ -352,4 +354,100 @@ func TestChangeStreamStreamRefusedAfterPages(t *testing.T) {
 	if n := strings.Count(got, "HTTP/1.1 "); n != 1 {
 		t.Fatalf("the request was answered %d times: %q", n, got)
 	}
+}
+
+// TestChangeStreamStuckStreams: streams whose clients stop reading, more
+// of them than the server has answer workers, delay no other stream: while
+// their pages wait for them (paramstore_changes_streams_lagging counts
+// them) a follower still sees every change; once they go, their streams
+// end.
+func TestChangeStreamStuckStreams(t *testing.T) {
+	api.SetStreamPatience(t, 10*time.Minute) // the stuck ones are not cut during the test
+	_, ep := servertest.Start(t)
+	c := servertest.Client(t, ep, "us-east-1")
+	_, start, _ := newPoller(t, ep).poll("path=/")
+	target := fmt.Sprintf("%s/_paramstore/changes?path=/stuck&since=%d&wait=60&stream=true", ep, start.Index)
+	const auth = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=00"
+
+	const stuck = 4
+	var conns []net.Conn
+	for range stuck {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ep, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(4096)
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Authorization", auth)
+		if err := req.Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	waitMetric(t, ep, "paramstore_changes_watchers", strconv.Itoa(stuck))
+
+	// (A heartbeat every second: the answer's head goes with the first page.)
+	req, _ := http.NewRequest(http.MethodGet, strings.Replace(target, "wait=60", "wait=1", 1), nil)
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	pages := make(chan changesPage)
+	go func() {
+		defer close(pages)
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var p changesPage
+			if dec.Decode(&p) != nil {
+				return
+			}
+			pages <- p
+		}
+	}()
+	waitMetric(t, ep, "paramstore_changes_watchers", strconv.Itoa(stuck+1))
+
+	// Changes of ~1 KB each, until every stuck stream lags (its socket
+	// buffers full), then a few more: the follower sees each one.
+	long := strings.Repeat("n", 900)
+	var names []string
+	put := func() {
+		name := fmt.Sprintf("/stuck/%s%05d", long, len(names))
+		names = append(names, name)
+		putParam(t, c, name, "v")
+		for {
+			select {
+			case p, ok := <-pages:
+				if !ok {
+					t.Fatalf("the follower's stream ended")
+				}
+				for _, ch := range p.Changes {
+					if ch.Name == name {
+						return
+					}
+				}
+			case <-time.After(time.Minute): // a guard against a hang, not a latency bound
+				t.Fatalf("the follower did not get change %d while %s streams were stuck (lagging: %s)", len(names), strconv.Itoa(stuck), metric(t, ep, "paramstore_changes_streams_lagging"))
+			}
+		}
+	}
+	for metric(t, ep, "paramstore_changes_streams_lagging") != strconv.Itoa(stuck) {
+		if len(names) >= 3000 {
+			t.Fatalf("after %d changes of 1 KB, paramstore_changes_streams_lagging = %s, want %d", len(names), metric(t, ep, "paramstore_changes_streams_lagging"), stuck)
+		}
+		put()
+	}
+	t.Logf("%d changes until %d streams lagged", len(names), stuck)
+	for range 5 {
+		put()
+	}
+
+	// The stuck clients go: their streams end, nobody lags.
+	for _, conn := range conns {
+		conn.Close()
+	}
+	waitMetric(t, ep, "paramstore_changes_streams_lagging", "0")
+	waitMetric(t, ep, "paramstore_changes_watchers", "1")
 }

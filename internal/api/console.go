@@ -28,11 +28,14 @@ type principalKey struct{}
 // newConsole makes the console handler over h.
 func (h *Handler) newConsole() (*console.Handler, error) {
 	return console.New(console.Config{
-		Serve:       h.serveAs,
-		CheckSecret: h.checkSecret,
-		SessionFile: h.cfg.ConsoleSessions,
-		Now:         h.cfg.Now,
-		Logger:      h.cfg.Logger,
+		Serve:          h.serveAs,
+		CheckSecret:    h.checkSecret,
+		SessionFile:    h.cfg.ConsoleSessions,
+		PeerClient:     h.cfg.PeerClient,
+		PeerTLS:        h.cfg.PeerClient != nil,
+		PeerTransition: h.cfg.PeerTransition,
+		Now:            h.cfg.Now,
+		Logger:         h.cfg.Logger,
 	})
 }
 

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +15,16 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// ok holds, by operation, the children of its successful calls
+	// (*okMetrics), resolved on the first: WithLabelValues hashes the
+	// labels and formats the status on every call.
+	ok sync.Map
+}
+
+// okMetrics are the series of an operation's successful calls.
+type okMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -40,6 +52,19 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func (m *metrics) observe(op string, status int, code string, d time.Duration) {
+	if status == http.StatusOK && code == "" {
+		om, ok := m.ok.Load(op)
+		if !ok {
+			om, _ = m.ok.LoadOrStore(op, &okMetrics{
+				requests: m.requests.WithLabelValues(op, strconv.Itoa(http.StatusOK), ""),
+				latency:  m.latency.WithLabelValues(op),
+			})
+		}
+		o := om.(*okMetrics)
+		o.requests.Inc()
+		o.latency.Observe(d.Seconds())
+		return
+	}
 	m.requests.WithLabelValues(op, strconv.Itoa(status), code).Inc()
 	m.latency.WithLabelValues(op).Observe(d.Seconds())
 }

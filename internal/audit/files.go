@@ -148,21 +148,28 @@ func (f TrailFile) Open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	return f.decompress(file)
+}
+
+// decompress returns the contents of the file that r reads: r itself, or
+// what it decompresses to for a compressed file. Closing the result
+// closes r.
+func (f TrailFile) decompress(r io.ReadCloser) (io.ReadCloser, error) {
 	if !f.Compressed {
-		return file, nil
+		return r, nil
 	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(file, 64<<10))
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
 	if err != nil {
-		file.Close()
+		r.Close()
 		return nil, fmt.Errorf("audit: %s: %w", f.Path, compressedErr(err))
 	}
-	return &gzipFile{Reader: zr, f: file}, nil
+	return &gzipFile{Reader: zr, f: r}, nil
 }
 
 // gzipFile closes the file under a gzip reader.
 type gzipFile struct {
 	*gzip.Reader
-	f *os.File
+	f io.Closer
 }
 
 func (g *gzipFile) Read(p []byte) (int, error) {

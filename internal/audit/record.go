@@ -107,34 +107,28 @@ type Record struct {
 // is appended by hand because this runs on every API call (json.Marshal of
 // the record through a map was a tenth of a GetParameter's CPU).
 func encodeBody(key []byte, rec *Record) ([]byte, error) {
+	return appendBody(make([]byte, 0, 1024), key, rec)
+}
+
+// appendBody is encodeBody appending to b (FileSink.Log passes a pooled
+// buffer). The request and response are redacted straight into b.
+func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 	// The text of every value the redaction hides, to keep it out of the
 	// error message; collected only when there is a message.
 	var hidden *[]string
 	if rec.ErrorMessage != "" {
 		hidden = new([]string)
 	}
-	req, err := redactJSON(key, rec.RequestParameters, rec.Keep, hidden)
-	if err != nil {
-		return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
-	}
-	resp, err := redactJSON(key, rec.ResponseElements, rec.Keep, hidden)
-	if err != nil {
-		return nil, fmt.Errorf("audit: encode %s responseElements: %w", rec.EventName, err)
-	}
-	errMsg := rec.ErrorMessage
-	if hidden != nil && containsAny(errMsg, *hidden) {
-		errMsg = Hidden
-	}
 	var details []byte
 	if rec.ServiceEventDetails != nil {
+		var err error
 		if details, err = json.Marshal(rec.ServiceEventDetails); err != nil {
 			return nil, fmt.Errorf("audit: encode %s serviceEventDetails: %w", rec.EventName, err)
 		}
 	}
-	b := make([]byte, 0, 512+len(req)+len(resp))
 	b = jsonenc.AppendMember(b, `{"eventVersion":`, rec.EventVersion)
 	b = append(b, `,"eventTime":"`...)
-	b = rec.EventTime.UTC().AppendFormat(b, timeLayout)
+	b = appendEventTime(b, rec.EventTime)
 	b = append(b, '"')
 	b = jsonenc.AppendMember(b, `,"eventSource":`, rec.EventSource)
 	b = jsonenc.AppendMember(b, `,"eventName":`, rec.EventName)
@@ -149,9 +143,18 @@ func encodeBody(key []byte, rec *Record) ([]byte, error) {
 	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
 	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
 	b = append(b, `},"requestParameters":`...)
-	b = append(b, req...)
+	b, err := appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
+	}
 	b = append(b, `,"responseElements":`...)
-	b = append(b, resp...)
+	if b, err = appendRedacted(b, key, rec.ResponseElements, rec.Keep, hidden); err != nil {
+		return nil, fmt.Errorf("audit: encode %s responseElements: %w", rec.EventName, err)
+	}
+	errMsg := rec.ErrorMessage
+	if hidden != nil && containsAny(errMsg, *hidden) {
+		errMsg = Hidden
+	}
 	b = jsonenc.AppendOptional(b, `,"errorCode":`, rec.ErrorCode)
 	b = jsonenc.AppendOptional(b, `,"errorMessage":`, errMsg)
 	b = jsonenc.AppendMember(b, `,"requestID":`, rec.RequestID)
@@ -167,6 +170,43 @@ func encodeBody(key []byte, rec *Record) ([]byte, error) {
 		b = append(b, details...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendEventTime appends t in UTC as AppendFormat(timeLayout) does, by
+// hand: the time package walks the layout on every record.
+func appendEventTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, timeLayout)
+	}
+	h, mi, sec := t.Clock()
+	b = appendDigits(b, y, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendDigits(b, d, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, h, 2)
+	b = append(b, ':')
+	b = appendDigits(b, mi, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n low decimal digits of v, zero padded.
+func appendDigits(b []byte, v, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		p := 1
+		for range i {
+			p *= 10
+		}
+		b = append(b, byte('0'+v/p%10))
+	}
+	return b
 }
 
 // containsAny reports whether s contains one of the non-empty strings of

@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,6 +119,32 @@ func BenchmarkEncodeBodyRead(b *testing.B) {
 		if _, err := encodeBody(testKey, &rec); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLogRead is the audit cost of a read as the API pays it: a
+// Buffered record logged (encoded into a pooled buffer), chained and
+// written by the writer goroutine, whose allocations count too.
+func BenchmarkLogRead(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Path = filepath.Join(b.TempDir(), "trail.jsonl")
+	s, err := Open(cfg, Options{HMACKey: testKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := Record{EventName: "GetParameter", AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
+		UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
+		RequestParameters: json.RawMessage(`{"Name":"/bench/p1","WithDecryption":true}`),
+		RequestID:         "5f0c3a52-3b4e-4c3e-9d7c-2f1f6f9e8a11", ReadOnly: true, RecipientAccountID: "123456789012"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Log(ctx, rec, Buffered); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -246,4 +274,15 @@ func FuzzKeepOnly(f *testing.F) {
 			t.Fatalf("errorMessage %q echoes hidden values of %q", back.ErrorMessage, body)
 		}
 	})
+}
+
+// TestAppendEventTime: the hand-written eventTime is AppendFormat's.
+func TestAppendEventTime(t *testing.T) {
+	for _, tm := range []time.Time{time.Unix(0, 0), time.Date(2026, 11, 30, 16, 13, 43, 999999999, time.UTC),
+		time.Date(2026, 3, 29, 2, 30, 0, 1e6, time.FixedZone("x", 3600+1800)), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), time.Now()} {
+		if got, want := string(appendEventTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
+			t.Errorf("appendEventTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
 }

@@ -195,21 +195,20 @@ func toPlain(v any) (any, error) {
 	return out, nil
 }
 
-// redactJSON returns the redacted JSON encoding of v, compact, for a
+// appendRedacted appends the redacted JSON encoding of v, compact, for a
 // record: "null" for nil. With keep, v goes through keepOnly. Otherwise a
 // json.RawMessage with no member that could be a secret (no "value" in any
 // letter case, no escape sequence that could spell one) is only compacted,
 // and anything else goes through Redact's walk. hidden, if not nil,
 // collects the text of the values hidden.
-func redactJSON(key []byte, v any, keep *Allowlist, hidden *[]string) ([]byte, error) {
+func appendRedacted(b []byte, key []byte, v any, keep *Allowlist, hidden *[]string) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
-		return []byte("null"), nil
+		return append(b, "null"...), nil
 	case json.RawMessage:
 		if keep == nil && !mayHoldSecret(v) {
-			var buf bytes.Buffer
-			buf.Grow(len(v))
-			if err := json.Compact(&buf, v); err != nil {
+			buf := bytes.NewBuffer(b)
+			if err := json.Compact(buf, v); err != nil {
 				return nil, fmt.Errorf("invalid JSON: %w", err)
 			}
 			return buf.Bytes(), nil
@@ -228,7 +227,11 @@ func redactJSON(key []byte, v any, keep *Allowlist, hidden *[]string) ([]byte, e
 			return nil, err
 		}
 	}
-	return json.Marshal(out)
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, raw...), nil
 }
 
 // mayHoldSecret reports whether raw JSON could have a member that walk

@@ -32,7 +32,8 @@ import (
 //
 // The rotator goroutine does the rest, away from the calls: it compresses
 // each rotated file (into a temporary file, fsynced, renamed to the .gz
-// name; then it removes the uncompressed one), hands it to
+// name; then it removes the uncompressed one), paced to a quarter of a
+// core (compressDuty), hands it to
 // Config.OnRotate, and removes the oldest files beyond Config.Retain. It
 // scans the directory each time, so the next start finishes whatever a
 // crash interrupted.
@@ -221,65 +222,81 @@ func (s *FileSink) startRotator() {
 }
 
 // rotator compresses, ships and removes rotated files: at start (to finish
-// what a crash interrupted), after each rotation, and after a backoff
-// while OnRotate fails.
+// what a crash interrupted), after each rotation, after a backoff while
+// OnRotate fails, and when the oldest file reaches the retention age (an
+// idle trail does not rotate, but its old files still go).
 func (s *FileSink) rotator(ctx context.Context) {
 	defer s.rotatorWG.Done()
 	backoff := time.Duration(0)
 	for {
-		var retry *time.Timer
-		ok := s.housekeep(ctx)
+		ok, expiry := s.housekeep(ctx)
 		if s.afterHK != nil {
 			s.afterHK()
 		}
+		wait := time.Duration(-1)
 		if ok {
 			backoff = 0
 		} else {
 			backoff = min(max(2*backoff, s.cfg.ShipRetryMin), s.cfg.ShipRetryMax)
-			retry = time.NewTimer(backoff)
+			wait = backoff
 		}
-		var retryC <-chan time.Time
-		if retry != nil {
-			retryC = retry.C
+		if !expiry.IsZero() {
+			if d := max(expiry.Sub(s.clock.Now()), retentionMinWait); wait < 0 || d < wait {
+				wait = d
+			}
+		}
+		var timer *time.Timer
+		var timerC <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			timerC = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			if retry != nil {
-				retry.Stop()
-			}
-			return
 		case <-s.kick:
-		case <-retryC:
+		case <-timerC:
 		}
-		if retry != nil {
-			retry.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }
 
+// retentionRetry is how long the rotator waits to try a removal that
+// failed again (when no rotation wakes it sooner), and retentionMinWait
+// its shortest wait for the next file to expire.
+const (
+	retentionRetry   = time.Minute
+	retentionMinWait = 10 * time.Millisecond
+)
+
 // housekeep does one round of the rotator's work. It returns false when
-// OnRotate failed (the round should be retried after a backoff).
-func (s *FileSink) housekeep(ctx context.Context) bool {
+// OnRotate failed (the round should be retried after a backoff), and the
+// time the oldest kept file reaches the retention age (zero if none does).
+func (s *FileSink) housekeep(ctx context.Context) (ok bool, expiry time.Time) {
 	files, err := ListFiles(s.cfg.Path)
 	if err != nil {
 		s.log.Error("audit: list the trail's files", logKeyPath, s.cfg.Path, logKeyErr, err)
-		return true
+		return true, time.Time{}
 	}
 	stuck := s.stuck.Load()
 	for _, f := range files {
 		if f.Active || f.Compressed || (stuck != nil && f.Path == *stuck) {
 			continue
 		}
-		if err := compress(ctx, f.Path); err != nil {
+		if err := compress(ctx, f.Path, s.pace); err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("audit: compress a rotated file", logKeyPath, f.Path, logKeyErr, err)
 			}
-			return true
+			return true, time.Time{}
 		}
 	}
 	if files, err = ListFiles(s.cfg.Path); err != nil {
 		s.log.Error("audit: list the trail's files", logKeyPath, s.cfg.Path, logKeyErr, err)
-		return true
+		return true, time.Time{}
 	}
 	var rotated []TrailFile
 	var total int64
@@ -292,19 +309,18 @@ func (s *FileSink) housekeep(ctx context.Context) bool {
 		}
 	}
 	s.stats.bytes.Store(total)
-	ok := true
+	ok = true
 	shippedSeq := uint64(0) // every file up to this first sequence was shipped
 	if s.cfg.OnRotate != "" {
 		shippedSeq, ok = s.ship(ctx, rotated)
 	} else if len(rotated) > 0 {
 		shippedSeq = rotated[len(rotated)-1].FirstSequence
 	}
-	s.retain(ctx, rotated, shippedSeq)
-	return ok
+	return ok, s.retain(ctx, rotated, shippedSeq)
 }
 
-// compress replaces the rotated file at path with path.gz.
-func compress(ctx context.Context, path string) error {
+// compress replaces the rotated file at path with path.gz, paced by p.
+func compress(ctx context.Context, path string, p pacer) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -318,8 +334,22 @@ func compress(ctx context.Context, path string) error {
 	}
 	defer out.Cleanup()
 	zw := gzip.NewWriter(out)
-	if _, err := io.Copy(zw, ctxReader{ctx, in}); err != nil {
-		return err
+	buf := make([]byte, compressChunk)
+	for eof := false; !eof; {
+		err := p.run(ctx, func() error {
+			n, err := io.ReadFull(in, buf)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				eof, err = true, nil
+			}
+			if err != nil {
+				return err
+			}
+			_, err = zw.Write(buf[:n])
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return err
@@ -333,17 +363,54 @@ func compress(ctx context.Context, path string) error {
 	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
-// ctxReader stops a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+// Compression is paced so that it never takes a core from the calls: the
+// default gzip level compresses a trail at about 60 MiB/s per core (9x
+// smaller), so a 100 MiB file is 1.7 s of CPU, and Go would run it on one
+// of the process's Ps at once (on 2 cores, half the server's parallelism
+// for that time). compress takes compressChunk at a time and then sleeps
+// (compressDuty-1) times as long as the chunk took: at most a quarter of
+// one core, about 15 MiB/s of trail, far above what the server writes.
+const (
+	compressChunk = 256 << 10
+	compressDuty  = 4
+)
+
+// pacer runs pieces of work at most one part in duty of the time.
+type pacer struct {
+	duty  int
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
+// realPacer paces with the system clock.
+func realPacer(duty int) pacer {
+	return pacer{duty: duty, now: time.Now, sleep: func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}}
+}
+
+// run runs work, then sleeps (duty-1) times as long as it took; it
+// returns work's error, or ctx's if ctx ended first. The zero pacer does
+// not sleep.
+func (p pacer) run(ctx context.Context, work func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return c.r.Read(p)
+	if p.duty <= 1 {
+		return work()
+	}
+	start := p.now()
+	if err := work(); err != nil {
+		return err
+	}
+	return p.sleep(ctx, time.Duration(p.duty-1)*p.now().Sub(start))
 }
 
 // shippedFile is the file that names the last rotated file OnRotate took.
@@ -427,20 +494,27 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// retain removes the oldest rotated files beyond Retain, only those whose
-// first sequence is at most shippedSeq. Before removing a file it records,
-// durably, which records go with it.
-func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq uint64) {
+// retain removes the oldest rotated files beyond Retain's count or age,
+// only those whose first sequence is at most shippedSeq (taken by
+// OnRotate), and from the oldest on, so the kept files always continue
+// one another. Before removing a file it records, durably, which records
+// go with it. It returns the time the oldest file it keeps, shipped,
+// reaches Retain.Age (zero if none does).
+func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq uint64) time.Time {
 	s.stats.files.Store(int64(len(rotated)))
-	if s.cfg.Retain == 0 {
-		return
-	}
-	for len(rotated) > s.cfg.Retain && rotated[0].FirstSequence <= shippedSeq {
+	r := s.cfg.Retain
+	for len(rotated) > 0 && rotated[0].FirstSequence <= shippedSeq {
 		f := rotated[0]
+		if !r.expired(f, len(rotated), s.clock.Now()) {
+			if r.Age > 0 {
+				return f.Rotated.Add(r.Age)
+			}
+			return time.Time{}
+		}
 		last, err := f.lastLine()
 		if err != nil {
 			s.log.Error("audit: not removing a rotated file that cannot be read; check it with paramstore audit verify", logKeyPath, f.Path, logKeyErr, err)
-			return
+			return time.Time{}
 		}
 		rec := Record{EventName: FilesRemovedEvent, EventType: EventTypeService, ServiceEventDetails: &RemovedDetails{
 			File: filepath.Base(f.Path), FirstSequence: f.FirstSequence, LastSequence: last.Sequence, LastHash: last.Hash,
@@ -449,11 +523,11 @@ func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq u
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("audit: not removing a rotated file: its removal cannot be recorded", logKeyPath, f.Path, logKeyErr, err)
 			}
-			return
+			return s.clock.Now().Add(retentionRetry)
 		}
 		if err := os.Remove(f.Path); err != nil {
 			s.log.Error("audit: remove a rotated file beyond --audit-retain", logKeyPath, f.Path, logKeyErr, err)
-			return
+			return s.clock.Now().Add(retentionRetry)
 		}
 		if err := atomicfile.SyncDir(filepath.Dir(f.Path)); err != nil {
 			s.log.Warn("audit: sync directory", logKeyPath, f.Path, logKeyErr, err)
@@ -462,4 +536,5 @@ func (s *FileSink) retain(ctx context.Context, rotated []TrailFile, shippedSeq u
 		rotated = rotated[1:]
 		s.stats.files.Store(int64(len(rotated)))
 	}
+	return time.Time{}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,7 +125,7 @@ func TestRotateBySizeKeepsOneChain(t *testing.T) {
 
 func TestRetentionRecordsRemovals(t *testing.T) {
 	dir := t.TempDir()
-	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 2})
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: Retention{Files: 2}})
 	logN(t, s, 0, 200)
 	waitFor(t, rounds, "retention", settled(t, dir, 2))
 	if err := s.Close(); err != nil {
@@ -216,7 +217,7 @@ func TestRotationCrashStates(t *testing.T) {
 			raw, err := os.ReadFile(name)
 			must(t, err)
 			must(t, os.WriteFile(name+".x", raw, 0o600))
-			must(t, compress(context.Background(), name+".x"))
+			must(t, compress(context.Background(), name+".x", pacer{}))
 			must(t, os.Rename(name+".x.gz", name+".gz"))
 		}},
 		{name: "renamed, compression half written", crash: func(t *testing.T, active string, first uint64) {
@@ -291,7 +292,7 @@ func TestOnRotateRetriesAndKeepsFiles(t *testing.T) {
 	counter := filepath.Join(out, "attempts")
 	// Fails its first three runs, then copies the file to out.
 	cmd := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); echo $((n+1)) > %[1]s; [ "$n" -ge 3 ] || { echo "upload refused ($n)" >&2; exit 1; }; cp "$1" %[2]s/`, counter, out)
-	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: 1, OnRotate: cmd})
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10, Retain: Retention{Files: 1}, OnRotate: cmd})
 	logN(t, s, 0, 60)
 	shipped := func() bool {
 		got, _ := filepath.Glob(filepath.Join(out, "audit.log.*.gz"))
@@ -337,7 +338,42 @@ func must(t *testing.T, err error) {
 // FuzzVerifyTrail: audit verify reads files from anywhere. Whatever bytes a
 // rotated file (compressed or not) and the active file hold, VerifyTrail
 // returns a report or an error, and never panics.
+//
+// The fuzzer hands the bytes to verifyFiles, which VerifyTrail runs on the
+// files ListFiles found, from memory: the file system adds nothing that
+// depends on the input, and writing, compressing and listing files cost
+// ten times the check itself (TestVerifyFilesInMemory shows both ways
+// agree).
 func FuzzVerifyTrail(f *testing.F) {
+	for _, seed := range verifyTrailSeeds(f) {
+		f.Add(seed.rotated, seed.active, seed.compress)
+	}
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
+	f.Fuzz(func(t *testing.T, rotated, active []byte, compress bool) {
+		if compress {
+			zbuf.Reset()
+			zw.Reset(&zbuf)
+			zw.Write(rotated)
+			zw.Close()
+			rotated = zbuf.Bytes()
+		}
+		files, open := memTrail(rotated, active, compress)
+		rep, err := verifyFiles(files, open)
+		if err == nil && rep.Records > 0 && rep.LastHash == ZeroHash {
+			t.Fatalf("%d records verified with a zero last hash", rep.Records)
+		}
+	})
+}
+
+type verifyTrailSeed struct {
+	rotated, active []byte
+	compress        bool
+}
+
+// verifyTrailSeeds are a three-record trail split across a rotated file
+// and the active file in two ways, and garbage.
+func verifyTrailSeeds(tb testing.TB) []verifyTrailSeed {
 	var seed []byte
 	prev := ZeroHash
 	for i := range 3 {
@@ -345,53 +381,92 @@ func FuzzVerifyTrail(f *testing.F) {
 		rec.EventVersion, rec.EventSource, rec.EventType, rec.EventTime, rec.EventID = EventVersion, EventSource, EventType, time.Unix(1, 0), fmt.Sprint("e", i)
 		body, err := encodeBody(testKey, &rec)
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		seed, prev = appendChained(seed, body, uint64(i+1), prev)
 	}
 	lines := strings.SplitAfter(string(seed), "\n")
-	f.Add([]byte(lines[0]), []byte(lines[1]+lines[2]), true)
-	f.Add([]byte(lines[0]+lines[1]), []byte(lines[2]), false)
-	f.Add([]byte("\x1f\x8b\x08\x00garbage"), []byte("{}\n"), false)
-	work := f.TempDir()
-	f.Fuzz(func(t *testing.T, rotated, active []byte, compress bool) {
-		path := filepath.Join(work, "audit.log")
+	return []verifyTrailSeed{
+		{[]byte(lines[0]), []byte(lines[1] + lines[2]), true},
+		{[]byte(lines[0] + lines[1]), []byte(lines[2]), false},
+		{[]byte("\x1f\x8b\x08\x00garbage"), []byte("{}\n"), false},
+	}
+}
+
+// memTrailPath is the trail memTrail describes; nothing is on disk there.
+const memTrailPath = "/nonexistent/audit.log"
+
+// memTrail returns the files ListFiles lists for a trail of one rotated
+// file (already compressed if compressed) and the active file, and an
+// opener that reads their contents from memory as TrailFile.Open does
+// from disk.
+func memTrail(rotated, active []byte, compressed bool) ([]TrailFile, func(TrailFile) (io.ReadCloser, error)) {
+	old := TrailFile{Path: rotatedName(memTrailPath, 1, time.Unix(0, 0)), FirstSequence: 1, Rotated: time.Unix(0, 0).UTC(), Compressed: compressed}
+	if compressed {
+		old.Path += ".gz"
+	}
+	files := []TrailFile{old, {Path: memTrailPath, Active: true}}
+	open := func(f TrailFile) (io.ReadCloser, error) {
+		b := active
+		if !f.Active {
+			b = rotated
+		}
+		return f.decompress(io.NopCloser(bytes.NewReader(b)))
+	}
+	return files, open
+}
+
+// TestVerifyFilesInMemory: what FuzzVerifyTrail checks from memory is what
+// VerifyTrail finds on disk, for the fuzzer's seeds and cut variants of
+// them: the same files listed, the same report and the same error.
+func TestVerifyFilesInMemory(t *testing.T) {
+	var cases []verifyTrailSeed
+	for _, s := range verifyTrailSeeds(t) {
+		cases = append(cases, s,
+			verifyTrailSeed{s.rotated[:len(s.rotated)/2], s.active, s.compress},
+			verifyTrailSeed{s.rotated, s.active[:len(s.active)-1], s.compress},
+			verifyTrailSeed{s.active, s.rotated, s.compress})
+	}
+	for i, c := range cases {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "audit.log")
 		name := rotatedName(path, 1, time.Unix(0, 0))
-		os.Remove(name)
-		os.Remove(name + ".gz")
-		if err := os.WriteFile(name, rotated, 0o600); err != nil {
+		if err := os.WriteFile(name, c.rotated, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if compress {
-			if err := compressFile(name); err != nil {
+		rotated := c.rotated
+		if c.compress {
+			if err := compress(context.Background(), name, pacer{}); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if rotated, err = os.ReadFile(name + ".gz"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := os.WriteFile(path, active, 0o600); err != nil {
+		if err := os.WriteFile(path, c.active, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := VerifyTrail(path)
-		if err == nil && rep.Records > 0 && rep.LastHash == ZeroHash {
-			t.Fatalf("%d records verified with a zero last hash", rep.Records)
+		disk, derr := VerifyTrail(path)
+		listed, err := ListFiles(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-}
-
-// compressFile gzips path into path.gz without compress's fsyncs (the
-// fuzzer runs it thousands of times).
-func compressFile(path string) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err
+		files, open := memTrail(rotated, c.active, c.compress)
+		mem, merr := verifyFiles(files, open)
+		for j := range listed {
+			listed[j].Path = strings.Replace(listed[j].Path, path, memTrailPath, 1)
+		}
+		if fmt.Sprint(listed) != fmt.Sprint(files) {
+			t.Errorf("case %d: ListFiles %v, memTrail %v", i, listed, files)
+		}
+		for j := range disk.Files {
+			disk.Files[j].Path = strings.Replace(disk.Files[j].Path, path, memTrailPath, 1)
+		}
+		if fmt.Sprintf("%+v %v", disk, derr) != fmt.Sprintf("%+v %v", mem, merr) {
+			t.Errorf("case %d:\non disk   %+v %v\nin memory %+v %v", i, disk, derr, mem, merr)
+		}
 	}
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Write(raw)
-	zw.Close()
-	if err := os.WriteFile(path+".gz", b.Bytes(), 0o600); err != nil {
-		return err
-	}
-	return os.Remove(path)
 }
 
 func TestActivePath(t *testing.T) {
@@ -458,5 +533,69 @@ func TestLookupReadsRotatedFiles(t *testing.T) {
 		if i > 0 && e.Time.After(all[i-1].Time) {
 			t.Errorf("event %d is newer than the one before it", i)
 		}
+	}
+}
+
+// TestCompressPaced: compression sleeps three times as long as each chunk
+// took (a quarter of a core at most), the compressed file is the original,
+// and a stop during a pause leaves the rotated file whole and no
+// compressed file (the next start compresses it again). The pacer's clock
+// is fake: each chunk "takes" 10ms.
+func TestCompressPaced(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "audit.log.00000000000000000001-20261130T000000Z")
+	raw := bytes.Repeat([]byte(`{"eventName":"GetParameter","sequence":1}`+"\n"), (3*compressChunk)/40)
+	must(t, os.WriteFile(name, raw, 0o600))
+	clock := time.Unix(0, 0)
+	var sleeps []time.Duration
+	p := pacer{duty: compressDuty,
+		now: func() time.Time { clock = clock.Add(5 * time.Millisecond); return clock },
+		sleep: func(ctx context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			return nil
+		}}
+	must(t, compress(context.Background(), name, p))
+	chunks := (len(raw) + compressChunk - 1) / compressChunk
+	if len(sleeps) != chunks {
+		t.Errorf("%d pauses for %d chunks of %d bytes", len(sleeps), chunks, len(raw))
+	}
+	for _, d := range sleeps {
+		if d != 3*5*time.Millisecond {
+			t.Errorf("paused %v after 5ms of work, want 15ms (a quarter of a core)", d)
+		}
+	}
+	f := TrailFile{Path: name + ".gz", Compressed: true}
+	rc, err := f.Open()
+	must(t, err)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	must(t, err)
+	if !bytes.Equal(got, raw) {
+		t.Fatalf("decompressed %d bytes, want the %d of the original", len(got), len(raw))
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Errorf("the uncompressed file is still there: %v", err)
+	}
+
+	// Stopped during the second pause.
+	name2 := filepath.Join(dir, "audit.log.00000000000000000100-20261130T000001Z")
+	must(t, os.WriteFile(name2, raw, 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	pauses := 0
+	p.sleep = func(ctx context.Context, d time.Duration) error {
+		if pauses++; pauses == 2 {
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	}
+	if err := compress(ctx, name2, p); !errors.Is(err, context.Canceled) {
+		t.Fatalf("compress stopped during a pause = %v, want context.Canceled", err)
+	}
+	if left, err := os.ReadFile(name2); err != nil || !bytes.Equal(left, raw) {
+		t.Errorf("the rotated file after a stopped compression: %d bytes, %v; want it whole", len(left), err)
+	}
+	if gz, _ := filepath.Glob(name2 + ".gz*"); len(gz) != 0 {
+		t.Errorf("a stopped compression left %v", gz)
 	}
 }

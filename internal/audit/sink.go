@@ -129,9 +129,10 @@ type Config struct {
 	// MaxAge rotates the file once its first record is this old
 	// (--audit-max-age); 0 never rotates by age.
 	MaxAge time.Duration
-	// Retain is how many rotated files are kept (--audit-retain); the
-	// oldest beyond it are removed, once shipped. 0 keeps every file.
-	Retain int
+	// Retain says which rotated files are kept (--audit-retain): the
+	// oldest beyond its count or its age are removed, once shipped. The
+	// zero value keeps every file.
+	Retain Retention
 	// OnRotate, if set, is a shell command (sh -c) run with the path of
 	// each compressed rotated file as $1 and in PARAMSTORE_AUDIT_FILE
 	// (--audit-on-rotate), in order; a failure is logged and retried with
@@ -175,8 +176,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("audit: Config.MaxSize (--audit-max-size) %d must not be negative", c.MaxSize)
 	case c.MaxAge < 0:
 		return fmt.Errorf("audit: Config.MaxAge (--audit-max-age) %v must not be negative", c.MaxAge)
-	case c.Retain < 0:
-		return fmt.Errorf("audit: Config.Retain (--audit-retain) %d must not be negative", c.Retain)
+	case c.Retain.validate() != nil:
+		return c.Retain.validate()
 	case c.OnRotate != "" && (c.ShipRetryMin <= 0 || c.ShipRetryMax < c.ShipRetryMin || c.ShipTimeout <= 0):
 		return fmt.Errorf("audit: Config.ShipRetryMin %v, ShipRetryMax %v and ShipTimeout %v must be positive, the max at least the min",
 			c.ShipRetryMin, c.ShipRetryMax, c.ShipTimeout)
@@ -257,6 +258,7 @@ type FileSink struct {
 	kick        chan struct{}
 	stopRotator context.CancelFunc
 	afterHK     func()
+	pace        pacer // of compression
 	rotatorWG   sync.WaitGroup
 	stats       rotationStats
 
@@ -287,6 +289,25 @@ type FileSink struct {
 type entry struct {
 	body []byte     // canonical record without chain members
 	done chan error // nil unless Log waits for durability
+	// pooled, if not nil, holds body's buffer: the writer gives it back
+	// to bodyPool once body is copied into its chained line.
+	pooled *[]byte
+}
+
+// bodyPool holds the buffers Log encodes record bodies into (one per call
+// on every API call, reads included). A buffer that grew past
+// maxPooledBody is left to the collector rather than kept.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledBody = 64 << 10
+
+// release gives e's buffer back to bodyPool; e.body must not be used
+// after.
+func (e *entry) release() {
+	if e.pooled != nil && cap(*e.pooled) <= maxPooledBody {
+		bodyPool.Put(e.pooled)
+	}
+	e.body, e.pooled = nil, nil
 }
 
 // Open opens or creates the trail at cfg.Path and starts its writer. If the
@@ -319,6 +340,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		wrapFile:  opts.file,
 		afterHK:   opts.afterHousekeep,
 		kick:      make(chan struct{}, 1),
+		pace:      realPacer(compressDuty),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -490,11 +512,14 @@ func (s *FileSink) repairTail(f *os.File, partial []byte, at int64) (*TornDetail
 // Log records rec; see Sink and Durability.
 func (s *FileSink) Log(ctx context.Context, rec Record, d Durability) error {
 	s.fillDefaults(&rec)
-	body, err := encodeBody(s.key, &rec)
+	bp := bodyPool.Get().(*[]byte)
+	body, err := appendBody((*bp)[:0], s.key, &rec)
 	if err != nil {
+		bodyPool.Put(bp)
 		return err
 	}
-	e := entry{body: body}
+	*bp = body
+	e := entry{body: body, pooled: bp}
 	if d == Durable {
 		e.done = make(chan error, 1)
 	}
@@ -668,12 +693,14 @@ func (s *FileSink) run() {
 		}
 
 		needSync := closed
-		for _, e := range batch {
+		for i := range batch {
+			e := &batch[i]
 			if e.body != nil {
 				w.startFile()
 				s.seq++
 				w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
 				w.bodies += int64(len(e.body))
+				e.release()
 			}
 			if e.done != nil {
 				w.waiters = append(w.waiters, e.done)

@@ -198,19 +198,25 @@ func verify(r *bufio.Reader, rep *Report, file string, anyStart bool) (first uin
 // naming the file and line: a deleted file is ProblemMissing, renamed
 // or reordered files ProblemOrder.
 func VerifyTrail(path string) (Report, error) {
-	rep := Report{LastHash: ZeroHash}
 	files, err := ListFiles(path)
 	if err != nil {
-		return rep, err
+		return Report{LastHash: ZeroHash}, err
 	}
 	if len(files) == 0 {
-		return rep, fmt.Errorf("audit: verify: no trail at %s (no such file, and no rotated files)", path)
+		return Report{LastHash: ZeroHash}, fmt.Errorf("audit: verify: no trail at %s (no such file, and no rotated files)", path)
 	}
+	return verifyFiles(files, TrailFile.Open)
+}
+
+// verifyFiles is VerifyTrail for the files of a trail, in order, whose
+// contents open returns (decompressed).
+func verifyFiles(files []TrailFile, open func(TrailFile) (io.ReadCloser, error)) (Report, error) {
+	rep := Report{LastHash: ZeroHash}
 	for i, f := range files {
 		name := filepath.Base(f.Path)
 		before := rep
 		fr := FileReport{Path: f.Path}
-		rc, err := f.Open()
+		rc, err := open(f)
 		if errors.Is(err, ErrCompressedTruncated) {
 			return rep, &ChainError{File: name, Line: 1, Problem: ProblemTruncated, Detail: "the compressed file ends early (it was cut)"}
 		}

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/paramstore/paramstore/internal/tlsconf"
 )
 
 // nodeHealth is a member of the cluster as the cluster screen shows it:
@@ -44,7 +47,7 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scheme := "http://"
-	if r.TLS != nil {
+	if r.TLS != nil || h.peerTLS {
 		scheme = "https://"
 	}
 	var wg sync.WaitGroup
@@ -59,7 +62,9 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 			m.Error = "no API address registered"
 			continue
 		}
-		if !strings.Contains(addr, "://") {
+		if _, hostport, ok := strings.Cut(addr, "://"); ok && h.peerTLS {
+			addr = scheme + hostport // a peer's port over peer TLS
+		} else if !ok {
 			addr = scheme + addr // a host:port
 		}
 		wg.Add(1)
@@ -75,6 +80,10 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
+// plainClient reads a member's /readyz in plaintext in the peer-TLS
+// transition window.
+var plainClient = &http.Client{Timeout: 3 * time.Second}
+
 // readyz reads a member's /readyz into m.
 func (h *Handler) readyz(ctx context.Context, url string, m *nodeHealth) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -83,6 +92,13 @@ func (h *Handler) readyz(ctx context.Context, url string, m *nodeHealth) {
 		return
 	}
 	resp, err := h.peers.Do(req)
+	if err != nil && h.peerTransition && !tlsconf.IsCertificateError(err) && ctx.Err() == nil {
+		// A member that does not speak peer TLS yet (the transition
+		// window): its plaintext API port.
+		plain := req.Clone(ctx)
+		plain.URL.Scheme = "http"
+		resp, err = plainClient.Do(plain)
+	}
 	if err != nil {
 		m.Error = "unreachable: " + err.Error()
 		return

@@ -95,6 +95,13 @@ type Config struct {
 	// PeerClient reads the members' /readyz for the cluster screen; nil
 	// means a client with a 3-second timeout.
 	PeerClient *http.Client
+	// PeerTLS says PeerClient speaks peer TLS (--peer-tls-*): members are
+	// read over https, whatever the scheme of their registered address
+	// and of the console's own request (a member's API port takes a
+	// peer's TLS beside its own clients). With PeerTransition
+	// (--peer-tls-transition), a member that does not speak TLS yet is
+	// read in plaintext, as the cluster calls do.
+	PeerTLS, PeerTransition bool
 	// MaxSessions bounds the table; 0 means DefaultMaxSessions.
 	MaxSessions int
 	// Now is the clock of sessions; nil means time.Now.
@@ -112,6 +119,8 @@ type Handler struct {
 	mux      *http.ServeMux
 	sessions *sessions
 	peers    *http.Client
+	// peerTLS, peerTransition: Config.PeerTLS, Config.PeerTransition.
+	peerTLS, peerTransition bool
 }
 
 // New returns the console handler. A session file that cannot be read is
@@ -142,6 +151,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.PeerClient = &http.Client{Timeout: 3 * time.Second}
 	}
 	h := &Handler{serve: cfg.Serve, check: cfg.CheckSecret, now: cfg.Now, log: cfg.Logger, sessions: table, peers: cfg.PeerClient,
+		peerTLS: cfg.PeerTLS, peerTransition: cfg.PeerTransition,
 		static: http.StripPrefix("/console/", http.FileServerFS(sub))}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /console/", h.serveStatic)

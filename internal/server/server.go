@@ -75,12 +75,13 @@ type Config struct {
 	NoAudit     bool
 	AuditStdout bool
 	// AuditMaxSize, AuditMaxAge and AuditRetain rotate the trail and
-	// bound how many rotated files are kept (0: never, never, all);
+	// bound which rotated files are kept (by count, age or both; zero:
+	// never, never, all);
 	// AuditOnRotate is run on each rotated file; AuditEvents selects the
 	// calls recorded (audit.EventsNone opens no trail).
 	AuditMaxSize  int64
 	AuditMaxAge   time.Duration
-	AuditRetain   int
+	AuditRetain   audit.Retention
 	AuditOnRotate string
 	AuditEvents   audit.Events
 	// MinFreeSpace is the floor of free bytes on the data directory's
@@ -146,7 +147,7 @@ func Default() Config {
 		Events:               events.DefaultConfig(),
 		AuditMaxSize:         100 << 20,
 		AuditMaxAge:          24 * time.Hour,
-		AuditRetain:          30,
+		AuditRetain:          audit.Retention{Files: 30},
 		AuditEvents:          audit.EventsAll,
 		MinFreeSpace:         256 << 20,
 	}
@@ -186,7 +187,7 @@ func (c Config) Validate() error {
 		return errors.New("server: --audit-max-size must not be negative")
 	case c.AuditMaxAge < 0:
 		return errors.New("server: --audit-max-age must not be negative")
-	case c.AuditRetain < 0:
+	case c.AuditRetain.Files < 0 || c.AuditRetain.Age < 0:
 		return errors.New("server: --audit-retain must not be negative")
 	case c.MinFreeSpace < 0:
 		return errors.New("server: --min-free-space must not be negative")
@@ -609,6 +610,8 @@ func (s *Server) openAPI(context.Context) error {
 		},
 		Notify:          s.notify,
 		ConsoleSessions: filepath.Join(s.dataDir, "console-sessions.json"),
+		PeerClient:      s.peerClient(),
+		PeerTransition:  s.cfg.Raft.PeerTLSTransition,
 		AuditPath:       s.auditPath,
 		Mirrors: func() any {
 			if s.mirrors == nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,4 +135,13 @@ func (s *Server) tlsCollectors() []prometheus.Collector {
 		out = append(out, gauge("peer", s.peer.Cert.NotAfter), gauge("peer-ca", s.peer.CA.NotAfter))
 	}
 	return out
+}
+
+// peerClient is the client of this node's calls to the other members' API
+// ports over peer TLS (the console's cluster screen); nil without peer TLS.
+func (s *Server) peerClient() *http.Client {
+	if s.peer == nil {
+		return nil
+	}
+	return s.peer.HTTPClient(3 * time.Second)
 }

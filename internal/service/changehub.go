@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,17 +71,37 @@ type Page struct {
 	Err error
 	End bool
 
-	once sync.Once
-	raw  []byte
+	once  sync.Once
+	raw   []byte
+	chunk []byte
 }
 
-// JSON is Out encoded, once for every waiter that shares the page.
+// JSON is Out encoded, once for every waiter that shares the page: a line
+// of JSON.
 func (p *Page) JSON() []byte {
-	p.once.Do(func() {
-		p.raw, _ = json.Marshal(p.Out)
-		p.raw = append(p.raw, '\n')
-	})
+	p.encode()
 	return p.raw
+}
+
+// Chunk is JSON framed as an HTTP/1.1 chunk (the size in hex, CRLF, the
+// line, CRLF), as a stream writes it: built once, with JSON, and shared by
+// every stream the page goes to (never modified).
+func (p *Page) Chunk() []byte {
+	p.encode()
+	return p.chunk
+}
+
+func (p *Page) encode() {
+	p.once.Do(func() {
+		body, _ := json.Marshal(p.Out)
+		n := len(body) + 1
+		c := strconv.AppendInt(make([]byte, 0, n+16), int64(n), 16)
+		c = append(c, "\r\n"...)
+		start := len(c)
+		c = append(append(c, body...), '\n')
+		p.raw = c[start : start+n : start+n]
+		p.chunk = append(c, "\r\n"...)
+	})
 }
 
 // errTooManyWatchers is answered to a long poll that would exceed the
@@ -448,7 +469,15 @@ func (h *Hub) expire(now time.Time) {
 	t := now.UnixNano() / int64(hubTick)
 	h.mu.Lock()
 	var ds []delivery
-	pages := map[uint64]*Page{}
+	pages := map[uint64]*Page{} // heartbeats and expired long polls share a page per index
+	page := func(idx uint64) *Page {
+		p := pages[idx]
+		if p == nil {
+			p = &Page{Out: &ChangesOutput{Index: idx, Changes: []Change{}}}
+			pages[idx] = p
+		}
+		return p
+	}
 	for tick, ws := range h.expires {
 		if tick > t {
 			continue
@@ -459,7 +488,7 @@ func (h *Hub) expire(now time.Time) {
 					h.disarmLocked(w)
 					h.armLocked(w, w.every)
 					w.since = max(h.index, w.since)
-					ds = append(ds, delivery{w, &Page{Out: &ChangesOutput{Index: w.since, Changes: []Change{}}}})
+					ds = append(ds, delivery{w, page(w.since)})
 				} else {
 					h.removeLocked(w)
 					ds = append(ds, delivery{w, &Page{End: true}})
@@ -467,13 +496,7 @@ func (h *Hub) expire(now time.Time) {
 				continue
 			}
 			h.removeLocked(w) // (deletes from ws, and ws from h.expires once empty)
-			idx := max(h.index, w.since)
-			p := pages[idx]
-			if p == nil {
-				p = &Page{Out: &ChangesOutput{Index: idx, Changes: []Change{}}}
-				pages[idx] = p
-			}
-			ds = append(ds, delivery{w, p})
+			ds = append(ds, delivery{w, page(max(h.index, w.since))})
 		}
 	}
 	h.mu.Unlock()

@@ -1,7 +1,10 @@
 package sigv4
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"hash"
 	"sync"
 )
 
@@ -14,8 +17,31 @@ type cacheKey struct {
 
 type cacheEntry struct {
 	secret string
-	key    []byte
+	key    *signingKey
 }
+
+// signingKey is a derived key with a pool of HMAC-SHA256 states keyed with
+// it: hmac.New allocates two digests and the padded keys, a quarter of a
+// signature check's CPU; a Reset state is reused instead.
+type signingKey struct {
+	key  []byte
+	macs sync.Pool
+}
+
+func newSigningKey(key []byte) *signingKey {
+	k := &signingKey{key: key}
+	k.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// mac returns an HMAC-SHA256 keyed with k, reset; give it back with put.
+func (k *signingKey) mac() hash.Hash {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
+	return m
+}
+
+func (k *signingKey) put(m hash.Hash) { k.macs.Put(m) }
 
 // keyCache is a bounded map of derived signing keys. When full, an
 // arbitrary entry is evicted (Go randomises map iteration); keys of past
@@ -32,9 +58,9 @@ func newKeyCache(max int) *keyCache {
 	return &keyCache{max: max, entries: make(map[cacheKey]cacheEntry)}
 }
 
-// get returns the cached key for k if it was derived from secret. The
-// returned slice must not be modified.
-func (c *keyCache) get(k cacheKey, secret string) ([]byte, bool) {
+// get returns the cached key for k if it was derived from secret. Its
+// bytes must not be modified.
+func (c *keyCache) get(k cacheKey, secret string) (*signingKey, bool) {
 	if c.max == 0 {
 		return nil, false
 	}
@@ -47,7 +73,7 @@ func (c *keyCache) get(k cacheKey, secret string) ([]byte, bool) {
 	return e.key, true
 }
 
-func (c *keyCache) put(k cacheKey, secret string, key []byte) {
+func (c *keyCache) put(k cacheKey, secret string, key *signingKey) {
 	if c.max == 0 {
 		return
 	}

@@ -241,9 +241,8 @@ func (a *auth) setDate(raw string, httpDate bool) error {
 	if httpDate {
 		t, err = http.ParseTime(raw)
 	} else {
-		t, err = time.Parse(timeFormat, raw)
-		var back [len(timeFormat) + 8]byte
-		if err == nil && string(t.AppendFormat(back[:0], timeFormat)) != raw {
+		var ok bool
+		if t, ok = parseAmzDate(raw); !ok {
 			err = strconv.ErrSyntax
 		}
 	}

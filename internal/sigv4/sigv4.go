@@ -236,7 +236,7 @@ func (v *Verifier) checkScope(a *auth) string {
 		msg += "Credential should be scoped with a valid terminator: 'aws4_request', not '" + a.terminator + "'. "
 	}
 	var day [16]byte
-	if headerDate := a.signedAt.AppendFormat(day[:0], "20060102"); a.date != string(headerDate) {
+	if headerDate := appendAmzDate(day[:0], a.signedAt)[:8]; a.date != string(headerDate) {
 		msg += "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
 			a.date + "' != '" + string(headerDate) + "', from '" + a.rawDate + "'."
 	}
@@ -258,20 +258,20 @@ func (v *Verifier) validRegion(region string) bool {
 // valid from its signing time until the expiry instead of for 15 minutes
 // back.
 func checkTime(a *auth, now time.Time) error {
-	req := a.signedAt.Format(timeFormat)
+	req := func() string { return a.signedAt.Format(timeFormat) }
 	if a.expires > 0 {
 		expires := time.Duration(a.expires) * time.Second
 		if a.signedAt.Add(expires).Before(now) {
 			secs := strconv.Itoa(a.expires)
-			return &Error{CodeInvalidSignature, "Signature expired: " + req + " is now earlier than " +
+			return &Error{CodeInvalidSignature, "Signature expired: " + req() + " is now earlier than " +
 				now.Add(-expires).Format(timeFormat) + " (" + now.Format(timeFormat) + " - " + secs + " sec.)"}
 		}
 	} else if earliest := now.Add(-MaxSkew); a.signedAt.Before(earliest) {
-		return &Error{CodeInvalidSignature, "Signature expired: " + req + " is now earlier than " +
+		return &Error{CodeInvalidSignature, "Signature expired: " + req() + " is now earlier than " +
 			earliest.Format(timeFormat) + " (" + now.Format(timeFormat) + " - 15 min.)"}
 	}
 	if latest := now.Add(MaxSkew); a.signedAt.After(latest) {
-		return &Error{CodeInvalidSignature, "Signature not yet current: " + req + " is still later than " +
+		return &Error{CodeInvalidSignature, "Signature not yet current: " + req() + " is still later than " +
 			latest.Format(timeFormat) + " (" + now.Format(timeFormat) + " + 15 min.)"}
 	}
 	return nil
@@ -322,7 +322,8 @@ func (v *Verifier) checkSignature(r *http.Request, body []byte, a *auth, secret 
 	// its string to sign.
 	buf := appendCanonicalHeaders((*bp)[:0], r, a.signedHeaders)
 	headersEnd := len(buf)
-	mac := hmac.New(sha256.New, key)
+	mac := key.mac()
+	defer key.put(mac)
 	var got [sha256.Size]byte
 	tries := 0
 	for _, uri := range uris[:nuris] {
@@ -380,7 +381,7 @@ func unhex(c byte) (byte, bool) {
 // request whose SHA-256 is creqHash. Row 6 has checked the terminator.
 func appendStringToSign(b []byte, a *auth, creqHash [sha256.Size]byte) []byte {
 	b = append(b, algorithm+"\n"...)
-	b = a.signedAt.AppendFormat(b, timeFormat)
+	b = appendAmzDate(b, a.signedAt)
 	b = append(b, '\n')
 	b = append(b, a.date...)
 	b = append(b, '/')
@@ -393,12 +394,12 @@ func appendStringToSign(b []byte, a *auth, creqHash [sha256.Size]byte) []byte {
 
 // signingKey returns the derived key for a's scope, from the cache when
 // possible. The scope's terminator has been checked.
-func (v *Verifier) signingKey(a *auth, secret string) []byte {
+func (v *Verifier) signingKey(a *auth, secret string) *signingKey {
 	ck := cacheKey{accessKeyID: a.accessKeyID, date: a.date, region: a.region, service: a.service}
 	if k, ok := v.keys.get(ck, secret); ok {
 		return k
 	}
-	k := deriveKey(secret, a.date, a.region, a.service)
+	k := newSigningKey(deriveKey(secret, a.date, a.region, a.service))
 	v.keys.put(ck, secret, k)
 	return k
 }

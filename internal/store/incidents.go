@@ -65,11 +65,18 @@ func applyIncident(tx *bolt.Tx, index uint64, c *Command) error {
 	if err := b.Put([]byte(c.Name), c.Incident); err != nil {
 		return err
 	}
-	if over := b.Stats().KeyN - MaxIncidents; over > 0 {
-		cur := b.Cursor()
-		var drop [][]byte
-		for k, _ := cur.First(); k != nil && len(drop) < over; k, _ = cur.Next() {
-			drop = append(drop, append([]byte(nil), k...))
+	// Counted with a cursor: Bucket.Stats reads the committed pages, so
+	// in this transaction it misses the Put above (the history kept one
+	// more than MaxIncidents).
+	var keys [][]byte
+	cur := b.Cursor()
+	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		keys = append(keys, k)
+	}
+	if over := len(keys) - MaxIncidents; over > 0 {
+		drop := make([][]byte, over)
+		for i, k := range keys[:over] {
+			drop[i] = append([]byte(nil), k...)
 		}
 		for _, k := range drop {
 			if err := b.Delete(k); err != nil {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -187,6 +188,15 @@ func (p *Peer) ServerConfig() *tls.Config {
 			return p.verify(cs.PeerCertificates, x509.ExtKeyUsageClientAuth, "")
 		},
 	}
+}
+
+// HTTPClient is a client for a node's calls to the other members' API
+// ports over peer TLS (use https URLs): ClientConfig, with timeout.
+func (p *Peer) HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		TLSClientConfig: p.ClientConfig(), TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4,
+		IdleConnTimeout: 90 * time.Second,
+	}}
 }
 
 // ClientConfig is the configuration of a node dialing a peer: it presents

@@ -1,11 +1,14 @@
 package cluster_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paramstore/paramstore/internal/testpki"
 )
 
 // consoleMember is a row of the console's cluster screen.
@@ -25,7 +28,7 @@ type consoleMember struct {
 func consoleCluster(t *testing.T, c *cluster, n *node) []consoleMember {
 	t.Helper()
 	creds := c.credentials()
-	hc := &http.Client{Timeout: 30 * time.Second}
+	hc := c.httpClient(30 * time.Second)
 	req, _ := http.NewRequest(http.MethodPost, n.endpoint()+"/console/api/signin",
 		strings.NewReader(`{"AccessKeyId":"`+creds.ID+`","SecretAccessKey":"`+creds.Secret+`"}`))
 	resp, err := hc.Do(req)
@@ -86,6 +89,37 @@ func TestConsoleClusterScreen(t *testing.T) {
 			t.Errorf("killed member %s: got %+v, want unreachable", m.NodeID, m)
 		case m.NodeID != down.id && !m.Ready:
 			t.Errorf("member %s: got %+v, want ready", m.NodeID, m)
+		}
+	}
+}
+
+// TestConsoleClusterScreenPeerTLS: in a cluster with peer TLS whose API
+// is HTTPS with a certificate of a private CA (which the nodes themselves
+// do not trust), the cluster screen reads every member's /readyz through
+// the peer-TLS client, as the cluster calls do: every member ready, none
+// "unreachable". A member that is killed shows as unreachable.
+func TestConsoleClusterScreenPeerTLS(t *testing.T) {
+	peerCA, apiCA := testpki.NewCA(t, "peer CA"), testpki.NewCA(t, "API private CA")
+	peer := peerTLSArgs(t, peerCA)
+	c := startClusterWith(t, 3, &cluster{apiTLS: &tls.Config{RootCAs: apiCA.Pool()}, nodeArgs: func(n *node) []string {
+		leaf := apiCA.Issue(t, n.id+"-api", "127.0.0.1")
+		return append(peer(n), "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile)
+	}}, nil)
+	leader := c.leader(30 * time.Second)
+	ms := consoleCluster(t, c, leader)
+	if len(ms) != 3 {
+		t.Fatalf("members: got %+v, want 3", ms)
+	}
+	for _, m := range ms {
+		if !m.Ready || m.Status.CommitIndex == 0 || m.Error != "" {
+			t.Errorf("member %s: got %+v, want ready with a commit index", m.NodeID, m)
+		}
+	}
+	down := c.others(leader)[0]
+	down.kill()
+	for _, m := range consoleCluster(t, c, leader) {
+		if m.NodeID == down.id && (m.Ready || !strings.Contains(m.Error, "unreachable")) {
+			t.Errorf("killed member %s: got %+v, want unreachable", m.NodeID, m)
 		}
 	}
 }

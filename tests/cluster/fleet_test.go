@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // PARAMSTORE_FLEET_WORKER_PPROF
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,9 @@ import (
 //   - PutParameter p50/p99 (a probe under /fleet every PARAMSTORE_FLEET_PROBE
 //     plus background writes to /bg, which nobody watches);
 //   - fan-out: from sending the probe's PutParameter to the moment the last
-//     of the N agents received it on its Watch channel (p50/p99/max);
+//     of the N agents received it on its Watch channel (p50/p99/max), and
+//     from its answer (the write committed) to the last agent, which leaves
+//     out the commit's own latency (a slow disk's fsync);
 //   - server anonymous RSS (/proc/PID/status RssAnon, all nodes) added by
 //     the fleet, divided by N;
 //   - server CPU (/proc/PID/stat, all nodes) added by the fleet, per probe;
@@ -107,6 +110,7 @@ type fleetRow struct {
 	basePut50, basePut99        float64 // ms, no watchers
 	put50, put99                float64 // ms, with the fleet
 	fan50, fanP99, fanMax       float64 // ms
+	ackFan50, ackFan99          float64 // ms, from the probe's answer (committed) to the last agent
 	probes                      int
 	connect                     time.Duration // until every agent saw a warm-up change
 	kbPerWatcher                float64
@@ -118,11 +122,11 @@ type fleetRow struct {
 
 func fleetTable(rows []fleetRow) string {
 	var s strings.Builder
-	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | server anon RSS per watcher | extra server CPU per fanned-out change | all connected after | lost / resets / failed writes | load avg |\n")
-	s.WriteString("|---:|---:|---|---|---|---:|---:|---:|---|---|\n")
+	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | all connected after | lost / resets / failed writes | load avg |\n")
+	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.1f KB | %.1f ms | %.1fs | %d / %d / %d | %s |\n",
-			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes,
+		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1fs | %d / %d / %d | %s |\n",
+			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
 			r.kbPerWatcher, r.cpuPerProbeMs, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
 	}
 	return s.String()
@@ -162,6 +166,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		workers = append(workers, startFleetWorker(b, c.dir, i, fleetWorkerConfig{
 			Endpoints: endpoints, Agents: n, PerClient: cfg.perClient, Path: "/fleet",
 			ID: creds.ID, Secret: creds.Secret, SrcBase: 10 + 16*i, SrcIPs: 16,
+			Pprof: workerPprof(i),
 		}))
 	}
 	started := time.Now()
@@ -200,7 +205,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	row.failedWrites += res.failed
 	row.probes = len(res.probeSent)
 	// Wait (bounded) for the last probe to reach everyone.
-	var fan []float64
+	var fan, ackFan []float64
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		seen := make([]int, len(res.probeSent))
@@ -216,7 +221,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 				}
 			}
 		}
-		fan, row.lost = fan[:0], 0
+		fan, ackFan, row.lost = fan[:0], ackFan[:0], 0
 		for i, sent := range res.probeSent {
 			if sent.IsZero() {
 				continue
@@ -226,6 +231,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 				continue
 			}
 			fan = append(fan, float64(last[i]-sent.UnixNano())/1e6)
+			ackFan = append(ackFan, float64(last[i]-res.probeAck[i].UnixNano())/1e6)
 		}
 		if row.lost == 0 || time.Now().After(deadline) {
 			break
@@ -234,6 +240,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	}
 	if len(fan) > 0 {
 		row.fan50, row.fanP99, row.fanMax = pct(fan, 0.5), pct(fan, 0.99), pct(fan, 1)
+		row.ackFan50, row.ackFan99 = pct(ackFan, 0.5), pct(ackFan, 0.99)
 	}
 	if row.probes > 0 {
 		row.cpuPerProbeMs = float64(fleetCPU-baseCPU) * 10 / float64(row.probes) // ticks are 10 ms
@@ -252,6 +259,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 type writeResult struct {
 	all       []float64   // ms, every write
 	probeSent []time.Time // when each probe's PutParameter was sent (zero: it failed)
+	probeAck  []time.Time // when its answer came (committed)
 	failed    int
 }
 
@@ -296,10 +304,12 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 	for seq := 0; time.Now().Before(stop); seq++ {
 		<-tick.C
 		sent, ok := put(fmt.Sprintf("/fleet/probe/%d", seq))
+		ack := time.Now()
 		if !ok {
 			sent = time.Time{} // failed: not a fan-out sample (it may or may not have committed)
 		}
 		res.probeSent = append(res.probeSent, sent)
+		res.probeAck = append(res.probeAck, ack)
 	}
 	tick.Stop()
 	wg.Wait()
@@ -307,6 +317,18 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 		b.Fatalf("no write succeeded")
 	}
 	return res
+}
+
+// workerPprof is the pprof address of worker i: PARAMSTORE_FLEET_WORKER_PPROF
+// (host:port) with the port plus i; none when unset.
+func workerPprof(i int) string {
+	addr := os.Getenv("PARAMSTORE_FLEET_WORKER_PPROF")
+	if addr == "" {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(p+i))
 }
 
 func pct(v []float64, p float64) float64 {
@@ -433,7 +455,8 @@ type fleetWorkerConfig struct {
 	PerClient       int
 	Path            string
 	ID, Secret      string
-	SrcBase, SrcIPs int // connections come from 127.0.0.SrcBase .. +SrcIPs-1
+	SrcBase, SrcIPs int    // connections come from 127.0.0.SrcBase .. +SrcIPs-1
+	Pprof           string // serve net/http/pprof on this address, if set
 }
 
 // fleetReport is what a worker answers to "report".
@@ -515,6 +538,9 @@ func fleetWorkerMain() int {
 	}
 	if _, err := raiseNofile(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet worker:", err)
+	}
+	if cfg.Pprof != "" {
+		go func() { fmt.Fprintln(os.Stderr, "fleet worker: pprof:", http.ListenAndServe(cfg.Pprof, nil)) }()
 	}
 	const maxProbes = 100000
 	var (

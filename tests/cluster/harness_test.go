@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -37,6 +38,9 @@ type cluster struct {
 	args       []string // more flags of every node
 	// nodeArgs, when set, are more server flags of a node (peer TLS).
 	nodeArgs func(*node) []string
+	// apiTLS, when set, is how clients reach nodes that nodeArgs start
+	// with --tls-cert: their endpoints are https.
+	apiTLS *tls.Config
 
 	credsOnce sync.Once
 	creds     testproc.Credentials
@@ -99,7 +103,7 @@ func startClusterWith(t testing.TB, n int, c *cluster, prepare func(*cluster)) *
 		}
 		nd.logPath = filepath.Join(c.dir, nd.id+".log")
 		if i > 1 {
-			nd.join = "http://" + c.nodes[0].apiAddr
+			nd.join = c.nodes[0].endpoint()
 		}
 		c.nodes = append(c.nodes, nd)
 	}
@@ -123,7 +127,17 @@ func startClusterWith(t testing.TB, n int, c *cluster, prepare func(*cluster)) *
 	return c
 }
 
-func (n *node) endpoint() string { return "http://" + n.apiAddr }
+func (n *node) endpoint() string {
+	if n.c.apiTLS != nil {
+		return "https://" + n.apiAddr
+	}
+	return "http://" + n.apiAddr
+}
+
+// httpClient is a client of the nodes' API ports, with timeout.
+func (c *cluster) httpClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: c.apiTLS}}
+}
 
 // start runs the node's process (same flags on every start) and waits until
 // it answers /readyz with 200. Its output goes to the node's log file; the
@@ -160,7 +174,7 @@ func (n *node) start() {
 	}
 	srv := testproc.StartServer(t, testproc.ServerConfig{
 		Name: fmt.Sprintf("%s run %d", n.id, run), DataDir: n.dataDir, Listen: n.apiAddr, Args: args,
-		LogFile: n.logPath, ReadyTimeout: 60 * time.Second,
+		LogFile: n.logPath, ReadyTimeout: 60 * time.Second, TLS: n.c.apiTLS,
 	})
 	if n.c.faults {
 		// Runs before the process's own stop (cleanups run last first):
@@ -229,7 +243,11 @@ var readyClient = &http.Client{Timeout: time.Second}
 
 // ready fetches /readyz.
 func (n *node) ready() (readyz, error) {
-	resp, err := readyClient.Get(n.endpoint() + "/readyz")
+	hc := readyClient
+	if n.c.apiTLS != nil {
+		hc = n.c.httpClient(time.Second)
+	}
+	resp, err := hc.Get(n.endpoint() + "/readyz")
 	if err != nil {
 		return readyz{}, err
 	}

@@ -206,6 +206,10 @@ type Node struct {
 	readMu      sync.Mutex
 	readNext    *readCheck
 	readRunning bool
+	// On a follower, linearizable reads share the read index RPC to the
+	// leader the same way (see followerReadIndex); under readMu too.
+	fwdNext    *readCheck
+	fwdRunning bool
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -484,15 +488,93 @@ func (n *Node) readBarrier(ctx context.Context) error {
 			return err
 		}
 	} else {
-		leader, err := n.leaderInfo()
-		if err != nil {
+		var err error
+		if idx, err = n.followerReadIndex(ctx); err != nil {
 			return err
-		}
-		if idx, err = n.rpc.readIndex(ctx, leader.APIAddr); err != nil {
-			return fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
 		}
 	}
 	return n.waitApplied(ctx, idx)
+}
+
+// followerReadIndex is a follower's side of a linearizable read: the
+// leader's read index (readIndex), asked over one RPC shared by every
+// read that arrived before it was sent. A read joins the pending RPC,
+// never one in flight, so the index the leader answers was taken after
+// the read began, and covers every write committed before it: the read is
+// as linearizable as with an RPC of its own. One goroutine sends the RPCs
+// one after another; under a read load that is one RPC per round trip
+// rather than one per read.
+func (n *Node) followerReadIndex(ctx context.Context) (uint64, error) {
+	n.readMu.Lock()
+	if n.closed.Load() {
+		n.readMu.Unlock()
+		return 0, fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
+	}
+	c := n.fwdNext
+	if c == nil {
+		c = &readCheck{done: make(chan struct{})}
+		n.fwdNext = c
+		if !n.fwdRunning {
+			n.fwdRunning = true
+			n.wg.Add(1)
+			go n.runForwardedReads()
+		}
+	}
+	c.joined++
+	n.readMu.Unlock()
+	select {
+	case <-c.done:
+		return c.index, c.err
+	case <-ctx.Done():
+		// The others that joined still get the answer.
+		return 0, ctx.Err()
+	}
+}
+
+// readIndexTimeout bounds a shared read index RPC: it serves reads that
+// may each have their own deadline, so it cannot use theirs.
+const readIndexTimeout = leaderWait
+
+// runForwardedReads sends the pending read index RPCs until there is none.
+func (n *Node) runForwardedReads() {
+	defer n.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		n.readMu.Lock()
+		c := n.fwdNext
+		n.fwdNext = nil
+		if c == nil {
+			n.fwdRunning = false
+			n.readMu.Unlock()
+			return
+		}
+		n.readMu.Unlock()
+		c.index, c.err = n.askReadIndex(ctx)
+		close(c.done)
+	}
+}
+
+// askReadIndex asks the leader for its read index.
+func (n *Node) askReadIndex(ctx context.Context) (uint64, error) {
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
+	defer cancel()
+	idx, err := n.rpc.readIndex(ctx, leader.APIAddr)
+	if err != nil {
+		return 0, fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
+	}
+	return idx, nil
 }
 
 // readIndex is the leader's side of a linearizable read: the index the
@@ -530,6 +612,7 @@ func (n *Node) readIndex() (uint64, error) {
 			go n.runReadChecks()
 		}
 	}
+	c.joined++
 	n.readMu.Unlock()
 	<-c.done
 	return c.index, c.err
@@ -540,6 +623,8 @@ type readCheck struct {
 	done  chan struct{}
 	index uint64
 	err   error
+	// joined counts the reads waiting for it (under readMu).
+	joined int
 }
 
 // runReadChecks runs pending checks until there is none.

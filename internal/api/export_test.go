@@ -1,0 +1,10 @@
+package api
+
+import "time"
+
+// SetStreamPatience sets how long a stream's client may take to make room
+// for its pages, until the test ends.
+func SetStreamPatience(t interface{ Cleanup(func()) }, d time.Duration) {
+	patience.Store(int64(d))
+	t.Cleanup(func() { patience.Store(0) })
+}

@@ -1,0 +1,79 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/events"
+	"github.com/paramstore/paramstore/internal/server"
+	"github.com/paramstore/paramstore/internal/servertest"
+)
+
+// TestOutboxBoundedWhileReceiverDown: a receiver that stays down cannot
+// grow the outbox past the queue limit. Filled with four times the limit,
+// the subscription keeps the newest QueueLimit events, dead-letters the
+// oldest, and says so (DeadLettered, their IDs, state dead-letter); once
+// the receiver is back it gets exactly the newest QueueLimit, in order.
+func TestOutboxBoundedWhileReceiverDown(t *testing.T) {
+	// The store keeps the IDs of the last 20 dead-lettered events.
+	const limit, n, keptIDs = 10, 40, 20
+	_, endpoint := servertest.Start(t, fastRetries, func(c *server.Config) { c.Events.QueueLimit = limit })
+	rcv := newReceiver(t, "k")
+	if err := admin(t, endpoint, "PutNotification", map[string]string{"Name": "r", "Url": rcv.srv.URL, "Secret": "k"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rcv.setDown(true)
+	ctx := context.Background()
+	c := servertest.Client(t, endpoint, region)
+	for i := 1; i <= n; i++ {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/bound/p"), Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The worker dead-letters the excess at its next look at the outbox,
+	// between attempts.
+	var sub events.Info
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list events.ListOutput
+		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
+			t.Fatal(err)
+		}
+		sub = list.Subscriptions[0]
+		if sub.DeadLettered >= n-limit || time.Now().After(deadline) {
+			break
+		}
+		<-rcv.failed
+	}
+	if sub.DeadLettered != n-limit || len(sub.DeadLetterIDs) != keptIDs || sub.Pending != limit || sub.State != "dead-letter" {
+		t.Fatalf("after %d events with the receiver down: dead-lettered %d (%d IDs), pending %d, state %q; want %d, %d, %d, dead-letter",
+			n, sub.DeadLettered, len(sub.DeadLetterIDs), sub.Pending, sub.State, n-limit, keptIDs, limit)
+	}
+	t.Logf("receiver down, %d events: pending %d (QueueLimit %d), dead-lettered %d, state %s", n, sub.Pending, limit, sub.DeadLettered, sub.State)
+
+	rcv.setDown(false)
+	rcv.await(t, limit)
+	evs, _, _ := rcv.snapshot()
+	var versions []string
+	for _, ev := range evs {
+		if slices.Contains(sub.DeadLetterIDs, ev.ID) {
+			t.Errorf("event %s was reported dead-lettered and delivered", ev.ID)
+		}
+		versions = append(versions, str(detailOf(t, ev)["toVersion"]))
+	}
+	var want []string
+	for v := n - limit + 1; v <= n; v++ {
+		want = append(want, fmt.Sprint(v))
+	}
+	if !slices.Equal(versions, want) {
+		t.Errorf("delivered versions %v, want the newest %d: %v", versions, limit, want)
+	}
+}
