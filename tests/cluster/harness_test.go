@@ -330,7 +330,8 @@ func (c *cluster) setFaults(n *node, f raftstore.Faults) {
 	}
 }
 
-// isolate partitions n from every other node, both ways (raft traffic):
+// isolate partitions n from every other node, both ways (raft traffic and
+// the cluster calls to the leader):
 // n cuts every other node, and every other node cuts n.
 func (c *cluster) isolate(n *node) {
 	c.t.Helper()

@@ -18,12 +18,12 @@
 // cut peer hangs until the transport's timeout, as behind a network that
 // drops packets; the faults are a process's state, gone when it restarts.
 //
-// Limitation: only raft traffic is partitioned. A follower forwards writes
-// and read-index requests to the leader's registered API address over HTTP,
-// which the faults do not touch, and the test clients reach every node's
-// API directly (clients on both sides of the partition, as in Jepsen). An
-// isolated old leader can thus still be asked to commit or confirm a read,
-// which it must refuse: it cannot reach a quorum over raft.
+// The node-to-node cluster calls honour the cuts too: a follower does not
+// forward writes, read-index requests or joins to a leader it has cut. The
+// test clients, though, reach every node's API directly (clients on both
+// sides of the partition, as in Jepsen): an isolated old leader can still be
+// asked to commit or confirm a read, which it must refuse: it cannot reach a
+// quorum over raft.
 //
 // SIGKILL faults kill the node process (kill -9) and restart it on the same
 // data dir and addresses.

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -421,11 +422,19 @@ func TestClusterPartitionedLeader(t *testing.T) {
 	c.partition(old)
 	l := c.leader(c.others(old)...)
 	apply(t, l, putCmd("/after", 1, 0))
+	// Nothing can carry /lost across the partition: the old leader cannot
+	// replicate it, and it does not forward it to a leader it has cut even
+	// if it heard of one before the other side's cuts landed (see
+	// TestClusterCutLeaderNotCalled). So the write is not indeterminate: it
+	// fails, and no member may hold it after the heal.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	err := old.n.Apply(ctx, putCmd("/lost", 1, 0))
 	cancel()
 	if err == nil {
 		t.Fatalf("the partitioned old leader %s acknowledged a write", old.id)
+	}
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("the partitioned old leader %s: %v, want ErrNotReady", old.id, err)
 	}
 
 	c.fullyConnect()
@@ -442,4 +451,45 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		}
 	}
 	c.ensureSame()
+}
+
+// TestClusterCutLeaderNotCalled cuts a follower off from the leader on the
+// follower's side only. Raft still brings it the leader's entries on the
+// leader's connections, so it knows its leader; but a cut is a cut for the
+// cluster RPCs too: a write on the follower is not forwarded across it, and
+// the follower does not claim it can write. Healed, the write goes through.
+func TestClusterCutLeaderNotCalled(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	c.setFaults(f, Faults{Cut: []string{l.id}})
+	if _, id := f.n.raft.LeaderWithID(); id != raft.ServerID(l.id) {
+		t.Fatalf("%s knows leader %q, not %s: the test needs a follower that knows its leader", f.id, id, l.id)
+	}
+	if f.n.Status().CanWrite {
+		t.Errorf("%s, cut from its leader, says it can write", f.id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	err := f.n.Apply(ctx, putCmd("/across", 1, 0))
+	cancel()
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("a write on %s, cut from its leader: %v, want ErrNotReady", f.id, err)
+	}
+	c.sync()
+	for _, m := range c.members {
+		if localParam(t, m, "/across") != nil {
+			t.Errorf("%s holds a write forwarded across a cut", m.id)
+		}
+	}
+
+	c.fullyConnect()
+	ctx, cancel = context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := f.n.Apply(ctx, putCmd("/across", 1, 0)); err != nil {
+		t.Fatalf("a write on %s after the heal: %v", f.id, err)
+	}
+	if localParam(t, l, "/across") == nil {
+		t.Errorf("the leader %s lacks the write forwarded after the heal", l.id)
+	}
 }

@@ -30,8 +30,15 @@ import (
 // connections until P cuts this node too. A partition between A and B is
 // therefore two cuts: B on A, and A on B.
 //
-// Only raft traffic is affected: the cluster RPCs (forwarded writes, read
-// index, join) and client requests travel over the API listeners.
+// The cluster RPCs a node makes to its leader (forwarded writes, read
+// index, join) travel over the API listeners, not the raft transport, but
+// honour the same cuts: a node whose Faults cut its leader does not call
+// it (leaderInfo fails with ErrNotReady, before anything is sent), so a
+// partition is a partition for every channel between nodes. Otherwise a
+// cut-off old leader that heard of the new leader before the other side's
+// cut landed would forward a write across the partition, where it commits
+// although the old leader, unable to apply it, reports a failure. Client
+// requests and the "fault" RPC are not affected.
 
 // Faults is the fault state of one node's raft transport.
 type Faults struct {
@@ -92,7 +99,17 @@ func (n *Node) SetFaults(f Faults) error {
 	n.faults.set(cut, f.Delay)
 	n.storageFault.Store(&storageErr)
 	n.log.Warn("raft fault injection", "cut", f.Cut, "delay", f.Delay.String(), "storage", f.Storage)
+	// A write waiting for a leader it can call tries again.
+	n.changes.notify()
 	return nil
+}
+
+// linkCut returns ErrNotReady when this node's faults cut the peer id.
+func (n *Node) linkCut(id raft.ServerID) error {
+	if n.faults == nil || !n.faults.cuts(id) {
+		return nil
+	}
+	return fmt.Errorf("%w: fault injection: link to %s cut", ErrNotReady, id)
 }
 
 // serveFault is the "fault" cluster RPC: the body is a Faults.
@@ -158,6 +175,18 @@ func (s *faultStream) set(cut map[raft.ServerAddress]string, delay time.Duration
 			delete(s.dialed, c)
 		}
 	}
+}
+
+// cuts reports whether the link to the peer id is cut.
+func (s *faultStream) cuts(id raft.ServerID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.cut {
+		if c == string(id) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *faultStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {

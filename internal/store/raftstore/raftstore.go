@@ -664,11 +664,16 @@ func (n *Node) runReadChecks() {
 	}
 }
 
-// leaderInfo returns the leader's registered addresses.
+// leaderInfo returns the registered addresses of the leader, the node the
+// cluster RPCs of a follower (forwarded writes, read index, join) go to:
+// ErrNotReady when no leader is known or fault injection cut the link to it.
 func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 	_, id := n.raft.LeaderWithID()
 	if id == "" {
 		return nil, fmt.Errorf("%w: no known leader", ErrNotReady)
+	}
+	if err := n.linkCut(id); err != nil {
+		return nil, err
 	}
 	var info *store.NodeInfo
 	// A point read: a follower looks its leader up for every forwarded

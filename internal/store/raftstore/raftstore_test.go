@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +20,33 @@ import (
 
 const tenancy = "123456789012:us-east-1"
 
-type testLogWriter struct{ t testing.TB }
+// testLogWriter logs a node's lines to its test until the test's cleanup.
+// hashicorp/raft's NetworkTransport does not wait for the goroutines of its
+// accepted connections when it closes, and one may log ("failed to decode
+// incoming command: transport shutdown") after the test completed, which
+// testing turns into a panic; such late lines are dropped.
+type testLogWriter struct {
+	t    testing.TB
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestLogWriter(t testing.TB) testLogWriter {
+	w := testLogWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
 
 func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }
 
@@ -32,7 +56,7 @@ func testConfig(t *testing.T, dir string) Config {
 	cfg.SnapshotThreshold = 1 << 20
 	cfg.SnapshotInterval = time.Hour
 	cfg.TrailingLogs = 2
-	cfg.Logger = slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return cfg
 }
 
