@@ -26,20 +26,29 @@ import (
 // nobody else.
 const answerWriteTimeout = 10 * time.Second
 
-// Answers of parked long polls are written by answerWorkers goroutines
+// Answers of parked long polls are written by answerWorkers() goroutines
 // (queued up to answerQueue, past which each gets a goroutine), so that a
 // change seen by a hundred thousand watchers does not start as many
-// goroutines and HTTP connections at once. Few workers, yielding every
-// answerBatch answers: a fan-out must not queue the goroutines of writes
-// and reads behind dozens of busy writers (the scheduler runs a goroutine
-// up to 10 ms before it preempts it). A worker gives a client answerTry to
-// take its page; one that does not is finished in a goroutine of its own.
+// goroutines and HTTP connections at once. A worker gives a client
+// answerTry to take its page; one that does not is finished in a goroutine
+// of its own.
 const (
-	answerWorkers = 2
-	answerBatch   = 32
-	answerQueue   = 1 << 16
-	answerTry     = 50 * time.Millisecond
+	answerBatch = 32
+	answerQueue = 1 << 16
+	answerTry   = 50 * time.Millisecond
 )
+
+// answerWorkers is how many goroutines write the answers: all the
+// processors (GOMAXPROCS) but one, and at least one. A fan-out to ten
+// thousand watchers is ten thousand writes in a row; were every processor
+// busy with them, the scheduler would look for network events (a write's
+// request arriving, a follower's reply) only every 10 ms (sysmon), and
+// each step of a write would wait for it. One processor left to the rest
+// keeps a thread in the network poller while the fan-out runs, so the
+// write path runs as soon as its bytes arrive.
+func answerWorkers() int {
+	return max(1, runtime.GOMAXPROCS(0)-1)
+}
 
 // changes serves the change stream that agents follow:
 //
@@ -117,6 +126,7 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 	if stream && h.hub != nil && wait > 0 {
 		if pc := h.park(w, r, c); pc != nil {
 			pc.stream = true
+			pc.raw = newRawWriter(pc.conn)
 			pc.conn.SetWriteDeadline(time.Time{}) // (tryWrite fails past one)
 			if tc, ok := pc.conn.(*net.TCPConn); ok {
 				tc.SetWriteBuffer(streamSendBuffer)
@@ -218,6 +228,7 @@ type parkedConn struct {
 	started  bool // a page was queued
 	dead     bool
 	watch    *service.Watch
+	raw      *rawWriter // tryWrite's, made once (nil: not a plain socket)
 }
 
 // streamLife bounds a stream: its client then asks again, and is
@@ -301,7 +312,7 @@ func (pc *parkedConn) drain() {
 		if !ok {
 			return
 		}
-		n, tried, err := tryWrite(pc.conn, buf)
+		n, tried, err := pc.tryWrite(buf)
 		if err == nil && (!tried || n < len(buf)) {
 			// The socket is full (or TLS, which cannot write in part
 			// without waiting): the rest waits in a goroutine.
@@ -402,41 +413,70 @@ func (pc *parkedConn) wrote(err error, end, failed bool) bool {
 	return false
 }
 
-// tryWrite writes what c's socket takes now, without waiting: n < len(b)
-// when its send buffer filled. tried is false when c is not a plain TCP
-// connection (TLS cannot write a record in part): nothing was written.
-func tryWrite(c net.Conn, b []byte) (n int, tried bool, err error) {
+// rawWriter writes to a connection's socket without waiting (tryWrite).
+// It is made once per stream, with the method value that the socket's
+// RawConn.Write calls, so that a page's write allocates nothing.
+type rawWriter struct {
+	rc    syscall.RawConn
+	write func(fd uintptr) bool // (w.writeFD)
+	b     []byte
+	n     int
+	err   error
+}
+
+// newRawWriter returns the rawWriter of c, or nil when c is not a plain
+// socket (TLS cannot write a record in part without waiting).
+func newRawWriter(c net.Conn) *rawWriter {
 	if p, ok := c.(*prefixConn); ok {
 		c = p.Conn
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return 0, false, nil
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0, true, err
+		return nil
 	}
-	werr := rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return true // full: the rest waits (never for the poller here)
-			case e != nil:
-				err = e
-				return true
-			case m <= 0:
-				return true
-			}
+	w := &rawWriter{rc: rc}
+	w.write = w.writeFD
+	return w
+}
+
+func (w *rawWriter) writeFD(fd uintptr) bool {
+	for w.n < len(w.b) {
+		m, e := syscall.Write(int(fd), w.b[w.n:])
+		if m > 0 {
+			w.n += m
 		}
-		return true
-	})
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return true // full: the rest waits (never for the poller here)
+		case e != nil:
+			w.err = e
+			return true
+		case m <= 0:
+			return true
+		}
+	}
+	return true
+}
+
+// tryWrite writes what pc's socket takes now, without waiting: n < len(b)
+// when its send buffer filled. tried is false when pc's connection is not
+// a plain socket: nothing was written. One write(2) when the socket has
+// room, which a live client's has.
+func (pc *parkedConn) tryWrite(b []byte) (n int, tried bool, err error) {
+	w := pc.raw
+	if w == nil {
+		return 0, false, nil
+	}
+	w.b, w.n, w.err = b, 0, nil
+	werr := w.rc.Write(w.write)
+	n, err = w.n, w.err
+	w.b = nil
 	if err == nil {
 		err = werr
 	}
@@ -600,7 +640,7 @@ func (h *Handler) Listener(ln net.Listener) net.Listener {
 	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
 		answers: make(chan *parkedConn, answerQueue)}
 	go l.pump()
-	for range answerWorkers {
+	for range answerWorkers() {
 		go l.answerLoop()
 	}
 	h.listener = l

@@ -70,7 +70,7 @@ func putParam(t *testing.T, c *ssm.Client, name, value string) {
 }
 
 // metric reads one unlabelled metric of the server.
-func metric(t *testing.T, ep, name string) string {
+func metric(t testing.TB, ep, name string) string {
 	t.Helper()
 	resp, err := http.Get(ep + "/metrics")
 	if err != nil {
@@ -86,7 +86,7 @@ func metric(t *testing.T, ep, name string) string {
 	return ""
 }
 
-func waitMetric(t *testing.T, ep, name, want string) {
+func waitMetric(t testing.TB, ep, name, want string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for got := metric(t, ep, name); got != want; got = metric(t, ep, name) {
