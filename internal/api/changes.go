@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -26,28 +25,27 @@ import (
 // nobody else.
 const answerWriteTimeout = 10 * time.Second
 
-// Answers of parked long polls are written by answerWorkers() goroutines
+// Answers of parked long polls are written by answerWorkers goroutines
 // (queued up to answerQueue, past which each gets a goroutine), so that a
 // change seen by a hundred thousand watchers does not start as many
-// goroutines and HTTP connections at once. A worker gives a client
-// answerTry to take its page; one that does not is finished in a goroutine
-// of its own.
+// goroutines and HTTP connections at once. A worker writes what a
+// client's socket takes at once; the rest is finished in a goroutine of
+// its own. Workers yield every answerBatch answers.
 const (
 	answerBatch = 32
 	answerQueue = 1 << 16
-	answerTry   = 50 * time.Millisecond
 )
 
-// answerWorkers is how many goroutines write the answers: all the
-// processors (GOMAXPROCS) but one, and at least one. A fan-out to ten
+// answerWorkers is how many goroutines write the answers on procs
+// processors (GOMAXPROCS): all but one, and at least one. A fan-out to ten
 // thousand watchers is ten thousand writes in a row; were every processor
-// busy with them, the scheduler would look for network events (a write's
-// request arriving, a follower's reply) only every 10 ms (sysmon), and
-// each step of a write would wait for it. One processor left to the rest
-// keeps a thread in the network poller while the fan-out runs, so the
-// write path runs as soon as its bytes arrive.
-func answerWorkers() int {
-	return max(1, runtime.GOMAXPROCS(0)-1)
+// busy with them, the Go scheduler would look for network events (a
+// write's request arriving, a follower's raft reply) only when its
+// monitor forces it, every 10 ms, and each network step of a write would
+// wait for that. A processor left to the rest keeps a thread in the
+// network poller while the fan-out runs.
+func answerWorkers(procs int) int {
+	return max(1, procs-1)
 }
 
 // changes serves the change stream that agents follow:
@@ -127,7 +125,6 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request) {
 		if pc := h.park(w, r, c); pc != nil {
 			pc.stream = true
 			pc.raw = newRawWriter(pc.conn)
-			pc.conn.SetWriteDeadline(time.Time{}) // (tryWrite fails past one)
 			if tc, ok := pc.conn.(*net.TCPConn); ok {
 				tc.SetWriteBuffer(streamSendBuffer)
 			}
@@ -536,6 +533,7 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, c *call) *parkedC
 		buf, _ := rw.Reader.Peek(n)
 		conn = &prefixConn{Conn: conn, r: io.MultiReader(bytes.NewReader(bytes.Clone(buf)), conn)}
 	}
+	conn.SetWriteDeadline(time.Time{}) // (tryWrite fails past one; the HTTP server's, if any, was for the request)
 	return &parkedConn{h: h, reqID: c.reqID, start: c.start, conn: conn, close: r.Close || !r.ProtoAtLeast(1, 1)}
 }
 
@@ -546,7 +544,7 @@ func (pc *parkedConn) deliver(p *service.Page) {
 	select {
 	case pc.h.listener.answers <- pc:
 	default:
-		go pc.answer(answerWriteTimeout)
+		go pc.answer(false)
 	}
 }
 
@@ -560,7 +558,7 @@ func (l *parkListener) answerLoop() {
 			if pc.stream {
 				pc.drain()
 			} else {
-				pc.answer(answerTry)
+				pc.answer(true)
 			}
 		case <-l.closed:
 			for { // the server is gone: drop what is left
@@ -575,9 +573,9 @@ func (l *parkListener) answerLoop() {
 	}
 }
 
-// answer writes the page, giving the client patience to take it, then
-// hands the connection back to the HTTP server.
-func (pc *parkedConn) answer(patience time.Duration) {
+// answer writes the page, then hands the connection back to the HTTP
+// server. From an answer worker (worker) it never waits for the client.
+func (pc *parkedConn) answer(worker bool) {
 	h, p := pc.h, pc.page
 	status, ctype, body, errType := http.StatusOK, "application/json", []byte(nil), ""
 	if p.Err != nil {
@@ -588,31 +586,44 @@ func (pc *parkedConn) answer(patience time.Duration) {
 		body = p.JSON()
 	}
 	closing := pc.close || h.isStopping()
-	hdr := pc.head(status, ctype, errType, len(body), closing)
-	bufs := net.Buffers{hdr, body}
-	pc.conn.SetWriteDeadline(time.Now().Add(patience))
-	_, err := bufs.WriteTo(pc.conn)
-	if err != nil && patience < answerWriteTimeout && errors.Is(err, os.ErrDeadlineExceeded) {
-		// A slow reader: finish in a goroutine of its own (bufs kept
-		// what is left to write).
-		go func() {
-			pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
-			_, err := bufs.WriteTo(pc.conn)
-			pc.finish(status, errType, closing, err)
-		}()
+	buf := append(pc.head(status, ctype, errType, len(body), closing), body...)
+	// One write, without a deadline, takes it when the client's socket
+	// has room (a waiting client's has); the rest, if any, is written with
+	// the client's patience in a goroutine of its own.
+	if pc.raw == nil {
+		pc.raw = newRawWriter(pc.conn)
+	}
+	n, _, err := pc.tryWrite(buf)
+	if err != nil || n == len(buf) {
+		pc.finish(status, errType, closing, false, err)
 		return
 	}
-	pc.finish(status, errType, closing, err)
+	rest := buf[n:]
+	slow := func() {
+		pc.conn.SetWriteDeadline(time.Now().Add(answerWriteTimeout))
+		_, err := pc.conn.Write(rest)
+		pc.finish(status, errType, closing, true, err)
+	}
+	if worker {
+		go slow() // (a full socket, or TLS, which cannot write in part without waiting)
+		return
+	}
+	slow()
 }
 
-func (pc *parkedConn) finish(status int, errType string, closing bool, err error) {
+// finish ends a long poll's answer: its connection goes back to the HTTP
+// server, or is closed after an error or when the client asked; deadline
+// says a write deadline was set (cleared before the connection goes back).
+func (pc *parkedConn) finish(status int, errType string, closing, deadline bool, err error) {
 	h := pc.h
 	h.metrics.observe("Changes", status, errType, h.cfg.Now().Sub(pc.start))
 	if err != nil || closing {
 		pc.conn.Close()
 		return
 	}
-	pc.conn.SetWriteDeadline(time.Time{})
+	if deadline {
+		pc.conn.SetWriteDeadline(time.Time{})
+	}
 	h.listener.giveBack(pc.conn)
 }
 
@@ -640,7 +651,7 @@ func (h *Handler) Listener(ln net.Listener) net.Listener {
 	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
 		answers: make(chan *parkedConn, answerQueue)}
 	go l.pump()
-	for range answerWorkers() {
+	for range answerWorkers(runtime.GOMAXPROCS(0)) {
 		go l.answerLoop()
 	}
 	h.listener = l

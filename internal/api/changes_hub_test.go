@@ -451,3 +451,16 @@ func TestChangeStreamStuckStreams(t *testing.T) {
 	waitMetric(t, ep, "paramstore_changes_streams_lagging", "0")
 	waitMetric(t, ep, "paramstore_changes_watchers", "1")
 }
+
+// TestChangeStreamAnswerWorkersLeaveAProcessor: the goroutines that write
+// a fan-out never take every processor (GOMAXPROCS), so that the network
+// poller runs during a fan-out and writes' requests and raft replies are
+// not left waiting for the scheduler's 10 ms forced poll; there is always
+// one.
+func TestChangeStreamAnswerWorkersLeaveAProcessor(t *testing.T) {
+	for procs, want := range map[int]int{1: 1, 2: 1, 4: 3, 8: 7, 64: 63} {
+		if got := api.AnswerWorkers(procs); got != want {
+			t.Errorf("with GOMAXPROCS %d: %d answer workers, want %d", procs, got, want)
+		}
+	}
+}

@@ -8,3 +8,6 @@ func SetStreamPatience(t interface{ Cleanup(func()) }, d time.Duration) {
 	patience.Store(int64(d))
 	t.Cleanup(func() { patience.Store(0) })
 }
+
+// AnswerWorkers is answerWorkers.
+var AnswerWorkers = answerWorkers
