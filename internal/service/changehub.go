@@ -35,6 +35,10 @@ type Hub struct {
 	count   int
 	expires map[int64]map[*Watch]struct{} // by deadline tick
 	closed  bool
+
+	// spare is the hub goroutine's list of deliveries (dispatch, expire),
+	// kept between fan-outs: no allocation per watcher.
+	spare []delivery
 }
 
 // hubTick is the resolution of the long polls' deadlines.
@@ -400,12 +404,22 @@ func (h *Hub) dispatchOnce() bool {
 			}
 		}
 	default:
-		ds = h.matchLocked(batch, applied)
+		ds = h.matchLocked(h.spare[:0], batch, applied)
 	}
 	h.index = applied
 	h.mu.Unlock()
 	deliverAll(ds)
+	h.keep(ds)
 	return true
+}
+
+// keep keeps ds, delivered (built on h.spare, or larger), for the next
+// fan-out.
+func (h *Hub) keep(ds []delivery) {
+	if cap(ds) >= cap(h.spare) {
+		clear(ds) // (no Watch or Page kept alive by the spare list)
+		h.spare = ds[:0]
+	}
 }
 
 // matchLocked finds the waiters of the changes of batch (in index order)
@@ -413,7 +427,7 @@ func (h *Hub) dispatchOnce() bool {
 // stream when there are more than maxChangesPerPage changes), unless a
 // waiter had seen part of them (it followed a node further ahead). Long
 // polls are removed; streams stay, past the batch.
-func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
+func (h *Hub) matchLocked(ds []delivery, batch []store.Change, applied uint64) []delivery {
 	hits := map[watchKey][]Change{}
 	var keys []watchKey
 	for i := range batch {
@@ -425,7 +439,6 @@ func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
 			}
 		}
 	}
-	var ds []delivery
 	for k, list := range hits {
 		pages := map[int][]*Page{}   // by the first change a waiter has not seen
 		for w := range h.groups[k] { // (removeLocked deletes from the map ranged over: allowed)
@@ -468,7 +481,7 @@ func (h *Hub) matchLocked(batch []store.Change, applied uint64) []delivery {
 func (h *Hub) expire(now time.Time) {
 	t := now.UnixNano() / int64(hubTick)
 	h.mu.Lock()
-	var ds []delivery
+	ds := h.spare[:0]
 	pages := map[uint64]*Page{} // heartbeats and expired long polls share a page per index
 	page := func(idx uint64) *Page {
 		p := pages[idx]
@@ -501,6 +514,7 @@ func (h *Hub) expire(now time.Time) {
 	}
 	h.mu.Unlock()
 	deliverAll(ds)
+	h.keep(ds)
 }
 
 // watchKeysOf appends the watch keys that a change of the canonical name
