@@ -21,7 +21,8 @@ import (
 )
 
 // fanoutRig is a server with n streams of /fan over real loopback
-// connections. The streams' client sockets are plain descriptors, not in
+// connections. Its methods report failures with Error (they run in
+// goroutines too): callers stop on b.Failed. The streams' client sockets are plain descriptors, not in
 // Go's poller, and nobody reads them while a benchmark's clock runs (they
 // hold the pages; empty takes them out): what the process spends on a
 // page is the server's, and the kernel's work in the server's write.
@@ -64,6 +65,9 @@ func newFanoutRig(b *testing.B, n int) *fanoutRig {
 	waitMetric(b, ep, "paramstore_changes_watchers", strconv.Itoa(n))
 	r.waitGrew() // each stream's head and first page
 	r.empty()
+	if b.Failed() {
+		b.FailNow()
+	}
 	return r
 }
 
@@ -71,7 +75,7 @@ func (r *fanoutRig) put(name string) time.Duration {
 	start := time.Now()
 	if _, err := r.c.PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"),
 		Type: types.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
-		r.b.Fatal(err)
+		r.b.Error(err)
 	}
 	return time.Since(start)
 }
@@ -80,8 +84,9 @@ func (r *fanoutRig) put(name string) time.Duration {
 func (r *fanoutRig) waitGrew() {
 	for i := 0; i < len(r.fds); {
 		v, err := unix.IoctlGetInt(r.fds[i], unix.SIOCINQ)
-		if err != nil {
-			r.b.Fatal(err)
+		if err != nil || r.b.Failed() {
+			r.b.Error(err)
+			return
 		}
 		if v > r.ready[i] {
 			r.ready[i] = v
@@ -100,7 +105,8 @@ func (r *fanoutRig) empty() {
 		for v > 0 {
 			m, err := unix.Read(fd, buf[:min(v, len(buf))])
 			if err != nil {
-				r.b.Fatal(err)
+				r.b.Error(err)
+				return
 			}
 			v -= m
 			r.seen += m
@@ -144,6 +150,9 @@ func BenchmarkChangeStreamFanout(b *testing.B) {
 				r.put(fmt.Sprintf("/fan/p%d", i%100))
 				r.waitGrew()
 				spent += cpuTime() - c0
+				if b.Failed() {
+					b.FailNow()
+				}
 			}
 			b.StopTimer()
 			b.ReportMetric(float64((spent-time.Duration(b.N)*base).Nanoseconds())/1e3/float64(b.N)/float64(n), "cpu-µs/watcher")
@@ -173,6 +182,9 @@ func BenchmarkChangeStreamPutDuringFanout(b *testing.B) {
 						return
 					default:
 					}
+					if b.Failed() {
+						return
+					}
 					if i%100 == 99 {
 						r.empty()
 					}
@@ -191,10 +203,16 @@ func BenchmarkChangeStreamPutDuringFanout(b *testing.B) {
 				}
 				get = append(get, time.Since(start))
 				time.Sleep(5 * time.Millisecond)
+				if b.Failed() {
+					break
+				}
 			}
 			b.StopTimer()
 			close(stop)
 			<-stopped
+			if b.Failed() {
+				b.FailNow()
+			}
 			slices.Sort(lat)
 			slices.Sort(get)
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1e3, "put-p50-ms")
