@@ -91,13 +91,15 @@ etcd --name bench --data-dir "$work/etcd" --listen-client-urls http://$ETCD --ad
 	--listen-peer-urls http://$ETCD_PEER --initial-advertise-peer-urls http://$ETCD_PEER \
 	--initial-cluster bench=http://$ETCD_PEER --log-level error >"$work/etcd.log" 2>&1 &
 pids+=($!)
-wait_up() { # url
-	for _ in $(seq 300); do curl -fs -o /dev/null "$1" && return; sleep 0.1; done
-	echo "bench: $1 did not come up" >&2; exit 1
+wait_up() { # url log
+	for _ in $(seq 600); do curl -fs -o /dev/null "$1" && return; sleep 0.1; done
+	echo "bench: $1 did not come up within 60 s; the end of $2:" >&2
+	tail -n 20 "$2" >&2
+	exit 1
 }
-wait_up http://$PS/readyz
-wait_up http://$MOTO/moto-api/
-wait_up http://$ETCD/health
+wait_up http://$PS/readyz "$work/ps.out"
+wait_up http://$MOTO/moto-api/ "$work/moto.log"
+wait_up http://$ETCD/health "$work/etcd.log"
 CREDS="$work/ps/root-credentials"
 # moto accepts any signature; test/test are its customary credentials.
 printf '[default]\naws_access_key_id = test\naws_secret_access_key = test\n' >"$work/moto-credentials"
