@@ -181,7 +181,7 @@ if [ "$SCALE" = none ] && [ -z "$ONLY" ] && grep -q '^## Scale runs' bench/RESUL
 	# Keep the previous scale section, with when its scale phase ran: the
 	# date its own first line names, or the last commit of bench/scale.json.
 	sed -n '/^## Scale runs/,/^## /{/^## /!p}' bench/RESULTS.md >"$work/scale-kept.md"
-	from=$(grep -oE '^Scale phase of (this|an earlier) run: [^.]*' "$work/scale-kept.md" | head -n 1 | sed 's/^Scale phase of [a-z ]* run: //')
+	from=$(grep -oE '^Scale phase of (this|an earlier) run: [^.]*' "$work/scale-kept.md" | head -n 1 | sed 's/^Scale phase of [a-z ]* run: //' || true)
 	[ -n "$from" ] || from=$(git log -1 --format=%cd --date=format:'%Y-%m-%d %H:%M UTC' -- bench/scale.json 2>/dev/null || true)
 	[ -n "$from" ] || from="an unknown date"
 	echo "scale runs skipped (-scale none): keeping the scale section of bench/RESULTS.md (scale phase of $from)"
