@@ -82,15 +82,15 @@ print(*[s.getsockname()[1] for s in ss])')
 PS=127.0.0.1:$p1 NOOP=127.0.0.1:$p2 MOTO=127.0.0.1:$p3 ETCD=127.0.0.1:$p4 ETCD_PEER=127.0.0.1:$p5
 ./bin/paramstore server --listen $PS --data-dir "$work/ps" --log-level error \
 	--standard-parameter-limit 100000000 >"$work/ps.out" 2>&1 &
-pids+=($!)
+pids+=($!) PS_PID=$!
 ./bin/noop -listen $NOOP 2>"$work/noop.log" &
-pids+=($!)
+pids+=($!) NOOP_PID=$!
 moto_server -H 127.0.0.1 -p ${MOTO##*:} >"$work/moto.log" 2>&1 &
-pids+=($!)
+pids+=($!) MOTO_PID=$!
 etcd --name bench --data-dir "$work/etcd" --listen-client-urls http://$ETCD --advertise-client-urls http://$ETCD \
 	--listen-peer-urls http://$ETCD_PEER --initial-advertise-peer-urls http://$ETCD_PEER \
 	--initial-cluster bench=http://$ETCD_PEER --log-level error >"$work/etcd.log" 2>&1 &
-pids+=($!)
+pids+=($!) ETCD_PID=$!
 wait_up() { # url log
 	for _ in $(seq 600); do curl -fs -o /dev/null "$1" && return; sleep 0.1; done
 	echo "bench: $1 did not come up within 60 s; the end of $2:" >&2
@@ -106,10 +106,20 @@ printf '[default]\naws_access_key_id = test\naws_secret_access_key = test\n' >"$
 
 rows="$work/rows.jsonl"
 : >"$rows"
-record() { # op server tool file [generator CPU seconds]
-	printf '{"op":"%s","server":"%s","tool":"%s","gen_cpu_s":%s,"result":%s}\n' "$1" "$2" "$3" "${5:-0}" "$(tail -n 1 "$4")" >>"$rows"
+record() { # op server tool file generator-CPU-seconds server-CPU-seconds
+	printf '{"op":"%s","server":"%s","tool":"%s","gen_cpu_s":%s,"server_cpu_s":%s,"result":%s}\n' \
+		"$1" "$2" "$3" "${5:-0}" "${6:-0}" "$(tail -n 1 "$4")" >>"$rows"
 	echo "  $1 | $2: $(tail -n 1 "$4" | head -c 200)"
 }
+# The CPU time (user + system, seconds) a server process has used so far:
+# read before and after a row, it gives the server's CPU per request, which
+# unlike latency and req/s other work on the machine does not inflate.
+server_cpu() { # server
+	local pid
+	case $1 in paramstore) pid=$PS_PID ;; noop) pid=$NOOP_PID ;; moto) pid=$MOTO_PID ;; etcd) pid=$ETCD_PID ;; esac
+	awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) / hz}' "/proc/$pid/stat"
+}
+since() { awk -v a="$1" -v b="$2" 'BEGIN {print b - a}'; }
 creds_for() { [ "$1" = moto ] && echo "$work/moto-credentials" || echo "$CREDS"; }
 addr_for() { case $1 in paramstore) echo $PS ;; moto) echo $MOTO ;; noop) echo $NOOP ;; esac; }
 
@@ -124,21 +134,25 @@ wrk_row() { # op server target body
 	local srv=$2 lua="$work/req.lua" out="$work/out" TIMEFORMAT='%U %S'
 	./bin/wrkreq -url "http://$(addr_for "$srv")/" -creds "$(creds_for "$srv")" -target "$3" -body "$4" >"$lua"
 	# wrk's own CPU (user + system seconds), as loadgen and etcdload report theirs
+	local c0
+	c0=$(server_cpu "$srv")
 	{ time wrk -t2 -c$READ_C -d"$DUR" -s "$lua" "http://$(addr_for "$srv")/" >"$out"; } 2>"$work/wrk.time"
-	record "$1" "$srv" wrk "$out" "$(awk '{print $1 + $2}' "$work/wrk.time")"
+	record "$1" "$srv" wrk "$out" "$(awk '{print $1 + $2}' "$work/wrk.time")" "$(since "$c0" "$(server_cpu "$srv")")"
 }
 loadgen_row() { # op server concurrency mix
 	want "$1" || return 0
-	local srv=$2 out="$work/out"
+	local srv=$2 out="$work/out" c0
+	c0=$(server_cpu "$srv")
 	./bin/loadgen -url "http://$(addr_for "$srv")" -creds "$(creds_for "$srv")" -params $PARAMS -size $SIZE \
 		-noseed -c "$3" -d "$DUR" -mix "$4" -json >"$out"
-	record "$1" "$srv" loadgen "$out"
+	record "$1" "$srv" loadgen "$out" 0 "$(since "$c0" "$(server_cpu "$srv")")"
 }
 etcd_row() { # op etcd-op concurrency
 	want "$1" || return 0
-	local out="$work/out"
+	local out="$work/out" c0
+	c0=$(server_cpu etcd)
 	./bin/etcdload -endpoints $ETCD -op "$2" -c "$3" -d "$DUR" -keys $PARAMS -size $SIZE -json >"$out"
-	record "$1" etcd etcdload "$out"
+	record "$1" etcd etcdload "$out" 0 "$(since "$c0" "$(server_cpu etcd)")"
 }
 
 echo "running, $DUR per row"

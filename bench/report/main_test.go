@@ -55,3 +55,17 @@ func TestRowGeneratorCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestRowServerCPU(t *testing.T) {
+	rows, err := parseRows([]byte(`{"op":"a","server":"s","tool":"wrk","gen_cpu_s":1,"server_cpu_s":2.5,"result":{"RPS":2000,"Count":25000}}
+{"op":"a","server":"s","tool":"wrk","result":{"RPS":2000,"Count":25000}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[0].serverCPUText(); got != "100" {
+		t.Errorf("2.5 s over 25000 requests: %q µs/req, want 100", got)
+	}
+	if got := rows[1].serverCPUText(); got != "–" {
+		t.Errorf("not measured: %q, want –", got)
+	}
+}
