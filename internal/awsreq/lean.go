@@ -184,12 +184,12 @@ func (l *Lean) key(day []byte) {
 	if l.mac != nil && string(day) == string(l.day[:]) {
 		return
 	}
-	k := hmacSum([]byte("AWS4"+l.secret), day)
+	copy(l.day[:], day) // and not day itself below, which would make the caller's array escape
+	k := hmacSum([]byte("AWS4"+l.secret), l.day[:])
 	k = hmacSum(k, []byte(l.region))
 	k = hmacSum(k, []byte(Service))
 	k = hmacSum(k, []byte("aws4_request"))
 	l.mac = hmac.New(sha256.New, k)
-	copy(l.day[:], day)
 }
 
 func hmacSum(key, data []byte) []byte {
