@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 want() { [ -z "$ONLY" ] || grep -qiE -- "$ONLY" <<<"$1"; }
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 READ_C=16   # concurrency of the read rows
 WRITE_C=64  # concurrency of the write rows (the target names 64)
 SIZE=64     # value bytes
@@ -208,11 +209,12 @@ elif [ "$SCALE" != none ]; then
 fi
 
 if [ -n "$ONLY" ]; then
-	./bin/report -rows "$results" -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE -only "$ONLY" "${cluster_args[@]}"
+	./bin/report -rows "$results" -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE -only "$ONLY" \
+		-load-start "$LOAD_START" "${cluster_args[@]}"
 	echo "(a partial run: bench/RESULTS.md left as it was)"
 	exit 0
 fi
-./bin/report -rows bench/results.jsonl -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE \
+./bin/report -rows bench/results.jsonl -duration "$DUR" -read-c $READ_C -write-c $WRITE_C -size $SIZE -load-start "$LOAD_START" \
 	-chart-json "$work/chart.json" "${scale_args[@]}" "${cluster_args[@]}" >"$work/RESULTS.md"
 mv "$work/RESULTS.md" bench/RESULTS.md
 # The fleet benchmark (make bench-fleet) takes far longer; its figures live in

@@ -125,6 +125,7 @@ func main() {
 	scaleKeptFrom := flag.String("scale-kept-from", "", "when the kept scale section's phase ran (for the text)")
 	clusterBench := flag.String("cluster-bench", "", "output of tests/cluster BenchmarkThroughput's write rows (go test -bench), for the 3-node target")
 	only := flag.String("only", "", "the -only pattern of a partial run (for the text)")
+	loadStart := flag.String("load-start", "", "the load average (1, 5, 15 min) when the run started (for the text)")
 	flag.Parse()
 
 	rows, err := readRows(*rowsPath)
@@ -180,7 +181,13 @@ func main() {
 	if *only != "" {
 		fmt.Fprintf(w, "A partial run: only the rows matching `-only %s`.\n\n", *only)
 	}
-	fmt.Fprintf(w, "## Machine\n\n%s\n", machine())
+	fmt.Fprintf(w, "## Machine\n\n%s", machine())
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil && *loadStart != "" {
+		end := strings.Join(strings.Fields(string(raw))[:3], " ")
+		fmt.Fprintf(w, "- Load average (1, 5, 15 min): %s when the run started (the machine before the benchmark: above ~1.5 on 2 cores, other work shares them, "+
+			"and req/s and latencies come out lower and noisier, CPU per request much less so), %s when it ended (the benchmark's own processes included).\n", *loadStart, end)
+	}
+	fmt.Fprintf(w, "\n")
 	fmt.Fprintf(w, "## Setup\n\n")
 	fmt.Fprintf(w, "- Every server and load generator shares the same cores, on loopback; each row runs for %s.\n", *dur)
 	fmt.Fprintf(w, "- **paramstore**: `paramstore server` as users run it: SigV4 authentication (root credentials), the audit trail on, one node, "+
