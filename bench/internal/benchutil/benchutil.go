@@ -67,17 +67,23 @@ func LoadCreds(path string) (aws.Credentials, error) {
 // Client sends signed SSM requests to one endpoint. It is safe for
 // concurrent use.
 type Client struct {
-	url    string
-	signer *awsreq.Signer
-	http   *http.Client
+	url, region string
+	creds       aws.Credentials
+	signer      *awsreq.Signer
+	http        *http.Client
 }
 
 // NewClient returns a client for the endpoint url that signs for region and
 // keeps up to idleConns connections open.
 func NewClient(url, region string, creds aws.Credentials, idleConns int) *Client {
-	return &Client{url: url, signer: awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, region, nil),
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idleConns}}}
+	return &Client{url: url, region: region, creds: creds,
+		signer: awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, region, nil),
+		http:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idleConns}}}
 }
+
+// Conn returns a new Conn to c's endpoint with c's credentials: the lean
+// path, for a worker that sends many calls.
+func (c *Client) Conn() (*Conn, error) { return NewConn(c.url, c.region, c.creds) }
 
 // StatusError is a non-200 answer.
 type StatusError struct {
