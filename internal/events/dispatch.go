@@ -323,6 +323,17 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		if acked.Less(n.sub.Pos) {
 			acked = n.sub.Pos
 		}
+		// The bound holds whether or not the subscription can deliver:
+		// a secret that cannot be unwrapped must not grow the outbox.
+		if len(n.dead) > 0 {
+			for _, ev := range n.dead {
+				batch.DeadIDs = append(batch.DeadIDs, ev.ID)
+				local = ev.Pos
+			}
+			log.Warn("webhook: queue full, oldest events dead-lettered", "count", len(n.dead), "limit", d.cfg.QueueLimit)
+			flush()
+			continue
+		}
 		if client == nil {
 			client, secret, err = d.clientFor(n.sub)
 			if err != nil {
@@ -333,15 +344,6 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 				client = nil
 				continue
 			}
-		}
-		if len(n.dead) > 0 {
-			for _, ev := range n.dead {
-				batch.DeadIDs = append(batch.DeadIDs, ev.ID)
-				local = ev.Pos
-			}
-			log.Warn("webhook: queue full, oldest events dead-lettered", "count", len(n.dead), "limit", d.cfg.QueueLimit)
-			flush()
-			continue
 		}
 		if n.ev == nil {
 			d.lag.WithLabelValues(k.name).Set(0)
