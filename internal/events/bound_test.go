@@ -140,3 +140,52 @@ func TestOutboxBoundedWhenSecretUnusable(t *testing.T) {
 		t.Errorf("the receiver got %d events signed with no usable secret", len(got))
 	}
 }
+
+// TestOutboxBoundedDuringBackoff: a worker backing off after a failed
+// delivery still applies the queue limit to what arrives meanwhile. The
+// backoff here is an hour: the bound must not wait for the next attempt.
+func TestOutboxBoundedDuringBackoff(t *testing.T) {
+	const limit, n = 10, 40
+	_, endpoint := servertest.Start(t, func(c *server.Config) {
+		c.Events = events.DefaultConfig()
+		c.Events.BackoffMin, c.Events.BackoffMax = time.Hour, time.Hour
+		c.Events.Poll = 20 * time.Millisecond
+		c.Events.QueueLimit = limit
+	})
+	rcv := newReceiver(t, "k")
+	rcv.setDown(true)
+	if err := admin(t, endpoint, "PutNotification", map[string]string{"Name": "r", "Url": rcv.srv.URL, "Secret": "k"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := servertest.Client(t, endpoint, region)
+	put := func(i int) {
+		t.Helper()
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/bound/p"), Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1)
+	<-rcv.failed // the first attempt failed: the worker backs off for an hour
+	for i := 2; i <= n; i++ {
+		put(i)
+	}
+	var info events.Info
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list events.ListOutput
+		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
+			t.Fatal(err)
+		}
+		info = list.Subscriptions[0]
+		if info.DeadLettered >= n-limit || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if info.DeadLettered != n-limit || info.Pending != limit || info.Failed != 1 {
+		t.Fatalf("%d events during a backoff: dead-lettered %d, pending %d, failed attempts %d; want %d, %d, 1",
+			n, info.DeadLettered, info.Pending, info.Failed, n-limit, limit)
+	}
+}
