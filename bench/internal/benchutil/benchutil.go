@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -149,6 +150,11 @@ func Summarize(lat []time.Duration, errs int, elapsed time.Duration) Summary {
 // use: give each worker its own (one connection per request in flight, as
 // an SDK client opens them).
 type Conn struct {
+	// Timeout bounds each call (writing it and reading the whole answer),
+	// so that a server that stops answering fails the call instead of
+	// holding the worker past the end of the run. NewConn sets 60 s.
+	Timeout time.Duration
+
 	addr string
 	tls  *tls.Config
 	lean *awsreq.Lean
@@ -166,7 +172,7 @@ func NewConn(url, region string, creds aws.Credentials) (*Conn, error) {
 		return nil, err
 	}
 	u, _ := neturl.Parse(url) // NewLean parsed it
-	c := &Conn{addr: u.Host, lean: lean}
+	c := &Conn{Timeout: time.Minute, addr: u.Host, lean: lean}
 	port := "80"
 	if u.Scheme == "https" {
 		port = "443"
@@ -181,12 +187,13 @@ func NewConn(url, region string, creds aws.Credentials) (*Conn, error) {
 // Do signs and sends one call of the operation target (e.g.
 // "GetParameter") with a JSON body, and reads the whole answer. Any status
 // but 200 is a *StatusError. A connection the server closed while idle is
-// redialed and the call sent again once.
+// redialed and the call sent again once; a call that times out is not.
 func (c *Conn) Do(target string, body []byte) error {
 	c.buf = c.lean.AppendPost(c.buf[:0], "AmazonSSM."+target, body, time.Now())
 	reused := c.c != nil
 	status, answer, err := c.roundTrip()
-	if err != nil && reused {
+	var ne net.Error
+	if err != nil && reused && !(errors.As(err, &ne) && ne.Timeout()) {
 		c.Close()
 		status, answer, err = c.roundTrip()
 	}
@@ -220,6 +227,9 @@ func (c *Conn) roundTrip() (int, string, error) {
 		} else {
 			c.br.Reset(conn)
 		}
+	}
+	if err := c.c.SetDeadline(time.Now().Add(c.Timeout)); err != nil {
+		return 0, "", err
 	}
 	if _, err := c.c.Write(c.buf); err != nil {
 		return 0, "", err

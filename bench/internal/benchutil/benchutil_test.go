@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -114,5 +115,26 @@ func TestConnRedials(t *testing.T) {
 	call("after the server closed the idle connection")
 	if n := conns.Load(); n != 3 {
 		t.Errorf("%d connections, want 3", n)
+	}
+}
+
+// TestConnTimeout: a server that takes the call and never answers fails
+// it after Conn.Timeout instead of holding the worker.
+func TestConnTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer ts.Close()
+	defer close(release)
+	c, err := NewConn(ts.URL, "us-east-1", aws.Credentials{AccessKeyID: "AK", SecretAccessKey: "S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Timeout = 50 * time.Millisecond
+	var ne net.Error
+	if err := c.Do("GetParameter", []byte(`{}`)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a silent server: %v, want a timeout", err)
 	}
 }
