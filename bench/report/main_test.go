@@ -69,3 +69,22 @@ func TestRowServerCPU(t *testing.T) {
 		t.Errorf("not measured: %q, want –", got)
 	}
 }
+
+// TestStartupTarget: the startup target is met only by a run that measured
+// a million parameters.
+func TestStartupTarget(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		met  bool
+	}{
+		{"- Startup at 1000000 parameters: 4.2 s worst of 2 restarts (target < 5 s: met).", true},
+		{"- Startup at 1000000 parameters: 5.07 s worst of 2 restarts (target < 5 s: missed).", false},
+		{"- Startup at 100000 parameters: 0.9 s worst of 2 restarts (target < 5 s at 1,000,000 parameters: met).", false},
+		{"- Startup at ", false},
+	} {
+		text, met := startupVerdict(c.line)
+		if met != c.met || strings.HasPrefix(text, "- ") || strings.HasSuffix(text, ".") {
+			t.Errorf("%s -> %q, %v; want met=%v", c.line, text, met, c.met)
+		}
+	}
+}
