@@ -555,21 +555,30 @@ func (l *parkListener) answerLoop() {
 		}
 		select {
 		case pc := <-l.answers:
-			if pc.stream {
-				pc.drain()
-			} else {
-				pc.answer(true)
-			}
+			pc.write()
 		case <-l.closed:
-			for { // the server is gone: drop what is left
+			// The server is going: what is queued is the last pages the
+			// hub gave as it closed (the server closes the hub first).
+			// They are written as far as each socket takes them at once,
+			// and their connections closed (none goes back).
+			for {
 				select {
 				case pc := <-l.answers:
-					pc.conn.Close()
+					pc.write()
 				default:
 					return
 				}
 			}
 		}
+	}
+}
+
+// write writes what was delivered to pc, from an answer worker.
+func (pc *parkedConn) write() {
+	if pc.stream {
+		pc.drain()
+	} else {
+		pc.answer(true)
 	}
 }
 
