@@ -47,11 +47,11 @@ func (q query) covers(name string) bool {
 	if q.Kind == kindName {
 		return baseName(q.Name) == name
 	}
-	p := strings.TrimSuffix(q.Name, "/") + "/"
-	if !strings.HasPrefix(name, p) {
+	p := strings.TrimSuffix(q.Name, "/")
+	if len(name) <= len(p) || name[len(p)] != '/' || !strings.HasPrefix(name, p) {
 		return false
 	}
-	return q.Recursive || !strings.Contains(name[len(p):], "/")
+	return q.Recursive || !strings.Contains(name[len(p)+1:], "/")
 }
 
 // baseName strips an ARN prefix and a :version or :label selector from a
@@ -221,6 +221,9 @@ func (c *cache) endRefresh(key string, next time.Time) {
 func (c *cache) expire(name string, now time.Time) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.entries) == 0 {
+		return nil
+	}
 	var keys []string
 	for key, el := range c.entries {
 		e := el.Value.(*entry)
