@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -214,5 +215,31 @@ func TestResumeBackoffSpread(t *testing.T) {
 		if hi-lo < ceil/2 {
 			t.Errorf("resumeBackoff(%d): 200 waits within [%v, %v], want them spread over [0, %v)", failures, lo, hi, ceil)
 		}
+	}
+}
+
+// TestIdleWatch: a request whose pages keep coming is not cancelled by the
+// watchdog's check; one that gets no page for its idle time is.
+func TestIdleWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	w := newIdleWatch(time.Hour, cancel)
+	w.page()
+	w.check() // as if its timer fired now: the last page is recent
+	if ctx.Err() != nil {
+		t.Fatal("cancelled right after a page")
+	}
+	w.stop()
+	w.check() // a timer that fired as it was stopped: no re-arming
+	if ctx.Err() != nil {
+		t.Fatal("cancelled after stop, with a recent page")
+	}
+
+	ctx, cancel = context.WithCancel(t.Context())
+	w = newIdleWatch(time.Millisecond, cancel)
+	defer w.stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("a silent request was not cancelled")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,10 @@ import (
 //   - the agents' CPU (the worker processes', /proc/PID/stat) during the
 //     writes less that of as long a time idle (the fleet connected, no
 //     writes), per probe, and per probe per agent;
+//   - the fan-out's CPU floor on this machine: the servers' and agents'
+//     CPU per change over the cores (no fan-out can be faster while they
+//     share them), and the share of the cores the probes' fan-outs take
+//     (at 100% the fan-outs queue behind each other);
 //   - errors: probes some agent never saw, Resets, failed writes.
 //
 // It is a measurement, not an assertion (make bench-fleet):
@@ -123,6 +128,7 @@ type fleetRow struct {
 	cpuPerProbeMs, baseCPUPerMs float64
 	agentCPUPerProbeMs          float64 // the workers' CPU during the writes less idle, per probe
 	agentUsPerWatcher           float64 // that per agent, in µs
+	floorMs, busy               float64 // (server + agent CPU per probe) / cores; that over the probe interval
 	lost, resets, failedWrites  int
 	load                        string
 	perNode                     string // watchers' connections per node
@@ -130,12 +136,12 @@ type fleetRow struct {
 
 func fleetTable(rows []fleetRow) string {
 	var s strings.Builder
-	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | extra agent CPU per fanned-out change (per watcher) | all connected after | lost / resets / failed writes | load avg |\n")
-	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---:|---|---|\n")
+	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | extra agent CPU per fanned-out change (per watcher) | fan-out CPU floor on the cores (their share) | all connected after | lost / resets / failed writes | load avg |\n")
+	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.1fs | %d / %d / %d | %s |\n",
+		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.0f ms (%.0f%%) | %.1fs | %d / %d / %d | %s |\n",
 			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
-			r.kbPerWatcher, r.cpuPerProbeMs, r.agentCPUPerProbeMs, r.agentUsPerWatcher, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
+			r.kbPerWatcher, r.cpuPerProbeMs, r.agentCPUPerProbeMs, r.agentUsPerWatcher, r.floorMs, r.busy*100, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
 	}
 	return s.String()
 }
@@ -268,6 +274,8 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		row.baseCPUPerMs = float64(baseCPU) * 10 / float64(row.probes)
 		row.agentCPUPerProbeMs = agentTicks * 10 / float64(row.probes)
 		row.agentUsPerWatcher = row.agentCPUPerProbeMs * 1000 / float64(agents)
+		row.floorMs = (row.cpuPerProbeMs + row.agentCPUPerProbeMs) / float64(runtime.NumCPU())
+		row.busy = row.floorMs / float64(cfg.probe.Milliseconds())
 	}
 	raw, _ := os.ReadFile("/proc/loadavg")
 	row.load = strings.Join(strings.Fields(string(raw))[:3], " ")
