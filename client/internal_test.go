@@ -313,7 +313,6 @@ func TestCacheIndex(t *testing.T) {
 	}
 }
 
-
 // BenchmarkCacheExpire: what a change costs the cache of an agent that
 // holds entries (GetParameter answers and a few paths).
 func BenchmarkCacheExpire(b *testing.B) {
