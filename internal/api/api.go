@@ -349,6 +349,9 @@ type call struct {
 	// intent says the call's intent record was queued: its result record
 	// is owed to the trail whatever happens (audit.Applied).
 	intent bool
+	// bodyValid caches json.Valid(body) for the records: 1 valid, -1 not,
+	// 0 not yet known.
+	bodyValid int8
 }
 
 // serveAPI handles one SSM API call.
@@ -391,7 +394,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		// botocore's generate_presigned_url puts a JSON operation's
 		// parameters in the query string.
 		body = queryBody(r.URL.Query())
-		c.body = body
+		c.body, c.bodyValid = body, 0
 	}
 	o := h.ops[r.Header.Get("X-Amz-Target")]
 	if o == nil {
@@ -713,7 +716,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
-		if aerr := h.audit(r, c, e); aerr != nil {
+		if aerr := h.audit(r, c, e, body); aerr != nil {
 			h.log.Error("audit record not written", "request_id", c.reqID, "operation", c.op, "error", aerr)
 			if e == nil {
 				// Only a call without an intent record (a read) can get
@@ -769,8 +772,11 @@ func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 // audit logs the call's result record. The record of a call whose intent
 // record was queued is owed to the trail (audit.Applied: never refused,
 // kept until the trail can write it); any other record is Buffered, and
-// refused only while the trail cannot write and its backlog is full.
-func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+// refused only while the trail cannot write and its backlog is full. out is
+// the response's body as encoded for the client: the record's
+// responseElements are redacted from it (audit.Marshaled), not from c.out
+// encoded again.
+func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error, out []byte) error {
 	if h.cfg.AuditEvents == audit.EventsWrite && c.o != nil && c.o.readOnly() {
 		return nil
 	}
@@ -778,7 +784,7 @@ func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
 	if e != nil {
 		rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()
 	} else if !rec.ReadOnly {
-		rec.ResponseElements = c.out
+		rec.ResponseElements = audit.Marshaled(out)
 	}
 	if c.intent {
 		return h.cfg.Audit.Log(context.WithoutCancel(r.Context()), rec, audit.Applied)
@@ -804,11 +810,22 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 		ReadOnly:           c.o != nil && c.o.readOnly(),
 		RecipientAccountID: h.cfg.Account,
 	}
-	if json.Valid(c.body) {
+	if c.bodyValid == 0 {
+		c.bodyValid = -1
+		if json.Valid(c.body) {
+			c.bodyValid = 1
+		}
+	}
+	if c.bodyValid > 0 {
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
 	rec.Keep = adminAuditKeep
-	if o := h.ops[r.Header.Get("X-Amz-Target")]; o != nil {
+	o := c.o
+	if o == nil {
+		// Refused before it was routed: the target still decides.
+		o = h.ops[r.Header.Get("X-Amz-Target")]
+	}
+	if o != nil {
 		rec.Keep = o.family.keep
 	}
 	return rec
