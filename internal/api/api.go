@@ -22,7 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -352,11 +351,16 @@ type call struct {
 	// bodyValid caches json.Valid(body) for the records: 1 valid, -1 not,
 	// 0 not yet known.
 	bodyValid int8
+	// authz is the caller's authorization request (identified), and
+	// reqIDHeader the X-Amzn-RequestId header's value: here rather than
+	// allocated on their own.
+	authz       auth.Request
+	reqIDHeader [1]string
 }
 
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
+	c := &call{reqID: audit.NewID(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
@@ -498,11 +502,11 @@ func (h *Handler) identified(r *http.Request, c *call, id *auth.Identity, region
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
 		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
-	req := &auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
+	c.authz = auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
 	caller := service.Caller{
 		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
 		UserARN: id.ARN,
-		Authz:   req,
+		Authz:   &c.authz,
 	}
 	return caller, id.AccessKeyID, nil
 }
@@ -576,7 +580,8 @@ func checkContentType(ct string) *ssm.Error {
 	if ct == "" {
 		return nil
 	}
-	mt := strings.TrimSpace(strings.ToLower(strings.SplitN(ct, ";", 2)[0]))
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(strings.ToLower(mt))
 	switch mt {
 	case "application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json":
 		return nil
@@ -695,7 +700,8 @@ func decode(body []byte, v any) error {
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
 	// Set by key, canonical already: Header.Set allocates for each.
-	hdr["X-Amzn-Requestid"] = []string{c.reqID}
+	c.reqIDHeader[0] = c.reqID
+	hdr["X-Amzn-Requestid"] = c.reqIDHeader[:]
 	hdr["Date"] = h.date.header(h.cfg.Now())
 	hdr["Content-Type"] = contentTypeHeader
 	status, code := http.StatusOK, ""

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
@@ -590,7 +588,7 @@ func (s *FileSink) fillDefaults(rec *Record) {
 		rec.EventTime = s.clock.Now()
 	}
 	if rec.EventID == "" {
-		rec.EventID = uuid.NewString()
+		rec.EventID = NewID()
 	}
 	if rec.UserIdentity.Type == "" {
 		rec.UserIdentity.Type = IdentityAnonymous
