@@ -356,6 +356,9 @@ type call struct {
 	// allocated on their own.
 	authz       auth.Request
 	reqIDHeader [1]string
+	// memo redacts the request once for the call's records (intent and
+	// result).
+	memo audit.Memo
 }
 
 // serveAPI handles one SSM API call.
@@ -434,6 +437,9 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		// A body that cannot decode changes nothing and needs no intent.
 		if err := checkBody(body); err != nil {
 			return nil, err
+		}
+		if len(trimJSONSpace(body)) > 0 {
+			c.bodyValid = 1 // checkBody found it valid: the records need not look again
 		}
 		if err := h.logIntent(r, c); err != nil {
 			return nil, err
@@ -825,6 +831,7 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 	if c.bodyValid > 0 {
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
+	rec.Memo = &c.memo
 	rec.Keep = adminAuditKeep
 	o := c.o
 	if o == nil {

@@ -190,3 +190,38 @@ func FuzzCanonical(f *testing.F) {
 		checkCanonical(t, raw)
 	})
 }
+
+// TestMemo: a call's records share its redacted request through a Memo:
+// the second record is what it would be without one; a record with an
+// error message redacts its own request (its hidden values are checked
+// against the message) and leaves the memo as it was.
+func TestMemo(t *testing.T) {
+	var memo Memo
+	intent := putRecord()
+	intent.EventType, intent.Memo = EventTypeIntent, &memo
+	failed := putRecord()
+	failed.ErrorCode, failed.ErrorMessage, failed.Memo = "ValidationException", "bad value 0123456789abcdef0123456789abcdef", &memo
+	result := putRecord()
+	result.Memo = &memo
+	for _, rec := range []Record{failed, intent, result, failed} {
+		got, err := encodeBody(testKey, &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := rec
+		plain.Memo = nil
+		want, err := encodeBody(testKey, &plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("with a memo:\n%s\nwithout:\n%s", got, want)
+		}
+		if bytes.Contains(got, []byte("0123456789abcdef")) {
+			t.Fatalf("the value is in the record: %s", got)
+		}
+	}
+	if !memo.done || !bytes.HasPrefix(memo.request, []byte(`{"Name":"/bench/w","Overwrite":true,"Type":"SecureString","Value":"hmac-sha256:`)) {
+		t.Fatalf("memo = %q (done %v), want the redacted request", memo.request, memo.done)
+	}
+}

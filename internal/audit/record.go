@@ -100,10 +100,24 @@ type Record struct {
 	// Keep, when not nil, makes the redaction of RequestParameters and
 	// ResponseElements default-deny: see KeepOnly. It is not written.
 	Keep *Allowlist `json:"-"`
+	// Memo, when not nil, keeps the redacted requestParameters of the
+	// first record logged with it for the next ones, which must have the
+	// same RequestParameters and Keep (a write's intent and result
+	// records); a record with an error message redacts its own. It is
+	// not written.
+	Memo *Memo `json:"-"`
 
 	Sequence     uint64 `json:"sequence"`
 	PreviousHash string `json:"previousHash"`
 	Hash         string `json:"hash"`
+}
+
+// Memo carries a call's redacted requestParameters from one of its
+// records to the next (Record.Memo): a write's request is redacted once,
+// not for its intent and again for its result. The zero value is ready.
+type Memo struct {
+	request []byte
+	done    bool
 }
 
 // encodeBody returns the JSON object of rec without the chain members,
@@ -148,9 +162,17 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
 	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
 	b = append(b, `},"requestParameters":`...)
-	b, err := appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden)
-	if err != nil {
-		return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
+	var err error
+	if m := rec.Memo; m != nil && m.done && hidden == nil {
+		b = append(b, m.request...)
+	} else {
+		start := len(b)
+		if b, err = appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden); err != nil {
+			return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
+		}
+		if m != nil && hidden == nil {
+			m.request, m.done = append(m.request[:0], b[start:]...), true
+		}
 	}
 	b = append(b, `,"responseElements":`...)
 	if b, err = appendRedacted(b, key, rec.ResponseElements, rec.Keep, hidden); err != nil {
