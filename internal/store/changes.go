@@ -70,7 +70,15 @@ func (r *Reader) ChangeFloor() uint64 {
 }
 
 // AppliedIndex is the raft index of the last applied entry of this snapshot.
-func (r *Reader) AppliedIndex() uint64 { r.bucket(bucketMeta); return appliedIndex(r.tx) }
+// A buffered read (WithPointReads) knows it without a commit: it reads the
+// committed state and the read buffer as of that index.
+func (r *Reader) AppliedIndex() uint64 {
+	if r.buf != nil {
+		return r.upTo
+	}
+	r.bucket(bucketMeta)
+	return appliedIndex(r.tx)
+}
 
 // Changes calls fn for the changes after index since, in order; fn returns
 // false to stop.

@@ -455,11 +455,12 @@ func (d *DB) Restore(r io.Reader) error {
 }
 
 // apply executes one command inside tx. It checks every precondition before
-// changing anything, so a failed command leaves no trace.
-func apply(tx *bolt.Tx, index uint64, c *Command) error {
+// changing anything, so a failed command leaves no trace. cache (nil for
+// none) decodes and remembers the head records a put reads and writes.
+func apply(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	switch c.Op {
 	case OpPut:
-		return applyPut(tx, index, c)
+		return applyPut(tx, index, c, cache)
 	case OpDelete:
 		return applyDelete(tx, index, c)
 	case OpMeta:
@@ -544,17 +545,21 @@ func (t *Tenancy) count(tier string) int64 {
 	return t.Standard
 }
 
-func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
+func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if c.Param == nil {
 		return errors.New("store: put without parameter")
 	}
 	params := tx.Bucket(bucketParams)
 	pk := paramKey(c.Tenancy, c.Name)
-	var old Parameter
-	exists, err := getJSON(params, pk, &old)
-	if err != nil {
-		return err
+	// old is read-only (it may be the cache's).
+	var old *Parameter
+	if raw := params.Get(pk); raw != nil {
+		var err error
+		if old, err = cache.param(pk, raw); err != nil {
+			return err
+		}
 	}
+	exists := old != nil
 	if c.Create == exists || (!c.Create && old.ModIndex != c.Expect) {
 		return ErrConflict
 	}
@@ -602,7 +607,17 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(params, pk, &p)
+	raw, err := json.Marshal(&p)
+	if err != nil {
+		return err
+	}
+	if err := params.Put(pk, raw); err != nil {
+		return err
+	}
+	// p shares its slices and maps with c, which nobody changes after
+	// apply: the cache may keep both.
+	cache.remember(pk, raw, &p)
+	return nil
 }
 
 func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {

@@ -8,8 +8,11 @@ import (
 )
 
 // decodeCache keeps decoded head records next to the bytes they were
-// decoded from, so a point read of an unchanged parameter compares bytes
-// instead of decoding JSON again. A hit returns a shallow copy: callers must
+// decoded from (or encoded to, by the state machine's writes), so a point
+// read of an unchanged parameter, and the write that follows it, compare
+// bytes instead of decoding JSON again. An entry is only ever used for the
+// very bytes it decodes: it cannot go stale. A nil cache decodes every
+// time. A hit returns a shallow copy: callers must
 // treat the maps and slices of a Parameter as read-only (the service does:
 // it clones before changing labels or tags).
 type decodeCache struct {
@@ -25,6 +28,13 @@ type decoded struct {
 const decodeCacheSize = 8192
 
 func (c *decodeCache) param(key, raw []byte) (*Parameter, error) {
+	if c == nil {
+		var p Parameter
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("store: decode %q: %w", key, err)
+		}
+		return &p, nil
+	}
 	c.mu.Lock()
 	e, ok := c.entries[string(key)]
 	c.mu.Unlock()
@@ -37,11 +47,24 @@ func (c *decodeCache) param(key, raw []byte) (*Parameter, error) {
 		return nil, fmt.Errorf("store: decode %q: %w", key, err)
 	}
 	kept := p
+	c.put(key, bytes.Clone(raw), &kept)
+	return &p, nil
+}
+
+// remember records p as the decoding of raw, a head record the state
+// machine just encoded and wrote: the planning read of the next write of
+// the parameter finds it decoded. raw and p must not change afterwards.
+func (c *decodeCache) remember(key, raw []byte, p *Parameter) {
+	if c != nil {
+		c.put(key, raw, p)
+	}
+}
+
+func (c *decodeCache) put(key, raw []byte, p *Parameter) {
 	c.mu.Lock()
 	if c.entries == nil || len(c.entries) >= decodeCacheSize {
 		c.entries = make(map[string]decoded, decodeCacheSize)
 	}
-	c.entries[string(key)] = decoded{raw: bytes.Clone(raw), p: &kept}
+	c.entries[string(key)] = decoded{raw: raw, p: p}
 	c.mu.Unlock()
-	return &p, nil
 }
