@@ -711,7 +711,7 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		c.ID = store.NewCommandID(time.Now())
 		cmd = &c
 	}
-	data, err := cmd.Marshal()
+	data, err := n.encode(cmd)
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
 	}
@@ -752,6 +752,17 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 			return fmt.Errorf("raftstore: apply: %w", raft.ErrRaftShutdown)
 		}
 	}
+}
+
+// encode encodes a command for the log: a node with no peers (no raft
+// listener) writes puts in the compact form, which only this version and
+// later ones read; a cluster, whose members may run an older version
+// during a rolling upgrade, writes JSON (store.MarshalCompact).
+func (n *Node) encode(cmd *store.Command) ([]byte, error) {
+	if n.cfg.Bind == "" {
+		return cmd.MarshalCompact()
+	}
+	return cmd.Marshal()
 }
 
 // notReady makes err an ErrNotReady (a retryable unavailability).
