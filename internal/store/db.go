@@ -563,12 +563,13 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if c.Create == exists || (!c.Create && old.ModIndex != c.Expect) {
 		return ErrConflict
 	}
-	ten, err := loadTenancy(tx, c.Tenancy)
-	if err != nil {
-		return err
-	}
+	// The tenancy's counts change only with a new parameter or a new tier.
 	newTier := c.Param.Latest.Tier
 	if !exists || old.Latest.Tier != newTier {
+		ten, err := loadTenancy(tx, c.Tenancy)
+		if err != nil {
+			return err
+		}
 		if c.Quota > 0 && ten.count(newTier) >= c.Quota {
 			return ErrQuota
 		}
@@ -592,7 +593,15 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
 		return err
 	}
-	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
+	// The version record and the head record, in one allocation (bbolt
+	// keeps both until the commit).
+	v := &p.Latest
+	buf := make([]byte, 0, 2*(160+len(p.Name)+len(v.Type)+len(v.Value)+len(v.KeyID)+len(v.Description)+len(v.AllowedPattern)+
+		len(v.DataType)+len(v.Tier)+len(v.Policies)+len(v.User))+16*len(p.Versions)+64*(len(p.Labels)+len(p.Tags)))
+	both := appendVersionJSON(buf, v)
+	n := len(both)
+	verRaw, raw := both[:n:n], appendParamJSON(both[n:], &p)
+	if err := versions.Put(versionKey(c.Tenancy, c.Name, p.Latest.Version), verRaw); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
@@ -602,12 +611,8 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if !exists {
 		op = "Create"
 	}
-	err = newEmitter(tx, index, c).emit(Event{Kind: KindChange, Operation: op, Name: p.Name, Type: p.Latest.Type,
+	err := newEmitter(tx, index, c).emit(Event{Kind: KindChange, Operation: op, Name: p.Name, Type: p.Latest.Type,
 		Description: p.Latest.Description, Time: p.Latest.Modified, ToVersion: p.Latest.Version})
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(&p)
 	if err != nil {
 		return err
 	}
