@@ -590,8 +590,12 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	p := *c.Param
 	p.ModIndex = index
 	p.Fired = nil
-	if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
-		return err
+	// The policy index holds the parameters whose head has policies: it
+	// changes only when the old head or the new one has some.
+	if p.Latest.Policies != "" || exists && old.Latest.Policies != "" {
+		if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+			return err
+		}
 	}
 	// The version record and the head record, in one allocation (bbolt
 	// keeps both until the commit).
