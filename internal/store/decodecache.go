@@ -18,6 +18,46 @@ import (
 type decodeCache struct {
 	mu      sync.Mutex
 	entries map[string]decoded
+
+	tenancies tenancyCache
+}
+
+// tenancyCache is decodeCache's counterpart for tenancy records (few: one
+// per account and region), which every write's planning read decodes.
+type tenancyCache struct {
+	mu      sync.Mutex
+	entries map[string]decodedTenancy
+}
+
+type decodedTenancy struct {
+	raw []byte
+	t   *Tenancy
+}
+
+const tenancyCacheSize = 1024
+
+// tenancy decodes raw, the tenancy record under key; a hit returns a
+// shallow copy (its Settings map is read-only).
+func (c *tenancyCache) tenancy(key string, raw []byte) (*Tenancy, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		t := *e.t
+		return &t, nil
+	}
+	var t Tenancy
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("store: decode %q: %w", key, err)
+	}
+	kept := t
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= tenancyCacheSize {
+		c.entries = make(map[string]decodedTenancy)
+	}
+	c.entries[key] = decodedTenancy{raw: bytes.Clone(raw), t: &kept}
+	c.mu.Unlock()
+	return &t, nil
 }
 
 type decoded struct {

@@ -89,3 +89,38 @@ func TestDecodeCacheSeededByPut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTenancyCacheSeesChanges: the tenancy record read through the cache
+// follows every write of it, and a caller's copy is its own.
+func TestTenancyCacheSeesChanges(t *testing.T) {
+	db := openTestDB(t)
+	read := func() *Tenancy {
+		t.Helper()
+		var ten *Tenancy
+		if err := db.d.View(WithPointReads(context.Background()), func(r *Reader) error {
+			var err error
+			ten, err = r.Tenancy(testTenancy)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ten
+	}
+	db.mustApply(putCmd("/a", 1, "Standard", 0))
+	first := read()
+	if first.Standard != 1 {
+		t.Fatalf("after a create: %+v, want 1 standard", first)
+	}
+	first.Standard = 99 // the caller's copy, not the cache's
+	if got := read(); got.Standard != 1 {
+		t.Fatalf("second read: %+v, want 1 standard (the cache changed through a returned copy)", got)
+	}
+	db.mustApply(putCmd("/b", 1, "Advanced", 0))
+	if got := read(); got.Standard != 1 || got.Advanced != 1 {
+		t.Fatalf("after a second create: %+v, want 1 and 1", got)
+	}
+	db.mustApply(&Command{Op: OpSetting, Tenancy: testTenancy, SettingID: "/ssm/parameter-store/default-parameter-tier", Setting: &Setting{Value: "Advanced"}})
+	if got := read(); got.Settings["/ssm/parameter-store/default-parameter-tier"].Value != "Advanced" || got.Advanced != 1 {
+		t.Fatalf("after a setting: %+v", got)
+	}
+}

@@ -715,8 +715,10 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
 	}
-	giveUp := time.NewTimer(leaderWait)
-	defer giveUp.Stop()
+	// The wait for a leader is bounded from the first attempt; its timer
+	// starts only when an attempt fails (most writes need none).
+	start := time.Now()
+	var giveUp <-chan time.Time
 	for {
 		timeout := leaderWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -742,9 +744,14 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		// briefly leaderless while it starts, a cluster while it elects.
 		// The same command (its ID deduplicates it) goes again once this
 		// node's view of the cluster changes.
+		if giveUp == nil {
+			t := time.NewTimer(leaderWait - time.Since(start))
+			defer t.Stop()
+			giveUp = t.C
+		}
 		select {
 		case <-changed:
-		case <-giveUp.C:
+		case <-giveUp:
 			return fmt.Errorf("raftstore: apply: gave up after %v: %w", leaderWait, notReady(err))
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
