@@ -555,7 +555,7 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	var old *Parameter
 	if raw := params.Get(pk); raw != nil {
 		var err error
-		if old, err = cache.param(pk, raw); err != nil {
+		if old, _, err = cache.peek(pk, raw); err != nil {
 			return err
 		}
 	}

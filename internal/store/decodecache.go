@@ -16,7 +16,7 @@ import (
 // treat the maps and slices of a Parameter as read-only (the service does:
 // it clones before changing labels or tags).
 type decodeCache struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[string]decoded
 
 	tenancies tenancyCache
@@ -68,20 +68,36 @@ type decoded struct {
 const decodeCacheSize = 8192
 
 func (c *decodeCache) param(key, raw []byte) (*Parameter, error) {
+	p, shared, err := c.peek(key, raw)
+	if err != nil || !shared {
+		return p, err
+	}
+	own := *p
+	return &own, nil
+}
+
+// peek is param without the copy of a hit: shared reports that p is the
+// cache's, which the caller must not change at all.
+func (c *decodeCache) peek(key, raw []byte) (p *Parameter, shared bool, err error) {
 	if c == nil {
 		var p Parameter
 		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("store: decode %q: %w", key, err)
+			return nil, false, fmt.Errorf("store: decode %q: %w", key, err)
 		}
-		return &p, nil
+		return &p, false, nil
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[string(key)]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && bytes.Equal(e.raw, raw) {
-		p := *e.p
-		return &p, nil
+		return e.p, true, nil
 	}
+	p, err = c.decode(key, raw)
+	return p, false, err
+}
+
+// decode decodes raw and keeps a copy of the result.
+func (c *decodeCache) decode(key, raw []byte) (*Parameter, error) {
 	var p Parameter
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("store: decode %q: %w", key, err)
