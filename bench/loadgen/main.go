@@ -1,9 +1,17 @@
 // Command loadgen drives an SSM endpoint (Paramstore, moto, AWS) the way an
-// SDK does: every request is SigV4-signed (aws-sdk-go-v2's signer), with a
-// configurable concurrency, duration, operation mix, value size and number
-// of parameters. It reports requests/s and p50/p90/p99/max per operation,
-// and its own CPU use, so a run can tell when the generator, not the server,
-// is the limit (then replay presigned requests with wrk instead).
+// SDK does: every request is SigV4-signed afresh (its own X-Amz-Date, a
+// signature over its own body), with a configurable concurrency, duration,
+// operation mix, value size and number of parameters. It reports requests/s
+// and p50/p90/p99/max per operation, and its own CPU use (cores, and µs per
+// request), so a run can tell when the generator, not the server, is the
+// limit.
+//
+// By default (-client lean) each worker owns one keep-alive connection and
+// writes each call signed by awsreq.Lean, whose headers are byte-identical
+// to aws-sdk-go-v2's signer's (internal/awsreq TestLeanMatchesSDK): the
+// server verifies the same signatures, and the generator, which shares the
+// cores with it, spends a fraction of the CPU. -client sdk signs with the
+// SDK's signer through net/http's Transport, as the CLI and agent do.
 //
 //	go run ./bench/loadgen -url http://127.0.0.1:4583 -creds paramstore-data/root-credentials \
 //	    -c 16 -d 10s -mix get=80,getsecure=10,bypath=5,put=5 -params 1000 -size 64
@@ -15,6 +23,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -46,6 +55,8 @@ func main() {
 	prefix := flag.String("prefix", "/loadgen", "parameter path")
 	noseed := flag.Bool("noseed", false, "do not create the parameters first")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load phase (not the seeding) to this file")
+	clientKind := flag.String("client", "lean", "lean: a connection per worker, calls signed by awsreq.Lean; sdk: aws-sdk-go-v2's signer over net/http")
 	flag.Parse()
 
 	creds, err := benchutil.LoadCreds(*credsFile)
@@ -58,15 +69,42 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
-	g := &gen{Client: benchutil.NewClient(*url, *region, creds, *conc*2),
-		value: strings.Repeat("x", *size), prefix: *prefix, params: *params}
+	g := &gen{value: strings.Repeat("x", *size), prefix: *prefix, params: *params}
+	switch *clientKind {
+	case "sdk":
+		c := benchutil.NewClient(*url, *region, creds, *conc*2)
+		g.sender = func() (sender, error) { return c, nil }
+	case "lean":
+		g.sender = func() (sender, error) { return benchutil.NewConn(*url, *region, creds) }
+	default:
+		fmt.Fprintf(os.Stderr, "loadgen: -client %q: want lean or sdk\n", *clientKind)
+		os.Exit(2)
+	}
+	senders := make([]sender, *conc)
+	for w := range senders {
+		if senders[w], err = g.sender(); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+	}
 	if !*noseed {
-		if err := g.seed(*conc); err != nil {
+		if err := g.seed(senders); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen: seed:", err)
 			os.Exit(1)
 		}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+	}
 	var usage0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &usage0)
 	results := make([]map[string]*result, *conc)
@@ -78,11 +116,13 @@ func main() {
 		results[w] = map[string]*result{}
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			var body []byte
 			for time.Now().Before(stop) {
 				op := pick(weights, rng)
-				target, body := g.request(op, rng, &seq)
+				var target string
+				target, body = g.request(body[:0], op, rng, &seq)
 				t0 := time.Now()
-				ok := g.Send(target, body)
+				ok := senders[w].Send(target, body)
 				r := results[w][op]
 				if r == nil {
 					r = &result{}
@@ -100,8 +140,12 @@ func main() {
 	var usage1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &usage1)
 	cpu := tv(usage1.Utime) + tv(usage1.Stime) - tv(usage0.Utime) - tv(usage0.Stime)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
-	report := map[string]any{"elapsed_s": elapsed.Seconds(), "concurrency": *conc, "generator_cpu_cores": cpu.Seconds() / elapsed.Seconds()}
+	report := map[string]any{"elapsed_s": elapsed.Seconds(), "concurrency": *conc, "connections": *conc, "client": *clientKind,
+		"generator_cpu_cores": cpu.Seconds() / elapsed.Seconds()}
 	var all []time.Duration
 	allErrs := 0
 	byOp := map[string]any{}
@@ -123,6 +167,9 @@ func main() {
 	}
 	report["ops"] = byOp
 	report["total"] = benchutil.Summarize(all, allErrs, elapsed)
+	if len(all) > 0 {
+		report["generator_cpu_us_per_request"] = float64(cpu.Microseconds()) / float64(len(all))
+	}
 	if *asJSON {
 		json.NewEncoder(os.Stdout).Encode(report)
 		return
@@ -140,7 +187,8 @@ func main() {
 		}
 		fmt.Printf("%-10s %10.0f %8.2f %8.2f %8.2f %8.2f %8d %7d\n", k, s.RPS, s.P50, s.P90, s.P99, s.Max, s.Count, s.Errors)
 	}
-	fmt.Printf("generator CPU: %.2f cores over %.1fs\n", report["generator_cpu_cores"], elapsed.Seconds())
+	fmt.Printf("generator CPU: %.2f cores over %.1fs, %.1f µs per request (-client %s)\n",
+		report["generator_cpu_cores"], elapsed.Seconds(), report["generator_cpu_us_per_request"], *clientKind)
 }
 
 func tv(t syscall.Timeval) time.Duration {
@@ -185,19 +233,25 @@ func pick(ws []weight, rng *rand.Rand) string {
 	return ws[0].op
 }
 
+// sender sends one call and reports whether it got HTTP 200:
+// *benchutil.Conn (one per worker) or *benchutil.Client (shared).
+type sender interface {
+	Send(target string, body []byte) bool
+}
+
 type gen struct {
-	*benchutil.Client
+	sender        func() (sender, error)
 	value, prefix string
 	params        int
 }
 
 func (g *gen) name(i int) string { return fmt.Sprintf("%s/p%07d", g.prefix, i) }
 
-func (g *gen) seed(conc int) error {
+func (g *gen) seed(senders []sender) error {
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	next := atomic.Int64{}
-	for range conc {
+	for _, s := range senders {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < g.params; i = int(next.Add(1)) - 1 {
 				for _, typ := range []string{"String", "SecureString"} {
@@ -206,7 +260,7 @@ func (g *gen) seed(conc int) error {
 						name = g.prefix + "-secure" + name[len(g.prefix):]
 					}
 					body, _ := json.Marshal(map[string]any{"Name": name, "Value": g.value, "Type": typ, "Overwrite": true})
-					if !g.Send("PutParameter", body) {
+					if !s.Send("PutParameter", body) {
 						failed.Add(1)
 					}
 				}
@@ -220,24 +274,34 @@ func (g *gen) seed(conc int) error {
 	return nil
 }
 
-func (g *gen) request(op string, rng *rand.Rand, seq *atomic.Int64) (string, []byte) {
+// request appends the JSON body of one call of op to body and returns the
+// call's target with it.
+func (g *gen) request(body []byte, op string, rng *rand.Rand, seq *atomic.Int64) (string, []byte) {
 	i := rng.IntN(max(g.params, 1))
-	var in map[string]any
+	var in any
 	target := ""
 	switch op {
 	case "get":
-		target, in = "GetParameter", map[string]any{"Name": g.name(i)}
+		target, in = "GetParameter", struct{ Name string }{g.name(i)}
 	case "getsecure":
-		target, in = "GetParameter", map[string]any{"Name": g.prefix + "-secure" + g.name(i)[len(g.prefix):], "WithDecryption": true}
+		target, in = "GetParameter", struct {
+			Name           string
+			WithDecryption bool
+		}{g.prefix + "-secure" + g.name(i)[len(g.prefix):], true}
 	case "bypath":
 		target, in = "GetParametersByPath", map[string]any{"Path": g.prefix, "MaxResults": 10}
 	case "put":
-		target, in = "PutParameter", map[string]any{"Name": g.name(i), "Value": g.value, "Type": "String", "Overwrite": true}
+		target, in = "PutParameter", putInput{Name: g.name(i), Value: g.value, Type: "String", Overwrite: true}
 	case "putnew":
-		target, in = "PutParameter", map[string]any{"Name": fmt.Sprintf("%s-new/%d/%d", g.prefix, time.Now().UnixNano(), seq.Add(1)), "Value": g.value, "Type": "String"}
+		target, in = "PutParameter", putInput{Name: fmt.Sprintf("%s-new/%d/%d", g.prefix, time.Now().UnixNano(), seq.Add(1)), Value: g.value, Type: "String"}
 	case "describe":
 		target, in = "DescribeParameters", map[string]any{"ParameterFilters": []map[string]any{{"Key": "Path", "Option": "Recursive", "Values": []string{g.prefix}}}, "MaxResults": 10}
 	}
-	body, _ := json.Marshal(in)
-	return target, body
+	b, _ := json.Marshal(in)
+	return target, append(body, b...)
+}
+
+type putInput struct {
+	Name, Value, Type string
+	Overwrite         bool `json:",omitempty"`
 }

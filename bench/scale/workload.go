@@ -167,7 +167,9 @@ func load(ctx context.Context, c *benchutil.Client, l layout, conc int, w io.Wri
 type request func(rng *rand.Rand) (target string, body []byte)
 
 // measure sends requests from conc workers until n were sent or maxDur has
-// passed, and summarizes their latencies (failed requests included).
+// passed, and summarizes their latencies (failed requests included). Each
+// worker has its own lean connection (benchutil.Conn, as bench/loadgen's),
+// so that the generator takes little of the CPU the server is measured on.
 func measure(ctx context.Context, c *benchutil.Client, conc, n int, maxDur time.Duration, mk request) (benchutil.Summary, error) {
 	lats := make([][]time.Duration, conc)
 	var sent, errs atomic.Int64
@@ -177,11 +179,18 @@ func measure(ctx context.Context, c *benchutil.Client, conc, n int, maxDur time.
 	var wg sync.WaitGroup
 	for w := range conc {
 		wg.Go(func() {
+			conn, err := c.Conn()
+			if err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			defer conn.Close()
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
 			for sent.Add(1) <= int64(n) && time.Now().Before(deadline) && ctx.Err() == nil {
 				target, body := mk(rng)
 				t0 := time.Now()
-				err := c.Do(ctx, target, body, nil)
+				err := conn.Do(target, body)
 				lats[w] = append(lats[w], time.Since(t0))
 				if err != nil {
 					errs.Add(1)

@@ -275,6 +275,12 @@ func runAgent(ctx context.Context, o agentOptions, log *slog.Logger) error {
 		if notifier, err = incident.NewNotifier(o.incidentWebhook, bytes.TrimSpace(secret), ccfg.Region, log); err != nil {
 			return fmt.Errorf("--incident-webhook: %w", err)
 		}
+		if ccfg.CacheDir != "" {
+			// Notices not yet accepted survive a restart, beside the history.
+			if err := notifier.Persist(filepath.Join(ccfg.CacheDir, "incident-notices.json")); err != nil {
+				return err
+			}
+		}
 	}
 	icfg := incident.Config{Source: incident.SourceAgent, Store: store, Logger: log}
 	if notifier != nil {

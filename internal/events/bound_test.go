@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/paramstore/paramstore/internal/events"
 	"github.com/paramstore/paramstore/internal/server"
 	"github.com/paramstore/paramstore/internal/servertest"
+	"github.com/paramstore/paramstore/internal/store"
 )
 
 // TestOutboxBoundedWhileReceiverDown: a receiver that stays down cannot
@@ -75,5 +77,115 @@ func TestOutboxBoundedWhileReceiverDown(t *testing.T) {
 	}
 	if !slices.Equal(versions, want) {
 		t.Errorf("delivered versions %v, want the newest %d: %v", versions, limit, want)
+	}
+}
+
+// TestOutboxBoundedWhenSecretUnusable: a subscription whose secret cannot
+// be unwrapped (wrapped under another master key, or damaged) delivers
+// nothing, yet its outbox stays within the queue limit: the oldest events
+// are dead-lettered as for a receiver that is down. Such a record cannot
+// be written through the API, so the test replaces the subscription with
+// a damaged secret through the replicated store, as a restore from another
+// cluster's snapshot would leave it.
+func TestOutboxBoundedWhenSecretUnusable(t *testing.T) {
+	const limit, n = 10, 40
+	s, endpoint := servertest.Start(t, fastRetries, func(c *server.Config) { c.Events.QueueLimit = limit })
+	rcv := newReceiver(t, "k")
+	if err := admin(t, endpoint, "PutNotification", map[string]string{"Name": "r", "Url": rcv.srv.URL, "Secret": "k"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var sub *store.Subscription
+	if err := s.Node().View(ctx, func(r *store.Reader) error {
+		var err error
+		sub, err = r.Subscription("r")
+		return err
+	}); err != nil || sub == nil {
+		t.Fatalf("read subscription: %v, %v", sub, err)
+	}
+	damaged := *sub
+	damaged.Secret = []byte("not a wrapped secret")
+	damaged.Created++ // another subscription: its worker starts afresh
+	if err := s.Node().Apply(ctx, &store.Command{Op: store.OpNotifyPut, Sub: &damaged, Time: time.Now().UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	c := servertest.Client(t, endpoint, region)
+	for i := 1; i <= n; i++ {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/bound/p"), Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var info events.Info
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list events.ListOutput
+		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
+			t.Fatal(err)
+		}
+		info = list.Subscriptions[0]
+		if info.DeadLettered >= n-limit || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if info.DeadLettered != n-limit || info.Pending != limit {
+		t.Fatalf("after %d events with an unusable secret: dead-lettered %d, pending %d (last error %q); want %d and %d",
+			n, info.DeadLettered, info.Pending, info.LastError, n-limit, limit)
+	}
+	if !strings.Contains(info.LastError, "cannot be unwrapped") {
+		t.Errorf("last error %q does not say the secret cannot be unwrapped", info.LastError)
+	}
+	if got, _, _ := rcv.snapshot(); len(got) != 0 {
+		t.Errorf("the receiver got %d events signed with no usable secret", len(got))
+	}
+}
+
+// TestOutboxBoundedDuringBackoff: a worker backing off after a failed
+// delivery still applies the queue limit to what arrives meanwhile. The
+// backoff here is an hour: the bound must not wait for the next attempt.
+func TestOutboxBoundedDuringBackoff(t *testing.T) {
+	const limit, n = 10, 40
+	_, endpoint := servertest.Start(t, func(c *server.Config) {
+		c.Events = events.DefaultConfig()
+		c.Events.BackoffMin, c.Events.BackoffMax = time.Hour, time.Hour
+		c.Events.Poll = 20 * time.Millisecond
+		c.Events.QueueLimit = limit
+	})
+	rcv := newReceiver(t, "k")
+	rcv.setDown(true)
+	if err := admin(t, endpoint, "PutNotification", map[string]string{"Name": "r", "Url": rcv.srv.URL, "Secret": "k"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := servertest.Client(t, endpoint, region)
+	put := func(i int) {
+		t.Helper()
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/bound/p"), Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1)
+	<-rcv.failed // the first attempt failed: the worker backs off for an hour
+	for i := 2; i <= n; i++ {
+		put(i)
+	}
+	var info events.Info
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list events.ListOutput
+		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
+			t.Fatal(err)
+		}
+		info = list.Subscriptions[0]
+		if info.DeadLettered >= n-limit || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if info.DeadLettered != n-limit || info.Pending != limit || info.Failed != 1 {
+		t.Fatalf("%d events during a backoff: dead-lettered %d, pending %d, failed attempts %d; want %d, %d, 1",
+			n, info.DeadLettered, info.Pending, info.Failed, n-limit, limit)
 	}
 }

@@ -285,6 +285,7 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		batch   store.Ack
 		attempt int
 		failing time.Time // first failure of the current event
+		retryAt time.Time // the next attempt, when backing off
 		flushed time.Time // last proposal (real time: it paces raft writes)
 	)
 	flush := func() bool {
@@ -323,6 +324,17 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		if acked.Less(n.sub.Pos) {
 			acked = n.sub.Pos
 		}
+		// The bound holds whether or not the subscription can deliver:
+		// a secret that cannot be unwrapped must not grow the outbox.
+		if len(n.dead) > 0 {
+			for _, ev := range n.dead {
+				batch.DeadIDs = append(batch.DeadIDs, ev.ID)
+				local = ev.Pos
+			}
+			log.Warn("webhook: queue full, oldest events dead-lettered", "count", len(n.dead), "limit", d.cfg.QueueLimit)
+			flush()
+			continue
+		}
 		if client == nil {
 			client, secret, err = d.clientFor(n.sub)
 			if err != nil {
@@ -333,15 +345,6 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 				client = nil
 				continue
 			}
-		}
-		if len(n.dead) > 0 {
-			for _, ev := range n.dead {
-				batch.DeadIDs = append(batch.DeadIDs, ev.ID)
-				local = ev.Pos
-			}
-			log.Warn("webhook: queue full, oldest events dead-lettered", "count", len(n.dead), "limit", d.cfg.QueueLimit)
-			flush()
-			continue
 		}
 		if n.ev == nil {
 			d.lag.WithLabelValues(k.name).Set(0)
@@ -360,6 +363,12 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		if local.Less(n.skipTo) {
 			local = n.skipTo
 		}
+		if wait := time.Until(retryAt); wait > 0 {
+			// Backing off: look at the outbox again within boundCheck
+			// (new events may pass the queue limit), not at every commit.
+			d.wait(ctx, nil, min(wait, boundCheck))
+			continue
+		}
 		d.lag.WithLabelValues(k.name).Set(max(0, d.cfg.Now().Sub(time.UnixMilli(n.ev.Time)).Seconds()))
 		err = d.post(ctx, client, n.sub, secret, n.ev)
 		if ctx.Err() != nil {
@@ -373,7 +382,7 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 			if n.sub.LastError != "" || attempt > 0 {
 				batch.ClearError, batch.LastError = true, ""
 			}
-			attempt, failing = 0, time.Time{}
+			attempt, failing, retryAt = 0, time.Time{}, time.Time{}
 			// One proposal per AckInterval while events keep coming.
 			if batch.Delivered >= 1024 || time.Since(flushed) >= d.cfg.AckInterval {
 				flush()
@@ -392,7 +401,7 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 			log.Warn("webhook: event dead-lettered", "event_id", n.ev.ID, "err", err)
 			batch.DeadIDs = append(batch.DeadIDs, n.ev.ID)
 			local = n.ev.Pos
-			attempt, failing = 0, time.Time{}
+			attempt, failing, retryAt = 0, time.Time{}, time.Time{}
 			flush()
 			continue
 		}
@@ -401,9 +410,13 @@ func (d *Dispatcher) work(ctx context.Context, k workerKey) {
 		}
 		flush()
 		attempt++
-		d.wait(ctx, nil, d.backoff(attempt))
+		retryAt = time.Now().Add(d.backoff(attempt))
 	}
 }
+
+// boundCheck is how often a worker that is backing off looks at its
+// outbox, to dead-letter what passed the queue limit meanwhile.
+const boundCheck = time.Second
 
 // backoff is the full-jitter exponential backoff of attempt (1, 2, ...).
 func (d *Dispatcher) backoff(attempt int) time.Duration {

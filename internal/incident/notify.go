@@ -6,22 +6,28 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/paramstore/paramstore/internal/atomicfile"
 	"github.com/paramstore/paramstore/internal/webhook"
 )
 
 // Notifier sends an agent's incidents to a webhook as "Paramstore
 // Incident" events: the envelope, detail and signature of a server's
 // (docs/events.md), one when an incident opens and one when it closes.
-// Delivery is in order and retried with backoff while the agent runs; the
-// queue is in memory (the incidents themselves are durable in the agent's
-// history) and bounded: past maxQueue the oldest notice is dropped, logged.
+// Delivery is in order and retried with backoff; the queue is bounded
+// (past maxQueue the oldest notice is dropped, logged) and, once Persist
+// names its file, survives a restart: a notice is removed from the file
+// only after its receiver answered 2xx, so it is sent at least once (with
+// the same event id, for the receiver to deduplicate).
 type Notifier struct {
 	url    string
 	secret []byte
@@ -31,7 +37,79 @@ type Notifier struct {
 
 	mu    sync.Mutex
 	queue []webhook.Event
+	path  string // the queue's file; "" keeps it in memory
 	wake  chan struct{}
+}
+
+// maxQueueFile bounds what Persist reads: a full queue is far smaller.
+const maxQueueFile = 4 << 20
+
+// Persist keeps the queue in the file at path: the notices a previous run
+// left undelivered are loaded and sent first. A missing file is an empty
+// queue; an unreadable or damaged one is an error naming the file (remove
+// it to drop those notices: the incidents stay in the history).
+func (n *Notifier) Persist(path string) error {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("incident webhook queue: %w", err)
+	default:
+		defer f.Close()
+		var file struct {
+			Notices []webhook.Event `json:"notices"`
+		}
+		if st, err := f.Stat(); err == nil && st.Size() > maxQueueFile {
+			return fmt.Errorf("incident webhook queue: %s: %d bytes, more than a queue can hold (remove it to drop the notices it holds)", path, st.Size())
+		}
+		dec := json.NewDecoder(f)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&file); err != nil {
+			return fmt.Errorf("incident webhook queue: %s is damaged (remove it to drop the notices it holds): %w", path, err)
+		}
+		for i, ev := range file.Notices {
+			if ev.ID == "" || ev.DetailType != DetailType || len(ev.Detail) == 0 {
+				return fmt.Errorf("incident webhook queue: %s: notice %d is not an incident notice (remove the file to drop the notices it holds)", path, i)
+			}
+		}
+		if len(file.Notices) > maxQueue {
+			file.Notices = file.Notices[len(file.Notices)-maxQueue:]
+		}
+		n.mu.Lock()
+		n.queue = append(file.Notices, n.queue...)
+		n.mu.Unlock()
+	}
+	n.mu.Lock()
+	n.path = path
+	n.saveLocked()
+	pending := len(n.queue)
+	n.mu.Unlock()
+	if pending > 0 {
+		n.log.Info("incident webhook: notices left by the previous run", "count", pending)
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// saveLocked writes the queue to its file, if it has one. A failed write
+// is logged: the notices stay queued in memory and the next change writes
+// the file again.
+func (n *Notifier) saveLocked() {
+	if n.path == "" {
+		return
+	}
+	data, err := json.Marshal(struct {
+		Notices []webhook.Event `json:"notices"`
+	}{n.queue})
+	if err == nil {
+		err = atomicfile.WriteFile(n.path, data, 0o600)
+	}
+	if err != nil {
+		n.log.Error("incident webhook: cannot save the queue; notices not yet delivered would be lost by a restart", "path", n.path, "error", err)
+	}
 }
 
 // maxQueue bounds the notices waiting for delivery.
@@ -84,6 +162,7 @@ func (n *Notifier) Changed(inc Incident) {
 		n.log.Warn("incident webhook: queue full, oldest notice dropped", "event_id", n.queue[0].ID)
 		n.queue = n.queue[1:]
 	}
+	n.saveLocked()
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -120,6 +199,7 @@ func (n *Notifier) Run(ctx context.Context) {
 			// Unless a full queue dropped it meanwhile.
 			if len(n.queue) > 0 && n.queue[0].ID == ev.ID {
 				n.queue = n.queue[1:]
+				n.saveLocked()
 			}
 			n.mu.Unlock()
 			attempt = 0

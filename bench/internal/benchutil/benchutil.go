@@ -1,16 +1,23 @@
 // Package benchutil holds what the benchmark commands share: loading AWS
 // credentials from a shared credentials file, sending SigV4-signed SSM JSON
-// 1.1 requests the way an SDK does (built by internal/awsreq with
-// aws-sdk-go-v2's signer, keep-alive connections), and summarizing
-// latencies as p50/p90/p99/max.
+// 1.1 requests the way an SDK does (Client: built by internal/awsreq with
+// aws-sdk-go-v2's signer over net/http, keep-alive connections; Conn: the
+// same requests, signed byte for byte alike by awsreq.Lean, over one
+// connection per worker, for a generator that must leave the cores to the
+// server), and summarizing latencies as p50/p90/p99/max.
 package benchutil
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -61,17 +68,23 @@ func LoadCreds(path string) (aws.Credentials, error) {
 // Client sends signed SSM requests to one endpoint. It is safe for
 // concurrent use.
 type Client struct {
-	url    string
-	signer *awsreq.Signer
-	http   *http.Client
+	url, region string
+	creds       aws.Credentials
+	signer      *awsreq.Signer
+	http        *http.Client
 }
 
 // NewClient returns a client for the endpoint url that signs for region and
 // keeps up to idleConns connections open.
 func NewClient(url, region string, creds aws.Credentials, idleConns int) *Client {
-	return &Client{url: url, signer: awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, region, nil),
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idleConns}}}
+	return &Client{url: url, region: region, creds: creds,
+		signer: awsreq.NewSigner(credentials.StaticCredentialsProvider{Value: creds}, region, nil),
+		http:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idleConns}}}
 }
+
+// Conn returns a new Conn to c's endpoint with c's credentials: the lean
+// path, for a worker that sends many calls.
+func (c *Client) Conn() (*Conn, error) { return NewConn(c.url, c.region, c.creds) }
 
 // StatusError is a non-200 answer.
 type StatusError struct {
@@ -125,4 +138,126 @@ func Summarize(lat []time.Duration, errs int, elapsed time.Duration) Summary {
 	}
 	return Summary{RPS: float64(len(lat)) / elapsed.Seconds(), P50: q(0.5), P90: q(0.9), P99: q(0.99), Max: q(1),
 		Count: len(lat), Errors: errs}
+}
+
+// Conn is one keep-alive HTTP/1.1 connection to an SSM endpoint that sends
+// each call signed afresh by awsreq.Lean (its own X-Amz-Date, a signature
+// over its own body, byte-identical to the SDK's) in one write, and reads
+// the answer with net/http's parser. It is the generator's lean path:
+// net/http's Transport spends two goroutines, channel hand-offs and header
+// maps per request, and the SDK's signer ~25 µs and 57 allocations, on the
+// cores the server under test needs. A Conn is not safe for concurrent
+// use: give each worker its own (one connection per request in flight, as
+// an SDK client opens them).
+type Conn struct {
+	// Timeout bounds each call (writing it and reading the whole answer),
+	// so that a server that stops answering fails the call instead of
+	// holding the worker past the end of the run. NewConn sets 60 s.
+	Timeout time.Duration
+
+	addr string
+	tls  *tls.Config
+	lean *awsreq.Lean
+
+	c   net.Conn
+	br  *bufio.Reader
+	buf []byte
+}
+
+// NewConn returns a Conn to the endpoint url (http or https) that signs
+// with creds for region. It connects on the first call.
+func NewConn(url, region string, creds aws.Credentials) (*Conn, error) {
+	lean, err := awsreq.NewLean(url, creds, region)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := neturl.Parse(url) // NewLean parsed it
+	c := &Conn{Timeout: time.Minute, addr: u.Host, lean: lean}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+		c.tls = &tls.Config{ServerName: u.Hostname()}
+	}
+	if u.Port() == "" {
+		c.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	return c, nil
+}
+
+// Do signs and sends one call of the operation target (e.g.
+// "GetParameter") with a JSON body, and reads the whole answer. Any status
+// but 200 is a *StatusError. A connection the server closed while idle is
+// redialed and the call sent again once; a call that times out is not.
+func (c *Conn) Do(target string, body []byte) error {
+	c.buf = c.lean.AppendPost(c.buf[:0], "AmazonSSM."+target, body, time.Now())
+	reused := c.c != nil
+	status, answer, err := c.roundTrip()
+	var ne net.Error
+	if err != nil && reused && !(errors.As(err, &ne) && ne.Timeout()) {
+		c.Close()
+		status, answer, err = c.roundTrip()
+	}
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("benchutil: %s: %w", target, err)
+	}
+	if status != http.StatusOK {
+		return &StatusError{Target: target, Status: status, Body: answer}
+	}
+	return nil
+}
+
+// Send is Do that reports whether the call got HTTP 200.
+func (c *Conn) Send(target string, body []byte) bool { return c.Do(target, body) == nil }
+
+// roundTrip writes c.buf and reads the answer: its status, and its body
+// (up to 4 kB) when it is not 200.
+func (c *Conn) roundTrip() (int, string, error) {
+	if c.c == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		if err != nil {
+			return 0, "", err
+		}
+		if c.tls != nil {
+			conn = tls.Client(conn, c.tls)
+		}
+		c.c = conn
+		if c.br == nil {
+			c.br = bufio.NewReaderSize(conn, 16<<10)
+		} else {
+			c.br.Reset(conn)
+		}
+	}
+	if err := c.c.SetDeadline(time.Now().Add(c.Timeout)); err != nil {
+		return 0, "", err
+	}
+	if _, err := c.c.Write(c.buf); err != nil {
+		return 0, "", err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	var answer string
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		answer = string(raw)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, "", err
+	}
+	if resp.Close {
+		c.Close()
+	}
+	return resp.StatusCode, answer, nil
+}
+
+// Close closes the connection; the next call dials a new one.
+func (c *Conn) Close() {
+	if c.c != nil {
+		c.c.Close()
+		c.c = nil
+	}
 }

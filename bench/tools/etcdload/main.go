@@ -256,8 +256,12 @@ func (g *gen) load(ctx context.Context) report {
 		errs += r.errs
 	}
 	s := summarize(lat, errs, elapsed)
-	return report{Elapsed: elapsed.Seconds(), Concurrency: g.cfg.conc, CPUCores: cpu.Seconds() / elapsed.Seconds(),
+	r := report{Elapsed: elapsed.Seconds(), Concurrency: g.cfg.conc, Connections: len(g.clients), CPUCores: cpu.Seconds() / elapsed.Seconds(),
 		Ops: map[string]summary{g.cfg.op: s}, Total: s}
+	if len(lat) > 0 {
+		r.CPUPerRequest = float64(cpu.Microseconds()) / float64(len(lat))
+	}
+	return r
 }
 
 // do sends one request; a Get counts as failed unless it finds the key.
@@ -278,11 +282,14 @@ func tv(t syscall.Timeval) time.Duration {
 
 // report has bench/loadgen's JSON shape.
 type report struct {
-	Elapsed     float64            `json:"elapsed_s"`
-	Concurrency int                `json:"concurrency"`
-	CPUCores    float64            `json:"generator_cpu_cores"`
-	Ops         map[string]summary `json:"ops"`
-	Total       summary            `json:"total"`
+	Elapsed     float64 `json:"elapsed_s"`
+	Concurrency int     `json:"concurrency"`
+	Connections int     `json:"connections"` // gRPC (HTTP/2) connections the workers share
+	CPUCores    float64 `json:"generator_cpu_cores"`
+	// CPUPerRequest is the generator's CPU time per request, µs.
+	CPUPerRequest float64            `json:"generator_cpu_us_per_request"`
+	Ops           map[string]summary `json:"ops"`
+	Total         summary            `json:"total"`
 }
 
 // summary has bench/loadgen's field names; latencies are in milliseconds.
@@ -322,6 +329,6 @@ func (r report) write(w io.Writer, asJSON bool) error {
 		}
 		fmt.Fprintf(w, "%-10s %10.0f %8.2f %8.2f %8.2f %8.2f %8d %7d\n", k, s.RPS, s.P50, s.P90, s.P99, s.Max, s.Count, s.Errors)
 	}
-	_, err := fmt.Fprintf(w, "generator CPU: %.2f cores over %.1fs\n", r.CPUCores, r.Elapsed)
+	_, err := fmt.Fprintf(w, "generator CPU: %.2f cores over %.1fs, %.1f µs per request (%d connections)\n", r.CPUCores, r.Elapsed, r.CPUPerRequest, r.Connections)
 	return err
 }

@@ -158,15 +158,17 @@ func (c Config) ValidateSettings() error {
 
 // Node is a raft node whose state machine is a store.DB.
 type Node struct {
-	cfg   Config
-	db    *store.DB
-	raft  *raft.Raft
-	logs  *raftboltdb.BoltStore
-	trans raft.Transport
-	log   *slog.Logger
-	hlog  hclog.Logger
-	rpc   *rpcClient
-	check store.Checker
+	cfg  Config
+	db   *store.DB
+	raft *raft.Raft
+	logs *raftboltdb.BoltStore
+	// fsmMemo caches fsmIndex's last answer.
+	fsmMemo atomic.Pointer[fsmMemo]
+	trans   raft.Transport
+	log     *slog.Logger
+	hlog    hclog.Logger
+	rpc     *rpcClient
+	check   store.Checker
 	// faults wraps the raft stream layer when Config.FaultInjection is set
 	// (with Bind); storageFault is the injected error of log writes.
 	faults       *faultStream

@@ -140,6 +140,24 @@ func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
 // No-ops and barriers never reach it (a new leader's first entries are
 // both), so a wait for their own index would last until the next write.
 func (n *Node) fsmIndex(idx uint64) (uint64, error) {
+	// Reads ask again and again for the same commit index between writes
+	// (after a restart, until the first write, it is the leader's no-op:
+	// every read would read and decode that log entry). The answer for an
+	// index never changes: the entries up to a commit index are final.
+	if m := n.fsmMemo.Load(); m != nil && m.commit == idx {
+		return m.fsm, nil
+	}
+	fsm, err := n.scanFSMIndex(idx)
+	if err == nil {
+		n.fsmMemo.Store(&fsmMemo{commit: idx, fsm: fsm})
+	}
+	return fsm, err
+}
+
+// fsmMemo is the last answer of fsmIndex.
+type fsmMemo struct{ commit, fsm uint64 }
+
+func (n *Node) scanFSMIndex(idx uint64) (uint64, error) {
 	for i := idx; i > n.db.LastApplied(); i-- {
 		var l raft.Log
 		err := n.logs.GetLog(i, &l)

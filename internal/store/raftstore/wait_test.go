@@ -107,6 +107,15 @@ func TestReadAfterBarrier(t *testing.T) {
 	if got := params(t, n); got["/b/1"] == nil {
 		t.Fatalf("linearizable read after barriers: got %v, want /b/1", got)
 	}
+	// Asked again for the same commit index, as every read between two
+	// writes does, it answers without reading the log again.
+	if allocs := testing.AllocsPerRun(20, func() {
+		if got, err := n.fsmIndex(commit); err != nil || got != last {
+			t.Fatalf("fsmIndex(%d) again = %d, %v; want %d", commit, got, err, last)
+		}
+	}); allocs != 0 {
+		t.Errorf("fsmIndex of the same commit index again: %.0f allocations a call, want 0 (the log entry read again)", allocs)
+	}
 	// A write after the barriers is the index to reach again.
 	if err := n.Apply(ctx, putCmd("/b/2", 1, 0)); err != nil {
 		t.Fatal(err)
