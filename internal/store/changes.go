@@ -33,12 +33,8 @@ var (
 )
 
 func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
-	raw, err := json.Marshal(ch)
-	if err != nil {
-		return err
-	}
 	b := tx.Bucket(bucketChanges)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(nil, &ch)); err != nil {
 		return err
 	}
 	if index <= changeRetention {

@@ -8,8 +8,8 @@ import (
 	"github.com/paramstore/paramstore/internal/jsonenc"
 )
 
-// The state machine writes a head record and a version record with every
-// put: these encoders append the JSON that encoding/json writes for them,
+// The state machine writes a head record, a version record and a change
+// record with every put: these encoders append the JSON that encoding/json writes for them,
 // byte for byte (FuzzRecordJSON compares), without reflection. The
 // records' format on disk does not change; reads decode them with
 // encoding/json as before.
@@ -79,6 +79,20 @@ func appendParamJSON(b []byte, p *Parameter) []byte {
 			b = jsonenc.AppendString(b, f)
 		}
 		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendChangeJSON appends ch as json.Marshal encodes a Change.
+func appendChangeJSON(b []byte, ch *Change) []byte {
+	b = jsonenc.AppendMember(b, `{"t":`, ch.Tenancy)
+	b = jsonenc.AppendMember(b, `,"n":`, ch.Name)
+	b = jsonenc.AppendMember(b, `,"k":`, ch.Key)
+	if ch.Version != 0 {
+		b = jsonenc.AppendInt(b, `,"v":`, ch.Version)
+	}
+	if ch.Deleted {
+		b = append(b, `,"d":true`...)
 	}
 	return append(b, '}')
 }

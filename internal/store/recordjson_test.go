@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// FuzzRecordJSON: the hand-written encoders of the head and version
-// records write what encoding/json writes, byte for byte.
+// FuzzRecordJSON: the hand-written encoders of the head, version and
+// change records write what encoding/json writes, byte for byte.
 func FuzzRecordJSON(f *testing.F) {
 	f.Add("/a/b", "String", "value", "", "", "", "text", "Standard", "", "arn:aws:iam::1:user/u", "prod", "team", "a", int64(3), int64(1_700_000_000_000), uint64(42), 2)
 	f.Add("/x<y>&", "SecureString", "\x00\u2028\xff\"\\", "alias/k", "d\n", "^.*$", "aws:ec2:image", "Advanced", `[{"Type":"Expiration"}]`, "", "", "", "", int64(-1), int64(0), uint64(0), 0)
@@ -36,6 +36,11 @@ func FuzzRecordJSON(f *testing.F) {
 		want, _ = json.Marshal(&p.Latest)
 		if got := appendVersionJSON(nil, &p.Latest); string(got) != string(want) {
 			t.Fatalf("version record:\n got %s\nwant %s", got, want)
+		}
+		ch := Change{Index: modIndex, Tenancy: tagKey, Name: name, Key: label, Version: version, Deleted: n%2 == 1}
+		want, _ = json.Marshal(&ch)
+		if got := appendChangeJSON(nil, &ch); string(got) != string(want) {
+			t.Fatalf("change record:\n got %s\nwant %s", got, want)
 		}
 	})
 }
