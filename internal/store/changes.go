@@ -34,7 +34,7 @@ var (
 
 func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
 	b := tx.Bucket(bucketChanges)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(nil, &ch)); err != nil {
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)); err != nil {
 		return err
 	}
 	if index <= changeRetention {
