@@ -47,11 +47,11 @@ func (q query) covers(name string) bool {
 	if q.Kind == kindName {
 		return baseName(q.Name) == name
 	}
-	p := strings.TrimSuffix(q.Name, "/") + "/"
-	if !strings.HasPrefix(name, p) {
+	p := strings.TrimSuffix(q.Name, "/")
+	if len(name) <= len(p) || name[len(p)] != '/' || !strings.HasPrefix(name, p) {
 		return false
 	}
-	return q.Recursive || !strings.Contains(name[len(p):], "/")
+	return q.Recursive || !strings.Contains(name[len(p)+1:], "/")
 }
 
 // baseName strips an ARN prefix and a :version or :label selector from a
@@ -107,11 +107,62 @@ type cache struct {
 	entries map[string]*list.Element // values are *entry
 	lru     *list.List               // front: most recently used
 	dirty   map[string]bool          // query key -> stored (true) or gone (false), since takeDirty
+	// The entries a change to a name may affect, so that a change costs
+	// the entries it touches, not a scan of all: GetParameter answers by
+	// their parameter's name (baseName), and every path answer.
+	byName map[string]map[string]*list.Element // baseName -> query key -> element
+	paths  map[string]*list.Element            // query key -> element
 }
 
 func newCache(max int) *cache {
 	return &cache{max: max, entries: make(map[string]*list.Element), lru: list.New(),
-		dirty: make(map[string]bool), changed: make(chan struct{}, 1)}
+		dirty: make(map[string]bool), changed: make(chan struct{}, 1),
+		byName: make(map[string]map[string]*list.Element), paths: make(map[string]*list.Element)}
+}
+
+// addLocked adds the element of key to entries and the index; mu must be
+// held.
+func (c *cache) addLocked(key string, el *list.Element) {
+	c.entries[key] = el
+	q := el.Value.(*entry).q
+	if q.Kind != kindName {
+		c.paths[key] = el
+		return
+	}
+	n := baseName(q.Name)
+	if c.byName[n] == nil {
+		c.byName[n] = make(map[string]*list.Element, 1)
+	}
+	c.byName[n][key] = el
+}
+
+// dropLocked removes the element of key from the LRU list, entries and
+// the index; mu must be held.
+func (c *cache) dropLocked(key string, el *list.Element) *entry {
+	e := c.lru.Remove(el).(*entry)
+	delete(c.entries, key)
+	if e.q.Kind != kindName {
+		delete(c.paths, key)
+		return e
+	}
+	n := baseName(e.q.Name)
+	delete(c.byName[n], key)
+	if len(c.byName[n]) == 0 {
+		delete(c.byName, n)
+	}
+	return e
+}
+
+// coveringLocked calls f for each entry covering name; mu must be held.
+func (c *cache) coveringLocked(name string, f func(key string, el *list.Element)) {
+	for key, el := range c.byName[name] {
+		f(key, el)
+	}
+	for key, el := range c.paths {
+		if el.Value.(*entry).q.covers(name) {
+			f(key, el)
+		}
+	}
 }
 
 // markLocked records a change of key; mu must be held.
@@ -171,12 +222,12 @@ func (c *cache) insertLocked(key string, e entry) int {
 		c.lru.MoveToFront(el)
 		return 0
 	}
-	c.entries[key] = c.lru.PushFront(&e)
+	c.addLocked(key, c.lru.PushFront(&e))
 	evicted := 0
 	for c.lru.Len() > c.max {
-		old := c.lru.Remove(c.lru.Back()).(*entry)
-		k := old.q.key()
-		delete(c.entries, k)
+		back := c.lru.Back()
+		k := back.Value.(*entry).q.key()
+		old := c.dropLocked(k, back)
 		evicted++
 		if !old.notFound {
 			c.markLocked(k, false)
@@ -222,16 +273,14 @@ func (c *cache) expire(name string, now time.Time) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var keys []string
-	for key, el := range c.entries {
+	c.coveringLocked(name, func(key string, el *list.Element) {
 		e := el.Value.(*entry)
-		if e.q.covers(name) {
-			if e.expiresAt.After(now) {
-				e.expiresAt = now
-			}
-			e.refreshAt = now
-			keys = append(keys, key)
+		if e.expiresAt.After(now) {
+			e.expiresAt = now
 		}
-	}
+		e.refreshAt = now
+		keys = append(keys, key)
+	})
 	return keys
 }
 
@@ -272,13 +321,15 @@ func under(name, root string) bool {
 func (c *cache) remove(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for key, el := range c.entries {
-		if e := el.Value.(*entry); e.q.covers(name) {
-			c.lru.Remove(el)
-			delete(c.entries, key)
-			if !e.notFound {
-				c.markLocked(key, false)
-			}
+	type hit struct {
+		key string
+		el  *list.Element
+	}
+	var hits []hit // (not dropped while the index is iterated)
+	c.coveringLocked(name, func(key string, el *list.Element) { hits = append(hits, hit{key, el}) })
+	for _, h := range hits {
+		if e := c.dropLocked(h.key, h.el); !e.notFound {
+			c.markLocked(h.key, false)
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // samePage compares pages, a nil Changes as an empty one.
@@ -101,6 +103,50 @@ func FuzzParseChangePage(f *testing.F) {
 		var got changePage
 		if errGot := decodeChangePage(b, &got); (errGot == nil) != (err == nil) || (err == nil && !samePage(got, want)) {
 			t.Fatalf("%q: decoded %+v (%v), encoding/json %+v (%v)", b, got, errGot, want, err)
+		}
+	})
+}
+
+// FuzzPageReader: a stream read through pageReader, whole or a byte at a
+// time, gives the pages of its lines (blank ones skipped) decoded as
+// decodeChangePage decodes each line alone, stopping with an error at the
+// first line that does not decode, with io.ErrUnexpectedEOF at a last line
+// without its newline, and with io.EOF at the end.
+func FuzzPageReader(f *testing.F) {
+	f.Add([]byte(`{"Index":1,"Changes":[],"Reset":false}`+"\n\n"+`{"Index":2,"Changes":[{"Name":"/`+strings.Repeat("x", 1500)+`","Version":1,"Index":2}],"Reset":false}`+"\n"), false)
+	f.Add([]byte(`{"Index":3,"Changes":[{"Name":"/a","Deleted":true,"Index":3}],"Reset":true}`+"\n  \n"+`{"Index":4,"Cha`), true)
+	f.Add([]byte("{\"Index\":5,\"Changes\":[],\"Reset\":false}\r\n{}\n"), true)
+	f.Fuzz(func(t *testing.T, stream []byte, oneByte bool) {
+		var r io.Reader = bytes.NewReader(stream)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		pr := newPageReader(r)
+		lines := bytes.SplitAfter(stream, []byte("\n"))
+		for i, line := range lines {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var got changePage
+			err := pr.next(&got)
+			if !bytes.HasSuffix(line, []byte("\n")) {
+				if err != io.ErrUnexpectedEOF {
+					t.Fatalf("line %d cut short: %v, want io.ErrUnexpectedEOF", i, err)
+				}
+				return
+			}
+			var want changePage
+			errWant := decodeChangePage(line, &want)
+			if (err == nil) != (errWant == nil) || (err == nil && !samePage(got, want)) {
+				t.Fatalf("line %d %q: read %+v (%v), decoded alone %+v (%v)", i, line, got, err, want, errWant)
+			}
+			if err != nil {
+				return
+			}
+		}
+		var p changePage
+		if err := pr.next(&p); err != io.EOF {
+			t.Fatalf("the end: %v, want io.EOF", err)
 		}
 	})
 }

@@ -1,10 +1,13 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -214,5 +217,119 @@ func TestResumeBackoffSpread(t *testing.T) {
 		if hi-lo < ceil/2 {
 			t.Errorf("resumeBackoff(%d): 200 waits within [%v, %v], want them spread over [0, %v)", failures, lo, hi, ceil)
 		}
+	}
+}
+
+// TestIdleWatch: a request whose pages keep coming is not cancelled by the
+// watchdog's check; one that gets no page for its idle time is.
+func TestIdleWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	w := newIdleWatch(time.Hour, cancel)
+	w.page()
+	w.check() // as if its timer fired now: the last page is recent
+	if ctx.Err() != nil {
+		t.Fatal("cancelled right after a page")
+	}
+	w.stop()
+	w.check() // a timer that fired as it was stopped: no re-arming
+	if ctx.Err() != nil {
+		t.Fatal("cancelled after stop, with a recent page")
+	}
+
+	ctx, cancel = context.WithCancel(t.Context())
+	w = newIdleWatch(time.Millisecond, cancel)
+	defer w.stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("a silent request was not cancelled")
+	}
+}
+
+// TestCacheIndex: after any mix of stores, evictions, removals and
+// expiries, the entries a change to a name expires (and Invalidate drops)
+// are exactly those whose query covers the name, as a scan of every entry
+// finds them.
+func TestCacheIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"/a", "/a/b", "/a/b/c", "/a/bc", "/b/x", "/b/x/y"}
+	randQuery := func() query {
+		n := names[rng.IntN(len(names))]
+		switch rng.IntN(5) {
+		case 0:
+			return query{Kind: kindPath, Region: "r", Name: n, Recursive: rng.IntN(2) == 0}
+		case 1:
+			return query{Kind: kindPath, Region: "r", Name: n + "/", Recursive: true}
+		case 2:
+			return query{Kind: kindName, Region: "r", Name: n + ":" + strconv.Itoa(1+rng.IntN(3))}
+		case 3:
+			return query{Kind: kindName, Region: "r", Name: "arn:aws:ssm:r:1:parameter" + n}
+		}
+		return query{Kind: kindName, Region: "r", Name: n, Decrypt: rng.IntN(2) == 0}
+	}
+	c := newCache(12)
+	for step := range 3000 {
+		name := names[rng.IntN(len(names))]
+		var want []string
+		for key, el := range c.entries {
+			if el.Value.(*entry).q.covers(name) {
+				want = append(want, key)
+			}
+		}
+		slices.Sort(want)
+		switch rng.IntN(4) {
+		case 0, 1:
+			c.put(entry{q: randQuery(), notFound: rng.IntN(4) == 0})
+		case 2:
+			got := c.expire(name, time.Now())
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d: expire(%s) = %q, want %q", step, name, got, want)
+			}
+		case 3:
+			n := len(c.entries)
+			c.remove(name)
+			for _, k := range want {
+				if _, ok := c.entries[k]; ok {
+					t.Fatalf("step %d: remove(%s) kept %q", step, name, k)
+				}
+			}
+			if len(c.entries) != n-len(want) {
+				t.Fatalf("step %d: remove(%s) dropped %d entries, want %d", step, name, n-len(c.entries), len(want))
+			}
+		}
+		indexed := len(c.paths)
+		for n, els := range c.byName {
+			for k, el := range els {
+				if c.entries[k] != el || baseName(el.Value.(*entry).q.Name) != n {
+					t.Fatalf("step %d: index has %q under %q, not an entry of that name", step, k, n)
+				}
+			}
+			indexed += len(els)
+		}
+		if indexed != len(c.entries) || c.lru.Len() != len(c.entries) {
+			t.Fatalf("step %d: %d entries, %d in the LRU list, %d indexed", step, len(c.entries), c.lru.Len(), indexed)
+		}
+	}
+}
+
+// BenchmarkCacheExpire: what a change costs the cache of an agent that
+// holds entries (GetParameter answers and a few paths).
+func BenchmarkCacheExpire(b *testing.B) {
+	for _, n := range []int{0, 100, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			c := newCache(n + 10)
+			for i := range n {
+				c.load(entry{q: query{Kind: kindName, Region: "r", Name: fmt.Sprintf("/app/svc%d/p%d", i%10, i)}})
+			}
+			for i := range min(n, 5) {
+				c.load(entry{q: query{Kind: kindPath, Region: "r", Name: fmt.Sprintf("/app/svc%d", i), Recursive: true}})
+			}
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				c.expire("/app/svc3/p17", now)
+			}
+		})
 	}
 }

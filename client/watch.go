@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -121,6 +123,10 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change, i i
 			failures = 0
 			if since == 0 {
 				since = max(page.Index, 1)
+				return nil
+			}
+			if !page.Reset && len(page.Changes) == 0 {
+				since = max(since, page.Index) // a heartbeat
 				return nil
 			}
 			now := c.cfg.Now()
@@ -241,9 +247,8 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 	// The request lives while pages keep coming.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	idle := wait + c.cfg.Timeout
-	watchdog := time.AfterFunc(idle, cancel)
-	defer watchdog.Stop()
+	watchdog := newIdleWatch(wait+c.cfg.Timeout, cancel)
+	defer watchdog.stop()
 	req, err := c.signer.Get(rctx, strings.TrimSuffix(u.url, "/")+"/_paramstore/changes?"+q.Encode())
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
@@ -263,7 +268,7 @@ func (c *Client) changes(ctx context.Context, u *upstream, path string, since ui
 				}
 				return fmt.Errorf("client: change stream of %s: %w", u.name(), err)
 			}
-			watchdog.Reset(idle)
+			watchdog.page()
 			if err := handle(page); err != nil {
 				return err
 			}
@@ -340,11 +345,64 @@ func (c *Client) refreshKeys(keys []string) {
 	}
 }
 
+// send delivers ch on out unless ctx is done first. A consumer that keeps
+// up has room in out: that send skips the select on ctx.
 func send(ctx context.Context, out chan<- Change, ch Change) bool {
+	select {
+	case out <- ch:
+		return true
+	default:
+	}
 	select {
 	case out <- ch:
 		return true
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// idleWatch cancels a change-stream request that received no page for
+// idle. A page costs an atomic store, not a timer's reset: the timer
+// fires once per idle and re-arms itself for what is left of the time
+// since the last page.
+type idleWatch struct {
+	start  time.Time
+	idle   time.Duration
+	last   atomic.Int64 // time.Since(start) at the last page, in ns
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func newIdleWatch(idle time.Duration, cancel context.CancelFunc) *idleWatch {
+	w := &idleWatch{start: time.Now(), idle: idle, cancel: cancel}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(idle, w.check)
+	return w
+}
+
+// page records that a page came.
+func (w *idleWatch) page() { w.last.Store(int64(time.Since(w.start))) }
+
+func (w *idleWatch) check() {
+	quiet := time.Since(w.start) - time.Duration(w.last.Load())
+	if quiet >= w.idle {
+		w.cancel()
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.timer.Reset(w.idle - quiet)
+	}
+}
+
+func (w *idleWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.timer.Stop()
 }

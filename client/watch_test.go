@@ -3,6 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,5 +187,45 @@ func TestWatchFromReturn(t *testing.T) {
 	f.put("/ret/a", "2", "String")
 	if got := next(t, ch); got != (client.Change{Name: "/ret/a", Version: 2}) {
 		t.Fatalf("got %+v, want /ret/a version 2", got)
+	}
+}
+
+// TestWatchSilentEndpoint: an endpoint that takes the change stream's
+// request and never answers is given up after Timeout (the request's idle
+// watchdog), and the watch moves on to the next endpoint and reports its
+// changes. The other endpoint refuses the stream until the silent one has
+// been asked, so the watch meets the silent one wherever it starts.
+func TestWatchSilentEndpoint(t *testing.T) {
+	var silentCalls atomic.Int64
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		silentCalls.Add(1)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(silent.Close)
+	f := newFake(t)
+	f.put("/app/x", "1", "String")
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_paramstore/changes" && silentCalls.Load() == 0 {
+			http.Error(w, "not yet", http.StatusServiceUnavailable)
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	t.Cleanup(good.Close)
+	cfg, _ := testConfig(t, newClock(), silent.URL, good.URL)
+	cfg.Timeout = 200 * time.Millisecond
+	c := newClient(t, cfg)
+	ch, err := c.Watch(t.Context(), "/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The watch follows the good endpoint once it has asked it from an index.
+	eventually(t, "the watch to follow the good endpoint", func() bool { return f.count("Changes") >= 2 })
+	f.put("/app/x", "2", "String")
+	if got := next(t, ch); got != (client.Change{Name: "/app/x", Version: 2}) {
+		t.Fatalf("got %+v, want /app/x version 2", got)
+	}
+	if silentCalls.Load() == 0 {
+		t.Fatal("the silent endpoint was never asked")
 	}
 }

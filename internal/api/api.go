@@ -22,7 +22,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -349,11 +348,22 @@ type call struct {
 	// intent says the call's intent record was queued: its result record
 	// is owed to the trail whatever happens (audit.Applied).
 	intent bool
+	// bodyValid caches json.Valid(body) for the records: 1 valid, -1 not,
+	// 0 not yet known.
+	bodyValid int8
+	// authz is the caller's authorization request (identified), and
+	// reqIDHeader the X-Amzn-RequestId header's value: here rather than
+	// allocated on their own.
+	authz       auth.Request
+	reqIDHeader [1]string
+	// memo redacts the request once for the call's records (intent and
+	// result).
+	memo audit.Memo
 }
 
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: uuid.NewString(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
+	c := &call{reqID: audit.NewID(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
@@ -391,7 +401,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		// botocore's generate_presigned_url puts a JSON operation's
 		// parameters in the query string.
 		body = queryBody(r.URL.Query())
-		c.body = body
+		c.body, c.bodyValid = body, 0
 	}
 	o := h.ops[r.Header.Get("X-Amz-Target")]
 	if o == nil {
@@ -427,6 +437,9 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		// A body that cannot decode changes nothing and needs no intent.
 		if err := checkBody(body); err != nil {
 			return nil, err
+		}
+		if len(trimJSONSpace(body)) > 0 {
+			c.bodyValid = 1 // checkBody found it valid: the records need not look again
 		}
 		if err := h.logIntent(r, c); err != nil {
 			return nil, err
@@ -495,11 +508,11 @@ func (h *Handler) identified(r *http.Request, c *call, id *auth.Identity, region
 	c.region = region
 	c.identity = audit.UserIdentity{Type: identityType(id.Kind), PrincipalID: id.AccessKeyID, ARN: id.ARN,
 		AccountID: id.Account, AccessKeyID: id.AccessKeyID, UserName: id.Name}
-	req := &auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
+	c.authz = auth.Request{ID: id, SourceIP: c.sourceIP, Secure: r.TLS != nil, Region: region, Now: c.start}
 	caller := service.Caller{
 		Tenancy: ssm.Tenancy{Account: h.cfg.Account, Region: region},
 		UserARN: id.ARN,
-		Authz:   req,
+		Authz:   &c.authz,
 	}
 	return caller, id.AccessKeyID, nil
 }
@@ -573,7 +586,8 @@ func checkContentType(ct string) *ssm.Error {
 	if ct == "" {
 		return nil
 	}
-	mt := strings.TrimSpace(strings.ToLower(strings.SplitN(ct, ";", 2)[0]))
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(strings.ToLower(mt))
 	switch mt {
 	case "application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json":
 		return nil
@@ -692,7 +706,8 @@ func decode(body []byte, v any) error {
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
 	// Set by key, canonical already: Header.Set allocates for each.
-	hdr["X-Amzn-Requestid"] = []string{c.reqID}
+	c.reqIDHeader[0] = c.reqID
+	hdr["X-Amzn-Requestid"] = c.reqIDHeader[:]
 	hdr["Date"] = h.date.header(h.cfg.Now())
 	hdr["Content-Type"] = contentTypeHeader
 	status, code := http.StatusOK, ""
@@ -713,7 +728,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		status, code = e.HTTPStatus(), e.Code
 	}
 	if h.cfg.Audit != nil {
-		if aerr := h.audit(r, c, e); aerr != nil {
+		if aerr := h.audit(r, c, e, body); aerr != nil {
 			h.log.Error("audit record not written", "request_id", c.reqID, "operation", c.op, "error", aerr)
 			if e == nil {
 				// Only a call without an intent record (a read) can get
@@ -769,8 +784,11 @@ func logFailure(log *slog.Logger, reqID, op string, e *ssm.Error) {
 // audit logs the call's result record. The record of a call whose intent
 // record was queued is owed to the trail (audit.Applied: never refused,
 // kept until the trail can write it); any other record is Buffered, and
-// refused only while the trail cannot write and its backlog is full.
-func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
+// refused only while the trail cannot write and its backlog is full. out is
+// the response's body as encoded for the client: the record's
+// responseElements are redacted from it (audit.Marshaled), not from c.out
+// encoded again.
+func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error, out []byte) error {
 	if h.cfg.AuditEvents == audit.EventsWrite && c.o != nil && c.o.readOnly() {
 		return nil
 	}
@@ -778,7 +796,7 @@ func (h *Handler) audit(r *http.Request, c *call, e *ssm.Error) error {
 	if e != nil {
 		rec.ErrorCode, rec.ErrorMessage = e.Code, e.RecordedMessage()
 	} else if !rec.ReadOnly {
-		rec.ResponseElements = c.out
+		rec.ResponseElements = audit.Marshaled(out)
 	}
 	if c.intent {
 		return h.cfg.Audit.Log(context.WithoutCancel(r.Context()), rec, audit.Applied)
@@ -804,11 +822,23 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 		ReadOnly:           c.o != nil && c.o.readOnly(),
 		RecipientAccountID: h.cfg.Account,
 	}
-	if json.Valid(c.body) {
+	if c.bodyValid == 0 {
+		c.bodyValid = -1
+		if json.Valid(c.body) {
+			c.bodyValid = 1
+		}
+	}
+	if c.bodyValid > 0 {
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
+	rec.Memo = &c.memo
 	rec.Keep = adminAuditKeep
-	if o := h.ops[r.Header.Get("X-Amz-Target")]; o != nil {
+	o := c.o
+	if o == nil {
+		// Refused before it was routed: the target still decides.
+		o = h.ops[r.Header.Get("X-Amz-Target")]
+	}
+	if o != nil {
 		rec.Keep = o.family.keep
 	}
 	return rec

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,39 @@ func TestAuditRepeatedMemberRefused(t *testing.T) {
 	var nf *types.ParameterNotFound
 	if !errors.As(err, &nf) {
 		t.Errorf("GetParameter /evade/new after the refused put: %v, want ParameterNotFound", err)
+	}
+}
+
+// TestAuditWriteRecords: a SecureString write's intent and result records,
+// as the SDK sends it. The request's members are written sorted by name
+// with the Value replaced by its HMAC and the tag values kept; the result
+// record's responseElements are the response the client got (as the
+// handler encoded it), sorted as before; the value is nowhere.
+func TestAuditWriteRecords(t *testing.T) {
+	e := newAuditEnv(t)
+	const value = "SECRETMARKER-<&>-ünï-77"
+	out, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/audit/w"), Value: aws.String(value),
+		Type: types.ParameterTypeSecureString, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("tag+välue")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	intent := e.ofType(audit.EventTypeIntent, `"/audit/w"`)
+	result := e.ofType(audit.EventType, `"/audit/w"`)
+	for _, l := range []auditLine{intent, result} {
+		if strings.Contains(l.raw, "SECRETMARKER") {
+			t.Fatalf("the value is in the record: %s", l.raw)
+		}
+		_, req, _ := strings.Cut(l.raw, `"requestParameters":`)
+		wantPrefix := `{"Name":"/audit/w","Tags":[{"Key":"team","Value":"tag+välue"}],"Type":"SecureString","Value":"hmac-sha256:`
+		if !strings.HasPrefix(req, wantPrefix) {
+			t.Errorf("requestParameters = %.200s, want it to start %s", req, wantPrefix)
+		}
+	}
+	want := `"responseElements":{"Tier":"Standard","Version":` + strconv.FormatInt(out.Version, 10) + `}`
+	if !strings.Contains(result.raw, want) {
+		t.Errorf("result record %s\nwant %s", result.raw, want)
+	}
+	if !strings.Contains(intent.raw, `"responseElements":null`) {
+		t.Errorf("intent record %s, want no response", intent.raw)
 	}
 }

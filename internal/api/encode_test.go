@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -72,31 +73,43 @@ func FuzzAppendJSON(f *testing.F) {
 	})
 }
 
+// fastInputs are the inputs decodeFast decodes, by FuzzDecodeFast's kind.
+var fastInputs = []func() any{
+	func() any { return new(ssm.GetParameterInput) },
+	func() any { return new(ssm.GetParametersInput) },
+	func() any { return new(ssm.PutParameterInput) },
+}
+
 // FuzzDecodeFast checks that whenever decodeFast accepts a body, the
 // general path (encoding/json) accepts it too and decodes the same input.
 func FuzzDecodeFast(f *testing.F) {
 	for _, s := range []string{`{"Name":"/a/b"}`, ` { "Name" : "p" , "WithDecryption" : true } `, `{"WithDecryption":false,"Name":"x"}`,
 		`{"Name":"a","Name":"b"}`, `{"name":"a"}`, `{"Name":"a\"b"}`, `{"Name":"a"}x`, `{}`, `{"Name":null}`, `{"WithDecryption":"true"}`,
-		`{"Name":"a",}`, `{"Name":"é"}`} {
-		f.Add([]byte(s))
+		`{"Name":"a",}`, `{"Name":"é"}`, `{"Names":["/a","/b"],"WithDecryption":true}`, `{"Names":[]}`, `{"Names":["a",]}`,
+		`{"Name":"/a","Value":"v","Type":"SecureString","Overwrite":true,"Tags":[{"Key":"k","Value":"v"}],"Tier":"Standard"}`,
+		`{"Name":"/a","Value":"v","Tags":[{"Key":"k","Key":"v"}]}`, `{"Tags":[]}`, `{"Tags":[{}]}`, `{"Overwrite":false,"KeyId":"alias/x"}`} {
+		for kind := range fastInputs {
+			f.Add([]byte(s), uint8(kind))
+		}
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var fast ssm.GetParameterInput
-		if !decodeFast(body, &fast) {
+	f.Fuzz(func(t *testing.T, body []byte, kind uint8) {
+		newIn := fastInputs[int(kind)%len(fastInputs)]
+		fast := newIn()
+		if !decodeFast(body, fast) {
 			return
 		}
-		var slow ssm.GetParameterInput
-		err := json.Unmarshal(body, &slow)
+		slow := newIn()
+		err := json.Unmarshal(body, slow)
 		if err != nil || repeatedMember(body) {
 			t.Fatalf("decodeFast accepted %q, which the general path refuses (%v)", body, err)
 		}
-		if got, want := describe(fast), describe(slow); got != want {
-			t.Fatalf("decodeFast(%q) = %s, encoding/json %s", body, got, want)
+		if !reflect.DeepEqual(fast, slow) { // nil and empty slices told apart
+			t.Fatalf("decodeFast(%q) = %s, encoding/json %s", body, describe(fast), describe(slow))
 		}
 	})
 }
 
-func describe(in ssm.GetParameterInput) string {
+func describe(in any) string {
 	b, _ := json.Marshal(in)
 	return string(b)
 }
@@ -110,6 +123,28 @@ func TestDecodeFast(t *testing.T) {
 		var in ssm.GetParameterInput
 		if got := decodeFast([]byte(body), &in); got != accepted {
 			t.Errorf("decodeFast(%s) = %v, want %v", body, got, accepted)
+		}
+	}
+	for body, accepted := range map[string]bool{
+		`{"Name":"/a","Value":"postgres://db:5432/app","Type":"String","Overwrite":true}`:                                  true,
+		`{"Name":"/a","Value":"v","Type":"SecureString","KeyId":"alias/k","Tags":[{"Key":"k","Value":"v"},{"Value":"w"}]}`: true,
+		`{"Description":"d","AllowedPattern":"^a$","Tier":"Standard","Policies":"[]","DataType":"text","Tags":[]}`:         true,
+		`{"Name":"/a","Value":"v","Value":"w"}`: false, `{"Name":"/a","value":"v"}`: false, `{"Name":"/a","Value":"a\"b"}`: false,
+		`{"Name":"/a","Overwrite":"true"}`: false, `{"Tags":[{"Key":"k","Key":"l"}]}`: false, `{"Tags":[{"key":"k"}]}`: false,
+		`{"Tags":null}`: false, `{"Tags":[null]}`: false, `{"Name":"/a","Other":1}`: false, `{"Value":"ünï"}`: false,
+	} {
+		var in ssm.PutParameterInput
+		if got := decodeFast([]byte(body), &in); got != accepted {
+			t.Errorf("decodeFast(%s) into PutParameterInput = %v, want %v", body, got, accepted)
+		}
+	}
+	for body, accepted := range map[string]bool{
+		`{"Names":["/a","/b"],"WithDecryption":true}`: true, `{"Names":[]}`: true, `{"Names":["/a",]}`: false,
+		`{"Names":["/a"],"Names":["/b"]}`: false, `{"Names":[1]}`: false, `{"Names":null}`: false,
+	} {
+		var in ssm.GetParametersInput
+		if got := decodeFast([]byte(body), &in); got != accepted {
+			t.Errorf("decodeFast(%s) into GetParametersInput = %v, want %v", body, got, accepted)
 		}
 	}
 }

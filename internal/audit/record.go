@@ -2,14 +2,19 @@ package audit
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/paramstore/paramstore/internal/jsonenc"
 )
@@ -95,10 +100,24 @@ type Record struct {
 	// Keep, when not nil, makes the redaction of RequestParameters and
 	// ResponseElements default-deny: see KeepOnly. It is not written.
 	Keep *Allowlist `json:"-"`
+	// Memo, when not nil, keeps the redacted requestParameters of the
+	// first record logged with it for the next ones, which must have the
+	// same RequestParameters and Keep (a write's intent and result
+	// records); a record with an error message redacts its own. It is
+	// not written.
+	Memo *Memo `json:"-"`
 
 	Sequence     uint64 `json:"sequence"`
 	PreviousHash string `json:"previousHash"`
 	Hash         string `json:"hash"`
+}
+
+// Memo carries a call's redacted requestParameters from one of its
+// records to the next (Record.Memo): a write's request is redacted once,
+// not for its intent and again for its result. The zero value is ready.
+type Memo struct {
+	request []byte
+	done    bool
 }
 
 // encodeBody returns the JSON object of rec without the chain members,
@@ -143,9 +162,17 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
 	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
 	b = append(b, `},"requestParameters":`...)
-	b, err := appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden)
-	if err != nil {
-		return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
+	var err error
+	if m := rec.Memo; m != nil && m.done && hidden == nil {
+		b = append(b, m.request...)
+	} else {
+		start := len(b)
+		if b, err = appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden); err != nil {
+			return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
+		}
+		if m != nil && hidden == nil {
+			m.request, m.done = append(m.request[:0], b[start:]...), true
+		}
 	}
 	b = append(b, `,"responseElements":`...)
 	if b, err = appendRedacted(b, key, rec.ResponseElements, rec.Keep, hidden); err != nil {
@@ -248,14 +275,43 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// chainHash returns hex(SHA-256(prev || "\n" || canonical)).
+// chainHash returns hex(SHA-256(prev || "\n" || canonical)), with a pooled
+// digest: the writer hashes every record.
 func chainHash(prev string, canonical []byte) string {
-	h := sha256.New()
-	h.Write([]byte(prev))
-	h.Write([]byte{'\n'})
-	h.Write(canonical)
-	return hex.EncodeToString(h.Sum(nil))
+	h := chainDigests.Get().(*chainDigest)
+	defer chainDigests.Put(h)
+	h.h.Reset()
+	h.h.Write([]byte(prev))
+	h.h.Write([]byte{'\n'})
+	h.h.Write(canonical)
+	hex.Encode(h.hex[:], h.h.Sum(h.sum[:0]))
+	return string(h.hex[:])
 }
+
+// chainDigest is a SHA-256 and the buffers of its sum.
+type chainDigest struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	hex [sha256.Size * 2]byte
+}
+
+var chainDigests = sync.Pool{New: func() any { return &chainDigest{h: sha256.New()} }}
+
+// NewID returns a random (version 4) UUID, as uuid.NewString does, with one
+// allocation (the string) rather than two: the request ID and the event
+// ID of every call.
+func NewID() string {
+	u := idBufs.Get().(*uuid.UUID)
+	defer idBufs.Put(u)
+	if _, err := rand.Read(u[:]); err != nil {
+		return uuid.NewString() // crypto/rand.Read does not fail (Go 1.24)
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
+	return u.String()
+}
+
+var idBufs = sync.Pool{New: func() any { return new(uuid.UUID) }}
 
 // chainFields are the members of a line that the chain checks.
 type chainFields struct {

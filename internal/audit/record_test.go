@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // wireRecord is the reference encoding of a record body: encodeBody
@@ -284,5 +286,21 @@ func TestAppendEventTime(t *testing.T) {
 		if got, want := string(appendEventTime(nil, tm)), tm.UTC().Format(timeLayout); got != want {
 			t.Errorf("appendEventTime(%v) = %q, want %q", tm, got, want)
 		}
+	}
+}
+
+// TestNewID: random version 4 UUIDs, as uuid.NewString writes them.
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("NewID() = %q: %v, version %d, variant %v", id, err, u.Version(), u.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
 	}
 }

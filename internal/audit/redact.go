@@ -199,9 +199,13 @@ func toPlain(v any) (any, error) {
 // record: "null" for nil. With keep, v goes through keepOnly. Otherwise a
 // json.RawMessage with no member that could be a secret (no "value" in any
 // letter case, no escape sequence that could spell one) is only compacted,
-// and anything else goes through Redact's walk. hidden, if not nil,
-// collects the text of the values hidden.
+// and anything else is redacted by Redact's rules: streamed from its JSON
+// text by appendCanonical (canon.go), or, when hidden is not nil (a record
+// with an error message, whose hidden values must be collected), or
+// when appendCanonical refuses the text, through Redact's walk. hidden,
+// if not nil, collects the text of the values hidden.
 func appendRedacted(b []byte, key []byte, v any, keep *Allowlist, hidden *[]string) ([]byte, error) {
+	var text []byte // v's JSON text, for appendCanonical
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -213,6 +217,25 @@ func appendRedacted(b []byte, key []byte, v any, keep *Allowlist, hidden *[]stri
 			}
 			return buf.Bytes(), nil
 		}
+		text = v
+	case Marshaled:
+		text = v
+	default:
+		if keep == nil && hidden == nil {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			text = raw
+		}
+	}
+	if keep == nil && hidden == nil && text != nil {
+		if out, ok := appendCanonical(b, key, text); ok {
+			return out, nil
+		}
+	}
+	if m, ok := v.(Marshaled); ok {
+		v = json.RawMessage(m)
 	}
 	var out any
 	if keep != nil {

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/paramstore/paramstore/internal/atomicfile"
 )
 
@@ -78,7 +76,10 @@ const (
 
 // Sink records audit events.
 //
-// Log is safe for concurrent use. Records reach the trail in the order in
+// Log is safe for concurrent use. It encodes rec before it returns and
+// keeps nothing of it: the caller may reuse the memory of its
+// RequestParameters and ResponseElements at once (the API passes the
+// pooled buffer of its response as audit.Marshaled). Records reach the trail in the order in
 // which their Log calls queued them. If ctx ends while Log waits, Log
 // returns an error, but a record that was already queued is still
 // written. After Close, Log returns ErrClosed; every record queued before
@@ -590,7 +591,7 @@ func (s *FileSink) fillDefaults(rec *Record) {
 		rec.EventTime = s.clock.Now()
 	}
 	if rec.EventID == "" {
-		rec.EventID = uuid.NewString()
+		rec.EventID = NewID()
 	}
 	if rec.UserIdentity.Type == "" {
 		rec.UserIdentity.Type = IdentityAnonymous

@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,6 +24,10 @@ type auth struct {
 	sessionToken                                   string
 	hasExpires                                     bool
 	expires                                        int // X-Amz-Expires in seconds, if hasExpires
+
+	// sum receives the signature computed, here rather than in a local
+	// that escapes through hash.Hash.Sum (one allocation per request).
+	sum [sha256.Size]byte
 }
 
 // contentSHA256 returns the X-Amz-Content-Sha256 header when it is signed.

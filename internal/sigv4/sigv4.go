@@ -324,7 +324,6 @@ func (v *Verifier) checkSignature(r *http.Request, body []byte, a *auth, secret 
 	headersEnd := len(buf)
 	mac := key.mac()
 	defer key.put(mac)
-	var got [sha256.Size]byte
 	tries := 0
 	for _, uri := range uris[:nuris] {
 		for _, payload := range payloads[:npayloads] {
@@ -336,7 +335,7 @@ func (v *Verifier) checkSignature(r *http.Request, body []byte, a *auth, secret 
 				mac.Reset()
 			}
 			mac.Write(buf[stsStart:])
-			if hmac.Equal(mac.Sum(got[:0]), want[:]) {
+			if hmac.Equal(mac.Sum(a.sum[:0]), want[:]) {
 				*bp = buf[:0]
 				return string(payload) == unsignedPayload, true
 			}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,13 @@ import (
 //   - server anonymous RSS (/proc/PID/status RssAnon, all nodes) added by
 //     the fleet, divided by N;
 //   - server CPU (/proc/PID/stat, all nodes) added by the fleet, per probe;
+//   - the agents' CPU (the worker processes', /proc/PID/stat) during the
+//     writes less that of as long a time idle (the fleet connected, no
+//     writes), per probe, and per probe per agent;
+//   - the fan-out's CPU floor on this machine: the servers' and agents'
+//     CPU per change over the cores (no fan-out can be faster while they
+//     share them), and the share of the cores the probes' fan-outs take
+//     (at 100% the fan-outs queue behind each other);
 //   - errors: probes some agent never saw, Resets, failed writes.
 //
 // It is a measurement, not an assertion (make bench-fleet):
@@ -100,6 +108,9 @@ func BenchmarkFleet(b *testing.B) {
 	}
 }
 
+// fleetIdleWindow is how long the agents' CPU at rest is measured.
+const fleetIdleWindow = 5 * time.Second
+
 type fleetConfig struct {
 	dur, probe, connect          time.Duration
 	bgRate, perWorker, perClient int
@@ -115,6 +126,9 @@ type fleetRow struct {
 	connect                     time.Duration // until every agent saw a warm-up change
 	kbPerWatcher                float64
 	cpuPerProbeMs, baseCPUPerMs float64
+	agentCPUPerProbeMs          float64 // the workers' CPU during the writes less idle, per probe
+	agentUsPerWatcher           float64 // that per agent, in µs
+	floorMs, busy               float64 // (server + agent CPU per probe) / cores; that over the probe interval
 	lost, resets, failedWrites  int
 	load                        string
 	perNode                     string // watchers' connections per node
@@ -122,12 +136,12 @@ type fleetRow struct {
 
 func fleetTable(rows []fleetRow) string {
 	var s strings.Builder
-	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | all connected after | lost / resets / failed writes | load avg |\n")
-	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---|---|\n")
+	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | extra agent CPU per fanned-out change (per watcher) | fan-out CPU floor on the cores (their share) | all connected after | lost / resets / failed writes | load avg |\n")
+	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1fs | %d / %d / %d | %s |\n",
+		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.0f ms (%.0f%%) | %.1fs | %d / %d / %d | %s |\n",
 			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
-			r.kbPerWatcher, r.cpuPerProbeMs, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
+			r.kbPerWatcher, r.cpuPerProbeMs, r.agentCPUPerProbeMs, r.agentUsPerWatcher, r.floorMs, r.busy*100, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
 	}
 	return s.String()
 }
@@ -189,6 +203,18 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	}
 	row.connect = time.Since(started)
 	time.Sleep(3 * time.Second) // let the warm-up's garbage be collected
+	workerPids := func() []int {
+		var p []int
+		for _, w := range workers {
+			p = append(p, w.cmd.Process.Pid)
+		}
+		return p
+	}
+	// The agents' CPU at rest (heartbeats, timers, the runtime), to take
+	// out of their CPU during the writes.
+	idleStart, idle0 := time.Now(), sumProc(b, workerPids(), cpuTicks)
+	time.Sleep(fleetIdleWindow)
+	idleTicksPerSec := float64(sumProc(b, workerPids(), cpuTicks)-idle0) / time.Since(idleStart).Seconds()
 	row.kbPerWatcher = float64(sumProc(b, pids(), rssAnonKB)-rss0) / float64(agents)
 	var per []string
 	for _, n := range c.nodes {
@@ -198,9 +224,10 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	b.Logf("fleet of %d connected in %v; RSS per watcher %.1f KB; watchers per node: %s", agents, row.connect, row.kbPerWatcher, row.perNode)
 
 	// Phase 3: the same write load with the fleet.
-	cpu1 := sumProc(b, pids(), cpuTicks)
+	cpu1, wcpu1, phaseStart := sumProc(b, pids(), cpuTicks), sumProc(b, workerPids(), cpuTicks), time.Now()
 	res := writeLoad(b, writer, cfg)
 	fleetCPU := sumProc(b, pids(), cpuTicks) - cpu1
+	agentTicks := float64(sumProc(b, workerPids(), cpuTicks)-wcpu1) - idleTicksPerSec*time.Since(phaseStart).Seconds()
 	row.put50, row.put99 = pct(res.all, 0.5), pct(res.all, 0.99)
 	row.failedWrites += res.failed
 	row.probes = len(res.probeSent)
@@ -245,6 +272,10 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	if row.probes > 0 {
 		row.cpuPerProbeMs = float64(fleetCPU-baseCPU) * 10 / float64(row.probes) // ticks are 10 ms
 		row.baseCPUPerMs = float64(baseCPU) * 10 / float64(row.probes)
+		row.agentCPUPerProbeMs = agentTicks * 10 / float64(row.probes)
+		row.agentUsPerWatcher = row.agentCPUPerProbeMs * 1000 / float64(agents)
+		row.floorMs = (row.cpuPerProbeMs + row.agentCPUPerProbeMs) / float64(runtime.NumCPU())
+		row.busy = row.floorMs / float64(cfg.probe.Milliseconds())
 	}
 	raw, _ := os.ReadFile("/proc/loadavg")
 	row.load = strings.Join(strings.Fields(string(raw))[:3], " ")
