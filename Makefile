@@ -53,7 +53,7 @@ fmt-check:
 
 # Each fuzzer for FUZZTIME (go test runs one -fuzz target at a time).
 fuzz:
-	@for pkg in ./client ./internal/bytesize ./internal/crypto ./internal/ssm ./internal/jsonenc ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/incident ./internal/bundle ./internal/mirror; do \
+	@for pkg in ./client ./internal/bytesize ./internal/crypto ./internal/ssm ./internal/jsonenc ./internal/events ./internal/api ./internal/service ./internal/sigv4 ./internal/audit ./internal/policy ./internal/fault ./internal/incident ./internal/bundle ./internal/mirror ./internal/store; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \

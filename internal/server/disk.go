@@ -28,7 +28,10 @@ import (
 // bytes free (--min-free-space), before it is full: reads go on, /readyz
 // stays 200 with can_write false and a "degraded" reason, and writes
 // resume by themselves once space is freed. The check is a statfs(2) per
-// write, so it sees freed space at once.
+// write, so it sees freed space at once; while at least twice the floor
+// is free, one statfs answers the writes of the next freeHold (100 ms: far
+// less than the floor could be written in), as the profile of PutParameter
+// at concurrency 64 showed the syscall at 3.4% of the server's CPU.
 //
 // Refused writes get InternalServerError (HTTP 500), the error the server
 // already gives when its audit trail cannot write: the SDKs retry it a few
@@ -46,8 +49,13 @@ type diskGuard struct {
 	auditPath string // the audit trail's active file; "" without a trail
 	floor     int64
 	log       *slog.Logger
-	// statfs is syscall.Statfs; tests of the arithmetic replace it.
+	// statfs is syscall.Statfs and now time.Now; tests of the arithmetic
+	// replace them.
 	statfs func(path string, st *syscall.Statfs_t) error
+	now    func() time.Time
+	// plentyUntil (unix nanoseconds): until then the last statfs found at
+	// least twice the floor free, and writes skip the syscall.
+	plentyUntil atomic.Int64
 
 	// low is 1 while free space is below the floor (for /readyz and the
 	// metric); the transition is logged once each way.
@@ -60,7 +68,7 @@ type diskGuard struct {
 }
 
 func newDiskGuard(dir, auditPath string, floor int64, log *slog.Logger) *diskGuard {
-	return &diskGuard{dir: dir, auditPath: auditPath, floor: floor, log: log, statfs: syscall.Statfs}
+	return &diskGuard{dir: dir, auditPath: auditPath, floor: floor, log: log, statfs: syscall.Statfs, now: time.Now}
 }
 
 // free returns the bytes available to the server on the data directory's
@@ -79,9 +87,16 @@ func (g *diskGuard) check() error {
 	if g == nil || g.floor == 0 {
 		return nil
 	}
+	now := g.now().UnixNano()
+	if now < g.plentyUntil.Load() {
+		return nil
+	}
 	avail, _, err := g.free()
 	if err != nil {
 		return nil // not knowing is no reason to refuse; the write itself will tell
+	}
+	if avail >= 2*g.floor {
+		g.plentyUntil.Store(now + int64(freeHold))
 	}
 	if avail >= g.floor {
 		if g.low.Swap(false) {
@@ -96,6 +111,10 @@ func (g *diskGuard) check() error {
 	return fmt.Errorf("%w: %s free, below --min-free-space %s; changes are refused until space is freed", ErrLowDisk,
 		bytesize.Format(avail), bytesize.Format(g.floor))
 }
+
+// freeHold is how long a statfs that found plenty of space (twice the
+// floor) answers for.
+const freeHold = 100 * time.Millisecond
 
 // degraded is the reason /readyz gives while writes are refused.
 func (g *diskGuard) degraded() string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestDiskGuardFloor(t *testing.T) {
@@ -17,6 +18,8 @@ func TestDiskGuardFloor(t *testing.T) {
 		st.Bsize, st.Bavail, st.Blocks = 4096, free/4096, 1<<20
 		return nil
 	}
+	clock := time.Unix(1e9, 0)
+	g.now = func() time.Time { return clock }
 	tests := []struct {
 		name    string
 		free    uint64
@@ -30,6 +33,7 @@ func TestDiskGuardFloor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		free = tt.free
+		clock = clock.Add(time.Second)
 		err := g.check()
 		if got := err != nil; got != tt.refused || (err != nil && !errors.Is(err, ErrLowDisk)) {
 			t.Errorf("%s: check() = %v, want refused %v", tt.name, err, tt.refused)
@@ -49,5 +53,48 @@ func TestDiskGuardFloor(t *testing.T) {
 	free = 0
 	if err := g.check(); err != nil {
 		t.Errorf("floor 0: check() = %v, want no floor", err)
+	}
+}
+
+// TestDiskGuardStatfsHeld: with plenty of space (twice the floor) one
+// statfs answers the writes of the next 100 ms; closer to the floor every
+// write asks again, so a filling disk is refused at once and freed space
+// is seen at once.
+func TestDiskGuardStatfsHeld(t *testing.T) {
+	g := newDiskGuard(t.TempDir(), "", 16<<20, slog.New(slog.DiscardHandler))
+	var free uint64
+	calls := 0
+	g.statfs = func(_ string, st *syscall.Statfs_t) error {
+		calls++
+		st.Bsize, st.Bavail, st.Blocks = 4096, free/4096, 1<<20
+		return nil
+	}
+	clock := time.Unix(1e9, 0)
+	g.now = func() time.Time { return clock }
+
+	free = 1 << 30
+	for range 100 {
+		if err := g.check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("plenty free: %d statfs for 100 writes within the hold, want 1", calls)
+	}
+	// Past the hold the next write asks again.
+	clock = clock.Add(freeHold)
+	free = 20 << 20 // above the floor, below twice it
+	if err := g.check(); err != nil || calls != 2 {
+		t.Fatalf("after the hold: check() = %v with %d statfs, want nil and 2", err, calls)
+	}
+	for range 10 {
+		g.check()
+	}
+	if calls != 12 {
+		t.Errorf("near the floor: %d statfs after 10 more writes, want 12 (one each)", calls)
+	}
+	free = 1 << 20
+	if err := g.check(); !errors.Is(err, ErrLowDisk) {
+		t.Errorf("below the floor, same instant: check() = %v, want ErrLowDisk", err)
 	}
 }

@@ -355,7 +355,15 @@ func (h *Hub) dispatchOnce() bool {
 		reset   bool
 		batch   []store.Change
 	)
-	err := h.s.st.View(store.WithStale(context.Background()), func(r *store.Reader) error {
+	// With nobody waiting, the hub only follows the applied index: a
+	// buffered read knows it without committing what is applied (without
+	// it, each commit would wake the hub into committing again).
+	ctx := store.WithStale(context.Background())
+	if idle {
+		ctx = store.WithPointReads(ctx)
+	}
+	err := h.s.st.View(ctx, func(r *store.Reader) error {
+		reset, batch = false, batch[:0]
 		applied = r.AppliedIndex()
 		if applied <= from || idle {
 			return nil

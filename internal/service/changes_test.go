@@ -1,10 +1,17 @@
 package service_test
 
 import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/paramstore/paramstore/internal/crypto"
 	"github.com/paramstore/paramstore/internal/service"
 	"github.com/paramstore/paramstore/internal/ssm"
+	"github.com/paramstore/paramstore/internal/store"
 )
 
 func TestChanges(t *testing.T) {
@@ -73,4 +80,78 @@ func TestChanges(t *testing.T) {
 			t.Errorf("authorization calls: %s", diff)
 		}
 	})
+}
+
+// stepNotifier is a ChangeNotifier the test fires by hand; calls receives
+// a value each time the hub asks for a channel, which it does before each
+// dispatch.
+type stepNotifier struct {
+	mu    sync.Mutex
+	ch    chan struct{}
+	calls chan struct{}
+}
+
+func (n *stepNotifier) Changed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	select {
+	case n.calls <- struct{}{}:
+	default:
+	}
+	return n.ch
+}
+
+func (n *stepNotifier) fire() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+}
+
+// TestHubIdleDoesNotCommit: with nobody watching, a change wakes the hub
+// without making the state machine commit what is applied: the deferred
+// commit (store.Options.BatchLimit) stays deferred. (Before, each commit
+// woke the hub into a second one.)
+func TestHubIdleDoesNotCommit(t *testing.T) {
+	db, err := store.OpenOptions(filepath.Join(t.TempDir(), "state.db"), store.Options{BatchLimit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kr, err := crypto.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &stepNotifier{calls: make(chan struct{}, 1)}
+	svc, err := service.New(service.Config{Store: &dbStore{db: db}, Keyring: kr, Limits: service.DefaultLimits(),
+		Now: func() time.Time { return testNow }, Notifier: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := service.NewHub(svc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	<-n.calls // the hub waits for the first change
+	c := callerIn(testRegion)
+	if _, err := svc.PutParameter(context.Background(), c, &ssm.PutParameterInput{Name: ptr("/a"), Value: ptr("v"), Type: ptr(ssm.TypeString)}); err != nil {
+		t.Fatal(err)
+	}
+	if !db.Pending() {
+		t.Fatal("the put was committed at once: the test needs it deferred")
+	}
+	commits := db.Commits()
+	n.fire()
+	<-n.calls // the hub dispatches the change
+	n.fire()
+	<-n.calls // ... and has dispatched it
+	if got := db.Commits(); got != commits || !db.Pending() {
+		t.Fatalf("an idle hub's wake-up committed the state machine (commits %d -> %d, pending %v)", commits, got, db.Pending())
+	}
 }

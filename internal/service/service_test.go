@@ -41,7 +41,8 @@ const (
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 
 // dbStore is the service's Store over a state machine with no raft: Apply
-// encodes the command as raftstore does and applies it at the next index.
+// encodes the command as a single raftstore node does (puts in the compact
+// form) and applies it at the next index.
 type dbStore struct {
 	db *store.DB
 
@@ -56,7 +57,7 @@ func (s *dbStore) View(ctx context.Context, fn func(r *store.Reader) error) erro
 }
 
 func (s *dbStore) Apply(_ context.Context, cmd *store.Command) error {
-	data, err := cmd.Marshal()
+	data, err := cmd.MarshalCompact()
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ func cloneOrNil(b []byte) []byte {
 // returns the last index applied and, when captureWrites, the values the
 // commands wrote to the buffered buckets. An error is one of bbolt's: the
 // transaction must be rolled back.
-func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool) (uint64, []bufferedWrite, error) {
+func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool, cache *decodeCache) (uint64, []bufferedWrite, error) {
 	applied := appliedIndex(tx)
 	last, lastTerm := applied, uint64(0)
 	var ws []bufferedWrite
@@ -163,7 +163,7 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 		cmd, err := UnmarshalCommand(e.Data)
 		var res error
 		if err == nil {
-			res = applyOnce(tx, e.Index, cmd)
+			res = applyOnce(tx, e.Index, cmd, cache)
 		} else {
 			res = err
 		}
@@ -223,7 +223,7 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 		}
 		d.tx = tx
 	}
-	last, ws, err := applyEntries(d.tx, entries, results, deferred)
+	last, ws, err := applyEntries(d.tx, entries, results, deferred, &d.decoded)
 	if err != nil {
 		// The transaction holds part of this batch: roll it back whole;
 		// the entries applied before it are applied again at the next
@@ -280,7 +280,7 @@ func (d *DB) commitLocked(notify bool) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := applyEntries(tx, d.pending, nil, false); err != nil {
+		if _, _, err := applyEntries(tx, d.pending, nil, false, &d.decoded); err != nil {
 			tx.Rollback()
 			return err
 		}

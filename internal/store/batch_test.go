@@ -131,6 +131,33 @@ func TestPointReadFallsBack(t *testing.T) {
 	}
 }
 
+// TestPointReadAppliedIndex: a point read knows the applied index without
+// a commit (the change hub follows it so); a plain read sees the same
+// index after one.
+func TestPointReadAppliedIndex(t *testing.T) {
+	d := openDeferred(t, filepath.Join(t.TempDir(), "state.db"))
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	db.mustApply(putCmd("/a", 1, "Standard", 0))
+	db.mustApply(putCmd("/a", 2, "Standard", db.index))
+	applied := func(ctx context.Context) uint64 {
+		var idx uint64
+		if err := d.View(ctx, func(r *Reader) error { idx = r.AppliedIndex(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+	if got := applied(WithPointReads(context.Background())); got != db.index || !d.Pending() || d.Commits() != 0 {
+		t.Fatalf("point read: applied index %d, pending %v, %d commits; want %d, pending, none", got, d.Pending(), d.Commits(), db.index)
+	}
+	if got := applied(context.Background()); got != db.index || d.Pending() {
+		t.Fatalf("plain read: applied index %d, pending %v; want %d, committed", got, d.Pending(), db.index)
+	}
+	if got := applied(WithPointReads(context.Background())); got != db.index {
+		t.Fatalf("point read with nothing pending: applied index %d, want %d", got, db.index)
+	}
+}
+
 // TestDeferredCommitSurvivesReopen: Close commits what was applied.
 func TestDeferredCommitSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")

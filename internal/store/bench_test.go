@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Benchmarks of the state machine's hot functions: applying a batch of
@@ -15,11 +16,12 @@ import (
 // parameters, as a group commit at concurrency 64 does: committed with
 // each batch, and deferred (batch.go) with a commit every 16 batches.
 func BenchmarkApplyBatch(b *testing.B) {
-	b.Run("commit=batch", func(b *testing.B) { benchmarkApplyBatch(b, 0) })
-	b.Run("commit=deferred", func(b *testing.B) { benchmarkApplyBatch(b, 16) })
+	b.Run("commit=batch", func(b *testing.B) { benchmarkApplyBatch(b, 0, (*Command).Marshal) })
+	b.Run("commit=deferred", func(b *testing.B) { benchmarkApplyBatch(b, 16, (*Command).Marshal) })
+	b.Run("commit=deferred/compact", func(b *testing.B) { benchmarkApplyBatch(b, 16, (*Command).MarshalCompact) })
 }
 
-func benchmarkApplyBatch(b *testing.B, commitEvery int) {
+func benchmarkApplyBatch(b *testing.B, commitEvery int, marshal func(*Command) ([]byte, error)) {
 	d, err := OpenOptions(filepath.Join(b.TempDir(), "state.db"), Options{BatchLimit: commitEvery * 64})
 	if err != nil {
 		b.Fatal(err)
@@ -39,7 +41,7 @@ func benchmarkApplyBatch(b *testing.B, commitEvery int) {
 			cmd := &Command{Op: OpPut, Tenancy: testTenancy, Name: name, Create: v == 1, Expect: modIndex[name],
 				Param: &Parameter{Name: name, Versions: []int64{v},
 					Latest: Version{Version: v, Type: "String", Value: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Tier: "Standard", Modified: 1}}}
-			data, err := cmd.Marshal()
+			data, err := marshal(cmd)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -115,5 +117,36 @@ func BenchmarkReaderParamBuffered(b *testing.B) {
 	}
 	if !d.Pending() {
 		b.Fatal("the point reads committed")
+	}
+}
+
+// BenchmarkCommandCodec encodes and decodes a put command as proposed
+// (with an ID and a few retained versions): JSON and the compact form.
+func BenchmarkCommandCodec(b *testing.B) {
+	c := &Command{Op: OpPut, ID: NewCommandID(time.Unix(1, 0)), Tenancy: testTenancy, Name: "/loadgen/p42", Expect: 1234, Time: 1_700_000_000_000,
+		Param: &Parameter{Name: "/loadgen/p42", Versions: []int64{1, 2, 3, 4, 5},
+			Latest: Version{Version: 5, Type: "String", Value: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				DataType: "text", Tier: "Standard", Modified: 1_700_000_000_000, User: "arn:aws:iam::123456789012:root"}}}
+	for _, enc := range []struct {
+		name    string
+		marshal func(*Command) ([]byte, error)
+	}{{"json", (*Command).Marshal}, {"compact", (*Command).MarshalCompact}} {
+		b.Run(enc.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc.marshal(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		data, _ := enc.marshal(c)
+		b.Run(enc.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := UnmarshalCommand(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

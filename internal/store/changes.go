@@ -33,12 +33,8 @@ var (
 )
 
 func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
-	raw, err := json.Marshal(ch)
-	if err != nil {
-		return err
-	}
 	b := tx.Bucket(bucketChanges)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)); err != nil {
 		return err
 	}
 	if index <= changeRetention {
@@ -70,7 +66,15 @@ func (r *Reader) ChangeFloor() uint64 {
 }
 
 // AppliedIndex is the raft index of the last applied entry of this snapshot.
-func (r *Reader) AppliedIndex() uint64 { r.bucket(bucketMeta); return appliedIndex(r.tx) }
+// A buffered read (WithPointReads) knows it without a commit: it reads the
+// committed state and the read buffer as of that index.
+func (r *Reader) AppliedIndex() uint64 {
+	if r.buf != nil {
+		return r.upTo
+	}
+	r.bucket(bucketMeta)
+	return appliedIndex(r.tx)
+}
 
 // Changes calls fn for the changes after index since, in order; fn returns
 // false to stop.

@@ -97,8 +97,12 @@ func NewCommandID(now time.Time) string {
 // Marshal encodes a command for the raft log.
 func (c *Command) Marshal() ([]byte, error) { return json.Marshal(c) }
 
-// UnmarshalCommand decodes a command from the raft log.
+// UnmarshalCommand decodes a command from the raft log: JSON (Marshal) or
+// the compact form of a put (MarshalCompact, codec.go).
 func UnmarshalCommand(b []byte) (*Command, error) {
+	if len(b) > 0 && b[0] == compactMagic {
+		return unmarshalCompact(b)
+	}
 	var c Command
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("store: decode command: %w", err)
@@ -106,9 +110,17 @@ func UnmarshalCommand(b []byte) (*Command, error) {
 	return &c, nil
 }
 
-// commandOp returns the Op of an encoded command without decoding it (the
-// encoding starts with it, see Marshal), or "" when b does not start so.
+// commandOp returns the Op of an encoded command without decoding it (both
+// encodings start with it, see Marshal and MarshalCompact), or "" when b
+// does not start so.
 func commandOp(b []byte) Op {
+	if len(b) > 0 && b[0] == compactMagic {
+		n, k := binary.Uvarint(b[1:])
+		if k <= 0 || n > uint64(len(b)-1-k) {
+			return ""
+		}
+		return Op(b[1+k : 1+k+int(n)])
+	}
 	const prefix = `{"op":"`
 	if !bytes.HasPrefix(b, []byte(prefix)) {
 		return ""

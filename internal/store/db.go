@@ -455,11 +455,12 @@ func (d *DB) Restore(r io.Reader) error {
 }
 
 // apply executes one command inside tx. It checks every precondition before
-// changing anything, so a failed command leaves no trace.
-func apply(tx *bolt.Tx, index uint64, c *Command) error {
+// changing anything, so a failed command leaves no trace. cache (nil for
+// none) decodes and remembers the head records a put reads and writes.
+func apply(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	switch c.Op {
 	case OpPut:
-		return applyPut(tx, index, c)
+		return applyPut(tx, index, c, cache)
 	case OpDelete:
 		return applyDelete(tx, index, c)
 	case OpMeta:
@@ -544,26 +545,31 @@ func (t *Tenancy) count(tier string) int64 {
 	return t.Standard
 }
 
-func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
+func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if c.Param == nil {
 		return errors.New("store: put without parameter")
 	}
 	params := tx.Bucket(bucketParams)
 	pk := paramKey(c.Tenancy, c.Name)
-	var old Parameter
-	exists, err := getJSON(params, pk, &old)
-	if err != nil {
-		return err
+	// old is read-only (it may be the cache's).
+	var old *Parameter
+	if raw := params.Get(pk); raw != nil {
+		var err error
+		if old, _, err = cache.peek(pk, raw); err != nil {
+			return err
+		}
 	}
+	exists := old != nil
 	if c.Create == exists || (!c.Create && old.ModIndex != c.Expect) {
 		return ErrConflict
 	}
-	ten, err := loadTenancy(tx, c.Tenancy)
-	if err != nil {
-		return err
-	}
+	// The tenancy's counts change only with a new parameter or a new tier.
 	newTier := c.Param.Latest.Tier
 	if !exists || old.Latest.Tier != newTier {
+		ten, err := loadTenancy(tx, c.Tenancy)
+		if err != nil {
+			return err
+		}
 		if c.Quota > 0 && ten.count(newTier) >= c.Quota {
 			return ErrQuota
 		}
@@ -584,10 +590,22 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	p := *c.Param
 	p.ModIndex = index
 	p.Fired = nil
-	if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
-		return err
+	// The policy index holds the parameters whose head has policies: it
+	// changes only when the old head or the new one has some.
+	if p.Latest.Policies != "" || exists && old.Latest.Policies != "" {
+		if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+			return err
+		}
 	}
-	if err := putJSON(versions, versionKey(c.Tenancy, c.Name, p.Latest.Version), &p.Latest); err != nil {
+	// The version record and the head record, in one allocation (bbolt
+	// keeps both until the commit).
+	v := &p.Latest
+	buf := make([]byte, 0, 2*(160+len(p.Name)+len(v.Type)+len(v.Value)+len(v.KeyID)+len(v.Description)+len(v.AllowedPattern)+
+		len(v.DataType)+len(v.Tier)+len(v.Policies)+len(v.User))+16*len(p.Versions)+64*(len(p.Labels)+len(p.Tags)))
+	both := appendVersionJSON(buf, v)
+	n := len(both)
+	verRaw, raw := both[:n:n], appendParamJSON(both[n:], &p)
+	if err := versions.Put(versionKey(c.Tenancy, c.Name, p.Latest.Version), verRaw); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
@@ -597,12 +615,18 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command) error {
 	if !exists {
 		op = "Create"
 	}
-	err = newEmitter(tx, index, c).emit(Event{Kind: KindChange, Operation: op, Name: p.Name, Type: p.Latest.Type,
+	err := newEmitter(tx, index, c).emit(Event{Kind: KindChange, Operation: op, Name: p.Name, Type: p.Latest.Type,
 		Description: p.Latest.Description, Time: p.Latest.Modified, ToVersion: p.Latest.Version})
 	if err != nil {
 		return err
 	}
-	return putJSON(params, pk, &p)
+	if err := params.Put(pk, raw); err != nil {
+		return err
+	}
+	// p shares its slices and maps with c, which nobody changes after
+	// apply: the cache may keep both.
+	cache.remember(pk, raw, &p)
+	return nil
 }
 
 func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {

@@ -42,16 +42,16 @@ func decodeResult(b []byte) error {
 }
 
 // applyOnce applies a command unless its ID was already applied.
-func applyOnce(tx *bolt.Tx, index uint64, c *Command) error {
+func applyOnce(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if c.ID == "" {
-		return apply(tx, index, c)
+		return apply(tx, index, c, cache)
 	}
 	b := tx.Bucket(bucketRequests)
 	key := []byte(c.ID)
 	if prev := b.Get(key); prev != nil {
 		return decodeResult(prev)
 	}
-	res := apply(tx, index, c)
+	res := apply(tx, index, c, cache)
 	if err := b.Put(key, encodeResult(res)); err != nil {
 		return err
 	}

@@ -139,12 +139,16 @@ func (r *Reader) Scan(tenancy, prefix, after string, fn func(it *ScanItem) (Scan
 	return nil
 }
 
-// Tenancy returns the tenancy record (zero if none was written yet).
+// Tenancy returns the tenancy record (zero if none was written yet). Its
+// Settings map is read-only (it may be shared with a cache).
 func (r *Reader) Tenancy(tenancy string) (*Tenancy, error) {
 	var t Tenancy
 	raw := r.get(bucketTenancy, []byte(tenancy))
 	if raw == nil {
 		return &t, nil
+	}
+	if r.cache != nil {
+		return r.cache.tenancies.tenancy(tenancy, raw)
 	}
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return nil, fmt.Errorf("store: decode %q: %w", tenancy, err)

@@ -713,12 +713,14 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		c.ID = store.NewCommandID(time.Now())
 		cmd = &c
 	}
-	data, err := cmd.Marshal()
+	data, err := n.encode(cmd)
 	if err != nil {
 		return fmt.Errorf("raftstore: encode: %w", err)
 	}
-	giveUp := time.NewTimer(leaderWait)
-	defer giveUp.Stop()
+	// The wait for a leader is bounded from the first attempt; its timer
+	// starts only when an attempt fails (most writes need none).
+	start := time.Now()
+	var giveUp <-chan time.Time
 	for {
 		timeout := leaderWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -744,9 +746,14 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 		// briefly leaderless while it starts, a cluster while it elects.
 		// The same command (its ID deduplicates it) goes again once this
 		// node's view of the cluster changes.
+		if giveUp == nil {
+			t := time.NewTimer(leaderWait - time.Since(start))
+			defer t.Stop()
+			giveUp = t.C
+		}
 		select {
 		case <-changed:
-		case <-giveUp.C:
+		case <-giveUp:
 			return fmt.Errorf("raftstore: apply: gave up after %v: %w", leaderWait, notReady(err))
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
@@ -754,6 +761,17 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 			return fmt.Errorf("raftstore: apply: %w", raft.ErrRaftShutdown)
 		}
 	}
+}
+
+// encode encodes a command for the log: a node with no peers (no raft
+// listener) writes puts in the compact form, which only this version and
+// later ones read; a cluster, whose members may run an older version
+// during a rolling upgrade, writes JSON (store.MarshalCompact).
+func (n *Node) encode(cmd *store.Command) ([]byte, error) {
+	if n.cfg.Bind == "" {
+		return cmd.MarshalCompact()
+	}
+	return cmd.Marshal()
 }
 
 // notReady makes err an ErrNotReady (a retryable unavailability).

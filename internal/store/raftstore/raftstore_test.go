@@ -352,3 +352,37 @@ func TestApplyAfterClose(t *testing.T) {
 		t.Fatal("Apply on a closed node hung")
 	}
 }
+
+// TestSingleNodeLogsCompactPuts: a node with no peers writes puts to its
+// log in the compact form (no older version reads its log) and applies
+// them; a clustered node writes JSON (a rolling upgrade's older members
+// must read it). The e2e crash tests apply compact entries again from the
+// log after a SIGKILL.
+func TestSingleNodeLogsCompactPuts(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n := openNode(t, cfg)
+	if err := n.Apply(context.Background(), putCmd("/c", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	last, err := n.logs.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l raft.Log
+	if err := n.logs.GetLog(last, &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Data) == 0 || l.Data[0] == '{' {
+		t.Fatalf("the put's log entry is %q, want the compact form", l.Data)
+	}
+	defer n.Close()
+	if p := params(t, n)["/c"]; p == nil || p.Latest.Value != "/c@1" {
+		t.Fatalf("the put applied from its compact entry: %+v", p)
+	}
+	clustered := &Node{cfg: Config{Bind: "127.0.0.1:0"}}
+	b, err := clustered.encode(putCmd("/c", 1, 0))
+	if err != nil || b[0] != '{' {
+		t.Fatalf("a clustered node encodes %q, %v; want JSON", b, err)
+	}
+}
