@@ -42,19 +42,7 @@ func TestOutboxBoundedWhileReceiverDown(t *testing.T) {
 	}
 	// The worker dead-letters the excess at its next look at the outbox,
 	// between attempts.
-	var sub events.Info
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var list events.ListOutput
-		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
-			t.Fatal(err)
-		}
-		sub = list.Subscriptions[0]
-		if sub.DeadLettered >= n-limit || time.Now().After(deadline) {
-			break
-		}
-		<-rcv.failed
-	}
+	sub := awaitDeadLettered(t, endpoint, n-limit, func() { <-rcv.failed })
 	if sub.DeadLettered != n-limit || len(sub.DeadLetterIDs) != keptIDs || sub.Pending != limit || sub.State != "dead-letter" {
 		t.Fatalf("after %d events with the receiver down: dead-lettered %d (%d IDs), pending %d, state %q; want %d, %d, %d, dead-letter",
 			n, sub.DeadLettered, len(sub.DeadLetterIDs), sub.Pending, sub.State, n-limit, keptIDs, limit)
@@ -116,19 +104,7 @@ func TestOutboxBoundedWhenSecretUnusable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var info events.Info
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var list events.ListOutput
-		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
-			t.Fatal(err)
-		}
-		info = list.Subscriptions[0]
-		if info.DeadLettered >= n-limit || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	info := awaitDeadLettered(t, endpoint, n-limit, func() { time.Sleep(20 * time.Millisecond) })
 	if info.DeadLettered != n-limit || info.Pending != limit {
 		t.Fatalf("after %d events with an unusable secret: dead-lettered %d, pending %d (last error %q); want %d and %d",
 			n, info.DeadLettered, info.Pending, info.LastError, n-limit, limit)
@@ -171,21 +147,28 @@ func TestOutboxBoundedDuringBackoff(t *testing.T) {
 	for i := 2; i <= n; i++ {
 		put(i)
 	}
-	var info events.Info
+	info := awaitDeadLettered(t, endpoint, n-limit, func() { time.Sleep(20 * time.Millisecond) })
+	if info.DeadLettered != n-limit || info.Pending != limit || info.Failed != 1 {
+		t.Fatalf("%d events during a backoff: dead-lettered %d, pending %d, failed attempts %d; want %d, %d, 1",
+			n, info.DeadLettered, info.Pending, info.Failed, n-limit, limit)
+	}
+}
+
+// awaitDeadLettered lists the one subscription until it reports want
+// dead-lettered events, or a minute has passed, calling pause between
+// looks; it returns the last listing.
+func awaitDeadLettered(t *testing.T, endpoint string, want uint64, pause func()) events.Info {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var list events.ListOutput
 		if err := admin(t, endpoint, "ListNotifications", struct{}{}, &list); err != nil {
 			t.Fatal(err)
 		}
-		info = list.Subscriptions[0]
-		if info.DeadLettered >= n-limit || time.Now().After(deadline) {
-			break
+		info := list.Subscriptions[0]
+		if info.DeadLettered >= want || time.Now().After(deadline) {
+			return info
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if info.DeadLettered != n-limit || info.Pending != limit || info.Failed != 1 {
-		t.Fatalf("%d events during a backoff: dead-lettered %d, pending %d, failed attempts %d; want %d, %d, 1",
-			n, info.DeadLettered, info.Pending, info.Failed, n-limit, limit)
+		pause()
 	}
 }
