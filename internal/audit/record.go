@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/paramstore/paramstore/internal/jsonenc"
+	"github.com/paramstore/paramstore/internal/zeropad"
 )
 
 // Constant field values of every record.
@@ -208,32 +209,20 @@ func appendEventTime(b []byte, t time.Time) []byte {
 		return t.AppendFormat(b, timeLayout)
 	}
 	h, mi, sec := t.Clock()
-	b = appendDigits(b, y, 4)
+	b = zeropad.Append(b, y, 4)
 	b = append(b, '-')
-	b = appendDigits(b, int(mo), 2)
+	b = zeropad.Append(b, int(mo), 2)
 	b = append(b, '-')
-	b = appendDigits(b, d, 2)
+	b = zeropad.Append(b, d, 2)
 	b = append(b, 'T')
-	b = appendDigits(b, h, 2)
+	b = zeropad.Append(b, h, 2)
 	b = append(b, ':')
-	b = appendDigits(b, mi, 2)
+	b = zeropad.Append(b, mi, 2)
 	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
+	b = zeropad.Append(b, sec, 2)
 	b = append(b, '.')
-	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	b = zeropad.Append(b, t.Nanosecond()/1e6, 3)
 	return append(b, 'Z')
-}
-
-// appendDigits appends the n low decimal digits of v, zero padded.
-func appendDigits(b []byte, v, n int) []byte {
-	for i := n - 1; i >= 0; i-- {
-		p := 1
-		for range i {
-			p *= 10
-		}
-		b = append(b, byte('0'+v/p%10))
-	}
-	return b
 }
 
 // containsAny reports whether s contains one of the non-empty strings of

@@ -1,6 +1,10 @@
 package sigv4
 
-import "time"
+import (
+	"time"
+
+	"github.com/paramstore/paramstore/internal/zeropad"
+)
 
 // The X-Amz-Date format (timeFormat, "20060102T150405Z") by hand: every
 // request parses one and writes it into its string to sign, and the time
@@ -40,24 +44,12 @@ func appendAmzDate(b []byte, t time.Time) []byte {
 		return t.AppendFormat(b, timeFormat)
 	}
 	h, mi, sec := t.Clock()
-	b = appendDigits(b, y, 4)
-	b = appendDigits(b, int(mo), 2)
-	b = appendDigits(b, d, 2)
+	b = zeropad.Append(b, y, 4)
+	b = zeropad.Append(b, int(mo), 2)
+	b = zeropad.Append(b, d, 2)
 	b = append(b, 'T')
-	b = appendDigits(b, h, 2)
-	b = appendDigits(b, mi, 2)
-	b = appendDigits(b, sec, 2)
+	b = zeropad.Append(b, h, 2)
+	b = zeropad.Append(b, mi, 2)
+	b = zeropad.Append(b, sec, 2)
 	return append(b, 'Z')
-}
-
-// appendDigits appends the n low decimal digits of v, zero padded.
-func appendDigits(b []byte, v, n int) []byte {
-	for i := n - 1; i >= 0; i-- {
-		p := 1
-		for range i {
-			p *= 10
-		}
-		b = append(b, byte('0'+v/p%10))
-	}
-	return b
 }
