@@ -144,8 +144,11 @@ func TestTLSAgent(t *testing.T) {
 		{name: "neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// One attempt, given all the time it needs (as in
+			// TestTLSClientPackage): a timed-out handshake is not the
+			// answer under test.
 			args := append([]string{"agent", "--listen", "127.0.0.1:0", "--upstream", f.url, "--token", "tok", "--watch-path", "",
-				"--health-check-interval", "-1s", "--max-attempts", "1"}, tc.flags...)
+				"--health-check-interval", "-1s", "--max-attempts", "1", "--attempt-timeout", "30s"}, tc.flags...)
 			a := testproc.StartListening(t, testproc.Config{Name: "agent", Args: args, Env: append(append([]string(nil), f.env...), tc.env...)})
 			req, _ := http.NewRequest(http.MethodGet, a.URL()+"/systemsmanager/parameters/get?name=/tls/agent", nil)
 			req.Header.Set("X-Aws-Parameters-Secrets-Token", "tok")
@@ -195,7 +198,11 @@ func TestTLSClientPackage(t *testing.T) {
 			if tc.bundle != "" {
 				t.Setenv("AWS_CA_BUNDLE", tc.bundle)
 			}
-			cfg := client.Config{Endpoints: []string{f.url}, Region: "us-east-1", MaxAttempts: 1,
+			// One attempt, given all the time it needs: with the default
+			// 2 s per attempt, a loaded machine (load average 25, -race)
+			// timed the TLS handshake out, and the answer was "no upstream
+			// available" instead of the CA message under test.
+			cfg := client.Config{Endpoints: []string{f.url}, Region: "us-east-1", MaxAttempts: 1, Timeout: 30 * time.Second,
 				Credentials: credentials.NewStaticCredentialsProvider(creds.ID, creds.Secret, ""), HealthCheckInterval: -1}
 			if tc.rootCAs {
 				cfg.RootCAs = f.ca.Pool()

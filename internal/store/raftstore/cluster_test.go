@@ -29,6 +29,19 @@ import (
 // a heal. It is a deadline for a condition, not a measurement.
 const clusterWait = 30 * time.Second
 
+// tolerantTimings are the raft timings of the test clusters: four times
+// the defaults. These tests are about what a partition does, not how fast
+// a cluster elects; with the defaults, a loaded 2-core machine running
+// -race starved a leader of CPU past its 250 ms lease now and then, and
+// the cluster elected again in the middle of a test (raft: "failed to
+// contact quorum of nodes, stepping down", at load averages of 10 to 17).
+func tolerantTimings(cfg Config) Config {
+	cfg.HeartbeatTimeout = 2 * time.Second
+	cfg.ElectionTimeout = 2 * time.Second
+	cfg.LeaderLeaseTimeout = time.Second
+	return cfg
+}
+
 type cluster struct {
 	t       *testing.T
 	key     []byte
@@ -52,7 +65,7 @@ func makeCluster(t *testing.T, size int) *cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
 	for i := 1; i <= size; i++ {
-		cfg := testConfig(t, t.TempDir())
+		cfg := tolerantTimings(testConfig(t, t.TempDir()))
 		cfg.NodeID = fmt.Sprintf("n%d", i)
 		cfg.Bind = "127.0.0.1:0"
 		cfg.ClusterKey = c.key
@@ -330,6 +343,25 @@ func localParam(t *testing.T, m *member, name string) *store.Parameter {
 	return p
 }
 
+// localParams reads every parameter of m's state machine without asking
+// the leader: after sync, what each replica holds. (A linearizable read
+// would fail at once if the load cost the cluster its leader meanwhile.)
+func localParams(t *testing.T, m *member) map[string]*store.Parameter {
+	t.Helper()
+	out := map[string]*store.Parameter{}
+	err := m.n.DB().View(context.Background(), func(r *store.Reader) error {
+		return r.Scan(tenancy, "", "", func(it *store.ScanItem) (store.ScanControl, error) {
+			p, err := it.Load()
+			out[it.Name] = p
+			return store.ScanControl{}, err
+		})
+	})
+	if err != nil {
+		t.Fatalf("%s: scan: %v", m.id, err)
+	}
+	return out
+}
+
 func apply(t *testing.T, m *member, cmd *store.Command) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
@@ -357,7 +389,7 @@ func TestClusterReplicates(t *testing.T) {
 		if p := localParam(t, m, "/leader/0"); p == nil || p.Latest.Version != 2 {
 			t.Errorf("%s: /leader/0 is %+v, want version 2", m.id, p)
 		}
-		if got := len(params(t, m.n)); got != 11 { // 10 and the sync write
+		if got := len(localParams(t, m)); got != 11 { // 10 and the sync write
 			t.Errorf("%s holds %d parameters, want 11", m.id, got)
 		}
 	}
@@ -426,8 +458,11 @@ func TestClusterPartitionedLeader(t *testing.T) {
 	// replicate it, and it does not forward it to a leader it has cut even
 	// if it heard of one before the other side's cuts landed (see
 	// TestClusterCutLeaderNotCalled). So the write is not indeterminate: it
-	// fails, and no member may hold it after the heal.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// fails, and no member may hold it after the heal. The deadline is
+	// well past the leader lease: when it passes before the old leader
+	// stepped down, Apply answers a bare context.DeadlineExceeded, not
+	// ErrNotReady (applyLocal waits on the leader's future, without ctx).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	err := old.n.Apply(ctx, putCmd("/lost", 1, 0))
 	cancel()
 	if err == nil {

@@ -81,6 +81,20 @@ type Config struct {
 	// SnapshotsRetain is how many snapshots are kept on disk
 	// (--snapshots-retain; raft's FileSnapshotStore retain count).
 	SnapshotsRetain int
+	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are raft's
+	// timings (raft.Config; no flag binds them): a follower that has not
+	// heard from the leader for HeartbeatTimeout starts an election, a
+	// candidate without a majority after ElectionTimeout starts another,
+	// and a leader that has not heard from a quorum for LeaderLeaseTimeout
+	// steps down. Each is drawn between its value and twice it. Short
+	// timings elect quickly (a single node elects itself one heartbeat
+	// timeout after it starts); a host that starves the process of CPU for
+	// longer than the lease costs the cluster its leader and one election
+	// (docs/cluster.md). Tests of a cluster that are not about elections
+	// lengthen them, so that a loaded machine does not elect for them.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
 	// Logger receives raft's warnings; nil discards.
 	Logger *slog.Logger
 	// Check checks state.db and raft.db before they are opened after an
@@ -113,6 +127,11 @@ func Default(dir string) Config {
 		TrailingLogs:    8192,
 		SnapshotsRetain: 2,
 		MaxStaleness:    10 * time.Second,
+		// Half of raft's defaults: a single node elects itself after one
+		// heartbeat timeout, so startup stays quick.
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
 	}
 }
 
@@ -152,6 +171,25 @@ func (c Config) ValidateSettings() error {
 		return errors.New("raftstore: Config.MaxStaleness (--max-staleness) must be positive")
 	case c.ForceNewCluster && c.Join != "":
 		return errors.New("raftstore: Config.ForceNewCluster (--force-new-cluster) makes a new cluster; drop Config.Join (--join)")
+	}
+	return c.validateTimings()
+}
+
+// validateTimings checks the raft timings as raft.ValidateConfig does, in
+// the terms of this Config.
+func (c Config) validateTimings() error {
+	const least = 5 * time.Millisecond // raft's own floor
+	switch {
+	case c.HeartbeatTimeout < least:
+		return fmt.Errorf("raftstore: Config.HeartbeatTimeout %v is below %v", c.HeartbeatTimeout, least)
+	case c.ElectionTimeout < least:
+		return fmt.Errorf("raftstore: Config.ElectionTimeout %v is below %v", c.ElectionTimeout, least)
+	case c.LeaderLeaseTimeout < least:
+		return fmt.Errorf("raftstore: Config.LeaderLeaseTimeout %v is below %v", c.LeaderLeaseTimeout, least)
+	case c.ElectionTimeout < c.HeartbeatTimeout:
+		return fmt.Errorf("raftstore: Config.ElectionTimeout %v is shorter than Config.HeartbeatTimeout %v", c.ElectionTimeout, c.HeartbeatTimeout)
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return fmt.Errorf("raftstore: Config.LeaderLeaseTimeout %v is longer than Config.HeartbeatTimeout %v", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
 	}
 	return nil
 }
@@ -313,11 +351,9 @@ func (n *Node) start() error {
 	rc.NoSnapshotRestoreOnStart = true
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
-	// A single node elects itself after one election timeout; keep startup
-	// quick. Clusters may raise these.
-	rc.HeartbeatTimeout = 500 * time.Millisecond
-	rc.ElectionTimeout = 500 * time.Millisecond
-	rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 
 	has, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {

@@ -292,6 +292,12 @@ func TestConfigValidate(t *testing.T) {
 			c.Bind, c.ClusterKey, c.Join, c.ForceNewCluster = "127.0.0.1:0", make([]byte, 16), "http://10.0.0.1:4583", true
 		}, false},
 		{"bind without a cluster key", func(c *Config) { c.Bind = "127.0.0.1:0" }, false},
+		{"no heartbeat timeout", func(c *Config) { c.HeartbeatTimeout = 0 }, false},
+		{"no election timeout", func(c *Config) { c.ElectionTimeout = 0 }, false},
+		{"no leader lease", func(c *Config) { c.LeaderLeaseTimeout = 0 }, false},
+		{"election timeout below the heartbeat timeout", func(c *Config) { c.ElectionTimeout = c.HeartbeatTimeout / 2 }, false},
+		{"lease above the heartbeat timeout", func(c *Config) { c.LeaderLeaseTimeout = 2 * c.HeartbeatTimeout }, false},
+		{"tolerant timings", func(c *Config) { *c = tolerantTimings(*c) }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
