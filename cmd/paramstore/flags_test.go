@@ -100,3 +100,26 @@ func TestAuditRetainFlag(t *testing.T) {
 		t.Errorf("--audit-retain '30 days' = %v, want an error naming the forms", err)
 	}
 }
+
+// TestRaftMultiplierFlag: --raft-multiplier N sets raft's three timings to
+// N times their defaults, and refuses anything but 1 to 10.
+func TestRaftMultiplierFlag(t *testing.T) {
+	cmd := newServerCmd(io.Discard, io.Discard)
+	if err := cmd.Flags().Parse([]string{"--raft-multiplier", "4"}); err != nil {
+		t.Fatal(err)
+	}
+	c := cmd.Flags().Lookup("raft-multiplier").Value.(*raftMultiplierFlag).c
+	if got, want := fmt.Sprint(c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout), "2s 2s 1s"; got != want {
+		t.Errorf("--raft-multiplier 4: heartbeat, election and lease timeouts %s, want %s", got, want)
+	}
+	if err := c.ValidateSettings(); err != nil {
+		t.Errorf("--raft-multiplier 4: %v", err)
+	}
+	for _, bad := range []string{"0", "11", "-1", "1.5", "x"} {
+		cmd := newServerCmd(io.Discard, io.Discard)
+		err := cmd.Flags().Parse([]string{"--raft-multiplier", bad})
+		if err == nil || !strings.Contains(err.Error(), "want a whole number from 1 to 10") {
+			t.Errorf("--raft-multiplier %s: got %v, want a refusal naming the range", bad, err)
+		}
+	}
+}

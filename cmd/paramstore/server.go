@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/paramstore/paramstore/internal/bytesize"
 	"github.com/paramstore/paramstore/internal/mirror"
 	"github.com/paramstore/paramstore/internal/server"
+	"github.com/paramstore/paramstore/internal/store/raftstore"
 	"github.com/paramstore/paramstore/internal/throttle"
 )
 
@@ -105,6 +107,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
 	f.IntVar(&cfg.Raft.SnapshotsRetain, "snapshots-retain", cfg.Raft.SnapshotsRetain, "raft snapshots kept on disk (at least 1)")
 	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
+	f.Var(&raftMultiplierFlag{c: &cfg.Raft}, "raft-multiplier", "raft's timings times N (1 to 10): at 1 a follower elects after 500ms without its leader and a leader steps down after 250ms without a quorum; raise it where the hosts' CPU is shared or overloaded and a starved leader loses its leadership, at the cost of a slower failover (docs/cluster.md)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	f.IntVar(&cfg.MaxWatchers, "max-watchers", cfg.MaxWatchers, "change-stream long polls this node holds at once; past it they are answered ServiceUnavailable (default 0: the open-file limit less 1024)")
@@ -163,6 +166,36 @@ func (f *retainFlag) Set(s string) error {
 }
 
 func (f *retainFlag) Type() string { return "count|age|count,age" }
+
+// raftMultiplierFlag is --raft-multiplier: raftstore's default timings
+// (heartbeat, election and leader lease timeouts) times N, the knob Consul
+// calls raft_multiplier.
+type raftMultiplierFlag struct {
+	c *raftstore.Config
+	n int
+}
+
+func (f *raftMultiplierFlag) String() string {
+	if f.n == 0 {
+		return "1"
+	}
+	return strconv.Itoa(f.n)
+}
+
+func (f *raftMultiplierFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 10 {
+		return errors.New("want a whole number from 1 to 10")
+	}
+	d := raftstore.Default("")
+	f.c.HeartbeatTimeout = time.Duration(n) * d.HeartbeatTimeout
+	f.c.ElectionTimeout = time.Duration(n) * d.ElectionTimeout
+	f.c.LeaderLeaseTimeout = time.Duration(n) * d.LeaderLeaseTimeout
+	f.n = n
+	return nil
+}
+
+func (f *raftMultiplierFlag) Type() string { return "int" }
 
 // readMirrorConfig reads and validates a --mirror-config file.
 func readMirrorConfig(path string) ([]mirror.Spec, error) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,18 @@ type cluster struct {
 	creds     testproc.Credentials
 	credsErr  error
 }
+
+// raftMultiplier is every node's --raft-multiplier (a flag of c.args
+// given later wins). These tests are about what a kill, a partition or a
+// slow link does, not how fast a cluster elects; with raft's default
+// timings, the test machine (2 cores shared with other suites, load
+// averages of 20 to 40) starved leaders past their 250 ms lease, and the
+// clusters elected again in the middle of tests: writes through "the
+// leader" timed out, the console showed no leader, a quorum-lost incident
+// never ended (TestWatchFollowerFailover, TestConsoleClusterScreen,
+// TestQuorumLossIncident, TestFollowerWithoutLeader, each failed once).
+// 4 makes the lease 1 s and the heartbeat timeout 2 s.
+const raftMultiplier = 4
 
 // node is one member; its process comes and goes (kill, restart) while its
 // addresses and data dir stay.
@@ -158,6 +171,7 @@ func (n *node) start() {
 		"--node-id", n.id,
 		"--raft-listen", n.raftAddr,
 		"--cluster-key-file", n.c.keyFile,
+		"--raft-multiplier", strconv.Itoa(raftMultiplier),
 	}
 	if n.c.faults {
 		args = append(args, "--enable-fault-injection")
