@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,35 +63,66 @@ func consoleCluster(t *testing.T, c *cluster, n *node) []consoleMember {
 func TestConsoleClusterScreen(t *testing.T) {
 	c := startCluster(t, 3)
 	leader := c.leader(30 * time.Second)
-	ms := consoleCluster(t, c, leader)
+	ms := screenShows(t, c, leader, "every member ready, one leader", everyMemberReady)
+	t.Logf("cluster screen: %+v", ms)
+	down := c.others(leader)[0]
+	down.kill()
+	screenShows(t, c, leader, down.id+" unreachable, the others ready", func(ms []consoleMember) string {
+		for _, m := range ms {
+			switch {
+			case m.NodeID == down.id && (m.Ready || !strings.Contains(m.Error, "unreachable")):
+				return "killed member " + m.NodeID + " not shown unreachable"
+			case m.NodeID != down.id && !m.Ready:
+				return "member " + m.NodeID + " not ready"
+			}
+		}
+		return ""
+	})
+}
+
+// screenShows reads n's cluster screen until want accepts it (want returns
+// "") and returns it; it fails the test with want's last reason after 30
+// s. The screen shows each member's state as it is when read: a member
+// that has not caught up yet, or an election (a starved leader steps
+// down), passes.
+func screenShows(t *testing.T, c *cluster, n *node, what string, want func([]consoleMember) string) []consoleMember {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ms := consoleCluster(t, c, n)
+		why := want(ms)
+		if why == "" {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster screen of %s did not show %s within 30s: %s: %+v", n.id, what, why, ms)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// everyMemberReady accepts a screen of 3 members, each ready with a commit
+// index and no error, exactly one of them the leader, in state Leader.
+func everyMemberReady(ms []consoleMember) string {
 	if len(ms) != 3 {
-		t.Fatalf("members: got %+v, want 3", ms)
+		return fmt.Sprintf("%d members, want 3", len(ms))
 	}
 	leaders := 0
 	for _, m := range ms {
 		if !m.Ready || m.Status.CommitIndex == 0 || m.Error != "" {
-			t.Errorf("member %s: got %+v, want ready with a commit index", m.NodeID, m)
+			return "member " + m.NodeID + " not ready with a commit index"
 		}
 		if m.Leader {
 			leaders++
-			if m.NodeID != leader.id || m.Status.State != "Leader" {
-				t.Errorf("leader row: got %+v, want %s in state Leader", m, leader.id)
+			if m.Status.State != "Leader" {
+				return "leader row " + m.NodeID + " in state " + m.Status.State
 			}
 		}
 	}
 	if leaders != 1 {
-		t.Errorf("got %d leaders, want 1", leaders)
+		return fmt.Sprintf("%d leaders, want 1", leaders)
 	}
-	down := c.others(leader)[0]
-	down.kill()
-	for _, m := range consoleCluster(t, c, leader) {
-		switch {
-		case m.NodeID == down.id && (m.Ready || !strings.Contains(m.Error, "unreachable")):
-			t.Errorf("killed member %s: got %+v, want unreachable", m.NodeID, m)
-		case m.NodeID != down.id && !m.Ready:
-			t.Errorf("member %s: got %+v, want ready", m.NodeID, m)
-		}
-	}
+	return ""
 }
 
 // TestConsoleClusterScreenPeerTLS: in a cluster with peer TLS whose API
@@ -106,20 +138,15 @@ func TestConsoleClusterScreenPeerTLS(t *testing.T) {
 		return append(peer(n), "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile)
 	}}, nil)
 	leader := c.leader(30 * time.Second)
-	ms := consoleCluster(t, c, leader)
-	if len(ms) != 3 {
-		t.Fatalf("members: got %+v, want 3", ms)
-	}
-	for _, m := range ms {
-		if !m.Ready || m.Status.CommitIndex == 0 || m.Error != "" {
-			t.Errorf("member %s: got %+v, want ready with a commit index", m.NodeID, m)
-		}
-	}
+	screenShows(t, c, leader, "every member ready, one leader", everyMemberReady)
 	down := c.others(leader)[0]
 	down.kill()
-	for _, m := range consoleCluster(t, c, leader) {
-		if m.NodeID == down.id && (m.Ready || !strings.Contains(m.Error, "unreachable")) {
-			t.Errorf("killed member %s: got %+v, want unreachable", m.NodeID, m)
+	screenShows(t, c, leader, down.id+" unreachable", func(ms []consoleMember) string {
+		for _, m := range ms {
+			if m.NodeID == down.id && (m.Ready || !strings.Contains(m.Error, "unreachable")) {
+				return "killed member " + m.NodeID + " not shown unreachable"
+			}
 		}
-	}
+		return ""
+	})
 }
