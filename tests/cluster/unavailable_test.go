@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -29,13 +28,13 @@ const msgUnavailable = "The request has failed due to a temporary failure of the
 // retries until the node has a leader again and succeeds.
 func TestFollowerWithoutLeader(t *testing.T) {
 	c := startCluster(t, 3)
-	l := c.leader(30 * time.Second)
 	ctx := context.Background()
-	if _, err := c.client(l, false, 5*time.Second).PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String("/unavailable/p"), Value: aws.String("before"), Type: types.ParameterTypeString,
-	}); err != nil {
-		t.Fatalf("PutParameter through the leader %s: %v", l.id, err)
+	// Through any node until acknowledged: an election on a loaded machine
+	// can take a single write's time.
+	if _, err := c.writeThrough(c.nodes, "/unavailable/p", func(int) string { return "before" }, 60*time.Second); err != nil {
+		t.Fatalf("PutParameter before the partition: %v", err)
 	}
+	l := c.leader(30 * time.Second)
 	f := c.others(l)[0]
 	c.isolate(f)
 	waitNoLeader(t, f, 30*time.Second)

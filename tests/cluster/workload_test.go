@@ -373,25 +373,44 @@ func firstDiff(a, b string) string {
 	return "none"
 }
 
+// maxProbeAttempt bounds one attempt of probeWrite.
+const maxProbeAttempt = 8 * time.Second
+
 // probeWrite puts a value through any of nodes, in turn, until one
 // acknowledges it, and returns how long that took.
 func (c *cluster) probeWrite(t *testing.T, nodes []*node, name string, timeout time.Duration) (time.Duration, error) {
+	return c.writeThrough(nodes, name, func(i int) string { return fmt.Sprintf("probe-%d", i) }, timeout)
+}
+
+// writeThrough puts value(i) in attempt i through any of nodes, in turn,
+// with Overwrite, until one acknowledges it, and returns how long that
+// took.
+func (c *cluster) writeThrough(nodes []*node, name string, value func(i int) string, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	var lastErr error
 	clients := make([]*ssm.Client, len(nodes))
 	for i, n := range nodes {
-		clients[i] = c.client(n, false, time.Second)
+		clients[i] = c.client(n, false, maxProbeAttempt)
 	}
+	// Attempts start short, to see the failover soon after it happens,
+	// and double after each one that timed out: on a loaded machine one
+	// write can take longer than a second, and a probe whose every
+	// attempt is cut short never succeeds.
+	attempt := time.Second
 	for i := 0; time.Since(start) < timeout; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), attempt)
 		_, err := clients[i%len(clients)].PutParameter(ctx, &ssm.PutParameterInput{
-			Name: aws.String(name), Value: aws.String(fmt.Sprintf("probe-%d", i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true),
+			Name: aws.String(name), Value: aws.String(value(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true),
 		})
+		timedOut := ctx.Err() != nil
 		cancel()
 		if err == nil {
 			return time.Since(start), nil
 		}
 		lastErr = err
+		if timedOut {
+			attempt = min(2*attempt, maxProbeAttempt)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return time.Since(start), fmt.Errorf("no write acknowledged through %s within %v: %w", nodeIDs(nodes), timeout, lastErr)
