@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -23,20 +24,37 @@ func StartMoto(t testing.TB) string {
 		t.Fatalf("FreeAddr %q", addr)
 	}
 	cmd := exec.Command("moto_server", "-p", port)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out // read only after it exited
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
 	u := fmt.Sprintf("http://127.0.0.1:%s", port)
-	deadline := time.Now().Add(60 * time.Second)
+	// moto_server imports much of boto3 and Flask before it listens: a
+	// few seconds of CPU, past a minute at a load average of 30 on two
+	// cores. It gets as long as it keeps running (3 minutes at most).
+	const startTimeout = 3 * time.Minute
+	deadline := time.Now().Add(startTimeout)
 	for {
 		resp, err := http.Get(u + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
 			return u
 		}
+		select {
+		case werr := <-exited:
+			exited <- werr // for the cleanup
+			t.Fatalf("moto_server exited before it answered (%v): %s", werr, bytes.TrimSpace(out.Bytes()))
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer: %v", err)
+			t.Fatalf("moto_server did not answer within %v: %v", startTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
