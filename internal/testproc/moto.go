@@ -2,6 +2,7 @@ package testproc
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // StartMoto runs moto_server, the stand-in for AWS SSM, on a free port
@@ -45,7 +50,7 @@ func StartMoto(t testing.TB) string {
 		resp, err := http.Get(u + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
-			return u
+			break
 		}
 		select {
 		case werr := <-exited:
@@ -58,4 +63,15 @@ func StartMoto(t testing.TB) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Its SSM backend loads on the first SSM call (the public parameters
+	// it serves): another few seconds of CPU, which made a test's first
+	// write time out after 30 s (tests/agent TestAgentCrash, load 20).
+	// One call waits for it here, as long as it takes.
+	hc := &http.Client{Timeout: time.Until(deadline) + time.Minute}
+	ssmc := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(u), HTTPClient: hc,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""), Retryer: ClosedConnRetryer()})
+	if _, err := ssmc.DescribeParameters(context.Background(), &ssm.DescribeParametersInput{}); err != nil {
+		t.Fatalf("moto_server's first SSM call: %v", err)
+	}
+	return u
 }

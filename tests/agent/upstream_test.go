@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,35 +24,11 @@ import (
 type moto struct {
 	t   testing.TB
 	url string
-	cmd *exec.Cmd
 }
 
 func startMoto(t testing.TB) *moto {
 	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Fatalf("moto_server is required (pip install 'moto[server]'): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("moto_server", "-p", strconv.Itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	m := &moto{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, 60*time.Second, "moto_server to answer", func() (bool, string) {
-		resp, err := http.Get(m.url + "/moto-api/")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return true, ""
-	})
-	return m
+	return &moto{t: t, url: testproc.StartMoto(t)}
 }
 
 // motoCredentials is what moto accepts.
