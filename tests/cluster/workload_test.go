@@ -156,19 +156,20 @@ func (w *linWorkload) keyList() []string {
 }
 
 // verifyRead retries a read made to verify the outcome (not part of any
-// checked history) a few times: on this SDK, bodies sent in chunks
-// occasionally fail mid-read with "use of closed network connection" on the
-// client side.
+// checked history): on this SDK, bodies sent in chunks occasionally fail
+// mid-read with "use of closed network connection" on the client side.
 func verifyRead[T any](read func() (T, error)) (T, error) {
 	var v T
 	var err error
-	for range 5 {
-		if v, err = read(); err == nil {
-			return v, nil
+	// Until the node serves it, 30 s at most: a node that knows no leader
+	// refuses even stale reads (503) for as long as an election takes,
+	// and on a loaded machine a starved leader steps down now and then
+	// (TestLeaderKills failed when 5 tries 100 ms apart all fell in one).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if v, err = read(); err == nil || time.Now().After(deadline) {
+			return v, err
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return v, err
 }
 
 // parameterHistory reads a parameter's whole history through cl.
