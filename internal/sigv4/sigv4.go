@@ -179,6 +179,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer a.release()
 
 	// Rows 3-5: the credentials.
 	creds, lerr := v.lookup(a.accessKeyID)
