@@ -361,9 +361,26 @@ type call struct {
 	memo audit.Memo
 }
 
+// callPool holds the calls of serveAPI: every API request has one, and
+// nothing keeps it once its answer is written (finish) but the memory of
+// its memo, reused.
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// newCall returns a call from callPool, zeroed but for its memo's memory;
+// put it back with release once finish has returned.
+func newCall() *call {
+	c := callPool.Get().(*call)
+	*c = call{memo: c.memo.Reset()}
+	return c
+}
+
+func (c *call) release() { callPool.Put(c) }
+
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: audit.NewID(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
+	c := newCall()
+	c.reqID, c.op, c.start, c.sourceIP = audit.NewID(), "unknown", h.cfg.Now(), sourceIP(r)
+	defer c.release()
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.

@@ -844,7 +844,7 @@ func (w *writer) durable() {
 		w.failed = nil
 		s.failing.Store(nil)
 	}
-	if cap(w.buf) > 4<<20 {
+	if cap(w.buf) > maxKeptBuf {
 		w.buf = nil // do not keep a large backlog's memory
 	}
 	w.buf, w.written, w.bodies = w.buf[:0], 0, 0
@@ -881,6 +881,13 @@ func (w *writer) close() {
 		s.closeErr = fmt.Errorf("audit: close %q: %w", s.cfg.Path, cerr)
 	}
 }
+
+// maxKeptBuf is the largest buffer the writer keeps for the next records
+// once its records are durable: more than one SyncInterval of them under
+// a read load at the HTTP ceiling (10-15 MB/s of trail), so that the
+// buffer is not grown again after every sync, and less than a backlog
+// kept through a failing disk.
+const maxKeptBuf = 16 << 20
 
 // writeThreshold is how many bytes of buffered records the writer keeps
 // before writing them without waiting for a sync or the flush timer.
