@@ -335,8 +335,9 @@ type call struct {
 	// authz is the caller's authorization request (identified), and
 	// reqIDHeader the X-Amzn-RequestId header's value: here rather than
 	// allocated on their own.
-	authz       auth.Request
-	reqIDHeader [1]string
+	authz        auth.Request
+	reqIDHeader  [1]string
+	lengthHeader [1]string
 	// memo redacts the request once for the call's records (intent and
 	// result).
 	memo audit.Memo
@@ -764,6 +765,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		hdr.Set("X-Amzn-ErrorType", e.Code)
 		logFailure(h.log, c.reqID, c.op, e)
 	}
+	if len(body) > netHTTPBuffer {
+		// net/http sets the Content-Length of a body that fits the buffer
+		// it fills before it sends the header; a larger one it would
+		// send chunked (a GetParametersByPath page of 10 is 2-4 KB).
+		c.lengthHeader[0] = strconv.Itoa(len(body))
+		hdr["Content-Length"] = c.lengthHeader[:]
+	}
 	w.WriteHeader(status)
 	w.Write(body)
 	elapsed := h.cfg.Now().Sub(c.start)
@@ -775,6 +783,12 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
 }
+
+// netHTTPBuffer is the size of the buffer of a response's body that
+// net/http fills before it sends the header (bufferBeforeChunkingSize): it
+// computes the Content-Length of a body that fits, and sends a larger one
+// chunked unless the handler set one.
+const netHTTPBuffer = 2048
 
 // bodyPool holds the buffers of response bodies: a body is written, and
 // its buffer reused, before finish returns.
