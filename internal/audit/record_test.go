@@ -111,16 +111,30 @@ func TestEncodeBodyMatchesReference(t *testing.T) {
 	}
 }
 
+// BenchmarkEncodeBodyRead encodes a read's record, its request as a
+// json.RawMessage (compacted) and as an audit.Compact (the API's parsed
+// bodies: written as is).
 func BenchmarkEncodeBodyRead(b *testing.B) {
-	rec := Record{EventVersion: EventVersion, EventTime: time.Now(), EventSource: EventSource, EventName: "GetParameter",
-		AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
-		UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
-		RequestParameters: json.RawMessage(`{"Name":"/bench/p1","WithDecryption":true}`),
-		RequestID:         "r", EventID: "e", ReadOnly: true, EventType: EventType, ManagementEvent: true, RecipientAccountID: "1"}
-	for b.Loop() {
-		if _, err := encodeBody(testKey, &rec); err != nil {
-			b.Fatal(err)
-		}
+	body := []byte(`{"Name":"/bench/p1","WithDecryption":true}`)
+	for _, bc := range []struct {
+		name   string
+		params any
+	}{{"RawMessage", json.RawMessage(body)}, {"Compact", Compact(body)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rec := Record{EventVersion: EventVersion, EventTime: time.Now(), EventSource: EventSource, EventName: "GetParameter",
+				AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
+				UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
+				RequestParameters: bc.params,
+				RequestID:         "r", EventID: "e", ReadOnly: true, EventType: EventType, ManagementEvent: true, RecipientAccountID: "1"}
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = appendBody(buf[:0], testKey, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
