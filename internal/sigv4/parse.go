@@ -21,10 +21,14 @@ type auth struct {
 	signedHeaders                                  []string
 	signature                                      string
 	rawDate                                        string // X-Amz-Date (or Date) exactly as sent
-	signedAt                                       time.Time
-	sessionToken                                   string
-	hasExpires                                     bool
-	expires                                        int // X-Amz-Expires in seconds, if hasExpires
+	// amzDate is rawDate when it is an X-Amz-Date, which parseAmzDate
+	// accepts only in the form appendAmzDate writes back: the request
+	// time as the scope check and the string to sign write it.
+	amzDate      string
+	signedAt     time.Time
+	sessionToken string
+	hasExpires   bool
+	expires      int // X-Amz-Expires in seconds, if hasExpires
 
 	// sum receives the signature computed, here rather than in a local
 	// that escapes through hash.Hash.Sum (one allocation per request).
@@ -285,5 +289,17 @@ func (a *auth) setDate(raw string, httpDate bool) error {
 			"'. See http://en.wikipedia.org/wiki/ISO_8601"}
 	}
 	a.signedAt = t.UTC()
+	if !httpDate {
+		a.amzDate = raw
+	}
 	return nil
+}
+
+// appendDate appends the request time in timeFormat: X-Amz-Date as sent,
+// which is that already (parseAmzDate), or a Date header's time formatted.
+func (a *auth) appendDate(b []byte) []byte {
+	if a.amzDate != "" {
+		return append(b, a.amzDate...)
+	}
+	return appendAmzDate(b, a.signedAt)
 }
