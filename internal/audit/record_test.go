@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,6 +317,32 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("NewID() repeated %q", id)
 		}
 		seen[id] = true
+	}
+	// Concurrent callers share the pool of random buffers: no byte is
+	// handed out twice.
+	ids := make(chan string, 8*2000)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				ids <- NewID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q across goroutines", id)
+		}
+		seen[id] = true
+	}
+}
+
+func BenchmarkNewID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		NewID()
 	}
 }
 
