@@ -20,7 +20,8 @@ import (
 // planning read of the head record (a point read) and a compare-and-set
 // put through raft (log append with its fsyncs, the state machine's apply,
 // the deferred commit every 100 ms). Per write: allocations, and the
-// CPU of the whole node (ns/op is wall time shared by the writers). Run
+// CPU of the whole node and the bytes it wrote (ns/op is wall time
+// shared by the writers). Run
 // with go test -run '^$' -bench NodePut -benchmem ./internal/store/raftstore/
 func BenchmarkNodePut(b *testing.B) {
 	cfg := Default(b.TempDir())
@@ -39,7 +40,7 @@ func BenchmarkNodePut(b *testing.B) {
 	value := fmt.Sprintf("%064d", 0)
 	b.SetParallelism(32) // 64 writers on 2 CPUs, as the bench's c=64
 	b.ReportAllocs()
-	cpu0 := processCPU(b)
+	cpu0, w0 := processCPU(b), blocksWritten(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		w := writers.Add(1)
@@ -71,6 +72,7 @@ func BenchmarkNodePut(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(blocksWritten(b)-w0)*512/float64(b.N), "wbytes/op")
 }
 
 // processCPU is the CPU time (user and system) of this process so far:
