@@ -5,11 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +44,8 @@ type member struct {
 	id  string
 	n   *Node
 	api *httptest.Server
+	// conns counts the connections its API accepted.
+	conns atomic.Int64
 }
 
 // makeCluster starts size nodes: the first bootstraps, the others join it;
@@ -64,7 +70,13 @@ func makeCluster(t *testing.T, size int) *cluster {
 		if err != nil {
 			t.Fatalf("open %s: %v", cfg.NodeID, err)
 		}
-		m := &member{id: cfg.NodeID, n: n, api: httptest.NewServer(n.Handler())}
+		m := &member{id: cfg.NodeID, n: n, api: httptest.NewUnstartedServer(n.Handler())}
+		m.api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				m.conns.Add(1)
+			}
+		}
+		m.api.Start()
 		c.members = append(c.members, m)
 		if i == 1 {
 			if err := n.WaitReady(ctx); err != nil {
@@ -491,5 +503,40 @@ func TestClusterCutLeaderNotCalled(t *testing.T) {
 	}
 	if localParam(t, l, "/across") == nil {
 		t.Errorf("the leader %s lacks the write forwarded after the heal", l.id)
+	}
+}
+
+// TestForwardReusesConnections makes rounds of concurrent writes through a
+// follower: the forwarded writes reuse the connections to the leader
+// rather than dial one each (as they did with net/http's default of two
+// idle connections per host, most of them did).
+func TestForwardReusesConnections(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	const writers, rounds = 16, 8
+	before := l.conns.Load()
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+				defer cancel()
+				name := fmt.Sprintf("/fwd/%d/%d", r, w)
+				if err := f.n.Apply(ctx, putCmd(name, 1, 0)); err != nil {
+					t.Errorf("%s through %s: %v", name, f.id, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// At most one connection per writer, and as many dialed while an idle
+	// one was on its way back to the pool.
+	if got := l.conns.Load() - before; got > 2*writers {
+		t.Errorf("%d forwarded writes (%d at a time) opened %d connections to the leader, want at most %d",
+			writers*rounds, writers, got, 2*writers)
 	}
 }

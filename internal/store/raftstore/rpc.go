@@ -53,12 +53,23 @@ type rpcClient struct {
 	log   *slog.Logger
 }
 
+// rpcIdleConns is how many idle connections to one member the cluster
+// RPCs keep. A follower forwards every write its clients make, as many at
+// once as it has clients writing: with fewer idle connections than that
+// (net/http's default is 2), most forwarded writes dialed a connection of
+// their own, and the leader accepted and closed it, a tenth of the
+// cluster's CPU per write under a write load (and a TLS handshake each
+// with peer TLS).
+const rpcIdleConns = 256
+
 func newRPCClient(key []byte, peer *tlsconf.Peer, transition bool, log *slog.Logger) *rpcClient {
-	c := &rpcClient{key: key, http: &http.Client{Timeout: 15 * time.Second}, log: log}
+	plain := http.DefaultTransport.(*http.Transport).Clone()
+	plain.MaxIdleConns, plain.MaxIdleConnsPerHost = rpcIdleConns, rpcIdleConns
+	c := &rpcClient{key: key, http: &http.Client{Timeout: 15 * time.Second, Transport: plain}, log: log}
 	if peer != nil {
 		c.peer = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: peer.ClientConfig(), TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4,
-			IdleConnTimeout: 90 * time.Second,
+			TLSClientConfig: peer.ClientConfig(), TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConns: rpcIdleConns, MaxIdleConnsPerHost: rpcIdleConns, IdleConnTimeout: 90 * time.Second,
 		}}
 		if transition {
 			c.plain = c.http
