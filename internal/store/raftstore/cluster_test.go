@@ -55,44 +55,59 @@ func makeCluster(t *testing.T, size int) *cluster {
 	c := &cluster{t: t, key: make([]byte, 32)}
 	rand.Read(c.key)
 	t.Cleanup(c.close)
+	for range size {
+		c.add(nil)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
-	for i := 1; i <= size; i++ {
-		cfg := testConfig(t, t.TempDir())
-		cfg.NodeID = fmt.Sprintf("n%d", i)
-		cfg.Bind = "127.0.0.1:0"
-		cfg.ClusterKey = c.key
-		cfg.FaultInjection = true
-		if i > 1 {
-			cfg.Join = c.members[0].api.URL
-		}
-		n, err := Open(cfg)
-		if err != nil {
-			t.Fatalf("open %s: %v", cfg.NodeID, err)
-		}
-		m := &member{id: cfg.NodeID, n: n, api: httptest.NewUnstartedServer(n.Handler())}
-		m.api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				m.conns.Add(1)
-			}
-		}
-		m.api.Start()
-		c.members = append(c.members, m)
-		if i == 1 {
-			if err := n.WaitReady(ctx); err != nil {
-				t.Fatalf("%s: %v", m.id, err)
-			}
-		}
-		if err := n.Register(ctx, m.api.URL); err != nil {
-			t.Fatalf("register %s: %v", m.id, err)
-		}
-	}
 	for _, m := range c.members {
 		if err := m.n.WaitReady(ctx); err != nil {
 			t.Fatalf("%s: %v", m.id, err)
 		}
 	}
 	return c
+}
+
+// add starts the next node (the first bootstraps, the others join it),
+// with more settings from configure when set, and returns once it is
+// registered.
+func (c *cluster) add(configure func(*Config)) *member {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	cfg := testConfig(t, t.TempDir())
+	cfg.NodeID = fmt.Sprintf("n%d", len(c.members)+1)
+	cfg.Bind = "127.0.0.1:0"
+	cfg.ClusterKey = c.key
+	cfg.FaultInjection = true
+	if len(c.members) > 0 {
+		cfg.Join = c.members[0].api.URL
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.NodeID, err)
+	}
+	m := &member{id: cfg.NodeID, n: n, api: httptest.NewUnstartedServer(n.Handler())}
+	m.api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			m.conns.Add(1)
+		}
+	}
+	m.api.Start()
+	c.members = append(c.members, m)
+	if len(c.members) == 1 {
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatalf("%s: %v", m.id, err)
+		}
+	}
+	if err := n.Register(ctx, m.api.URL); err != nil {
+		t.Fatalf("register %s: %v", m.id, err)
+	}
+	return m
 }
 
 // close heals the cluster and closes every node, followers first.

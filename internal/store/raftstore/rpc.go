@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ import (
 //	POST apply      body: an encoded command     -> {"index": n, "result": store.ResultName}
 //	POST readindex                               -> {"index": n}
 //	POST join       body: joinRequest            -> {}
+//	POST dropcompact  body: an index (decimal)   -> {}   (logcodec.go)
 //	POST fault      body: Faults                 -> {}   (fault.go; with Config.FaultInjection only)
 //
 // The index of readindex is the one the state machine must reach (see
@@ -177,6 +179,9 @@ type joinRequest struct {
 	// KeyCheck is the key check value of the node's master key: the
 	// leader refuses a node whose value differs from the cluster's.
 	KeyCheck []byte `json:"keyCheck,omitempty"`
+	// Codecs are the log encodings beyond JSON the node decodes
+	// (logcodec.go); an older version sends none.
+	Codecs []string `json:"codecs,omitempty"`
 }
 
 // Handler serves the cluster RPCs; mount it at /_paramstore/cluster/.
@@ -271,6 +276,12 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRPC(w, http.StatusOK, rpcResponse{})
+	case "dropcompact":
+		if err := n.serveDropCompact(r.Context(), body); err != nil {
+			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: err.Error()})
+			return
+		}
+		writeRPC(w, http.StatusOK, rpcResponse{})
 	case "fault":
 		n.serveFault(w, body)
 	default:
@@ -300,6 +311,13 @@ func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
 		body, _ := json.Marshal(jr)
 		_, err = n.rpc.call(ctx, leader.APIAddr, "join", body)
 		return err
+	}
+	if !slices.Contains(jr.Codecs, store.CodecCompact) {
+		release, err := n.closeLogCodec(ctx, jr)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
@@ -335,6 +353,6 @@ func (n *Node) addMember(ctx context.Context, jr joinRequest) error {
 		}
 		n.log.Info("node added to the cluster", "node_id", jr.ID, "raft", jr.RaftAddr, "non_voter", jr.NonVoter)
 	}
-	cmd := &store.Command{Op: store.OpSetNode, Node: &store.NodeInfo{ID: jr.ID, APIAddr: jr.APIAddr, RaftAddr: jr.RaftAddr}}
+	cmd := &store.Command{Op: store.OpSetNode, Node: &store.NodeInfo{ID: jr.ID, APIAddr: jr.APIAddr, RaftAddr: jr.RaftAddr, Codecs: jr.Codecs}}
 	return n.Apply(ctx, cmd)
 }
