@@ -224,9 +224,10 @@ func (n *Node) closeLogCodec(ctx context.Context, jr joinRequest) (release func(
 }
 
 // dropCompactEverywhere drops the compact entries of the log of this node
-// and of every other member (the "dropcompact" RPC): any of them may lead
-// next and replicate its log to the joining node. A member that cannot be
-// reached fails the join, which the node tries again.
+// and of every other member that decodes them (the "dropcompact" RPC): any
+// of them may lead next and replicate its log to the joining node. A
+// member that cannot be reached fails the join, which the node tries
+// again.
 func (n *Node) dropCompactEverywhere(ctx context.Context, joining string) error {
 	idx := n.db.LastApplied()
 	if err := n.dropCompactEntries(); err != nil {
@@ -244,6 +245,11 @@ func (n *Node) dropCompactEverywhere(ctx context.Context, joining string) error 
 		info, err := n.nodeInfo(string(s.ID))
 		if err != nil {
 			return err
+		}
+		if !slices.Contains(info.Codecs, store.CodecCompact) {
+			// An older member: never given a compact entry, and it
+			// does not know the call.
+			continue
 		}
 		if _, err := n.rpc.call(ctx, info.APIAddr, "dropcompact", body); err != nil {
 			return fmt.Errorf("%w: member %s could not drop the compact entries of its log: %w", ErrNotReady, s.ID, err)
