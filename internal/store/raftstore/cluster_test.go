@@ -34,7 +34,7 @@ import (
 const clusterWait = 30 * time.Second
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	key     []byte
 	members []*member
 }
@@ -50,13 +50,20 @@ type member struct {
 
 // makeCluster starts size nodes: the first bootstraps, the others join it;
 // it returns when every node is registered and knows the leader.
-func makeCluster(t *testing.T, size int) *cluster {
+func makeCluster(t testing.TB, size int) *cluster {
+	t.Helper()
+	return makeClusterWith(t, size, nil)
+}
+
+// makeClusterWith is makeCluster with more settings of every node from
+// configure, when set.
+func makeClusterWith(t testing.TB, size int, configure func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, key: make([]byte, 32)}
 	rand.Read(c.key)
 	t.Cleanup(c.close)
 	for range size {
-		c.add(nil)
+		c.add(configure)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
@@ -232,7 +239,7 @@ func (c *cluster) ensureSame() {
 
 // dumpReplica returns every key and value of every bucket of n's state
 // machine, read from a copy of its bbolt file.
-func dumpReplica(t *testing.T, n *Node) map[string]map[string]string {
+func dumpReplica(t testing.TB, n *Node) map[string]map[string]string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "replica.db")
 	f, err := os.Create(path)

@@ -50,7 +50,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testConfig(t *testing.T, dir string) Config {
+func testConfig(t testing.TB, dir string) Config {
 	cfg := Default(dir)
 	// No automatic snapshots: the test forces them, and keeps few entries.
 	cfg.SnapshotThreshold = 1 << 20
