@@ -19,9 +19,7 @@ import (
 // BenchmarkThroughput measures requests/s of a 1-node and a 3-node cluster
 // (without fault injection) with 8 x GOMAXPROCS concurrent clients spread
 // over the nodes: PutParameter (each write commits through raft), GetParameter
-// with the default linearizable reads, and with stale (local) reads; on a
-// cluster, also PutParameter with every client on the leader (leader-writes:
-// what the writes cost without forwarding). It is a
+// with the default linearizable reads, and with stale (local) reads. It is a
 // measurement, not an assertion: go test -run '^$' -bench Throughput
 // ./tests/cluster/ (make cluster-long runs it too).
 func BenchmarkThroughput(b *testing.B) {
@@ -40,11 +38,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			c.converge(30 * time.Second)
 			leader := c.leader(30 * time.Second)
-			kinds := []string{"write", "read", "read-stale"}
-			if size > 1 {
-				kinds = append(kinds, "leader-writes")
-			}
-			for _, kind := range kinds {
+			for _, kind := range []string{"write", "read", "read-stale"} {
 				b.Run(kind, func(b *testing.B) {
 					var next, failed atomic.Int64
 					var firstErr atomic.Value
@@ -54,14 +48,11 @@ func BenchmarkThroughput(b *testing.B) {
 					b.RunParallel(func(pb *testing.PB) {
 						id := next.Add(1)
 						n := c.nodes[int(id)%len(c.nodes)]
-						if kind == "leader-writes" {
-							n = leader
-						}
 						cl := c.client(n, kind == "read-stale", 10*time.Second)
 						ctx := context.Background()
 						for i := 0; pb.Next(); i++ {
 							var err error
-							if kind == "write" || kind == "leader-writes" {
+							if kind == "write" {
 								_, err = cl.PutParameter(ctx, &ssm.PutParameterInput{
 									Name:  aws.String(fmt.Sprintf("/bench/write/c%d/p%d", id, i%50)),
 									Value: aws.String(fmt.Sprint(i)), Type: types.ParameterTypeString, Overwrite: aws.Bool(true),
