@@ -537,7 +537,7 @@ func TestForwardReusesConnections(t *testing.T) {
 	c := makeCluster(t, 3)
 	l := c.leader()
 	f := c.others(l)[0]
-	const writers, rounds = 16, 8
+	const writers, rounds = 8, 8
 	before := l.conns.Load()
 	for r := range rounds {
 		var wg sync.WaitGroup
