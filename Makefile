@@ -100,6 +100,7 @@ bench-agent:
 bench-fleet:
 	PARAMSTORE_FLEET_N=$${FLEET_N:-1000,10000} PARAMSTORE_FLEET_NODES=$${FLEET_NODES:-1,3} \
 	PARAMSTORE_FLEET_DURATION=$${FLEET_DURATION:-15s} PARAMSTORE_FLEET_OUT=$${FLEET_OUT:-} \
+	PARAMSTORE_FLEET_AGENTS=$${FLEET_AGENTS:-normal} \
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
 
 # The soak (issue 19): a durable server with auth and audit under issue 19's
