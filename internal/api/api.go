@@ -163,6 +163,10 @@ type Handler struct {
 	hub      *service.Hub
 	listener *parkListener
 	lagging  atomic.Int64 // streams whose pages wait for their client (parkedConn.slow)
+	// writing counts the calls in flight that may change state: the
+	// change stream's answer writers step aside while there are any
+	// (parkListener.pace).
+	writing atomic.Int64
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
@@ -359,6 +363,8 @@ type call struct {
 	// memo redacts the request once for the call's records (intent and
 	// result).
 	memo audit.Memo
+	// writing says the call counts in Handler.writing.
+	writing bool
 }
 
 // serveAPI handles one SSM API call.
@@ -376,6 +382,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)
+		if c.writing {
+			h.writing.Add(-1)
+		}
 	}()
 	c.out, c.err = h.run(r, c)
 }
@@ -408,6 +417,10 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		return nil, ssm.Bare(ssm.CodeUnknownOperation)
 	}
 	c.op, c.o = o.name, o
+	if !o.readOnly() {
+		h.writing.Add(1)
+		c.writing = true
+	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}

@@ -11,3 +11,10 @@ func SetStreamPatience(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // AnswerWorkers is answerWorkers.
 var AnswerWorkers = answerWorkers
+
+// SetAnswerPacing turns the answer workers' pauses for writes in flight on
+// or off, until the benchmark ends.
+func SetAnswerPacing(t interface{ Cleanup(func()) }, on bool) {
+	noPacing.Store(!on)
+	t.Cleanup(func() { noPacing.Store(false) })
+}
