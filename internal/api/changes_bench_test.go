@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,6 +214,7 @@ func putsDuringFanout(b *testing.B, r *fanoutRig) {
 		}
 	}()
 	var lat, get []time.Duration
+	sched0 := schedLatencies()
 	b.ResetTimer()
 	for i := range b.N {
 		lat = append(lat, r.put(fmt.Sprintf("/elsewhere/p%d", i%100)))
@@ -227,6 +229,7 @@ func putsDuringFanout(b *testing.B, r *fanoutRig) {
 		}
 	}
 	b.StopTimer()
+	sched := schedLatencies().sub(sched0)
 	close(stop)
 	<-stopped
 	if b.Failed() || r.b.Failed() {
@@ -238,4 +241,45 @@ func putsDuringFanout(b *testing.B, r *fanoutRig) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "put-p99-ms")
 	b.ReportMetric(float64(get[len(get)/2].Microseconds())/1e3, "get-p50-ms")
 	b.ReportMetric(float64(get[len(get)*99/100].Microseconds())/1e3, "get-p99-ms")
+	b.ReportMetric(sched.quantile(0.99)*1e3, "sched-p99-ms")
+	b.ReportMetric(sched.quantile(0.999)*1e3, "sched-p999-ms")
+}
+
+// schedHist is the Go runtime's histogram of how long goroutines waited,
+// runnable, for a processor (/sched/latencies:seconds), the whole
+// process's: the puts' goroutines' among them.
+type schedHist struct {
+	counts  []uint64
+	buckets []float64
+}
+
+func schedLatencies() schedHist {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	h := s[0].Value.Float64Histogram()
+	return schedHist{counts: slices.Clone(h.Counts), buckets: h.Buckets}
+}
+
+func (h schedHist) sub(o schedHist) schedHist {
+	d := schedHist{counts: slices.Clone(h.counts), buckets: h.buckets}
+	for i := range d.counts {
+		d.counts[i] -= o.counts[i]
+	}
+	return d
+}
+
+// quantile is the upper bound of the bucket that holds quantile q.
+func (h schedHist) quantile(q float64) float64 {
+	var total uint64
+	for _, c := range h.counts {
+		total += c
+	}
+	want := uint64(q * float64(total))
+	var sum uint64
+	for i, c := range h.counts {
+		if sum += c; sum > want {
+			return h.buckets[i+1]
+		}
+	}
+	return h.buckets[len(h.buckets)-1]
 }

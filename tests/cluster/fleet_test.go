@@ -67,8 +67,8 @@ import (
 // long the fleet may take to connect, default 10m), PARAMSTORE_FLEET_BG (background
 // writes/s, default 20), PARAMSTORE_FLEET_AGENTS (how the worker processes
 // run: "normal", the default, beside the servers; "low", at the lowest CPU
-// priority, nice 19 in a session and autogroup of their own at nice 19,
-// standing in for agents on other hosts; "normal,low" runs each size
+// priority once connected, nice 19 in a session and autogroup of their
+// own at nice 19, standing in for agents on other hosts; "normal,low" runs each size
 // both ways, one row each), PARAMSTORE_FLEET_PER_WORKER (agents per worker
 // process, default 10000), PARAMSTORE_FLEET_PER_CLIENT (watches per
 // client.Client, default 10), PARAMSTORE_FLEET_SERVER_ARGS (more server
@@ -223,6 +223,11 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		}
 	}
 	row.connect = time.Since(started)
+	if cfg.lowAgents {
+		for _, w := range workers {
+			w.lowerPriority(b)
+		}
+	}
 	time.Sleep(3 * time.Second) // let the warm-up's garbage be collected
 	workerPids := func() []int {
 		var p []int
@@ -552,11 +557,10 @@ func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig, lo
 	raw, _ := json.Marshal(cfg)
 	cmd := exec.Command(os.Args[0])
 	if low {
-		// nice before exec, so that every thread of the worker has it; a
-		// session of its own, so that it is an autogroup of its own (with
-		// autogroup scheduling the kernel shares the CPU between sessions
-		// first, and nice only orders the threads within one).
-		cmd = exec.Command("nice", "-n", "19", os.Args[0])
+		// A session of its own, so that it is an autogroup of its own
+		// (with autogroup scheduling the kernel shares the CPU between
+		// sessions first, and nice only orders the threads within one);
+		// lowered once connected (lowerPriority).
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
 	cmd.Env = append(os.Environ(), fleetWorkerEnv+"="+string(raw))
@@ -571,17 +575,36 @@ func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig, lo
 		b.Fatal(err)
 	}
 	logf.Close()
-	if low {
-		// Without autogroup scheduling (no such file) nice 19 alone says it.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/autogroup", cmd.Process.Pid), []byte("19"), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			b.Fatalf("worker %d: autogroup nice: %v", cmd.Process.Pid, err)
-		}
-	}
 	w := &fleetWorker{cmd: cmd, in: in, out: bufio.NewScanner(out)}
 	w.out.Buffer(make([]byte, 1<<20), 64<<20)
 	w.alive.Store(true)
 	b.Cleanup(w.stop)
 	return w
+}
+
+// lowerPriority puts the worker at the lowest CPU priority: each of its
+// threads at nice 19 (nice is per thread on Linux; threads made later
+// inherit it from the thread that makes them), and its autogroup at nice
+// 19 (without autogroup scheduling, no such file, nice alone says it).
+// After the fleet connected: at the lowest priority on a busy machine,
+// 10,000 agents would take many minutes to connect.
+func (w *fleetWorker) lowerPriority(b *testing.B) {
+	pid := w.cmd.Process.Pid
+	for range 2 { // (again for a thread made meanwhile)
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			b.Fatalf("worker %d: %v", pid, err)
+		}
+		for _, t := range tasks {
+			tid, _ := strconv.Atoi(t.Name())
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19); err != nil && !errors.Is(err, syscall.ESRCH) {
+				b.Fatalf("worker %d: nice thread %d: %v", pid, tid, err)
+			}
+		}
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/autogroup", pid), []byte("19"), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		b.Fatalf("worker %d: autogroup nice: %v", pid, err)
+	}
 }
 
 func (w *fleetWorker) report(b *testing.B) fleetReport {
