@@ -18,3 +18,6 @@ func SetAnswerPacing(t interface{ Cleanup(func()) }, on bool) {
 	noPacing.Store(!on)
 	t.Cleanup(func() { noPacing.Store(false) })
 }
+
+// WritesInFlight is how many calls that may change state h is serving.
+func WritesInFlight(h *Handler) int64 { return h.writing.Load() }
