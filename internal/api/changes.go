@@ -597,7 +597,8 @@ func (l *parkListener) answerLoop() {
 // and the operating system gives the cores to the process's other
 // threads. A fan-out thus takes at most half of a processor's time while
 // writes go on, and never stops for them: a write that hangs (a stuck
-// disk) slows it by half, no more.
+// disk) makes it about twice as long (the pauses, and the time the
+// sleeping thread takes to wake).
 func (l *parkListener) pace(start time.Time) {
 	if l.writing == nil || noPacing.Load() || l.writing.Load() == 0 {
 		runtime.Gosched()
