@@ -166,7 +166,7 @@ type Handler struct {
 	// writing counts the calls in flight that may change state: the
 	// change stream's answer writers step aside while there are any
 	// (parkListener.pace).
-	writing atomic.Int64
+	writing writeGate
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
@@ -383,7 +383,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		h.finish(w, r, c)
 		if c.writing {
-			h.writing.Add(-1)
+			h.writing.end()
 		}
 	}()
 	c.out, c.err = h.run(r, c)
@@ -418,7 +418,7 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	}
 	c.op, c.o = o.name, o
 	if !o.readOnly() {
-		h.writing.Add(1)
+		h.writing.begin()
 		c.writing = true
 	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {

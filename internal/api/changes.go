@@ -39,12 +39,53 @@ const (
 
 // A worker that finds writes in flight after a slice of answers pauses
 // for as long as the slice took, at most maxAnswerPause, or until the
-// writes are done, looking every answerPauseStep: while writes are in
-// flight a fan-out takes at most half of a processor's time.
-const (
-	maxAnswerPause  = 2 * time.Millisecond
-	answerPauseStep = 100 * time.Microsecond
-)
+// writes are done: while writes are in flight a fan-out takes at most half
+// of a processor's time.
+const maxAnswerPause = 2 * time.Millisecond
+
+// writeGate counts the calls in flight that may change state, and wakes
+// those that wait for there to be none.
+type writeGate struct {
+	n       atomic.Int64
+	waiting atomic.Bool // someone waits on idle
+	mu      sync.Mutex
+	idle    chan struct{} // closed when n drops to 0 (nil: nobody waits)
+}
+
+func (g *writeGate) begin() { g.n.Add(1) }
+
+func (g *writeGate) end() {
+	if g.n.Add(-1) == 0 && g.waiting.Load() {
+		g.mu.Lock()
+		if g.idle != nil {
+			close(g.idle)
+			g.idle = nil
+		}
+		g.waiting.Store(false)
+		g.mu.Unlock()
+	}
+}
+
+// wait waits until no write is in flight or t fires (t stopped and its
+// channel drained: reset here to d).
+func (g *writeGate) wait(t *time.Timer, d time.Duration) {
+	g.mu.Lock()
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	idle := g.idle
+	g.waiting.Store(true)
+	g.mu.Unlock()
+	if g.n.Load() == 0 { // (ended before waiting was seen: end may not close idle)
+		return
+	}
+	t.Reset(d)
+	select {
+	case <-idle:
+		t.Stop()
+	case <-t.C:
+	}
+}
 
 // answerWorkers is how many goroutines write the answers on procs
 // processors (GOMAXPROCS): all but one, and at least one. A fan-out to ten
@@ -559,6 +600,8 @@ func (pc *parkedConn) deliver(p *service.Page) {
 }
 
 func (l *parkListener) answerLoop() {
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
 	var slice time.Time // when the slice's first answer was taken
 	for n := 0; ; n++ {
 		select {
@@ -568,7 +611,7 @@ func (l *parkListener) answerLoop() {
 			}
 			pc.write()
 			if n%answerBatch == answerBatch-1 {
-				l.pace(slice)
+				l.pace(slice, pause)
 			}
 		case <-l.closed:
 			// The server is going: what is queued is the last pages the
@@ -599,19 +642,13 @@ func (l *parkListener) answerLoop() {
 // writes go on, and never stops for them: a write that hangs (a stuck
 // disk) makes it about twice as long (the pauses, and the time the
 // sleeping thread takes to wake).
-func (l *parkListener) pace(start time.Time) {
-	if l.writing == nil || noPacing.Load() || l.writing.Load() == 0 {
+func (l *parkListener) pace(start time.Time, pause *time.Timer) {
+	if l.writing == nil || noPacing.Load() || l.writing.n.Load() == 0 {
 		runtime.Gosched()
 		return
 	}
 	l.pauses.Add(1)
-	until := time.Now().Add(min(time.Since(start), maxAnswerPause))
-	for {
-		time.Sleep(answerPauseStep)
-		if l.writing.Load() == 0 || !time.Now().Before(until) {
-			return
-		}
-	}
+	l.writing.wait(pause, min(time.Since(start), maxAnswerPause))
 }
 
 // noPacing turns pace's pauses off, for benchmarks that compare
@@ -725,8 +762,8 @@ type parkListener struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	answers   chan *parkedConn
-	writing   *atomic.Int64 // Handler.writing: calls in flight that may change state
-	pauses    atomic.Int64  // how many times the answer workers paused for them (pace)
+	writing   *writeGate   // Handler.writing: calls in flight that may change state
+	pauses    atomic.Int64 // how many times the answer workers paused for them (pace)
 }
 
 func (l *parkListener) pump() {

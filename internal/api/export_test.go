@@ -20,4 +20,4 @@ func SetAnswerPacing(t interface{ Cleanup(func()) }, on bool) {
 }
 
 // WritesInFlight is how many calls that may change state h is serving.
-func WritesInFlight(h *Handler) int64 { return h.writing.Load() }
+func WritesInFlight(h *Handler) int64 { return h.writing.n.Load() }
