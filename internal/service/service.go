@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -162,26 +161,10 @@ func (s *Service) view(ctx context.Context, fn func(r *store.Reader) error) erro
 	return AWSError(fmt.Errorf("service: read: %w", err))
 }
 
-// writeLocks serialize the writes of this server to one parameter (spec
-// §14), so concurrent writers of a hot parameter queue instead of failing
-// each other's compare-and-set. Striped: a bounded set of mutexes indexed by
-// a hash of the tenancy and name.
-type writeLocks [256]sync.Mutex
-
-func (w *writeLocks) lock(tenancy, key string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(tenancy))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	m := &w[h.Sum32()%uint32(len(w))]
-	m.Lock()
-	return m.Unlock
-}
-
 // retry runs a read-decide-propose step on one parameter until it does not
 // conflict. Conflicts remain possible with writers elsewhere (other nodes).
 func (s *Service) retry(ctx context.Context, tenancy, key string, step func() error) error {
-	defer s.locks.lock(tenancy, key)()
+	defer s.locks.unlock(s.locks.lock(tenancy, key))
 	deadline := s.now().Add(s.limits.WriteRetry)
 	for {
 		err := step()
