@@ -76,7 +76,7 @@ func (a adminCaller) Root() bool { return a.root }
 // iam adapts an identity operation of package auth, which authorizes its
 // caller through auth.Caller.
 func iam(fn func(context.Context, auth.Caller, *auth.AdminRequest) (any, error)) opFunc {
-	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+	return func(ctx context.Context, c service.Caller, body []byte, _ *bool) (any, error) {
 		var in auth.AdminRequest
 		if err := decode(body, &in); err != nil {
 			return nil, err

@@ -49,27 +49,6 @@ const contentType = "application/x-amz-json-1.1"
 // them (nothing changes a header value in place).
 var contentTypeHeader = []string{contentType}
 
-// dateHeader caches the Date header of the current second.
-type dateHeader struct {
-	cur atomic.Pointer[dateValue]
-}
-
-type dateValue struct {
-	sec int64
-	hdr []string
-}
-
-// header returns the Date header's value for now.
-func (d *dateHeader) header(now time.Time) []string {
-	sec := now.Unix()
-	if v := d.cur.Load(); v != nil && v.sec == sec {
-		return v.hdr
-	}
-	v := &dateValue{sec: sec, hdr: []string{now.UTC().Format(http.TimeFormat)}}
-	d.cur.Store(v)
-	return v.hdr
-}
-
 // Config configures the handler.
 type Config struct {
 	Service *service.Service
@@ -151,7 +130,6 @@ type Handler struct {
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
 	metrics *metrics
-	date    dateHeader
 
 	// stopping is closed by BeginShutdown: long polls answer at once.
 	stopping chan struct{}
@@ -353,13 +331,17 @@ type call struct {
 	// is owed to the trail whatever happens (audit.Applied).
 	intent bool
 	// bodyValid caches json.Valid(body) for the records: 1 valid, -1 not,
-	// 0 not yet known.
-	bodyValid int8
+	// 0 not yet known. bodyCompact says that body is valid and holds no
+	// JSON whitespace (decodeFast parsed it): the records take it as is
+	// (audit.Compact), with no json.Compact.
+	bodyValid   int8
+	bodyCompact bool
 	// authz is the caller's authorization request (identified), and
 	// reqIDHeader the X-Amzn-RequestId header's value: here rather than
 	// allocated on their own.
-	authz       auth.Request
-	reqIDHeader [1]string
+	authz        auth.Request
+	reqIDHeader  [1]string
+	lengthHeader [1]string
 	// memo redacts the request once for the call's records (intent and
 	// result).
 	memo audit.Memo
@@ -367,9 +349,26 @@ type call struct {
 	writing bool
 }
 
+// callPool holds the calls of serveAPI: every API request has one, and
+// nothing keeps it once its answer is written (finish) but the memory of
+// its memo, reused.
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// newCall returns a call from callPool, zeroed but for its memo's memory;
+// put it back with release once finish has returned.
+func newCall() *call {
+	c := callPool.Get().(*call)
+	*c = call{memo: c.memo.Reset()}
+	return c
+}
+
+func (c *call) release() { callPool.Put(c) }
+
 // serveAPI handles one SSM API call.
 func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: audit.NewID(), op: "unknown", start: h.cfg.Now(), sourceIP: sourceIP(r)}
+	c := newCall()
+	c.reqID, c.op, c.start, c.sourceIP = audit.NewID(), "unknown", h.cfg.Now(), sourceIP(r)
+	defer c.release()
 	defer func() {
 		// A panic in an operation is a bug: answer InternalServerError and
 		// keep serving, rather than dropping the connection.
@@ -458,7 +457,15 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 			return nil, err
 		}
 	}
-	return o.run(ctx, caller, body)
+	var parsed bool
+	out, err := o.run(ctx, caller, body, &parsed)
+	if parsed && c.bodyValid == 0 {
+		c.bodyValid = 1 // decodeFast parsed it: the records need not check it
+		if !bytes.ContainsAny(body, " \t\r\n") {
+			c.bodyCompact = true
+		}
+	}
+	return out, err
 }
 
 // readBody reads the request body, at most MaxBodyBytes+1 bytes: into a
@@ -687,16 +694,29 @@ func checkBody(body []byte) error {
 
 // decode parses a JSON body into an operation input. An empty body is {}.
 func decode(body []byte, v any) error {
+	_, err := decodeParsed(body, v)
+	return err
+}
+
+// decodeParsed is decode, and reports whether decodeFast decoded the body
+// (then the body, trimmed, is valid JSON).
+func decodeParsed(body []byte, v any) (fast bool, err error) {
 	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
-		return nil
+		return false, nil
 	}
 	if trimmed[0] != '{' {
-		return checkBody(trimmed)
+		return false, checkBody(trimmed)
 	}
 	if decodeFast(trimmed, v) {
-		return nil
+		return true, nil
 	}
+	return false, decodeSlow(trimmed, v)
+}
+
+// decodeSlow is decode's general path, with encoding/json, for a trimmed
+// body that starts an object.
+func decodeSlow(trimmed []byte, v any) error {
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -718,10 +738,12 @@ func decode(body []byte, v any) error {
 // once its audit record is durable.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	hdr := w.Header()
-	// Set by key, canonical already: Header.Set allocates for each.
+	// Set by key, canonical already: Header.Set allocates for each. The
+	// Date header is net/http's: it formats it into a buffer of its own,
+	// where one more header of the handler's is copied, sorted and
+	// checked for newlines on every answer.
 	c.reqIDHeader[0] = c.reqID
 	hdr["X-Amzn-Requestid"] = c.reqIDHeader[:]
-	hdr["Date"] = h.date.header(h.cfg.Now())
 	hdr["Content-Type"] = contentTypeHeader
 	status, code := http.StatusOK, ""
 	var body []byte
@@ -756,6 +778,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		hdr.Set("X-Amzn-ErrorType", e.Code)
 		logFailure(h.log, c.reqID, c.op, e)
 	}
+	if len(body) > netHTTPBuffer {
+		// net/http sets the Content-Length of a body that fits the buffer
+		// it fills before it sends the header; a larger one it would
+		// send chunked (a GetParametersByPath page of 10 is 2-4 KB).
+		c.lengthHeader[0] = strconv.Itoa(len(body))
+		hdr["Content-Length"] = c.lengthHeader[:]
+	}
 	w.WriteHeader(status)
 	w.Write(body)
 	elapsed := h.cfg.Now().Sub(c.start)
@@ -767,6 +796,12 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 		h.log.Debug("request", "request_id", c.reqID, "operation", c.op, "status", status, "duration", elapsed)
 	}
 }
+
+// netHTTPBuffer is the size of the buffer of a response's body that
+// net/http fills before it sends the header (bufferBeforeChunkingSize): it
+// computes the Content-Length of a body that fits, and sends a larger one
+// chunked unless the handler set one.
+const netHTTPBuffer = 2048
 
 // bodyPool holds the buffers of response bodies: a body is written, and
 // its buffer reused, before finish returns.
@@ -841,7 +876,10 @@ func (h *Handler) record(r *http.Request, c *call) audit.Record {
 			c.bodyValid = 1
 		}
 	}
-	if c.bodyValid > 0 {
+	switch {
+	case c.bodyCompact:
+		rec.RequestParameters = audit.Compact(c.body)
+	case c.bodyValid > 0:
 		rec.RequestParameters = json.RawMessage(c.body)
 	}
 	rec.Memo = &c.memo

@@ -357,3 +357,29 @@ func TestAuditWriteRecords(t *testing.T) {
 		t.Errorf("intent record %s, want no response", intent.raw)
 	}
 }
+
+// TestAuditReadRequestParameters checks the requestParameters of reads as
+// the trail holds them, byte for byte: a body decodeFast parsed without
+// JSON whitespace goes into the record as it is (audit.Compact), one with
+// whitespace compacted, and a body the general decoder took compacted too.
+func TestAuditReadRequestParameters(t *testing.T) {
+	e := newAuditEnv(t)
+	for _, name := range []string{"/rp/compact", "/rp/spaced", "/rp/general"} {
+		if _, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"),
+			Type: types.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"Name":"/rp/compact","WithDecryption":false}`, `"requestParameters":{"Name":"/rp/compact","WithDecryption":false},`},
+		{"{ \"Name\" :\t\"/rp/spaced\" }\n", `"requestParameters":{"Name":"/rp/spaced"},`},
+		{`{"Name":"/rp/general","WithDecryption":null}`, `"requestParameters":{"Name":"/rp/general","WithDecryption":null},`},
+	} {
+		if got := send(t, e.signed("AmazonSSM.GetParameter", tc.body, e.root, testRegion, time.Now())); got.status != http.StatusOK {
+			t.Fatalf("GetParameter %q: got %d %s %q, want 200", tc.body, got.status, got.code, got.msg)
+		}
+		if l := e.ofType(audit.EventType, tc.want); !strings.Contains(l.raw, `"eventName":"GetParameter"`) {
+			t.Errorf("the record with %s is not GetParameter's: %s", tc.want, l.raw)
+		}
+	}
+}

@@ -136,15 +136,20 @@ func (h *Handler) operations() []operation {
 	return ops
 }
 
-type opFunc func(ctx context.Context, c service.Caller, body []byte) (any, error)
+// opFunc runs an operation on its request body. It sets *parsed when the
+// body was decoded by decodeFast: then it is valid JSON of plain members,
+// which the audit record takes as it is.
+type opFunc func(ctx context.Context, c service.Caller, body []byte, parsed *bool) (any, error)
 
 // op adapts a typed operation: decode the body into its input, call it.
 func op[In, Out any](fn func(context.Context, service.Caller, *In) (*Out, error)) opFunc {
-	return func(ctx context.Context, c service.Caller, body []byte) (any, error) {
+	return func(ctx context.Context, c service.Caller, body []byte, parsed *bool) (any, error) {
 		var in In
-		if err := decode(body, &in); err != nil {
+		fast, err := decodeParsed(body, &in)
+		if err != nil {
 			return nil, err
 		}
+		*parsed = fast
 		return fn(ctx, c, &in)
 	}
 }

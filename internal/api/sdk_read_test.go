@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -553,4 +555,42 @@ func TestSDKDeleteParameters(t *testing.T) {
 	}
 	_, err = e.c.DeleteParameters(e.ctx, &ssm.DeleteParametersInput{Names: ns})
 	wantAPIError(t, err, "ValidationException", "1 validation error detected: Value '[/d1, /d2, /d3, /d4, /d5, /d6, /d7, /d8, /d9, /d10, /d11]' at 'names' failed to satisfy constraint: Member must have length less than or equal to 10")
+}
+
+// TestLargeAnswerNotChunked checks that an answer larger than the buffer
+// net/http fills before it sends the header (2 KiB) carries its
+// Content-Length rather than going chunked, and a small one too.
+func TestLargeAnswerNotChunked(t *testing.T) {
+	e := newAuthEnv(t)
+	for i := range 12 {
+		if _, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String(fmt.Sprintf("/chunk/p%02d", i)),
+			Value: aws.String(strings.Repeat("v", 200)), Type: types.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		target, body string
+		min          int
+	}{
+		{"GetParametersByPath", `{"Path":"/chunk","MaxResults":10}`, 2049},
+		{"GetParameter", `{"Name":"/chunk/p00"}`, 0},
+	} {
+		req := e.signed("AmazonSSM."+tc.target, tc.body, e.root, testRegion, time.Now())
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || len(raw) < tc.min {
+			t.Fatalf("%s: status %d, %d bytes, want 200 and at least %d", tc.target, resp.StatusCode, len(raw), tc.min)
+		}
+		if len(resp.TransferEncoding) > 0 || resp.ContentLength != int64(len(raw)) {
+			t.Errorf("%s: Transfer-Encoding %v, Content-Length %d for a body of %d bytes; want no chunking and the length",
+				tc.target, resp.TransferEncoding, resp.ContentLength, len(raw))
+		}
+	}
 }

@@ -21,6 +21,13 @@ import (
 // only compacted as a json.RawMessage without a secret member is.
 type Marshaled []byte
 
+// Compact is JSON text known to be valid and to hold no insignificant
+// whitespace (a request body that the API has parsed, with no space, tab,
+// CR or LF in it). In a record it is redacted as a json.RawMessage is, and
+// where a json.RawMessage without a secret member is compacted, it is
+// written as is: every read's record was a json.Compact of its request.
+type Compact []byte
+
 // The redaction of Redact, streamed: appendCanonical writes the bytes
 // that json.Marshal(walk(key, toPlain(raw))) writes, straight from the JSON
 // text, without decoding it into maps and encoding them again (that round

@@ -52,9 +52,10 @@
 // write and calls fsync once for the batch (group commit). Log with Durable
 // returns only after the fsync that covers its record; Log with Buffered or
 // Applied returns once the record is queued, and its record is written and
-// fsynced with the next durable batch or within Config.FlushInterval,
-// whichever comes first. Close writes and fsyncs everything queued before
-// it.
+// fsynced with the next durable batch, whichever comes first: written
+// within Config.FlushInterval and fsynced within Config.SyncInterval (a
+// read-only load fsyncs a few times a second, not on every flush). Close
+// writes and fsyncs everything queued before it.
 //
 // The API logs an intent record (eventType AwsApiCallIntent), Durable,
 // before any call that may change state runs, and the call's AwsApiCall

@@ -120,6 +120,18 @@ type Memo struct {
 	done    bool
 }
 
+// Reset returns an empty Memo that reuses m's memory (a pooled call's):
+// m must not be used after.
+func (m Memo) Reset() Memo {
+	if cap(m.request) > maxMemo {
+		return Memo{}
+	}
+	return Memo{request: m.request[:0]}
+}
+
+// maxMemo bounds the memory a Memo keeps through Reset.
+const maxMemo = 16 << 10
+
 // encodeBody returns the JSON object of rec without the chain members,
 // after redacting its request and response with key. rec must already have
 // its defaults filled in. The members are in a fixed order (the format); the object

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,16 +112,30 @@ func TestEncodeBodyMatchesReference(t *testing.T) {
 	}
 }
 
+// BenchmarkEncodeBodyRead encodes a read's record, its request as a
+// json.RawMessage (compacted) and as an audit.Compact (the API's parsed
+// bodies: written as is).
 func BenchmarkEncodeBodyRead(b *testing.B) {
-	rec := Record{EventVersion: EventVersion, EventTime: time.Now(), EventSource: EventSource, EventName: "GetParameter",
-		AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
-		UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
-		RequestParameters: json.RawMessage(`{"Name":"/bench/p1","WithDecryption":true}`),
-		RequestID:         "r", EventID: "e", ReadOnly: true, EventType: EventType, ManagementEvent: true, RecipientAccountID: "1"}
-	for b.Loop() {
-		if _, err := encodeBody(testKey, &rec); err != nil {
-			b.Fatal(err)
-		}
+	body := []byte(`{"Name":"/bench/p1","WithDecryption":true}`)
+	for _, bc := range []struct {
+		name   string
+		params any
+	}{{"RawMessage", json.RawMessage(body)}, {"Compact", Compact(body)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rec := Record{EventVersion: EventVersion, EventTime: time.Now(), EventSource: EventSource, EventName: "GetParameter",
+				AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0",
+				UserIdentity:      UserIdentity{Type: IdentityRoot, ARN: "arn:aws:iam::123456789012:root", AccountID: "123456789012"},
+				RequestParameters: bc.params,
+				RequestID:         "r", EventID: "e", ReadOnly: true, EventType: EventType, ManagementEvent: true, RecipientAccountID: "1"}
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = appendBody(buf[:0], testKey, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -303,4 +318,74 @@ func TestNewID(t *testing.T) {
 		}
 		seen[id] = true
 	}
+	// Concurrent callers share the pool of random buffers: no byte is
+	// handed out twice.
+	ids := make(chan string, 8*2000)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				ids <- NewID()
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q across goroutines", id)
+		}
+		seen[id] = true
+	}
+}
+
+func BenchmarkNewID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		NewID()
+	}
+}
+
+// FuzzCompact checks that a record whose request is an audit.Compact (the
+// API's fast path for bodies it parsed: valid, no JSON whitespace) is the
+// same line, byte for byte, as with the same request as a json.RawMessage,
+// whatever the redaction: the SSM rules, an allowlist, or an error message
+// whose hidden values are collected.
+func FuzzCompact(f *testing.F) {
+	for _, seed := range []string{
+		`{"Name":"/a/b"}`,
+		`{"Name":"/a","WithDecryption":true}`,
+		`{"Names":["/a","/b"],"WithDecryption":true}`,
+		`{"Name":"/a","Value":"s3cret-value","Type":"SecureString"}`,
+		`{"Name":"/a","\u0056alue":"s3cret-value"}`,
+		`{"Tags":[{"Key":"k","Value":"v"}],"value":1}`,
+		`[1,"x",{"a":null}]`,
+		`"str"`,
+	} {
+		f.Add([]byte(seed), false, false)
+	}
+	keep := NewAllowlist("Name", "Names")
+	f.Fuzz(func(t *testing.T, body []byte, withKeep, withMessage bool) {
+		if !json.Valid(body) || bytes.ContainsAny(body, " \t\r\n") {
+			return // not what the API passes as Compact
+		}
+		rec := Record{EventVersion: EventVersion, EventTime: time.Unix(0, 0), EventSource: EventSource, EventName: "GetParameter",
+			UserIdentity: UserIdentity{Type: IdentityRoot}}
+		if withKeep {
+			rec.Keep = keep
+		}
+		if withMessage {
+			rec.ErrorCode, rec.ErrorMessage = "ValidationException", "bad "+string(body)
+		}
+		rec.RequestParameters = json.RawMessage(body)
+		want, werr := encodeBody(testKey, &rec)
+		rec.RequestParameters = Compact(body)
+		got, gerr := encodeBody(testKey, &rec)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("encodeBody(%q): RawMessage error %v, Compact error %v", body, werr, gerr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encodeBody(%q):\nCompact    %s\nRawMessage %s", body, got, want)
+		}
+	})
 }

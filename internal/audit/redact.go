@@ -176,6 +176,8 @@ func toPlain(v any) (any, error) {
 		return nil, nil
 	case json.RawMessage:
 		raw = v
+	case Compact:
+		raw = v
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -218,6 +220,12 @@ func appendRedacted(b []byte, key []byte, v any, keep *Allowlist, hidden *[]stri
 			return buf.Bytes(), nil
 		}
 		text = v
+	case Compact:
+		if keep == nil && !mayHoldSecret(v) {
+			// Valid and compact already: what json.Compact would write.
+			return append(b, v...), nil
+		}
+		text = v
 	case Marshaled:
 		text = v
 	default:
@@ -234,7 +242,10 @@ func appendRedacted(b []byte, key []byte, v any, keep *Allowlist, hidden *[]stri
 			return out, nil
 		}
 	}
-	if m, ok := v.(Marshaled); ok {
+	switch m := v.(type) {
+	case Marshaled:
+		v = json.RawMessage(m)
+	case Compact:
 		v = json.RawMessage(m)
 	}
 	var out any

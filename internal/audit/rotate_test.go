@@ -564,6 +564,12 @@ func TestCompressPaced(t *testing.T) {
 			t.Errorf("paused %v after 5ms of work, want 15ms (a quarter of a core)", d)
 		}
 	}
+	gz, err := os.ReadFile(name + ".gz")
+	must(t, err)
+	// gzip's header says the level in XFL (byte 8): 4 is the fastest.
+	if len(gz) < 10 || gz[8] != 4 {
+		t.Errorf("gzip header % x: XFL is not 4 (BestSpeed): compressed at a slower level", gz[:min(len(gz), 10)])
+	}
 	f := TrailFile{Path: name + ".gz", Compressed: true}
 	rc, err := f.Open()
 	must(t, err)

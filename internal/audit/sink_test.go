@@ -276,15 +276,22 @@ func TestCloseWhileLogging(t *testing.T) {
 	}
 }
 
-// TestBufferedFlushedByTimer checks that a Buffered record is written at
-// once but fsynced only when the flush timer fires, and that a Durable
-// record is fsynced before Log returns.
+// TestBufferedFlushedByTimer checks that a Buffered record is written
+// when the flush timer fires, not at once, and fsynced only once
+// SyncInterval's worth of flushes went by (a read-only load fsyncs a few
+// times a second, not on every flush), and that a Durable record is
+// fsynced before Log returns.
 func TestBufferedFlushedByTimer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	clock := newFakeClock()
 	synced := make(chan struct{}, 10)
 	s := openTest(t, path, Options{Clock: clock, afterSync: func() { synced <- struct{}{} }})
 	defer s.Close()
+	cfg := DefaultConfig()
+	flushesPerSync := int((cfg.SyncInterval + cfg.FlushInterval - 1) / cfg.FlushInterval)
+	if flushesPerSync < 2 {
+		t.Fatalf("DefaultConfig: SyncInterval %v is not longer than FlushInterval %v", cfg.SyncInterval, cfg.FlushInterval)
+	}
 
 	if err := s.Log(context.Background(), testRecord("GetParameter", "buffered"), Buffered); err != nil {
 		t.Fatal(err)
@@ -299,14 +306,26 @@ func TestBufferedFlushedByTimer(t *testing.T) {
 	if strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
 		t.Error("buffered record written before the timer fired: one write per record")
 	}
+	for i := 1; i < flushesPerSync; i++ {
+		clock.fire()
+		waitArmed(t, clock) // written, and the timer armed again
+		if !strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
+			t.Fatalf("buffered record not in the file after flush %d", i)
+		}
+		select {
+		case <-synced:
+			t.Fatalf("fsync at flush %d, before SyncInterval (%d flushes)", i, flushesPerSync)
+		default:
+		}
+	}
 	clock.fire()
 	select {
 	case <-synced:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no fsync after the flush timer fired")
+		t.Fatalf("no fsync after %d flushes (SyncInterval)", flushesPerSync)
 	}
-	if !strings.Contains(readFile(t, path), `"requestID":"buffered"`) {
-		t.Error("buffered record not in the file after the flush timer's fsync")
+	if n := strings.Count(readFile(t, path), `"requestID":"buffered"`); n != 1 {
+		t.Errorf("buffered record %d times in the file after its fsync, want once", n)
 	}
 
 	if err := s.Log(context.Background(), testRecord("PutParameter", "durable"), Durable); err != nil {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paramstore/paramstore/internal/crypto"
@@ -45,6 +46,10 @@ type Identity struct {
 	AccessKeyID string
 	Account     string
 	policies    []compiledPolicy
+	// context says whether a policy reads the condition keys
+	// (policy.Policy.UsesContext): if none does, Authorize builds no
+	// context. Set with policies, once per cached identity.
+	context bool
 }
 
 // Root reports whether the identity is the account root, which every
@@ -72,10 +77,19 @@ type Authenticator struct {
 	now      func() time.Time
 	verifier *sigv4.Verifier
 
-	// mu guards the cache fields below.
-	mu      sync.Mutex
+	// cache holds the entries read at one IAM version; every request
+	// reads it without a lock (two global mutexes per request parked
+	// goroutines under load). mu serializes its replacement and the
+	// insertion of entries.
+	cache atomic.Pointer[keyCache]
+	mu    sync.Mutex
+}
+
+// keyCache is the cache of one IAM version.
+type keyCache struct {
 	version uint64
-	entries map[string]*entry
+	entries sync.Map // access key ID -> *entry
+	n       int      // entries stored (under Authenticator.mu)
 }
 
 type entry struct {
@@ -90,7 +104,8 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Store == nil || cfg.Keyring == nil || cfg.Account == "" {
 		return nil, errors.New("auth: Config.Store, Config.Keyring and Config.Account are required")
 	}
-	a := &Authenticator{st: cfg.Store, kr: cfg.Keyring, account: cfg.Account, now: cfg.Now, entries: map[string]*entry{}}
+	a := &Authenticator{st: cfg.Store, kr: cfg.Keyring, account: cfg.Account, now: cfg.Now}
+	a.cache.Store(&keyCache{})
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -151,12 +166,13 @@ func (a *Authenticator) refresh(ctx context.Context) error {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
-	a.mu.Lock()
-	if v != a.version {
-		a.version = v
-		clear(a.entries)
+	if a.cache.Load().version != v {
+		a.mu.Lock()
+		if a.cache.Load().version != v {
+			a.cache.Store(&keyCache{version: v})
+		}
+		a.mu.Unlock()
 	}
-	a.mu.Unlock()
 	return nil
 }
 
@@ -174,11 +190,8 @@ func (a *Authenticator) lookupCreds(accessKeyID string) (sigv4.Credentials, erro
 const maxCacheEntries = 100000
 
 func (a *Authenticator) entry(accessKeyID string) (*entry, error) {
-	a.mu.Lock()
-	e, ok := a.entries[accessKeyID]
-	a.mu.Unlock()
-	if ok {
-		return e, nil
+	if e, ok := a.cache.Load().entries.Load(accessKeyID); ok {
+		return e.(*entry), nil
 	}
 	e, err := a.load(accessKeyID)
 	if err != nil {
@@ -188,11 +201,14 @@ func (a *Authenticator) entry(accessKeyID string) (*entry, error) {
 	// Cache only what was read at the version the cache holds: an entry
 	// read before a change that a concurrent refresh has already seen
 	// would otherwise outlive the change.
-	if e.version == a.version {
-		if len(a.entries) >= maxCacheEntries {
-			clear(a.entries)
+	if c := a.cache.Load(); e.version == c.version {
+		if c.n >= maxCacheEntries {
+			c = &keyCache{version: c.version}
+			a.cache.Store(c)
 		}
-		a.entries[accessKeyID] = e
+		if _, loaded := c.entries.LoadOrStore(accessKeyID, e); !loaded {
+			c.n++
+		}
 	}
 	a.mu.Unlock()
 	return e, nil
@@ -239,7 +255,7 @@ func (a *Authenticator) load(accessKeyID string) (*entry, error) {
 		return nil, fmt.Errorf("auth: policies of %s: %w", p.Name, err)
 	}
 	e.id = &Identity{Kind: p.Kind, Name: p.Name, AccessKeyID: ak.ID, Account: a.account, policies: pols,
-		ARN: principalARN(a.account, p, ak)}
+		context: usesContext(pols), ARN: principalARN(a.account, p, ak)}
 	return e, nil
 }
 

@@ -96,7 +96,7 @@ var start = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // newTestAuth returns an Authenticator over a fresh state machine whose
 // clock starts at start.
-func newTestAuth(t *testing.T) (*Authenticator, *testStore, *clock) {
+func newTestAuth(t testing.TB) (*Authenticator, *testStore, *clock) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
@@ -143,7 +143,7 @@ func adminOps(a *Authenticator) map[string]func(context.Context, Caller, *AdminR
 }
 
 // admin runs an admin operation as root.
-func admin(t *testing.T, a *Authenticator, op string, in *AdminRequest) any {
+func admin(t testing.TB, a *Authenticator, op string, in *AdminRequest) any {
 	t.Helper()
 	out, err := adminOps(a)[op](context.Background(), allowAll, in)
 	if err != nil {
@@ -153,7 +153,7 @@ func admin(t *testing.T, a *Authenticator, op string, in *AdminRequest) any {
 }
 
 // newUser creates a user with one policy and an access key.
-func newUser(t *testing.T, a *Authenticator, name, policy string) *AccessKeyInfo {
+func newUser(t testing.TB, a *Authenticator, name, policy string) *AccessKeyInfo {
 	t.Helper()
 	admin(t, a, "CreateUser", &AdminRequest{UserName: name, PolicyDocument: policy})
 	out := admin(t, a, "CreateAccessKey", &AdminRequest{UserName: name})
@@ -162,7 +162,7 @@ func newUser(t *testing.T, a *Authenticator, name, policy string) *AccessKeyInfo
 
 // signed returns a GetParameter request signed by the aws-sdk-go-v2 signer
 // at the given time.
-func signed(t *testing.T, id, secret, token string, at time.Time) *http.Request {
+func signed(t testing.TB, id, secret, token string, at time.Time) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4583/", strings.NewReader(testBody))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
@@ -177,7 +177,7 @@ func signed(t *testing.T, id, secret, token string, at time.Time) *http.Request 
 
 // authenticate signs a request at the authenticator's current time and
 // authenticates it.
-func authenticate(t *testing.T, a *Authenticator, id, secret, token string) (*Identity, error) {
+func authenticate(t testing.TB, a *Authenticator, id, secret, token string) (*Identity, error) {
 	t.Helper()
 	ident, region, err := a.Authenticate(signed(t, id, secret, token, a.now()), []byte(testBody))
 	if err == nil && region != testRegion {

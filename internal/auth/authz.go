@@ -37,6 +37,17 @@ func compilePolicies(docs map[string]string) ([]compiledPolicy, error) {
 	return out, nil
 }
 
+// usesContext reports whether evaluating pols can read the request's
+// condition keys.
+func usesContext(pols []compiledPolicy) bool {
+	for _, p := range pols {
+		if p.UsesContext() {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range maps.Keys(m) {
@@ -70,6 +81,27 @@ func (r *Request) Authorize(action, resource string, tags map[string]string) err
 	if r.ID == nil || r.ID.Root() {
 		return nil
 	}
+	d := r.decide(action, resource, tags)
+	if d.Allowed() {
+		return nil
+	}
+	msg := "User: " + r.ID.ARN + " is not authorized to perform: " + action + " on resource: " + resource
+	if d.Effect == policy.ExplicitDeny {
+		msg += " with an explicit deny in an identity-based policy"
+	} else {
+		msg += " because no identity-based policy allows the " + action + " action"
+	}
+	return ssm.NewError(ssm.CodeAccessDenied, msg)
+}
+
+// decide evaluates the identity's policies. The condition keys are built
+// only when a policy can read them (Identity.context): a principal whose
+// policies name actions and resources alone is decided without them, with
+// no allocation.
+func (r *Request) decide(action, resource string, tags map[string]string) policy.Decision {
+	if !r.ID.context {
+		return policy.Evaluate(r.ID.policies, policy.Request{Action: action, Resource: resource})
+	}
 	if r.base == nil {
 		r.base = map[string][]string{
 			"aws:SourceIp":         {r.SourceIP},
@@ -94,17 +126,7 @@ func (r *Request) Authorize(action, resource string, tags map[string]string) err
 			ctx["aws:ResourceTag/"+k] = []string{v}
 		}
 	}
-	d := policy.Evaluate(r.ID.policies, policy.Request{Action: action, Resource: resource, Context: ctx})
-	if d.Allowed() {
-		return nil
-	}
-	msg := "User: " + r.ID.ARN + " is not authorized to perform: " + action + " on resource: " + resource
-	if d.Effect == policy.ExplicitDeny {
-		msg += " with an explicit deny in an identity-based policy"
-	} else {
-		msg += " because no identity-based policy allows the " + action + " action"
-	}
-	return ssm.NewError(ssm.CodeAccessDenied, msg)
+	return policy.Evaluate(r.ID.policies, policy.Request{Action: action, Resource: resource, Context: ctx})
 }
 
 func principalType(kind string) string {

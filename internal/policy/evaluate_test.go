@@ -526,3 +526,24 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 		t.Errorf("Evaluate allocates %v times per run, want 0", n)
 	}
 }
+
+func TestUsesContext(t *testing.T) {
+	for _, tt := range []struct {
+		name, doc string
+		want      bool
+	}{
+		{"actions and resources", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:Get*"],"Resource":"arn:aws:ssm:*:*:parameter/app/*"},
+			{"Effect":"Deny","NotAction":"ssm:Get*","NotResource":"*"}]}`, false},
+		{"condition", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:Get*","Resource":"*"},
+			{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`, true},
+		{"variable in a resource", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"arn:aws:ssm:*:*:parameter/home/${aws:username}/*"}}`, true},
+		{"2008 text is literal", `{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"ssm:*","Resource":"arn:aws:ssm:*:*:parameter/${aws:username}"}}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, tt.doc)
+			if got := p.UsesContext(); got != tt.want {
+				t.Errorf("UsesContext() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

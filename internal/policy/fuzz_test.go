@@ -52,8 +52,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-parsed policy differs from the original for %s", p.String())
 		}
 		for _, r := range reqs {
-			if a, b := Evaluate([]*Policy{p}, r), Evaluate([]*Policy{q}, r); a != b {
+			a := Evaluate([]*Policy{p}, r)
+			if b := Evaluate([]*Policy{q}, r); a != b {
 				t.Fatalf("Evaluate(%v) = %+v for the original, %+v after re-parse", r, a, b)
+			}
+			// The fast path of callers (auth): a policy that does not use
+			// the context is decided the same without it.
+			if !p.UsesContext() {
+				if b := Evaluate([]*Policy{p}, Request{Action: r.Action, Resource: r.Resource}); a != b {
+					t.Fatalf("UsesContext() = false for %s, but Evaluate(%v) = %+v with the context, %+v without", p.String(), r, a, b)
+				}
 			}
 		}
 	})

@@ -74,6 +74,30 @@ func (p *Policy) Version() string { return p.version }
 // ID returns the policy's Id element, or "".
 func (p *Policy) ID() string { return p.id }
 
+// UsesContext reports whether evaluating the policy can read
+// Request.Context: whether a statement has a condition or a policy
+// variable (${aws:username}) in an action or resource. When no policy of
+// a request does, Evaluate decides the same whatever the context holds,
+// and callers may leave it nil rather than build it per request.
+func (p *Policy) UsesContext() bool {
+	for i := range p.statements {
+		st := &p.statements[i]
+		if len(st.conditions) > 0 || hasVar(st.actions) || hasVar(st.resources) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasVar(pats []pattern) bool {
+	for i := range pats {
+		if pats[i].hasVar {
+			return true
+		}
+	}
+	return false
+}
+
 // String returns the policy as normalized JSON: Version always present,
 // Statement, Action, Resource and condition values always arrays, condition
 // values as strings, and object keys in a fixed order. Parsing it yields an

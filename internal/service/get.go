@@ -20,6 +20,8 @@ type resolved struct {
 	version *store.Version
 	// name is the Name to answer with; "" means the stored name.
 	name string
+	// arn is the parameter's ARN when resolve built it already, else "".
+	arn string
 }
 
 // resolve finds the version a GetParameter-style reference names
@@ -46,13 +48,17 @@ func resolve(r *store.Reader, c Caller, action string, ref ssm.Reference) (*reso
 	if err != nil {
 		return nil, ssm.Wrap(err)
 	}
-	if err := c.authorize(action, name.ARN(t), tagsOf(p)); err != nil {
+	arn := name.ARN(t)
+	if err := c.authorize(action, arn, tagsOf(p)); err != nil {
 		return nil, err
 	}
 	if p == nil {
 		return nil, ssm.ErrParameterNotFound()
 	}
 	res := &resolved{key: name.Key(), param: p, version: &p.Latest}
+	if spelled := name.String(); strings.TrimPrefix(spelled, "/") == strings.TrimPrefix(p.Name, "/") {
+		res.arn = arn // the same ARN: parameterOf need not build it again
+	}
 	if !ref.ARN {
 		// AWS answers with the spelling the caller used: "/p" and "p" are
 		// the same root parameter (spec §6.2). An ARN does not tell which
@@ -94,23 +100,33 @@ func (s *Service) value(r *store.Reader, c Caller, key string, v *store.Version,
 }
 
 func (s *Service) parameterOf(r *store.Reader, c Caller, res *resolved, decrypt bool) (ssm.Parameter, error) {
-	t := c.Tenancy
+	ts := new(ssm.Timestamp)
+	return s.parameterAt(r, c, res, decrypt, ts)
+}
+
+// parameterAt is parameterOf with its LastModifiedDate in *ts, which the
+// caller allocates (GetParameter: with its output, in one allocation).
+func (s *Service) parameterAt(r *store.Reader, c Caller, res *resolved, decrypt bool, ts *ssm.Timestamp) (ssm.Parameter, error) {
 	val, err := s.value(r, c, res.key, res.version, decrypt)
 	if err != nil {
 		return ssm.Parameter{}, err
 	}
-	ts := ssm.TimestampMillis(res.version.Modified)
+	*ts = ssm.TimestampMillis(res.version.Modified)
 	name := res.name
 	if name == "" {
 		name = res.param.Name
+	}
+	arn := res.arn
+	if arn == "" {
+		arn = c.Tenancy.ARN(res.param.Name)
 	}
 	return ssm.Parameter{
 		Name:             name,
 		Type:             res.version.Type,
 		Value:            val,
 		Version:          res.version.Version,
-		LastModifiedDate: &ts,
-		ARN:              t.ARN(res.param.Name),
+		LastModifiedDate: ts,
+		ARN:              arn,
 		DataType:         dataType(res.version.DataType),
 	}, nil
 }
@@ -128,26 +144,32 @@ func (s *Service) GetParameter(ctx context.Context, c Caller, in *ssm.GetParamet
 		return nil, err
 	}
 	ref := ssm.ParseReference(c.Tenancy, *in.Name, true)
-	var out ssm.GetParameterOutput
+	// The output, its parameter and its date: one allocation.
+	g := new(struct {
+		out ssm.GetParameterOutput
+		p   ssm.Parameter
+		ts  ssm.Timestamp
+	})
 	err := s.view(store.WithPointReads(ctx), func(r *store.Reader) error {
 		res, err := resolve(r, c, "ssm:GetParameter", ref)
 		if err != nil {
 			return err
 		}
-		p, err := s.parameterOf(r, c, res, deref(in.WithDecryption))
+		p, err := s.parameterAt(r, c, res, deref(in.WithDecryption), &g.ts)
 		if err != nil {
 			return err
 		}
 		if ref.HasSel {
 			p.Selector = ":" + ref.Selector
 		}
-		out.Parameter = &p
+		g.p = p
+		g.out.Parameter = &g.p
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &g.out, nil
 }
 
 // GetParameters reads up to 10 parameters; names that do not resolve are

@@ -49,7 +49,8 @@ func (k *signingKey) put(m hash.Hash) { k.macs.Put(m) }
 type keyCache struct {
 	max int
 
-	mu      sync.Mutex
+	// mu guards entries: every request reads, a new key writes.
+	mu      sync.RWMutex
 	entries map[cacheKey]cacheEntry
 }
 
@@ -64,9 +65,9 @@ func (c *keyCache) get(k cacheKey, secret string) (*signingKey, bool) {
 	if c.max == 0 {
 		return nil, false
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if !ok || subtle.ConstantTimeCompare([]byte(e.secret), []byte(secret)) != 1 {
 		return nil, false
 	}
@@ -90,7 +91,7 @@ func (c *keyCache) put(k cacheKey, secret string, key *signingKey) {
 
 // len returns the number of cached keys.
 func (c *keyCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.entries)
 }

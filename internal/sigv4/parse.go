@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,15 +21,42 @@ type auth struct {
 	signedHeaders                                  []string
 	signature                                      string
 	rawDate                                        string // X-Amz-Date (or Date) exactly as sent
-	signedAt                                       time.Time
-	sessionToken                                   string
-	hasExpires                                     bool
-	expires                                        int // X-Amz-Expires in seconds, if hasExpires
+	// amzDate is rawDate when it is an X-Amz-Date, which parseAmzDate
+	// accepts only in the form appendAmzDate writes back: the request
+	// time as the scope check and the string to sign write it.
+	amzDate      string
+	signedAt     time.Time
+	sessionToken string
+	hasExpires   bool
+	expires      int // X-Amz-Expires in seconds, if hasExpires
 
 	// sum receives the signature computed, here rather than in a local
 	// that escapes through hash.Hash.Sum (one allocation per request).
 	sum [sha256.Size]byte
 }
+
+// authPool holds the auth values of requests being verified: one per
+// request, of which nothing outlives Verify.
+var authPool = sync.Pool{New: func() any { return new(auth) }}
+
+// newAuth returns a zero auth from the pool (with the array of its
+// signedHeaders kept); give it back with release.
+func newAuth() *auth {
+	a := authPool.Get().(*auth)
+	*a = auth{signedHeaders: a.signedHeaders[:0]}
+	return a
+}
+
+// release gives a back to the pool; a must not be used after.
+func (a *auth) release() {
+	if cap(a.signedHeaders) <= maxPooledHeaders {
+		authPool.Put(a)
+	}
+}
+
+// maxPooledHeaders bounds the signedHeaders array an auth keeps in the
+// pool: a request may sign any number of headers.
+const maxPooledHeaders = 32
 
 // contentSHA256 returns the X-Amz-Content-Sha256 header when it is signed.
 func (a *auth) contentSHA256(r *http.Request) (string, bool) {
@@ -144,12 +172,11 @@ func parseRequest(r *http.Request) (*auth, error) {
 		return nil, &Error{CodeIncompleteSignature, strings.Join(missing, " ") + echoAuthorization + header}
 	}
 
-	a := &auth{
-		signedHeadersRaw: parts.SignedHeaders,
-		signature:        parts.Signature,
-		rawDate:          rawDate,
-		sessionToken:     r.Header.Get("X-Amz-Security-Token"),
-	}
+	a := newAuth()
+	a.signedHeadersRaw = parts.SignedHeaders
+	a.signature = parts.Signature
+	a.rawDate = rawDate
+	a.sessionToken = r.Header.Get("X-Amz-Security-Token")
 	if err := a.setCredential(parts.Credential); err != nil {
 		return nil, err
 	}
@@ -176,13 +203,12 @@ func parsePresigned(q url.Values) (*auth, error) {
 	if alg := q.Get("X-Amz-Algorithm"); alg != algorithm {
 		return nil, &Error{CodeIncompleteSignature, `X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`}
 	}
-	a := &auth{
-		presigned:        true,
-		signedHeadersRaw: q.Get("X-Amz-SignedHeaders"),
-		signature:        q.Get("X-Amz-Signature"),
-		rawDate:          q.Get("X-Amz-Date"),
-		sessionToken:     q.Get("X-Amz-Security-Token"),
-	}
+	a := newAuth()
+	a.presigned = true
+	a.signedHeadersRaw = q.Get("X-Amz-SignedHeaders")
+	a.signature = q.Get("X-Amz-Signature")
+	a.rawDate = q.Get("X-Amz-Date")
+	a.sessionToken = q.Get("X-Amz-Security-Token")
 	if err := a.setCredential(q.Get("X-Amz-Credential")); err != nil {
 		return nil, err
 	}
@@ -227,9 +253,16 @@ func (a *auth) setCredential(c string) error {
 	return nil
 }
 
-// setSignedHeaders splits the SignedHeaders list, which must include host.
+// setSignedHeaders splits the SignedHeaders list, which must include host,
+// into a.signedHeaders (reusing its array: strings.Split allocated one per
+// request).
 func (a *auth) setSignedHeaders(raw string) error {
-	a.signedHeaders = strings.Split(raw, ";")
+	a.signedHeaders = a.signedHeaders[:0]
+	for rest, more := raw, true; more; {
+		var h string
+		h, rest, more = strings.Cut(rest, ";")
+		a.signedHeaders = append(a.signedHeaders, h)
+	}
 	for _, h := range a.signedHeaders {
 		if strings.EqualFold(h, "host") {
 			return nil
@@ -256,5 +289,17 @@ func (a *auth) setDate(raw string, httpDate bool) error {
 			"'. See http://en.wikipedia.org/wiki/ISO_8601"}
 	}
 	a.signedAt = t.UTC()
+	if !httpDate {
+		a.amzDate = raw
+	}
 	return nil
+}
+
+// appendDate appends the request time in timeFormat: X-Amz-Date as sent,
+// which is that already (parseAmzDate), or a Date header's time formatted.
+func (a *auth) appendDate(b []byte) []byte {
+	if a.amzDate != "" {
+		return append(b, a.amzDate...)
+	}
+	return appendAmzDate(b, a.signedAt)
 }

@@ -179,6 +179,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer a.release()
 
 	// Rows 3-5: the credentials.
 	creds, lerr := v.lookup(a.accessKeyID)
@@ -236,7 +237,7 @@ func (v *Verifier) checkScope(a *auth) string {
 		msg += "Credential should be scoped with a valid terminator: 'aws4_request', not '" + a.terminator + "'. "
 	}
 	var day [16]byte
-	if headerDate := appendAmzDate(day[:0], a.signedAt)[:8]; a.date != string(headerDate) {
+	if headerDate := a.appendDate(day[:0])[:8]; a.date != string(headerDate) {
 		msg += "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
 			a.date + "' != '" + string(headerDate) + "', from '" + a.rawDate + "'."
 	}
@@ -380,7 +381,7 @@ func unhex(c byte) (byte, bool) {
 // request whose SHA-256 is creqHash. Row 6 has checked the terminator.
 func appendStringToSign(b []byte, a *auth, creqHash [sha256.Size]byte) []byte {
 	b = append(b, algorithm+"\n"...)
-	b = appendAmzDate(b, a.signedAt)
+	b = a.appendDate(b)
 	b = append(b, '\n')
 	b = append(b, a.date...)
 	b = append(b, '/')
