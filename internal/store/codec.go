@@ -29,10 +29,22 @@ import (
 // its bytes; a count is a uvarint. Nothing may follow.
 //
 // An older paramstore cannot read the compact form: raftstore proposes it
-// only on a node with no peers (no other version can apply its log), and
-// going back to an older version needs a clean shutdown first (then the
-// state machine holds every entry, and none is applied again).
+// on a node with no peers, and in a cluster only while every member has
+// advertised CodecCompact (raftstore/logcodec.go). Going back to an older
+// version needs a clean shutdown first (then the state machine holds every
+// entry, and none is applied again).
 const compactMagic byte = 0x01
+
+// CodecCompact names the compact form where nodes advertise the encodings
+// they decode (NodeInfo.Codecs).
+const CodecCompact = "compact-put-1"
+
+// IsCompact reports whether an encoded command is in the compact form.
+func IsCompact(b []byte) bool { return len(b) > 0 && b[0] == compactMagic }
+
+// EncodedOp returns the Op of an encoded command (either form) without
+// decoding it, or "" when b is neither form.
+func EncodedOp(b []byte) Op { return commandOp(b) }
 
 // MarshalCompact encodes a command for the raft log: a put in the compact
 // form (see above), any other command as Marshal does.

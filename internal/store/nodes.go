@@ -14,6 +14,10 @@ type NodeInfo struct {
 	ID       string `json:"id"`
 	APIAddr  string `json:"api"`  // base URL, e.g. http://127.0.0.1:4583
 	RaftAddr string `json:"raft"` // advertised raft address
+	// Codecs are the raft log encodings beyond JSON the node decodes
+	// (CodecCompact); a node of a version before them registers none, and
+	// the leader writes JSON while such a node is a member (raftstore).
+	Codecs []string `json:"codecs,omitempty"`
 }
 
 // Node commands.

@@ -1,8 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,11 +37,13 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 			}
 			c.converge(30 * time.Second)
+			leader := c.leader(30 * time.Second)
 			for _, kind := range []string{"write", "read", "read-stale"} {
 				b.Run(kind, func(b *testing.B) {
 					var next, failed atomic.Int64
 					var firstErr atomic.Value
 					b.SetParallelism(8) // 8 x GOMAXPROCS clients
+					cpu := startCPU(c, leader)
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
 						id := next.Add(1)
@@ -61,6 +67,7 @@ func BenchmarkThroughput(b *testing.B) {
 						}
 					})
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+					cpu.report(b)
 					if f := failed.Load(); f > 0 {
 						b.Errorf("%d of %d requests failed; the first: %v", f, b.N, firstErr.Load())
 					}
@@ -68,4 +75,85 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 		})
 	}
+}
+
+// nodeCPU is the CPU time (user + system) the nodes' processes spent
+// during a benchmark, per request: what the machine's load does not
+// inflate, unlike req/s. The leader's and the followers' (their mean) are
+// reported apart: a follower forwards writes, the leader proposes them.
+type nodeCPU struct {
+	leader    *node
+	nodes     []*node
+	pids      []int
+	start     []time.Duration
+	available bool
+}
+
+func startCPU(c *cluster, leader *node) *nodeCPU {
+	m := &nodeCPU{leader: leader, available: true}
+	for _, n := range c.nodes {
+		srv := n.server()
+		if srv == nil {
+			m.available = false
+			return m
+		}
+		t, err := procCPU(srv.Pid())
+		if err != nil {
+			m.available = false
+			return m
+		}
+		m.nodes, m.pids, m.start = append(m.nodes, n), append(m.pids, srv.Pid()), append(m.start, t)
+	}
+	return m
+}
+
+// report adds leader-cpu-µs/op and, with followers, follower-cpu-µs/op.
+func (m *nodeCPU) report(b *testing.B) {
+	if !m.available || b.N == 0 {
+		return
+	}
+	var follower time.Duration
+	var followers int
+	for i, n := range m.nodes {
+		t, err := procCPU(m.pids[i])
+		if err != nil {
+			return
+		}
+		used := t - m.start[i]
+		if n == m.leader {
+			b.ReportMetric(float64(used.Microseconds())/float64(b.N), "leader-cpu-µs/op")
+		} else {
+			follower += used
+			followers++
+		}
+	}
+	if followers > 0 {
+		b.ReportMetric(float64(follower.Microseconds())/float64(followers)/float64(b.N), "follower-cpu-µs/op")
+	}
+}
+
+// procCPU is the user + system CPU time of process pid so far, from
+// /proc/PID/stat (Linux; an error elsewhere).
+func procCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the 3rd field, utime the 14th, stime the 15th.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	// Clock ticks: USER_HZ is 100 on every Linux this runs on.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }

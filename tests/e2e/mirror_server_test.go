@@ -127,8 +127,13 @@ func TestServerMirrorFromMoto(t *testing.T) {
 	src := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
 	dst := srv.SSM()
 
-	// waitSyncs waits for two syncs that began after now to succeed
-	// (full_every: 2, so the second re-reads every tag and label).
+	// waitSyncs waits for the mirror to converge: at least three syncs
+	// after now (full_every: 2, so one of the last two re-reads every tag
+	// and label), the last of them successful and finding nothing left to
+	// correct. A sync in flight when the source changed may see only part
+	// of the change and the next incremental one may leave a label for the
+	// full sync after it, so a count alone is not convergence on a slow
+	// machine.
 	waitSyncs := func(what string) mirrorStatus {
 		t.Helper()
 		_, ms, _ := readyzMirrors(t, srv.URL())
@@ -139,11 +144,11 @@ func TestServerMirrorFromMoto(t *testing.T) {
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			_, ms, raw := readyzMirrors(t, srv.URL())
-			if m := ms[0]; m.Syncs >= from+3 && m.LastError == "" && m.LastSuccess != nil {
+			if m := ms[0]; m.Syncs >= from+3 && m.LastError == "" && m.LastSuccess != nil && m.Drift == 0 {
 				return m
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: no two successful syncs in 2 minutes: %s", what, raw)
+				t.Fatalf("%s: the mirror did not converge in 2 minutes: %s", what, raw)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

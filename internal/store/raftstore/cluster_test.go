@@ -5,11 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +34,7 @@ import (
 const clusterWait = 30 * time.Second
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	key     []byte
 	members []*member
 }
@@ -40,47 +44,77 @@ type member struct {
 	id  string
 	n   *Node
 	api *httptest.Server
+	// conns counts the connections its API accepted.
+	conns atomic.Int64
 }
 
 // makeCluster starts size nodes: the first bootstraps, the others join it;
 // it returns when every node is registered and knows the leader.
-func makeCluster(t *testing.T, size int) *cluster {
+func makeCluster(t testing.TB, size int) *cluster {
+	t.Helper()
+	return makeClusterWith(t, size, nil)
+}
+
+// makeClusterWith is makeCluster with more settings of every node from
+// configure, when set.
+func makeClusterWith(t testing.TB, size int, configure func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, key: make([]byte, 32)}
 	rand.Read(c.key)
 	t.Cleanup(c.close)
+	for range size {
+		c.add(configure)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
-	for i := 1; i <= size; i++ {
-		cfg := testConfig(t, t.TempDir())
-		cfg.NodeID = fmt.Sprintf("n%d", i)
-		cfg.Bind = "127.0.0.1:0"
-		cfg.ClusterKey = c.key
-		cfg.FaultInjection = true
-		if i > 1 {
-			cfg.Join = c.members[0].api.URL
-		}
-		n, err := Open(cfg)
-		if err != nil {
-			t.Fatalf("open %s: %v", cfg.NodeID, err)
-		}
-		m := &member{id: cfg.NodeID, n: n, api: httptest.NewServer(n.Handler())}
-		c.members = append(c.members, m)
-		if i == 1 {
-			if err := n.WaitReady(ctx); err != nil {
-				t.Fatalf("%s: %v", m.id, err)
-			}
-		}
-		if err := n.Register(ctx, m.api.URL); err != nil {
-			t.Fatalf("register %s: %v", m.id, err)
-		}
-	}
 	for _, m := range c.members {
 		if err := m.n.WaitReady(ctx); err != nil {
 			t.Fatalf("%s: %v", m.id, err)
 		}
 	}
 	return c
+}
+
+// add starts the next node (the first bootstraps, the others join it),
+// with more settings from configure when set, and returns once it is
+// registered.
+func (c *cluster) add(configure func(*Config)) *member {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	cfg := testConfig(t, t.TempDir())
+	cfg.NodeID = fmt.Sprintf("n%d", len(c.members)+1)
+	cfg.Bind = "127.0.0.1:0"
+	cfg.ClusterKey = c.key
+	cfg.FaultInjection = true
+	if len(c.members) > 0 {
+		cfg.Join = c.members[0].api.URL
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("open %s: %v", cfg.NodeID, err)
+	}
+	m := &member{id: cfg.NodeID, n: n, api: httptest.NewUnstartedServer(n.Handler())}
+	m.api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			m.conns.Add(1)
+		}
+	}
+	m.api.Start()
+	c.members = append(c.members, m)
+	if len(c.members) == 1 {
+		if err := n.WaitReady(ctx); err != nil {
+			t.Fatalf("%s: %v", m.id, err)
+		}
+	}
+	if err := n.Register(ctx, m.api.URL); err != nil {
+		t.Fatalf("register %s: %v", m.id, err)
+	}
+	return m
 }
 
 // close heals the cluster and closes every node, followers first.
@@ -205,7 +239,7 @@ func (c *cluster) ensureSame() {
 
 // dumpReplica returns every key and value of every bucket of n's state
 // machine, read from a copy of its bbolt file.
-func dumpReplica(t *testing.T, n *Node) map[string]map[string]string {
+func dumpReplica(t testing.TB, n *Node) map[string]map[string]string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "replica.db")
 	f, err := os.Create(path)
@@ -491,5 +525,40 @@ func TestClusterCutLeaderNotCalled(t *testing.T) {
 	}
 	if localParam(t, l, "/across") == nil {
 		t.Errorf("the leader %s lacks the write forwarded after the heal", l.id)
+	}
+}
+
+// TestForwardReusesConnections makes rounds of concurrent writes through a
+// follower: the forwarded writes reuse the connections to the leader
+// rather than dial one each (as they did with net/http's default of two
+// idle connections per host, most of them did).
+func TestForwardReusesConnections(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	const writers, rounds = 8, 8
+	before := l.conns.Load()
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+				defer cancel()
+				name := fmt.Sprintf("/fwd/%d/%d", r, w)
+				if err := f.n.Apply(ctx, putCmd(name, 1, 0)); err != nil {
+					t.Errorf("%s through %s: %v", name, f.id, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// At most one connection per writer, and as many dialed while an idle
+	// one was on its way back to the pool.
+	if got := l.conns.Load() - before; got > 2*writers {
+		t.Errorf("%d forwarded writes (%d at a time) opened %d connections to the leader, want at most %d",
+			writers*rounds, writers, got, 2*writers)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -22,7 +23,8 @@ func (n *Node) Register(ctx context.Context, apiAddr string) error {
 	if n.cfg.Bind == "" {
 		return nil
 	}
-	jr := joinRequest{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: apiAddr, NonVoter: n.cfg.NonVoter, KeyCheck: n.cfg.KeyCheck}
+	jr := joinRequest{ID: n.cfg.NodeID, RaftAddr: string(n.trans.LocalAddr()), APIAddr: apiAddr, NonVoter: n.cfg.NonVoter, KeyCheck: n.cfg.KeyCheck,
+		Codecs: n.advertisedCodecs()}
 	body, _ := json.Marshal(jr)
 	for attempt := 0; ; attempt++ {
 		if n.registered(jr) {
@@ -64,14 +66,14 @@ func (n *Node) Register(ctx context.Context, apiAddr string) error {
 }
 
 // registered reports whether the local state already lists this node with
-// these addresses and raft's configuration holds it.
+// these addresses and log encodings, and raft's configuration holds it.
 func (n *Node) registered(jr joinRequest) bool {
 	var info *store.NodeInfo
 	if err := n.db.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
 		var err error
 		info, err = r.Node(jr.ID)
 		return err
-	}); err != nil || info == nil || info.APIAddr != jr.APIAddr || info.RaftAddr != jr.RaftAddr {
+	}); err != nil || info == nil || info.APIAddr != jr.APIAddr || info.RaftAddr != jr.RaftAddr || !slices.Equal(info.Codecs, jr.Codecs) {
 		return false
 	}
 	cf := n.raft.GetConfiguration()
@@ -176,6 +178,9 @@ type Status struct {
 	// window (commitInterval) at most, and a crash re-applies the entries
 	// between them from the log.
 	StateCommittedIndex uint64 `json:"state_committed_index"`
+	// LogCodec is the encoding this node proposes puts in: "compact"
+	// once every member decodes it, else "json" (logcodec.go).
+	LogCodec string `json:"log_codec"`
 }
 
 // Status reports what kinds of requests this node can serve now.
@@ -189,6 +194,7 @@ func (n *Node) Status() Status {
 		AppliedIndex:        n.raft.AppliedIndex(),
 		StateAppliedIndex:   n.db.LastApplied(),
 		StateCommittedIndex: n.db.CommittedIndex(),
+		LogCodec:            n.LogCodec(),
 	}
 	isLeader := n.raft.State() == raft.Leader
 	st.CanReadStale = n.staleOK() == nil

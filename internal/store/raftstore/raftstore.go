@@ -99,6 +99,11 @@ type Config struct {
 	// down while it runs (fault.go: Node.SetFaults, the "fault" cluster
 	// RPC). Never on by default.
 	FaultInjection bool
+	// LegacyLogCodec makes the node behave as a version before the
+	// compact log encoding (logcodec.go): it does not advertise it, and
+	// skips a compact entry it is given with an error, as such a version
+	// fails to decode it. A test setting, for mixed-version clusters.
+	LegacyLogCodec bool
 }
 
 // Default returns the default configuration for dir: the only place the
@@ -193,6 +198,9 @@ type Node struct {
 	voterGen      uint64
 	voterChanging int
 
+	// codec is the gate of the compact log encoding (logcodec.go).
+	codec logCodec
+
 	// applyWait releases the waiters of applied indexes; changes wakes
 	// those waiting for any change of state, leader or registration
 	// (wait.go).
@@ -234,6 +242,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
 	n := &Node{cfg: cfg, log: logger, stop: make(chan struct{}), check: cfg.Check}
+	n.codec.dirty = make(chan struct{}, 1)
 	if n.check == nil {
 		n.check = store.InProcessChecker
 	}
@@ -335,7 +344,11 @@ func (n *Node) start() error {
 			return nil
 		}
 	}
-	r, err := raft.NewRaft(rc, &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log}, watched, logs, snaps, n.trans)
+	f := &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log, nodesChanged: n.logCodecChanged}
+	if cfg.LegacyLogCodec {
+		f.refused = &n.codec.refused
+	}
+	r, err := raft.NewRaft(rc, f, watched, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
 		logs.Close()
@@ -348,7 +361,9 @@ func (n *Node) start() error {
 	peerObs := make(chan raft.Observation, 64)
 	n.peerObserver = newPeerObserver(peerObs)
 	r.RegisterObserver(n.peerObserver)
-	n.wg.Add(4)
+	n.wg.Add(5)
+	go n.codecLoop()
+	n.logCodecChanged()
 	go n.commitLoop()
 	go n.leaderWatch()
 	go n.watchRaft(obs)
@@ -421,6 +436,7 @@ func (n *Node) leaderWatch() {
 			n.readyForReads.Store(false)
 			n.soleVoter.Store(false)
 			n.logLeadership(isLeader)
+			n.logCodecChanged()
 			if isLeader {
 				if err := n.raft.Barrier(leaderWait).Error(); err == nil {
 					n.updateSoleVoter()
@@ -677,19 +693,25 @@ func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 	if err := n.linkCut(id); err != nil {
 		return nil, err
 	}
+	return n.nodeInfo(string(id))
+}
+
+// nodeInfo returns the registered addresses of member id: ErrNotReady when
+// it has none.
+func (n *Node) nodeInfo(id string) (*store.NodeInfo, error) {
 	var info *store.NodeInfo
 	// A point read: a follower looks its leader up for every forwarded
 	// call, which must not commit the state machine each time.
 	err := n.db.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
 		var err error
-		info, err = r.Node(string(id))
+		info, err = r.Node(id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if info == nil || info.APIAddr == "" {
-		return nil, fmt.Errorf("%w: leader %s has no registered API address", ErrNotReady, id)
+		return nil, fmt.Errorf("%w: member %s has no registered API address", ErrNotReady, id)
 	}
 	return info, nil
 }
@@ -763,17 +785,6 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
 	}
 }
 
-// encode encodes a command for the log: a node with no peers (no raft
-// listener) writes puts in the compact form, which only this version and
-// later ones read; a cluster, whose members may run an older version
-// during a rolling upgrade, writes JSON (store.MarshalCompact).
-func (n *Node) encode(cmd *store.Command) ([]byte, error) {
-	if n.cfg.Bind == "" {
-		return cmd.MarshalCompact()
-	}
-	return cmd.Marshal()
-}
-
 // notReady makes err an ErrNotReady (a retryable unavailability).
 func notReady(err error) error {
 	if errors.Is(err, ErrNotReady) {
@@ -790,7 +801,10 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 	if n.closed.Load() {
 		return 0, raft.ErrRaftShutdown
 	}
-	f := n.raft.Apply(data, timeout)
+	f, err := n.propose(data, timeout)
+	if err != nil {
+		return 0, err
+	}
 	if err := f.Error(); err != nil {
 		return 0, err
 	}
@@ -809,6 +823,9 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 func (n *Node) forward(ctx context.Context, data []byte) error {
 	leader, err := n.leaderInfo()
 	if err != nil {
+		return err
+	}
+	if data, err = forwardable(data, leader); err != nil {
 		return err
 	}
 	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
@@ -874,6 +891,12 @@ type fsm struct {
 	// disk refuses; log reports that wait.
 	stop <-chan struct{}
 	log  *slog.Logger
+	// nodesChanged, if set, is called after a batch that registered or
+	// removed a node, or changed the configuration (logcodec.go).
+	nodesChanged func()
+	// refused, set with Config.LegacyLogCodec, counts the compact entries
+	// skipped.
+	refused *atomic.Int64
 }
 
 // Waits between attempts of a batch the disk refuses (ENOSPC, EIO, ...).
@@ -896,15 +919,34 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	entries := make([]store.Entry, len(logs))
+	nodes := false
 	for i, l := range logs {
 		entries[i].Index = l.Index
 		entries[i].Term = l.Term
-		if l.Type == raft.LogCommand {
-			entries[i].Data = l.Data
+		if l.Type == raft.LogConfiguration {
+			nodes = true
+		}
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		data := l.Data
+		if f.refused != nil && store.IsCompact(data) {
+			f.refused.Add(1)
+			if f.log != nil {
+				f.log.Error("a compact log entry reached a node that does not decode it: skipped", "index", l.Index)
+			}
+			data = nil
+		}
+		entries[i].Data = data
+		if op := store.EncodedOp(data); op == store.OpSetNode || op == store.OpRemoveNode {
+			nodes = true
 		}
 	}
 	res := f.applyDurably(entries)
 	f.notify()
+	if nodes && f.nodesChanged != nil {
+		f.nodesChanged()
+	}
 	out := make([]any, len(res))
 	for i, r := range res {
 		if r != nil {

@@ -50,7 +50,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testConfig(t *testing.T, dir string) Config {
+func testConfig(t testing.TB, dir string) Config {
 	cfg := Default(dir)
 	// No automatic snapshots: the test forces them, and keeps few entries.
 	cfg.SnapshotThreshold = 1 << 20
@@ -355,8 +355,8 @@ func TestApplyAfterClose(t *testing.T) {
 
 // TestSingleNodeLogsCompactPuts: a node with no peers writes puts to its
 // log in the compact form (no older version reads its log) and applies
-// them; a clustered node writes JSON (a rolling upgrade's older members
-// must read it). The e2e crash tests apply compact entries again from the
+// them; a clustered node writes JSON until its gate opens (logcodec.go:
+// TestLogCodecMixedVersions). The e2e crash tests apply compact entries again from the
 // log after a SIGKILL.
 func TestSingleNodeLogsCompactPuts(t *testing.T) {
 	dir := t.TempDir()
