@@ -95,11 +95,14 @@ bench-agent:
 # processes) following the change stream of a 1- and a 3-node cluster;
 # write latency, fan-out latency, server memory per watcher and CPU per
 # change, with and without the fleet. FLEET_N, FLEET_NODES and
-# FLEET_DURATION (each phase) bound it; see tests/cluster/fleet_test.go.
+# FLEET_DURATION (each phase) bound it; FLEET_AGENTS=normal,low adds a row
+# with the agents at the lowest CPU priority (as if on other hosts); see
+# tests/cluster/fleet_test.go.
 # About 10 minutes with the defaults on 2 cores.
 bench-fleet:
 	PARAMSTORE_FLEET_N=$${FLEET_N:-1000,10000} PARAMSTORE_FLEET_NODES=$${FLEET_NODES:-1,3} \
 	PARAMSTORE_FLEET_DURATION=$${FLEET_DURATION:-15s} PARAMSTORE_FLEET_OUT=$${FLEET_OUT:-} \
+	PARAMSTORE_FLEET_AGENTS=$${FLEET_AGENTS:-normal} \
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x -timeout 60m ./tests/cluster/
 
 # The soak (issue 19): a durable server with auth and audit under issue 19's

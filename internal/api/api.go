@@ -141,6 +141,10 @@ type Handler struct {
 	hub      *service.Hub
 	listener *parkListener
 	lagging  atomic.Int64 // streams whose pages wait for their client (parkedConn.slow)
+	// writing counts the calls in flight that may change state: the
+	// change stream's answer writers step aside while there are any
+	// (parkListener.pace).
+	writing writeGate
 }
 
 // BeginShutdown makes pending long polls (the change stream) return, so
@@ -341,6 +345,8 @@ type call struct {
 	// memo redacts the request once for the call's records (intent and
 	// result).
 	memo audit.Memo
+	// writing says the call counts in Handler.writing.
+	writing bool
 }
 
 // callPool holds the calls of serveAPI: every API request has one, and
@@ -375,6 +381,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("panic", "request_id", c.reqID, "operation", c.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		h.finish(w, r, c)
+		if c.writing {
+			h.writing.end()
+		}
 	}()
 	c.out, c.err = h.run(r, c)
 }
@@ -407,6 +416,10 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		return nil, ssm.Bare(ssm.CodeUnknownOperation)
 	}
 	c.op, c.o = o.name, o
+	if !o.readOnly() {
+		h.writing.begin()
+		c.writing = true
+	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}

@@ -30,11 +30,62 @@ const answerWriteTimeout = 10 * time.Second
 // change seen by a hundred thousand watchers does not start as many
 // goroutines and HTTP connections at once. A worker writes what a
 // client's socket takes at once; the rest is finished in a goroutine of
-// its own. Workers yield every answerBatch answers.
+// its own. Workers yield every answerBatch answers, and step aside while
+// writes are in flight (parkListener.pace).
 const (
 	answerBatch = 32
 	answerQueue = 1 << 16
 )
+
+// A worker that finds writes in flight after a slice of answers pauses
+// for as long as the slice took, at most maxAnswerPause, or until the
+// writes are done: while writes are in flight a fan-out takes at most half
+// of a processor's time.
+const maxAnswerPause = 2 * time.Millisecond
+
+// writeGate counts the calls in flight that may change state, and wakes
+// those that wait for there to be none.
+type writeGate struct {
+	n       atomic.Int64
+	waiting atomic.Bool // someone waits on idle
+	mu      sync.Mutex
+	idle    chan struct{} // closed when n drops to 0 (nil: nobody waits)
+}
+
+func (g *writeGate) begin() { g.n.Add(1) }
+
+func (g *writeGate) end() {
+	if g.n.Add(-1) == 0 && g.waiting.Load() {
+		g.mu.Lock()
+		if g.idle != nil {
+			close(g.idle)
+			g.idle = nil
+		}
+		g.waiting.Store(false)
+		g.mu.Unlock()
+	}
+}
+
+// wait waits until no write is in flight or t fires (t stopped and its
+// channel drained: reset here to d).
+func (g *writeGate) wait(t *time.Timer, d time.Duration) {
+	g.mu.Lock()
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	idle := g.idle
+	g.waiting.Store(true)
+	g.mu.Unlock()
+	if g.n.Load() == 0 { // (ended before waiting was seen: end may not close idle)
+		return
+	}
+	t.Reset(d)
+	select {
+	case <-idle:
+		t.Stop()
+	case <-t.C:
+	}
+}
 
 // answerWorkers is how many goroutines write the answers on procs
 // processors (GOMAXPROCS): all but one, and at least one. A fan-out to ten
@@ -549,13 +600,19 @@ func (pc *parkedConn) deliver(p *service.Page) {
 }
 
 func (l *parkListener) answerLoop() {
-	for n := 1; ; n++ {
-		if n%answerBatch == 0 {
-			runtime.Gosched()
-		}
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
+	var slice time.Time // when the slice's first answer was taken
+	for n := 0; ; n++ {
 		select {
 		case pc := <-l.answers:
+			if n%answerBatch == 0 {
+				slice = time.Now()
+			}
 			pc.write()
+			if n%answerBatch == answerBatch-1 {
+				l.pace(slice, pause)
+			}
 		case <-l.closed:
 			// The server is going: what is queued is the last pages the
 			// hub gave as it closed (the server closes the hub first).
@@ -572,6 +629,31 @@ func (l *parkListener) answerLoop() {
 		}
 	}
 }
+
+// pace ends a slice of answers, begun at start. With no write in flight
+// the worker only yields (runtime.Gosched), and the fan-out goes on at
+// full speed. While a call that may change state is in flight it pauses
+// as long as the slice took (at most maxAnswerPause), or until no write is
+// left: its thread sleeps, so that the write's goroutines (its audit
+// record's fsync, raft's, each a hand-over between goroutines) find a
+// processor at once rather than behind the fan-out's write system calls,
+// and the operating system gives the cores to the process's other
+// threads. A fan-out thus takes at most half of a processor's time while
+// writes go on, and never stops for them: a write that hangs (a stuck
+// disk) makes it about twice as long (the pauses, and the time the
+// sleeping thread takes to wake).
+func (l *parkListener) pace(start time.Time, pause *time.Timer) {
+	if l.writing == nil || noPacing.Load() || l.writing.n.Load() == 0 {
+		runtime.Gosched()
+		return
+	}
+	l.pauses.Add(1)
+	l.writing.wait(pause, min(time.Since(start), maxAnswerPause))
+}
+
+// noPacing turns pace's pauses off, for benchmarks that compare
+// (SetAnswerPacing).
+var noPacing atomic.Bool
 
 // write writes what was delivered to pc, from an answer worker.
 func (pc *parkedConn) write() {
@@ -658,7 +740,7 @@ func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // it) for their next request. Without it long polls wait in their handler.
 func (h *Handler) Listener(ln net.Listener) net.Listener {
 	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
-		answers: make(chan *parkedConn, answerQueue)}
+		answers: make(chan *parkedConn, answerQueue), writing: &h.writing}
 	go l.pump()
 	for range answerWorkers(runtime.GOMAXPROCS(0)) {
 		go l.answerLoop()
@@ -680,6 +762,8 @@ type parkListener struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	answers   chan *parkedConn
+	writing   *writeGate   // Handler.writing: calls in flight that may change state
+	pauses    atomic.Int64 // how many times the answer workers paused for them (pace)
 }
 
 func (l *parkListener) pump() {

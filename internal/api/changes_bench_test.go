@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/paramstore/paramstore/internal/api"
 	"github.com/paramstore/paramstore/internal/servertest"
 )
 
@@ -168,57 +170,116 @@ func BenchmarkChangeStreamFanout(b *testing.B) {
 // a path nobody watches) while changes are fanned out to 5,000 streams
 // back to back, against the same without streams: the write path must not
 // wait for the fan-out. Reports p50 and p99 in ms, and those of a
-// GetParameter after each put (no disk: the scheduling alone).
+// GetParameter after each put (no disk: the scheduling alone). With
+// streams it runs twice on the same server, the answer workers' pauses
+// for writes in flight off and on (pace=off, pace=on): an A/B in one
+// invocation, interleaved with -count.
 func BenchmarkChangeStreamPutDuringFanout(b *testing.B) {
 	for _, n := range []int{0, 5000} {
 		b.Run("watchers="+strconv.Itoa(n), func(b *testing.B) {
 			r := newFanoutRig(b, n)
-			stop, stopped := make(chan struct{}), make(chan struct{})
-			go func() { // fan-outs, back to back
-				defer close(stopped)
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if b.Failed() {
-						return
-					}
-					if i%100 == 99 {
-						r.empty()
-					}
-					r.put(fmt.Sprintf("/fan/p%d", i%100))
-					r.waitGrew()
-					time.Sleep(20 * time.Millisecond)
-				}
-			}()
-			var lat, get []time.Duration
-			b.ResetTimer()
-			for i := range b.N {
-				lat = append(lat, r.put(fmt.Sprintf("/elsewhere/p%d", i%100)))
-				start := time.Now()
-				if _, err := r.c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/fan/first")}); err != nil {
-					b.Fatal(err)
-				}
-				get = append(get, time.Since(start))
-				time.Sleep(5 * time.Millisecond)
-				if b.Failed() {
-					break
-				}
+			if n == 0 {
+				putsDuringFanout(b, r)
+				return
 			}
-			b.StopTimer()
-			close(stop)
-			<-stopped
-			if b.Failed() {
-				b.FailNow()
+			for _, pace := range []string{"off", "on"} {
+				b.Run("pace="+pace, func(b *testing.B) {
+					api.SetAnswerPacing(b, pace == "on")
+					putsDuringFanout(b, r)
+				})
 			}
-			slices.Sort(lat)
-			slices.Sort(get)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1e3, "put-p50-ms")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "put-p99-ms")
-			b.ReportMetric(float64(get[len(get)/2].Microseconds())/1e3, "get-p50-ms")
-			b.ReportMetric(float64(get[len(get)*99/100].Microseconds())/1e3, "get-p99-ms")
 		})
 	}
+}
+
+func putsDuringFanout(b *testing.B, r *fanoutRig) {
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() { // fan-outs, back to back
+		defer close(stopped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if b.Failed() || r.b.Failed() {
+				return
+			}
+			if i%100 == 99 {
+				r.empty()
+			}
+			r.put(fmt.Sprintf("/fan/p%d", i%100))
+			r.waitGrew()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	var lat, get []time.Duration
+	sched0 := schedLatencies()
+	b.ResetTimer()
+	for i := range b.N {
+		lat = append(lat, r.put(fmt.Sprintf("/elsewhere/p%d", i%100)))
+		start := time.Now()
+		if _, err := r.c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/fan/first")}); err != nil {
+			b.Fatal(err)
+		}
+		get = append(get, time.Since(start))
+		time.Sleep(5 * time.Millisecond)
+		if b.Failed() || r.b.Failed() {
+			break
+		}
+	}
+	b.StopTimer()
+	sched := schedLatencies().sub(sched0)
+	close(stop)
+	<-stopped
+	if b.Failed() || r.b.Failed() {
+		b.FailNow()
+	}
+	slices.Sort(lat)
+	slices.Sort(get)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1e3, "put-p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "put-p99-ms")
+	b.ReportMetric(float64(get[len(get)/2].Microseconds())/1e3, "get-p50-ms")
+	b.ReportMetric(float64(get[len(get)*99/100].Microseconds())/1e3, "get-p99-ms")
+	b.ReportMetric(sched.quantile(0.99)*1e3, "sched-p99-ms")
+	b.ReportMetric(sched.quantile(0.999)*1e3, "sched-p999-ms")
+}
+
+// schedHist is the Go runtime's histogram of how long goroutines waited,
+// runnable, for a processor (/sched/latencies:seconds), the whole
+// process's: the puts' goroutines' among them.
+type schedHist struct {
+	counts  []uint64
+	buckets []float64
+}
+
+func schedLatencies() schedHist {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	h := s[0].Value.Float64Histogram()
+	return schedHist{counts: slices.Clone(h.Counts), buckets: h.Buckets}
+}
+
+func (h schedHist) sub(o schedHist) schedHist {
+	d := schedHist{counts: slices.Clone(h.counts), buckets: h.buckets}
+	for i := range d.counts {
+		d.counts[i] -= o.counts[i]
+	}
+	return d
+}
+
+// quantile is the upper bound of the bucket that holds quantile q.
+func (h schedHist) quantile(q float64) float64 {
+	var total uint64
+	for _, c := range h.counts {
+		total += c
+	}
+	want := uint64(q * float64(total))
+	var sum uint64
+	for i, c := range h.counts {
+		if sum += c; sum > want {
+			return h.buckets[i+1]
+		}
+	}
+	return h.buckets[len(h.buckets)-1]
 }

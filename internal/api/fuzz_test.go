@@ -46,8 +46,8 @@ func (s *fuzzStore) Apply(ctx context.Context, cmd *store.Command) error {
 }
 
 // newFuzzHandler builds the real API handler over a real service and a
-// state machine in a temporary directory.
-func newFuzzHandler(t testing.TB) http.Handler {
+// state machine in a temporary directory; opts adjust its configuration.
+func newFuzzHandler(t testing.TB, opts ...func(*api.Config)) *api.Handler {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
@@ -66,7 +66,11 @@ func newFuzzHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Service: svc, Auth: authn, NoAuth: true, Account: "123456789012", DefaultRegion: "us-east-1"})
+	cfg := api.Config{Service: svc, Auth: authn, NoAuth: true, Account: "123456789012", DefaultRegion: "us-east-1"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // PARAMSTORE_FLEET_WORKER_PPROF
@@ -63,12 +65,17 @@ import (
 // Other knobs: PARAMSTORE_FLEET_DURATION (each phase, default 15s),
 // PARAMSTORE_FLEET_PROBE (default 500ms), PARAMSTORE_FLEET_CONNECT (how
 // long the fleet may take to connect, default 10m), PARAMSTORE_FLEET_BG (background
-// writes/s, default 20), PARAMSTORE_FLEET_PER_WORKER (agents per worker
+// writes/s, default 20), PARAMSTORE_FLEET_AGENTS (how the worker processes
+// run: "normal", the default, beside the servers; "low", at the lowest CPU
+// priority once connected, nice 19 in a session and autogroup of their
+// own at nice 19, standing in for agents on other hosts; "normal,low" runs each size
+// both ways, one row each), PARAMSTORE_FLEET_PER_WORKER (agents per worker
 // process, default 10000), PARAMSTORE_FLEET_PER_CLIENT (watches per
 // client.Client, default 10), PARAMSTORE_FLEET_SERVER_ARGS (more server
 // flags), PARAMSTORE_FLEET_OUT (append the table to this file).
 func BenchmarkFleet(b *testing.B) {
 	sizes := envInts(b, "PARAMSTORE_FLEET_N", []int{1000})
+	priorities := envAgentPriorities(b)
 	clusters := envInts(b, "PARAMSTORE_FLEET_NODES", []int{1})
 	cfg := fleetConfig{
 		dur:       envDuration(b, "PARAMSTORE_FLEET_DURATION", 15*time.Second),
@@ -88,12 +95,20 @@ func BenchmarkFleet(b *testing.B) {
 	var rows []fleetRow
 	for _, nodes := range clusters {
 		for _, n := range sizes {
-			b.Run(fmt.Sprintf("nodes=%d/agents=%d", nodes, n), func(b *testing.B) {
-				row := runFleet(b, nodes, n, cfg)
-				rows = append(rows, row)
-				b.ReportMetric(row.fanP99, "fanout-p99-ms")
-				b.ReportMetric(row.put99, "put-p99-ms")
-			})
+			for _, low := range priorities {
+				name := fmt.Sprintf("nodes=%d/agents=%d", nodes, n)
+				if low {
+					name += "/agents-low-priority"
+				}
+				b.Run(name, func(b *testing.B) {
+					c := cfg
+					c.lowAgents = low
+					row := runFleet(b, nodes, n, c)
+					rows = append(rows, row)
+					b.ReportMetric(row.fanP99, "fanout-p99-ms")
+					b.ReportMetric(row.put99, "put-p99-ms")
+				})
+			}
 		}
 	}
 	table := header + "\n\n" + fleetTable(rows)
@@ -114,10 +129,12 @@ const fleetIdleWindow = 5 * time.Second
 type fleetConfig struct {
 	dur, probe, connect          time.Duration
 	bgRate, perWorker, perClient int
+	lowAgents                    bool // the workers at the lowest CPU priority
 }
 
 type fleetRow struct {
 	nodes, agents               int
+	lowAgents                   bool
 	basePut50, basePut99        float64 // ms, no watchers
 	put50, put99                float64 // ms, with the fleet
 	fan50, fanP99, fanMax       float64 // ms
@@ -139,15 +156,19 @@ func fleetTable(rows []fleetRow) string {
 	s.WriteString("| nodes | agents | put p50/p99 ms, no watchers | put p50/p99 ms, fleet | fan-out p50/p99/max ms (probes) | after the put's answer p50/p99 ms | server anon RSS per watcher | extra server CPU per fanned-out change | extra agent CPU per fanned-out change (per watcher) | fan-out CPU floor on the cores (their share) | all connected after | lost / resets / failed writes | load avg |\n")
 	s.WriteString("|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d | %d | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.0f ms (%.0f%%) | %.1fs | %d / %d / %d | %s |\n",
-			r.nodes, r.agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
+		agents := strconv.Itoa(r.agents)
+		if r.lowAgents {
+			agents += " (agents at nice 19)"
+		}
+		fmt.Fprintf(&s, "| %d | %s | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.0f ms (%.0f%%) | %.1fs | %d / %d / %d | %s |\n",
+			r.nodes, agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
 			r.kbPerWatcher, r.cpuPerProbeMs, r.agentCPUPerProbeMs, r.agentUsPerWatcher, r.floorMs, r.busy*100, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
 	}
 	return s.String()
 }
 
 func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
-	row := fleetRow{nodes: nodes, agents: agents}
+	row := fleetRow{nodes: nodes, agents: agents, lowAgents: cfg.lowAgents}
 	c := startClusterOpts(b, nodes, false, strings.Fields(os.Getenv("PARAMSTORE_FLEET_SERVER_ARGS"))...)
 	c.converge(60 * time.Second)
 	leader := c.leader(30 * time.Second)
@@ -181,7 +202,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 			Endpoints: endpoints, Agents: n, PerClient: cfg.perClient, Path: "/fleet",
 			ID: creds.ID, Secret: creds.Secret, SrcBase: 10 + 16*i, SrcIPs: 16,
 			Pprof: workerPprof(i),
-		}))
+		}, cfg.lowAgents))
 	}
 	started := time.Now()
 	for seq := 0; ; seq++ {
@@ -202,6 +223,11 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		}
 	}
 	row.connect = time.Since(started)
+	if cfg.lowAgents {
+		for _, w := range workers {
+			w.lowerPriority(b)
+		}
+	}
 	time.Sleep(3 * time.Second) // let the warm-up's garbage be collected
 	workerPids := func() []int {
 		var p []int
@@ -464,6 +490,27 @@ func envInts(b *testing.B, name string, def []int) []int {
 	return out
 }
 
+// envAgentPriorities reads PARAMSTORE_FLEET_AGENTS: for each run of a size,
+// whether its workers run at the lowest CPU priority.
+func envAgentPriorities(b *testing.B) []bool {
+	s := os.Getenv("PARAMSTORE_FLEET_AGENTS")
+	if s == "" {
+		return []bool{false}
+	}
+	var out []bool
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "normal":
+			out = append(out, false)
+		case "low":
+			out = append(out, true)
+		default:
+			b.Fatalf("PARAMSTORE_FLEET_AGENTS=%q: want normal, low or normal,low", s)
+		}
+	}
+	return out
+}
+
 func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
 	s := os.Getenv(name)
 	if s == "" {
@@ -506,9 +553,16 @@ type fleetWorker struct {
 	alive atomic.Bool
 }
 
-func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig) *fleetWorker {
+func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig, low bool) *fleetWorker {
 	raw, _ := json.Marshal(cfg)
 	cmd := exec.Command(os.Args[0])
+	if low {
+		// A session of its own, so that it is an autogroup of its own
+		// (with autogroup scheduling the kernel shares the CPU between
+		// sessions first, and nice only orders the threads within one);
+		// lowered once connected (lowerPriority).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	cmd.Env = append(os.Environ(), fleetWorkerEnv+"="+string(raw))
 	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker%d.log", i)))
 	if err != nil {
@@ -526,6 +580,31 @@ func startFleetWorker(b *testing.B, dir string, i int, cfg fleetWorkerConfig) *f
 	w.alive.Store(true)
 	b.Cleanup(w.stop)
 	return w
+}
+
+// lowerPriority puts the worker at the lowest CPU priority: each of its
+// threads at nice 19 (nice is per thread on Linux; threads made later
+// inherit it from the thread that makes them), and its autogroup at nice
+// 19 (without autogroup scheduling, no such file, nice alone says it).
+// After the fleet connected: at the lowest priority on a busy machine,
+// 10,000 agents would take many minutes to connect.
+func (w *fleetWorker) lowerPriority(b *testing.B) {
+	pid := w.cmd.Process.Pid
+	for range 2 { // (again for a thread made meanwhile)
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			b.Fatalf("worker %d: %v", pid, err)
+		}
+		for _, t := range tasks {
+			tid, _ := strconv.Atoi(t.Name())
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19); err != nil && !errors.Is(err, syscall.ESRCH) {
+				b.Fatalf("worker %d: nice thread %d: %v", pid, tid, err)
+			}
+		}
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/autogroup", pid), []byte("19"), 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		b.Fatalf("worker %d: autogroup nice: %v", pid, err)
+	}
 }
 
 func (w *fleetWorker) report(b *testing.B) fleetReport {
