@@ -431,12 +431,18 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 	ctx := r.Context()
 	switch r.Header.Get(consistencyHeader) {
 	case "stale":
-		ctx = store.WithStale(ctx)
+		if o.readOnly() {
+			ctx = store.WithStale(ctx)
+		} else {
+			ctx = store.WithWritePlan(ctx)
+		}
 	case "linearizable":
 	default:
 		// Writes plan against local state: their compare-and-set commit
 		// catches staleness. Reads follow the node's default.
-		if h.cfg.StaleReads || !o.readOnly() {
+		if !o.readOnly() {
+			ctx = store.WithWritePlan(ctx)
+		} else if h.cfg.StaleReads {
 			ctx = store.WithStale(ctx)
 		}
 	}

@@ -14,16 +14,43 @@ var ErrUnavailable = errors.New("store: unavailable")
 
 type staleKey struct{}
 
+// staleness is what a stale read is for: a read that may be as stale as
+// the node's bound, or the plan of a write.
+type staleness uint8
+
+const (
+	staleRead staleness = 1 + iota
+	stalePlan
+)
+
 // WithStale marks a read as allowed to be stale: served from this node's
 // local state without confirming it with the leader.
 func WithStale(ctx context.Context) context.Context {
-	return context.WithValue(ctx, staleKey{}, true)
+	return context.WithValue(ctx, staleKey{}, staleRead)
 }
 
-// IsStale reports whether ctx allows a stale read.
+// WithWritePlan marks the read that plans a write: served from the local
+// state like a stale read (the write's compare-and-set commit catches a
+// plan made on stale state), but only while the node knows a leader to
+// send the write to. Without one the write cannot commit anyway, and a
+// plan made on a state cut off from the leader would answer validation
+// errors (a parameter it has not heard of yet) instead of the
+// unavailability that the client should retry.
+func WithWritePlan(ctx context.Context) context.Context {
+	return context.WithValue(ctx, staleKey{}, stalePlan)
+}
+
+// IsStale reports whether ctx allows a stale read (WithStale or
+// WithWritePlan).
 func IsStale(ctx context.Context) bool {
-	v, _ := ctx.Value(staleKey{}).(bool)
-	return v
+	v, _ := ctx.Value(staleKey{}).(staleness)
+	return v != 0
+}
+
+// IsWritePlan reports whether ctx marks a write's plan (WithWritePlan).
+func IsWritePlan(ctx context.Context) bool {
+	v, _ := ctx.Value(staleKey{}).(staleness)
+	return v == stalePlan
 }
 
 type pointReadsKey struct{}

@@ -618,3 +618,75 @@ func TestForwardReusesConnections(t *testing.T) {
 			writers*rounds, writers, got, 2*writers)
 	}
 }
+
+// TestStaleReadsWithoutLeader cuts every link, so that no node knows a
+// leader or can elect one (a lost majority): a follower keeps serving stale
+// reads of what it holds while its last contact with the leader is within
+// its MaxStaleness, and refuses them with ErrTooStale once that passes. A
+// node that knows no leader used to refuse at once, one heartbeat timeout
+// after the leader went, however long --max-staleness allowed.
+func TestStaleReadsWithoutLeader(t *testing.T) {
+	t.Parallel()
+	const strict = 2 * time.Second
+	c := makeClusterWith(t, 3, func(cfg *Config) {
+		cfg.MaxStaleness = time.Hour
+		if cfg.NodeID == "n3" {
+			cfg.MaxStaleness = strict
+		}
+	})
+	if l := c.leader(); l.id == "n3" {
+		if err := l.n.raft.LeadershipTransfer().Error(); err != nil {
+			t.Fatalf("move the leadership off n3: %v", err)
+		}
+		if !poll(func() bool { return c.leader().id != "n3" }) {
+			t.Fatal("n3 still leads")
+		}
+	}
+	apply(t, c.leader(), putCmd("/before", 1, 0))
+	c.sync()
+	var patient, strictM *member
+	for _, m := range c.others(c.leader()) {
+		if m.id == "n3" {
+			strictM = m
+		} else {
+			patient = m
+		}
+	}
+
+	for _, m := range c.members {
+		c.setFaults(m, Faults{Cut: ids(c.others(m))})
+	}
+	for _, m := range []*member{patient, strictM} {
+		if !poll(func() bool { _, id := m.n.raft.LeaderWithID(); return id == "" }) {
+			t.Fatalf("%s still knows a leader with every link cut", m.id)
+		}
+	}
+
+	stale := store.WithStale(context.Background())
+	var got *store.Parameter
+	err := patient.n.View(stale, func(r *store.Reader) error {
+		var err error
+		got, err = r.Param(tenancy, "/before")
+		return err
+	})
+	if err != nil || got == nil {
+		t.Fatalf("stale read on %s, which knows no leader, %v after its last contact (bound 1h): %v, %v", patient.id, patient.n.Staleness(), got, err)
+	}
+
+	if !poll(func() bool { return strictM.n.Staleness() > strict }) {
+		t.Fatalf("%s: staleness %v", strictM.id, strictM.n.Staleness())
+	}
+	if err := strictM.n.View(stale, func(*store.Reader) error { return nil }); !errors.Is(err, ErrTooStale) {
+		t.Errorf("stale read on %s %v after its last contact (bound %v): %v, want ErrTooStale", strictM.id, strictM.n.Staleness(), strict, err)
+	}
+	if err := patient.n.View(context.Background(), func(*store.Reader) error { return nil }); err == nil {
+		t.Errorf("a linearizable read on %s succeeded with no leader", patient.id)
+	}
+	// A write's plan needs a leader to send the write to: without one it
+	// is refused as unavailable, not planned on a state cut off from it.
+	if err := patient.n.View(store.WithWritePlan(context.Background()), func(*store.Reader) error { return nil }); !errors.Is(err, ErrNotReady) {
+		t.Errorf("a write's plan on %s with no leader: %v, want ErrNotReady", patient.id, err)
+	}
+	c.fullyConnect()
+	c.sync()
+}

@@ -507,11 +507,17 @@ func (n *Node) DB() *store.DB { return n.db }
 // quorum (ReadIndex) and the node waits until it has applied everything
 // committed before the read began; a follower asks the leader for that
 // index. With store.WithStale(ctx) the local state is read directly, if
-// this node heard from a leader within MaxStaleness.
+// this node heard from a leader within MaxStaleness; with
+// store.WithWritePlan(ctx), only while it also knows a leader now.
 func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
 	if store.IsStale(ctx) {
 		if err := n.staleOK(); err != nil {
 			return err
+		}
+		if store.IsWritePlan(ctx) && n.raft.State() != raft.Leader {
+			if _, id := n.raft.LeaderWithID(); id == "" {
+				return ErrNotReady
+			}
 		}
 	} else if err := n.readBarrier(ctx); err != nil {
 		return err
@@ -523,14 +529,19 @@ func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
 // for longer than MaxStaleness.
 var ErrTooStale = fmt.Errorf("raftstore: no contact with a leader within the staleness bound: %w", store.ErrUnavailable)
 
+// staleOK says whether this node may serve a stale read: on the leader, or
+// while its last contact with a leader is within MaxStaleness. Whether it
+// knows a leader right now does not matter: a follower forgets its leader
+// one heartbeat timeout after the last contact (an election, a partition, a
+// lost majority), and its state is then exactly as stale as the time since
+// that contact, which is what the bound is about. A node that never heard
+// from a leader has no bound to be within.
 func (n *Node) staleOK() error {
 	if n.raft.State() == raft.Leader {
 		return nil
 	}
-	if _, id := n.raft.LeaderWithID(); id == "" {
-		return ErrTooStale
-	}
-	if time.Since(n.raft.LastContact()) > n.cfg.MaxStaleness {
+	lc := n.raft.LastContact()
+	if lc.IsZero() || time.Since(lc) > n.cfg.MaxStaleness {
 		return ErrTooStale
 	}
 	return nil
