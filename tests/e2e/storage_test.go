@@ -313,6 +313,26 @@ func TestDiskFloorTmpfs(t *testing.T) {
 	f.Close()
 	free := freeBytes(t, disk)
 	t.Logf("filled: %d bytes free on the tmpfs", free)
+	// A statfs that found plenty of space answers for 100 ms (freeHold),
+	// and filling can take less: wait until the server has seen the
+	// floor (/readyz can_write false), then write.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready map[string]any
+		json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if ready["can_write"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 30 s after filling below the floor: %v", ready)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	err = put("/disk/during")
 	var ae smithy.APIError
