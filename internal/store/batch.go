@@ -145,7 +145,7 @@ func cloneOrNil(b []byte) []byte {
 // returns the last index applied and, when captureWrites, the values the
 // commands wrote to the buffered buckets. An error is one of bbolt's: the
 // transaction must be rolled back.
-func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool, cache *decodeCache) (uint64, []bufferedWrite, error) {
+func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool, cache *decodeCache, onIntent func(uint64, string, []byte)) (uint64, []bufferedWrite, error) {
 	applied := appliedIndex(tx)
 	last, lastTerm := applied, uint64(0)
 	var ws []bufferedWrite
@@ -162,6 +162,9 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 		}
 		cmd, err := UnmarshalCommand(e.Data)
 		var res error
+		if err == nil && cmd.Intent != nil && onIntent != nil {
+			onIntent(e.Index, cmd.Origin, cmd.Intent)
+		}
 		if err == nil {
 			res = applyOnce(tx, e.Index, cmd, cache)
 		} else {
@@ -223,7 +226,7 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 		}
 		d.tx = tx
 	}
-	last, ws, err := applyEntries(d.tx, entries, results, deferred, &d.decoded)
+	last, ws, err := applyEntries(d.tx, entries, results, deferred, &d.decoded, d.opts.OnIntent)
 	if err != nil {
 		// The transaction holds part of this batch: roll it back whole;
 		// the entries applied before it are applied again at the next
@@ -280,11 +283,20 @@ func (d *DB) commitLocked(notify bool) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := applyEntries(tx, d.pending, nil, false, &d.decoded); err != nil {
+		if _, _, err := applyEntries(tx, d.pending, nil, false, &d.decoded, nil); err != nil {
 			tx.Rollback()
 			return err
 		}
 		d.tx = tx
+	}
+	if d.tx != nil && d.opts.BeforeCommit != nil {
+		if err := d.opts.BeforeCommit(); err != nil {
+			// As a failed commit: bbolt rolls the transaction back.
+			d.tx.Rollback()
+			d.tx = nil
+			d.broken = len(d.pending) > 0
+			return err
+		}
 	}
 	if d.tx != nil {
 		err := d.tx.Commit()

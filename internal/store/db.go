@@ -138,6 +138,17 @@ type Options struct {
 	// interval and keep the applied entries in a durable log. Zero
 	// commits every batch before ApplyBatch returns.
 	BatchLimit int
+	// OnIntent, if set, is called for each command that carries an audit
+	// intent (Command.Intent) as ApplyBatch applies it, in index order,
+	// before the commit that holds it (intent.go). A batch ApplyBatch
+	// tries again calls it again for the same index: it must be
+	// idempotent by index.
+	OnIntent func(index uint64, origin string, intent []byte)
+	// BeforeCommit, if set, runs before every commit of the state
+	// machine: it makes the intents OnIntent was given durable on the
+	// trail. When it fails the commit does not happen (the batch is
+	// rolled back as a failed commit is) and fails with its error.
+	BeforeCommit func() error
 }
 
 // Open opens (creating if needed) the state machine at path. The file must
