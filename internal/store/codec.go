@@ -96,7 +96,7 @@ func (c *Command) appendCompact(b []byte) []byte {
 	if c.Create {
 		flags |= 1
 	}
-	if c.Intent != nil {
+	if c.Intent != nil || c.Origin != "" {
 		flags |= 2
 	}
 	b = append(b, flags)
@@ -144,7 +144,7 @@ func (c *Command) appendCompact(b []byte) []byte {
 // appendIntent appends the origin and intent of a command that carries one
 // (flags bit 2).
 func (c *Command) appendIntent(b []byte) []byte {
-	if c.Intent == nil {
+	if c.Intent == nil && c.Origin == "" {
 		return b
 	}
 	b = appendString(b, c.Origin)
@@ -287,9 +287,8 @@ func unmarshalCompact(b []byte) (*Command, error) {
 	}
 	if flags&2 != 0 && r.err == nil {
 		c.Origin = r.string()
-		c.Intent = []byte(r.string())
-		if c.Intent == nil {
-			c.Intent = []byte{}
+		if in := r.string(); in != "" {
+			c.Intent = []byte(in)
 		}
 	}
 	if r.err == nil && r.off != len(r.s) {
