@@ -162,7 +162,9 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 		}
 		cmd, err := UnmarshalCommand(e.Data)
 		var res error
-		if err == nil && cmd.Intent != nil && onIntent != nil {
+		if err == nil && cmd.Intent != nil && onIntent != nil && !duplicate(tx, cmd) {
+			// A copy of a command applied before (re-proposed, see
+			// Command.ID) announced its intent then.
 			onIntent(e.Index, cmd.Origin, cmd.Intent)
 		}
 		if err == nil {

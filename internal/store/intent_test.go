@@ -92,3 +92,23 @@ func TestIntentHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestIntentOfDuplicateOnce: a command applied again under its ID (a copy
+// re-proposed after an unknown outcome) does not announce its intent again.
+func TestIntentOfDuplicateOnce(t *testing.T) {
+	var got []uint64
+	d, err := OpenOptions(filepath.Join(t.TempDir(), "state.db"), Options{BatchLimit: 1000,
+		OnIntent: func(index uint64, _ string, _ []byte) { got = append(got, index) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	db := &testDB{t: t, d: d}
+	c := putCmd("/dup", 1, "Standard", 0)
+	c.ID, c.Intent, c.Origin = NewCommandID(testNowTime), []byte(`{}`), "n1"
+	db.mustApply(c)
+	db.mustApply(c)
+	if !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("OnIntent indexes: got %v, want [1]", got)
+	}
+}
