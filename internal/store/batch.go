@@ -292,7 +292,7 @@ func (d *DB) commitLocked(notify bool) error {
 		d.tx = tx
 	}
 	if d.tx != nil && d.opts.BeforeCommit != nil {
-		if err := d.opts.BeforeCommit(); err != nil {
+		if err := d.beforeCommit(); err != nil {
 			// As a failed commit: bbolt rolls the transaction back.
 			d.tx.Rollback()
 			d.tx = nil
@@ -321,6 +321,30 @@ func (d *DB) commitLocked(notify bool) error {
 		d.notifyChanged()
 	}
 	return nil
+}
+
+// beforeCommit runs Options.BeforeCommit and records in the open
+// transaction the intents owed to a trail that could not make them
+// durable, or forgets those recorded once it could. The caller holds
+// batchMu.
+func (d *DB) beforeCommit() error {
+	err := d.opts.BeforeCommit()
+	switch {
+	case err == nil && d.owed:
+		if werr := writeOwed(d.tx, nil); werr != nil {
+			return werr
+		}
+		d.owed = false
+	case err != nil && errors.Is(err, ErrIntentTrail) && d.opts.OwedIntents != nil:
+		if owed := d.opts.OwedIntents(); len(owed) > 0 {
+			if werr := writeOwed(d.tx, owed); werr != nil {
+				return werr
+			}
+			d.owed = true
+		}
+		return nil
+	}
+	return err
 }
 
 // Commit commits what is applied and not yet committed (the owner calls it

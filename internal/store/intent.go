@@ -1,9 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The audit intent of a call in the raft log (internal/audit/doc.go,
@@ -21,6 +26,61 @@ import (
 // durable on the trail. An entry applied again at a restart has its
 // intent appended again unless the trail already holds it (the record
 // carries the entry's raft index, which the owner looks up at the start).
+
+// IntentEntry is an intent record carried by the log entry at Index.
+type IntentEntry struct {
+	Index uint64
+	Body  []byte
+}
+
+// bucketOwedIntents holds the intents a commit could not make durable on
+// the trail (Options.OwedIntents): be64(raft index) -> the record. Created
+// by the first such commit (not in allBuckets), emptied by the first
+// commit after the trail wrote again.
+var bucketOwedIntents = []byte("owedIntents")
+
+// writeOwed records owed intents in tx, or, with owed nil, forgets them.
+func writeOwed(tx *bolt.Tx, owed []IntentEntry) error {
+	if owed == nil {
+		if tx.Bucket(bucketOwedIntents) == nil {
+			return nil
+		}
+		return tx.DeleteBucket(bucketOwedIntents)
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketOwedIntents)
+	if err != nil {
+		return err
+	}
+	for _, e := range owed {
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, e.Index), e.Body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OwedIntents returns the intents the committed state owes the trail: a
+// commit of the state machine happened while the trail could not make
+// them durable (Options.OwedIntents). The owner appends those the trail
+// does not hold, then commits (which forgets them once the trail is
+// durable).
+func (d *DB) OwedIntents() ([]IntentEntry, error) {
+	var out []IntentEntry
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOwedIntents)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("store: owed intent key %x is not a raft index", k)
+			}
+			out = append(out, IntentEntry{Index: binary.BigEndian.Uint64(k), Body: bytes.Clone(v)})
+			return nil
+		})
+	})
+	return out, err
+}
 
 // IntentSlot carries the encoded intent record of one API call to the
 // commands that carry out the call. The zero value carries nothing.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -43,6 +44,15 @@ type intentState struct {
 	durable uint64
 	// lost is set when the trail refused an intent (it is closed).
 	lost atomic.Bool
+	// unsynced are the intents handed to the trail since its last
+	// successful Flush: what a commit records as owed when the trail
+	// cannot make them durable (store.Options.OwedIntents). Under the
+	// store's batch lock.
+	unsynced []store.IntentEntry
+	// resuming is set until the intents the committed state owed the
+	// trail at the start are handed to it again (resumeOwed): until then
+	// no commit forgets them.
+	resuming atomic.Bool
 }
 
 // CarriesIntents reports whether the commands of API calls carry their
@@ -68,14 +78,35 @@ func (n *Node) loadIntents(logs raft.LogStore) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: %w", err)
 	}
-	if last <= applied {
+	owed, err := n.db.OwedIntents()
+	if err != nil {
+		return fmt.Errorf("raftstore: the audit intents the state owes the trail: %w", err)
+	}
+	if last <= applied && len(owed) == 0 {
 		return nil
 	}
-	seen, err := n.cfg.Intents.IntentIndexes(applied)
+	after := applied
+	for _, o := range owed {
+		after = min(after, o.Index-1)
+	}
+	seen, err := n.cfg.Intents.IntentIndexes(after)
 	if err != nil {
-		return fmt.Errorf("raftstore: the audit intents of the entries after index %d: %w", applied, err)
+		return fmt.Errorf("raftstore: the audit intents of the entries after index %d: %w", after, err)
 	}
 	n.intents.seen = seen
+	if len(owed) > 0 {
+		var missing []store.IntentEntry
+		for _, o := range owed {
+			if !seen[o.Index] {
+				missing = append(missing, o)
+			}
+		}
+		n.log.Warn("the state machine committed entries whose audit intents the trail could not make durable: appending those it lacks",
+			"owed", len(owed), "missing", len(missing))
+		n.intents.resuming.Store(true)
+		n.wg.Add(1)
+		go n.resumeOwed(missing)
+	}
 	if len(seen) > 0 {
 		n.log.Info("the audit trail holds the intents of entries the state machine applies again: not appended twice",
 			"applied_index", applied, "last_index", last, "intents", len(seen))
@@ -99,6 +130,7 @@ func (n *Node) onIntent(index uint64, origin string, body []byte) {
 	if kill == "before" {
 		killSelf()
 	}
+	st.unsynced = append(st.unsynced, store.IntentEntry{Index: index, Body: body})
 	if err := n.cfg.Intents.LogIntent(body, index); err != nil {
 		// The state machine must not commit this entry: the next start
 		// applies it again from the log, and its intent with it.
@@ -122,6 +154,9 @@ func (n *Node) syncIntents() error {
 	if st.lost.Load() {
 		return fmt.Errorf("%w: an intent record could not be queued", store.ErrIntentTrail)
 	}
+	if st.resuming.Load() {
+		return fmt.Errorf("%w: the intents owed at the start are not on the trail yet", store.ErrIntentTrail)
+	}
 	q := st.queued.Load()
 	if q == st.durable {
 		return nil
@@ -130,7 +165,42 @@ func (n *Node) syncIntents() error {
 		return fmt.Errorf("%w: %w", store.ErrIntentTrail, err)
 	}
 	st.durable = q
+	clear(st.unsynced) // drop the references to the bodies
+	st.unsynced = st.unsynced[:0]
 	return nil
+}
+
+// owedIntents returns the intents handed to the trail and not known
+// durable on it (store.Options.OwedIntents): a commit records them in the
+// state when the trail cannot write, so that the entries they came with
+// can be committed (and the log truncated) without losing them.
+func (n *Node) owedIntents() []store.IntentEntry { return n.intents.unsynced }
+
+// resumeOwed hands the trail the intents the committed state owed it at
+// the start and it lacks (the trail could not write before the last stop),
+// once it is open, and then lets a commit forget them.
+func (n *Node) resumeOwed(missing []store.IntentEntry) {
+	defer n.wg.Done()
+	for _, o := range missing {
+		if err := n.cfg.Intents.LogIntent(o.Body, o.Index); err != nil {
+			n.log.Error("audit intent owed by the state not queued; kept in the state for the next start", "index", o.Index, "error", err)
+			return
+		}
+	}
+	for wait := storageRetryMin; ; wait = min(2*wait, storageRetryMax) {
+		err := n.cfg.Intents.Flush(context.Background())
+		if err == nil {
+			break
+		}
+		n.log.Error("audit intents owed by the state not durable yet; kept in the state, trying again", "error", err)
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(wait):
+		}
+	}
+	n.intents.resuming.Store(false)
+	n.log.Info("the audit intents owed by the state are on the trail", "appended", len(missing))
 }
 
 // killAtIntent returns the mode of Config.KillAtIntent when body contains

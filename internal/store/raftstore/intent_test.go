@@ -2,12 +2,14 @@ package raftstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -22,6 +24,8 @@ type fakeTrail struct {
 	bodies  [][]byte
 	flushed int // len(logged) at the last Flush
 	held    map[uint64]bool
+	// failFlush makes Flush fail, as a full disk does.
+	failFlush bool
 }
 
 func (f *fakeTrail) LogIntent(body []byte, index uint64) error {
@@ -35,6 +39,9 @@ func (f *fakeTrail) LogIntent(body []byte, index uint64) error {
 func (f *fakeTrail) Flush(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failFlush {
+		return errors.New("no space left on the trail's disk")
+	}
 	f.flushed = len(f.logged)
 	return nil
 }
@@ -116,7 +123,16 @@ func TestIntentNotAppendedTwice(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.Intents = trail
 	n := openNode(t, cfg)
-	committed := n.DB().CommittedIndex()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The state as a crash would leave it: committed before the puts.
+	state := filepath.Join(dir, stateFile)
+	before, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = openNode(t, cfg)
 	var idx []uint64
 	for i := range 3 {
 		slot := &store.IntentSlot{Body: fmt.Appendf(nil, `{"requestID":"r%d"}`, i)}
@@ -126,24 +142,16 @@ func TestIntentNotAppendedTwice(t *testing.T) {
 		last, _ := n.logs.LastIndex()
 		idx = append(idx, last)
 	}
-	// As after a crash before the state machine's commit: the entries
-	// apply again at the next start (the applied index is reset, as if
-	// the state had not committed them), and the trail made the first
-	// intent durable before the crash.
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(n.cfg.Dir, stateFile))
-	if err != nil {
+	if err := os.WriteFile(state, before, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ResetAppliedIndex(); err != nil {
+	if err := os.Remove(filepath.Join(dir, "clean-shutdown.json")); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	if err := os.Remove(filepath.Join(n.cfg.Dir, "clean-shutdown.json")); err != nil {
-		t.Fatal(err)
-	}
+	// The trail made the first intent durable before the crash.
 	trail2 := &fakeTrail{held: map[uint64]bool{idx[0]: true}}
 	cfg.Intents = trail2
 	n2 := openNode(t, cfg)
@@ -154,6 +162,70 @@ func TestIntentNotAppendedTwice(t *testing.T) {
 	trail2.mu.Lock()
 	defer trail2.mu.Unlock()
 	if !slices.Equal(trail2.logged, idx[1:]) {
-		t.Fatalf("after the restart the trail got intents at %v, want %v (the first was held; committed index was %d)", trail2.logged, idx[1:], committed)
+		t.Fatalf("after the restart the trail got intents at %v, want %v (the first was held)", trail2.logged, idx[1:])
+	}
+}
+
+// TestIntentOwedWhenTrailFails: while the trail cannot make intents
+// durable, the state machine still commits, and records the intents it
+// owes the trail in the state; the next start hands those the trail lacks
+// to it, and a commit once they are durable forgets them.
+func TestIntentOwedWhenTrailFails(t *testing.T) {
+	dir := t.TempDir()
+	trail := &fakeTrail{failFlush: true}
+	cfg := testConfig(t, dir)
+	cfg.Intents = trail
+	n := openNode(t, cfg)
+	slot := &store.IntentSlot{Body: []byte(`{"requestID":"owed"}`)}
+	if err := n.Apply(store.WithIntent(context.Background(), slot), putCmd("/owed", 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := n.logs.LastIndex()
+	if err := n.DB().Commit(); err != nil {
+		t.Fatalf("commit while the trail fails: %v", err)
+	}
+	if n.DB().CommittedIndex() < idx {
+		t.Fatalf("committed index %d, want at least %d", n.DB().CommittedIndex(), idx)
+	}
+	owed, err := n.DB().OwedIntents()
+	if err != nil || len(owed) != 1 || owed[0].Index != idx || string(owed[0].Body) != string(slot.Body) {
+		t.Fatalf("owed intents %+v, %v; want the put's at %d", owed, err, idx)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	trail2 := &fakeTrail{}
+	cfg.Intents = trail2
+	n2 := openNode(t, cfg)
+	defer n2.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		trail2.mu.Lock()
+		got, flushed := slices.Clone(trail2.logged), trail2.flushed
+		trail2.mu.Unlock()
+		if flushed == 1 {
+			if !slices.Equal(got, []uint64{idx}) {
+				t.Fatalf("the restarted node handed the trail %v, want the owed intent at %d", got, idx)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the owed intent did not reach the trail: %v", got)
+		}
+	}
+	// The resume sets its flag after the flush: wait for a commit that
+	// forgets the owed intents.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if err := n2.Apply(context.Background(), putCmd(fmt.Sprintf("/after-%d", time.Now().UnixNano()), 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := n2.DB().Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if owed, err := n2.DB().OwedIntents(); err == nil && len(owed) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the owed intents stayed in the state after the trail made them durable")
+		}
 	}
 }

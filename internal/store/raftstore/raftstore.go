@@ -307,7 +307,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	opts := store.Options{Check: n.check, BatchLimit: commitEntries}
 	if n.carriesIntents() {
-		opts.OnIntent, opts.BeforeCommit = n.onIntent, n.syncIntents
+		opts.OnIntent, opts.BeforeCommit, opts.OwedIntents = n.onIntent, n.syncIntents, n.owedIntents
 	}
 	db, err := store.OpenOptions(filepath.Join(cfg.Dir, stateFile), opts)
 	if err != nil {
