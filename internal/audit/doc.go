@@ -73,7 +73,9 @@
 // entry that will not be applied again has its intent durable; and a
 // restart that applies entries again skips those whose intent the end of
 // the trail already holds (IntentIndexes). While the trail is failing the
-// API takes the Durable path, which refuses the call.
+// API takes the Durable path, which refuses the call, and a state machine
+// commit records the intents not yet durable on the trail in the state
+// instead (store.DB.OwedIntents), for the next start to append.
 //
 // # Failures
 //
