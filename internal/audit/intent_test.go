@@ -109,3 +109,26 @@ func TestIntentIndexes(t *testing.T) {
 		t.Fatalf("with a torn last line: %v, %v", got, err)
 	}
 }
+
+// FuzzIntentIndexes: any trail content gives an answer or an error, never
+// a panic, and only indexes above the bound.
+func FuzzIntentIndexes(f *testing.F) {
+	f.Add([]byte(`{"eventType":"AwsApiCallIntent","raftIndex":7,"sequence":1}`+"\n"), uint64(3))
+	f.Add([]byte("\n\n{\"eventType\":\"AwsApiCallIntent\",\"raftIndex\":2}\n{\"eventType\":\"AwsApiCallIntent\",\"raftIndex\":9"), uint64(1))
+	f.Add([]byte(`{"requestParameters":{"eventType":"AwsApiCallIntent","raftIndex":5}}`), uint64(0))
+	f.Fuzz(func(t *testing.T, content []byte, after uint64) {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := IntentIndexes(path, after)
+		if err != nil {
+			return
+		}
+		for idx := range got {
+			if idx <= after {
+				t.Fatalf("index %d at or below %d", idx, after)
+			}
+		}
+	})
+}
