@@ -223,7 +223,10 @@ func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { retur
 
 func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
 
-func (l localStore) Changed() <-chan struct{} { return l.n.DB().Changed() }
+// Changed wakes the event dispatcher: at commits, since the outbox it
+// reads is not in the read buffer (a read of it at every applied batch
+// would commit each batch).
+func (l localStore) Changed() <-chan struct{} { return l.n.DB().Committed() }
 
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
