@@ -659,7 +659,7 @@ func (s *Server) registry() *prometheus.Registry {
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paramstore_state_committed_index",
-			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last 100 ms at most (the deferred commit).",
+			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last second at most (the deferred commit).",
 		}, func() float64 { return float64(node.DB().CommittedIndex()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "paramstore_state_commits_total",
