@@ -20,7 +20,7 @@ import (
 // concurrent writers, each overwriting its own 16 parameters, each write a
 // planning read of the head record (a point read) and a compare-and-set
 // put through raft (log append with its fsyncs, the state machine's apply,
-// the deferred commit every 100 ms). Per write: allocations, and the
+// the deferred commit every second). Per write: allocations, and the
 // CPU of the whole node and the bytes it wrote (ns/op is wall time
 // shared by the writers). Run
 // with go test -run '^$' -bench NodePut -benchmem ./internal/store/raftstore/
