@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/paramstore/paramstore/internal/atomicfile"
@@ -247,7 +248,7 @@ func (n *Node) rebuild(snaps *raft.FileSnapshotStore, st dirState) error {
 // or not, as raft.RecoverCluster does), then the old log and snapshots move
 // to pre-recovery-TIME/ and a new snapshot at the applied index, with a
 // configuration of this node alone, starts the new log.
-func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnapshotStore, addr raft.ServerAddress) (*raftboltdb.BoltStore, *raft.FileSnapshotStore, error) {
+func (n *Node) forceNewCluster(logs logStore, snaps *raft.FileSnapshotStore, addr raft.ServerAddress) (logStore, *raft.FileSnapshotStore, error) {
 	st, err := n.inspect(logs, snaps)
 	if err != nil {
 		return logs, snaps, err
@@ -277,7 +278,7 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 	if err := os.MkdirAll(aside, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: %w", err)
 	}
-	for _, name := range []string{logFile, snapshotsDir} {
+	for _, name := range []string{logFile, walDir, snapshotsDir} {
 		err := os.Rename(filepath.Join(n.cfg.Dir, name), filepath.Join(aside, name))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: move the old %s aside: %w", name, err)
@@ -351,10 +352,15 @@ func (n *Node) applyLog(logs raft.LogStore, from, to uint64) {
 }
 
 // openRaftFiles opens the log and the snapshot store.
-func (n *Node) openRaftFiles() (*raftboltdb.BoltStore, *raft.FileSnapshotStore, error) {
-	logs, err := openLogStore(filepath.Join(n.cfg.Dir, logFile))
+func (n *Node) openRaftFiles() (logStore, *raft.FileSnapshotStore, error) {
+	logs, err := openLog(n.cfg.Dir, n.logKind, n.hlog)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raftstore: open log: %w", err)
+		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, wal.ErrCorrupt) {
+			files := logFiles(n.cfg.Dir, n.logKind)
+			return nil, nil, &DataDirError{Dir: n.cfg.Dir, Files: files,
+				Problem: fmt.Sprintf("the raft log cannot be read: %v", err), Fix: fixDamaged(n.cfg.Dir, files[0])}
+		}
+		return nil, nil, fmt.Errorf("raftstore: open log (%s): %w", n.logKind, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.SnapshotsRetain, n.hlog)
 	if err != nil {
@@ -378,15 +384,24 @@ func openLogStore(path string) (*raftboltdb.BoltStore, error) {
 	}})
 }
 
-// checkFiles checks state.db and raft.db with the configured Checker before
-// anything opens them (bbolt crashes on some corrupt pages), unless the
-// clean-shutdown record vouches for them.
+// checkFiles checks state.db and raft.db (or the WAL: checkWAL) with the
+// configured Checker before anything opens them (bbolt crashes on some
+// corrupt pages), unless the clean-shutdown record vouches for them.
 func (n *Node) checkFiles(ctx context.Context) error {
 	vouched, err := verifyCleanShutdown(n.cfg.Dir, n.log)
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{stateFile, logFile} {
+	if n.logKind == LogWAL {
+		if err := checkWAL(ctx, n.cfg.Dir, n.check); err != nil {
+			return err
+		}
+	}
+	names := []string{stateFile}
+	if n.logKind == LogBolt {
+		names = append(names, logFile)
+	}
+	for _, name := range names {
 		path := filepath.Join(n.cfg.Dir, name)
 		if _, err := os.Stat(path); vouched[name] || errors.Is(err, os.ErrNotExist) {
 			continue
@@ -411,7 +426,11 @@ func fixDamaged(dir, name string) string {
 	case name == stateFile:
 		return aside + "; the server then rebuilds the state machine from the snapshot and the log, and refuses to start if they do not hold everything. " +
 			"Or restore a backup (paramstore snapshot restore; see " + docsRef + ")."
-	case name == logFile:
+	case name == logFile || name == walDir || strings.HasPrefix(name, walDir+"/"):
+		if name != logFile {
+			path = filepath.Join(dir, walDir)
+			aside = "move it aside (mv " + path + " " + path + ".corrupt)"
+		}
 		return aside + "; then " + fixMember +
 			" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."
 	case strings.HasPrefix(name, snapshotsDir):
