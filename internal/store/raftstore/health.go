@@ -179,6 +179,14 @@ type watchedLogs struct {
 	fault func() error // nil, or the injected error of every write
 }
 
+// IsMonotonic passes on the log store's answer (raft.MonotonicLogStore):
+// raft then empties a WAL, which refuses a gap, when it installs a
+// snapshot from the leader instead of keeping entries before it.
+func (l *watchedLogs) IsMonotonic() bool {
+	m, ok := l.logStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 func (l *watchedLogs) write(f func() error) error {
 	err := l.injected()
 	if err == nil {

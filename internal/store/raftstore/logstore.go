@@ -69,7 +69,7 @@ type logStore interface {
 
 var (
 	_ logStore = (*raftboltdb.BoltStore)(nil)
-	_ logStore = (*wal.WAL)(nil)
+	_ logStore = (*walStore)(nil)
 )
 
 // validLogKind reports whether kind is a value of --raft-log.
@@ -174,7 +174,7 @@ func (n *Node) checkNoStateWithoutLog() error {
 	if applied == 0 && len(snaps) == 0 {
 		return nil
 	}
-	return &DataDirError{Dir: n.cfg.Dir, Files: append([]string{stateFile}, snaps...),
+	return &DataDirError{Dir: n.cfg.Dir, Files: append([]string{stateFile, logFile, walDir}, snaps...),
 		Problem: fmt.Sprintf("there is no raft log (neither %s nor %s/), but the state machine has applied index %d and there are %d snapshots: the log was lost or moved, and a new one would not continue it",
 			logFile, walDir, applied, len(snaps)),
 		Fix: "put back the raft log of this node (raft.db, or the wal/ directory) from where it was moved or from a backup, or " + fixMember +
@@ -189,8 +189,41 @@ func openLog(dir, kind string, hlog hclog.Logger) (logStore, error) {
 	return openWAL(filepath.Join(dir, walDir), hlog)
 }
 
+// walStore is the WAL with its meta file, which raft-wal's Close leaves
+// open (v0.4.0): Close closes both, so that the file's lock goes with the
+// node (a check or a compaction after it would otherwise wait for it).
+type walStore struct {
+	*wal.WAL
+	meta *metadb.BoltMetaDB
+}
+
+// GetLog answers raft.ErrLogNotFound for an entry before the first index,
+// as raft.db does. raft-wal (v0.4.0) truncates the head of a segment only
+// in its metadata and still reads those entries until the whole segment is
+// deleted: the leader would then send a new follower entries it truncated
+// after a snapshot, instead of the snapshot (and the compact entries that
+// logcodec.go truncates for a node that cannot decode them).
+func (s *walStore) GetLog(index uint64, l *raft.Log) error {
+	first, err := s.WAL.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if index < first {
+		return raft.ErrLogNotFound
+	}
+	return s.WAL.GetLog(index, l)
+}
+
+func (s *walStore) Close() error {
+	err := s.WAL.Close()
+	if cerr := s.meta.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // openWAL opens the WAL in dir, creating dir for a new one.
-func openWAL(dir string, hlog hclog.Logger) (w *wal.WAL, err error) {
+func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 	if err := os.Mkdir(dir, 0o700); err == nil {
 		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
@@ -200,12 +233,20 @@ func openWAL(dir string, hlog hclog.Logger) (w *wal.WAL, err error) {
 	}
 	// raft-wal reads segments it did not write the way it wrote them; a
 	// damaged one must end in an error, not take the server down.
+	meta := &metadb.BoltMetaDB{}
 	defer func() {
 		if p := recover(); p != nil {
-			w, err = nil, fmt.Errorf("%w: raft-wal: %v", wal.ErrCorrupt, p)
+			s, err = nil, fmt.Errorf("%w: raft-wal: %v", wal.ErrCorrupt, p)
+		}
+		if err != nil {
+			meta.Close()
 		}
 	}()
-	return wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")))
+	w, err := wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta))
+	if err != nil {
+		return nil, err
+	}
+	return &walStore{WAL: w, meta: meta}, nil
 }
 
 // checkWAL checks the WAL in the raft directory dir before raft-wal opens

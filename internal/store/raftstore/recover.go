@@ -105,10 +105,10 @@ func (n *Node) inspect(logs raft.LogStore, snaps *raft.FileSnapshotStore) (dirSt
 		return st, err
 	}
 	if st.first, err = logs.FirstIndex(); err != nil {
-		return st, fmt.Errorf("raftstore: read %s: %w", logFile, err)
+		return st, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	if st.last, err = logs.LastIndex(); err != nil {
-		return st, fmt.Errorf("raftstore: read %s: %w", logFile, err)
+		return st, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	if st.applied > 0 && st.first > 0 && st.applied >= st.first && st.applied <= st.last {
 		var l raft.Log
@@ -159,26 +159,26 @@ func (n *Node) plan(st dirState) (rebuild bool, err *DataDirError) {
 	snapFiles = append(snapFiles, st.unreadable...)
 	switch {
 	case st.termAtApplied != 0 && st.appliedTerm != 0 && st.termAtApplied != st.appliedTerm:
-		return false, &DataDirError{Dir: dir, Files: []string{stateFile, logFile},
+		return false, &DataDirError{Dir: dir, Files: []string{stateFile, n.logName()},
 			Problem: fmt.Sprintf("the raft log is not the one the state machine was built from: state.db applied index %d in term %d, but the log's entry %d is from term %d",
 				st.applied, st.appliedTerm, st.applied, st.termAtApplied),
-			Fix: "put back the raft.db of this node (a copy from another node or another cluster does not fit), or " + fixMember +
+			Fix: "put back the raft log ("+n.logName()+") of this node (a copy from another node or another cluster does not fit), or " + fixMember +
 				" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."}
 	case st.last > snapIdx && st.first > snapIdx+1:
 		have := "there is no snapshot"
 		if st.snap != nil {
 			have = fmt.Sprintf("the newest readable snapshot is at index %d", snapIdx)
 		}
-		return false, &DataDirError{Dir: dir, Files: append([]string{logFile}, snapFiles...),
+		return false, &DataDirError{Dir: dir, Files: append([]string{n.logName()}, snapFiles...),
 			Problem: fmt.Sprintf("the raft log starts at index %d but %s: entries %d to %d are in no file (a snapshot was deleted or cannot be read)",
 				st.first, have, snapIdx+1, st.first-1),
 			Fix: "put back the missing snapshot directory from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: it keeps state.db (index %d) and applies the log after it (see %s).", st.applied, docsRef)}
 	case st.applied > max(st.last, snapIdx):
-		return false, &DataDirError{Dir: dir, Files: append([]string{stateFile, logFile}, snapFiles...),
+		return false, &DataDirError{Dir: dir, Files: append([]string{stateFile, n.logName()}, snapFiles...),
 			Problem: fmt.Sprintf("the state machine (state.db) has applied index %d, but the raft log ends at index %d and the newest snapshot is at index %d: the raft log was lost or replaced by an older copy, and new writes would be numbered at or below %d and never applied",
 				st.applied, st.last, snapIdx, st.applied),
-			Fix: "put back raft.db and snapshots/ from a backup of this node, or " + fixMember +
+			Fix: "put back "+n.logName()+" and snapshots/ from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: state.db (index %d) becomes the state of a new single-node cluster (see %s).", st.applied, docsRef)}
 	case st.reach < snapIdx:
 		return true, nil
@@ -349,6 +349,14 @@ func (n *Node) applyLog(logs raft.LogStore, from, to uint64) {
 	}
 	n.log.Warn("--force-new-cluster: applied the old log's entries after the state machine (some may never have been committed)",
 		"from", from, "to", to, "commands", commands)
+}
+
+// logName is the log's file or directory in the raft directory.
+func (n *Node) logName() string {
+	if n.logKind == LogBolt {
+		return logFile
+	}
+	return walDir
 }
 
 // openRaftFiles opens the log and the snapshot store.
