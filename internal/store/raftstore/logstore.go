@@ -203,7 +203,16 @@ type walStore struct {
 // deleted: the leader would then send a new follower entries it truncated
 // after a snapshot, instead of the snapshot (and the compact entries that
 // logcodec.go truncates for a node that cannot decode them).
-func (s *walStore) GetLog(index uint64, l *raft.Log) error {
+//
+// An entry whose bytes were damaged makes raft-wal's decoder panic
+// (v0.4.0); that is an error here, which raft reports (or refuses to start
+// on), not a crash.
+func (s *walStore) GetLog(index uint64, l *raft.Log) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: raft-wal: entry %d cannot be decoded: %v", wal.ErrCorrupt, index, p)
+		}
+	}()
 	first, err := s.WAL.FirstIndex()
 	if err != nil {
 		return err

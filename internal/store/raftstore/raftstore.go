@@ -369,6 +369,11 @@ func (n *Node) start() error {
 		}
 		return err
 	}
+	if err := n.checkLogReadable(logs, snaps); err != nil {
+		n.closeTransport()
+		logs.Close()
+		return err
+	}
 	n.logs = logs
 	n.snaps = snaps
 

@@ -162,7 +162,7 @@ func (n *Node) plan(st dirState) (rebuild bool, err *DataDirError) {
 		return false, &DataDirError{Dir: dir, Files: []string{stateFile, n.logName()},
 			Problem: fmt.Sprintf("the raft log is not the one the state machine was built from: state.db applied index %d in term %d, but the log's entry %d is from term %d",
 				st.applied, st.appliedTerm, st.applied, st.termAtApplied),
-			Fix: "put back the raft log ("+n.logName()+") of this node (a copy from another node or another cluster does not fit), or " + fixMember +
+			Fix: "put back the raft log (" + n.logName() + ") of this node (a copy from another node or another cluster does not fit), or " + fixMember +
 				" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."}
 	case st.last > snapIdx && st.first > snapIdx+1:
 		have := "there is no snapshot"
@@ -178,7 +178,7 @@ func (n *Node) plan(st dirState) (rebuild bool, err *DataDirError) {
 		return false, &DataDirError{Dir: dir, Files: append([]string{stateFile, n.logName()}, snapFiles...),
 			Problem: fmt.Sprintf("the state machine (state.db) has applied index %d, but the raft log ends at index %d and the newest snapshot is at index %d: the raft log was lost or replaced by an older copy, and new writes would be numbered at or below %d and never applied",
 				st.applied, st.last, snapIdx, st.applied),
-			Fix: "put back "+n.logName()+" and snapshots/ from a backup of this node, or " + fixMember +
+			Fix: "put back " + n.logName() + " and snapshots/ from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: state.db (index %d) becomes the state of a new single-node cluster (see %s).", st.applied, docsRef)}
 	case st.reach < snapIdx:
 		return true, nil
@@ -215,6 +215,37 @@ func (n *Node) reconcile(logs raft.LogStore, snaps *raft.FileSnapshotStore) erro
 		return &DataDirError{Dir: n.cfg.Dir, Files: []string{filepath.Join(snapshotsDir, st.snap.ID)},
 			Problem: fmt.Sprintf("the snapshot claims index %d but holds a state at index %d", st.snap.Index, st.applied),
 			Fix:     "remove that snapshot directory if an older one and the log cover it, or restore the data directory from a backup (" + docsRef + ")."}
+	}
+	return nil
+}
+
+// checkLogReadable reads every entry of the log after the newest snapshot,
+// as raft does when it starts (looking for configurations), where it
+// panics on an entry it cannot read: a damaged entry is refused here with
+// the file and the fix instead.
+func (n *Node) checkLogReadable(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+	}
+	from := first
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		from = max(from, list[0].Index+1)
+	}
+	for i := from; i <= last && i > 0; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil || l.Index != i {
+			if err == nil {
+				err = fmt.Errorf("it holds index %d", l.Index)
+			}
+			return &DataDirError{Dir: n.cfg.Dir, Files: logFiles(n.cfg.Dir, n.logKind),
+				Problem: fmt.Sprintf("entry %d of the raft log (%d to %d) cannot be read: %v", i, first, last, err),
+				Fix:     fixDamaged(n.cfg.Dir, n.logName())}
+		}
 	}
 	return nil
 }

@@ -204,7 +204,7 @@ func TestMissingSnapshotRefused(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(cfg.Dir, snapshotsDir)); err != nil {
 		t.Fatal(err)
 	}
-	wantDataDirError(t, cfg, logFile, snapshotsDir)
+	wantDataDirError(t, cfg, testLogName(cfg), snapshotsDir)
 
 	cfg.ForceNewCluster = true
 	n = openNode(t, cfg)
