@@ -174,7 +174,7 @@ func wantRefusal(t *testing.T, dataDir string, files, hints []string, extra ...s
 
 // TestRecovery is the durability part of the hardening issue (item 5),
 // through the built binary, on copies of one data dir:
-//   - raft.db and the snapshots gone, state.db present: the server used to
+//   - the raft log (wal/) and the snapshots gone, state.db present: the server used to
 //     start and acknowledge writes it never applied; it refuses, naming the
 //     files and --force-new-cluster, which then recovers every parameter;
 //   - state.db gone: the server used to start empty and write a new root
@@ -189,9 +189,9 @@ func TestRecovery(t *testing.T) {
 
 	t.Run("raft log lost", func(t *testing.T) {
 		dir := f.clone(t)
-		os.Remove(raft(dir, "raft.db"))
+		os.RemoveAll(raft(dir, "wal"))
 		os.RemoveAll(raft(dir, "snapshots"))
-		wantRefusal(t, dir, []string{raft(dir, "state.db"), raft(dir, "raft.db")}, []string{"--force-new-cluster", "never applied"})
+		wantRefusal(t, dir, []string{raft(dir, "state.db"), raft(dir, "raft.db"), raft(dir, "wal")}, []string{"--force-new-cluster", "never applied"})
 		srv := startServer(t, dir, "--force-new-cluster")
 		f.checkServes(t, srv)
 		srv.Stop()
@@ -218,7 +218,7 @@ func TestRecovery(t *testing.T) {
 	t.Run("snapshots lost", func(t *testing.T) {
 		dir := f.clone(t)
 		os.RemoveAll(raft(dir, "snapshots"))
-		wantRefusal(t, dir, []string{raft(dir, "raft.db"), raft(dir, "snapshots")}, []string{"--force-new-cluster"})
+		wantRefusal(t, dir, []string{raft(dir, "wal"), raft(dir, "snapshots")}, []string{"--force-new-cluster"})
 		f.checkServes(t, startServer(t, dir, "--force-new-cluster"))
 	})
 

@@ -175,7 +175,7 @@ func (n *Node) checkNoStateWithoutLog() error {
 		return nil
 	}
 	return &DataDirError{Dir: n.cfg.Dir, Files: append([]string{stateFile, logFile, walDir}, snaps...),
-		Problem: fmt.Sprintf("there is no raft log (neither %s nor %s/), but the state machine has applied index %d and there are %d snapshots: the log was lost or moved, and a new one would not continue it",
+		Problem: fmt.Sprintf("there is no raft log (neither %s nor %s/), but the state machine has applied index %d and there are %d snapshots: the log was lost or moved, and a new one would not continue it: new writes would be numbered from 1 and never applied",
 			logFile, walDir, applied, len(snaps)),
 		Fix: "put back the raft log of this node (raft.db, or the wal/ directory) from where it was moved or from a backup, or " + fixMember +
 			" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."}

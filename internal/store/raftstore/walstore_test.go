@@ -292,3 +292,40 @@ func FuzzWALOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestMoveToWAL: the documented move of a single node from raft.db to the
+// WAL (docs/operations.md): stopped cleanly, raft.db moved aside, started
+// once with --force-new-cluster --raft-log wal: every parameter is there,
+// on a WAL, and later starts (auto) keep the WAL.
+func TestMoveToWAL(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.RaftLog = LogBolt
+	n := openNode(t, cfg)
+	fill(t, n, "/m/", 10)
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, n, "/after-snapshot/", 5)
+	want := params(t, n)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(cfg.Dir, logFile), filepath.Join(cfg.Dir, "raft.db.aside")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.RaftLog = LogWAL
+	wantDataDirError(t, cfg, stateFile) // without --force-new-cluster: the log is missing
+	cfg.ForceNewCluster = true
+	n = openNode(t, cfg)
+	assertSameParams(t, params(t, n), want)
+	fill(t, n, "/on-wal/", 3)
+	want = params(t, n)
+	n.Close()
+	cfg.ForceNewCluster, cfg.RaftLog = false, LogAuto
+	n = openNode(t, cfg)
+	defer n.Close()
+	if n.logKind != LogWAL {
+		t.Fatalf("after the move the node runs on %s", n.logKind)
+	}
+	assertSameParams(t, params(t, n), want)
+}
