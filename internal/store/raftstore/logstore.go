@@ -261,7 +261,8 @@ func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 // checkWAL checks the WAL in the raft directory dir before raft-wal opens
 // it, for what raft-wal would repair by dropping entries or files:
 //
-//   - its meta file must pass check (a bbolt file, as raft.db's check);
+//   - its meta file must pass check (a bbolt file, as raft.db's check),
+//     unless the clean-shutdown record vouches for it;
 //   - segment files in wal/ but no meta file: raft-wal would start a new
 //     log and delete them;
 //   - a segment the meta file lists must exist (raft-wal recreates a
@@ -274,7 +275,7 @@ func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 // checks the CRC of the last batch only), as bbolt cannot see one inside a
 // page of raft.db; the clean-shutdown record covers both while the node is
 // stopped cleanly.
-func checkWAL(ctx context.Context, dir string, check store.Checker) error {
+func checkWAL(ctx context.Context, dir string, check store.Checker, vouched bool) error {
 	wdir := filepath.Join(dir, walDir)
 	metaRel := filepath.Join(walDir, walMetaFile)
 	segs, err := filepath.Glob(filepath.Join(wdir, "*.wal"))
@@ -293,12 +294,16 @@ func checkWAL(ctx context.Context, dir string, check store.Checker) error {
 			Problem: fmt.Sprintf("%s is missing while %s/ holds %d segment files: without it the entries cannot be read (and raft-wal would delete the segments)", walMetaFile, walDir, len(segs)),
 			Fix:     "put back " + metaRel + " from where it was moved or from a backup of this node, or " + fixMember}
 	}
-	if _, err := check(ctx, filepath.Join(dir, metaRel)); err != nil {
-		if !errors.Is(err, store.ErrCorrupt) {
-			return fmt.Errorf("raftstore: check %s: %w", filepath.Join(dir, metaRel), err)
+	// A meta file the clean-shutdown record vouches for is as it was
+	// closed: no structural check (a child process) is needed.
+	if !vouched {
+		if _, err := check(ctx, filepath.Join(dir, metaRel)); err != nil {
+			if !errors.Is(err, store.ErrCorrupt) {
+				return fmt.Errorf("raftstore: check %s: %w", filepath.Join(dir, metaRel), err)
+			}
+			return &DataDirError{Dir: dir, Files: []string{metaRel},
+				Problem: fmt.Sprintf("%s is damaged: %v", metaRel, err), Fix: fixDamaged(dir, walDir)}
 		}
-		return &DataDirError{Dir: dir, Files: []string{metaRel},
-			Problem: fmt.Sprintf("%s is damaged: %v", metaRel, err), Fix: fixDamaged(dir, walDir)}
 	}
 	state, err := readWALMeta(filepath.Join(dir, metaRel))
 	if err != nil {

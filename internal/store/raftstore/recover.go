@@ -432,7 +432,7 @@ func (n *Node) checkFiles(ctx context.Context) error {
 		return err
 	}
 	if n.logKind == LogWAL {
-		if err := checkWAL(ctx, n.cfg.Dir, n.check); err != nil {
+		if err := checkWAL(ctx, n.cfg.Dir, n.check, vouched[filepath.Join(walDir, walMetaFile)]); err != nil {
 			return err
 		}
 	}
