@@ -15,7 +15,9 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
 	bolt "go.etcd.io/bbolt"
 
@@ -231,6 +233,26 @@ func (s *walStore) Close() error {
 	return err
 }
 
+// segmentFiler is raft-wal's segment files with one repair. raft-wal
+// v0.4.0 seals the tail segment when raft deletes a suffix of the log (a
+// follower dropping entries a new leader does not have) without writing the
+// segment's index block, and reading a sealed segment needs that block: the
+// node then fails to read its log after a restart ("sealed segment has no
+// index block", hashicorp/raft-wal#31; TestWALTailTruncationReopens). Such
+// a segment is read the way raft-wal reads a tail after a crash, by a scan
+// of its frames up to its last committed batch; the entries past its
+// MaxIndex are never asked of it (the next segment holds those indexes).
+type segmentFiler struct {
+	*segment.Filer
+}
+
+func (f segmentFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) {
+	if info.IndexStart == 0 && !info.SealTime.IsZero() {
+		return f.Filer.RecoverTail(info)
+	}
+	return f.Filer.Open(info)
+}
+
 // openWAL opens the WAL in dir, creating dir for a new one.
 func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 	if err := os.Mkdir(dir, 0o700); err == nil {
@@ -251,7 +273,8 @@ func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 			meta.Close()
 		}
 	}()
-	w, err := wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta))
+	w, err := wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta),
+		wal.WithSegmentFiler(segmentFiler{segment.NewFiler(dir, fs.New())}))
 	if err != nil {
 		return nil, err
 	}

@@ -329,3 +329,64 @@ func TestMoveToWAL(t *testing.T) {
 	}
 	assertSameParams(t, params(t, n), want)
 }
+
+// TestWALTailTruncationReopens: a follower deletes a suffix of its log
+// (entries a new leader does not have) and appends the leader's; raft-wal
+// v0.4.0 seals the segment without its index block, and after a restart
+// every entry must still read, the new ones in place of the deleted
+// (segmentFiler; TestLeaderKills of tests/cluster found it).
+func TestWALTailTruncationReopens(t *testing.T) {
+	dir := t.TempDir()
+	store := func(s logStore, from, to, term uint64) {
+		t.Helper()
+		var logs []*raft.Log
+		for i := from; i <= to; i++ {
+			logs = append(logs, &raft.Log{Index: i, Term: term, Type: raft.LogCommand, Data: []byte{byte(i), byte(term)}})
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(s logStore, step string) {
+		t.Helper()
+		last, _ := s.LastIndex()
+		if last != 14 {
+			t.Fatalf("%s: last index %d, want 14", step, last)
+		}
+		for i := uint64(1); i <= 14; i++ {
+			var l raft.Log
+			term := uint64(1)
+			if i >= 8 {
+				term = 2
+			}
+			if i >= 12 {
+				term = 3
+			}
+			if err := s.GetLog(i, &l); err != nil || l.Term != term || l.Data[0] != byte(i) {
+				t.Fatalf("%s: entry %d: %+v, %v (want term %d)", step, i, l, err, term)
+			}
+		}
+	}
+	s, err := openWAL(filepath.Join(dir, walDir), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store(s, 1, 10, 1)
+	if err := s.DeleteRange(8, 10); err != nil {
+		t.Fatal(err)
+	}
+	store(s, 8, 12, 2)
+	if err := s.DeleteRange(12, 12); err != nil {
+		t.Fatal(err)
+	}
+	store(s, 12, 14, 3)
+	check(s, "before the restart")
+	s.Close()
+	s, err = openWAL(filepath.Join(dir, walDir), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s, "after the restart")
+	store(s, 15, 15, 3)
+}
