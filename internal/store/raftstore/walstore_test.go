@@ -390,3 +390,34 @@ func TestWALTailTruncationReopens(t *testing.T) {
 	check(s, "after the restart")
 	store(s, 15, 15, 3)
 }
+
+// TestCompactWALDirectory: paramstore compact on a directory with the WAL
+// compacts state.db alone (the WAL frees whole segments itself), refuses
+// while a node runs on it, and the node starts again on the compacted
+// files with every parameter.
+func TestCompactWALDirectory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.RaftLog = LogWAL
+	n := openNode(t, cfg)
+	fill(t, n, "/c/", 50)
+	if err := n.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compact(context.Background(), cfg.Dir, nil); !errors.Is(err, ErrInUse) {
+		t.Fatalf("compact while the node runs: %v, want ErrInUse", err)
+	}
+	want := params(t, n)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compact(context.Background(), cfg.Dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Name != stateFile {
+		t.Fatalf("compacted %+v, want state.db alone", res)
+	}
+	n = openNode(t, cfg)
+	defer n.Close()
+	assertSameParams(t, params(t, n), want)
+}
