@@ -333,3 +333,55 @@ func tryStart(t *testing.T, dataDir string) (*testproc.Server, int, string) {
 	}
 	return srv, 0, ""
 }
+
+// TestRaftLogFormat: through the binary, a new data dir gets the WAL
+// (raft/wal/), one made with --raft-log bolt keeps raft.db when started
+// without the flag, and the refusals (the other format asked for, both
+// logs present) exit with code 1 naming the files, with nothing changed.
+func TestRaftLogFormat(t *testing.T) {
+	ctx := t.Context()
+	put := func(srv *testproc.Server, name string) {
+		t.Helper()
+		if _, err := srv.SSM().PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"), Type: types.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(srv *testproc.Server, name string) {
+		t.Helper()
+		if _, err := srv.SSM().GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)}); err != nil {
+			t.Fatalf("get %s: %v", name, err)
+		}
+	}
+	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
+
+	fresh := t.TempDir()
+	srv := startServer(t, fresh)
+	put(srv, "/fmt/wal")
+	srv.Stop()
+	if !exists(filepath.Join(fresh, "raft", "wal", "wal-meta.db")) || exists(filepath.Join(fresh, "raft", "raft.db")) {
+		t.Fatal("a new data dir did not get the WAL alone")
+	}
+	wantRefusal(t, fresh, []string{filepath.Join(fresh, "raft", "wal")}, []string{"--raft-log bolt"}, "--raft-log", "bolt")
+
+	old := t.TempDir()
+	srv = startServer(t, old, "--raft-log", "bolt")
+	put(srv, "/fmt/bolt")
+	srv.Stop()
+	srv = startServer(t, old)
+	get(srv, "/fmt/bolt")
+	put(srv, "/fmt/bolt2")
+	srv.Stop()
+	if exists(filepath.Join(old, "raft", "wal")) {
+		t.Fatal("a start without --raft-log made a wal/ beside raft.db")
+	}
+	raftDB := filepath.Join(old, "raft", "raft.db")
+	wantRefusal(t, old, []string{raftDB}, []string{"--raft-log wal", "To fix"}, "--raft-log", "wal")
+	if err := os.Mkdir(filepath.Join(old, "raft", "wal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, old, []string{raftDB, filepath.Join(old, "raft", "wal")}, []string{"two raft logs", "To fix"})
+	os.Remove(filepath.Join(old, "raft", "wal"))
+	srv = startServer(t, old)
+	get(srv, "/fmt/bolt2")
+	srv.Stop()
+}
