@@ -26,7 +26,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/paramstore/paramstore/internal/store"
 	"github.com/paramstore/paramstore/internal/tlsconf"
@@ -38,8 +37,14 @@ import (
 // `paramstore server`, which binds them to these fields directly; Dir,
 // ClusterKey, Logger, Check and KeyCheck are what the server hands over.
 type Config struct {
-	// Dir holds raft.db (log and stable store), snapshots/ and state.db.
+	// Dir holds the raft log and stable store (raft.db or wal/, see
+	// logstore.go), snapshots/ and state.db.
 	Dir string
+	// RaftLog is the format of the raft log of a new directory
+	// (--raft-log): LogAuto or "" (the directory's format; the WAL for a
+	// new one), LogWAL or LogBolt (that format; a directory holding the
+	// other is refused).
+	RaftLog string
 	// NodeID is this node's raft ID (--node-id).
 	NodeID string
 	// Bind is the raft TCP address (--raft-listen); empty means an
@@ -170,6 +175,8 @@ func (c Config) ValidateSettings() error {
 	switch {
 	case c.NodeID == "":
 		return errors.New("raftstore: Config.NodeID (--node-id) is required")
+	case !validLogKind(c.RaftLog):
+		return fmt.Errorf("raftstore: Config.RaftLog (--raft-log) %q: want auto, wal or bolt", c.RaftLog)
 	case c.SnapshotThreshold == 0:
 		return errors.New("raftstore: Config.SnapshotThreshold (--snapshot-threshold) must be positive")
 	case c.SnapshotInterval <= 0:
@@ -214,7 +221,9 @@ type Node struct {
 	cfg  Config
 	db   *store.DB
 	raft *raft.Raft
-	logs *raftboltdb.BoltStore
+	logs logStore
+	// logKind is the format of the log (LogWAL or LogBolt).
+	logKind string
 	// fsmMemo caches fsmIndex's last answer.
 	fsmMemo atomic.Pointer[fsmMemo]
 	trans   raft.Transport
@@ -302,6 +311,11 @@ func Open(cfg Config) (*Node, error) {
 		Level:  hclog.Warn,
 		Output: slogWriter{n.log},
 	})
+	kind, isNew, err := detectLog(cfg.Dir, cfg.RaftLog)
+	if err != nil {
+		return nil, err
+	}
+	n.logKind = kind
 	if err := n.checkFiles(context.Background()); err != nil {
 		return nil, err
 	}
@@ -314,6 +328,13 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.db = db
+	if isNew && !cfg.ForceNewCluster {
+		if err := n.checkNoStateWithoutLog(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	n.log.Info("raft log", "format", kind, "new", isNew)
 	n.rpc = newRPCClient(cfg.ClusterKey, cfg.PeerTLS, cfg.PeerTLSTransition, n.log)
 	if err := n.start(); err != nil {
 		db.Close()
@@ -365,6 +386,11 @@ func (n *Node) start() error {
 		}
 		return err
 	}
+	if err := n.checkLogReadable(logs, snaps); err != nil {
+		n.closeTransport()
+		logs.Close()
+		return err
+	}
 	n.logs = logs
 	n.snaps = snaps
 
@@ -393,7 +419,7 @@ func (n *Node) start() error {
 		return err
 	}
 	n.applyWait.trigger(n.db.LastApplied())
-	watched := &watchedLogs{BoltStore: logs, watch: &n.storage}
+	watched := &watchedLogs{logStore: logs, watch: &n.storage}
 	if cfg.FaultInjection {
 		watched.fault = func() error {
 			if e := n.storageFault.Load(); e != nil {
