@@ -828,7 +828,11 @@ func (w *writer) flush() {
 func (w *writer) write() {
 	if err := w.writeOut(); err != nil {
 		w.fail(err)
+		return
 	}
+	// The fsync that makes these bytes durable comes later (by
+	// SyncInterval): have the kernel start writing them now.
+	startWriteback(w.s.f, w.s.size, int64(w.written))
 }
 
 // writeOut cuts what a failed attempt left after s.size, then writes the
