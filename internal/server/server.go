@@ -223,7 +223,10 @@ func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { retur
 
 func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
 
-func (l localStore) Changed() <-chan struct{} { return l.n.DB().Changed() }
+// Changed wakes the event dispatcher: at commits, since the outbox it
+// reads is not in the read buffer (a read of it at every applied batch
+// would commit each batch).
+func (l localStore) Changed() <-chan struct{} { return l.n.DB().Committed() }
 
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
@@ -261,6 +264,8 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
+	// intents hands the node's intents to audit once it is open.
+	intents *intentTrail
 	// auditPath is the trail's active file ("" without a trail).
 	auditPath string
 	disk      *diskGuard
@@ -315,10 +320,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openTLS,
 		s.openKeyring,
 		s.openNode,
+		s.openAudit, // at once: the node's applier waits for it (intents.go)
 		s.openService,
 		s.openEvents,
 		s.initCluster,
-		s.openAudit,
 		s.openIncidents,
 		s.openAPI,
 		s.openMirrors,
@@ -401,6 +406,10 @@ func (s *Server) openKeyring(context.Context) error {
 	return nil
 }
 
+// killAtIntentEnv names the test setting raftstore.Config.KillAtIntent
+// (the crash tests of tests/e2e): never set in production.
+const killAtIntentEnv = "PARAMSTORE_TEST_KILL_AT_INTENT"
+
 // openNode opens the raft node, and refuses to go on with a master key
 // whose check value is not the one this node's state recorded.
 func (s *Server) openNode(context.Context) error {
@@ -416,12 +425,31 @@ func (s *Server) openNode(context.Context) error {
 		}
 		rc.ClusterKey = key
 	}
+	var trail *intentTrail
+	if s.auditOn() && rc.Bind == "" {
+		// A node without peers carries the intent records of parameter
+		// writes in its log (raftstore/intent.go, docs/audit.md).
+		trail = newIntentTrail(s.auditFile())
+		rc.Intents = trail
+		rc.KillAtIntent = os.Getenv(killAtIntentEnv)
+	}
 	node, err := raftstore.Open(rc)
 	if err != nil {
 		return err
 	}
 	s.node = node
+	if trail != nil {
+		// The trail closes after the node, whose last commit makes the
+		// intents it applied durable on it first.
+		s.intents = trail
+		s.onClose(trail.close)
+	}
 	s.onClose(node.Close)
+	if trail != nil {
+		// Runs before node.Close: a start that fails before the trail
+		// opens must not leave the node's last commit waiting for it.
+		s.onClose(func() error { trail.attach(nil); return nil })
+	}
 	// A node that restarts with another master key finds out here, before
 	// it serves a request that would fail to decrypt.
 	kc, err := node.DB().KeyCheck()
@@ -511,9 +539,20 @@ func (s *Server) initCluster(ctx context.Context) error {
 	return nil
 }
 
+// auditOn reports whether the server keeps an audit trail.
+func (s *Server) auditOn() bool { return !s.cfg.NoAudit && s.cfg.AuditEvents != audit.EventsNone }
+
+// auditFile is the path of the audit trail.
+func (s *Server) auditFile() string {
+	if s.cfg.AuditFile != "" {
+		return s.cfg.AuditFile
+	}
+	return filepath.Join(s.dataDir, "audit.log")
+}
+
 // openAudit opens the audit trail, unless NoAudit.
 func (s *Server) openAudit(context.Context) error {
-	if s.cfg.NoAudit || s.cfg.AuditEvents == audit.EventsNone {
+	if !s.auditOn() {
 		return nil
 	}
 	key, err := s.keyring.SubKey("audit hmac")
@@ -521,10 +560,7 @@ func (s *Server) openAudit(context.Context) error {
 		return err
 	}
 	ac := audit.DefaultConfig()
-	ac.Path = s.cfg.AuditFile
-	if ac.Path == "" {
-		ac.Path = filepath.Join(s.dataDir, "audit.log")
-	}
+	ac.Path = s.auditFile()
 	ac.MaxSize, ac.MaxAge, ac.Retain, ac.OnRotate = s.cfg.AuditMaxSize, s.cfg.AuditMaxAge, s.cfg.AuditRetain, s.cfg.AuditOnRotate
 	opts := audit.Options{HMACKey: key, Logger: s.log}
 	if s.cfg.AuditStdout && s.cfg.Stdout != nil {
@@ -535,7 +571,11 @@ func (s *Server) openAudit(context.Context) error {
 		return fmt.Errorf("server: audit trail: %w", err)
 	}
 	s.audit, s.auditPath = fs, ac.Path
-	s.onClose(fs.Close)
+	if s.intents != nil {
+		s.intents.attach(fs) // closes it, after the node
+	} else {
+		s.onClose(fs.Close)
+	}
 	s.log.Info("audit trail", "path", ac.Path)
 	return nil
 }
@@ -587,6 +627,7 @@ func (s *Server) openAPI(context.Context) error {
 	h, err := api.New(api.Config{
 		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
+		IntentsInLog:  sink != nil && s.node.CarriesIntents(),
 		AuditEvents:   s.cfg.AuditEvents,
 		WriteGuard:    s.disk.check,
 		Degraded:      s.disk.degraded,
@@ -656,7 +697,7 @@ func (s *Server) registry() *prometheus.Registry {
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paramstore_state_committed_index",
-			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last 100 ms at most (the deferred commit).",
+			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last second at most (the deferred commit).",
 		}, func() float64 { return float64(node.DB().CommittedIndex()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "paramstore_state_commits_total",

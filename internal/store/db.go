@@ -45,7 +45,7 @@ type DB struct {
 	pending  []Entry
 	broken   bool
 	txLast   uint64 // the last index applied into tx (or committed)
-	notified uint64 // the committed index Changed's waiters were woken for
+	notified uint64 // the committed index Committed's waiters were woken for
 
 	// genMu pairs a buffered reader's read transaction with the read
 	// buffer and the applied index (batch.go); buf is nil when nothing is
@@ -65,32 +65,51 @@ type DB struct {
 	iamVersion atomic.Uint64
 	// decoded caches decoded head records for point reads.
 	decoded decodeCache
+	// owed says the committed state may hold owed intents (under batchMu;
+	// true after an open, until a commit looked).
+	owed bool
 
-	// changedMu guards changed, a channel closed (and replaced) after each
-	// commit that the batch's owner asks to announce, for the change
-	// stream's long polls.
-	changedMu sync.Mutex
-	changed   chan struct{}
+	// changedMu guards changed and committedCh: channels closed (and
+	// replaced) when entries are applied (Changed) and when applied
+	// entries are committed to the file (Committed).
+	changedMu   sync.Mutex
+	changed     chan struct{}
+	committedCh chan struct{}
 }
 
-// Changed returns a channel that is closed when the next batch commits.
-func (d *DB) Changed() <-chan struct{} {
+// Changed returns a channel that is closed when the next entries are
+// applied: their effects are then visible to every reader (a point read
+// sees them through the read buffer, Reader.Changes and ChangeFloor too,
+// before they are committed). The change stream waits on it. An applied
+// entry not yet committed is durable in the raft log, and a crash replays
+// it to the same effect at the same index (apply is deterministic).
+func (d *DB) Changed() <-chan struct{} { return d.waitOn(&d.changed) }
+
+// Committed returns a channel that is closed when the next commit writes
+// applied entries to the state machine's file (the deferred commit,
+// batch.go), for what must wait for the file rather than the read buffer.
+func (d *DB) Committed() <-chan struct{} { return d.waitOn(&d.committedCh) }
+
+func (d *DB) waitOn(ch *chan struct{}) <-chan struct{} {
 	d.changedMu.Lock()
 	defer d.changedMu.Unlock()
-	if d.changed == nil {
-		d.changed = make(chan struct{})
+	if *ch == nil {
+		*ch = make(chan struct{})
 	}
-	return d.changed
+	return *ch
 }
 
-func (d *DB) notifyChanged() {
+func (d *DB) wake(ch *chan struct{}) {
 	d.changedMu.Lock()
-	if d.changed != nil {
-		close(d.changed)
-		d.changed = nil
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
 	}
 	d.changedMu.Unlock()
 }
+
+func (d *DB) notifyChanged()   { d.wake(&d.changed) }
+func (d *DB) notifyCommitted() { d.wake(&d.committedCh) }
 
 // LastApplied is the raft index of the last entry whose effects are
 // visible to readers. Linearizable reads wait on it (raft's own applied
@@ -138,6 +157,22 @@ type Options struct {
 	// interval and keep the applied entries in a durable log. Zero
 	// commits every batch before ApplyBatch returns.
 	BatchLimit int
+	// OnIntent, if set, is called for each command that carries an audit
+	// intent (Command.Intent) as ApplyBatch applies it, in index order,
+	// before the commit that holds it (intent.go). A batch ApplyBatch
+	// tries again calls it again for the same index: it must be
+	// idempotent by index.
+	OnIntent func(index uint64, origin string, intent []byte)
+	// BeforeCommit, if set, runs before every commit of the state
+	// machine: it makes the intents OnIntent was given durable on the
+	// trail. When it fails with ErrIntentTrail and OwedIntents is set,
+	// the commit records the intents OwedIntents returns in the state
+	// (see DB.OwedIntents) and goes on; the first commit after
+	// BeforeCommit succeeds again forgets them. When it fails otherwise,
+	// the commit does not happen (the batch is rolled back as a failed
+	// commit is) and fails with its error.
+	BeforeCommit func() error
+	OwedIntents  func() []IntentEntry
 }
 
 // Open opens (creating if needed) the state machine at path. The file must
@@ -160,7 +195,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	for _, f := range old {
 		os.Remove(f)
 	}
-	d := &DB{path: path, opts: opts}
+	d := &DB{path: path, opts: opts, owed: true}
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, err
@@ -445,9 +480,13 @@ func (d *DB) Restore(r io.Reader) error {
 		return errors.Join(cerr, err)
 	}
 	d.db = db
+	d.owed = true // the copy may hold owed intents: the next commit looks
 	if err := d.loadAppliedLocked(); err != nil {
 		return errors.Join(cerr, err)
 	}
+	// The state was replaced: whoever follows it reads it again.
+	d.notifyChanged()
+	d.notifyCommitted()
 	if cerr != nil {
 		return fmt.Errorf("store: restore: %w", cerr)
 	}
