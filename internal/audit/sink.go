@@ -254,6 +254,11 @@ type FileSink struct {
 	mu     sync.RWMutex
 	closed bool
 	queue  chan entry
+	// wake tells the writer to take what is queued now: a Durable record
+	// or a Flush waits for it, the queue is full, or Close closed it.
+	// Other records do not wake a writer whose flush timer is armed (see
+	// run).
+	wake chan struct{}
 	// retry asks the writer to try a failing trail again now.
 	retry chan struct{}
 
@@ -349,6 +354,7 @@ func Open(cfg Config, opts Options) (*FileSink, error) {
 		log:       opts.Logger,
 		clock:     opts.Clock,
 		queue:     make(chan entry, cfg.QueueSize),
+		wake:      make(chan struct{}, 1),
 		retry:     make(chan struct{}, 1),
 		prev:      ZeroHash,
 		afterSync: opts.afterSync,
@@ -567,10 +573,16 @@ func (s *FileSink) enqueue(ctx context.Context, e entry, d Durability) error {
 	}
 	n := int64(len(e.body))
 	s.backlog.Add(n)
-	if d == Applied {
-		// The writer always drains the queue, even while failing.
-		s.queue <- e
-	} else {
+	select {
+	case s.queue <- e:
+	default:
+		// The queue is full: the writer takes it all once woken.
+		s.wakeWriter()
+		if d == Applied {
+			// The writer always drains the queue, even while failing.
+			s.queue <- e
+			break
+		}
 		select {
 		case s.queue <- e:
 		case <-ctx.Done():
@@ -583,6 +595,7 @@ func (s *FileSink) enqueue(ctx context.Context, e entry, d Durability) error {
 	if e.done == nil {
 		return nil
 	}
+	s.wakeWriter()
 	select {
 	case err := <-e.done:
 		if err != nil {
@@ -591,6 +604,14 @@ func (s *FileSink) enqueue(ctx context.Context, e entry, d Durability) error {
 		return nil
 	case <-ctx.Done():
 		return &NotDurableError{Err: ctx.Err()}
+	}
+}
+
+// wakeWriter wakes the writer to take what is queued (see run).
+func (s *FileSink) wakeWriter() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
 
@@ -624,6 +645,7 @@ func (s *FileSink) Close() error {
 		close(s.queue)
 	}
 	s.mu.Unlock()
+	s.wakeWriter()
 	s.wg.Wait()
 	return s.closeErr
 }
@@ -666,6 +688,18 @@ type writer struct {
 }
 
 // run is the writer goroutine. It owns the file and the chain state.
+//
+// While its flush timer is armed, the writer does not take records that
+// nobody waits for as they come: they stay queued until the timer fires,
+// a Durable record or a Flush wakes it, or the queue is full. Under a
+// read load it then runs once per FlushInterval, not once per record.
+// Waking it from a request's Log made it the next goroutine of that
+// request's P (runnext), ahead of the background read goroutine net/http
+// had just started for the request; the request then waited for that
+// goroutine behind every other runnable request a second time, which was
+// a third of a GetParameter's time in the server and most of its tail
+// (runtime trace, bench/tail-ab.sh). Without a timer (after a sync) the
+// writer waits on the queue itself, so the first record is taken at once.
 func (s *FileSink) run() {
 	defer s.wg.Done()
 	w := &writer{s: s}
@@ -674,13 +708,18 @@ func (s *FileSink) run() {
 	}
 	var batch []entry
 	for {
+		var idle <-chan entry
+		if w.timer == nil {
+			idle = s.queue
+		}
 		var e entry
-		var ok bool
+		var got, ok, tick bool
 		select {
-		case e, ok = <-s.queue:
+		case e, ok = <-idle:
+			got = true
+		case <-s.wake:
 		case <-w.timer:
-			w.flush() // writes what is buffered, fsyncs it when due, or retries a failing trail
-			continue
+			tick = true
 		case <-w.ageTimer:
 			w.ageTimer = nil
 			w.commit() // makes the file durable, then rotates it
@@ -691,50 +730,49 @@ func (s *FileSink) run() {
 			}
 			continue
 		}
-		closed := !ok
+		closed := got && !ok
 		batch = batch[:0]
-		if ok {
+		if got && ok {
 			batch = append(batch, e)
 		}
-	fill:
-		for !closed && len(batch) < s.cfg.MaxBatch {
-			select {
-			case e, ok := <-s.queue:
-				if !ok {
-					closed = true
+		// Take everything queued, MaxBatch records at a time.
+		for {
+		fill:
+			for !closed && len(batch) < s.cfg.MaxBatch {
+				select {
+				case e, ok := <-s.queue:
+					if !ok {
+						closed = true
+						break fill
+					}
+					batch = append(batch, e)
+				default:
 					break fill
 				}
-				batch = append(batch, e)
-			default:
-				break fill
 			}
-		}
-
-		needSync := closed
-		for i := range batch {
-			e := &batch[i]
-			if e.body != nil {
-				w.startFile()
-				s.seq++
-				w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
-				w.bodies += int64(len(e.body))
-				e.release()
+			more := !closed && len(batch) == s.cfg.MaxBatch
+			if w.add(batch) && !closed {
+				w.commit()
 			}
-			if e.done != nil {
-				w.waiters = append(w.waiters, e.done)
-				needSync = true
+			clear(batch)
+			batch = batch[:0]
+			if !more {
+				break
 			}
 		}
 		switch {
-		case needSync:
+		case closed:
 			w.commit()
+			w.close()
+			return
+		case tick:
+			w.flush() // writes what is buffered, fsyncs it when due, or retries a failing trail
 		case w.failed != nil:
 			// Records wait for the retry timer or a Durable record.
 		default:
 			// Records that nobody waits for stay in buf until a sync is
 			// due, the timer fires or buf is large: under a read load
-			// that is one write system call per many records instead of
-			// one per wake-up.
+			// that is one write system call per many records.
 			if len(w.buf)-w.written >= writeThreshold {
 				w.write()
 			}
@@ -742,11 +780,29 @@ func (s *FileSink) run() {
 				w.timer = s.clock.After(s.cfg.FlushInterval)
 			}
 		}
-		if closed {
-			w.close()
-			return
+	}
+}
+
+// add chains batch's records onto buf and takes their waiters; it reports
+// whether any waits (the batch must be committed).
+func (w *writer) add(batch []entry) bool {
+	s := w.s
+	needSync := false
+	for i := range batch {
+		e := &batch[i]
+		if e.body != nil {
+			w.startFile()
+			s.seq++
+			w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
+			w.bodies += int64(len(e.body))
+			e.release()
+		}
+		if e.done != nil {
+			w.waiters = append(w.waiters, e.done)
+			needSync = true
 		}
 	}
+	return needSync
 }
 
 // flush runs when the flush timer fires: it commits (write and fsync)
@@ -772,7 +828,11 @@ func (w *writer) flush() {
 func (w *writer) write() {
 	if err := w.writeOut(); err != nil {
 		w.fail(err)
+		return
 	}
+	// The fsync that makes these bytes durable comes later (by
+	// SyncInterval): have the kernel start writing them now.
+	startWriteback(w.s.f, w.s.size, int64(w.written))
 }
 
 // writeOut cuts what a failed attempt left after s.size, then writes the
