@@ -525,6 +525,18 @@ func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
 	return n.db.View(ctx, fn)
 }
 
+// SyncPlan brings the local state up to date for the write plan of ctx
+// (store.WithWritePlan), as its first read would (planSync); nothing for
+// another context. The service calls it before it takes a parameter's
+// write lock, so that concurrent writers of one parameter through a
+// follower share one read index request instead of asking one by one.
+func (n *Node) SyncPlan(ctx context.Context) error {
+	if !store.IsWritePlan(ctx) {
+		return nil
+	}
+	return n.planSync(ctx)
+}
+
 // planSync brings the local state up to date for the plan of a write, once
 // per call (store.PlanSynced): every write acknowledged before the call
 // began must be in the state the plan reads, or the plan answers as if it

@@ -102,12 +102,20 @@ func TestWritePlanOnLaggingFollower(t *testing.T) {
 	}
 
 	// Later reads of the same plan (a retry after a conflict) need no
-	// second check.
+	// second check; SyncPlan (the service's, before a parameter's lock)
+	// counts as the first read.
 	pctx := store.WithWritePlan(ctx)
 	if err := f.n.View(pctx, func(*store.Reader) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !store.PlanSynced(pctx) {
 		t.Errorf("a write's plan on %s is not marked synced after its first read", f.id)
+	}
+	pctx = store.WithWritePlan(ctx)
+	if err := f.n.SyncPlan(pctx); err != nil || !store.PlanSynced(pctx) {
+		t.Errorf("SyncPlan on %s: %v, synced %v", f.id, err, store.PlanSynced(pctx))
+	}
+	if err := f.n.SyncPlan(ctx); err != nil || store.PlanSynced(ctx) {
+		t.Errorf("SyncPlan on %s of a context without a write plan: %v", f.id, err)
 	}
 }
