@@ -232,7 +232,7 @@ func measure(pid int, url, dir string) sample {
 			s.auditFiles++
 		case rel == "raft/state.db":
 			s.state += n
-		case rel == "raft/raft.db":
+		case rel == "raft/raft.db", strings.HasPrefix(rel, "raft/wal/"):
 			s.raftLog += n
 		case strings.HasPrefix(rel, "raft/snapshots"):
 			s.snaps += n

@@ -17,7 +17,7 @@ const checkBoltCmd = "check-bolt"
 func newCheckBoltCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:    checkBoltCmd + " FILE",
-		Short:  "Check a bbolt file (state.db, raft.db, a snapshot) for damage; prints a JSON report",
+		Short:  "Check a bbolt file (state.db, raft.db, wal/wal-meta.db, a snapshot) for damage; prints a JSON report",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {

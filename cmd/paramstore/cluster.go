@@ -199,7 +199,7 @@ func restoreSnapshot(ctx context.Context, path, dataDir string, stdout io.Writer
 		return errors.New("--data-dir is required")
 	}
 	raftDir := filepath.Join(dataDir, "raft")
-	for _, name := range []string{"raft.db", "state.db"} {
+	for _, name := range []string{"raft.db", "wal", "state.db"} {
 		if _, err := os.Stat(filepath.Join(raftDir, name)); err == nil {
 			return fmt.Errorf("%s already holds a store (%s): restore into a new, empty data dir", dataDir, filepath.Join(raftDir, name))
 		}

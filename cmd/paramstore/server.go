@@ -106,6 +106,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "raft log entries between snapshots")
 	f.Uint64Var(&cfg.Raft.TrailingLogs, "trailing-logs", cfg.Raft.TrailingLogs, "raft log entries kept after a snapshot (at most --snapshot-threshold)")
 	f.IntVar(&cfg.Raft.SnapshotsRetain, "snapshots-retain", cfg.Raft.SnapshotsRetain, "raft snapshots kept on disk (at least 1)")
+	f.StringVar(&cfg.Raft.RaftLog, "raft-log", raftstore.LogAuto, "format of the raft log: auto (the data directory's; wal for a new one), wal (raft-wal, wal/) or bolt (raft-boltdb, raft.db); a directory holding the other format is refused, never converted (docs/operations.md)")
 	f.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often raft checks whether to snapshot")
 	f.Var(&raftMultiplierFlag{c: &cfg.Raft}, "raft-multiplier", "raft's timings times N (1 to 10): at 1 a follower elects after 500ms without its leader and a leader steps down after 250ms without a quorum; raise it where the hosts' CPU is shared or overloaded and a starved leader loses its leadership, at the cost of a slower failover (docs/cluster.md)")
 	f.StringVar(&cfg.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")

@@ -162,7 +162,7 @@ func (g *diskGuard) measure() map[string]int64 {
 		switch {
 		case rel == filepath.Join("raft", "state.db"):
 			part = partState
-		case rel == filepath.Join("raft", "raft.db"):
+		case rel == filepath.Join("raft", "raft.db"), strings.HasPrefix(rel, filepath.Join("raft", "wal")+string(filepath.Separator)):
 			part = partRaftLog
 		case strings.HasPrefix(rel, filepath.Join("raft", "snapshots")+string(filepath.Separator)):
 			part = partSnapshots
@@ -196,7 +196,7 @@ func (g *diskGuard) collectors() []prometheus.Collector {
 	for _, part := range []string{partAudit, partState, partRaftLog, partSnapshots, partIncidents, partOther} {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "paramstore_data_dir_bytes",
-			Help:        "Bytes on disk of each part of the data directory: audit (the trail, rotated files included, wherever --audit-file puts it), state (state.db), raft_log (raft.db), snapshots, incidents, other.",
+			Help:        "Bytes on disk of each part of the data directory: audit (the trail, rotated files included, wherever --audit-file puts it), state (state.db), raft_log (raft.db, or the WAL: raft/wal/), snapshots, incidents, other.",
 			ConstLabels: prometheus.Labels{"part": part},
 		}, func() float64 { return float64(g.measure()[part]) }))
 	}

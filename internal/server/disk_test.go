@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,5 +98,37 @@ func TestDiskGuardStatfsHeld(t *testing.T) {
 	free = 1 << 20
 	if err := g.check(); !errors.Is(err, ErrLowDisk) {
 		t.Errorf("below the floor, same instant: check() = %v, want ErrLowDisk", err)
+	}
+}
+
+// TestDiskPartsRaftLog: the raft_log part of paramstore_data_dir_bytes
+// counts the log in either format, raft/raft.db or raft/wal/ (its meta file
+// and segments), and nothing else of raft/.
+func TestDiskPartsRaftLog(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"raft/raft.db":         partRaftLog,
+		"raft/wal/wal-meta.db": partRaftLog,
+		"raft/wal/00000000000000000001-0000000000000000.wal": partRaftLog,
+		"raft/state.db":                  partState,
+		"raft/snapshots/1-2-3/state.bin": partSnapshots,
+		"raft/walrus":                    partOther,
+	}
+	want := map[string]int64{}
+	for rel, part := range files {
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, make([]byte, 8192), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want[part] += allocated(path)
+	}
+	got := newDiskGuard(dir, "", 0, slog.New(slog.DiscardHandler)).measure()
+	for _, part := range []string{partRaftLog, partState, partSnapshots, partOther} {
+		if got[part] != want[part] {
+			t.Errorf("%s: %d bytes, want %d", part, got[part], want[part])
+		}
 	}
 }

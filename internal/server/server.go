@@ -228,7 +228,10 @@ func (l localStore) Apply(ctx context.Context, cmd *store.Command) error { retur
 
 func (l localStore) IAMVersion() uint64 { return l.n.DB().IAMVersion() }
 
-func (l localStore) Changed() <-chan struct{} { return l.n.DB().Changed() }
+// Changed wakes the event dispatcher: at commits, since the outbox it
+// reads is not in the read buffer (a read of it at every applied batch
+// would commit each batch).
+func (l localStore) Changed() <-chan struct{} { return l.n.DB().Committed() }
 
 // readClusterKey reads a key made by `paramstore cluster keygen`.
 func readClusterKey(path string) ([]byte, error) {
@@ -661,7 +664,7 @@ func (s *Server) registry() *prometheus.Registry {
 		}, func() float64 { return float64(node.DB().LastApplied()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "paramstore_state_committed_index",
-			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last 100 ms at most (the deferred commit).",
+			Help: "Raft index of the state machine's committed (fsynced) state; it trails paramstore_raft_applied_index by the writes of the last second at most (the deferred commit).",
 		}, func() float64 { return float64(node.DB().CommittedIndex()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "paramstore_state_commits_total",

@@ -355,13 +355,11 @@ func (h *Hub) dispatchOnce() bool {
 		reset   bool
 		batch   []store.Change
 	)
-	// With nobody waiting, the hub only follows the applied index: a
-	// buffered read knows it without committing what is applied (without
-	// it, each commit would wake the hub into committing again).
-	ctx := store.WithStale(context.Background())
-	if idle {
-		ctx = store.WithPointReads(ctx)
-	}
+	// A buffered read: the applied index, the change floor and the change
+	// log as applied, without committing what is applied (the hub wakes
+	// at every applied batch: a commit each time would undo the deferred
+	// commit). With nobody waiting, the hub only follows the applied index.
+	ctx := store.WithPointReads(store.WithStale(context.Background()))
 	err := h.s.st.View(ctx, func(r *store.Reader) error {
 		reset, batch = false, batch[:0]
 		applied = r.AppliedIndex()

@@ -57,7 +57,10 @@ func (s *Service) openWatch(ctx context.Context, c Caller, path string, recursiv
 	}
 	out := &ChangesOutput{Changes: []Change{}}
 	tenancy := c.Tenancy.Key()
-	err := s.view(store.WithStale(ctx), func(r *store.Reader) error {
+	// A buffered read (the change log as applied, without a commit: every
+	// agent opens one after each answer). Set afresh: it may run twice.
+	err := s.view(store.WithPointReads(store.WithStale(ctx)), func(r *store.Reader) error {
+		out.Changes, out.Reset = out.Changes[:0], false
 		out.Index = r.AppliedIndex()
 		if since == 0 {
 			return nil

@@ -34,24 +34,35 @@ import (
 // goroutine-safe). A reader either waits for a commit of what is applied
 // (the flush barrier of View: the first reader commits, those queued behind
 // it find nothing left to commit), or, when it reads only parameters and
-// tenancies by name (WithPointReads), reads the committed state through the
-// read buffer: the head records and tenancy records the open transaction
-// wrote, by key, each with the index that wrote it.
+// tenancies by name and the change log (WithPointReads), reads the
+// committed state through the read buffer: the head records and tenancy
+// records the open transaction wrote, by key, each with the index that
+// wrote it, and the change log's records it added.
+//
+// Changed fires when entries are applied, Committed when they are
+// committed: the change stream follows the applied state (a watcher may see
+// a change before it is in the file; a crash then replays it from the raft
+// log, the same change at the same index), while what reads buckets the
+// buffer does not serve (the event outbox) waits for the commit.
 //
 // Lock order: DB.mu, then batchMu, then genMu, then readBuffer.mu.
 
 // readBuffer holds what the deferred commands wrote into the open
 // transaction to the buckets a point read serves (params and tenancy): for
 // each key, the values in the order of the entries that wrote them (nil for
-// a deletion). first is the index of the first entry applied into the
-// transaction: a reader whose index is at or above it and reads any other
-// bucket that deferred commands write needs the committed state (a flush).
+// a deletion); and the change log's records they added (changes), in index
+// order, each with the change floor after it, so that the change stream
+// follows the applied state without a commit. first is the index of the
+// first entry applied into the transaction: a reader whose index is at or
+// above it and reads any other bucket that deferred commands write needs
+// the committed state (a flush).
 type readBuffer struct {
 	first uint64
 
 	mu      sync.RWMutex
 	params  map[string][]bufferedValue
 	tenancy map[string][]bufferedValue
+	changes []bufferedChange
 }
 
 type bufferedValue struct {
@@ -59,11 +70,20 @@ type bufferedValue struct {
 	raw   []byte // nil: deleted
 }
 
-// bufferedWrite is one value captured from the open transaction.
+// bufferedChange is a record of the change log the open transaction
+// holds, and the change floor (ChangeFloor) after its entry.
+type bufferedChange struct {
+	bufferedValue
+	floor uint64
+}
+
+// bufferedWrite is one value captured from the open transaction (for the
+// changes bucket: a change record at index, key unused).
 type bufferedWrite struct {
 	bucket []byte
 	key    []byte
 	bufferedValue
+	floor uint64
 }
 
 func newReadBuffer(first uint64) *readBuffer {
@@ -84,6 +104,10 @@ func (b *readBuffer) add(ws []bufferedWrite) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, w := range ws {
+		if string(w.bucket) == string(bucketChanges) {
+			b.changes = append(b.changes, bufferedChange{w.bufferedValue, w.floor})
+			continue
+		}
 		m := b.values(w.bucket)
 		m[string(w.key)] = append(m[string(w.key)], w.bufferedValue)
 	}
@@ -101,6 +125,19 @@ func (b *readBuffer) get(bucket, key []byte, upTo uint64) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// changesUpTo returns the buffered change records at or below index upTo,
+// in index order. The records are never changed once added: the caller
+// reads them without the lock.
+func (b *readBuffer) changesUpTo(upTo uint64) []bufferedChange {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := len(b.changes)
+	for n > 0 && b.changes[n-1].index > upTo {
+		n--
+	}
+	return b.changes[:n:n]
 }
 
 // deferrable reports whether every command of entries may wait for a later
@@ -129,9 +166,13 @@ func capture(tx *bolt.Tx, index uint64, c *Command, ws []bufferedWrite) []buffer
 		return ws
 	}
 	pk := paramKey(c.Tenancy, c.Name)
-	ws = append(ws, bufferedWrite{bucketParams, pk, bufferedValue{index, cloneOrNil(tx.Bucket(bucketParams).Get(pk))}})
+	ws = append(ws, bufferedWrite{bucket: bucketParams, key: pk, bufferedValue: bufferedValue{index, cloneOrNil(tx.Bucket(bucketParams).Get(pk))}})
 	tk := []byte(c.Tenancy)
-	return append(ws, bufferedWrite{bucketTenancy, tk, bufferedValue{index, cloneOrNil(tx.Bucket(bucketTenancy).Get(tk))}})
+	ws = append(ws, bufferedWrite{bucket: bucketTenancy, key: tk, bufferedValue: bufferedValue{index, cloneOrNil(tx.Bucket(bucketTenancy).Get(tk))}})
+	if raw := tx.Bucket(bucketChanges).Get(binary.BigEndian.AppendUint64(nil, index)); raw != nil {
+		ws = append(ws, bufferedWrite{bucket: bucketChanges, bufferedValue: bufferedValue{index, cloneOrNil(raw)}, floor: metaUint(tx, keyChangeFloor)})
+	}
+	return ws
 }
 
 func cloneOrNil(b []byte) []byte {
@@ -257,23 +298,28 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 
 // publish makes what the open transaction holds up to index last visible
 // to readers: the buffered values, then the applied index.
+// The waiters of Changed are woken once they can read it.
 func (d *DB) publish(ws []bufferedWrite, last uint64) {
 	d.genMu.Lock()
-	defer d.genMu.Unlock()
 	if d.buf == nil && d.txLast > d.committed.Load() {
 		d.buf = newReadBuffer(d.committed.Load() + 1)
 	}
 	if len(ws) > 0 {
 		d.buf.add(ws)
 	}
-	if last > d.applied.Load() {
+	advanced := last > d.applied.Load()
+	if advanced {
 		d.applied.Store(last)
+	}
+	d.genMu.Unlock()
+	if advanced {
+		d.notifyChanged()
 	}
 }
 
 // commitLocked commits the open transaction: after a failed commit, it
 // applies the pending entries again into a new one first. With notify,
-// the waiters of Changed are woken. The caller holds batchMu.
+// the waiters of Committed are woken. The caller holds batchMu.
 func (d *DB) commitLocked(notify bool) error {
 	if d.broken {
 		tx, err := d.db.Begin(true)
@@ -304,13 +350,13 @@ func (d *DB) commitLocked(notify bool) error {
 	}
 	if notify && d.notified < d.committed.Load() {
 		d.notified = d.committed.Load()
-		d.notifyChanged()
+		d.notifyCommitted()
 	}
 	return nil
 }
 
 // Commit commits what is applied and not yet committed (the owner calls it
-// on an interval; see Options.BatchLimit), and wakes the waiters of Changed
+// on an interval; see Options.BatchLimit), and wakes the waiters of Committed
 // for what was committed since they were last woken. It returns the
 // storage error of a commit the disk refuses.
 func (d *DB) Commit() error {

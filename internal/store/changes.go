@@ -57,7 +57,15 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
 
 // ChangeFloor is the highest index whose changes may have been pruned: a
 // follower of the stream that last saw an older index must resynchronize.
+// A buffered read (WithPointReads) knows it without a commit.
 func (r *Reader) ChangeFloor() uint64 {
+	if r.buf != nil {
+		floor := metaUint(r.tx, keyChangeFloor)
+		if chs := r.buf.changesUpTo(r.upTo); len(chs) > 0 {
+			floor = max(floor, chs[len(chs)-1].floor)
+		}
+		return floor
+	}
 	v := r.bucket(bucketMeta).Get(keyChangeFloor)
 	if len(v) != 8 {
 		return 0
@@ -77,19 +85,67 @@ func (r *Reader) AppliedIndex() uint64 {
 }
 
 // Changes calls fn for the changes after index since, in order; fn returns
-// false to stop.
+// false to stop. A buffered read (WithPointReads) serves them without a
+// commit: the committed log before the read buffer's first index, then
+// the buffer's records up to the read's index, past the change floor of
+// the applied state (what its pruning removed).
 func (r *Reader) Changes(since uint64, fn func(ch *Change) (bool, error)) error {
-	c := r.bucket(bucketChanges).Cursor()
-	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, since+1)); k != nil; k, v = c.Next() {
-		var ch Change
-		if err := json.Unmarshal(v, &ch); err != nil {
-			return fmt.Errorf("store: decode change %x: %w", k, err)
+	if r.buf == nil {
+		return r.changesIn(r.bucket(bucketChanges), since, ^uint64(0), fn)
+	}
+	since = max(since, r.ChangeFloor())
+	// The committed transaction may already hold the buffer's entries (a
+	// commit that has not yet dropped the buffer): those come from the
+	// buffer alone.
+	more := true
+	err := r.changesIn(r.tx.Bucket(bucketChanges), since, min(r.upTo, r.buf.first-1), func(ch *Change) (bool, error) {
+		var err error
+		more, err = fn(ch)
+		return more, err
+	})
+	if err != nil || !more {
+		return err
+	}
+	for _, bc := range r.buf.changesUpTo(r.upTo) {
+		if bc.index <= since {
+			continue
 		}
-		ch.Index = binary.BigEndian.Uint64(k)
-		more, err := fn(&ch)
-		if err != nil || !more {
+		ch, err := decodeChange(bc.index, bc.raw)
+		if err != nil {
+			return err
+		}
+		if more, err := fn(&ch); err != nil || !more {
 			return err
 		}
 	}
 	return nil
+}
+
+// changesIn calls fn for the changes of bucket b after index since, up to
+// index last.
+func (r *Reader) changesIn(b *bolt.Bucket, since, last uint64, fn func(ch *Change) (bool, error)) error {
+	c := b.Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, since+1)); k != nil; k, v = c.Next() {
+		index := binary.BigEndian.Uint64(k)
+		if index > last {
+			return nil
+		}
+		ch, err := decodeChange(index, v)
+		if err != nil {
+			return err
+		}
+		if more, err := fn(&ch); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeChange(index uint64, raw []byte) (Change, error) {
+	var ch Change
+	if err := json.Unmarshal(raw, &ch); err != nil {
+		return ch, fmt.Errorf("store: decode change %x: %w", binary.BigEndian.AppendUint64(nil, index), err)
+	}
+	ch.Index = index
+	return ch, nil
 }

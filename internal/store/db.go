@@ -45,7 +45,7 @@ type DB struct {
 	pending  []Entry
 	broken   bool
 	txLast   uint64 // the last index applied into tx (or committed)
-	notified uint64 // the committed index Changed's waiters were woken for
+	notified uint64 // the committed index Committed's waiters were woken for
 
 	// genMu pairs a buffered reader's read transaction with the read
 	// buffer and the applied index (batch.go); buf is nil when nothing is
@@ -66,31 +66,47 @@ type DB struct {
 	// decoded caches decoded head records for point reads.
 	decoded decodeCache
 
-	// changedMu guards changed, a channel closed (and replaced) after each
-	// commit that the batch's owner asks to announce, for the change
-	// stream's long polls.
-	changedMu sync.Mutex
-	changed   chan struct{}
+	// changedMu guards changed and committedCh: channels closed (and
+	// replaced) when entries are applied (Changed) and when applied
+	// entries are committed to the file (Committed).
+	changedMu   sync.Mutex
+	changed     chan struct{}
+	committedCh chan struct{}
 }
 
-// Changed returns a channel that is closed when the next batch commits.
-func (d *DB) Changed() <-chan struct{} {
+// Changed returns a channel that is closed when the next entries are
+// applied: their effects are then visible to every reader (a point read
+// sees them through the read buffer, Reader.Changes and ChangeFloor too,
+// before they are committed). The change stream waits on it. An applied
+// entry not yet committed is durable in the raft log, and a crash replays
+// it to the same effect at the same index (apply is deterministic).
+func (d *DB) Changed() <-chan struct{} { return d.waitOn(&d.changed) }
+
+// Committed returns a channel that is closed when the next commit writes
+// applied entries to the state machine's file (the deferred commit,
+// batch.go), for what must wait for the file rather than the read buffer.
+func (d *DB) Committed() <-chan struct{} { return d.waitOn(&d.committedCh) }
+
+func (d *DB) waitOn(ch *chan struct{}) <-chan struct{} {
 	d.changedMu.Lock()
 	defer d.changedMu.Unlock()
-	if d.changed == nil {
-		d.changed = make(chan struct{})
+	if *ch == nil {
+		*ch = make(chan struct{})
 	}
-	return d.changed
+	return *ch
 }
 
-func (d *DB) notifyChanged() {
+func (d *DB) wake(ch *chan struct{}) {
 	d.changedMu.Lock()
-	if d.changed != nil {
-		close(d.changed)
-		d.changed = nil
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
 	}
 	d.changedMu.Unlock()
 }
+
+func (d *DB) notifyChanged()   { d.wake(&d.changed) }
+func (d *DB) notifyCommitted() { d.wake(&d.committedCh) }
 
 // LastApplied is the raft index of the last entry whose effects are
 // visible to readers. Linearizable reads wait on it (raft's own applied
@@ -448,6 +464,9 @@ func (d *DB) Restore(r io.Reader) error {
 	if err := d.loadAppliedLocked(); err != nil {
 		return errors.Join(cerr, err)
 	}
+	// The state was replaced: whoever follows it reads it again.
+	d.notifyChanged()
+	d.notifyCommitted()
 	if cerr != nil {
 		return fmt.Errorf("store: restore: %w", cerr)
 	}

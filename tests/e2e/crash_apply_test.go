@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"net/http"
 	"testing"
@@ -125,6 +126,11 @@ func TestCrashInDeferredCommit(t *testing.T) {
 	var all []ackedWrite
 	windows := 0
 	for round := range rounds {
+		// An agent's long polls follow this round's writes: the changes
+		// it sees before the kill, some applied and not committed, must
+		// be the same changes at the same indexes after the restart.
+		watchPath := fmt.Sprintf("/crash/r%d", round)
+		watcher := startChangeWatcher(t, srv, watchPath)
 		load := startWriteLoad(t, srv, round, 16, rng.Int63())
 		select {
 		case <-load.acked:
@@ -154,6 +160,7 @@ func TestCrashInDeferredCommit(t *testing.T) {
 		all = append(all, acks...)
 		srv = startServer(t, dataDir, snapshotFlags...)
 		found := verifyAcked(t, srv, all)
+		watched := watcher.check(t, round, srv, watchPath)
 		// The state machine commits what it applied within the commit
 		// interval; wait for it without a bound on how soon.
 		var after, afterCommitted uint64
@@ -175,8 +182,11 @@ func TestCrashInDeferredCommit(t *testing.T) {
 		if window && after < applied {
 			t.Errorf("round %d: state machine at index %d after restart, below the applied index %d seen before the kill", round, after, applied)
 		}
-		t.Logf("round %d: killed with state applied %d, committed %d (inside the window: %v); after restart applied %d, committed %d; %d acknowledged writes in total, %d found",
-			round, applied, committed, window, after, afterCommitted, len(all), found)
+		t.Logf("round %d: killed with state applied %d, committed %d (inside the window: %v); after restart applied %d, committed %d; %d acknowledged writes in total, %d found; %d changes a watcher saw, all in the log after the restart",
+			round, applied, committed, window, after, afterCommitted, len(all), found, watched)
+		if watched == 0 {
+			t.Errorf("round %d: the change watcher saw no change", round)
+		}
 		if found != len(all) {
 			t.Fatalf("round %d: found %d of %d acknowledged writes after restart", round, found, len(all))
 		}

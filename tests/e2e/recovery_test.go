@@ -174,7 +174,7 @@ func wantRefusal(t *testing.T, dataDir string, files, hints []string, extra ...s
 
 // TestRecovery is the durability part of the hardening issue (item 5),
 // through the built binary, on copies of one data dir:
-//   - raft.db and the snapshots gone, state.db present: the server used to
+//   - the raft log (wal/) and the snapshots gone, state.db present: the server used to
 //     start and acknowledge writes it never applied; it refuses, naming the
 //     files and --force-new-cluster, which then recovers every parameter;
 //   - state.db gone: the server used to start empty and write a new root
@@ -189,9 +189,9 @@ func TestRecovery(t *testing.T) {
 
 	t.Run("raft log lost", func(t *testing.T) {
 		dir := f.clone(t)
-		os.Remove(raft(dir, "raft.db"))
+		os.RemoveAll(raft(dir, "wal"))
 		os.RemoveAll(raft(dir, "snapshots"))
-		wantRefusal(t, dir, []string{raft(dir, "state.db"), raft(dir, "raft.db")}, []string{"--force-new-cluster", "never applied"})
+		wantRefusal(t, dir, []string{raft(dir, "state.db"), raft(dir, "raft.db"), raft(dir, "wal")}, []string{"--force-new-cluster", "never applied"})
 		srv := startServer(t, dir, "--force-new-cluster")
 		f.checkServes(t, srv)
 		srv.Stop()
@@ -218,7 +218,7 @@ func TestRecovery(t *testing.T) {
 	t.Run("snapshots lost", func(t *testing.T) {
 		dir := f.clone(t)
 		os.RemoveAll(raft(dir, "snapshots"))
-		wantRefusal(t, dir, []string{raft(dir, "raft.db"), raft(dir, "snapshots")}, []string{"--force-new-cluster"})
+		wantRefusal(t, dir, []string{raft(dir, "wal"), raft(dir, "snapshots")}, []string{"--force-new-cluster"})
 		f.checkServes(t, startServer(t, dir, "--force-new-cluster"))
 	})
 
@@ -332,4 +332,56 @@ func tryStart(t *testing.T, dataDir string) (*testproc.Server, int, string) {
 		return nil, srv.ExitCode(), srv.Output()
 	}
 	return srv, 0, ""
+}
+
+// TestRaftLogFormat: through the binary, a new data dir gets the WAL
+// (raft/wal/), one made with --raft-log bolt keeps raft.db when started
+// without the flag, and the refusals (the other format asked for, both
+// logs present) exit with code 1 naming the files, with nothing changed.
+func TestRaftLogFormat(t *testing.T) {
+	ctx := t.Context()
+	put := func(srv *testproc.Server, name string) {
+		t.Helper()
+		if _, err := srv.SSM().PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"), Type: types.ParameterTypeString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(srv *testproc.Server, name string) {
+		t.Helper()
+		if _, err := srv.SSM().GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)}); err != nil {
+			t.Fatalf("get %s: %v", name, err)
+		}
+	}
+	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
+
+	fresh := t.TempDir()
+	srv := startServer(t, fresh)
+	put(srv, "/fmt/wal")
+	srv.Stop()
+	if !exists(filepath.Join(fresh, "raft", "wal", "wal-meta.db")) || exists(filepath.Join(fresh, "raft", "raft.db")) {
+		t.Fatal("a new data dir did not get the WAL alone")
+	}
+	wantRefusal(t, fresh, []string{filepath.Join(fresh, "raft", "wal")}, []string{"--raft-log bolt"}, "--raft-log", "bolt")
+
+	old := t.TempDir()
+	srv = startServer(t, old, "--raft-log", "bolt")
+	put(srv, "/fmt/bolt")
+	srv.Stop()
+	srv = startServer(t, old)
+	get(srv, "/fmt/bolt")
+	put(srv, "/fmt/bolt2")
+	srv.Stop()
+	if exists(filepath.Join(old, "raft", "wal")) {
+		t.Fatal("a start without --raft-log made a wal/ beside raft.db")
+	}
+	raftDB := filepath.Join(old, "raft", "raft.db")
+	wantRefusal(t, old, []string{raftDB}, []string{"--raft-log wal", "To fix"}, "--raft-log", "wal")
+	if err := os.Mkdir(filepath.Join(old, "raft", "wal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, old, []string{raftDB, filepath.Join(old, "raft", "wal")}, []string{"two raft logs", "To fix"})
+	os.Remove(filepath.Join(old, "raft", "wal"))
+	srv = startServer(t, old)
+	get(srv, "/fmt/bolt2")
+	srv.Stop()
 }

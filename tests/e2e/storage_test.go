@@ -208,10 +208,11 @@ func TestAuditEventsWrite(t *testing.T) {
 
 // TestCompact: paramstore compact refuses a running server's data dir,
 // shrinks raft.db after the log was truncated, and the node restarts with
-// every parameter.
+// every parameter. raft.db is the log of a directory made with --raft-log
+// bolt (or before the WAL); the WAL frees its segments itself.
 func TestCompact(t *testing.T) {
 	data := t.TempDir()
-	srv := startServer(t, data, "--snapshot-threshold", "256", "--trailing-logs", "64", "--snapshot-interval", "100ms")
+	srv := startServer(t, data, "--raft-log", "bolt", "--snapshot-threshold", "256", "--trailing-logs", "64", "--snapshot-interval", "100ms")
 	c := srv.SSM()
 	ctx := t.Context()
 	const n = 1500

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/paramstore/paramstore/internal/store"
@@ -20,7 +20,7 @@ import (
 // concurrent writers, each overwriting its own 16 parameters, each write a
 // planning read of the head record (a point read) and a compare-and-set
 // put through raft (log append with its fsyncs, the state machine's apply,
-// the deferred commit every 100 ms). Per write: allocations, and the
+// the deferred commit every second). Per write: allocations, and the
 // CPU of the whole node and the bytes it wrote (ns/op is wall time
 // shared by the writers). Run
 // with go test -run '^$' -bench NodePut -benchmem ./internal/store/raftstore/
@@ -125,15 +125,25 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkLogAppend is raft.db's append of a batch of 12 entries of 300
+// BenchmarkLogAppend is the raft log's append of a batch of 12 entries of 300
 // bytes (the size of a compact put command), as raft's leader loop makes
 // at c=64, to a log with a history: 20k entries written and the first 10k
-// truncated, as after snapshots. Besides the time, which is mostly the two
-// fdatasyncs of a bbolt commit, it reports the bytes written per batch
+// truncated, as after snapshots. Besides the time, which is mostly the
+// fdatasyncs, it reports the bytes written per batch
 // (wbytes/op, from the process's block output count), which the load of
 // the machine does not change.
+//
+// The sub-benchmarks are the two formats of the log (logstore.go): bolt
+// (raft.db: a bbolt commit, two fdatasyncs) and wal (raft-wal: one write
+// and one fdatasync of the tail segment).
 func BenchmarkLogAppend(b *testing.B) {
-	s, err := openLogStore(filepath.Join(b.TempDir(), logFile))
+	for _, kind := range []string{LogBolt, LogWAL} {
+		b.Run(kind, func(b *testing.B) { benchmarkLogAppend(b, kind) })
+	}
+}
+
+func benchmarkLogAppend(b *testing.B, kind string) {
+	s, err := openLog(b.TempDir(), kind, hclog.NewNullLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,6 +65,7 @@ func sumFile(path string) (fileSum, error) {
 // recordedFiles lists the files the record covers that exist in dir.
 func recordedFiles(dir string) []string {
 	names := []string{stateFile, logFile}
+	names = append(names, logFiles(dir, LogWAL)...)
 	metas, _ := filepath.Glob(filepath.Join(dir, snapshotsDir, "*", "meta.json"))
 	for _, m := range metas {
 		if rel, err := filepath.Rel(dir, m); err == nil {

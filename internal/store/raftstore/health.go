@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // What the server's incidents watch in the node (DESIGN.md decision 9):
@@ -175,9 +174,17 @@ const (
 // watchedLogs is the raft log and stable store with its writes watched
 // (and, with fault injection, failed on purpose: Faults.Storage).
 type watchedLogs struct {
-	*raftboltdb.BoltStore
+	logStore
 	watch *storageWatch
 	fault func() error // nil, or the injected error of every write
+}
+
+// IsMonotonic passes on the log store's answer (raft.MonotonicLogStore):
+// raft then empties a WAL, which refuses a gap, when it installs a
+// snapshot from the leader instead of keeping entries before it.
+func (l *watchedLogs) IsMonotonic() bool {
+	m, ok := l.logStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 func (l *watchedLogs) write(f func() error) error {
@@ -197,15 +204,15 @@ func (l *watchedLogs) injected() error {
 }
 
 func (l *watchedLogs) StoreLog(log *raft.Log) error {
-	return l.write(func() error { return l.BoltStore.StoreLog(log) })
+	return l.write(func() error { return l.logStore.StoreLog(log) })
 }
 
 func (l *watchedLogs) StoreLogs(logs []*raft.Log) error {
-	return l.write(func() error { return l.BoltStore.StoreLogs(logs) })
+	return l.write(func() error { return l.logStore.StoreLogs(logs) })
 }
 
 func (l *watchedLogs) DeleteRange(min, max uint64) error {
-	return l.write(func() error { return l.BoltStore.DeleteRange(min, max) })
+	return l.write(func() error { return l.logStore.DeleteRange(min, max) })
 }
 
 // storageFaultError is the error an injected storage fault returns, as a
@@ -222,7 +229,7 @@ func storageFaultError(class string) (error, error) {
 	default:
 		return nil, fmt.Errorf("raftstore: fault storage %q: want ENOSPC or EIO", class)
 	}
-	return fmt.Errorf("raftstore: fault injection: write raft.db: %w", errno), nil
+	return fmt.Errorf("raftstore: fault injection: write the raft log: %w", errno), nil
 }
 
 // SnapshotStatus is how far the log has grown since the last snapshot.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 
 func testConfig(t testing.TB, dir string) Config {
 	cfg := Default(dir)
+	// PARAMSTORE_TEST_RAFT_LOG=bolt runs the tests on raft.db (the default:
+	// the format of a new directory, the WAL).
+	cfg.RaftLog = os.Getenv("PARAMSTORE_TEST_RAFT_LOG")
 	// No automatic snapshots: the test forces them, and keeps few entries.
 	cfg.SnapshotThreshold = 1 << 20
 	cfg.SnapshotInterval = time.Hour

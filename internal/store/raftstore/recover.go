@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/paramstore/paramstore/internal/atomicfile"
@@ -104,10 +105,10 @@ func (n *Node) inspect(logs raft.LogStore, snaps *raft.FileSnapshotStore) (dirSt
 		return st, err
 	}
 	if st.first, err = logs.FirstIndex(); err != nil {
-		return st, fmt.Errorf("raftstore: read %s: %w", logFile, err)
+		return st, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	if st.last, err = logs.LastIndex(); err != nil {
-		return st, fmt.Errorf("raftstore: read %s: %w", logFile, err)
+		return st, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	if st.applied > 0 && st.first > 0 && st.applied >= st.first && st.applied <= st.last {
 		var l raft.Log
@@ -158,26 +159,26 @@ func (n *Node) plan(st dirState) (rebuild bool, err *DataDirError) {
 	snapFiles = append(snapFiles, st.unreadable...)
 	switch {
 	case st.termAtApplied != 0 && st.appliedTerm != 0 && st.termAtApplied != st.appliedTerm:
-		return false, &DataDirError{Dir: dir, Files: []string{stateFile, logFile},
+		return false, &DataDirError{Dir: dir, Files: []string{stateFile, n.logName()},
 			Problem: fmt.Sprintf("the raft log is not the one the state machine was built from: state.db applied index %d in term %d, but the log's entry %d is from term %d",
 				st.applied, st.appliedTerm, st.applied, st.termAtApplied),
-			Fix: "put back the raft.db of this node (a copy from another node or another cluster does not fit), or " + fixMember +
+			Fix: "put back the raft log (" + n.logName() + ") of this node (a copy from another node or another cluster does not fit), or " + fixMember +
 				" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."}
 	case st.last > snapIdx && st.first > snapIdx+1:
 		have := "there is no snapshot"
 		if st.snap != nil {
 			have = fmt.Sprintf("the newest readable snapshot is at index %d", snapIdx)
 		}
-		return false, &DataDirError{Dir: dir, Files: append([]string{logFile}, snapFiles...),
+		return false, &DataDirError{Dir: dir, Files: append([]string{n.logName()}, snapFiles...),
 			Problem: fmt.Sprintf("the raft log starts at index %d but %s: entries %d to %d are in no file (a snapshot was deleted or cannot be read)",
 				st.first, have, snapIdx+1, st.first-1),
 			Fix: "put back the missing snapshot directory from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: it keeps state.db (index %d) and applies the log after it (see %s).", st.applied, docsRef)}
 	case st.applied > max(st.last, snapIdx):
-		return false, &DataDirError{Dir: dir, Files: append([]string{stateFile, logFile}, snapFiles...),
+		return false, &DataDirError{Dir: dir, Files: append([]string{stateFile, n.logName()}, snapFiles...),
 			Problem: fmt.Sprintf("the state machine (state.db) has applied index %d, but the raft log ends at index %d and the newest snapshot is at index %d: the raft log was lost or replaced by an older copy, and new writes would be numbered at or below %d and never applied",
 				st.applied, st.last, snapIdx, st.applied),
-			Fix: "put back raft.db and snapshots/ from a backup of this node, or " + fixMember +
+			Fix: "put back " + n.logName() + " and snapshots/ from a backup of this node, or " + fixMember +
 				fmt.Sprintf(" If this node is the only one left, start it once with --force-new-cluster: state.db (index %d) becomes the state of a new single-node cluster (see %s).", st.applied, docsRef)}
 	case st.reach < snapIdx:
 		return true, nil
@@ -218,6 +219,37 @@ func (n *Node) reconcile(logs raft.LogStore, snaps *raft.FileSnapshotStore) erro
 	return nil
 }
 
+// checkLogReadable reads every entry of the log after the newest snapshot,
+// as raft does when it starts (looking for configurations), where it
+// panics on an entry it cannot read: a damaged entry is refused here with
+// the file and the fix instead.
+func (n *Node) checkLogReadable(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+	}
+	from := first
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		from = max(from, list[0].Index+1)
+	}
+	for i := from; i <= last && i > 0; i++ {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil || l.Index != i {
+			if err == nil {
+				err = fmt.Errorf("it holds index %d", l.Index)
+			}
+			return &DataDirError{Dir: n.cfg.Dir, Files: logFiles(n.cfg.Dir, n.logKind),
+				Problem: fmt.Sprintf("entry %d of the raft log (%d to %d) cannot be read: %v", i, first, last, err),
+				Fix:     fixDamaged(n.cfg.Dir, n.logName())}
+		}
+	}
+	return nil
+}
+
 // rebuild replaces the state machine with the newest snapshot's state; raft
 // then applies the log after it.
 func (n *Node) rebuild(snaps *raft.FileSnapshotStore, st dirState) error {
@@ -247,7 +279,7 @@ func (n *Node) rebuild(snaps *raft.FileSnapshotStore, st dirState) error {
 // or not, as raft.RecoverCluster does), then the old log and snapshots move
 // to pre-recovery-TIME/ and a new snapshot at the applied index, with a
 // configuration of this node alone, starts the new log.
-func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnapshotStore, addr raft.ServerAddress) (*raftboltdb.BoltStore, *raft.FileSnapshotStore, error) {
+func (n *Node) forceNewCluster(logs logStore, snaps *raft.FileSnapshotStore, addr raft.ServerAddress) (logStore, *raft.FileSnapshotStore, error) {
 	st, err := n.inspect(logs, snaps)
 	if err != nil {
 		return logs, snaps, err
@@ -277,7 +309,7 @@ func (n *Node) forceNewCluster(logs *raftboltdb.BoltStore, snaps *raft.FileSnaps
 	if err := os.MkdirAll(aside, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: %w", err)
 	}
-	for _, name := range []string{logFile, snapshotsDir} {
+	for _, name := range []string{logFile, walDir, snapshotsDir} {
 		err := os.Rename(filepath.Join(n.cfg.Dir, name), filepath.Join(aside, name))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("raftstore: --force-new-cluster: move the old %s aside: %w", name, err)
@@ -350,11 +382,24 @@ func (n *Node) applyLog(logs raft.LogStore, from, to uint64) {
 		"from", from, "to", to, "commands", commands)
 }
 
+// logName is the log's file or directory in the raft directory.
+func (n *Node) logName() string {
+	if n.logKind == LogBolt {
+		return logFile
+	}
+	return walDir
+}
+
 // openRaftFiles opens the log and the snapshot store.
-func (n *Node) openRaftFiles() (*raftboltdb.BoltStore, *raft.FileSnapshotStore, error) {
-	logs, err := openLogStore(filepath.Join(n.cfg.Dir, logFile))
+func (n *Node) openRaftFiles() (logStore, *raft.FileSnapshotStore, error) {
+	logs, err := openLog(n.cfg.Dir, n.logKind, n.hlog)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raftstore: open log: %w", err)
+		if errors.Is(err, store.ErrCorrupt) || errors.Is(err, wal.ErrCorrupt) {
+			files := logFiles(n.cfg.Dir, n.logKind)
+			return nil, nil, &DataDirError{Dir: n.cfg.Dir, Files: files,
+				Problem: fmt.Sprintf("the raft log cannot be read: %v", err), Fix: fixDamaged(n.cfg.Dir, files[0])}
+		}
+		return nil, nil, fmt.Errorf("raftstore: open log (%s): %w", n.logKind, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, n.cfg.SnapshotsRetain, n.hlog)
 	if err != nil {
@@ -378,15 +423,24 @@ func openLogStore(path string) (*raftboltdb.BoltStore, error) {
 	}})
 }
 
-// checkFiles checks state.db and raft.db with the configured Checker before
-// anything opens them (bbolt crashes on some corrupt pages), unless the
-// clean-shutdown record vouches for them.
+// checkFiles checks state.db and raft.db (or the WAL: checkWAL) with the
+// configured Checker before anything opens them (bbolt crashes on some
+// corrupt pages), unless the clean-shutdown record vouches for them.
 func (n *Node) checkFiles(ctx context.Context) error {
 	vouched, err := verifyCleanShutdown(n.cfg.Dir, n.log)
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{stateFile, logFile} {
+	if n.logKind == LogWAL {
+		if err := checkWAL(ctx, n.cfg.Dir, n.check, vouched[filepath.Join(walDir, walMetaFile)]); err != nil {
+			return err
+		}
+	}
+	names := []string{stateFile}
+	if n.logKind == LogBolt {
+		names = append(names, logFile)
+	}
+	for _, name := range names {
 		path := filepath.Join(n.cfg.Dir, name)
 		if _, err := os.Stat(path); vouched[name] || errors.Is(err, os.ErrNotExist) {
 			continue
@@ -411,7 +465,11 @@ func fixDamaged(dir, name string) string {
 	case name == stateFile:
 		return aside + "; the server then rebuilds the state machine from the snapshot and the log, and refuses to start if they do not hold everything. " +
 			"Or restore a backup (paramstore snapshot restore; see " + docsRef + ")."
-	case name == logFile:
+	case name == logFile || name == walDir || strings.HasPrefix(name, walDir+"/"):
+		if name != logFile {
+			path = filepath.Join(dir, walDir)
+			aside = "move it aside (mv " + path + " " + path + ".corrupt)"
+		}
 		return aside + "; then " + fixMember +
 			" If this node is the only one left, start it once with --force-new-cluster: state.db becomes the state of a new single-node cluster (see " + docsRef + ")."
 	case strings.HasPrefix(name, snapshotsDir):

@@ -20,6 +20,31 @@ func fill(t *testing.T, n *Node, prefix string, count int) {
 	}
 }
 
+// testLogName is the raft log (file or directory) of a test node's
+// directory: raft.db with PARAMSTORE_TEST_RAFT_LOG=bolt, else the WAL.
+func testLogName(cfg Config) string {
+	if cfg.RaftLog == LogBolt {
+		return logFile
+	}
+	return walDir
+}
+
+// copyLog replaces the raft log of directory to by the one of from.
+func copyLog(t *testing.T, cfg Config, from, to string) {
+	t.Helper()
+	name := testLogName(cfg)
+	if name == logFile {
+		copyFile(t, filepath.Join(from, name), filepath.Join(to, name))
+		return
+	}
+	if err := os.RemoveAll(filepath.Join(to, name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(to, name), os.DirFS(filepath.Join(from, name))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	raw, err := os.ReadFile(from)
@@ -70,12 +95,12 @@ func TestLostLogRefused(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{logFile, snapshotsDir} {
+	for _, name := range []string{testLogName(cfg), snapshotsDir} {
 		if err := os.RemoveAll(filepath.Join(cfg.Dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	de := wantDataDirError(t, cfg, stateFile, logFile)
+	de := wantDataDirError(t, cfg, stateFile, logFile, walDir)
 	if !strings.Contains(de.Fix, "--force-new-cluster") {
 		t.Errorf("the fix does not mention --force-new-cluster: %s", de.Fix)
 	}
@@ -179,7 +204,7 @@ func TestMissingSnapshotRefused(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(cfg.Dir, snapshotsDir)); err != nil {
 		t.Fatal(err)
 	}
-	wantDataDirError(t, cfg, logFile, snapshotsDir)
+	wantDataDirError(t, cfg, testLogName(cfg), snapshotsDir)
 
 	cfg.ForceNewCluster = true
 	n = openNode(t, cfg)
@@ -204,9 +229,9 @@ func TestForeignLogRefused(t *testing.T) {
 	fill(t, n, "/b/", 20)
 	n.Close()
 
-	copyFile(t, filepath.Join(b.Dir, logFile), filepath.Join(a.Dir, logFile))
+	copyLog(t, a, b.Dir, a.Dir)
 	os.Remove(filepath.Join(a.Dir, cleanFile))
-	wantDataDirError(t, a, stateFile, logFile)
+	wantDataDirError(t, a, stateFile, testLogName(a))
 }
 
 // TestChangedFileRefused: a file changed while the node was stopped after
@@ -226,7 +251,18 @@ func TestChangedFileRefused(t *testing.T) {
 		t.Fatal("no snapshot metadata")
 	}
 	meta, _ := filepath.Rel(cfg.Dir, metas[0])
-	for _, name := range []string{stateFile, logFile, meta} {
+	names := []string{stateFile, meta}
+	if cfg.RaftLog == LogBolt {
+		names = append(names, logFile)
+	} else {
+		segs, _ := filepath.Glob(filepath.Join(cfg.Dir, walDir, "*.wal"))
+		if len(segs) == 0 {
+			t.Fatal("no WAL segment")
+		}
+		seg, _ := filepath.Rel(cfg.Dir, segs[0])
+		names = append(names, filepath.Join(walDir, walMetaFile), seg)
+	}
+	for _, name := range names {
 		path := filepath.Join(cfg.Dir, name)
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -278,7 +314,7 @@ func TestForceNewClusterAppliesLog(t *testing.T) {
 	n = openNode(t, cfg)
 	defer n.Close()
 	assertSameParams(t, params(t, n), want)
-	aside, _ := filepath.Glob(filepath.Join(cfg.Dir, "pre-recovery-*", logFile))
+	aside, _ := filepath.Glob(filepath.Join(cfg.Dir, "pre-recovery-*", testLogName(cfg)))
 	if len(aside) != 1 {
 		t.Fatalf("the old raft log was not kept aside: %v", aside)
 	}
