@@ -588,14 +588,19 @@ func (n *Node) SyncPlan(ctx context.Context) error {
 // lease, before another can be elected. A follower asks the leader for its
 // read index (shared with the linearizable reads, followerReadIndex) and
 // waits until it has applied it. Without a known leader the plan is
-// refused with ErrNotReady: the write could not commit anyway.
+// refused with ErrNotReady at once: the write could not commit anyway.
 func (n *Node) planSync(ctx context.Context) error {
 	if store.PlanSynced(ctx) {
 		return nil
 	}
+	// As Apply does, a plan that began with a leader known waits through
+	// an election (a leader stepping down, a new one not ready yet) for
+	// at most leaderWait, rather than failing the write at once.
 	var giveUp <-chan time.Time
-	for {
+	pause := 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
 		changed := n.changes.wait()
+		var err error
 		if n.raft.State() == raft.Leader {
 			if n.readyForReads.Load() {
 				store.MarkPlanSynced(ctx)
@@ -603,34 +608,49 @@ func (n *Node) planSync(ctx context.Context) error {
 			}
 			// A new leader: its barrier is about to apply the entries of
 			// earlier terms (leaderWatch).
-		} else {
-			if _, id := n.raft.LeaderWithID(); id == "" {
+			err = fmt.Errorf("%w: new leader not ready", ErrNotReady)
+		} else if _, id := n.raft.LeaderWithID(); id == "" {
+			if attempt == 0 {
 				return ErrNotReady
 			}
-			idx, err := n.followerReadIndex(ctx)
-			if err != nil {
-				return err
+			err = fmt.Errorf("%w: no known leader", ErrNotReady)
+		} else {
+			idx, rerr := n.followerReadIndex(ctx)
+			if rerr == nil {
+				if err := n.waitApplied(ctx, idx); err != nil {
+					return err
+				}
+				store.MarkPlanSynced(ctx)
+				return nil
 			}
-			if err := n.waitApplied(ctx, idx); err != nil {
-				return err
+			if !errors.Is(rerr, ErrNotReady) {
+				return rerr
 			}
-			store.MarkPlanSynced(ctx)
-			return nil
+			err = rerr
 		}
 		if giveUp == nil {
 			t := time.NewTimer(leaderWait)
 			defer t.Stop()
 			giveUp = t.C
 		}
+		// A follower is not told when its leader becomes ready for reads:
+		// it also tries again after a pause.
+		again := time.NewTimer(pause)
+		pause = min(2*pause, 500*time.Millisecond)
 		select {
 		case <-changed:
+		case <-again.C:
 		case <-giveUp:
-			return fmt.Errorf("%w: new leader not ready after %v", ErrNotReady, leaderWait)
+			again.Stop()
+			return fmt.Errorf("raftstore: write plan: gave up after %v: %w", leaderWait, err)
 		case <-ctx.Done():
+			again.Stop()
 			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
 		case <-n.stop:
+			again.Stop()
 			return fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
 		}
+		again.Stop()
 	}
 }
 
