@@ -68,6 +68,12 @@ type Config struct {
 	Throttle *throttle.Limiter
 	// Audit receives one record per API call; nil means no audit trail.
 	Audit audit.Sink
+	// IntentsInLog says the store carries the intent records of the
+	// calls that write parameters in the raft log (store.WithIntent,
+	// raftstore.Node.CarriesIntents): their intent is then not made
+	// durable on the trail before they run, but with their change. Audit
+	// must then be an IntentSink.
+	IntentsInLog bool
 	// WriteGuard, if set, is asked before a call that may change state
 	// runs (before its audit intent record): an error refuses the call
 	// with InternalServerError, logged with the cause. The server's disk
@@ -461,12 +467,19 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		if len(trimJSONSpace(body)) > 0 {
 			c.bodyValid = 1 // checkBody found it valid: the records need not look again
 		}
-		if err := h.logIntent(r, c); err != nil {
+		var err error
+		if ctx, err = h.logIntent(ctx, r, c); err != nil {
 			return nil, err
 		}
 	}
 	var parsed bool
 	out, err := o.run(ctx, caller, body, &parsed)
+	if slot := store.IntentFrom(ctx); slot != nil {
+		// The intent travelled with a command: the result is owed to the
+		// trail once one took it (it is in the log, and on the trail when
+		// applied); a call refused before it proposed anything has none.
+		c.intent = slot.Used()
+	}
 	if parsed && c.bodyValid == 0 {
 		c.bodyValid = 1 // decodeFast parsed it: the records need not check it
 		if !bytes.ContainsAny(body, " \t\r\n") {
@@ -496,17 +509,44 @@ func readBody(r *http.Request) ([]byte, error) {
 // request first, so a change is never answered as failed after it was
 // applied, whatever happens to the trail afterwards. If the trail cannot
 // write (a full disk), the call is refused before it runs.
-func (h *Handler) logIntent(r *http.Request, c *call) error {
+//
+// With IntentsInLog, a PutParameter's intent record travels in the raft
+// log instead, in the command that carries out the call (the returned
+// context holds it, store.WithIntent): the log's fsync makes it durable
+// with the change, and the node appends it to the trail as it applies
+// the command (internal/audit/doc.go, "Durability"). While the trail is
+// failing, the record is written and waited for as above, which refuses
+// the call until the trail writes again.
+func (h *Handler) logIntent(ctx context.Context, r *http.Request, c *call) (context.Context, error) {
 	rec := h.record(r, c)
 	rec.EventType = audit.EventTypeIntent
+	if is, ok := h.cfg.Audit.(IntentSink); ok && h.cfg.IntentsInLog && c.op == opPutParameter && is.Failing() == nil {
+		body, err := is.EncodeIntent(rec)
+		if err != nil {
+			return ctx, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
+		}
+		return store.WithIntent(ctx, &store.IntentSlot{Body: body}), nil
+	}
 	err := h.cfg.Audit.Log(r.Context(), rec, audit.Durable)
 	var nd *audit.NotDurableError
 	c.intent = err == nil || errors.As(err, &nd)
 	if err != nil {
-		return ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
+		return ctx, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
 	}
-	return nil
+	return ctx, nil
 }
+
+// IntentSink is an audit.Sink that encodes intent records for the raft
+// log (audit.FileSink): see Config.IntentsInLog.
+type IntentSink interface {
+	audit.Sink
+	EncodeIntent(rec audit.Record) ([]byte, error)
+	// Failing returns the error that keeps the trail from writing.
+	Failing() error
+}
+
+// opPutParameter is the operation whose intent may travel in the raft log.
+const opPutParameter = "PutParameter"
 
 // authenticate verifies the request's signature and returns the caller and
 // the key that throttling counts against. With NoAuth, any signature is

@@ -383,3 +383,49 @@ func TestAuditReadRequestParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditIntentInLog: on a node without peers a PutParameter's intent
+// travels in the raft log, and reaches the trail with the entry's raft
+// index, before the call's result; a put refused before it proposed
+// anything (the name exists, no Overwrite) has no intent, only its result
+// with the error; a call of another kind keeps the intent written before
+// it runs (no raft index).
+func TestAuditIntentInLog(t *testing.T) {
+	e := newAuditEnv(t)
+	put := func(overwrite bool) error {
+		_, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/audit/inlog"), Value: aws.String("v"),
+			Type: types.ParameterTypeString, Overwrite: aws.Bool(overwrite)})
+		return err
+	}
+	if err := put(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(false); err == nil {
+		t.Fatal("a second put without Overwrite succeeded")
+	}
+	if _, err := e.rootC.DeleteParameter(e.ctx, &ssm.DeleteParameterInput{Name: aws.String("/audit/inlog")}); err != nil {
+		t.Fatal(err)
+	}
+	recs := e.records(`"/audit/inlog"`, 5)
+	var kinds []string
+	for _, l := range recs {
+		kind := l.str("eventName") + " " + l.str("eventType")
+		if idx, ok := l.rec["raftIndex"].(float64); ok && idx > 0 {
+			kind += " raftIndex"
+		}
+		if l.str("errorCode") != "" {
+			kind += " " + l.str("errorCode")
+		}
+		kinds = append(kinds, kind)
+	}
+	want := []string{
+		"PutParameter AwsApiCallIntent raftIndex",
+		"PutParameter AwsApiCall",
+		"PutParameter AwsApiCall ParameterAlreadyExists",
+		"DeleteParameter AwsApiCallIntent",
+		"DeleteParameter AwsApiCall",
+	}
+	if strings.Join(kinds, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
+	}
+}

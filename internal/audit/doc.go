@@ -63,6 +63,20 @@
 // record of its request, and the outcome of a change that happened is
 // never turned into an error by the trail.
 //
+// On a node without peers, a PutParameter's intent takes another path to
+// the same guarantee (intent.go, store/intent.go, raftstore/intent.go):
+// EncodeIntent encodes it (redacted, as the trail writes it) into the raft
+// command of the change, whose log fsync makes it durable with the change;
+// the node appends it with LogIntent (Applied, with the entry's raftIndex)
+// when it applies the entry, before the call's AwsApiCall record; the
+// state machine fsyncs the trail (Flush) before each of its commits, so an
+// entry that will not be applied again has its intent durable; and a
+// restart that applies entries again skips those whose intent the end of
+// the trail already holds (IntentIndexes). While the trail is failing the
+// API takes the Durable path, which refuses the call, and a state machine
+// commit records the intents not yet durable on the trail in the state
+// instead (store.DB.OwedIntents), for the next start to append.
+//
 // # Failures
 //
 // The writer keeps each record in memory until it is fsynced. When a write

@@ -97,6 +97,11 @@ type Record struct {
 	// ServiceEventDetails describes an AwsServiceEvent record. It is
 	// written as is: it never holds request data.
 	ServiceEventDetails any `json:"serviceEventDetails,omitempty"`
+	// RaftIndex is, on an intent record that travelled in the raft log
+	// with its change (see "Durability" in doc.go), the index of the log
+	// entry that carried it: what a restart that applies the entry again
+	// looks for, to append the record only once.
+	RaftIndex uint64 `json:"raftIndex,omitempty"`
 
 	// Keep, when not nil, makes the redaction of RequestParameters and
 	// ResponseElements default-deny: see KeepOnly. It is not written.
@@ -209,7 +214,16 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 		b = append(b, `,"serviceEventDetails":`...)
 		b = append(b, details...)
 	}
+	if rec.RaftIndex != 0 {
+		b = appendRaftIndex(b, rec.RaftIndex)
+	}
 	return append(b, '}'), nil
+}
+
+// appendRaftIndex appends the raftIndex member.
+func appendRaftIndex(b []byte, index uint64) []byte {
+	b = append(b, `,"raftIndex":`...)
+	return strconv.AppendUint(b, index, 10)
 }
 
 // appendEventTime appends t in UTC as AppendFormat(timeLayout) does, by

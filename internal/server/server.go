@@ -269,6 +269,8 @@ type Server struct {
 	svc      *service.Service
 	authn    *auth.Authenticator
 	audit    *audit.FileSink // nil with NoAudit
+	// intents hands the node's intents to audit once it is open.
+	intents *intentTrail
 	// auditPath is the trail's active file ("" without a trail).
 	auditPath string
 	disk      *diskGuard
@@ -323,10 +325,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.openTLS,
 		s.openKeyring,
 		s.openNode,
+		s.openAudit, // at once: the node's applier waits for it (intents.go)
 		s.openService,
 		s.openEvents,
 		s.initCluster,
-		s.openAudit,
 		s.openIncidents,
 		s.openAPI,
 		s.openMirrors,
@@ -409,6 +411,10 @@ func (s *Server) openKeyring(context.Context) error {
 	return nil
 }
 
+// killAtIntentEnv names the test setting raftstore.Config.KillAtIntent
+// (the crash tests of tests/e2e): never set in production.
+const killAtIntentEnv = "PARAMSTORE_TEST_KILL_AT_INTENT"
+
 // openNode opens the raft node, and refuses to go on with a master key
 // whose check value is not the one this node's state recorded.
 func (s *Server) openNode(context.Context) error {
@@ -424,12 +430,31 @@ func (s *Server) openNode(context.Context) error {
 		}
 		rc.ClusterKey = key
 	}
+	var trail *intentTrail
+	if s.auditOn() && rc.Bind == "" {
+		// A node without peers carries the intent records of parameter
+		// writes in its log (raftstore/intent.go, docs/audit.md).
+		trail = newIntentTrail(s.auditFile())
+		rc.Intents = trail
+		rc.KillAtIntent = os.Getenv(killAtIntentEnv)
+	}
 	node, err := raftstore.Open(rc)
 	if err != nil {
 		return err
 	}
 	s.node = node
+	if trail != nil {
+		// The trail closes after the node, whose last commit makes the
+		// intents it applied durable on it first.
+		s.intents = trail
+		s.onClose(trail.close)
+	}
 	s.onClose(node.Close)
+	if trail != nil {
+		// Runs before node.Close: a start that fails before the trail
+		// opens must not leave the node's last commit waiting for it.
+		s.onClose(func() error { trail.attach(nil); return nil })
+	}
 	// A node that restarts with another master key finds out here, before
 	// it serves a request that would fail to decrypt.
 	kc, err := node.DB().KeyCheck()
@@ -519,9 +544,20 @@ func (s *Server) initCluster(ctx context.Context) error {
 	return nil
 }
 
+// auditOn reports whether the server keeps an audit trail.
+func (s *Server) auditOn() bool { return !s.cfg.NoAudit && s.cfg.AuditEvents != audit.EventsNone }
+
+// auditFile is the path of the audit trail.
+func (s *Server) auditFile() string {
+	if s.cfg.AuditFile != "" {
+		return s.cfg.AuditFile
+	}
+	return filepath.Join(s.dataDir, "audit.log")
+}
+
 // openAudit opens the audit trail, unless NoAudit.
 func (s *Server) openAudit(context.Context) error {
-	if s.cfg.NoAudit || s.cfg.AuditEvents == audit.EventsNone {
+	if !s.auditOn() {
 		return nil
 	}
 	key, err := s.keyring.SubKey("audit hmac")
@@ -529,10 +565,7 @@ func (s *Server) openAudit(context.Context) error {
 		return err
 	}
 	ac := audit.DefaultConfig()
-	ac.Path = s.cfg.AuditFile
-	if ac.Path == "" {
-		ac.Path = filepath.Join(s.dataDir, "audit.log")
-	}
+	ac.Path = s.auditFile()
 	ac.MaxSize, ac.MaxAge, ac.Retain, ac.OnRotate = s.cfg.AuditMaxSize, s.cfg.AuditMaxAge, s.cfg.AuditRetain, s.cfg.AuditOnRotate
 	opts := audit.Options{HMACKey: key, Logger: s.log}
 	if s.cfg.AuditStdout && s.cfg.Stdout != nil {
@@ -543,7 +576,11 @@ func (s *Server) openAudit(context.Context) error {
 		return fmt.Errorf("server: audit trail: %w", err)
 	}
 	s.audit, s.auditPath = fs, ac.Path
-	s.onClose(fs.Close)
+	if s.intents != nil {
+		s.intents.attach(fs) // closes it, after the node
+	} else {
+		s.onClose(fs.Close)
+	}
 	s.log.Info("audit trail", "path", ac.Path)
 	return nil
 }
@@ -595,6 +632,7 @@ func (s *Server) openAPI(context.Context) error {
 	h, err := api.New(api.Config{
 		MaxWatchers:   s.maxWatchers(),
 		Audit:         sink,
+		IntentsInLog:  sink != nil && s.node.CarriesIntents(),
 		AuditEvents:   s.cfg.AuditEvents,
 		WriteGuard:    s.disk.check,
 		Degraded:      s.disk.degraded,

@@ -186,7 +186,7 @@ func cloneOrNil(b []byte) []byte {
 // returns the last index applied and, when captureWrites, the values the
 // commands wrote to the buffered buckets. An error is one of bbolt's: the
 // transaction must be rolled back.
-func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool, cache *decodeCache) (uint64, []bufferedWrite, error) {
+func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites bool, cache *decodeCache, onIntent func(uint64, string, []byte)) (uint64, []bufferedWrite, error) {
 	applied := appliedIndex(tx)
 	last, lastTerm := applied, uint64(0)
 	var ws []bufferedWrite
@@ -203,6 +203,11 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 		}
 		cmd, err := UnmarshalCommand(e.Data)
 		var res error
+		if err == nil && cmd.Intent != nil && onIntent != nil && !duplicate(tx, cmd) {
+			// A copy of a command applied before (re-proposed, see
+			// Command.ID) announced its intent then.
+			onIntent(e.Index, cmd.Origin, cmd.Intent)
+		}
 		if err == nil {
 			res = applyOnce(tx, e.Index, cmd, cache)
 		} else {
@@ -264,7 +269,7 @@ func (d *DB) ApplyBatch(entries []Entry) []error {
 		}
 		d.tx = tx
 	}
-	last, ws, err := applyEntries(d.tx, entries, results, deferred, &d.decoded)
+	last, ws, err := applyEntries(d.tx, entries, results, deferred, &d.decoded, d.opts.OnIntent)
 	if err != nil {
 		// The transaction holds part of this batch: roll it back whole;
 		// the entries applied before it are applied again at the next
@@ -326,11 +331,20 @@ func (d *DB) commitLocked(notify bool) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := applyEntries(tx, d.pending, nil, false, &d.decoded); err != nil {
+		if _, _, err := applyEntries(tx, d.pending, nil, false, &d.decoded, nil); err != nil {
 			tx.Rollback()
 			return err
 		}
 		d.tx = tx
+	}
+	if d.tx != nil && d.opts.BeforeCommit != nil {
+		if err := d.beforeCommit(); err != nil {
+			// As a failed commit: bbolt rolls the transaction back.
+			d.tx.Rollback()
+			d.tx = nil
+			d.broken = len(d.pending) > 0
+			return err
+		}
 	}
 	if d.tx != nil {
 		err := d.tx.Commit()
@@ -353,6 +367,30 @@ func (d *DB) commitLocked(notify bool) error {
 		d.notifyCommitted()
 	}
 	return nil
+}
+
+// beforeCommit runs Options.BeforeCommit and records in the open
+// transaction the intents owed to a trail that could not make them
+// durable, or forgets those recorded once it could. The caller holds
+// batchMu.
+func (d *DB) beforeCommit() error {
+	err := d.opts.BeforeCommit()
+	switch {
+	case err == nil && d.owed:
+		if werr := writeOwed(d.tx, nil); werr != nil {
+			return werr
+		}
+		d.owed = false
+	case err != nil && errors.Is(err, ErrIntentTrail) && d.opts.OwedIntents != nil:
+		if owed := d.opts.OwedIntents(); len(owed) > 0 {
+			if werr := writeOwed(d.tx, owed); werr != nil {
+				return werr
+			}
+			d.owed = true
+		}
+		return nil
+	}
+	return err
 }
 
 // Commit commits what is applied and not yet committed (the owner calls it

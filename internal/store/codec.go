@@ -25,8 +25,10 @@ import (
 // type, value, key ID, description, allowed pattern, data type, tier and
 // policies, the modified time, the user), the retained version numbers,
 // the labels and tags (sorted by name, so the encoding is deterministic),
-// the mod index and the fired policies. A string is a uvarint length and
-// its bytes; a count is a uvarint. Nothing may follow.
+// the mod index and the fired policies; with flags bit 1, the origin (a
+// string) and the intent (a uvarint length and its bytes, see
+// Command.Intent). A string is a uvarint length and its bytes; a count is
+// a uvarint. Nothing may follow.
 //
 // An older paramstore cannot read the compact form: raftstore proposes it
 // on a node with no peers, and in a cluster only while every member has
@@ -66,7 +68,7 @@ func compactable(c *Command) bool {
 
 // compactSize is a capacity for the encoding of c that is usually enough.
 func compactSize(c *Command) int {
-	n := 64 + len(c.Op) + len(c.ID) + len(c.Tenancy) + len(c.Name) + 10*len(c.Prune)
+	n := 64 + len(c.Op) + len(c.ID) + len(c.Tenancy) + len(c.Name) + 10*len(c.Prune) + len(c.Origin) + len(c.Intent)
 	if p := c.Param; p != nil {
 		v := &p.Latest
 		n += 64 + len(p.Name) + len(v.Type) + len(v.Value) + len(v.KeyID) + len(v.Description) +
@@ -94,6 +96,9 @@ func (c *Command) appendCompact(b []byte) []byte {
 	if c.Create {
 		flags |= 1
 	}
+	if c.Intent != nil || c.Origin != "" {
+		flags |= 2
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, c.Expect)
 	b = binary.AppendVarint(b, c.Quota)
@@ -101,7 +106,8 @@ func (c *Command) appendCompact(b []byte) []byte {
 	b = appendInts(b, c.Prune)
 	p := c.Param
 	if p == nil {
-		return append(b, 0)
+		b = append(b, 0)
+		return c.appendIntent(b)
 	}
 	b = append(b, 1)
 	b = appendString(b, p.Name)
@@ -132,7 +138,18 @@ func (c *Command) appendCompact(b []byte) []byte {
 	for _, f := range p.Fired {
 		b = appendString(b, f)
 	}
-	return b
+	return c.appendIntent(b)
+}
+
+// appendIntent appends the origin and intent of a command that carries one
+// (flags bit 2).
+func (c *Command) appendIntent(b []byte) []byte {
+	if c.Intent == nil && c.Origin == "" {
+		return b
+	}
+	b = appendString(b, c.Origin)
+	b = binary.AppendUvarint(b, uint64(len(c.Intent)))
+	return append(b, c.Intent...)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -253,7 +270,7 @@ func unmarshalCompact(b []byte) (*Command, error) {
 	c.Tenancy = r.string()
 	c.Name = r.string()
 	flags := r.byte()
-	if flags&^1 != 0 {
+	if flags&^3 != 0 {
 		r.fail(fmt.Errorf("unknown flags %#x", flags))
 	}
 	c.Create = flags&1 != 0
@@ -267,6 +284,12 @@ func unmarshalCompact(b []byte) (*Command, error) {
 		c.Param = r.param()
 	case has != 0:
 		r.fail(fmt.Errorf("bad parameter marker %#x", has))
+	}
+	if flags&2 != 0 && r.err == nil {
+		c.Origin = r.string()
+		if in := r.string(); in != "" {
+			c.Intent = []byte(in)
+		}
 	}
 	if r.err == nil && r.off != len(r.s) {
 		r.fail(fmt.Errorf("%d bytes after the command", len(r.s)-r.off))

@@ -26,7 +26,10 @@ func fullPut() *Command {
 // TestCompactRoundTrip: a put in the compact form decodes to the command
 // encoded, deterministically, and is read by commandOp.
 func TestCompactRoundTrip(t *testing.T) {
-	for _, c := range []*Command{fullPut(), {Op: OpPut, Name: "/x", Create: true}, {Op: OpPut, Param: &Parameter{}}} {
+	withIntent := fullPut()
+	withIntent.Intent, withIntent.Origin = []byte(`{"eventName":"PutParameter","requestParameters":{"Value":"hmac-sha256:00"}}`), "node1"
+	intentNoParam := &Command{Op: OpPut, Name: "/y", Intent: []byte(`{}`), Origin: "n"}
+	for _, c := range []*Command{fullPut(), {Op: OpPut, Name: "/x", Create: true}, {Op: OpPut, Param: &Parameter{}}, withIntent, intentNoParam} {
 		b, err := c.MarshalCompact()
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +81,7 @@ func TestCompactOnlyForPuts(t *testing.T) {
 // codec (or in compactable) before this passes.
 func TestCompactCoversCommand(t *testing.T) {
 	carried := map[string]bool{"Op": true, "ID": true, "Tenancy": true, "Name": true, "Create": true, "Expect": true,
-		"Param": true, "Prune": true, "Quota": true, "Time": true}
+		"Param": true, "Prune": true, "Quota": true, "Time": true, "Intent": true, "Origin": true}
 	ct := reflect.TypeFor[Command]()
 	for i := range ct.NumField() {
 		f := ct.Field(i)
@@ -184,7 +187,9 @@ func TestCompactRejectsDamage(t *testing.T) {
 // FuzzUnmarshalCommand: any log entry decodes or fails without a panic;
 // a compact one that decodes encodes back to a form that decodes the same.
 func FuzzUnmarshalCommand(f *testing.F) {
-	for _, c := range []*Command{fullPut(), {Op: OpPut, Param: &Parameter{}}, {Op: OpPut}} {
+	withIntent := fullPut()
+	withIntent.Intent, withIntent.Origin = []byte(`{"eventName":"PutParameter"}`), "node1"
+	for _, c := range []*Command{fullPut(), {Op: OpPut, Param: &Parameter{}}, {Op: OpPut}, withIntent} {
 		b, _ := c.MarshalCompact()
 		f.Add(b)
 		js, _ := c.Marshal()
@@ -212,4 +217,37 @@ func FuzzUnmarshalCommand(f *testing.F) {
 			t.Fatalf("re-encoding decodes differently:\n%+v\n%+v", c, c2)
 		}
 	})
+}
+
+// TestIntentJSONRoundTrip: the JSON form (a cluster's log, commands other
+// than puts) carries a command's intent and origin too.
+func TestIntentJSONRoundTrip(t *testing.T) {
+	c := &Command{Op: OpDelete, Name: "/x", Intent: []byte(`{"eventName":"DeleteParameter"}`), Origin: "node2"}
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalCommand(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+	}
+}
+
+// TestCompactIntentTruncated: a compact put whose intent is cut short is
+// an error, not a shorter intent.
+func TestCompactIntentTruncated(t *testing.T) {
+	c := fullPut()
+	c.Intent, c.Origin = []byte(`{"eventName":"PutParameter"}`), "node1"
+	b, err := c.MarshalCompact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := 1; cut < 10; cut++ {
+		if _, err := UnmarshalCommand(b[:len(b)-cut]); err == nil {
+			t.Fatalf("cut by %d bytes: decoded", cut)
+		}
+	}
 }

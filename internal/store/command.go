@@ -84,6 +84,16 @@ type Command struct {
 	// Policy is the policy action event a command emits before its change
 	// event (the delete proposed by an Expiration policy).
 	Policy *Event `json:"pol,omitempty"`
+
+	// Intent is the audit intent record of the API call that proposed the
+	// command (the trail's canonical, redacted encoding, without the
+	// chain members), and Origin the ID of the node whose trail it
+	// belongs to: raft's log makes it durable with the change, and that
+	// node appends it to its trail when it applies the command (see
+	// intent.go). Empty for the commands of calls whose intent is written
+	// to the trail before they run.
+	Intent []byte `json:"in,omitempty"`
+	Origin string `json:"or,omitempty"`
 }
 
 // NewCommandID returns a unique, time-ordered command ID.

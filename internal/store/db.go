@@ -65,6 +65,9 @@ type DB struct {
 	iamVersion atomic.Uint64
 	// decoded caches decoded head records for point reads.
 	decoded decodeCache
+	// owed says the committed state may hold owed intents (under batchMu;
+	// true after an open, until a commit looked).
+	owed bool
 
 	// changedMu guards changed and committedCh: channels closed (and
 	// replaced) when entries are applied (Changed) and when applied
@@ -154,6 +157,22 @@ type Options struct {
 	// interval and keep the applied entries in a durable log. Zero
 	// commits every batch before ApplyBatch returns.
 	BatchLimit int
+	// OnIntent, if set, is called for each command that carries an audit
+	// intent (Command.Intent) as ApplyBatch applies it, in index order,
+	// before the commit that holds it (intent.go). A batch ApplyBatch
+	// tries again calls it again for the same index: it must be
+	// idempotent by index.
+	OnIntent func(index uint64, origin string, intent []byte)
+	// BeforeCommit, if set, runs before every commit of the state
+	// machine: it makes the intents OnIntent was given durable on the
+	// trail. When it fails with ErrIntentTrail and OwedIntents is set,
+	// the commit records the intents OwedIntents returns in the state
+	// (see DB.OwedIntents) and goes on; the first commit after
+	// BeforeCommit succeeds again forgets them. When it fails otherwise,
+	// the commit does not happen (the batch is rolled back as a failed
+	// commit is) and fails with its error.
+	BeforeCommit func() error
+	OwedIntents  func() []IntentEntry
 }
 
 // Open opens (creating if needed) the state machine at path. The file must
@@ -176,7 +195,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	for _, f := range old {
 		os.Remove(f)
 	}
-	d := &DB{path: path, opts: opts}
+	d := &DB{path: path, opts: opts, owed: true}
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, err
@@ -461,6 +480,7 @@ func (d *DB) Restore(r io.Reader) error {
 		return errors.Join(cerr, err)
 	}
 	d.db = db
+	d.owed = true // the copy may hold owed intents: the next commit looks
 	if err := d.loadAppliedLocked(); err != nil {
 		return errors.Join(cerr, err)
 	}

@@ -41,6 +41,11 @@ func decodeResult(b []byte) error {
 	return errors.New(s)
 }
 
+// duplicate reports whether c is a copy of a command already applied.
+func duplicate(tx *bolt.Tx, c *Command) bool {
+	return c.ID != "" && tx.Bucket(bucketRequests).Get([]byte(c.ID)) != nil
+}
+
 // applyOnce applies a command unless its ID was already applied.
 func applyOnce(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if c.ID == "" {

@@ -174,8 +174,10 @@ func TestAuditFullDisk(t *testing.T) {
 	if err := put("/full/refused-too"); httpStatus(err) != 500 {
 		t.Errorf("second PutParameter on a full disk: %v, want 500", err)
 	}
-	// No partial line stays in the trail while the disk is full.
-	if raw, err := os.ReadFile(trail); err != nil || len(raw) == 0 || raw[len(raw)-1] != '\n' {
+	// No partial line stays in the trail while the disk is full. (It may
+	// hold no line at all: the intents of the puts before travelled in the
+	// raft log, and wait in memory for the trail with their results.)
+	if raw, err := os.ReadFile(trail); err != nil || len(raw) > 0 && raw[len(raw)-1] != '\n' {
 		t.Errorf("trail while the disk is full: %d bytes, ending %q (%v); want complete lines only", len(raw), tail(raw), err)
 	}
 	if out, err := paramstoreCLI(t, "audit", "verify", trail); err != nil {

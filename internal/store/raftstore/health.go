@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/paramstore/paramstore/internal/store"
 )
 
 // What the server's incidents watch in the node (DESIGN.md decision 9):
@@ -120,6 +122,9 @@ type storageWatch struct {
 // ErrorClass names the class of a storage error: the errno that matters
 // to an operator, or "other".
 func ErrorClass(err error) string {
+	if errors.Is(err, store.ErrIntentTrail) {
+		return "audit"
+	}
 	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EIO, syscall.EROFS, syscall.EDQUOT} {
 		if errors.Is(err, e) {
 			switch e {

@@ -123,6 +123,16 @@ type Config struct {
 	// skips a compact entry it is given with an error, as such a version
 	// fails to decode it. A test setting, for mixed-version clusters.
 	LegacyLogCodec bool
+	// Intents, when set on a node without Bind, is the audit trail that
+	// the intent records carried by commands go to as they are applied
+	// (intent.go): the API then hands them to Apply instead of writing
+	// them first.
+	Intents IntentLog
+	// KillAtIntent is a test setting: "before:S" or "after:S" kills the
+	// process with SIGKILL as it applies a command whose intent record
+	// contains S, before the record is handed to the trail or once it is
+	// durable there.
+	KillAtIntent string
 }
 
 // Default returns the default configuration for dir: the only place the
@@ -268,6 +278,9 @@ type Node struct {
 	fwdNext    *readCheck
 	fwdRunning bool
 
+	// intents is the state of the intents carried in the log (intent.go).
+	intents intentState
+
 	closed atomic.Bool
 	stop   chan struct{}
 	// wg counts the node's goroutines: Close waits for them.
@@ -306,7 +319,11 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.checkFiles(context.Background()); err != nil {
 		return nil, err
 	}
-	db, err := store.OpenOptions(filepath.Join(cfg.Dir, stateFile), store.Options{Check: n.check, BatchLimit: commitEntries})
+	opts := store.Options{Check: n.check, BatchLimit: commitEntries}
+	if n.carriesIntents() {
+		opts.OnIntent, opts.BeforeCommit, opts.OwedIntents = n.onIntent, n.syncIntents, n.owedIntents
+	}
+	db, err := store.OpenOptions(filepath.Join(cfg.Dir, stateFile), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +412,11 @@ func (n *Node) start() error {
 		n.closeTransport()
 		logs.Close()
 		return fmt.Errorf("raftstore: %w", err)
+	}
+	if err := n.loadIntents(logs); err != nil {
+		n.closeTransport()
+		logs.Close()
+		return err
 	}
 	n.applyWait.trigger(n.db.LastApplied())
 	watched := &watchedLogs{logStore: logs, watch: &n.storage}
@@ -905,11 +927,22 @@ const leaderWait = 10 * time.Second
 // crash before that applies it again from the log at the next start). Without a
 // leader it waits for one, at most leaderWait (or until ctx's deadline),
 // trying again at each change of what this node knows of its cluster.
-func (n *Node) Apply(ctx context.Context, cmd *store.Command) error {
+func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
 	if cmd.ID == "" {
 		c := *cmd
 		c.ID = store.NewCommandID(time.Now())
 		cmd = &c
+	}
+	slot := store.IntentFrom(ctx)
+	if intent := slot.Take(); intent != nil && n.carriesIntents() {
+		c := *cmd
+		c.Intent, c.Origin = intent, n.cfg.NodeID
+		cmd = &c
+		defer func() {
+			if err == nil || store.IsResult(err) {
+				slot.Applied()
+			}
+		}()
 	}
 	data, err := n.encode(cmd)
 	if err != nil {

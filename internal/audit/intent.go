@@ -1,0 +1,128 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// The intent records that travel in the raft log (see "Durability" in
+// doc.go): EncodeIntent encodes one for the command that carries out the
+// call, LogIntent appends it once the command is applied, Flush makes it
+// durable before the state machine commits, and IntentIndexes tells a
+// restart which of the entries it applies again already have theirs.
+
+// EncodeIntent returns the trail's encoding of the intent record rec
+// (eventType AwsApiCallIntent): redacted, canonical, without the chain
+// members. It is what the raft log carries: no secret in plaintext.
+func (s *FileSink) EncodeIntent(rec Record) ([]byte, error) {
+	rec.EventType = EventTypeIntent
+	rec.RaftIndex = 0
+	s.fillDefaults(&rec)
+	return appendBody(nil, s.key, &rec)
+}
+
+// LogIntent queues an intent record EncodeIntent encoded, with the raft
+// index of the log entry that carried it, as Applied: it is never
+// refused for a full backlog (the change it announces is already in the
+// log), and is durable after the next Flush or commit of the writer.
+func (s *FileSink) LogIntent(body []byte, index uint64) error {
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || index == 0 {
+		return fmt.Errorf("audit: not an intent record body (%d bytes, index %d)", len(body), index)
+	}
+	bp := bodyPool.Get().(*[]byte)
+	b := append((*bp)[:0], body[:len(body)-1]...)
+	b = appendRaftIndex(b, index)
+	b = append(b, '}')
+	*bp = b
+	return s.enqueue(context.Background(), entry{body: b, pooled: bp}, Applied)
+}
+
+// intentMarker and raftIndexMember find the intent records that carry a
+// raft index in a line of the trail.
+var (
+	intentMarker    = []byte(`,"eventType":"` + EventTypeIntent + `"`)
+	raftIndexMember = []byte(`,"raftIndex":`)
+)
+
+// IntentIndexes returns the raft indexes above after of the intent records
+// in the active trail file at path: it reads the file from its end, and
+// stops at the first intent record whose index is after or below (records
+// are appended in the order of their entries). Call it before any intent
+// above after is logged. It only reads: it may run before Open (a torn
+// last line is not a record and is skipped). A missing file holds none.
+//
+// Only the active file is read: when the trail rotated after an intent
+// above after was written and before the crash that makes the state
+// machine apply its entry again, the record is appended again (a
+// duplicate with the same eventID and raftIndex, never a lost intent).
+func IntentIndexes(path string, after uint64) (map[uint64]bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[uint64]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: intents: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("audit: intents: %w", err)
+	}
+	seen := map[uint64]bool{}
+	const chunk = 1 << 20
+	off := fi.Size()
+	var carry []byte // the start of a line cut by the chunk after it
+	for off > 0 {
+		n := min(int64(chunk), off)
+		off -= n
+		buf := make([]byte, n, int(n)+len(carry))
+		if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("audit: intents: %w", err)
+		}
+		buf = append(buf, carry...)
+		// Lines from the end; the first (maybe partial) one waits for the
+		// chunk before it, unless this chunk starts the file.
+		end := len(buf)
+		for {
+			i := bytes.LastIndexByte(buf[:max(end-1, 0)], '\n')
+			if i < 0 && off > 0 {
+				break
+			}
+			line := buf[i+1 : end]
+			end = i + 1
+			if idx, ok := lineRaftIndex(line); ok {
+				if idx <= after {
+					return seen, nil
+				}
+				seen[idx] = true
+			}
+			if i < 0 {
+				break
+			}
+		}
+		carry = append([]byte(nil), buf[:end]...)
+	}
+	return seen, nil
+}
+
+// lineRaftIndex returns the raftIndex of a line that is an intent record
+// carrying one. The members are read from the record's top level: the
+// same text inside its requestParameters does not count.
+func lineRaftIndex(line []byte) (uint64, bool) {
+	if !bytes.Contains(line, intentMarker) || !bytes.Contains(line, raftIndexMember) {
+		return 0, false
+	}
+	var top struct {
+		EventType string `json:"eventType"`
+		RaftIndex uint64 `json:"raftIndex"`
+	}
+	if err := json.Unmarshal(line, &top); err != nil || top.EventType != EventTypeIntent || top.RaftIndex == 0 {
+		return 0, false
+	}
+	return top.RaftIndex, true
+}
