@@ -444,8 +444,10 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 		}
 	case "linearizable":
 	default:
-		// Writes plan against local state: their compare-and-set commit
-		// catches staleness. Reads follow the node's default.
+		// Writes plan against local state, which a follower first brings
+		// up to the leader's read index (store.WithWritePlan): their
+		// compare-and-set commit catches a change made in between. Reads
+		// follow the node's default.
 		if !o.readOnly() {
 			ctx = store.WithWritePlan(ctx)
 		} else if h.cfg.StaleReads {

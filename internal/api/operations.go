@@ -37,7 +37,9 @@ const (
 	// changes: the call may change state. It runs only once its audit
 	// intent record is durable, and its result record is owed to the
 	// trail (audit.Applied), with its response. It plans against this
-	// node's local state: its compare-and-set commit catches staleness.
+	// node's local state (store.WithWritePlan: a follower's first brought
+	// up to the leader's read index); its compare-and-set commit catches
+	// a change made in between.
 	changes effect = false
 	// readsOnly: the call changes nothing. It reads at the node's default
 	// consistency (X-Paramstore-Consistency overrides), and its audit

@@ -212,10 +212,15 @@ func (c Config) Validate() error {
 }
 
 // localStore reads the node's local state without a linearizability check
-// and proposes through raft.
+// and proposes through raft. The plan of a write (store.WithWritePlan: an
+// IAM operation) reads as the node serves plans, on a follower once it
+// caught up with the leader (raftstore.Node.View).
 type localStore struct{ n *raftstore.Node }
 
 func (l localStore) View(ctx context.Context, fn func(r *store.Reader) error) error {
+	if store.IsWritePlan(ctx) {
+		return l.n.View(ctx, fn)
+	}
 	return l.n.DB().View(ctx, fn)
 }
 

@@ -161,9 +161,23 @@ func (s *Service) view(ctx context.Context, fn func(r *store.Reader) error) erro
 	return AWSError(fmt.Errorf("service: read: %w", err))
 }
 
+// planSyncer is a Store that brings its state up to date for a write's
+// plan (store.WithWritePlan) before the plan's first read: a cluster
+// follower (raftstore.Node.SyncPlan).
+type planSyncer interface {
+	SyncPlan(ctx context.Context) error
+}
+
 // retry runs a read-decide-propose step on one parameter until it does not
 // conflict. Conflicts remain possible with writers elsewhere (other nodes).
+// The store syncs the plan first, outside the parameter's lock, so that
+// its writers wait for the leader together rather than in turn.
 func (s *Service) retry(ctx context.Context, tenancy, key string, step func() error) error {
+	if ps, ok := s.st.(planSyncer); ok {
+		if err := ps.SyncPlan(ctx); err != nil {
+			return AWSError(fmt.Errorf("service: read: %w", err))
+		}
+	}
 	defer s.locks.unlock(s.locks.lock(tenancy, key))
 	deadline := s.now().Add(s.limits.WriteRetry)
 	for {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 )
 
 // ErrUnavailable is wrapped by the errors of a store that cannot serve a
@@ -14,14 +15,19 @@ var ErrUnavailable = errors.New("store: unavailable")
 
 type staleKey struct{}
 
-// staleness is what a stale read is for: a read that may be as stale as
-// the node's bound, or the plan of a write.
+// staleness marks a read that may be as stale as the node's bound.
 type staleness uint8
 
-const (
-	staleRead staleness = 1 + iota
-	stalePlan
-)
+const staleRead staleness = 1
+
+// writePlan marks the reads that plan one write: a call's plan may read
+// several times (authorization, the plan, a retry after a conflict), and
+// the store brings its state up to date for the first of them only.
+type writePlan struct {
+	// synced is set once a read of the plan ran on a state that reflects
+	// every write acknowledged before the call began.
+	synced atomic.Bool
+}
 
 // WithStale marks a read as allowed to be stale: served from this node's
 // local state without confirming it with the leader.
@@ -29,28 +35,53 @@ func WithStale(ctx context.Context) context.Context {
 	return context.WithValue(ctx, staleKey{}, staleRead)
 }
 
-// WithWritePlan marks the read that plans a write: served from the local
-// state like a stale read (the write's compare-and-set commit catches a
-// plan made on stale state), but only while the node knows a leader to
-// send the write to. Without one the write cannot commit anyway, and a
-// plan made on a state cut off from the leader would answer validation
-// errors (a parameter it has not heard of yet) instead of the
-// unavailability that the client should retry.
+// WithWritePlan marks the reads that plan one write (one call: give each
+// call a context of its own). They are served from the local state, with
+// no round trip on the leader and on a single node; a follower first
+// brings its state up to the leader's commit index (a ReadIndex check, as
+// for a linearizable read), once per call. A plan made on a follower's
+// stale state would otherwise answer as if writes acknowledged before the
+// call had not happened: ParameterNotFound, ParameterAlreadyExists, a
+// version not found, or a no-op success, none of which proposes a command
+// whose compare-and-set could catch it. (A plan that does propose one is
+// checked again by its compare-and-set commit, against the leader's
+// state.) Without a leader the write cannot commit anyway: the plan is
+// refused as unavailable, which the client retries, rather than answered
+// from a state cut off from the leader.
 func WithWritePlan(ctx context.Context) context.Context {
-	return context.WithValue(ctx, staleKey{}, stalePlan)
+	return context.WithValue(ctx, staleKey{}, &writePlan{})
 }
 
 // IsStale reports whether ctx allows a stale read (WithStale or
 // WithWritePlan).
 func IsStale(ctx context.Context) bool {
-	v, _ := ctx.Value(staleKey{}).(staleness)
-	return v != 0
+	switch ctx.Value(staleKey{}).(type) {
+	case staleness, *writePlan:
+		return true
+	}
+	return false
 }
 
 // IsWritePlan reports whether ctx marks a write's plan (WithWritePlan).
 func IsWritePlan(ctx context.Context) bool {
-	v, _ := ctx.Value(staleKey{}).(staleness)
-	return v == stalePlan
+	_, ok := ctx.Value(staleKey{}).(*writePlan)
+	return ok
+}
+
+// PlanSynced reports whether a read of the write plan of ctx already ran
+// on a state brought up to date for the call (MarkPlanSynced): the state
+// only moves forward, so later reads of the plan need no new check.
+func PlanSynced(ctx context.Context) bool {
+	p, _ := ctx.Value(staleKey{}).(*writePlan)
+	return p != nil && p.synced.Load()
+}
+
+// MarkPlanSynced records that the local state now reflects every write
+// acknowledged before the call of ctx (a write plan) began.
+func MarkPlanSynced(ctx context.Context) {
+	if p, _ := ctx.Value(staleKey{}).(*writePlan); p != nil {
+		p.synced.Store(true)
+	}
 }
 
 type pointReadsKey struct{}

@@ -91,11 +91,11 @@ func BenchmarkClusterPut(b *testing.B) {
 }
 
 // overwrite writes parameter name through n as the service does: a
-// planning read of the head record (a point read), and a compare-and-set
-// put of the next version that prunes the previous one.
+// planning read of the head record (a point read of a write's plan), and
+// a compare-and-set put of the next version that prunes the previous one.
 func overwrite(n *Node, name string) error {
 	var old *store.Parameter
-	err := n.View(store.WithPointReads(context.Background()), func(r *store.Reader) error {
+	err := n.View(store.WithPointReads(store.WithWritePlan(context.Background())), func(r *store.Reader) error {
 		var err error
 		old, err = r.Param(tenancy, name)
 		return err

@@ -566,22 +566,114 @@ func (n *Node) DB() *store.DB { return n.db }
 // quorum (ReadIndex) and the node waits until it has applied everything
 // committed before the read began; a follower asks the leader for that
 // index. With store.WithStale(ctx) the local state is read directly, if
-// this node heard from a leader within MaxStaleness; with
-// store.WithWritePlan(ctx), only while it also knows a leader now.
+// this node heard from a leader within MaxStaleness. With
+// store.WithWritePlan(ctx) the local state is read once it reflects every
+// write acknowledged before the call began (planSync).
 func (n *Node) View(ctx context.Context, fn func(r *store.Reader) error) error {
-	if store.IsStale(ctx) {
-		if err := n.staleOK(); err != nil {
+	if store.IsWritePlan(ctx) {
+		if err := n.planSync(ctx); err != nil {
 			return err
 		}
-		if store.IsWritePlan(ctx) && n.raft.State() != raft.Leader {
-			if _, id := n.raft.LeaderWithID(); id == "" {
-				return ErrNotReady
-			}
+	} else if store.IsStale(ctx) {
+		if err := n.staleOK(); err != nil {
+			return err
 		}
 	} else if err := n.readBarrier(ctx); err != nil {
 		return err
 	}
 	return n.db.View(ctx, fn)
+}
+
+// SyncPlan brings the local state up to date for the write plan of ctx
+// (store.WithWritePlan), as its first read would (planSync); nothing for
+// another context. The service calls it before it takes a parameter's
+// write lock, so that concurrent writers of one parameter through a
+// follower share one read index request instead of asking one by one.
+func (n *Node) SyncPlan(ctx context.Context) error {
+	if !store.IsWritePlan(ctx) {
+		return nil
+	}
+	return n.planSync(ctx)
+}
+
+// planSync brings the local state up to date for the plan of a write, once
+// per call (store.PlanSynced): every write acknowledged before the call
+// began must be in the state the plan reads, or the plan answers as if it
+// had not happened (a parameter not found, one that already exists, a
+// no-op) without proposing anything a compare-and-set could catch.
+//
+// The leader (or a single node) has applied every write it acknowledged
+// before acknowledging it, and a new leader serves plans once its barrier
+// has applied those of the earlier terms (readyForReads), so it reads its
+// state at once: no round trip. As for its writes, no quorum confirms that
+// it still leads: a leader cut off from the quorum steps down within its
+// lease, before another can be elected. A follower asks the leader for its
+// read index (shared with the linearizable reads, followerReadIndex) and
+// waits until it has applied it. Without a known leader the plan is
+// refused with ErrNotReady at once: the write could not commit anyway.
+func (n *Node) planSync(ctx context.Context) error {
+	if store.PlanSynced(ctx) {
+		return nil
+	}
+	// As Apply does, a plan that began with a leader known waits through
+	// an election (a leader stepping down, a new one not ready yet) for
+	// at most leaderWait, rather than failing the write at once.
+	var giveUp <-chan time.Time
+	pause := 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		changed := n.changes.wait()
+		var err error
+		if n.raft.State() == raft.Leader {
+			if n.readyForReads.Load() {
+				store.MarkPlanSynced(ctx)
+				return nil
+			}
+			// A new leader: its barrier is about to apply the entries of
+			// earlier terms (leaderWatch).
+			err = fmt.Errorf("%w: new leader not ready", ErrNotReady)
+		} else if _, id := n.raft.LeaderWithID(); id == "" {
+			if attempt == 0 {
+				return ErrNotReady
+			}
+			err = fmt.Errorf("%w: no known leader", ErrNotReady)
+		} else {
+			idx, rerr := n.followerReadIndex(ctx)
+			if rerr == nil {
+				if err := n.waitApplied(ctx, idx); err != nil {
+					return err
+				}
+				store.MarkPlanSynced(ctx)
+				return nil
+			}
+			if !errors.Is(rerr, ErrNotReady) {
+				return rerr
+			}
+			err = rerr
+		}
+		if giveUp == nil {
+			t := time.NewTimer(leaderWait)
+			defer t.Stop()
+			giveUp = t.C
+		}
+		// A follower is not told when its leader becomes ready for reads:
+		// it also tries again after a pause.
+		again := time.NewTimer(pause)
+		pause = min(2*pause, 500*time.Millisecond)
+		select {
+		case <-changed:
+		case <-again.C:
+		case <-giveUp:
+			again.Stop()
+			return fmt.Errorf("raftstore: write plan: gave up after %v: %w", leaderWait, err)
+		case <-ctx.Done():
+			again.Stop()
+			return fmt.Errorf("%w: %w", ErrNotReady, ctx.Err())
+		case <-n.stop:
+			again.Stop()
+			return fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
+		}
+		again.Stop()
+	}
 }
 
 // ErrTooStale is returned for stale reads on a node cut off from the leader
