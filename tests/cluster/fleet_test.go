@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,6 +141,8 @@ type fleetRow struct {
 	fan50, fanP99, fanMax       float64 // ms
 	ackFan50, ackFan99          float64 // ms, from the probe's answer (committed) to the last agent
 	probes                      int
+	during, outside             string        // put p50/p99 (count) of the fleet phase's writes that overlapped a fan-out, and of the others
+	slowest                     string        // the fleet phase's slowest writes, each with where it began relative to a fan-out
 	connect                     time.Duration // until every agent saw a warm-up change
 	kbPerWatcher                float64
 	cpuPerProbeMs, baseCPUPerMs float64
@@ -163,6 +166,12 @@ func fleetTable(rows []fleetRow) string {
 		fmt.Fprintf(&s, "| %d | %s | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f / %.0f (%d) | %.0f / %.0f | %.1f KB | %.1f ms | %.1f ms (%.1f µs) | %.0f ms (%.0f%%) | %.1fs | %d / %d / %d | %s |\n",
 			r.nodes, agents, r.basePut50, r.basePut99, r.put50, r.put99, r.fan50, r.fanP99, r.fanMax, r.probes, r.ackFan50, r.ackFan99,
 			r.kbPerWatcher, r.cpuPerProbeMs, r.agentCPUPerProbeMs, r.agentUsPerWatcher, r.floorMs, r.busy*100, r.connect.Seconds(), r.lost, r.resets, r.failedWrites, r.load)
+	}
+	// Where the fleet phase's slow writes were: during a fan-out or not.
+	s.WriteString("\n")
+	for _, r := range rows {
+		fmt.Fprintf(&s, "- %d node(s), %d agents: fleet-phase puts overlapping a fan-out p50 / p99 ms (count) %s, the others %s; slowest: %s\n",
+			r.nodes, r.agents, r.during, r.outside, r.slowest)
 	}
 	return s.String()
 }
@@ -259,6 +268,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	row.probes = len(res.probeSent)
 	// Wait (bounded) for the last probe to reach everyone.
 	var fan, ackFan []float64
+	var windows [][2]int64 // each fanned-out probe: sent, seen by the last agent (Unix ns)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		seen := make([]int, len(res.probeSent))
@@ -274,7 +284,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 				}
 			}
 		}
-		fan, ackFan, row.lost = fan[:0], ackFan[:0], 0
+		fan, ackFan, row.lost, windows = fan[:0], ackFan[:0], 0, windows[:0]
 		for i, sent := range res.probeSent {
 			if sent.IsZero() {
 				continue
@@ -284,6 +294,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 				continue
 			}
 			fan = append(fan, float64(last[i]-sent.UnixNano())/1e6)
+			windows = append(windows, [2]int64{sent.UnixNano(), last[i]})
 			ackFan = append(ackFan, float64(last[i]-res.probeAck[i].UnixNano())/1e6)
 		}
 		if row.lost == 0 || time.Now().After(deadline) {
@@ -295,6 +306,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 		row.fan50, row.fanP99, row.fanMax = pct(fan, 0.5), pct(fan, 0.99), pct(fan, 1)
 		row.ackFan50, row.ackFan99 = pct(ackFan, 0.5), pct(ackFan, 0.99)
 	}
+	row.during, row.outside, row.slowest = splitByFanout(res, windows)
 	if row.probes > 0 {
 		row.cpuPerProbeMs = float64(fleetCPU-baseCPU) * 10 / float64(row.probes) // ticks are 10 ms
 		row.baseCPUPerMs = float64(baseCPU) * 10 / float64(row.probes)
@@ -315,6 +327,7 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 // writeResult is the outcome of writeLoad.
 type writeResult struct {
 	all       []float64   // ms, every write
+	sent      []time.Time // when each of all was sent
 	probeSent []time.Time // when each probe's PutParameter was sent (zero: it failed)
 	probeAck  []time.Time // when its answer came (committed)
 	failed    int
@@ -339,6 +352,7 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 			return sent, false
 		}
 		res.all = append(res.all, ms)
+		res.sent = append(res.sent, sent)
 		return sent, true
 	}
 	stop := time.Now().Add(cfg.dur)
@@ -374,6 +388,52 @@ func writeLoad(b *testing.B, cl *ssm.Client, cfg fleetConfig) writeResult {
 		b.Fatalf("no write succeeded")
 	}
 	return res
+}
+
+// splitByFanout splits the writes of res into those whose time overlapped
+// a fan-out window (a probe sent, to the last agent seeing it) and the
+// others, as "p50 / p99 (count)" in ms, and describes the five slowest:
+// their latency, and when they began, in ms from the start of the last
+// fan-out that began before them ("+12/180": 12 ms into a 180 ms
+// fan-out; a start past its end means no fan-out was running).
+func splitByFanout(res writeResult, windows [][2]int64) (during, outside, slowest string) {
+	var in, out []float64
+	type slow struct {
+		ms   float64
+		desc string
+	}
+	var all []slow
+	for i, ms := range res.all {
+		start := res.sent[i].UnixNano()
+		end := start + int64(ms*1e6)
+		overlaps, desc := false, "no fan-out before"
+		for _, w := range windows {
+			if w[0] <= end && start <= w[1] {
+				overlaps = true
+			}
+			if w[0] <= start {
+				desc = fmt.Sprintf("+%.0f/%.0f", float64(start-w[0])/1e6, float64(w[1]-w[0])/1e6)
+			}
+		}
+		if overlaps {
+			in = append(in, ms)
+		} else {
+			out = append(out, ms)
+		}
+		all = append(all, slow{ms, desc})
+	}
+	slices.SortFunc(all, func(a, b slow) int { return cmp.Compare(b.ms, a.ms) })
+	var parts []string
+	for _, s := range all[:min(5, len(all))] {
+		parts = append(parts, fmt.Sprintf("%.1f ms at %s", s.ms, s.desc))
+	}
+	f := func(v []float64) string {
+		if len(v) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f / %.1f (%d)", pct(v, 0.5), pct(v, 0.99), len(v))
+	}
+	return f(in), f(out), strings.Join(parts, ", ")
 }
 
 // workerPprof is the pprof address of worker i: PARAMSTORE_FLEET_WORKER_PPROF
