@@ -259,6 +259,10 @@ func runFleet(b *testing.B, nodes, agents int, cfg fleetConfig) fleetRow {
 	b.Logf("fleet of %d connected in %v; RSS per watcher %.1f KB; watchers per node: %s", agents, row.connect, row.kbPerWatcher, row.perNode)
 
 	// Phase 3: the same write load with the fleet.
+	if f := os.Getenv("PARAMSTORE_FLEET_PHASE_FILE"); f != "" {
+		// For a profiler to start with the fleet phase: the server's PID.
+		os.WriteFile(f, []byte(strconv.Itoa(c.nodes[0].server().Pid())+"\n"), 0o644)
+	}
 	cpu1, wcpu1, phaseStart := sumProc(b, pids(), cpuTicks), sumProc(b, workerPids(), cpuTicks), time.Now()
 	res := writeLoad(b, writer, cfg)
 	fleetCPU := sumProc(b, pids(), cpuTicks) - cpu1
