@@ -31,7 +31,8 @@ const answerWriteTimeout = 10 * time.Second
 // goroutines and HTTP connections at once. A worker writes what a
 // client's socket takes at once; the rest is finished in a goroutine of
 // its own. Workers yield every answerBatch answers, and step aside while
-// writes are in flight (parkListener.pace).
+// writes are in flight (parkListener.pace), checked after every answer:
+// a slice ends after answerBatchWriting answers once one is.
 const (
 	answerBatch        = 32
 	answerBatchWriting = 8
@@ -39,9 +40,9 @@ const (
 )
 
 // A worker that finds writes in flight after a slice of answers pauses
-// for as long as the slice took, at most maxAnswerPause, or until the
-// writes are done: while writes are in flight a fan-out takes at most half
-// of a processor's time.
+// for answerPauseRatio times as long as the slice took, at most
+// maxAnswerPause, or until the writes are done: while writes are in
+// flight a fan-out takes at most a quarter of a processor's time.
 const (
 	maxAnswerPause   = 4 * time.Millisecond
 	answerPauseRatio = 3
@@ -652,15 +653,14 @@ func (l *parkListener) writesInFlight() bool {
 // pace ends a slice of answers, begun at start. With no write in flight
 // the worker only yields (runtime.Gosched), and the fan-out goes on at
 // full speed. While a call that may change state is in flight it pauses
-// as long as the slice took (at most maxAnswerPause), or until no write is
-// left: its thread sleeps, so that the write's goroutines (its audit
-// record's fsync, raft's, each a hand-over between goroutines) find a
-// processor at once rather than behind the fan-out's write system calls,
-// and the operating system gives the cores to the process's other
-// threads. A fan-out thus takes at most half of a processor's time while
-// writes go on, and never stops for them: a write that hangs (a stuck
-// disk) makes it about twice as long (the pauses, and the time the
-// sleeping thread takes to wake).
+// answerPauseRatio times as long as the slice took (at most
+// maxAnswerPause), or until no write is left: its thread sleeps, so that
+// the write's goroutines (raft's log fsync and apply, its audit records,
+// each a hand-over between goroutines) find a processor and a core at
+// once rather than behind the fan-out's write system calls. A fan-out
+// thus takes at most a quarter of a processor's time while writes go on,
+// and never stops for them: a write that hangs (a stuck disk) makes it
+// about four times as long.
 func (l *parkListener) pace(start time.Time, pause *time.Timer) {
 	if !l.writesInFlight() {
 		runtime.Gosched()
