@@ -31,22 +31,17 @@ const answerWriteTimeout = 10 * time.Second
 // goroutines and HTTP connections at once. A worker writes what a
 // client's socket takes at once; the rest is finished in a goroutine of
 // its own. Workers yield every answerBatch answers, and step aside while
-// writes are in flight (parkListener.pace), checked after every answer:
-// a slice ends after answerBatchWriting answers once one is.
+// writes are in flight (parkListener.pace).
 const (
-	answerBatch        = 32
-	answerBatchWriting = 8
-	answerQueue        = 1 << 16
+	answerBatch = 32
+	answerQueue = 1 << 16
 )
 
 // A worker that finds writes in flight after a slice of answers pauses
-// for answerPauseRatio times as long as the slice took, at most
-// maxAnswerPause, or until the writes are done: while writes are in
-// flight a fan-out takes at most a quarter of a processor's time.
-const (
-	maxAnswerPause   = 4 * time.Millisecond
-	answerPauseRatio = 3
-)
+// for as long as the slice took, at most maxAnswerPause, or until the
+// writes are done: while writes are in flight a fan-out takes at most half
+// of a processor's time.
+const maxAnswerPause = 2 * time.Millisecond
 
 // writeGate counts the calls in flight that may change state, and wakes
 // those that wait for there to be none.
@@ -605,27 +600,18 @@ func (pc *parkedConn) deliver(p *service.Page) {
 }
 
 func (l *parkListener) answerLoop() {
-	yieldingThread()
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
-	var (
-		slice time.Time // when the slice's first answer was taken
-		n     int       // answers in the slice
-	)
-	for {
+	var slice time.Time // when the slice's first answer was taken
+	for n := 0; ; n++ {
 		select {
 		case pc := <-l.answers:
-			if n == 0 {
+			if n%answerBatch == 0 {
 				slice = time.Now()
 			}
 			pc.write()
-			n++
-			// A slice ends after answerBatch answers, or after
-			// answerBatchWriting once a write is in flight: the fan-out
-			// steps aside within a few answers of a write's arrival.
-			if n >= answerBatch || (n >= answerBatchWriting && l.writesInFlight()) {
+			if n%answerBatch == answerBatch-1 {
 				l.pace(slice, pause)
-				n = 0
 			}
 		case <-l.closed:
 			// The server is going: what is queued is the last pages the
@@ -644,30 +630,25 @@ func (l *parkListener) answerLoop() {
 	}
 }
 
-// writesInFlight reports whether a call that may change state is in
-// flight (and the answer workers step aside for it).
-func (l *parkListener) writesInFlight() bool {
-	return l.writing != nil && !noPacing.Load() && l.writing.n.Load() > 0
-}
-
 // pace ends a slice of answers, begun at start. With no write in flight
 // the worker only yields (runtime.Gosched), and the fan-out goes on at
 // full speed. While a call that may change state is in flight it pauses
-// answerPauseRatio times as long as the slice took (at most
-// maxAnswerPause), or until no write is left: its thread sleeps, so that
-// the write's goroutines (raft's log fsync and apply, its audit records,
-// each a hand-over between goroutines) find a processor and a core at
-// once rather than behind the fan-out's write system calls. A fan-out
-// thus takes at most a quarter of a processor's time while writes go on,
-// and never stops for them: a write that hangs (a stuck disk) makes it
-// about four times as long.
+// as long as the slice took (at most maxAnswerPause), or until no write is
+// left: its thread sleeps, so that the write's goroutines (its audit
+// record's fsync, raft's, each a hand-over between goroutines) find a
+// processor at once rather than behind the fan-out's write system calls,
+// and the operating system gives the cores to the process's other
+// threads. A fan-out thus takes at most half of a processor's time while
+// writes go on, and never stops for them: a write that hangs (a stuck
+// disk) makes it about twice as long (the pauses, and the time the
+// sleeping thread takes to wake).
 func (l *parkListener) pace(start time.Time, pause *time.Timer) {
-	if !l.writesInFlight() {
+	if l.writing == nil || noPacing.Load() || l.writing.n.Load() == 0 {
 		runtime.Gosched()
 		return
 	}
 	l.pauses.Add(1)
-	l.writing.wait(pause, min(answerPauseRatio*time.Since(start), maxAnswerPause))
+	l.writing.wait(pause, min(time.Since(start), maxAnswerPause))
 }
 
 // noPacing turns pace's pauses off, for benchmarks that compare
