@@ -32,11 +32,13 @@ var (
 	keyChangeFloor = []byte("changeFloor")
 )
 
-func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
+func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 	b := tx.Bucket(bucketChanges)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)); err != nil {
+	raw := appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
 		return err
 	}
+	w.setChange(raw)
 	if index <= changeRetention {
 		return nil
 	}
@@ -50,7 +52,10 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
 		pruned = true
 	}
 	if pruned {
-		return tx.Bucket(bucketMeta).Put(keyChangeFloor, cutoff)
+		if err := tx.Bucket(bucketMeta).Put(keyChangeFloor, cutoff); err != nil {
+			return err
+		}
+		w.setFloor(index - changeRetention)
 	}
 	return nil
 }

@@ -41,23 +41,24 @@ func decodeResult(b []byte) error {
 	return errors.New(s)
 }
 
-// duplicate reports whether c is a copy of a command already applied.
-func duplicate(tx *bolt.Tx, c *Command) bool {
-	return c.ID != "" && tx.Bucket(bucketRequests).Get([]byte(c.ID)) != nil
+// seenResult returns the stored result of a copy of c already applied (see
+// Command.ID), or nil.
+func seenResult(tx *bolt.Tx, c *Command) []byte {
+	if c.ID == "" {
+		return nil
+	}
+	return tx.Bucket(bucketRequests).Get([]byte(c.ID))
 }
 
-// applyOnce applies a command unless its ID was already applied.
-func applyOnce(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
+// applyFirst applies a command whose ID (if any) was not applied before,
+// and records its result under the ID.
+func applyFirst(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrote) error {
+	res := apply(tx, index, c, cache, w)
 	if c.ID == "" {
-		return apply(tx, index, c, cache)
+		return res
 	}
 	b := tx.Bucket(bucketRequests)
-	key := []byte(c.ID)
-	if prev := b.Get(key); prev != nil {
-		return decodeResult(prev)
-	}
-	res := apply(tx, index, c, cache)
-	if err := b.Put(key, encodeResult(res)); err != nil {
+	if err := b.Put([]byte(c.ID), encodeResult(res)); err != nil {
 		return err
 	}
 	pruneRequests(b, c.ID)
