@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"time"
@@ -67,25 +68,36 @@ func applyFirst(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wr
 
 // pruneRequests deletes the IDs older than dedupWindow before id's time.
 func pruneRequests(b *bolt.Bucket, id string) {
-	raw, err := hex.DecodeString(id)
-	if err != nil || len(raw) < 8 {
+	// As hex.DecodeString(id) did (every replica must prune alike): an
+	// ID that is not all hex, of odd length or shorter than 8 bytes prunes
+	// nothing.
+	var raw [8]byte
+	if len(id) < 2*len(raw) || len(id)%2 != 0 || !isHex(id) {
 		return
 	}
-	ts := int64(raw[0])<<56 | int64(raw[1])<<48 | int64(raw[2])<<40 | int64(raw[3])<<32 |
-		int64(raw[4])<<24 | int64(raw[5])<<16 | int64(raw[6])<<8 | int64(raw[7])
+	hex.Decode(raw[:], []byte(id[:2*len(raw)]))
+	ts := int64(binary.BigEndian.Uint64(raw[:]))
 	cutoff := ts - int64(dedupWindow)
 	if cutoff <= 0 {
 		return
 	}
-	var prefix [8]byte
-	for i := 0; i < 8; i++ {
-		prefix[i] = byte(cutoff >> (56 - 8*i))
-	}
-	limit := []byte(hex.EncodeToString(prefix[:]))
+	binary.BigEndian.PutUint64(raw[:], uint64(cutoff))
+	var limit [16]byte
+	hex.Encode(limit[:], raw[:])
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.First() {
+	for k, _ := c.First(); k != nil && bytes.Compare(k, limit[:]) < 0; k, _ = c.First() {
 		if err := b.Delete(k); err != nil {
 			return
 		}
 	}
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
