@@ -163,6 +163,7 @@ func deferrable(entries []Entry) bool {
 // hands it to the buffer without reading the transaction back. The byte
 // slices are those given to bbolt, which nothing changes afterwards.
 type wrote struct {
+	paramKey               []byte
 	param, tenancy, change []byte
 	// paramSet, tenancySet, changeSet: the command wrote that record
 	// (param nil: deleted); floorSet: it pruned the change log up to floor.
@@ -170,9 +171,9 @@ type wrote struct {
 	floor                                     uint64
 }
 
-func (w *wrote) setParam(raw []byte) {
+func (w *wrote) setParam(key, raw []byte) {
 	if w != nil {
-		w.param, w.paramSet = raw, true
+		w.paramKey, w.param, w.paramSet = key, raw, true
 	}
 }
 
@@ -205,7 +206,7 @@ func capture(index uint64, c *Command, w *wrote, floor uint64, ws []bufferedWrit
 		return ws
 	}
 	if w.paramSet {
-		ws = append(ws, bufferedWrite{bucket: bucketParams, key: paramKey(c.Tenancy, c.Name), bufferedValue: bufferedValue{index, w.param}})
+		ws = append(ws, bufferedWrite{bucket: bucketParams, key: w.paramKey, bufferedValue: bufferedValue{index, w.param}})
 	}
 	if w.tenancySet {
 		ws = append(ws, bufferedWrite{bucket: bucketTenancy, key: []byte(c.Tenancy), bufferedValue: bufferedValue{index, w.tenancy}})

@@ -42,17 +42,19 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 	if index <= changeRetention {
 		return nil
 	}
-	cutoff := binary.BigEndian.AppendUint64(nil, index-changeRetention)
+	var cut [8]byte
+	binary.BigEndian.PutUint64(cut[:], index-changeRetention)
 	c := b.Cursor()
 	pruned := false
-	for k, _ := c.First(); k != nil && bytes.Compare(k, cutoff) <= 0; k, _ = c.First() {
+	for k, _ := c.First(); k != nil && bytes.Compare(k, cut[:]) <= 0; k, _ = c.First() {
 		if err := b.Delete(k); err != nil {
 			return err
 		}
 		pruned = true
 	}
 	if pruned {
-		if err := tx.Bucket(bucketMeta).Put(keyChangeFloor, cutoff); err != nil {
+		// bbolt keeps the value until the commit: a copy of cut.
+		if err := tx.Bucket(bucketMeta).Put(keyChangeFloor, bytes.Clone(cut[:])); err != nil {
 			return err
 		}
 		w.setFloor(index - changeRetention)

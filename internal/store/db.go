@@ -674,7 +674,7 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrot
 	if err := params.Put(pk, raw); err != nil {
 		return err
 	}
-	w.setParam(raw)
+	w.setParam(pk, raw)
 	// p shares its slices and maps with c, which nobody changes after
 	// apply: the cache may keep both.
 	cache.remember(pk, raw, &p)
@@ -728,7 +728,7 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	if err := params.Delete(pk); err != nil {
 		return err
 	}
-	w.setParam(nil)
+	w.setParam(pk, nil)
 	return nil
 }
 
@@ -770,7 +770,7 @@ func applyMeta(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	if err != nil {
 		return err
 	}
-	w.setParam(raw)
+	w.setParam(pk, raw)
 	return nil
 }
 
