@@ -34,6 +34,7 @@ var (
 
 func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 	b := tx.Bucket(bucketChanges)
+	b.FillPercent = appendFill
 	raw := appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)
 	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
 		return err
