@@ -226,10 +226,8 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 	last, lastTerm := applied, uint64(0)
 	var ws []bufferedWrite
 	var w wrote
-	var wp *wrote
-	var floor uint64
+	floor, floorMoved := uint64(0), false
 	if captureWrites {
-		wp = &w
 		floor = metaUint(tx, keyChangeFloor)
 		ws = make([]bufferedWrite, 0, 2*len(entries))
 	}
@@ -261,9 +259,9 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 				onIntent(e.Index, cmd.Origin, cmd.Intent)
 			}
 			w = wrote{}
-			res = applyFirst(tx, e.Index, cmd, cache, wp)
+			res = applyFirst(tx, e.Index, cmd, cache, &w)
 			if w.floorSet {
-				floor = w.floor
+				floor, floorMoved = w.floor, true
 			}
 			if res == nil && captureWrites {
 				ws = capture(e.Index, cmd, &w, floor, ws)
@@ -277,6 +275,11 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 		return last, ws, nil
 	}
 	meta := tx.Bucket(bucketMeta)
+	if floorMoved {
+		if err := meta.Put(keyChangeFloor, binary.BigEndian.AppendUint64(nil, floor)); err != nil {
+			return 0, nil, err
+		}
+	}
 	if err := meta.Put(keyAppliedTerm, binary.BigEndian.AppendUint64(nil, lastTerm)); err != nil {
 		return 0, nil, err
 	}

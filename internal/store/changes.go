@@ -53,14 +53,16 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 		}
 		pruned = true
 	}
-	if pruned {
-		// bbolt keeps the value until the commit: a copy of cut.
-		if err := tx.Bucket(bucketMeta).Put(keyChangeFloor, bytes.Clone(cut[:])); err != nil {
-			return err
-		}
-		w.setFloor(index - changeRetention)
+	if !pruned {
+		return nil
 	}
-	return nil
+	if w != nil {
+		// applyEntries records the batch's last floor once, at its end.
+		w.setFloor(index - changeRetention)
+		return nil
+	}
+	// bbolt keeps the value until the commit: a copy of cut.
+	return tx.Bucket(bucketMeta).Put(keyChangeFloor, bytes.Clone(cut[:]))
 }
 
 // ChangeFloor is the highest index whose changes may have been pruned: a
