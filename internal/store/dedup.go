@@ -24,8 +24,10 @@ const dedupWindow = 15 * time.Minute
 // change log, by index), as etcd's key bucket: bbolt's default (half)
 // suits random inserts and leaves pages that only ever receive keys past
 // their last half empty, and a deferred commit writes each dirty page.
-// Measured: 8-17% fewer page writes per commit of 4,800 overwrites
-// (bbolt TxStats, 1000 names).
+// Measured (BenchmarkDeferredCommitCycle, every=4800, pagewrites/entry):
+// 0.279 -> 0.245 for overwrites of 1000 names, 0.292 -> 0.258 for new
+// names; request IDs out of order by up to 2 ms, as concurrent proposers
+// make them, change neither.
 const appendFill = 0.9
 
 // encodeResult is the stored outcome of a command: "ok", the name of a
