@@ -509,12 +509,17 @@ func (p prepare) ready(ctx context.Context, fast bool) (context.Context, error) 
 // buffer of the declared length when the request declares one within the
 // limit (net/http's body reader ends there), which every SDK does; else as
 // io.ReadAll does, growing from 512 bytes.
+//
+// A body read to its end is closed: net/http, which otherwise looks for
+// more of it (io.CopyN to io.Discard, with an allocation and a pooled
+// buffer) as it writes the answer's header, then skips that.
 func readBody(r *http.Request) ([]byte, error) {
 	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return nil, err
 		}
+		r.Body.Close()
 		return b, nil
 	}
 	return io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
