@@ -305,6 +305,10 @@ func containsAny(s string, subs []string) bool {
 // hashSuffixLen is the length of `,"hash":"<64 hex>"}` that ends every line.
 const hashSuffixLen = len(`,"hash":"`) + sha256.Size*2 + len(`"}`)
 
+// chainOverhead is the most appendChained adds to a record body: the
+// sequence, the previous hash, the hash and the newline.
+const chainOverhead = len(`,"sequence":`) + 20 + len(`,"previousHash":"`) + sha256.Size*2 + len(`"}`) + hashSuffixLen + 1
+
 // appendChained appends to dst the full line (with its newline) for the
 // record body, chained after prev with sequence seq, and returns the line's
 // hash.
