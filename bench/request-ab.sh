@@ -18,12 +18,8 @@
 set -euo pipefail
 A_BIN=${1:?usage: bench/request-ab.sh A_BIN B_BIN [REPEATS]}; B_BIN=${2:?usage: bench/request-ab.sh A_BIN B_BIN [REPEATS]}; REPEATS=${3:-2}; DUR=${DUR:-5s}
 A_BIN=$(realpath "$A_BIN") B_BIN=$(realpath "$B_BIN")
-cd "$(dirname "$0")/.."; T=./bin
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-A=127.0.0.1:$(port) B=127.0.0.1:$(port) N=127.0.0.1:$(port)
+# shellcheck source=bench/ab-common.sh
+. "$(dirname "$0")/ab-common.sh"
 raise() { echo -15 > /proc/$1/autogroup 2>/dev/null || true; }
 GODEBUG=gctrace=1 nice -n -10 "$A_BIN" server --listen $A --data-dir $work/a --log-level error --standard-parameter-limit 100000000 >$work/a.out 2>&1 & APID=$!; pids+=($APID)
 GODEBUG=gctrace=1 nice -n -10 "$B_BIN" server --listen $B --data-dir $work/b --log-level error --standard-parameter-limit 100000000 >$work/b.out 2>&1 & BPID=$!; pids+=($BPID)

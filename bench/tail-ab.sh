@@ -18,12 +18,8 @@ set -euo pipefail
 A_BIN=${1:?usage: bench/tail-ab.sh A_BIN B_BIN [REPEATS]}; B_BIN=${2:?usage: bench/tail-ab.sh A_BIN B_BIN [REPEATS]}
 REPEATS=${3:-4}; DUR=${DUR:-5s}; C=${C:-16}; NICE=${NICE:-0}; EXTRA=${EXTRA:-}
 A_BIN=$(realpath "$A_BIN") B_BIN=$(realpath "$B_BIN")
-cd "$(dirname "$0")/.."; T=./bin
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-A=127.0.0.1:$(port) B=127.0.0.1:$(port) N=127.0.0.1:$(port)
+# shellcheck source=bench/ab-common.sh
+. "$(dirname "$0")/ab-common.sh"
 # shellcheck disable=SC2086
 GODEBUG=gctrace=1 nice -n "$NICE" "$A_BIN" server --listen $A --data-dir $work/a --log-level error --standard-parameter-limit 100000000 $EXTRA >$work/a.out 2>&1 & APID=$!; pids+=($APID)
 # shellcheck disable=SC2086
