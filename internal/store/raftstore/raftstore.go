@@ -277,6 +277,10 @@ type Node struct {
 	// leader the same way (see followerReadIndex); under readMu too.
 	fwdNext    *readCheck
 	fwdRunning bool
+	// A follower's write plans share the plan index RPC to the leader the
+	// same way (see followerPlanIndex); under readMu too.
+	planNext    *readCheck
+	planRunning bool
 
 	// intents is the state of the intents carried in the log (intent.go).
 	intents intentState
@@ -637,7 +641,7 @@ func (n *Node) planSync(ctx context.Context) error {
 			}
 			err = fmt.Errorf("%w: no known leader", ErrNotReady)
 		} else {
-			idx, rerr := n.followerReadIndex(ctx)
+			idx, rerr := n.followerPlanIndex(ctx)
 			if rerr == nil {
 				if err := n.waitApplied(ctx, idx); err != nil {
 					return err
@@ -737,19 +741,34 @@ func (n *Node) readBarrier(ctx context.Context) error {
 // one after another; under a read load that is one RPC per round trip
 // rather than one per read.
 func (n *Node) followerReadIndex(ctx context.Context) (uint64, error) {
+	return n.askShared(ctx, &n.fwdNext, &n.fwdRunning, n.askReadIndex)
+}
+
+// followerPlanIndex is a follower's side of a write's plan (planSync): the
+// leader's plan index (planIndex), shared by every plan that arrived
+// before the RPC was sent, as followerReadIndex shares read indexes (and
+// for the same reason: the index was taken after the plan began).
+func (n *Node) followerPlanIndex(ctx context.Context) (uint64, error) {
+	return n.askShared(ctx, &n.planNext, &n.planRunning, n.askPlanIndex)
+}
+
+// askShared joins the pending request of *next (one not sent yet),
+// starting the goroutine that sends them one after another with ask when
+// *running is not set; next and running are under readMu.
+func (n *Node) askShared(ctx context.Context, next **readCheck, running *bool, ask func(context.Context) (uint64, error)) (uint64, error) {
 	n.readMu.Lock()
 	if n.closed.Load() {
 		n.readMu.Unlock()
 		return 0, fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
 	}
-	c := n.fwdNext
+	c := *next
 	if c == nil {
 		c = &readCheck{done: make(chan struct{})}
-		n.fwdNext = c
-		if !n.fwdRunning {
-			n.fwdRunning = true
+		*next = c
+		if !*running {
+			*running = true
 			n.wg.Add(1)
-			go n.runForwardedReads()
+			go n.runShared(next, running, ask)
 		}
 	}
 	c.joined++
@@ -767,8 +786,9 @@ func (n *Node) followerReadIndex(ctx context.Context) (uint64, error) {
 // may each have their own deadline, so it cannot use theirs.
 const readIndexTimeout = leaderWait
 
-// runForwardedReads sends the pending read index RPCs until there is none.
-func (n *Node) runForwardedReads() {
+// runShared sends the pending requests of *next with ask until there is
+// none (askShared).
+func (n *Node) runShared(next **readCheck, running *bool, ask func(context.Context) (uint64, error)) {
 	defer n.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -781,15 +801,15 @@ func (n *Node) runForwardedReads() {
 	}()
 	for {
 		n.readMu.Lock()
-		c := n.fwdNext
-		n.fwdNext = nil
+		c := *next
+		*next = nil
 		if c == nil {
-			n.fwdRunning = false
+			*running = false
 			n.readMu.Unlock()
 			return
 		}
 		n.readMu.Unlock()
-		c.index, c.err = n.askReadIndex(ctx)
+		c.index, c.err = ask(ctx)
 		close(c.done)
 	}
 }
@@ -807,6 +827,45 @@ func (n *Node) askReadIndex(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
 	}
 	return idx, nil
+}
+
+// askPlanIndex asks the leader for its plan index (planIndex). A leader
+// of an older version, which does not know the call, is asked for its
+// read index instead: a larger cost, the same guarantee.
+func (n *Node) askPlanIndex(ctx context.Context) (uint64, error) {
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
+	defer cancel()
+	idx, err := n.rpc.planIndex(ctx, leader.APIAddr)
+	if errors.Is(err, errUnknownCall) {
+		idx, err = n.rpc.readIndex(ctx, leader.APIAddr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: plan index from %s: %w", ErrNotReady, leader.ID, err)
+	}
+	return idx, nil
+}
+
+// planIndex is the leader's side of a follower's write plan: the index its
+// state machine has applied. The leader acknowledges a write only once its
+// state machine applied it (its own, and a forwarded one, whose RPC answers
+// after applyLocal), and a new leader answers only once its first barrier
+// applied the entries of earlier terms (readyForReads), so the index covers
+// every write acknowledged before the call arrived: a follower that has
+// applied it plans on a state that misses none. No quorum confirms the
+// leadership, as for the leader's own plans (planSync); no log entry is
+// read, unlike fsmIndex: an applied index always reaches the state machine.
+func (n *Node) planIndex() (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, fmt.Errorf("%w: not the leader", ErrNotReady)
+	}
+	if !n.readyForReads.Load() {
+		return 0, fmt.Errorf("%w: new leader not ready", ErrNotReady)
+	}
+	return n.db.LastApplied(), nil
 }
 
 // readIndex is the leader's side of a linearizable read: the index the
