@@ -612,8 +612,8 @@ func (n *Node) SyncPlan(ctx context.Context) error {
 // state at once: no round trip. As for its writes, no quorum confirms that
 // it still leads: a leader cut off from the quorum steps down within its
 // lease, before another can be elected. A follower asks the leader for its
-// read index (shared with the linearizable reads, followerReadIndex) and
-// waits until it has applied it. Without a known leader the plan is
+// plan index (planIndex: the index it applied, no quorum round; shared by
+// concurrent plans, followerPlanIndex) and waits until it has applied it. Without a known leader the plan is
 // refused with ErrNotReady at once: the write could not commit anyway.
 func (n *Node) planSync(ctx context.Context) error {
 	if store.PlanSynced(ctx) {
