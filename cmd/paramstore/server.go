@@ -252,6 +252,10 @@ func tuneGC() {
 
 func runServer(ctx context.Context, cfg server.Config, stdout io.Writer) error {
 	tuneGC()
+	// Whatever the server creates is its own alone: raft-wal's segments
+	// and raft's snapshots are made 0644/0755 by those libraries, and they
+	// hold parameter names and String values in the clear.
+	syscall.Umask(0o077)
 	s, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -390,6 +391,33 @@ func (s *Server) openDataDir(context.Context) error {
 	}
 	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
 		return fmt.Errorf("server: data dir: %w", err)
+	}
+	return privateRaftDir(filepath.Join(s.dataDir, "raft"))
+}
+
+// privateRaftDir takes group and other access off everything under the
+// raft directory dir. raft-wal's segments and raft's snapshots were made
+// 0644/0755 by those libraries before the server narrowed its umask
+// (paramstore server does now); a data dir from then is tightened here, at
+// start. A missing dir is a new data dir.
+func privateRaftDir(dir string) error {
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if mode := fi.Mode(); mode.Type()&os.ModeSymlink == 0 && mode.Perm()&0o077 != 0 {
+			if err := os.Chmod(path, mode.Perm()&0o700); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("server: data dir: make %s private: %w", dir, err)
 	}
 	return nil
 }

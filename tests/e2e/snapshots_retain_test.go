@@ -29,9 +29,38 @@ func snapshotDirs(t *testing.T, data string) []string {
 	return out
 }
 
+// privateTree fails the test for any file or directory under dir that its
+// group or others may read, write or enter: a data dir holds the raft log,
+// snapshots and state (SecureStrings encrypted, names and String values in
+// the clear), and raft-wal and raft's snapshot store create theirs with
+// 0644/0755 of their own (the server's umask narrows them).
+func privateTree(t *testing.T, dir string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if path != dir && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group or others", path, fi.Mode().Perm())
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d files and directories under %s checked", n, dir)
+}
+
 // TestSnapshotsRetain: --snapshots-retain N keeps the N newest raft
 // snapshots on disk however many are taken (1 and 3 here; the default is
-// 2), and the server refuses 0 with a message naming the flag.
+// 2), and the server refuses 0 with a message naming the flag. Every file
+// and directory the server made in its data dir is its own alone.
 func TestSnapshotsRetain(t *testing.T) {
 	for _, retain := range []int{1, 3} {
 		t.Run(fmt.Sprint(retain), func(t *testing.T) {
@@ -58,6 +87,7 @@ func TestSnapshotsRetain(t *testing.T) {
 				t.Fatalf("%d snapshots taken, %d kept (%v); want --snapshots-retain %d", len(seen), len(kept), kept, retain)
 			}
 			t.Logf("--snapshots-retain %d: %d snapshots taken, kept %v", retain, len(seen), kept)
+			privateTree(t, data)
 		})
 	}
 	srv := startServerOrExit(t, t.TempDir(), "--snapshots-retain", "0")
