@@ -255,6 +255,11 @@ type Node struct {
 	voterGen      uint64
 	voterChanging int
 
+	// leaderCache and leaderGen keep the leader's registered addresses
+	// (leaderInfo).
+	leaderCache atomic.Pointer[leaderCache]
+	leaderGen   atomic.Uint64
+
 	// codec is the gate of the compact log encoding (logcodec.go).
 	codec logCodec
 
@@ -432,7 +437,10 @@ func (n *Node) start() error {
 			return nil
 		}
 	}
-	f := &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log, nodesChanged: n.logCodecChanged}
+	f := &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log, nodesChanged: func() {
+		n.dropLeaderInfo()
+		n.logCodecChanged()
+	}}
 	if cfg.LegacyLogCodec {
 		f.refused = &n.codec.refused
 	}
@@ -824,6 +832,7 @@ func (n *Node) askReadIndex(ctx context.Context) (uint64, error) {
 	defer cancel()
 	idx, err := n.rpc.readIndex(ctx, leader.APIAddr)
 	if err != nil {
+		n.dropLeaderInfo()
 		return 0, fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
 	}
 	return idx, nil
@@ -844,6 +853,7 @@ func (n *Node) askPlanIndex(ctx context.Context) (uint64, error) {
 		idx, err = n.rpc.readIndex(ctx, leader.APIAddr)
 	}
 	if err != nil {
+		n.dropLeaderInfo()
 		return 0, fmt.Errorf("%w: plan index from %s: %w", ErrNotReady, leader.ID, err)
 	}
 	return idx, nil
@@ -950,7 +960,38 @@ func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 	if err := n.linkCut(id); err != nil {
 		return nil, err
 	}
-	return n.nodeInfo(string(id))
+	// A follower looks its leader up for every forwarded write and plan:
+	// the answer is kept while the term and the registry stay the same.
+	// The registry's changes (nodesChanged) and a failed call to the
+	// leader (dropLeaderInfo: an address that changed in a snapshot this
+	// node installed) drop it; gen keeps a lookup that raced with a drop
+	// from being kept.
+	term := n.raft.CurrentTerm()
+	gen := n.leaderGen.Load()
+	if c := n.leaderCache.Load(); c != nil && c.id == id && c.term == term && c.gen == gen {
+		return c.info, nil
+	}
+	info, err := n.nodeInfo(string(id))
+	if err != nil {
+		return nil, err
+	}
+	n.leaderCache.Store(&leaderCache{id: id, term: term, gen: gen, info: info})
+	return info, nil
+}
+
+// leaderCache is the last answer of leaderInfo.
+type leaderCache struct {
+	id   raft.ServerID
+	term uint64
+	gen  uint64
+	info *store.NodeInfo
+}
+
+// dropLeaderInfo forgets the answer leaderInfo keeps: the registry
+// changed, or a call to the leader failed.
+func (n *Node) dropLeaderInfo() {
+	n.leaderGen.Add(1)
+	n.leaderCache.Store(nil)
 }
 
 // nodeInfo returns the registered addresses of member id: ErrNotReady when
@@ -1097,6 +1138,9 @@ func (n *Node) forward(ctx context.Context, data []byte) error {
 		return err
 	}
 	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
+	if err != nil && !store.IsResult(err) {
+		n.dropLeaderInfo()
+	}
 	if idx > 0 {
 		wctx, cancel := context.WithTimeout(ctx, forwardWait)
 		defer cancel()
