@@ -48,3 +48,28 @@ func TestRequestBodies(t *testing.T) {
 		t.Errorf("putnew: %v, want a new name under /lg-new/, no Overwrite", got)
 	}
 }
+
+// TestPreparedReads: the read bodies prepared before the load are the
+// ones encoded on demand, for every parameter and both read calls.
+func TestPreparedReads(t *testing.T) {
+	lazy := &gen{prefix: "/loadgen", params: 20}
+	prepared := &gen{prefix: "/loadgen", params: 20}
+	prepared.prepareReads([]weight{{"put", 1}, {"getsecure", 1}})
+	if prepared.reads == nil {
+		t.Fatal("no bodies prepared for a mix with getsecure")
+	}
+	for i := range 20 {
+		for _, op := range []string{"get", "getsecure"} {
+			if got, want := string(prepared.readBody(op, i)), string(lazy.readBody(op, i)); got != want {
+				t.Errorf("%s %d: %s, want %s", op, i, got, want)
+			}
+		}
+	}
+	if got := string(lazy.readBody("getsecure", 7)); got != `{"Name":"/loadgen-secure/p0000007","WithDecryption":true}` {
+		t.Errorf("getsecure 7: %s", got)
+	}
+	none := &gen{prefix: "/loadgen", params: 20}
+	if none.prepareReads([]weight{{"put", 1}}); none.reads != nil {
+		t.Error("bodies prepared for a mix without reads")
+	}
+}

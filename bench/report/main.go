@@ -198,7 +198,7 @@ func main() {
 	fmt.Fprintf(w, "- Reads: wrk, %d connections, replaying one SigV4-signed request (bench/wrkreq). "+
 		"The signed-per-request row, the writes and the mix: bench/loadgen, one keep-alive HTTP/1.1 connection per request in flight (as an SDK opens them), "+
 		"every request signed afresh (its own X-Amz-Date, a signature over its own body, verified in full by the server) by awsreq.Lean, "+
-		"whose headers are byte-identical to aws-sdk-go-v2's signer's (TestLeanMatchesSDK) at a sixth of its CPU: the generator shares the cores with the server, and the row measures the server, not the SDK.\n", *readC)
+		"whose headers are byte-identical to aws-sdk-go-v2's signer's (TestLeanMatchesSDK) at a sixth of its CPU, its answers read by its own HTTP/1.1 response reader rather than net/http's (bench/README.md): the generator shares the cores with the server, and the row measures the server, not the SDK.\n", *readC)
 	fmt.Fprintf(w, "- %d String and %d SecureString parameters of %d bytes; writes at concurrency %d overwrite those or create new names.\n", 1000, 1000, *size, *writeC)
 	fmt.Fprintf(w, "- paramstore and etcd get the same write load: %d-byte values, %d workers with one request in flight each, "+
 		"overwrites spread over 1000 names (`/loadgen/p0000000`… against `/etcdload/k0000000`…), new names `<prefix>-new/<start>/<seq>`; "+

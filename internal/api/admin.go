@@ -76,9 +76,13 @@ func (a adminCaller) Root() bool { return a.root }
 // iam adapts an identity operation of package auth, which authorizes its
 // caller through auth.Caller.
 func iam(fn func(context.Context, auth.Caller, *auth.AdminRequest) (any, error)) opFunc {
-	return func(ctx context.Context, c service.Caller, body []byte, _ *bool) (any, error) {
+	return func(ctx context.Context, c service.Caller, body []byte, pre prepare) (any, error) {
 		var in auth.AdminRequest
-		if err := decode(body, &in); err != nil {
+		err := decode(body, &in)
+		if err == nil {
+			ctx, err = pre.ready(ctx, false)
+		}
+		if err != nil {
 			return nil, err
 		}
 		ac := adminCaller{authz: allowAll{}, root: true}

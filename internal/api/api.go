@@ -353,6 +353,9 @@ type call struct {
 	memo audit.Memo
 	// writing says the call counts in Handler.writing.
 	writing bool
+	// slot is the intent record that travels with the call's command
+	// (logIntent, store.WithIntent), nil if none does.
+	slot *store.IntentSlot
 }
 
 // callPool holds the calls of serveAPI: every API request has one, and
@@ -459,46 +462,64 @@ func (h *Handler) run(r *http.Request, c *call) (any, error) {
 			return nil, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: %w", c.op, err))
 		}
 	}
-	if h.cfg.Audit != nil && !o.readOnly() {
-		// A body that cannot decode changes nothing and needs no intent.
-		if err := checkBody(body); err != nil {
-			return nil, err
-		}
-		if len(trimJSONSpace(body)) > 0 {
-			c.bodyValid = 1 // checkBody found it valid: the records need not look again
-		}
-		var err error
-		if ctx, err = h.logIntent(ctx, r, c); err != nil {
-			return nil, err
-		}
-	}
-	var parsed bool
-	out, err := o.run(ctx, caller, body, &parsed)
-	if slot := store.IntentFrom(ctx); slot != nil {
+	out, err := o.run(ctx, caller, body, prepare{h: h, r: r, c: c})
+	if slot := c.slot; slot != nil {
 		// The intent travelled with a command: the result is owed to the
 		// trail once one took it (it is in the log, and on the trail when
 		// applied); a call refused before it proposed anything has none.
 		c.intent = slot.Used()
 	}
-	if parsed && c.bodyValid == 0 {
+	return out, err
+}
+
+// prepare readies a call once its body is decoded, before its operation
+// runs (opFunc): a call that may change state leaves its intent record
+// then. A body that cannot decode changes nothing and needs no intent:
+// the call is refused with its decoding error, and leaves only its result
+// record.
+type prepare struct {
+	h *Handler
+	r *http.Request
+	c *call
+}
+
+// ready is called with the call's context once the body decoded (fast:
+// by decodeFast, then the body is valid JSON of plain members, which the
+// records take as it is), and returns the context the operation runs in.
+func (p prepare) ready(ctx context.Context, fast bool) (context.Context, error) {
+	c := p.c
+	if fast && c.bodyValid == 0 {
 		c.bodyValid = 1 // decodeFast parsed it: the records need not check it
-		if !bytes.ContainsAny(body, " \t\r\n") {
+		if !bytes.ContainsAny(c.body, " \t\r\n") {
 			c.bodyCompact = true
 		}
 	}
-	return out, err
+	if p.h.cfg.Audit == nil || c.o.readOnly() {
+		return ctx, nil
+	}
+	if c.bodyValid == 0 && len(trimJSONSpace(c.body)) > 0 {
+		c.bodyValid = 1 // it decoded: it is valid JSON
+	}
+	ctx, err := p.h.logIntent(ctx, p.r, c)
+	c.slot = store.IntentFrom(ctx)
+	return ctx, err
 }
 
 // readBody reads the request body, at most MaxBodyBytes+1 bytes: into a
 // buffer of the declared length when the request declares one within the
 // limit (net/http's body reader ends there), which every SDK does; else as
 // io.ReadAll does, growing from 512 bytes.
+//
+// A body read to its end is closed: net/http, which otherwise looks for
+// more of it (io.CopyN to io.Discard, with an allocation and a pooled
+// buffer) as it writes the answer's header, then skips that.
 func readBody(r *http.Request) ([]byte, error) {
 	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return nil, err
 		}
+		r.Body.Close()
 		return b, nil
 	}
 	return io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -321,6 +322,53 @@ func TestAuditRepeatedMemberRefused(t *testing.T) {
 	var nf *types.ParameterNotFound
 	if !errors.As(err, &nf) {
 		t.Errorf("GetParameter /evade/new after the refused put: %v, want ParameterNotFound", err)
+	}
+}
+
+// TestAuditUndecodableWriteNoIntent: a write whose body does not decode
+// into its input (a member of the wrong type) is refused before it runs,
+// as a malformed one is, and leaves only its result record, with the
+// decoding error: no intent, since it changes nothing. A write that
+// decodes leaves both, the intent first. (DeleteParameter: its intent is
+// written to the trail before it runs, not carried in the raft log.)
+func TestAuditUndecodableWriteNoIntent(t *testing.T) {
+	e := newAuditEnv(t)
+	got := send(t, e.signed("AmazonSSM.DeleteParameter", `{"Name":["/undecodable"]}`, e.root, testRegion, time.Now()))
+	wantWire(t, got, "SerializationException", "Unexpected value type for member 'Name'.")
+	if _, err := e.rootC.PutParameter(e.ctx, &ssm.PutParameterInput{Name: aws.String("/decodable"), Value: aws.String("v"),
+		Type: types.ParameterTypeString}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rootC.DeleteParameter(e.ctx, &ssm.DeleteParameterInput{Name: aws.String("/decodable")}); err != nil {
+		t.Fatal(err)
+	}
+	// The delete's result is the last of these records the trail writes.
+	deleted := func(recs []auditLine) bool {
+		return slices.ContainsFunc(recs, func(l auditLine) bool {
+			return strings.Contains(l.raw, `"/decodable"`) && l.str("eventType") == audit.EventType
+		})
+	}
+	recs := e.records(`"eventName":"DeleteParameter"`, 0)
+	for deadline := time.Now().Add(20 * time.Second); !deleted(recs); recs = e.records(`"eventName":"DeleteParameter"`, 0) {
+		if time.Now().After(deadline) {
+			t.Fatal("no result record of the delete in the trail")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var undecodable, decodable []string
+	for _, l := range recs {
+		switch {
+		case strings.Contains(l.raw, `"/decodable"`):
+			decodable = append(decodable, l.str("eventType")+" "+l.str("errorCode"))
+		default:
+			undecodable = append(undecodable, l.str("eventType")+" "+l.str("errorCode"))
+		}
+	}
+	if want := []string{audit.EventType + " SerializationException"}; !slices.Equal(undecodable, want) {
+		t.Errorf("records of the undecodable delete: %q, want %q", undecodable, want)
+	}
+	if want := []string{audit.EventTypeIntent + " ", audit.EventType + " "}; !slices.Equal(decodable, want) {
+		t.Errorf("records of the delete: %q, want %q", decodable, want)
 	}
 }
 

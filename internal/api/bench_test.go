@@ -8,9 +8,9 @@ import (
 
 // Benchmarks of the API's per-call functions: request decoding (the fast
 // path of GetParameter and encoding/json's) and response encoding (by hand
-// for GetParameter(s), encoding/json for the rest). The whole call, with
-// SigV4, the read and the audit record, is internal/server's
-// BenchmarkGetParameter.
+// for GetParameter(s) and PutParameter, encoding/json for the rest). The
+// whole call, with SigV4, the read or the write and the audit records, is
+// internal/server's BenchmarkGetParameter and BenchmarkPutParameter*.
 
 func BenchmarkDecode(b *testing.B) {
 	for _, bc := range []struct {

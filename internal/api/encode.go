@@ -7,9 +7,9 @@ import (
 	"github.com/paramstore/paramstore/internal/ssm"
 )
 
-// The responses of GetParameter and GetParameters, encoded by hand: they
-// answer most calls, and encoding/json's reflection was a fifth of a
-// GetParameter's allocations. The bytes are encoding/json's (json.Marshal
+// The responses of GetParameter, GetParameters and PutParameter, encoded by
+// hand: they answer most calls, and encoding/json's reflection was a fifth
+// of a GetParameter's allocations. The bytes are encoding/json's (json.Marshal
 // of the same value); TestAppendJSON and FuzzAppendJSON compare them.
 // encodeResponse uses them, and encoding/json for every other output.
 
@@ -21,8 +21,16 @@ func appendResponse(b []byte, out any) ([]byte, bool) {
 		return appendGetParameterOutput(b, o), true
 	case *ssm.GetParametersOutput:
 		return appendGetParametersOutput(b, o), true
+	case *ssm.PutParameterOutput:
+		return appendPutParameterOutput(b, o), true
 	}
 	return b, false
+}
+
+func appendPutParameterOutput(b []byte, o *ssm.PutParameterOutput) []byte {
+	b = jsonenc.AppendInt(b, `{"Version":`, o.Version)
+	b = jsonenc.AppendMember(b, `,"Tier":`, o.Tier)
+	return append(b, '}')
 }
 
 func appendParameter(b []byte, p *ssm.Parameter) []byte {

@@ -52,6 +52,9 @@ func TestAppendJSON(t *testing.T) {
 	}
 	checkSame(t, &ssm.GetParameterOutput{})
 	checkSame(t, &ssm.GetParametersOutput{})
+	checkSame(t, &ssm.PutParameterOutput{})
+	checkSame(t, &ssm.PutParameterOutput{Version: 12, Tier: ssm.TierStandard})
+	checkSame(t, &ssm.PutParameterOutput{Version: math.MinInt64, Tier: "<\u2028\xff\"\\>"})
 	checkSame(t, &ssm.GetParametersOutput{Parameters: []ssm.Parameter{}, InvalidParameters: []string{}})
 	for _, ms := range []int64{0, 1, 999, 1000, 1001, 1<<53 + 1, math.MaxInt64 / 1000000, time.Now().UnixMilli()} {
 		ts := ssm.TimestampMillis(ms)
@@ -70,6 +73,7 @@ func FuzzAppendJSON(f *testing.F) {
 			LastModifiedDate: &ts, ARN: "arn:" + name, DataType: value}
 		checkSame(t, &ssm.GetParameterOutput{Parameter: &p})
 		checkSame(t, &ssm.GetParametersOutput{Parameters: []ssm.Parameter{p}, InvalidParameters: []string{name, value}})
+		checkSame(t, &ssm.PutParameterOutput{Version: version, Tier: typ})
 	})
 }
 

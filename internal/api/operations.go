@@ -138,20 +138,22 @@ func (h *Handler) operations() []operation {
 	return ops
 }
 
-// opFunc runs an operation on its request body. It sets *parsed when the
-// body was decoded by decodeFast: then it is valid JSON of plain members,
-// which the audit record takes as it is.
-type opFunc func(ctx context.Context, c service.Caller, body []byte, parsed *bool) (any, error)
+// opFunc runs an operation on its request body: it decodes the body, then
+// has pre prepare the call (pre.ready: the intent record of a write), then
+// runs the operation.
+type opFunc func(ctx context.Context, c service.Caller, body []byte, pre prepare) (any, error)
 
 // op adapts a typed operation: decode the body into its input, call it.
 func op[In, Out any](fn func(context.Context, service.Caller, *In) (*Out, error)) opFunc {
-	return func(ctx context.Context, c service.Caller, body []byte, parsed *bool) (any, error) {
+	return func(ctx context.Context, c service.Caller, body []byte, pre prepare) (any, error) {
 		var in In
 		fast, err := decodeParsed(body, &in)
 		if err != nil {
 			return nil, err
 		}
-		*parsed = fast
+		if ctx, err = pre.ready(ctx, fast); err != nil {
+			return nil, err
+		}
 		return fn(ctx, c, &in)
 	}
 }

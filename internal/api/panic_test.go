@@ -33,7 +33,7 @@ func TestPanicCauseLoggedNotSent(t *testing.T) {
 	}
 	h.ops = map[string]*operation{"AmazonSSM.GetParameter": {
 		family: ssmAPI, name: "GetParameter", effect: readsOnly, class: throttle.Reads,
-		run: func(context.Context, service.Caller, []byte, *bool) (any, error) {
+		run: func(context.Context, service.Caller, []byte, prepare) (any, error) {
 			var versions []int
 			return versions[3], nil
 		},

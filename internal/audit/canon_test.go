@@ -191,37 +191,54 @@ func FuzzCanonical(f *testing.F) {
 	})
 }
 
-// TestMemo: a call's records share its redacted request through a Memo:
-// the second record is what it would be without one; a record with an
-// error message redacts its own request (its hidden values are checked
-// against the message) and leaves the memo as it was.
+// TestMemo: a call's records share its redacted request through a Memo,
+// and the members before it when they are the same: each record is what
+// it would be without one, whether its head matches the memo's or not
+// (another time, agent, identity); a record with an error message redacts
+// its own request (its hidden values are checked against the message)
+// and leaves the memo as it was.
 func TestMemo(t *testing.T) {
 	var memo Memo
-	intent := putRecord()
-	intent.EventType, intent.Memo = EventTypeIntent, &memo
-	failed := putRecord()
-	failed.ErrorCode, failed.ErrorMessage, failed.Memo = "ValidationException", "bad value 0123456789abcdef0123456789abcdef", &memo
-	result := putRecord()
-	result.Memo = &memo
-	for _, rec := range []Record{failed, intent, result, failed} {
-		got, err := encodeBody(testKey, &rec)
+	at := time.Date(2026, 12, 1, 3, 4, 5, 6e6, time.UTC)
+	rec := func(edit func(*Record)) Record {
+		r := putRecord()
+		r.EventTime, r.Memo = at, &memo
+		if edit != nil {
+			edit(&r)
+		}
+		return r
+	}
+	intent := rec(func(r *Record) { r.EventType = EventTypeIntent })
+	failed := rec(func(r *Record) {
+		r.ErrorCode, r.ErrorMessage = "ValidationException", "bad value 0123456789abcdef0123456789abcdef"
+	})
+	result := rec(nil)
+	later := rec(func(r *Record) { r.EventTime = at.Add(time.Millisecond) })
+	agent := rec(func(r *Record) { r.UserAgent = "another-agent/2.0" })
+	user := rec(func(r *Record) { r.UserIdentity.UserName, r.UserIdentity.Type = "alice", IdentityIAMUser })
+	for i, r := range []Record{failed, intent, result, later, agent, user, failed, result} {
+		got, err := encodeBody(testKey, &r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain := rec
+		plain := r
 		plain.Memo = nil
 		want, err := encodeBody(testKey, &plain)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Fatalf("with a memo:\n%s\nwithout:\n%s", got, want)
+			t.Fatalf("record %d with a memo:\n%s\nwithout:\n%s", i, got, want)
 		}
 		if bytes.Contains(got, []byte("0123456789abcdef")) {
 			t.Fatalf("the value is in the record: %s", got)
 		}
 	}
-	if !memo.done || !bytes.HasPrefix(memo.request, []byte(`{"Name":"/bench/w","Overwrite":true,"Type":"SecureString","Value":"hmac-sha256:`)) {
-		t.Fatalf("memo = %q (done %v), want the redacted request", memo.request, memo.done)
+	wantRequest := []byte(`{"Name":"/bench/w","Overwrite":true,"Type":"SecureString","Value":"hmac-sha256:`)
+	if !memo.done || !bytes.HasPrefix(memo.head[memo.request:], wantRequest) {
+		t.Fatalf("memo = %q (done %v), want the redacted request", memo.head[memo.request:], memo.done)
+	}
+	if want := `{"eventVersion":"1.08","eventTime":"2026-12-01T03:04:05.006Z",`; !bytes.HasPrefix(memo.head, []byte(want)) {
+		t.Fatalf("memo head = %q, want the intent's, from %s", memo.head, want)
 	}
 }

@@ -107,10 +107,10 @@ type Record struct {
 	// ResponseElements default-deny: see KeepOnly. It is not written.
 	Keep *Allowlist `json:"-"`
 	// Memo, when not nil, keeps the redacted requestParameters of the
-	// first record logged with it for the next ones, which must have the
-	// same RequestParameters and Keep (a write's intent and result
-	// records); a record with an error message redacts its own. It is
-	// not written.
+	// first record logged with it (and the members before them) for the
+	// next ones, which must have the same RequestParameters and Keep (a
+	// write's intent and result records); a record with an error message
+	// redacts its own. It is not written.
 	Memo *Memo `json:"-"`
 
 	Sequence     uint64 `json:"sequence"`
@@ -118,21 +118,45 @@ type Record struct {
 	Hash         string `json:"hash"`
 }
 
-// Memo carries a call's redacted requestParameters from one of its
-// records to the next (Record.Memo): a write's request is redacted once,
-// not for its intent and again for its result. The zero value is ready.
+// Memo carries a call's encoded record head from one of its records to
+// the next (Record.Memo): a write's request is redacted once, not for its
+// intent and again for its result, and the members before it (time,
+// names, addresses, identity), which both records share, are encoded
+// once. The zero value is ready.
 type Memo struct {
-	request []byte
+	// head is the encoding of the first record logged with the memo from
+	// its opening brace through its requestParameters; its redacted
+	// request starts at head[request:]. fields are the members it was
+	// encoded from: a record whose members differ encodes its own head,
+	// and takes only the request.
+	head    []byte
+	request int
+	fields  headFields
 	done    bool
+}
+
+// headFields are the members of a record that appendBody writes before
+// its requestParameters.
+type headFields struct {
+	eventVersion, eventSource, eventName string
+	eventTime                            time.Time
+	region, sourceIP, userAgent          string
+	identity                             UserIdentity
+}
+
+func headOf(rec *Record) headFields {
+	return headFields{eventVersion: rec.EventVersion, eventSource: rec.EventSource, eventName: rec.EventName,
+		eventTime: rec.EventTime, region: rec.AWSRegion, sourceIP: rec.SourceIPAddress, userAgent: rec.UserAgent,
+		identity: rec.UserIdentity}
 }
 
 // Reset returns an empty Memo that reuses m's memory (a pooled call's):
 // m must not be used after.
 func (m Memo) Reset() Memo {
-	if cap(m.request) > maxMemo {
+	if cap(m.head) > maxMemo {
 		return Memo{}
 	}
-	return Memo{request: m.request[:0]}
+	return Memo{head: m.head[:0]}
 }
 
 // maxMemo bounds the memory a Memo keeps through Reset.
@@ -163,33 +187,27 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 			return nil, fmt.Errorf("audit: encode %s serviceEventDetails: %w", rec.EventName, err)
 		}
 	}
-	b = jsonenc.AppendMember(b, `{"eventVersion":`, rec.EventVersion)
-	b = append(b, `,"eventTime":"`...)
-	b = appendEventTime(b, rec.EventTime)
-	b = append(b, '"')
-	b = jsonenc.AppendMember(b, `,"eventSource":`, rec.EventSource)
-	b = jsonenc.AppendMember(b, `,"eventName":`, rec.EventName)
-	b = jsonenc.AppendMember(b, `,"awsRegion":`, rec.AWSRegion)
-	b = jsonenc.AppendMember(b, `,"sourceIPAddress":`, rec.SourceIPAddress)
-	b = jsonenc.AppendMember(b, `,"userAgent":`, rec.UserAgent)
-	id := &rec.UserIdentity
-	b = jsonenc.AppendMember(b, `,"userIdentity":{"type":`, id.Type)
-	b = jsonenc.AppendOptional(b, `,"principalId":`, id.PrincipalID)
-	b = jsonenc.AppendOptional(b, `,"arn":`, id.ARN)
-	b = jsonenc.AppendOptional(b, `,"accountId":`, id.AccountID)
-	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
-	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
-	b = append(b, `},"requestParameters":`...)
 	var err error
-	if m := rec.Memo; m != nil && m.done && hidden == nil {
-		b = append(b, m.request...)
-	} else {
+	m := rec.Memo
+	if m != nil && !m.done {
+		m = nil // nothing to take yet: fill it below
+	}
+	switch {
+	case m != nil && hidden == nil && m.fields == headOf(rec):
+		b = append(b, m.head...)
+	case m != nil && hidden == nil:
+		b = appendHead(b, rec)
+		b = append(b, m.head[m.request:]...)
+	default:
 		start := len(b)
+		b = appendHead(b, rec)
+		request := len(b)
 		if b, err = appendRedacted(b, key, rec.RequestParameters, rec.Keep, hidden); err != nil {
 			return nil, fmt.Errorf("audit: encode %s requestParameters: %w", rec.EventName, err)
 		}
-		if m != nil && hidden == nil {
-			m.request, m.done = append(m.request[:0], b[start:]...), true
+		if m := rec.Memo; m != nil && !m.done && hidden == nil {
+			m.head, m.request = append(m.head[:0], b[start:]...), request-start
+			m.fields, m.done = headOf(rec), true
 		}
 	}
 	b = append(b, `,"responseElements":`...)
@@ -218,6 +236,28 @@ func appendBody(b []byte, key []byte, rec *Record) ([]byte, error) {
 		b = appendRaftIndex(b, rec.RaftIndex)
 	}
 	return append(b, '}'), nil
+}
+
+// appendHead appends the members of rec before its requestParameters,
+// from the record's opening brace through `"requestParameters":`.
+func appendHead(b []byte, rec *Record) []byte {
+	b = jsonenc.AppendMember(b, `{"eventVersion":`, rec.EventVersion)
+	b = append(b, `,"eventTime":"`...)
+	b = appendEventTime(b, rec.EventTime)
+	b = append(b, '"')
+	b = jsonenc.AppendMember(b, `,"eventSource":`, rec.EventSource)
+	b = jsonenc.AppendMember(b, `,"eventName":`, rec.EventName)
+	b = jsonenc.AppendMember(b, `,"awsRegion":`, rec.AWSRegion)
+	b = jsonenc.AppendMember(b, `,"sourceIPAddress":`, rec.SourceIPAddress)
+	b = jsonenc.AppendMember(b, `,"userAgent":`, rec.UserAgent)
+	id := &rec.UserIdentity
+	b = jsonenc.AppendMember(b, `,"userIdentity":{"type":`, id.Type)
+	b = jsonenc.AppendOptional(b, `,"principalId":`, id.PrincipalID)
+	b = jsonenc.AppendOptional(b, `,"arn":`, id.ARN)
+	b = jsonenc.AppendOptional(b, `,"accountId":`, id.AccountID)
+	b = jsonenc.AppendOptional(b, `,"accessKeyId":`, id.AccessKeyID)
+	b = jsonenc.AppendOptional(b, `,"userName":`, id.UserName)
+	return append(b, `},"requestParameters":`...)
 }
 
 // appendRaftIndex appends the raftIndex member.
@@ -264,6 +304,10 @@ func containsAny(s string, subs []string) bool {
 
 // hashSuffixLen is the length of `,"hash":"<64 hex>"}` that ends every line.
 const hashSuffixLen = len(`,"hash":"`) + sha256.Size*2 + len(`"}`)
+
+// chainOverhead is the most appendChained adds to a record body: the
+// sequence, the previous hash, the hash and the newline.
+const chainOverhead = len(`,"sequence":`) + 20 + len(`,"previousHash":"`) + sha256.Size*2 + len(`"}`) + hashSuffixLen + 1
 
 // appendChained appends to dst the full line (with its newline) for the
 // record body, chained after prev with sequence seq, and returns the line's

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -793,6 +794,7 @@ func (w *writer) add(batch []entry) bool {
 		if e.body != nil {
 			w.startFile()
 			s.seq++
+			w.grow(len(e.body))
 			w.buf, s.prev = appendChained(w.buf, e.body, s.seq, s.prev)
 			w.bodies += int64(len(e.body))
 			e.release()
@@ -803,6 +805,17 @@ func (w *writer) add(batch []entry) bool {
 		}
 	}
 	return needSync
+}
+
+// grow makes room in buf for a line of a record body of n bytes, doubling
+// buf when it must grow: buf keeps its records until their fsync, so under
+// a read load it reaches megabytes between syncs, and append's own growth
+// (1.25x past 256 elements) would copy all of it again every few records.
+func (w *writer) grow(n int) {
+	n += chainOverhead
+	if len(w.buf)+n > cap(w.buf) {
+		w.buf = slices.Grow(w.buf, max(n, cap(w.buf)))
+	}
 }
 
 // flush runs when the flush timer fires: it commits (write and fsync)

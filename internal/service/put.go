@@ -45,6 +45,7 @@ func hasNested(v string) bool {
 // snapshot by planPut, as often as conflicts make the write retry.
 type putRequest struct {
 	in        *ssm.PutParameterInput // the optional attributes, as given
+	tenancy   string                 // the caller's tenancy's key (ssm.Tenancy.Key)
 	name      ssm.Name
 	value     string
 	overwrite bool
@@ -71,7 +72,7 @@ func (s *Service) parsePut(c Caller, in *ssm.PutParameterInput) (*putRequest, er
 	if err != nil {
 		return nil, err
 	}
-	return &putRequest{in: in, name: name, value: *in.Value, overwrite: overwrite, tags: tags}, nil
+	return &putRequest{in: in, tenancy: c.Tenancy.Key(), name: name, value: *in.Value, overwrite: overwrite, tags: tags}, nil
 }
 
 // PutParameter creates or overwrites a parameter (spec §7.1).
@@ -81,7 +82,7 @@ func (s *Service) PutParameter(ctx context.Context, c Caller, in *ssm.PutParamet
 		return nil, err
 	}
 	var out *ssm.PutParameterOutput
-	err = s.retry(ctx, c.Tenancy.Key(), req.name.Key(), func() error {
+	err = s.retry(ctx, req.tenancy, req.name.Key(), func() error {
 		var cmd *store.Command
 		err := s.view(store.WithPointReads(ctx), func(r *store.Reader) error {
 			var err error
@@ -135,11 +136,11 @@ func (s *Service) createTags(in []ssm.Tag) (map[string]string, error) {
 // planPut decides the new version against a snapshot (spec §7.1 steps
 // 5-15) and returns the compare-and-set command that commits it.
 func (s *Service) planPut(r *store.Reader, c Caller, req *putRequest) (*store.Command, error) {
-	old, err := r.Param(c.Tenancy.Key(), req.name.Key())
+	old, err := r.Param(req.tenancy, req.name.Key())
 	if err != nil {
 		return nil, err
 	}
-	ten, err := r.Tenancy(c.Tenancy.Key())
+	ten, err := r.Tenancy(req.tenancy)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (s *Service) planPut(r *store.Reader, c Caller, req *putRequest) (*store.Co
 			return nil, err
 		}
 	}
-	return s.putCommand(c.Tenancy, req, old, v)
+	return s.putCommand(req, old, v)
 }
 
 // authorize checks that the caller may write the parameter, and tag it when
@@ -302,9 +303,9 @@ func (s *Service) seal(r *store.Reader, c Caller, req *putRequest, v *store.Vers
 // putCommand builds the compare-and-set command that commits version v
 // (spec §7.1 steps 14-15): the versions it prunes, the count quota the store
 // checks again at commit.
-func (s *Service) putCommand(t ssm.Tenancy, req *putRequest, old *store.Parameter, v store.Version) (*store.Command, error) {
+func (s *Service) putCommand(req *putRequest, old *store.Parameter, v store.Version) (*store.Command, error) {
 	p := store.Parameter{Name: req.name.String()}
-	cmd := &store.Command{Op: store.OpPut, Tenancy: t.Key(), Name: req.name.Key(), Param: &p}
+	cmd := &store.Command{Op: store.OpPut, Tenancy: req.tenancy, Name: req.name.Key(), Param: &p}
 	if old == nil {
 		v.Version = 1
 		p.Versions = []int64{1}
@@ -315,7 +316,8 @@ func (s *Service) putCommand(t ssm.Tenancy, req *putRequest, old *store.Paramete
 		p.Labels = old.Labels
 		p.Tags = old.Tags
 		v.Version = old.Latest.Version + 1
-		p.Versions = append(p.Versions, old.Versions...)
+		// One allocation: the old versions and the new one.
+		p.Versions = append(make([]int64, 0, len(old.Versions)+1), old.Versions...)
 		for len(p.Versions) >= s.limits.MaxVersions {
 			oldest := p.Versions[0]
 			if len(old.LabelsOf(oldest)) > 0 {

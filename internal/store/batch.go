@@ -157,29 +157,64 @@ func deferrable(entries []Entry) bool {
 	return true
 }
 
-// capture appends what the deferred command c, applied at index into tx,
-// wrote to the buffered buckets.
-func capture(tx *bolt.Tx, index uint64, c *Command, ws []bufferedWrite) []bufferedWrite {
+// wrote is what one parameter write (OpPut, OpDelete, OpMeta) wrote into
+// the open transaction to the buckets the read buffer serves: the apply
+// functions fill it as they write (a nil *wrote ignores it), and capture
+// hands it to the buffer without reading the transaction back. The byte
+// slices are those given to bbolt, which nothing changes afterwards.
+type wrote struct {
+	paramKey               []byte
+	param, tenancy, change []byte
+	// paramSet, tenancySet, changeSet: the command wrote that record
+	// (param nil: deleted); floorSet: it pruned the change log up to floor.
+	paramSet, tenancySet, changeSet, floorSet bool
+	floor                                     uint64
+}
+
+func (w *wrote) setParam(key, raw []byte) {
+	if w != nil {
+		w.paramKey, w.param, w.paramSet = key, raw, true
+	}
+}
+
+func (w *wrote) setTenancy(raw []byte) {
+	if w != nil {
+		w.tenancy, w.tenancySet = raw, true
+	}
+}
+
+func (w *wrote) setChange(raw []byte) {
+	if w != nil {
+		w.change, w.changeSet = raw, true
+	}
+}
+
+func (w *wrote) setFloor(floor uint64) {
+	if w != nil {
+		w.floor, w.floorSet = floor, true
+	}
+}
+
+// capture appends what the deferred command c, applied at index, wrote
+// to the buffered buckets (w), with floor the change floor after it. A
+// tenancy record the command left as it was is not captured: the buffer
+// or the committed state already has its value as of index.
+func capture(index uint64, c *Command, w *wrote, floor uint64, ws []bufferedWrite) []bufferedWrite {
 	switch c.Op {
 	case OpPut, OpDelete, OpMeta:
 	default:
 		return ws
 	}
-	pk := paramKey(c.Tenancy, c.Name)
-	ws = append(ws, bufferedWrite{bucket: bucketParams, key: pk, bufferedValue: bufferedValue{index, cloneOrNil(tx.Bucket(bucketParams).Get(pk))}})
-	tk := []byte(c.Tenancy)
-	ws = append(ws, bufferedWrite{bucket: bucketTenancy, key: tk, bufferedValue: bufferedValue{index, cloneOrNil(tx.Bucket(bucketTenancy).Get(tk))}})
-	if raw := tx.Bucket(bucketChanges).Get(binary.BigEndian.AppendUint64(nil, index)); raw != nil {
-		ws = append(ws, bufferedWrite{bucket: bucketChanges, bufferedValue: bufferedValue{index, cloneOrNil(raw)}, floor: metaUint(tx, keyChangeFloor)})
+	if w.paramSet {
+		ws = append(ws, bufferedWrite{bucket: bucketParams, key: w.paramKey, bufferedValue: bufferedValue{index, w.param}})
+	}
+	if w.tenancySet {
+		ws = append(ws, bufferedWrite{bucket: bucketTenancy, key: []byte(c.Tenancy), bufferedValue: bufferedValue{index, w.tenancy}})
+	}
+	if w.changeSet {
+		ws = append(ws, bufferedWrite{bucket: bucketChanges, bufferedValue: bufferedValue{index, w.change}, floor: floor})
 	}
 	return ws
-}
-
-func cloneOrNil(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append(make([]byte, 0, len(b)), b...)
 }
 
 // applyEntries applies entries into tx, setting one result per entry, and
@@ -190,6 +225,12 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 	applied := appliedIndex(tx)
 	last, lastTerm := applied, uint64(0)
 	var ws []bufferedWrite
+	var w wrote
+	floor, floorMoved := uint64(0), false
+	if captureWrites {
+		floor = metaUint(tx, keyChangeFloor)
+		ws = make([]bufferedWrite, 0, 2*len(entries))
+	}
 	for i, e := range entries {
 		if e.Index <= applied {
 			if e.Data != nil && results != nil {
@@ -202,28 +243,43 @@ func applyEntries(tx *bolt.Tx, entries []Entry, results []error, captureWrites b
 			continue
 		}
 		cmd, err := UnmarshalCommand(e.Data)
-		var res error
-		if err == nil && cmd.Intent != nil && onIntent != nil && !duplicate(tx, cmd) {
-			// A copy of a command applied before (re-proposed, see
-			// Command.ID) announced its intent then.
-			onIntent(e.Index, cmd.Origin, cmd.Intent)
+		if err != nil {
+			if results != nil {
+				results[i] = err
+			}
+			continue
 		}
-		if err == nil {
-			res = applyOnce(tx, e.Index, cmd, cache)
+		var res error
+		if prev := seenResult(tx, cmd); prev != nil {
+			// A copy of a command applied before (re-proposed, see
+			// Command.ID): its result, and its intent was announced then.
+			res = decodeResult(prev)
 		} else {
-			res = err
+			if cmd.Intent != nil && onIntent != nil {
+				onIntent(e.Index, cmd.Origin, cmd.Intent)
+			}
+			w = wrote{}
+			res = applyFirst(tx, e.Index, cmd, cache, &w)
+			if w.floorSet {
+				floor, floorMoved = w.floor, true
+			}
+			if res == nil && captureWrites {
+				ws = capture(e.Index, cmd, &w, floor, ws)
+			}
 		}
 		if results != nil {
 			results[i] = res
-		}
-		if err == nil && res == nil && captureWrites {
-			ws = capture(tx, e.Index, cmd, ws)
 		}
 	}
 	if last == applied {
 		return last, ws, nil
 	}
 	meta := tx.Bucket(bucketMeta)
+	if floorMoved {
+		if err := meta.Put(keyChangeFloor, binary.BigEndian.AppendUint64(nil, floor)); err != nil {
+			return 0, nil, err
+		}
+	}
 	if err := meta.Put(keyAppliedTerm, binary.BigEndian.AppendUint64(nil, lastTerm)); err != nil {
 		return 0, nil, err
 	}

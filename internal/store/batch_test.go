@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,5 +286,98 @@ func TestFlushBarrierShared(t *testing.T) {
 	wg.Wait()
 	if d.Commits() != 1 {
 		t.Fatalf("8 readers after one write: %d commits, want 1", d.Commits())
+	}
+}
+
+// bufferedView is what a point read (WithPointReads) sees of names and the
+// tenancy, and the changes after since: through the read buffer while
+// writes wait for a commit, or from the committed state (committed).
+type bufferedView struct {
+	params  map[string]*Parameter
+	tenancy *Tenancy
+	changes []Change
+	floor   uint64
+}
+
+func readView(t *testing.T, d *DB, names []string, committed bool) bufferedView {
+	t.Helper()
+	ctx := WithPointReads(context.Background())
+	if committed {
+		ctx = context.Background()
+	}
+	var v bufferedView
+	err := d.View(ctx, func(r *Reader) error {
+		v = bufferedView{params: map[string]*Parameter{}}
+		for _, n := range names {
+			p, err := r.Param(testTenancy, n)
+			if err != nil {
+				return err
+			}
+			v.params[n] = p
+		}
+		var err error
+		if v.tenancy, err = r.Tenancy(testTenancy); err != nil {
+			return err
+		}
+		v.floor = r.ChangeFloor()
+		return r.Changes(0, func(ch *Change) (bool, error) {
+			v.changes = append(v.changes, *ch)
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestBufferedViewMatchesCommitted: what the read buffer serves after
+// deferred creates, overwrites in the same tier and across tiers, label
+// changes and deletes (the buffer holds what each command wrote, a tenancy
+// record only when the command changed it) is what the committed state
+// serves once the same writes are committed.
+func TestBufferedViewMatchesCommitted(t *testing.T) {
+	db := openTestDB(t)
+	names := []string{"/a", "/b", "/c"}
+	version := map[string]int64{}
+	modIndex := map[string]uint64{}
+	tier := map[string]string{}
+	put := func(name, newTier string) {
+		version[name]++
+		db.mustApply(putCmd(name, version[name], newTier, modIndex[name]))
+		modIndex[name], tier[name] = db.index, newTier
+	}
+	steps := []func(){
+		func() { put("/a", "Standard"); put("/b", "Standard") },
+		func() { put("/a", "Standard"); put("/a", "Standard"); put("/c", "Advanced") },
+		func() { put("/b", "Advanced"); put("/a", "Standard") },
+		func() {
+			db.mustApply(&Command{Op: OpMeta, Tenancy: testTenancy, Name: "/c", Expect: modIndex["/c"], Labels: map[string]int64{"l": version["/c"]}})
+			modIndex["/c"] = db.index
+			put("/b", "Standard")
+		},
+		func() {
+			db.mustApply(&Command{Op: OpDelete, Tenancy: testTenancy, Name: "/a"})
+			version["/a"], modIndex["/a"] = 0, 0
+			put("/c", "Standard")
+		},
+		func() { put("/a", "Advanced"); put("/a", "Advanced") },
+	}
+	for i, step := range steps {
+		step()
+		if !db.d.Pending() {
+			t.Fatalf("step %d: nothing pending: the writes were not deferred", i)
+		}
+		buffered := readView(t, db.d, names, false)
+		if !db.d.Pending() {
+			t.Fatalf("step %d: the point reads committed", i)
+		}
+		committed := readView(t, db.d, names, true)
+		if db.d.Pending() {
+			t.Fatalf("step %d: the committed read left writes pending", i)
+		}
+		if !reflect.DeepEqual(buffered, committed) {
+			t.Fatalf("step %d: buffered view\n%+v\ncommitted view\n%+v", i, buffered, committed)
+		}
 	}
 }

@@ -32,27 +32,37 @@ var (
 	keyChangeFloor = []byte("changeFloor")
 )
 
-func recordChange(tx *bolt.Tx, index uint64, ch Change) error {
+func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 	b := tx.Bucket(bucketChanges)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)); err != nil {
+	b.FillPercent = appendFill
+	raw := appendChangeJSON(make([]byte, 0, 48+len(ch.Tenancy)+len(ch.Name)+len(ch.Key)), &ch)
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, index), raw); err != nil {
 		return err
 	}
+	w.setChange(raw)
 	if index <= changeRetention {
 		return nil
 	}
-	cutoff := binary.BigEndian.AppendUint64(nil, index-changeRetention)
+	var cut [8]byte
+	binary.BigEndian.PutUint64(cut[:], index-changeRetention)
 	c := b.Cursor()
 	pruned := false
-	for k, _ := c.First(); k != nil && bytes.Compare(k, cutoff) <= 0; k, _ = c.First() {
+	for k, _ := c.First(); k != nil && bytes.Compare(k, cut[:]) <= 0; k, _ = c.First() {
 		if err := b.Delete(k); err != nil {
 			return err
 		}
 		pruned = true
 	}
-	if pruned {
-		return tx.Bucket(bucketMeta).Put(keyChangeFloor, cutoff)
+	if !pruned {
+		return nil
 	}
-	return nil
+	if w != nil {
+		// applyEntries records the batch's last floor once, at its end.
+		w.setFloor(index - changeRetention)
+		return nil
+	}
+	// bbolt keeps the value until the commit: a copy of cut.
+	return tx.Bucket(bucketMeta).Put(keyChangeFloor, bytes.Clone(cut[:]))
 }
 
 // ChangeFloor is the highest index whose changes may have been pruned: a

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,5 +198,48 @@ func TestChangesSeenSurviveCrash(t *testing.T) {
 	_, _, after := changesOf(t, r, context.Background(), 0)
 	if !slices.Equal(seen, after) {
 		t.Fatalf("a watcher saw %+v before the crash, the replayed log holds %+v", seen, after)
+	}
+}
+
+// TestChangeFloorOfABatch: a batch whose entries prune the change log one
+// after another leaves the floor of its last prune, committed with the
+// batch or deferred (then a buffered read sees it too).
+func TestChangeFloorOfABatch(t *testing.T) {
+	for _, limit := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("batchLimit=%d", limit), func(t *testing.T) {
+			d, err := OpenOptions(filepath.Join(t.TempDir(), "state.db"), Options{BatchLimit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			entry := func(index uint64, name string) Entry {
+				data, err := putCmd(name, 1, "Standard", 0).Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return Entry{Index: index, Data: data}
+			}
+			for _, res := range d.ApplyBatch([]Entry{entry(1, "/a"), entry(2, "/b"), entry(3, "/c")}) {
+				if res != nil {
+					t.Fatal(res)
+				}
+			}
+			batch := []Entry{entry(changeRetention+1, "/d"), entry(changeRetention+2, "/e")}
+			for _, res := range d.ApplyBatch(batch) {
+				if res != nil {
+					t.Fatal(res)
+				}
+			}
+			if limit > 0 {
+				_, floor, chs := changesOf(t, d, WithPointReads(context.Background()), 0)
+				if floor != 2 || len(chs) != 3 || chs[0].Index != 3 {
+					t.Fatalf("buffered: floor %d, changes %+v; want floor 2 and the changes at 3 and after", floor, chs)
+				}
+			}
+			_, floor, chs := changesOf(t, d, context.Background(), 0)
+			if floor != 2 || len(chs) != 3 || chs[0].Index != 3 {
+				t.Fatalf("committed: floor %d, changes %+v; want floor 2 and the changes at 3 and after", floor, chs)
+			}
+		})
 	}
 }

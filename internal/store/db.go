@@ -496,14 +496,17 @@ func (d *DB) Restore(r io.Reader) error {
 // apply executes one command inside tx. It checks every precondition before
 // changing anything, so a failed command leaves no trace. cache (nil for
 // none) decodes and remembers the head records a put reads and writes.
-func apply(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
+//
+// w, when non-nil, receives what a parameter write (OpPut, OpDelete,
+// OpMeta) wrote to the buckets the read buffer serves (see wrote).
+func apply(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrote) error {
 	switch c.Op {
 	case OpPut:
-		return applyPut(tx, index, c, cache)
+		return applyPut(tx, index, c, cache, w)
 	case OpDelete:
-		return applyDelete(tx, index, c)
+		return applyDelete(tx, index, c, w)
 	case OpMeta:
-		return applyMeta(tx, index, c)
+		return applyMeta(tx, index, c, w)
 	case OpSetting:
 		return applySetting(tx, c)
 	case OpCreateKey:
@@ -554,11 +557,18 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	_, err := putJSONRaw(b, key, v)
+	return err
+}
+
+// putJSONRaw is putJSON that returns the bytes it wrote (which bbolt
+// keeps until the commit: they must not change).
+func putJSONRaw(b *bolt.Bucket, key []byte, v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return b.Put(key, raw)
+	return raw, b.Put(key, raw)
 }
 
 func loadTenancy(tx *bolt.Tx, tenancy string) (*Tenancy, error) {
@@ -584,7 +594,7 @@ func (t *Tenancy) count(tier string) int64 {
 	return t.Standard
 }
 
-func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
+func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrote) error {
 	if c.Param == nil {
 		return errors.New("store: put without parameter")
 	}
@@ -616,9 +626,11 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 		if exists {
 			ten.adjust(old.Latest.Tier, -1)
 		}
-		if err := putJSON(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten); err != nil {
+		traw, err := putJSONRaw(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten)
+		if err != nil {
 			return err
 		}
+		w.setTenancy(traw)
 	}
 	versions := tx.Bucket(bucketVersions)
 	for _, v := range c.Prune {
@@ -647,7 +659,7 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if err := versions.Put(versionKey(c.Tenancy, c.Name, p.Latest.Version), verRaw); err != nil {
 		return err
 	}
-	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}, w); err != nil {
 		return err
 	}
 	op := "Update"
@@ -662,13 +674,14 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache) error {
 	if err := params.Put(pk, raw); err != nil {
 		return err
 	}
+	w.setParam(pk, raw)
 	// p shares its slices and maps with c, which nobody changes after
 	// apply: the cache may keep both.
 	cache.remember(pk, raw, &p)
 	return nil
 }
 
-func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
+func applyDelete(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	params := tx.Bucket(bucketParams)
 	pk := paramKey(c.Tenancy, c.Name)
 	var old Parameter
@@ -687,16 +700,18 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
 		return err
 	}
 	ten.adjust(old.Latest.Tier, -1)
-	if err := putJSON(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten); err != nil {
+	traw, err := putJSONRaw(tx.Bucket(bucketTenancy), []byte(c.Tenancy), ten)
+	if err != nil {
 		return err
 	}
+	w.setTenancy(traw)
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
 		return err
 	}
 	if err := indexPolicies(tx, c.Tenancy, c.Name, nil); err != nil {
 		return err
 	}
-	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}); err != nil {
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}, w); err != nil {
 		return err
 	}
 	em := newEmitter(tx, index, c)
@@ -710,7 +725,11 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command) error {
 	if err != nil {
 		return err
 	}
-	return params.Delete(pk)
+	if err := params.Delete(pk); err != nil {
+		return err
+	}
+	w.setParam(pk, nil)
+	return nil
 }
 
 func deletePrefix(b *bolt.Bucket, prefix []byte) error {
@@ -723,7 +742,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	return nil
 }
 
-func applyMeta(tx *bolt.Tx, index uint64, c *Command) error {
+func applyMeta(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	params := tx.Bucket(bucketParams)
 	pk := paramKey(c.Tenancy, c.Name)
 	var p Parameter
@@ -744,10 +763,15 @@ func applyMeta(tx *bolt.Tx, index uint64, c *Command) error {
 	if err := newEmitter(tx, index, c).labelEvents(&p, oldLabels); err != nil {
 		return err
 	}
-	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}); err != nil {
+	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: p.Name, Key: c.Name, Version: p.Latest.Version}, w); err != nil {
 		return err
 	}
-	return putJSON(params, pk, &p)
+	raw, err := putJSONRaw(params, pk, &p)
+	if err != nil {
+		return err
+	}
+	w.setParam(pk, raw)
+	return nil
 }
 
 func applySetting(tx *bolt.Tx, c *Command) error {

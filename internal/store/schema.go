@@ -69,18 +69,23 @@ func tenancyPrefix(tenancy string) []byte {
 }
 
 func paramKey(tenancy, name string) []byte {
-	b := make([]byte, 0, len(tenancy)+len(name)+1)
+	return appendParamKey(make([]byte, 0, len(tenancy)+len(name)+1), tenancy, name)
+}
+
+func appendParamKey(b []byte, tenancy, name string) []byte {
 	b = append(b, tenancy...)
 	b = append(b, 0)
 	return append(b, name...)
 }
 
 func versionPrefix(tenancy, name string) []byte {
-	return append(paramKey(tenancy, name), 0)
+	return append(appendParamKey(make([]byte, 0, len(tenancy)+len(name)+2), tenancy, name), 0)
 }
 
+// versionKey is versionPrefix and the version, in one allocation.
 func versionKey(tenancy, name string, v int64) []byte {
-	return binary.BigEndian.AppendUint64(versionPrefix(tenancy, name), uint64(v))
+	b := append(appendParamKey(make([]byte, 0, len(tenancy)+len(name)+10), tenancy, name), 0)
+	return binary.BigEndian.AppendUint64(b, uint64(v))
 }
 
 // nameOf extracts the parameter name from a params key.

@@ -17,11 +17,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	neturl "net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -143,7 +146,8 @@ func Summarize(lat []time.Duration, errs int, elapsed time.Duration) Summary {
 // Conn is one keep-alive HTTP/1.1 connection to an SSM endpoint that sends
 // each call signed afresh by awsreq.Lean (its own X-Amz-Date, a signature
 // over its own body, byte-identical to the SDK's) in one write, and reads
-// the answer with net/http's parser. It is the generator's lean path:
+// the answer with readResponse (status, framing and connection handling as
+// net/http's parser, without its allocations). It is the generator's lean path:
 // net/http's Transport spends two goroutines, channel hand-offs and header
 // maps per request, and the SDK's signer ~25 µs and 57 allocations, on the
 // cores the server under test needs. A Conn is not safe for concurrent
@@ -159,9 +163,10 @@ type Conn struct {
 	tls  *tls.Config
 	lean *awsreq.Lean
 
-	c   net.Conn
-	br  *bufio.Reader
-	buf []byte
+	c      net.Conn
+	br     *bufio.Reader
+	buf    []byte
+	answer []byte // the start of a refused call's answer
 }
 
 // NewConn returns a Conn to the endpoint url (http or https) that signs
@@ -234,24 +239,141 @@ func (c *Conn) roundTrip() (int, string, error) {
 	if _, err := c.c.Write(c.buf); err != nil {
 		return 0, "", err
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	status, closeConn, err := readResponse(c.br, &c.answer)
 	if err != nil {
 		return 0, "", err
 	}
-	var answer string
-	if resp.StatusCode != http.StatusOK {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		answer = string(raw)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, "", err
-	}
-	if resp.Close {
+	if closeConn {
 		c.Close()
 	}
-	return resp.StatusCode, answer, nil
+	var answer string
+	if status != http.StatusOK {
+		answer = string(c.answer)
+	}
+	return status, answer, nil
+}
+
+// readResponse reads one HTTP/1.1 response from br: it returns its status
+// and whether the server closes the connection after it, and leaves in
+// *answer the first 4 kB of its body when the status is not 200 (the rest
+// is read and dropped). It reads what http.ReadResponse reads (the status
+// line, the headers, a body framed by Content-Length, by chunked
+// transfer coding or by the end of the connection) without building an
+// http.Response: net/http's parser spent about a fifth of the
+// generator's CPU per call (header maps, canonical keys, the Response and
+// its body reader), on the cores the server under test shares. A
+// response it cannot frame is an error, as it is for net/http.
+func readResponse(br *bufio.Reader, answer *[]byte) (status int, closeConn bool, err error) {
+	*answer = (*answer)[:0]
+	line, err := readLine(br)
+	if err != nil {
+		return 0, false, err
+	}
+	// HTTP/1.1 200 OK
+	proto, rest, ok := strings.Cut(line, " ")
+	code, _, _ := strings.Cut(rest, " ")
+	if !ok || (proto != "HTTP/1.1" && proto != "HTTP/1.0") || len(code) != 3 || code[0] == '0' {
+		return 0, false, fmt.Errorf("malformed HTTP status line %q", line)
+	}
+	for _, d := range code {
+		if d < '0' || d > '9' {
+			return 0, false, fmt.Errorf("malformed HTTP status code %q", code)
+		}
+		status = status*10 + int(d-'0')
+	}
+	closeConn = proto == "HTTP/1.0"
+	length, chunked := int64(-1), false
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return 0, false, err
+		}
+		if line == "" {
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return 0, false, fmt.Errorf("malformed MIME header line %q", line)
+		}
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Content-Length"):
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || n < 0 {
+				return 0, false, fmt.Errorf("bad Content-Length %q", value)
+			}
+			length = n
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			if !strings.EqualFold(value, "chunked") {
+				return 0, false, fmt.Errorf("unsupported transfer encoding %q", value)
+			}
+			chunked = true
+		case strings.EqualFold(name, "Connection"):
+			for tok := range strings.SplitSeq(value, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+					closeConn = true
+				}
+			}
+		}
+	}
+	var body io.Reader
+	switch {
+	case status/100 == 1 || status == http.StatusNoContent || status == http.StatusNotModified:
+		return status, closeConn, nil
+	case chunked:
+		body = httputil.NewChunkedReader(br)
+	case length >= 0 && status == http.StatusOK:
+		_, err = br.Discard(int(length))
+		return status, closeConn, err
+	case length >= 0:
+		body = io.LimitReader(br, length)
+	default: // the body runs to the end of the connection
+		body, closeConn = br, true
+	}
+	if status != http.StatusOK {
+		var buf [4096]byte
+		n, err := io.ReadFull(body, buf[:])
+		*answer = append(*answer, buf[:n]...)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return status, closeConn, err
+		}
+	}
+	switch {
+	case !chunked && length >= 0:
+		_, err = br.Discard(int(length) - len(*answer))
+		return status, closeConn, err
+	case !chunked:
+		_, err = io.Copy(io.Discard, body)
+		return status, closeConn, err
+	}
+	if _, err = io.Copy(io.Discard, body); err != nil {
+		return status, closeConn, err
+	}
+	// The trailer, up to its empty line.
+	for {
+		line, err := readLine(br)
+		if err != nil || line == "" {
+			return status, closeConn, err
+		}
+	}
+}
+
+// readLine reads one line, without its CRLF (or LF). The string shares
+// br's buffer: it is valid until the next read from br, and must not be
+// kept. A line longer than the buffer is an error.
+func readLine(br *bufio.Reader) (string, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return "", errors.New("HTTP header line too long")
+	}
+	if err != nil {
+		return "", err
+	}
+	line = line[:len(line)-1]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return unsafe.String(unsafe.SliceData(line), len(line)), nil
 }
 
 // Close closes the connection; the next call dials a new one.
