@@ -38,8 +38,8 @@ func WithStale(ctx context.Context) context.Context {
 // WithWritePlan marks the reads that plan one write (one call: give each
 // call a context of its own). They are served from the local state, with
 // no round trip on the leader and on a single node; a follower first
-// brings its state up to the leader's commit index (a ReadIndex check, as
-// for a linearizable read), once per call. A plan made on a follower's
+// brings its state up to the index the leader has applied (one request,
+// without the quorum round of a linearizable read), once per call. A plan made on a follower's
 // stale state would otherwise answer as if writes acknowledged before the
 // call had not happened: ParameterNotFound, ParameterAlreadyExists, a
 // version not found, or a no-op success, none of which proposes a command

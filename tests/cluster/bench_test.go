@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // BenchmarkThroughput measures requests/s of a 1-node and a 3-node cluster
@@ -22,10 +28,26 @@ import (
 // with the default linearizable reads, and with stale (local) reads. It is a
 // measurement, not an assertion: go test -run '^$' -bench Throughput
 // ./tests/cluster/ (make cluster-long runs it too).
+//
+// With PARAMSTORE_BENCH_PPROF=DIR each node serves pprof (--debug-listen)
+// and a CPU profile of every node during each measurement is written to
+// DIR/<benchmark>-<node>.pprof (with -benchtime long enough: each profile
+// lasts PARAMSTORE_BENCH_PPROF_SECONDS, default 5).
 func BenchmarkThroughput(b *testing.B) {
+	profDir := os.Getenv("PARAMSTORE_BENCH_PPROF")
 	for _, size := range []int{1, 3} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
-			c := startClusterOpts(b, size, false)
+			cs := &cluster{}
+			debug := map[*node]string{}
+			if profDir != "" {
+				cs.nodeArgs = func(n *node) []string {
+					if debug[n] == "" {
+						debug[n] = testproc.FreeAddr(b)
+					}
+					return []string{"--debug-listen", debug[n]}
+				}
+			}
+			c := startClusterWith(b, size, cs, nil)
 			const readable = 100
 			seed := c.client(c.nodes[0], false, 10*time.Second)
 			for i := range readable {
@@ -44,6 +66,7 @@ func BenchmarkThroughput(b *testing.B) {
 					var firstErr atomic.Value
 					b.SetParallelism(8) // 8 x GOMAXPROCS clients
 					cpu := startCPU(c, leader)
+					prof := startProfiles(b, profDir, debug)
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
 						id := next.Add(1)
@@ -68,6 +91,7 @@ func BenchmarkThroughput(b *testing.B) {
 					})
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 					cpu.report(b)
+					prof()
 					if f := failed.Load(); f > 0 {
 						b.Errorf("%d of %d requests failed; the first: %v", f, b.N, firstErr.Load())
 					}
@@ -75,6 +99,38 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 		})
 	}
+}
+
+// startProfiles asks every node in debug (its --debug-listen address) for
+// a CPU profile of the next few seconds, written under dir; the function
+// it returns waits for them. Nothing without dir.
+func startProfiles(b *testing.B, dir string, debug map[*node]string) func() {
+	if dir == "" || b.N == 1 {
+		return func() {}
+	}
+	secs := envInt(b, "PARAMSTORE_BENCH_PPROF_SECONDS", 5)
+	var wg sync.WaitGroup
+	for n, addr := range debug {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := filepath.Join(dir, unsafeChars.ReplaceAllString(b.Name(), "_")+"-"+n.id+".pprof")
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+			if err != nil {
+				b.Logf("profile of %s: %v", n.id, err)
+				return
+			}
+			defer resp.Body.Close()
+			raw, err := io.ReadAll(resp.Body)
+			if err == nil {
+				err = os.WriteFile(out, raw, 0o644)
+			}
+			if err != nil {
+				b.Logf("profile of %s: %v", n.id, err)
+			}
+		}()
+	}
+	return wg.Wait
 }
 
 // nodeCPU is the CPU time (user + system) the nodes' processes spent

@@ -255,6 +255,11 @@ type Node struct {
 	voterGen      uint64
 	voterChanging int
 
+	// leaderCache and leaderGen keep the leader's registered addresses
+	// (leaderInfo).
+	leaderCache atomic.Pointer[leaderCache]
+	leaderGen   atomic.Uint64
+
 	// codec is the gate of the compact log encoding (logcodec.go).
 	codec logCodec
 
@@ -277,6 +282,10 @@ type Node struct {
 	// leader the same way (see followerReadIndex); under readMu too.
 	fwdNext    *readCheck
 	fwdRunning bool
+	// A follower's write plans share the plan index RPC to the leader the
+	// same way (see followerPlanIndex); under readMu too.
+	planNext    *readCheck
+	planRunning bool
 
 	// intents is the state of the intents carried in the log (intent.go).
 	intents intentState
@@ -428,7 +437,10 @@ func (n *Node) start() error {
 			return nil
 		}
 	}
-	f := &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log, nodesChanged: n.logCodecChanged}
+	f := &fsm{db: n.db, applied: n.applied, storage: &n.storage, stop: n.stop, log: n.log, nodesChanged: func() {
+		n.dropLeaderInfo()
+		n.logCodecChanged()
+	}}
 	if cfg.LegacyLogCodec {
 		f.refused = &n.codec.refused
 	}
@@ -608,8 +620,8 @@ func (n *Node) SyncPlan(ctx context.Context) error {
 // state at once: no round trip. As for its writes, no quorum confirms that
 // it still leads: a leader cut off from the quorum steps down within its
 // lease, before another can be elected. A follower asks the leader for its
-// read index (shared with the linearizable reads, followerReadIndex) and
-// waits until it has applied it. Without a known leader the plan is
+// plan index (planIndex: the index it applied, no quorum round; shared by
+// concurrent plans, followerPlanIndex) and waits until it has applied it. Without a known leader the plan is
 // refused with ErrNotReady at once: the write could not commit anyway.
 func (n *Node) planSync(ctx context.Context) error {
 	if store.PlanSynced(ctx) {
@@ -637,7 +649,7 @@ func (n *Node) planSync(ctx context.Context) error {
 			}
 			err = fmt.Errorf("%w: no known leader", ErrNotReady)
 		} else {
-			idx, rerr := n.followerReadIndex(ctx)
+			idx, rerr := n.followerPlanIndex(ctx)
 			if rerr == nil {
 				if err := n.waitApplied(ctx, idx); err != nil {
 					return err
@@ -737,19 +749,34 @@ func (n *Node) readBarrier(ctx context.Context) error {
 // one after another; under a read load that is one RPC per round trip
 // rather than one per read.
 func (n *Node) followerReadIndex(ctx context.Context) (uint64, error) {
+	return n.askShared(ctx, &n.fwdNext, &n.fwdRunning, n.askReadIndex)
+}
+
+// followerPlanIndex is a follower's side of a write's plan (planSync): the
+// leader's plan index (planIndex), shared by every plan that arrived
+// before the RPC was sent, as followerReadIndex shares read indexes (and
+// for the same reason: the index was taken after the plan began).
+func (n *Node) followerPlanIndex(ctx context.Context) (uint64, error) {
+	return n.askShared(ctx, &n.planNext, &n.planRunning, n.askPlanIndex)
+}
+
+// askShared joins the pending request of *next (one not sent yet),
+// starting the goroutine that sends them one after another with ask when
+// *running is not set; next and running are under readMu.
+func (n *Node) askShared(ctx context.Context, next **readCheck, running *bool, ask func(context.Context) (uint64, error)) (uint64, error) {
 	n.readMu.Lock()
 	if n.closed.Load() {
 		n.readMu.Unlock()
 		return 0, fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
 	}
-	c := n.fwdNext
+	c := *next
 	if c == nil {
 		c = &readCheck{done: make(chan struct{})}
-		n.fwdNext = c
-		if !n.fwdRunning {
-			n.fwdRunning = true
+		*next = c
+		if !*running {
+			*running = true
 			n.wg.Add(1)
-			go n.runForwardedReads()
+			go n.runShared(next, running, ask)
 		}
 	}
 	c.joined++
@@ -767,8 +794,9 @@ func (n *Node) followerReadIndex(ctx context.Context) (uint64, error) {
 // may each have their own deadline, so it cannot use theirs.
 const readIndexTimeout = leaderWait
 
-// runForwardedReads sends the pending read index RPCs until there is none.
-func (n *Node) runForwardedReads() {
+// runShared sends the pending requests of *next with ask until there is
+// none (askShared).
+func (n *Node) runShared(next **readCheck, running *bool, ask func(context.Context) (uint64, error)) {
 	defer n.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -781,15 +809,15 @@ func (n *Node) runForwardedReads() {
 	}()
 	for {
 		n.readMu.Lock()
-		c := n.fwdNext
-		n.fwdNext = nil
+		c := *next
+		*next = nil
 		if c == nil {
-			n.fwdRunning = false
+			*running = false
 			n.readMu.Unlock()
 			return
 		}
 		n.readMu.Unlock()
-		c.index, c.err = n.askReadIndex(ctx)
+		c.index, c.err = ask(ctx)
 		close(c.done)
 	}
 }
@@ -804,9 +832,50 @@ func (n *Node) askReadIndex(ctx context.Context) (uint64, error) {
 	defer cancel()
 	idx, err := n.rpc.readIndex(ctx, leader.APIAddr)
 	if err != nil {
+		n.dropLeaderInfo()
 		return 0, fmt.Errorf("%w: read index from %s: %w", ErrNotReady, leader.ID, err)
 	}
 	return idx, nil
+}
+
+// askPlanIndex asks the leader for its plan index (planIndex). A leader
+// of an older version, which does not know the call, is asked for its
+// read index instead: a larger cost, the same guarantee.
+func (n *Node) askPlanIndex(ctx context.Context) (uint64, error) {
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
+	defer cancel()
+	idx, err := n.rpc.planIndex(ctx, leader.APIAddr)
+	if errors.Is(err, errUnknownCall) {
+		idx, err = n.rpc.readIndex(ctx, leader.APIAddr)
+	}
+	if err != nil {
+		n.dropLeaderInfo()
+		return 0, fmt.Errorf("%w: plan index from %s: %w", ErrNotReady, leader.ID, err)
+	}
+	return idx, nil
+}
+
+// planIndex is the leader's side of a follower's write plan: the index its
+// state machine has applied. The leader acknowledges a write only once its
+// state machine applied it (its own, and a forwarded one, whose RPC answers
+// after applyLocal), and a new leader answers only once its first barrier
+// applied the entries of earlier terms (readyForReads), so the index covers
+// every write acknowledged before the call arrived: a follower that has
+// applied it plans on a state that misses none. No quorum confirms the
+// leadership, as for the leader's own plans (planSync); no log entry is
+// read, unlike fsmIndex: an applied index always reaches the state machine.
+func (n *Node) planIndex() (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, fmt.Errorf("%w: not the leader", ErrNotReady)
+	}
+	if !n.readyForReads.Load() {
+		return 0, fmt.Errorf("%w: new leader not ready", ErrNotReady)
+	}
+	return n.db.LastApplied(), nil
 }
 
 // readIndex is the leader's side of a linearizable read: the index the
@@ -891,7 +960,38 @@ func (n *Node) leaderInfo() (*store.NodeInfo, error) {
 	if err := n.linkCut(id); err != nil {
 		return nil, err
 	}
-	return n.nodeInfo(string(id))
+	// A follower looks its leader up for every forwarded write and plan:
+	// the answer is kept while the term and the registry stay the same.
+	// The registry's changes (nodesChanged) and a failed call to the
+	// leader (dropLeaderInfo: an address that changed in a snapshot this
+	// node installed) drop it; gen keeps a lookup that raced with a drop
+	// from being kept.
+	term := n.raft.CurrentTerm()
+	gen := n.leaderGen.Load()
+	if c := n.leaderCache.Load(); c != nil && c.id == id && c.term == term && c.gen == gen {
+		return c.info, nil
+	}
+	info, err := n.nodeInfo(string(id))
+	if err != nil {
+		return nil, err
+	}
+	n.leaderCache.Store(&leaderCache{id: id, term: term, gen: gen, info: info})
+	return info, nil
+}
+
+// leaderCache is the last answer of leaderInfo.
+type leaderCache struct {
+	id   raft.ServerID
+	term uint64
+	gen  uint64
+	info *store.NodeInfo
+}
+
+// dropLeaderInfo forgets the answer leaderInfo keeps: the registry
+// changed, or a call to the leader failed.
+func (n *Node) dropLeaderInfo() {
+	n.leaderGen.Add(1)
+	n.leaderCache.Store(nil)
 }
 
 // nodeInfo returns the registered addresses of member id: ErrNotReady when
@@ -1038,6 +1138,9 @@ func (n *Node) forward(ctx context.Context, data []byte) error {
 		return err
 	}
 	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
+	if err != nil && !store.IsResult(err) {
+		n.dropLeaderInfo()
+	}
 	if idx > 0 {
 		wctx, cancel := context.WithTimeout(ctx, forwardWait)
 		defer cancel()

@@ -29,6 +29,7 @@ import (
 //
 //	POST apply      body: an encoded command     -> {"index": n, "result": store.ResultName}
 //	POST readindex                               -> {"index": n}
+//	POST planindex                               -> {"index": n}   (a follower's write plan, planIndex)
 //	POST join       body: joinRequest            -> {}
 //	POST dropcompact  body: an index (decimal)   -> {}   (logcodec.go)
 //	POST fault      body: Faults                 -> {}   (fault.go; with Config.FaultInjection only)
@@ -147,6 +148,8 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 		return &out, e
 	}
 	switch {
+	case resp.StatusCode == http.StatusNotFound && out.Error == unknownCall:
+		return &out, fmt.Errorf("raftstore: %s: %w", name, errUnknownCall)
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return &out, fmt.Errorf("%w: %s", ErrNotReady, out.Error)
 	case resp.StatusCode != http.StatusOK:
@@ -170,6 +173,20 @@ func (c *rpcClient) readIndex(ctx context.Context, base string) (uint64, error) 
 	}
 	return out.Index, nil
 }
+
+func (c *rpcClient) planIndex(ctx context.Context, base string) (uint64, error) {
+	out, err := c.call(ctx, base, "planindex", nil)
+	if err != nil {
+		return 0, err
+	}
+	return out.Index, nil
+}
+
+// unknownCall is the error a member answers to a call it does not know
+// (one of a newer version); the caller sees errUnknownCall.
+const unknownCall = "unknown cluster call"
+
+var errUnknownCall = errors.New(unknownCall)
 
 type joinRequest struct {
 	ID       string `json:"id"`
@@ -256,6 +273,13 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeRPC(w, http.StatusOK, rpcResponse{Index: idx})
+	case "planindex":
+		idx, err := n.planIndex()
+		if err != nil {
+			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: err.Error()})
+			return
+		}
+		writeRPC(w, http.StatusOK, rpcResponse{Index: idx})
 	case "join":
 		var jr joinRequest
 		if err := json.Unmarshal(body, &jr); err != nil || jr.ID == "" || jr.RaftAddr == "" || jr.APIAddr == "" {
@@ -285,7 +309,7 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 	case "fault":
 		n.serveFault(w, body)
 	default:
-		writeRPC(w, http.StatusNotFound, rpcResponse{Error: "unknown cluster call"})
+		writeRPC(w, http.StatusNotFound, rpcResponse{Error: unknownCall})
 	}
 }
 

@@ -1,0 +1,106 @@
+package raftstore
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/paramstore/paramstore/internal/store"
+)
+
+// TestFollowerPlanIndex: a follower's write plan asks the leader for its
+// plan index (no quorum round, unlike a read index) and sees a parameter
+// acknowledged before it began; with a leader of an older version, which
+// answers the call as unknown, it asks for the read index instead and
+// still sees it.
+func TestFollowerPlanIndex(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	for _, older := range []bool{false, true} {
+		t.Run(fmt.Sprintf("older-leader=%v", older), func(t *testing.T) {
+			for attempt := 1; ; attempt++ {
+				if followerPlanIndex(t, c, older, attempt) {
+					return
+				}
+				if attempt == 3 {
+					t.Fatal("the leader changed during each of 3 attempts")
+				}
+			}
+		})
+	}
+}
+
+// followerPlanIndex is one attempt of TestFollowerPlanIndex; false when
+// the leader changed during it.
+func followerPlanIndex(t *testing.T, c *cluster, older bool, attempt int) bool {
+	leader := c.leader()
+	term := leader.n.raft.CurrentTerm()
+	stillLeader := func() bool {
+		return leader.n.raft.State() == raft.Leader && leader.n.raft.CurrentTerm() == term
+	}
+	f := c.others(leader)[0]
+	target, err := url.Parse(leader.api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var plans, reads atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/planindex"):
+			plans.Add(1)
+			if older {
+				writeRPC(w, http.StatusNotFound, rpcResponse{Error: unknownCall})
+				return
+			}
+		case strings.HasSuffix(r.URL.Path, "/readindex"):
+			reads.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := leader.n.Register(ctx, proxy.URL); err != nil {
+		if !stillLeader() {
+			return false
+		}
+		t.Fatal(err)
+	}
+	if !poll(func() bool {
+		info, err := f.n.leaderInfo()
+		return err == nil && info.APIAddr == proxy.URL
+	}) {
+		t.Fatalf("%s does not see the leader's new API address", f.id)
+	}
+	name := fmt.Sprintf("/planindex/older-%v-%d", older, attempt)
+	apply(t, leader, putCmd(name, 1, 0))
+	var p *store.Parameter
+	err = f.n.View(store.WithWritePlan(ctx), func(r *store.Reader) error {
+		var err error
+		p, err = r.Param(tenancy, name)
+		return err
+	})
+	if !stillLeader() {
+		return false
+	}
+	if err != nil || p == nil {
+		t.Fatalf("a write's plan on %s: %v, %v; want %s, acknowledged before it began", f.id, p, err, name)
+	}
+	wantReads := int32(0)
+	if older {
+		wantReads = 1
+	}
+	if got, gotReads := plans.Load(), reads.Load(); got != 1 || gotReads != wantReads {
+		t.Errorf("a write's plan on %s sent %d plan index and %d read index calls; want 1 and %d", f.id, got, gotReads, wantReads)
+	}
+	return true
+}
