@@ -20,7 +20,7 @@ import (
 // plan index (no quorum round, unlike a read index) and sees a parameter
 // acknowledged before it began; with a leader of an older version, which
 // answers the call as unknown, it asks for the read index instead and
-// still sees it.
+// still sees it, and asks that leader for a read index from then on.
 func TestFollowerPlanIndex(t *testing.T) {
 	t.Parallel()
 	c := makeCluster(t, 3)
@@ -101,6 +101,24 @@ func followerPlanIndex(t *testing.T, c *cluster, older bool, attempt int) bool {
 	}
 	if got, gotReads := plans.Load(), reads.Load(); got != 1 || gotReads != wantReads {
 		t.Errorf("a write's plan on %s sent %d plan index and %d read index calls; want 1 and %d", f.id, got, gotReads, wantReads)
+	}
+	// A second plan under the same leader: an older one is not asked for
+	// a plan index again (it would cost every write a refused call).
+	if err := f.n.View(store.WithWritePlan(ctx), func(*store.Reader) error { return nil }); err != nil {
+		if !stillLeader() {
+			return false
+		}
+		t.Fatal(err)
+	}
+	if !stillLeader() {
+		return false
+	}
+	wantPlans := int32(2)
+	if older {
+		wantPlans, wantReads = 1, 2
+	}
+	if got, gotReads := plans.Load(), reads.Load(); got != wantPlans || gotReads != wantReads {
+		t.Errorf("two plans on %s sent %d plan index and %d read index calls; want %d and %d", f.id, got, gotReads, wantPlans, wantReads)
 	}
 	return true
 }

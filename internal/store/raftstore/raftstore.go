@@ -259,6 +259,9 @@ type Node struct {
 	// (leaderInfo).
 	leaderCache atomic.Pointer[leaderCache]
 	leaderGen   atomic.Uint64
+	// noPlanIndex is leaderInfo's answer for a leader that did not know
+	// the planindex call (askPlanIndex).
+	noPlanIndex atomic.Pointer[store.NodeInfo]
 
 	// codec is the gate of the compact log encoding (logcodec.go).
 	codec logCodec
@@ -840,7 +843,9 @@ func (n *Node) askReadIndex(ctx context.Context) (uint64, error) {
 
 // askPlanIndex asks the leader for its plan index (planIndex). A leader
 // of an older version, which does not know the call, is asked for its
-// read index instead: a larger cost, the same guarantee.
+// read index instead: a larger cost, the same guarantee. It is asked for
+// that from then on, while leaderInfo keeps the same answer (the same
+// leader, term and registry).
 func (n *Node) askPlanIndex(ctx context.Context) (uint64, error) {
 	leader, err := n.leaderInfo()
 	if err != nil {
@@ -848,8 +853,11 @@ func (n *Node) askPlanIndex(ctx context.Context) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
 	defer cancel()
-	idx, err := n.rpc.planIndex(ctx, leader.APIAddr)
-	if errors.Is(err, errUnknownCall) {
+	var idx uint64
+	if n.noPlanIndex.Load() == leader {
+		idx, err = n.rpc.readIndex(ctx, leader.APIAddr)
+	} else if idx, err = n.rpc.planIndex(ctx, leader.APIAddr); errors.Is(err, errUnknownCall) {
+		n.noPlanIndex.Store(leader)
 		idx, err = n.rpc.readIndex(ctx, leader.APIAddr)
 	}
 	if err != nil {
