@@ -600,9 +600,6 @@ func (pc *parkedConn) deliver(p *service.Page) {
 }
 
 func (l *parkListener) answerLoop() {
-	if tid := lowerAnswerThread(); tid != 0 {
-		l.answerTIDs <- tid
-	}
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	var slice time.Time // when the slice's first answer was taken
@@ -744,10 +741,8 @@ func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 func (h *Handler) Listener(ln net.Listener) net.Listener {
 	l := &parkListener{Listener: ln, back: make(chan net.Conn), accepted: make(chan acceptResult), closed: make(chan struct{}),
 		answers: make(chan *parkedConn, answerQueue), writing: &h.writing}
-	workers := answerWorkers(runtime.GOMAXPROCS(0))
-	l.answerTIDs = make(chan int, workers)
 	go l.pump()
-	for range workers {
+	for range answerWorkers(runtime.GOMAXPROCS(0)) {
 		go l.answerLoop()
 	}
 	h.listener = l
@@ -769,10 +764,6 @@ type parkListener struct {
 	answers   chan *parkedConn
 	writing   *writeGate   // Handler.writing: calls in flight that may change state
 	pauses    atomic.Int64 // how many times the answer workers paused for them (pace)
-	// answerTIDs receives the thread id of each answer worker once its
-	// thread's nice value was lowered (lowerAnswerThread), for tests; on
-	// Linux only.
-	answerTIDs chan int
 }
 
 func (l *parkListener) pump() {
