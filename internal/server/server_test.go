@@ -25,6 +25,7 @@ import (
 
 	"github.com/paramstore/paramstore/internal/server"
 	"github.com/paramstore/paramstore/internal/servertest"
+	"github.com/paramstore/paramstore/internal/testproc"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key as PEM files.
@@ -183,12 +184,7 @@ func TestStartFailureReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
+	addr := testproc.FreeAddr(t)
 
 	cfg := server.Default()
 	cfg.Listen = addr

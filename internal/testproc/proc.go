@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -412,16 +411,4 @@ func RunToExit(t testing.TB, timeout time.Duration, env []string, args ...string
 	}
 	t.Logf("paramstore %s: exit code %d\n%s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), out.String())
 	return cmd.ProcessState.ExitCode(), out.String()
-}
-
-// FreeAddr returns a loopback address whose port was free a moment ago,
-// for a process that must keep its address across restarts (port 0 cannot).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -102,12 +99,7 @@ func TestHumanCLIParamstore(t *testing.T) {
 	// Unknown key: denied too; no server: exit 5.
 	wrong := &humanCLI{t: t, env: awsEnv(t, "AWS_ACCESS_KEY_ID=AKIAWRONG", "AWS_SECRET_ACCESS_KEY=wrong"), flags: []string{"--endpoint", srv.URL()}}
 	wrong.fails(4, "UnrecognizedClientException", "get", "/app/db/url")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + testproc.FreeAddr(t) // reserved: nothing listens
 	gone := &humanCLI{t: t, env: awsEnv(t), flags: []string{"--endpoint", closed, "--credentials-file", srv.CredentialsFile()}}
 	gone.fails(5, "no answer from the endpoint", "get", "/app/db/url")
 }
@@ -116,7 +108,7 @@ func TestHumanCLIParamstore(t *testing.T) {
 // connection given the way the aws CLI takes it (AWS_ENDPOINT_URL and the
 // credential variables).
 func TestHumanCLIMoto(t *testing.T) {
-	url := startMotoServer(t)
+	url := startMoto(t)
 	cli := &humanCLI{t: t, env: awsEnv(t, "AWS_ENDPOINT_URL="+url, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1")}
 	sdk := testproc.Credentials{ID: "testing", Secret: "testing"}.SSM(url)
 	humanScenario(t, cli, sdk)
@@ -241,38 +233,5 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// startMotoServer runs moto_server on a free port and returns its URL once
-// it answers; it is killed when the test ends.
-func startMotoServer(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Fatalf("moto_server is required (pip install 'moto[server]'): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("moto_server", "-p", strconv.Itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 60s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
