@@ -262,6 +262,9 @@ type Node struct {
 	// noPlanIndex is leaderInfo's answer for a leader that did not know
 	// the planindex call (askPlanIndex).
 	noPlanIndex atomic.Pointer[store.NodeInfo]
+	// noApplyBatch is leaderInfo's answer for a leader that did not know
+	// the applybatch call (forward.go).
+	noApplyBatch atomic.Pointer[store.NodeInfo]
 
 	// codec is the gate of the compact log encoding (logcodec.go).
 	codec logCodec
@@ -289,6 +292,9 @@ type Node struct {
 	// same way (see followerPlanIndex); under readMu too.
 	planNext    *readCheck
 	planRunning bool
+	// A follower's forwarded writes share the forward call to the leader
+	// (forward.go); under readMu too.
+	fwdQueue forwardQueue
 
 	// intents is the state of the intents carried in the log (intent.go).
 	intents intentState
@@ -1138,17 +1144,7 @@ func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
 // leader committed the write: success would let the client's next read
 // here miss it.
 func (n *Node) forward(ctx context.Context, data []byte) error {
-	leader, err := n.leaderInfo()
-	if err != nil {
-		return err
-	}
-	if data, err = forwardable(data, leader); err != nil {
-		return err
-	}
-	idx, err := n.rpc.apply(ctx, leader.APIAddr, data)
-	if err != nil && !store.IsResult(err) {
-		n.dropLeaderInfo()
-	}
+	leader, idx, err := n.forwardShared(ctx, data)
 	if idx > 0 {
 		wctx, cancel := context.WithTimeout(ctx, forwardWait)
 		defer cancel()

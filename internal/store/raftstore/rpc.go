@@ -28,6 +28,7 @@ import (
 // a timestamp, the path and the body:
 //
 //	POST apply      body: an encoded command     -> {"index": n, "result": store.ResultName}
+//	POST applybatch body: commands (forward.go)  -> {"items": [{"status": s, "index": n, "result": ...}, ...]}
 //	POST readindex                               -> {"index": n}
 //	POST planindex                               -> {"index": n}   (a follower's write plan, planIndex)
 //	POST join       body: joinRequest            -> {}
@@ -119,7 +120,8 @@ type rpcResponse struct {
 	Error  string `json:"error,omitempty"`
 }
 
-func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
+// post sends the call name with body to the member at base.
+func (c *rpcClient) post(ctx context.Context, base, name string, body []byte) (*http.Response, error) {
 	path := rpcPrefix + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
@@ -132,6 +134,14 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
+	return resp, nil
+}
+
+func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*rpcResponse, error) {
+	resp, err := c.post(ctx, base, name, body)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
@@ -141,21 +151,28 @@ func (c *rpcClient) call(ctx context.Context, base, name string, body []byte) (*
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("raftstore: %s: HTTP %d: %s", name, resp.StatusCode, bytes.TrimSpace(raw))
 	}
+	return &out, out.err(name, resp.StatusCode)
+}
+
+// err is the error the answer out to the call name with HTTP status
+// status stands for: a state machine result (store.ResultNamed), or a
+// failure of the call.
+func (out *rpcResponse) err(name string, status int) error {
 	if e := store.ResultNamed(out.Result); e != nil {
 		if out.Error != "" {
-			return &out, fmt.Errorf("%w: %s", e, out.Error)
+			return fmt.Errorf("%w: %s", e, out.Error)
 		}
-		return &out, e
+		return e
 	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound && out.Error == unknownCall:
-		return &out, fmt.Errorf("raftstore: %s: %w", name, errUnknownCall)
-	case resp.StatusCode == http.StatusServiceUnavailable:
-		return &out, fmt.Errorf("%w: %s", ErrNotReady, out.Error)
-	case resp.StatusCode != http.StatusOK:
-		return &out, fmt.Errorf("raftstore: %s: %s", name, out.Error)
+	case status == http.StatusNotFound && out.Error == unknownCall:
+		return fmt.Errorf("raftstore: %s: %w", name, errUnknownCall)
+	case status == http.StatusServiceUnavailable:
+		return fmt.Errorf("%w: %s", ErrNotReady, out.Error)
+	case status != http.StatusOK:
+		return fmt.Errorf("raftstore: %s: %s", name, out.Error)
 	}
-	return &out, nil
+	return nil
 }
 
 func (c *rpcClient) apply(ctx context.Context, base string, cmd []byte) (uint64, error) {
@@ -251,17 +268,10 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		idx, err := n.applyLocal(body, leaderWait)
-		resp := rpcResponse{Index: idx, Result: store.ResultName(err)}
-		if err != nil && resp.Result == "" {
-			status := http.StatusInternalServerError
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				status = http.StatusServiceUnavailable
-			}
-			resp.Error = err.Error()
-			writeRPC(w, status, resp)
-			return
-		}
-		writeRPC(w, http.StatusOK, resp)
+		status, resp := applyAnswer(idx, err)
+		writeRPC(w, status, resp)
+	case "applybatch":
+		n.serveApplyBatch(w, body)
 	case "readindex":
 		if n.raft.State() != raft.Leader {
 			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})
