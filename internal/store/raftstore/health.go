@@ -182,6 +182,9 @@ type watchedLogs struct {
 	logStore
 	watch *storageWatch
 	fault func() error // nil, or the injected error of every write
+	// recent keeps the entries last written, for raft's reads of them
+	// (logcache.go); nil on a node without peers.
+	recent *recentLogs
 }
 
 // IsMonotonic passes on the log store's answer (raft.MonotonicLogStore):
@@ -209,15 +212,27 @@ func (l *watchedLogs) injected() error {
 }
 
 func (l *watchedLogs) StoreLog(log *raft.Log) error {
-	return l.write(func() error { return l.logStore.StoreLog(log) })
+	return l.StoreLogs([]*raft.Log{log})
 }
 
 func (l *watchedLogs) StoreLogs(logs []*raft.Log) error {
-	return l.write(func() error { return l.logStore.StoreLogs(logs) })
+	err := l.write(func() error { return l.logStore.StoreLogs(logs) })
+	if err == nil {
+		l.recent.add(logs)
+	}
+	return err
 }
 
 func (l *watchedLogs) DeleteRange(min, max uint64) error {
+	l.recent.clear()
 	return l.write(func() error { return l.logStore.DeleteRange(min, max) })
+}
+
+func (l *watchedLogs) GetLog(index uint64, log *raft.Log) error {
+	if l.recent.get(index, log) {
+		return nil
+	}
+	return l.logStore.GetLog(index, log)
 }
 
 // storageFaultError is the error an injected storage fault returns, as a

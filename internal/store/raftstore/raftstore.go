@@ -438,6 +438,9 @@ func (n *Node) start() error {
 	}
 	n.applyWait.trigger(n.db.LastApplied())
 	watched := &watchedLogs{logStore: logs, watch: &n.storage}
+	if cfg.Bind != "" {
+		watched.recent = newRecentLogs(recentLogsSize)
+	}
 	if cfg.FaultInjection {
 		watched.fault = func() error {
 			if e := n.storageFault.Load(); e != nil {
