@@ -236,6 +236,11 @@ func (c *rpcClient) applyBatch(ctx context.Context, base string, body []byte) ([
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: applybatch: read the answer of %s: %w", base, err)
 	}
+	if resp.StatusCode == http.StatusNotFound {
+		// An older member: its answer to a call it does not know, or
+		// (older still) net/http's "404 page not found".
+		return nil, fmt.Errorf("raftstore: applybatch: %w", errUnknownCall)
+	}
 	if resp.StatusCode != http.StatusOK {
 		var out rpcResponse
 		if err := json.Unmarshal(raw, &out); err != nil {
