@@ -2,8 +2,12 @@ package raftstore
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,4 +163,84 @@ func TestWALSpareFailure(t *testing.T) {
 			t.Fatalf("entry %d: %v", i, err)
 		}
 	}
+}
+
+// TestWALSpareKill: a process killed (SIGKILL) while its tail segment is
+// one made from the spare loses no entry StoreLogs acknowledged: the next
+// open reads them all (raft-wal recovers the tail by a scan of its frames,
+// which end at the spare's zeros), and appends after them.
+func TestWALSpareKill(t *testing.T) {
+	if dir := os.Getenv("PARAMSTORE_WAL_KILL_CHILD"); dir != "" {
+		walKillChild(t, dir)
+		return
+	}
+	dir := filepath.Join(t.TempDir(), walDir)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestWALSpareKill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PARAMSTORE_WAL_KILL_CHILD="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child: %v, want killed by SIGKILL\n%s%s", err, out, stderr.Bytes())
+	}
+	var acked, made uint64
+	for _, line := range strings.Split(string(out), "\n") {
+		fmt.Sscanf(line, "acked %d made %d", &acked, &made)
+	}
+	if acked == 0 || made < 2 {
+		t.Fatalf("child acknowledged up to %d with %d segments from the spare; want both > 0, >= 2\n%s", acked, made, out)
+	}
+	s, err := openWAL(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	last, err := s.LastIndex()
+	if err != nil || last < acked {
+		t.Fatalf("last index %d, %v after the kill; %d were acknowledged", last, err, acked)
+	}
+	for i := uint64(1); i <= last; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil || !bytes.Equal(l.Data, walKillData(i)) {
+			t.Fatalf("entry %d of %d (acknowledged %d): %v", i, last, acked, err)
+		}
+	}
+	logs := []*raft.Log{{Index: last + 1, Term: 1, Type: raft.LogCommand, Data: walKillData(last + 1)}}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatalf("append after the kill: %v", err)
+	}
+}
+
+func walKillData(i uint64) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8), 0x5a}, 16<<10) }
+
+// walKillChild appends batches until two segments came from the spare,
+// then a few more, saying each acknowledged index, and kills itself.
+func walKillChild(t *testing.T, dir string) {
+	s, err := openWAL(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, extra := uint64(1), 0
+	for extra < 5 {
+		waitSpare(t, s)
+		logs := make([]*raft.Log, 16)
+		for j := range logs {
+			logs[j] = &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: walKillData(index)}
+			index++
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			t.Fatal(err)
+		}
+		made := s.spare.made.Load()
+		fmt.Printf("acked %d made %d\n", index-1, made)
+		if made >= 2 {
+			extra++
+		}
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
 }
