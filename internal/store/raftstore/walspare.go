@@ -90,8 +90,10 @@ func (s *spareFS) Create(dir, name string, size uint64) (types.WritableFile, err
 		if errors.Is(err, os.ErrExist) {
 			return nil, err
 		}
-		s.log.Warn("the spare WAL segment could not be used; preallocating one", "error", err)
-		s.startLocked()
+		// A file system without hard links: no spare from now on.
+		s.log.Warn("the spare WAL segment could not be used; segments are preallocated from now on", "error", err)
+		s.closed = true
+		os.Remove(spare)
 		return s.FS.Create(dir, name, size)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
