@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // The intent records that travel in the raft log (see "Durability" in
@@ -69,30 +71,109 @@ var (
 )
 
 // IntentIndexes returns the raft indexes above after of the intent records
-// in the active trail file at path: it reads the file from its end, and
-// stops at the first intent record whose index is after or below (records
-// are appended in the order of their entries). Call it before any intent
-// above after is logged. It only reads: it may run before Open (a torn
-// last line is not a record and is skipped). A missing file holds none.
+// of the trail whose active file is path: it reads the active file from
+// its end, then the rotated files from the newest, and stops at the first
+// intent record whose index is after or below (records are appended in
+// the order of their entries). Call it before any intent above after is
+// logged. It only reads: it may run before Open (a torn last line is not a
+// record and is skipped). A missing file holds none.
 //
-// Only the active file is read: when the trail rotated after an intent
-// above after was written and before the crash that makes the state
-// machine apply its entry again, the record is appended again (a
-// duplicate with the same eventID and raftIndex, never a lost intent).
+// The intents above after were written since the state machine last
+// committed, so a rotated file can hold them only if it was rotated after
+// that (the trail rotated between an intent and the crash that makes the
+// state machine apply its entry again). Rotated files are read while they
+// were rotated at most rotatedWindow before the newest one: a file older
+// than that is left unread, and an intent it held (after a state machine
+// that could not commit for that long) is appended again, a duplicate with
+// the same eventID and raftIndex, never a lost intent.
 func IntentIndexes(path string, after uint64) (map[uint64]bool, error) {
-	f, err := os.Open(path)
+	seen := map[uint64]bool{}
+	done, err := activeIntents(path, after, seen)
+	if err != nil || done {
+		return seen, err
+	}
+	files, err := ListFiles(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return map[uint64]bool{}, nil
+		return seen, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: intents: %w", err)
+	}
+	var newest time.Time
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		if f.Active {
+			continue
+		}
+		if newest.IsZero() {
+			newest = f.Rotated
+		} else if f.Rotated.Before(newest.Add(-rotatedWindow)) {
+			break
+		}
+		if rotatedIntents(f, after, seen) {
+			break
+		}
+	}
+	return seen, nil
+}
+
+// rotatedWindow bounds how far back, from the newest rotated file,
+// IntentIndexes reads rotated files.
+const rotatedWindow = time.Minute
+
+// rotatedIntents adds to seen the indexes above after of the intent
+// records of the rotated file f, and says whether the files before it need
+// not be read: f holds one at or below after, or f cannot be read (removed
+// by retention meanwhile, or damaged: VerifyTrail reports that; here it
+// can only cost a duplicate intent, and must not keep the server from
+// starting).
+func rotatedIntents(f TrailFile, after uint64, seen map[uint64]bool) bool {
+	r, err := f.Open()
+	if err != nil {
+		return true
+	}
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	done := false // read forward: the indexes above after come later
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: read it whole.
+			rest, err2 := br.ReadBytes('\n')
+			line, err = append(append([]byte(nil), line...), rest...), err2
+		}
+		if idx, ok := lineRaftIndex(bytes.TrimSuffix(line, []byte("\n"))); ok {
+			if idx <= after {
+				done = true
+			} else {
+				seen[idx] = true
+			}
+		}
+		if err == io.EOF {
+			return done
+		}
+		if err != nil {
+			return true // a damaged file
+		}
+	}
+}
+
+// activeIntents adds to seen the indexes above after of the intent
+// records of the active file at path, read from its end, and says whether
+// it met one at or below after.
+func activeIntents(path string, after uint64, seen map[uint64]bool) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("audit: intents: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("audit: intents: %w", err)
+		return false, fmt.Errorf("audit: intents: %w", err)
 	}
-	seen := map[uint64]bool{}
 	const chunk = 1 << 20
 	off := fi.Size()
 	var carry []byte // the start of a line cut by the chunk after it
@@ -101,7 +182,7 @@ func IntentIndexes(path string, after uint64) (map[uint64]bool, error) {
 		off -= n
 		buf := make([]byte, n, int(n)+len(carry))
 		if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("audit: intents: %w", err)
+			return false, fmt.Errorf("audit: intents: %w", err)
 		}
 		buf = append(buf, carry...)
 		// Lines from the end; the first (maybe partial) one waits for the
@@ -116,7 +197,7 @@ func IntentIndexes(path string, after uint64) (map[uint64]bool, error) {
 			end = i + 1
 			if idx, ok := lineRaftIndex(line); ok {
 				if idx <= after {
-					return seen, nil
+					return true, nil
 				}
 				seen[idx] = true
 			}
@@ -126,7 +207,7 @@ func IntentIndexes(path string, after uint64) (map[uint64]bool, error) {
 		}
 		carry = append([]byte(nil), buf[:end]...)
 	}
-	return seen, nil
+	return false, nil
 }
 
 // lineRaftIndex returns the raftIndex of a line that is an intent record

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIntentRoundTrip: an intent encoded for the raft log is redacted (no
@@ -131,4 +132,83 @@ func FuzzIntentIndexes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIntentIndexesRotated: intents the trail rotated out of its active
+// file still count (a crash after a rotation made the state machine apply
+// their entries again: reading only the active file appended them twice),
+// read back through the compressed files to the first intent at or below
+// the bound; a damaged rotated file ends the search without an error.
+func TestIntentIndexesRotated(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	s, rounds := rotating(t, dir, Config{MaxSize: 4 << 10})
+	const n = 40
+	for i := uint64(1); i <= n; i++ {
+		body, err := s.EncodeIntent(testRecord("PutParameter", fmt.Sprintf("req-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.LogIntent(body, i); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, rounds, "compressed rotated files", settled(t, dir, 0))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := ListFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("%d trail files, want at least 3 rotated ones", len(files))
+	}
+	span := func(from uint64) []uint64 {
+		var s []uint64
+		for i := from; i <= n; i++ {
+			s = append(s, i)
+		}
+		return s
+	}
+	for _, after := range []uint64{n - 1, n - 20, 3, 0} {
+		got, err := IntentIndexes(path, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, span(after+1)) {
+			t.Fatalf("IntentIndexes(after %d) = %v, want %v", after, keys, span(after+1))
+		}
+	}
+	// A file rotated more than rotatedWindow before the newest one is not
+	// read: the oldest, renamed as if rotated two minutes earlier.
+	oldest := files[0]
+	renamed := rotatedName(path, oldest.FirstSequence, oldest.Rotated.Add(-2*time.Minute)) + ".gz"
+	if err := os.Rename(oldest.Path, renamed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := IntentIndexes(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || len(got) >= n || !got[n] {
+		t.Fatalf("with the oldest file out of the window: %d intents (%v), want those of the other files", len(got), slices.Sorted(maps.Keys(got)))
+	}
+	if err := os.Rename(renamed, oldest.Path); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the oldest rotated file: the files after it still count.
+	if err := os.WriteFile(oldest.Path, []byte("not gzip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err = IntentIndexes(path, 0)
+	if err != nil {
+		t.Fatalf("a damaged rotated file: %v", err)
+	}
+	if len(got) == 0 || len(got) >= n || !got[n] {
+		t.Fatalf("with the oldest file damaged: %d intents (%v), want those of the other files", len(got), slices.Sorted(maps.Keys(got)))
+	}
 }
