@@ -287,8 +287,12 @@ func unmarshalCompact(b []byte) (*Command, error) {
 	}
 	if flags&2 != 0 && r.err == nil {
 		c.Origin = r.string()
+		// The intent is b's own bytes, not a copy: it is only read (the
+		// trail copies it into its buffer; Options.OnIntent), and an
+		// entry's data is never written after it is decoded.
 		if in := r.string(); in != "" {
-			c.Intent = []byte(in)
+			end := 1 + r.off
+			c.Intent = b[end-len(in) : end : end]
 		}
 	}
 	if r.err == nil && r.off != len(r.s) {

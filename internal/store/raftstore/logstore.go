@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
@@ -33,9 +32,10 @@ import (
 //     twice (the pages, then the meta page);
 //   - wal: wal/, a segmented write-ahead log (raft-wal): wal/wal-meta.db
 //     (a small bbolt file: the list of segments and the stable values) and
-//     wal/*.wal (segments of walSegmentSize, preallocated, whole ones
-//     deleted as raft truncates the log); an append batch is written to the
-//     tail segment and fsynced once.
+//     wal/*.wal (segments of walSegmentSize, written zeros made ahead of
+//     need in wal/next-segment.zero, or preallocated: walspare.go; whole
+//     ones deleted as raft truncates the log); an append batch is written
+//     to the tail segment and synced once.
 //
 // The format of a data directory is what it holds, never a guess: a
 // directory with raft.db keeps raft.db, a new one gets the WAL (or raft.db
@@ -196,7 +196,8 @@ func openLog(dir, kind string, hlog hclog.Logger) (logStore, error) {
 // node (a check or a compaction after it would otherwise wait for it).
 type walStore struct {
 	*wal.WAL
-	meta *metadb.BoltMetaDB
+	meta  *metadb.BoltMetaDB
+	spare *spareFS
 }
 
 // GetLog answers raft.ErrLogNotFound for an entry before the first index,
@@ -227,6 +228,7 @@ func (s *walStore) GetLog(index uint64, l *raft.Log) (err error) {
 
 func (s *walStore) Close() error {
 	err := s.WAL.Close()
+	s.spare.Close()
 	if cerr := s.meta.Close(); err == nil {
 		err = cerr
 	}
@@ -265,20 +267,23 @@ func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 	// raft-wal reads segments it did not write the way it wrote them; a
 	// damaged one must end in an error, not take the server down.
 	meta := &metadb.BoltMetaDB{}
+	var spare *spareFS
 	defer func() {
 		if p := recover(); p != nil {
 			s, err = nil, fmt.Errorf("%w: raft-wal: %v", wal.ErrCorrupt, p)
 		}
 		if err != nil {
 			meta.Close()
+			spare.Close()
 		}
 	}()
+	spare = newSpareFS(dir, walSegmentSize, hlog.Named("wal"))
 	w, err := wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta),
-		wal.WithSegmentFiler(segmentFiler{segment.NewFiler(dir, fs.New())}))
+		wal.WithSegmentFiler(segmentFiler{segment.NewFiler(dir, spare)}))
 	if err != nil {
 		return nil, err
 	}
-	return &walStore{WAL: w, meta: meta}, nil
+	return &walStore{WAL: w, meta: meta, spare: spare}, nil
 }
 
 // checkWAL checks the WAL in the raft directory dir before raft-wal opens

@@ -1036,16 +1036,22 @@ const leaderWait = 10 * time.Second
 // leader it waits for one, at most leaderWait (or until ctx's deadline),
 // trying again at each change of what this node knows of its cluster.
 func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
-	if cmd.ID == "" {
+	// The caller's command is not changed: an ID and an intent go on one
+	// copy.
+	slot := store.IntentFrom(ctx)
+	intent := slot.Take()
+	carry := intent != nil && n.carriesIntents()
+	if cmd.ID == "" || carry {
 		c := *cmd
-		c.ID = store.NewCommandID(time.Now())
+		if c.ID == "" {
+			c.ID = store.NewCommandID(time.Now())
+		}
+		if carry {
+			c.Intent, c.Origin = intent, n.cfg.NodeID
+		}
 		cmd = &c
 	}
-	slot := store.IntentFrom(ctx)
-	if intent := slot.Take(); intent != nil && n.carriesIntents() {
-		c := *cmd
-		c.Intent, c.Origin = intent, n.cfg.NodeID
-		cmd = &c
+	if carry {
 		defer func() {
 			if err == nil || store.IsResult(err) {
 				slot.Applied()
