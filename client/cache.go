@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,6 +104,10 @@ type cache struct {
 	// takeDirty is made.
 	changed chan struct{}
 
+	// size is len(entries), readable without mu: a change to a name
+	// costs an agent that caches nothing (or nothing yet) one load.
+	size atomic.Int64
+
 	mu      sync.Mutex
 	entries map[string]*list.Element // values are *entry
 	lru     *list.List               // front: most recently used
@@ -124,6 +129,7 @@ func newCache(max int) *cache {
 // held.
 func (c *cache) addLocked(key string, el *list.Element) {
 	c.entries[key] = el
+	c.size.Store(int64(len(c.entries)))
 	q := el.Value.(*entry).q
 	if q.Kind != kindName {
 		c.paths[key] = el
@@ -141,6 +147,7 @@ func (c *cache) addLocked(key string, el *list.Element) {
 func (c *cache) dropLocked(key string, el *list.Element) *entry {
 	e := c.lru.Remove(el).(*entry)
 	delete(c.entries, key)
+	c.size.Store(int64(len(c.entries)))
 	if e.q.Kind != kindName {
 		delete(c.paths, key)
 		return e
@@ -267,13 +274,23 @@ func (c *cache) endRefresh(key string, next time.Time) {
 	}
 }
 
-// expire makes every entry covering name expire at now, and returns their
-// keys. Expired entries stay, to be served stale if need be.
-func (c *cache) expire(name string, now time.Time) []string {
+// expire makes every entry covering name expire now (read from now once,
+// if any), and returns their keys. Expired entries stay, to be served
+// stale if need be. An empty cache costs one atomic load: every agent of a
+// fleet pays this once per change per watch.
+func (c *cache) expire(name string, now func() time.Time) []string {
+	if c.size.Load() == 0 {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var keys []string
+	var t time.Time
 	c.coveringLocked(name, func(key string, el *list.Element) {
+		if t.IsZero() {
+			t = now()
+		}
+		now := t
 		e := el.Value.(*entry)
 		if e.expiresAt.After(now) {
 			e.expiresAt = now

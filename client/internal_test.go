@@ -281,7 +281,7 @@ func TestCacheIndex(t *testing.T) {
 		case 0, 1:
 			c.put(entry{q: randQuery(), notFound: rng.IntN(4) == 0})
 		case 2:
-			got := c.expire(name, time.Now())
+			got := c.expire(name, time.Now)
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("step %d: expire(%s) = %q, want %q", step, name, got, want)
@@ -310,6 +310,9 @@ func TestCacheIndex(t *testing.T) {
 		if indexed != len(c.entries) || c.lru.Len() != len(c.entries) {
 			t.Fatalf("step %d: %d entries, %d in the LRU list, %d indexed", step, len(c.entries), c.lru.Len(), indexed)
 		}
+		if got := c.size.Load(); got != int64(len(c.entries)) {
+			t.Fatalf("step %d: size %d, %d entries (expire would skip a cache that is not empty)", step, got, len(c.entries))
+		}
 	}
 }
 
@@ -325,10 +328,9 @@ func BenchmarkCacheExpire(b *testing.B) {
 			for i := range min(n, 5) {
 				c.load(entry{q: query{Kind: kindPath, Region: "r", Name: fmt.Sprintf("/app/svc%d", i), Recursive: true}})
 			}
-			now := time.Now()
 			b.ReportAllocs()
 			for b.Loop() {
-				c.expire("/app/svc3/p17", now)
+				c.expire("/app/svc3/p17", time.Now)
 			}
 		})
 	}

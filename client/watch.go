@@ -129,9 +129,8 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change, i i
 				since = max(since, page.Index) // a heartbeat
 				return nil
 			}
-			now := c.cfg.Now()
 			if page.Reset {
-				c.refreshKeys(c.cache.expireUnder(path, now))
+				c.refreshKeys(c.cache.expireUnder(path, c.cfg.Now()))
 				if !send(ctx, out, Change{Name: path, Reset: true}) {
 					return ctx.Err()
 				}
@@ -140,7 +139,7 @@ func (c *Client) follow(ctx context.Context, path string, out chan<- Change, i i
 				if ch.Index != 0 && ch.Index <= since {
 					continue // seen already (a server that answered from further back)
 				}
-				c.refreshKeys(c.cache.expire(ch.Name, now))
+				c.refreshKeys(c.cache.expire(ch.Name, c.cfg.Now))
 				if !send(ctx, out, Change{Name: ch.Name, Version: ch.Version, Deleted: ch.Deleted}) {
 					return ctx.Err()
 				}
@@ -323,9 +322,8 @@ func (c *Client) poll(ctx context.Context, path string, out chan<- Change) {
 					}
 				}
 				slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Name, b.Name) })
-				now := c.cfg.Now()
 				for _, ch := range changes {
-					c.refreshKeys(c.cache.expire(ch.Name, now))
+					c.refreshKeys(c.cache.expire(ch.Name, c.cfg.Now))
 					if !send(ctx, out, ch) {
 						return
 					}
