@@ -8,15 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/paramstore/paramstore/internal/store"
 )
@@ -31,14 +26,7 @@ func TestForwardBatch(t *testing.T) {
 	c := makeCluster(t, 3)
 	for _, older := range []bool{false, true} {
 		t.Run(fmt.Sprintf("older-leader=%v", older), func(t *testing.T) {
-			for attempt := 1; ; attempt++ {
-				if forwardBatch(t, c, older, attempt) {
-					return
-				}
-				if attempt == 3 {
-					t.Fatal("the leader changed during each of 3 attempts")
-				}
-			}
+			retryAttempts(t, func(attempt int) bool { return forwardBatch(t, c, older, attempt) })
 		})
 	}
 }
@@ -46,28 +34,17 @@ func TestForwardBatch(t *testing.T) {
 // forwardBatch is one attempt of TestForwardBatch; false when the leader
 // changed during it.
 func forwardBatch(t *testing.T, c *cluster, older bool, attempt int) bool {
-	leader := c.leader()
-	term := leader.n.raft.CurrentTerm()
-	stillLeader := func() bool {
-		return leader.n.raft.State() == raft.Leader && leader.n.raft.CurrentTerm() == term
-	}
-	f := c.others(leader)[0]
-	target, err := url.Parse(leader.api.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	var batches, applies, commands atomic.Int32
 	hold := make(chan struct{})
 	var holdOnce sync.Once
 	var armed atomic.Bool // hold the first call from then on
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	px := proxyLeader(t, c, func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/applybatch"):
 			batches.Add(1)
 			if older {
 				writeRPC(w, http.StatusNotFound, rpcResponse{Error: unknownCall})
-				return
+				return true
 			}
 			var body bytes.Buffer
 			if _, err := body.ReadFrom(r.Body); err != nil {
@@ -96,23 +73,15 @@ func forwardBatch(t *testing.T, c *cluster, older bool, attempt int) bool {
 				<-hold
 			}
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
+		return false
+	})
+	if px == nil {
+		return false
+	}
+	defer px.Close()
+	leader, f, stillLeader := px.leader, px.follower, px.stillLeader
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
-	if err := leader.n.Register(ctx, proxy.URL); err != nil {
-		if !stillLeader() {
-			return false
-		}
-		t.Fatal(err)
-	}
-	if !poll(func() bool {
-		info, err := f.n.leaderInfo()
-		return err == nil && info.APIAddr == proxy.URL
-	}) {
-		t.Fatalf("%s does not see the leader's new API address", f.id)
-	}
 	prefix := fmt.Sprintf("/fwdbatch/older-%v-%d/", older, attempt)
 	taken := prefix + "taken"
 	apply(t, leader, putCmd(taken, 1, 0))

@@ -4,14 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/paramstore/paramstore/internal/store"
 )
@@ -26,14 +21,7 @@ func TestFollowerPlanIndex(t *testing.T) {
 	c := makeCluster(t, 3)
 	for _, older := range []bool{false, true} {
 		t.Run(fmt.Sprintf("older-leader=%v", older), func(t *testing.T) {
-			for attempt := 1; ; attempt++ {
-				if followerPlanIndex(t, c, older, attempt) {
-					return
-				}
-				if attempt == 3 {
-					t.Fatal("the leader changed during each of 3 attempts")
-				}
-			}
+			retryAttempts(t, func(attempt int) bool { return followerPlanIndex(t, c, older, attempt) })
 		})
 	}
 }
@@ -41,50 +29,31 @@ func TestFollowerPlanIndex(t *testing.T) {
 // followerPlanIndex is one attempt of TestFollowerPlanIndex; false when
 // the leader changed during it.
 func followerPlanIndex(t *testing.T, c *cluster, older bool, attempt int) bool {
-	leader := c.leader()
-	term := leader.n.raft.CurrentTerm()
-	stillLeader := func() bool {
-		return leader.n.raft.State() == raft.Leader && leader.n.raft.CurrentTerm() == term
-	}
-	f := c.others(leader)[0]
-	target, err := url.Parse(leader.api.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	var plans, reads atomic.Int32
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	px := proxyLeader(t, c, func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/planindex"):
 			plans.Add(1)
 			if older {
 				writeRPC(w, http.StatusNotFound, rpcResponse{Error: unknownCall})
-				return
+				return true
 			}
 		case strings.HasSuffix(r.URL.Path, "/readindex"):
 			reads.Add(1)
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
+		return false
+	})
+	if px == nil {
+		return false
+	}
+	defer px.Close()
+	leader, f, stillLeader := px.leader, px.follower, px.stillLeader
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
-	if err := leader.n.Register(ctx, proxy.URL); err != nil {
-		if !stillLeader() {
-			return false
-		}
-		t.Fatal(err)
-	}
-	if !poll(func() bool {
-		info, err := f.n.leaderInfo()
-		return err == nil && info.APIAddr == proxy.URL
-	}) {
-		t.Fatalf("%s does not see the leader's new API address", f.id)
-	}
 	name := fmt.Sprintf("/planindex/older-%v-%d", older, attempt)
 	apply(t, leader, putCmd(name, 1, 0))
 	var p *store.Parameter
-	err = f.n.View(store.WithWritePlan(ctx), func(r *store.Reader) error {
+	err := f.n.View(store.WithWritePlan(ctx), func(r *store.Reader) error {
 		var err error
 		p, err = r.Param(tenancy, name)
 		return err

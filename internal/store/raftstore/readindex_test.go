@@ -4,14 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/paramstore/paramstore/internal/store"
 )
@@ -29,57 +24,29 @@ import (
 func TestFollowerReadsShareReadIndex(t *testing.T) {
 	t.Parallel()
 	c := makeCluster(t, 3)
-	for attempt := 1; ; attempt++ {
-		if shareReadIndex(t, c, attempt) {
-			return
-		}
-		if attempt == 3 {
-			t.Fatal("the leader changed during each of 3 attempts")
-		}
-		t.Logf("attempt %d: the leader changed; trying again", attempt)
-	}
+	retryAttempts(t, func(attempt int) bool { return shareReadIndex(t, c, attempt) })
 }
 
 // shareReadIndex is one attempt of TestFollowerReadsShareReadIndex; it
 // returns false if an election during it failed reads.
 func shareReadIndex(t *testing.T, c *cluster, attempt int) bool {
-	leader := c.leader()
-	term := leader.n.raft.CurrentTerm()
-	f := c.others(leader)[0]
-	stillLeader := func() bool {
-		return leader.n.raft.State() == raft.Leader && leader.n.raft.CurrentTerm() == term
-	}
-
-	target, err := url.Parse(leader.api.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	var rpcs atomic.Int32
 	held := make(chan struct{}, 1)
 	release := make(chan struct{})
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	px := proxyLeader(t, c, func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/readindex") && rpcs.Add(1) == 1 {
 			held <- struct{}{}
 			<-release
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
+		return false
+	})
+	if px == nil {
+		return false
+	}
+	defer px.Close()
+	leader, f, stillLeader := px.leader, px.follower, px.stillLeader
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
-	if err := leader.n.Register(ctx, proxy.URL); err != nil {
-		if !stillLeader() {
-			return false
-		}
-		t.Fatal(err)
-	}
-	if !poll(func() bool {
-		info, err := f.n.leaderInfo()
-		return err == nil && info.APIAddr == proxy.URL
-	}) {
-		t.Fatalf("%s does not see the leader's new API address", f.id)
-	}
 
 	name := fmt.Sprintf("/readindex/shared-%d", attempt)
 	type result struct {

@@ -44,17 +44,23 @@ func TestWALSpareSegments(t *testing.T) {
 	}
 	data := func(i uint64) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 24<<10) }
 	const batch, batches = 16, 24 // 48 KiB entries: 18 MiB, three segments
-	for b := uint64(0); b < batches; b++ {
-		waitSpare(t, s)
-		logs := make([]*raft.Log, batch)
-		for j := range logs {
-			i := b*batch + uint64(j) + 1
-			logs[j] = &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: data(i)}
-		}
-		if err := s.StoreLogs(logs); err != nil {
-			t.Fatal(err)
+	// store writes batches [from, to) of batch entries each, each when a
+	// spare is ready.
+	store := func(s *walStore, from, to uint64) {
+		t.Helper()
+		for b := from; b < to; b++ {
+			waitSpare(t, s)
+			logs := make([]*raft.Log, batch)
+			for j := range logs {
+				i := b*batch + uint64(j) + 1
+				logs[j] = &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: data(i)}
+			}
+			if err := s.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	store(s, 0, batches)
 	if made := s.spare.made.Load(); made < 2 {
 		t.Fatalf("%d segments made from the spare, want >= 2", made)
 	}
@@ -109,17 +115,7 @@ func TestWALSpareSegments(t *testing.T) {
 	}
 	// The next segment comes from it and holds what is stored in it.
 	made := s.spare.made.Load()
-	for b := uint64(batches); b < batches+12; b++ {
-		waitSpare(t, s)
-		logs := make([]*raft.Log, batch)
-		for j := range logs {
-			i := b*batch + uint64(j) + 1
-			logs[j] = &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: data(i)}
-		}
-		if err := s.StoreLogs(logs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store(s, batches, batches+12)
 	if s.spare.made.Load() == made {
 		t.Fatal("no segment made from the spare written after the restart")
 	}
