@@ -388,6 +388,106 @@ func TestDiskFloorTmpfs(t *testing.T) {
 	t.Logf("%d acknowledged writes present after the restart", len(acked))
 }
 
+// TestDiskFullTmpfs runs a server with no free-space floor
+// (--min-free-space 0) on a 64 MiB tmpfs, leaves it 6 MiB, and overwrites
+// one 4 KB parameter until the disk is full (the log's spare segment
+// cannot be written again, then the trail or the log runs out). Writes are
+// refused with InternalServerError, none acknowledged is lost, reads go
+// on, and once the space returns writes resume without a restart. After a
+// restart every acknowledged write is there and the audit trail verifies.
+//
+// The state file keeps one name's last 100 versions, so it stays the same
+// size: a state machine that cannot write a committed entry waits for the
+// disk (TestStateMachineFullDisk), and the writes behind it wait too, as
+// does a SIGTERM (the floor, on by default, refuses writes before that).
+// The log's own case, a segment that cannot be made, is
+// TestWALSpareFullDisk.
+func TestDiskFullTmpfs(t *testing.T) {
+	disk := mountTmpfs(t, "64m")
+	data := filepath.Join(disk, "data")
+	srv := startServer(t, data, "--min-free-space", "0")
+	c := srv.SSM()
+	ctx := t.Context()
+	value := strings.Repeat("v", 4000)
+	acked := map[string]bool{}
+	put := func(name string) error {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value),
+			Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err == nil {
+			acked[name] = true
+		}
+		return err
+	}
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for freeBytes(t, disk) > 6<<20+int64(len(chunk)) {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	}
+	f.Close()
+	t.Logf("filled: %d bytes free on the tmpfs", freeBytes(t, disk))
+	// A 4 KB value: a log segment holds ~1,900 writes; the state file
+	// keeps the last 100 versions.
+	refused := 0
+	var firstRefusal error
+	for i := 0; i < 8000 && refused < 20; i++ {
+		if err := put("/full/p"); err != nil {
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "InternalServerError" {
+				t.Fatalf("write %d on a full disk: %v, want InternalServerError", i, err)
+			}
+			if firstRefusal == nil {
+				firstRefusal = err
+				t.Logf("write %d refused: %v (%d bytes free)", i, err, freeBytes(t, disk))
+			}
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("8,000 writes of 4 KB on a tmpfs with 6 MiB free were all acknowledged")
+	}
+	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/full/p")}); err != nil {
+		t.Errorf("GetParameter on a full disk: %v, want it served", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// The first write after the space returns may meet a leader still
+	// being elected again (a single node steps down when its log refuses
+	// an append); from then on every write is acknowledged.
+	deadline := time.Now().Add(time.Minute)
+	for put("/full/after/0") != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no write acknowledged within a minute of the space returning\n%s", srv.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := 1; i <= 50; i++ {
+		if err := put(fmt.Sprintf("/full/after/%d", i)); err != nil {
+			t.Fatalf("write %d after the space returned: %v", i, err)
+		}
+	}
+	srv.Stop()
+	srv = startServer(t, data)
+	c = srv.SSM()
+	for name := range acked {
+		out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil || aws.ToString(out.Parameter.Value) != value {
+			t.Fatalf("acknowledged %s after the restart: %v", name, err)
+		}
+	}
+	srv.Stop()
+	if code, out := testproc.RunToExit(t, time.Minute, nil, "audit", "verify", data); code != 0 {
+		t.Fatalf("audit verify: exit %d\n%s", code, out)
+	}
+	t.Logf("%d writes refused on the full disk; %d names acknowledged, all present after the restart", refused, len(acked))
+}
+
 func metricsText(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url + "/metrics")

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -194,10 +196,50 @@ func openLog(dir, kind string, hlog hclog.Logger) (logStore, error) {
 // walStore is the WAL with its meta file, which raft-wal's Close leaves
 // open (v0.4.0): Close closes both, so that the file's lock goes with the
 // node (a check or a compaction after it would otherwise wait for it).
+//
+// It opens the WAL again after a failed append (StoreLogs), so every call
+// holds mu for reading, and the reopen holds it for writing.
 type walStore struct {
-	*wal.WAL
-	meta  *metadb.BoltMetaDB
-	spare *spareFS
+	dir string
+	log hclog.Logger
+
+	mu     sync.RWMutex
+	wal    *wal.WAL // nil after a failed reopen, until one succeeds
+	meta   *metadb.BoltMetaDB
+	spare  *spareFS
+	closed bool
+	// reopens counts the reopens after a failed append (tests).
+	reopens atomic.Int64
+}
+
+// errWALClosed answers the calls to a closed store, and those after a
+// reopen failed (the next append tries the reopen again).
+var errWALClosed = errors.New("raft-wal: the log is closed")
+
+// use calls fn with the open WAL, holding mu for reading.
+func (s *walStore) use(fn func(w *wal.WAL) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.wal == nil {
+		return errWALClosed
+	}
+	return fn(s.wal)
+}
+
+func (s *walStore) FirstIndex() (first uint64, err error) {
+	err = s.use(func(w *wal.WAL) (err error) {
+		first, err = w.FirstIndex()
+		return err
+	})
+	return first, err
+}
+
+func (s *walStore) LastIndex() (last uint64, err error) {
+	err = s.use(func(w *wal.WAL) (err error) {
+		last, err = w.LastIndex()
+		return err
+	})
+	return last, err
 }
 
 // GetLog answers raft.ErrLogNotFound for an entry before the first index,
@@ -210,28 +252,130 @@ type walStore struct {
 // An entry whose bytes were damaged makes raft-wal's decoder panic
 // (v0.4.0); that is an error here, which raft reports (or refuses to start
 // on), not a crash.
-func (s *walStore) GetLog(index uint64, l *raft.Log) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: raft-wal: entry %d cannot be decoded: %v", wal.ErrCorrupt, index, p)
+func (s *walStore) GetLog(index uint64, l *raft.Log) error {
+	return s.use(func(w *wal.WAL) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: raft-wal: entry %d cannot be decoded: %v", wal.ErrCorrupt, index, p)
+			}
+		}()
+		first, err := w.FirstIndex()
+		if err != nil {
+			return err
 		}
-	}()
-	first, err := s.WAL.FirstIndex()
-	if err != nil {
+		if index < first {
+			return raft.ErrLogNotFound
+		}
+		return w.GetLog(index, l)
+	})
+}
+
+func (s *walStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// StoreLogs opens the WAL again after a failed append, and tries the
+// append once more. raft-wal (v0.4.0) does not recover from one in
+// process:
+//   - it rotates segments in the background after the append that fills
+//     one; when the next segment cannot be made (a full disk fails its
+//     preallocation), the metadata lists the new segment but the WAL keeps
+//     the sealed one as its tail, and refuses every append ("segment is
+//     sealed"), even once space is freed;
+//   - an append whose write fails (a full disk under a segment that was
+//     not preallocated) leaves its entries in the tail's index but not
+//     committed, and every later append is refused ("non-monotonic").
+//
+// Opened again, the WAL reads its metadata and scans its tail up to the
+// last committed batch, as after a restart: the new, empty segment is the
+// tail, the failed batch is not in it, and the append is stored if there
+// is space now (TestWALSpareFullDisk).
+func (s *walStore) StoreLogs(logs []*raft.Log) error {
+	var failed *wal.WAL
+	err := s.use(func(w *wal.WAL) error {
+		err := w.StoreLogs(logs)
+		if err != nil {
+			failed = w
+		}
 		return err
+	})
+	if err == nil {
+		return nil
 	}
-	if index < first {
-		return raft.ErrLogNotFound
+	if rerr := s.reopen(failed, err); rerr != nil {
+		return fmt.Errorf("%w (opening the log again: %v)", err, rerr)
 	}
-	return s.WAL.GetLog(index, l)
+	return s.use(func(w *wal.WAL) error { return w.StoreLogs(logs) })
+}
+
+// reopen closes the WAL that failed an append with err (nil: after a
+// reopen that failed) and opens it again, unless another call did so
+// already or the store is closed.
+func (s *walStore) reopen(failed *wal.WAL, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errWALClosed
+	}
+	if s.wal != failed {
+		return nil
+	}
+	s.log.Named("wal").Warn("an append to the log failed: opening the log again, as after a restart", "error", err)
+	if failed != nil {
+		s.closeLocked()
+	}
+	w, meta, spare, oerr := openWALFiles(s.dir, s.log)
+	if oerr != nil {
+		return oerr
+	}
+	s.wal, s.meta, s.spare = w, meta, spare
+	s.reopens.Add(1)
+	return nil
+}
+
+func (s *walStore) DeleteRange(min, max uint64) error {
+	return s.use(func(w *wal.WAL) error { return w.DeleteRange(min, max) })
+}
+
+func (s *walStore) Set(key, val []byte) error {
+	return s.use(func(w *wal.WAL) error { return w.Set(key, val) })
+}
+
+func (s *walStore) Get(key []byte) (val []byte, err error) {
+	err = s.use(func(w *wal.WAL) (err error) {
+		val, err = w.Get(key)
+		return err
+	})
+	return val, err
+}
+
+func (s *walStore) SetUint64(key []byte, val uint64) error {
+	return s.use(func(w *wal.WAL) error { return w.SetUint64(key, val) })
+}
+
+func (s *walStore) GetUint64(key []byte) (val uint64, err error) {
+	err = s.use(func(w *wal.WAL) (err error) {
+		val, err = w.GetUint64(key)
+		return err
+	})
+	return val, err
 }
 
 func (s *walStore) Close() error {
-	err := s.WAL.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.wal == nil {
+		return nil
+	}
+	return s.closeLocked()
+}
+
+func (s *walStore) closeLocked() error {
+	err := s.wal.Close()
 	s.spare.Close()
 	if cerr := s.meta.Close(); err == nil {
 		err = cerr
 	}
+	s.wal, s.meta, s.spare = nil, nil, nil
 	return err
 }
 
@@ -256,7 +400,7 @@ func (f segmentFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) 
 }
 
 // openWAL opens the WAL in dir, creating dir for a new one.
-func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
+func openWAL(dir string, hlog hclog.Logger) (*walStore, error) {
 	if err := os.Mkdir(dir, 0o700); err == nil {
 		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
@@ -264,26 +408,32 @@ func openWAL(dir string, hlog hclog.Logger) (s *walStore, err error) {
 	} else if !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
+	w, meta, spare, err := openWALFiles(dir, hlog)
+	if err != nil {
+		return nil, err
+	}
+	return &walStore{dir: dir, log: hlog, wal: w, meta: meta, spare: spare}, nil
+}
+
+// openWALFiles opens raft-wal on the existing directory dir.
+func openWALFiles(dir string, hlog hclog.Logger) (w *wal.WAL, meta *metadb.BoltMetaDB, spare *spareFS, err error) {
 	// raft-wal reads segments it did not write the way it wrote them; a
 	// damaged one must end in an error, not take the server down.
-	meta := &metadb.BoltMetaDB{}
-	var spare *spareFS
+	meta = &metadb.BoltMetaDB{}
 	defer func() {
 		if p := recover(); p != nil {
-			s, err = nil, fmt.Errorf("%w: raft-wal: %v", wal.ErrCorrupt, p)
+			err = fmt.Errorf("%w: raft-wal: %v", wal.ErrCorrupt, p)
 		}
 		if err != nil {
 			meta.Close()
 			spare.Close()
+			w, meta, spare = nil, nil, nil
 		}
 	}()
 	spare = newSpareFS(dir, walSegmentSize, hlog.Named("wal"))
-	w, err := wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta),
+	w, err = wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta),
 		wal.WithSegmentFiler(segmentFiler{segment.NewFiler(dir, spare)}))
-	if err != nil {
-		return nil, err
-	}
-	return &walStore{WAL: w, meta: meta, spare: spare}, nil
+	return w, meta, spare, err
 }
 
 // checkWAL checks the WAL in the raft directory dir before raft-wal opens
