@@ -398,8 +398,8 @@ func TestDiskFloorTmpfs(t *testing.T) {
 //
 // The state file keeps one name's last 100 versions, so it stays the same
 // size: a state machine that cannot write a committed entry waits for the
-// disk (TestStateMachineFullDisk), and the writes behind it wait too, as
-// does a SIGTERM (the floor, on by default, refuses writes before that).
+// disk (TestStateMachineFullDisk), and the writes behind it wait too (the
+// floor, on by default, refuses writes before that).
 // The log's own case, a segment that cannot be made, is
 // TestWALSpareFullDisk.
 func TestDiskFullTmpfs(t *testing.T) {
