@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 
@@ -286,7 +287,11 @@ func TestDiskFloorTmpfs(t *testing.T) {
 	c := srv.SSM()
 	ctx := t.Context()
 	var acked []string
+	// Every call is answered: a write the state machine cannot apply for
+	// lack of disk is refused, not left waiting for space.
 	put := func(name string) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
 		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("value of " + name),
 			Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
 		if err == nil {
@@ -397,9 +402,10 @@ func TestDiskFloorTmpfs(t *testing.T) {
 // restart every acknowledged write is there and the audit trail verifies.
 //
 // The state file keeps one name's last 100 versions, so it stays the same
-// size: a state machine that cannot write a committed entry waits for the
-// disk (TestStateMachineFullDisk), and the writes behind it wait too (the
-// floor, on by default, refuses writes before that).
+// size, yet the state machine may be the first to meet the full disk: it
+// then waits for the disk with the committed entries it could not write
+// (TestStateMachineFullDisk), while writes are refused and linearizable
+// reads answered ServiceUnavailable at once (TestNodeWritesWaitNotForFullDisk).
 // The log's own case, a segment that cannot be made, is
 // TestWALSpareFullDisk.
 func TestDiskFullTmpfs(t *testing.T) {
@@ -410,7 +416,11 @@ func TestDiskFullTmpfs(t *testing.T) {
 	ctx := t.Context()
 	value := strings.Repeat("v", 4000)
 	acked := map[string]bool{}
+	// Every call is answered: a write the state machine cannot apply for
+	// lack of disk is refused, not left waiting for space.
 	put := func(name string) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
 		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value),
 			Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
 		if err == nil {
@@ -423,6 +433,9 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered after the server's: a test that fails on the full disk
+	// frees it before the server is stopped.
+	t.Cleanup(func() { os.Remove(filler) })
 	chunk := make([]byte, 1<<20)
 	for freeBytes(t, disk) > 6<<20+int64(len(chunk)) {
 		if _, err := f.Write(chunk); err != nil {
@@ -451,8 +464,20 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if refused == 0 {
 		t.Fatalf("8,000 writes of 4 KB on a tmpfs with 6 MiB free were all acknowledged")
 	}
+	// A linearizable read is served, or, when the state machine waits
+	// for the disk with committed entries it could not write, refused
+	// with a retryable ServiceUnavailable at once; a stale read is served.
 	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/full/p")}); err != nil {
-		t.Errorf("GetParameter on a full disk: %v, want it served", err)
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
+			t.Errorf("GetParameter on a full disk: %v, want it served or ServiceUnavailable", err)
+		}
+		t.Logf("linearizable GetParameter on a full disk: %v", err)
+	}
+	if _, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/full/p")}, func(o *ssm.Options) {
+		o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Paramstore-Consistency", "stale"))
+	}); err != nil {
+		t.Errorf("stale GetParameter on a full disk: %v, want it served", err)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -278,7 +279,7 @@ func splitCommands(body []byte) ([][]byte, error) {
 
 // serveApplyBatch is the leader's side of applybatch: it proposes every
 // command, then waits for each and answers them in order.
-func (n *Node) serveApplyBatch(w http.ResponseWriter, body []byte) {
+func (n *Node) serveApplyBatch(ctx context.Context, w http.ResponseWriter, body []byte) {
 	if n.raft.State() != raft.Leader {
 		writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})
 		return
@@ -290,19 +291,24 @@ func (n *Node) serveApplyBatch(w http.ResponseWriter, body []byte) {
 	}
 	futures := make([]raft.ApplyFuture, len(cmds))
 	errs := make([]error, len(cmds))
+	stalledCh, stalled := n.storage.stateStalled()
 	for i, cmd := range cmds {
-		if n.closed.Load() {
+		switch {
+		case n.closed.Load():
 			errs[i] = raft.ErrRaftShutdown
-			continue
+		case stalled != nil:
+			errs[i] = stalledWrite(stalled)
+		default:
+			futures[i], errs[i] = n.propose(cmd, leaderWait)
 		}
-		futures[i], errs[i] = n.propose(cmd, leaderWait)
 	}
+	deadline := time.Now().Add(leaderWait)
 	out := rpcBatchResponse{Items: make([]rpcItem, len(cmds))}
 	for i, f := range futures {
 		var idx uint64
 		err := errs[i]
 		if f != nil {
-			if err = f.Error(); err == nil {
+			if err = n.awaitApplied(ctx, f, time.Until(deadline), stalledCh); err == nil {
 				idx = f.Index()
 				if res, ok := f.Response().(error); ok && res != nil {
 					err = res

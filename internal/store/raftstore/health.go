@@ -117,6 +117,10 @@ type storageWatch struct {
 	mu      sync.Mutex
 	failing map[string]StorageError // by Where
 	errors  int64
+	// stalled is closed once a write of the state machine fails, and
+	// replaced by an open one when a write succeeds again (stateStalled).
+	stalled       chan struct{}
+	stalledClosed bool
 }
 
 // ErrorClass names the class of a storage error: the errno that matters
@@ -145,6 +149,9 @@ func ErrorClass(err error) string {
 func (s *storageWatch) record(where string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if where == whereState {
+		s.markStalledLocked(err != nil)
+	}
 	if err == nil {
 		delete(s.failing, where)
 		return
@@ -154,6 +161,54 @@ func (s *storageWatch) record(where string, err error) {
 		s.failing = map[string]StorageError{}
 	}
 	s.failing[where] = StorageError{Where: where, Class: ErrorClass(err), Err: err, Time: time.Now()}
+}
+
+func (s *storageWatch) markStalledLocked(stalled bool) {
+	switch {
+	case s.stalled == nil:
+		s.stalled = make(chan struct{})
+		if stalled {
+			close(s.stalled)
+		}
+		s.stalledClosed = stalled
+	case stalled && !s.stalledClosed:
+		close(s.stalled)
+		s.stalledClosed = true
+	case !stalled && s.stalledClosed:
+		s.stalled = make(chan struct{})
+		s.stalledClosed = false
+	}
+}
+
+// stateStalled returns the error of the state machine's last write when
+// it failed (the state machine then waits for its disk: applyDurably),
+// and a channel closed once a write of it fails (at once when err is not
+// nil).
+func (s *storageWatch) stateStalled() (<-chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled == nil {
+		s.markStalledLocked(false)
+	}
+	if e, ok := s.failing[whereState]; ok {
+		return s.stalled, e.Err
+	}
+	return s.stalled, nil
+}
+
+// ErrStateStalled is wrapped by the error of a write this node's leader
+// refused, or stopped waiting for, because its state machine cannot write
+// its file (a full or failing disk): the state machine waits for the disk
+// with the committed entries it has not written (applyDurably), so a write
+// proposed now would only wait behind them. It is an internal error (HTTP
+// 500), as every write a full disk refuses (docs/operations.md).
+var ErrStateStalled = errors.New("raftstore: the state machine cannot write to its disk")
+
+// stalledWrite is the error of a write refused before it is proposed while
+// the state machine's last write failed with cause.
+func stalledWrite(cause error) error {
+	return fmt.Errorf("%w; the write is refused before it is proposed: writes resume once the disk accepts the state machine's writes",
+		stalledCause(nil, cause))
 }
 
 // Storage reports the node's storage health.

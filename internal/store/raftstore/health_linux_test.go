@@ -3,9 +3,11 @@ package raftstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -159,4 +161,151 @@ waiting:
 			t.Errorf("%s, acknowledged, is missing from the file after a reopen", n)
 		}
 	}
+}
+
+// TestNodeWritesWaitNotForFullDisk: a node whose state file is on a full
+// disk (a 64 MiB tmpfs left 1 MiB; its raft log is not) does not keep writers waiting
+// for the disk. Writers in flight when the state machine fails get
+// ErrStateStalled at once (their entries may be committed and are applied
+// later), later writes are refused before they are proposed (the raft
+// log's last index does not move), a linearizable read is served or
+// answered ErrBehind (a retryable 503), never left waiting, and writes
+// resume once space returns, with every acknowledged write kept, also
+// after a reopen.
+func TestNodeWritesWaitNotForFullDisk(t *testing.T) {
+	dir, disk := t.TempDir(), t.TempDir()
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=64m,mode=0700"); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			t.Skipf("skipped: mounting a tmpfs is not permitted here (CI runs as root): %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(disk, 0) })
+	if err := os.Symlink(filepath.Join(disk, stateFile), filepath.Join(dir, stateFile)); err != nil {
+		t.Fatal(err)
+	}
+	n := openNode(t, testConfig(t, dir))
+	open := true
+	defer func() {
+		if open {
+			n.Close()
+		}
+	}()
+	value := strings.Repeat("x", 4000)
+	put := func(name string) error {
+		c := putCmd(name, 1, 0)
+		c.Param.Latest.Value = value
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return n.Apply(ctx, c)
+	}
+	if err := put("/first"); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(disk, "filler")
+	fh, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB is left: the writes applied within a commit interval, which
+	// the commit that meets the full disk holds, fit once the filler goes.
+	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(disk, &st); err != nil {
+			t.Fatal(err)
+		}
+		if int64(st.Bavail)*st.Bsize < 1<<20 {
+			break
+		}
+		if _, err := fh.Write(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fh.Close()
+
+	// Four writers until each is refused.
+	var mu sync.Mutex
+	acked := []string{"/first"}
+	var refusals []error
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				name := fmt.Sprintf("/full/%d/%d", w, i)
+				err := put(name)
+				mu.Lock()
+				if err != nil {
+					refusals = append(refusals, err)
+					mu.Unlock()
+					return
+				}
+				acked = append(acked, name)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range refusals {
+		if !errors.Is(err, ErrStateStalled) || errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("a write on a full state disk: %v, want ErrStateStalled (an internal error, not a retryable one)", err)
+		}
+	}
+	t.Logf("%d writes acknowledged before the disk refused the state machine; first refusal: %v", len(acked), refusals[0])
+	if h := n.Storage(); len(h.Failing) != 1 || h.Failing[0].Where != whereState || h.Failing[0].Class != "ENOSPC" {
+		t.Fatalf("storage health on a full state disk: %+v", h)
+	}
+
+	last := n.raft.LastIndex()
+	if err := put("/refused"); !errors.Is(err, ErrStateStalled) {
+		t.Fatalf("a write while the state machine waits for the disk: %v, want ErrStateStalled", err)
+	}
+	if got := n.raft.LastIndex(); got != last {
+		t.Errorf("a refused write moved the raft log from index %d to %d: it was proposed", last, got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	err = n.View(ctx, func(*store.Reader) error { return nil })
+	cancel()
+	switch {
+	case err == nil:
+		t.Logf("linearizable read served: every committed entry was applied (the commit failed, not an apply)")
+	case errors.Is(err, ErrBehind) && errors.Is(err, ErrStateStalled):
+		t.Logf("linearizable read refused: %v", err)
+	default:
+		t.Errorf("a linearizable read while the state machine waits for the disk: %v, want it served or ErrBehind with ErrStateStalled", err)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// The state machine tries again with a backoff of at most
+	// storageRetryMax.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := put("/after")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrStateStalled) || time.Now().After(deadline) {
+			t.Fatalf("a write once space returned: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	acked = append(acked, "/after")
+	check := func(n *Node) {
+		t.Helper()
+		have := params(t, n)
+		for _, name := range acked {
+			if have[name] == nil {
+				t.Errorf("%s, acknowledged, is missing", name)
+			}
+		}
+	}
+	check(n)
+	open = false
+	if err := n.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	n = openNode(t, testConfig(t, dir))
+	open = true
+	check(n)
 }

@@ -1086,7 +1086,7 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
 		changed := n.changes.wait()
 		var err error
 		if n.raft.State() == raft.Leader || n.cfg.Bind == "" {
-			_, err = n.applyLocal(data, timeout)
+			_, err = n.applyLocal(ctx, data, timeout)
 		} else {
 			err = n.forward(ctx, data)
 		}
@@ -1126,18 +1126,24 @@ func notReady(err error) error {
 }
 
 // applyLocal proposes data on this node (the leader) and returns the
-// entry's index and the state machine's result.
-func (n *Node) applyLocal(data []byte, timeout time.Duration) (uint64, error) {
+// entry's index and the state machine's result. It waits at most timeout
+// (or until ctx ends) for the entry to be applied, and proposes nothing
+// while the state machine cannot write to its disk (ErrStateStalled).
+func (n *Node) applyLocal(ctx context.Context, data []byte, timeout time.Duration) (uint64, error) {
 	// raft.Apply after Shutdown may queue the entry on its buffered apply
 	// channel, where nobody will ever answer it.
 	if n.closed.Load() {
 		return 0, raft.ErrRaftShutdown
 	}
+	stalled, cause := n.storage.stateStalled()
+	if cause != nil {
+		return 0, stalledWrite(cause)
+	}
 	f, err := n.propose(data, timeout)
 	if err != nil {
 		return 0, err
 	}
-	if err := f.Error(); err != nil {
+	if err := n.awaitApplied(ctx, f, timeout, stalled); err != nil {
 		return 0, err
 	}
 	if res, ok := f.Response().(error); ok && res != nil {

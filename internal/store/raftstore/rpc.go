@@ -267,11 +267,11 @@ func (n *Node) serveRPC(w http.ResponseWriter, r *http.Request) {
 			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})
 			return
 		}
-		idx, err := n.applyLocal(body, leaderWait)
+		idx, err := n.applyLocal(r.Context(), body, leaderWait)
 		status, resp := applyAnswer(idx, err)
 		writeRPC(w, status, resp)
 	case "applybatch":
-		n.serveApplyBatch(w, body)
+		n.serveApplyBatch(r.Context(), w, body)
 	case "readindex":
 		if n.raft.State() != raft.Leader {
 			writeRPC(w, http.StatusServiceUnavailable, rpcResponse{Error: "not the leader"})

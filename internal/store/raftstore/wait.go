@@ -120,11 +120,21 @@ func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
 		return nil
 	default:
 	}
+	stalled, _ := n.storage.stateStalled()
 	t := time.NewTimer(leaderWait)
 	defer t.Stop()
 	select {
 	case <-n.applyWait.wait(idx):
 		return nil
+	case <-stalled:
+		// The state machine waits for its disk: it will not apply idx
+		// before the disk accepts its writes, however long this waits.
+		select {
+		case <-n.applyWait.wait(idx):
+			return nil
+		default:
+		}
+		return fmt.Errorf("%w: index %d not applied (applied %d): %w", ErrBehind, idx, n.db.LastApplied(), stalledCause(n.storage.stateStalled()))
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for index %d (applied %d): %w", ErrBehind, idx, n.db.LastApplied(), ctx.Err())
 	case <-t.C:
@@ -230,4 +240,47 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", ErrNotReady, raft.ErrRaftShutdown)
 		}
 	}
+}
+
+// awaitApplied waits until f, a command this node (the leader) proposed,
+// is applied, and returns its error; it gives up after timeout, when ctx
+// ends, or as soon as the state machine fails a write: the entry may then
+// be committed, and is applied once the disk accepts the state machine's
+// writes, but the caller is not kept waiting for the disk (nor is a
+// SIGTERM's drain). raft's future cannot be selected on, so a goroutine
+// waits for it (and ends when raft answers it, at the latest at shutdown).
+// stalled is the channel of stateStalled, taken before f was proposed.
+func (n *Node) awaitApplied(ctx context.Context, f raft.ApplyFuture, timeout time.Duration, stalled <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	var gaveUp error
+	select {
+	case err := <-done:
+		return err
+	case <-stalled:
+		gaveUp = fmt.Errorf("%w; the write was proposed and may be committed: it is applied once the disk accepts the state machine's writes",
+			stalledCause(n.storage.stateStalled()))
+	case <-t.C:
+		gaveUp = fmt.Errorf("%w: the write was proposed and not applied within %v (applied %d); it may be committed", ErrBehind, timeout, n.db.LastApplied())
+	case <-ctx.Done():
+		gaveUp = fmt.Errorf("%w: the write was proposed and may be committed: %w", ErrBehind, ctx.Err())
+	}
+	// An answer that came with the reason to give up wins.
+	select {
+	case err := <-done:
+		return err
+	default:
+		return gaveUp
+	}
+}
+
+// stalledCause is ErrStateStalled with the state machine's last storage
+// error, if any, from stateStalled.
+func stalledCause(_ <-chan struct{}, cause error) error {
+	if cause == nil {
+		return ErrStateStalled
+	}
+	return fmt.Errorf("%w (%s: %v)", ErrStateStalled, ErrorClass(cause), cause)
 }
