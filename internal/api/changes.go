@@ -38,16 +38,10 @@ const (
 )
 
 // A worker that finds writes in flight after a slice of answers pauses
-// until they are done, as long as its pause credit lasts: each slice of
-// answers earns pauseRatio times its length, up to maxPauseCredit, and a
-// pause spends what it waited. So a fan-out stops for the writes that
-// come and go (the agents it woke drain what they were sent, and the
-// writes' goroutines find the cores free), and under writes that never
-// stop it still takes a 1/(1+pauseRatio) share of a processor.
-const (
-	pauseRatio     = 3
-	maxPauseCredit = 20 * time.Millisecond
-)
+// for as long as the slice took, at most maxAnswerPause, or until the
+// writes are done: while writes are in flight a fan-out takes at most half
+// of a processor's time.
+const maxAnswerPause = 2 * time.Millisecond
 
 // writeGate counts the calls in flight that may change state, and wakes
 // those that wait for there to be none.
@@ -609,7 +603,6 @@ func (l *parkListener) answerLoop() {
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	var slice time.Time // when the slice's first answer was taken
-	credit := maxPauseCredit
 	for n := 0; ; n++ {
 		select {
 		case pc := <-l.answers:
@@ -618,7 +611,7 @@ func (l *parkListener) answerLoop() {
 			}
 			pc.write()
 			if n%answerBatch == answerBatch-1 {
-				credit = l.pace(slice, credit, pause)
+				l.pace(slice, pause)
 			}
 		case <-l.closed:
 			// The server is going: what is queued is the last pages the
@@ -637,30 +630,25 @@ func (l *parkListener) answerLoop() {
 	}
 }
 
-// pace ends a slice of answers, begun at start, and returns the pause
-// credit left of credit. With no write in flight the worker only yields
-// (runtime.Gosched), and the fan-out goes on at full speed. While a call
-// that may change state is in flight it pauses until no write is left, at
-// most as long as its credit (the slice earns pauseRatio times its
-// length, up to maxPauseCredit): its thread sleeps, and the streams it
-// already wrote to are read by their clients within a millisecond, so
-// that the write's goroutines (raft's fsync, its apply, the answer, each
-// a hand-over between goroutines) find a core at once rather than behind
-// the fan-out's write system calls and the agents it wakes. Writes that
-// come and go (22 a second in the fleet benchmark, a few ms each) stop a
-// fan-out while they run; writes that never stop leave it a
-// 1/(1+pauseRatio) share of a processor, and a write that hangs (a stuck
-// disk) makes it at most 1+pauseRatio times as long.
-func (l *parkListener) pace(start time.Time, credit time.Duration, pause *time.Timer) time.Duration {
-	now := time.Now()
-	credit = min(credit+pauseRatio*now.Sub(start), maxPauseCredit)
-	if l.writing == nil || noPacing.Load() || l.writing.n.Load() == 0 || credit <= 0 {
+// pace ends a slice of answers, begun at start. With no write in flight
+// the worker only yields (runtime.Gosched), and the fan-out goes on at
+// full speed. While a call that may change state is in flight it pauses
+// as long as the slice took (at most maxAnswerPause), or until no write is
+// left: its thread sleeps, so that the write's goroutines (its audit
+// record's fsync, raft's, each a hand-over between goroutines) find a
+// processor at once rather than behind the fan-out's write system calls,
+// and the operating system gives the cores to the process's other
+// threads. A fan-out thus takes at most half of a processor's time while
+// writes go on, and never stops for them: a write that hangs (a stuck
+// disk) makes it about twice as long (the pauses, and the time the
+// sleeping thread takes to wake).
+func (l *parkListener) pace(start time.Time, pause *time.Timer) {
+	if l.writing == nil || noPacing.Load() || l.writing.n.Load() == 0 {
 		runtime.Gosched()
-		return credit
+		return
 	}
 	l.pauses.Add(1)
-	l.writing.wait(pause, credit)
-	return credit - time.Since(now)
+	l.writing.wait(pause, min(time.Since(start), maxAnswerPause))
 }
 
 // noPacing turns pace's pauses off, for benchmarks that compare

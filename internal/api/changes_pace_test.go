@@ -9,48 +9,35 @@ import (
 // TestAnswerPace: after a slice of answers, an answer worker that finds a
 // call in flight that may change state pauses (its fan-out steps aside),
 // and one that finds none does not; a pause ends even if the write never
-// does (a fan-out is slowed by writes, never stopped), and spends the
-// worker's pause credit, which its slices earn back.
+// does (a fan-out is slowed by writes, never stopped).
 func TestAnswerPace(t *testing.T) {
 	var g writeGate
 	l := &parkListener{writing: &g}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 
-	credit := l.pace(time.Now().Add(-time.Millisecond), 0, timer)
+	l.pace(time.Now().Add(-time.Millisecond), timer)
 	if got := l.pauses.Load(); got != 0 {
 		t.Fatalf("paused %d times with no write in flight, want 0", got)
 	}
-	if credit <= 0 || credit > maxPauseCredit {
-		t.Fatalf("credit after a 1ms slice = %v, want in (0, %v]", credit, maxPauseCredit)
-	}
 
 	g.begin() // a write that does not end while the test runs
-	for i := range 3 {
-		credit = l.pace(time.Now().Add(-time.Hour), credit, timer) // a long slice: the whole credit
-		if credit > 0 {
-			t.Fatalf("pause %d: credit left %v after waiting for a write that never ends, want <= 0", i, credit)
-		}
+	for range 3 {
+		l.pace(time.Now().Add(-time.Hour), timer) // a long slice: the longest pause
 	}
 	if got := l.pauses.Load(); got != 3 {
 		t.Fatalf("paused %d times in 3 slices with a write in flight, want 3", got)
 	}
-	if got := l.pace(time.Now(), -time.Hour, timer); got > -time.Hour+time.Minute {
-		t.Fatalf("credit %v after a short slice with an hour owed, want about -1h (no pause)", got)
-	}
-	if got := l.pauses.Load(); got != 3 {
-		t.Fatalf("paused without credit (%d pauses), want 3", got)
-	}
 
 	g.end()
-	l.pace(time.Now().Add(-time.Millisecond), maxPauseCredit, timer)
+	l.pace(time.Now().Add(-time.Millisecond), timer)
 	if got := l.pauses.Load(); got != 3 {
 		t.Fatalf("paused again after the write ended (%d pauses), want 3", got)
 	}
 
 	// A listener made without the count (none in tests that build one)
 	// never pauses.
-	(&parkListener{}).pace(time.Now(), maxPauseCredit, timer)
+	(&parkListener{}).pace(time.Now(), timer)
 }
 
 // TestWriteGateWait: a worker waiting for the writes in flight wakes when
