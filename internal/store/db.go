@@ -644,7 +644,7 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrot
 	// The policy index holds the parameters whose head has policies: it
 	// changes only when the old head or the new one has some.
 	if p.Latest.Policies != "" || exists && old.Latest.Policies != "" {
-		if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+		if err := indexPolicies(tx, c.Tenancy, c.Name, &p, w); err != nil {
 			return err
 		}
 	}
@@ -708,7 +708,7 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
 		return err
 	}
-	if err := indexPolicies(tx, c.Tenancy, c.Name, nil); err != nil {
+	if err := indexPolicies(tx, c.Tenancy, c.Name, nil, w); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}, w); err != nil {
