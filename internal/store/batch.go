@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,6 +67,10 @@ type readBuffer struct {
 	tenancy  map[string][]bufferedValue
 	changes  []bufferedChange
 	policies uint64
+	// base holds tenancy records of the committed state that point reads
+	// read (nil: none), so that the next ones need no transaction: the
+	// committed state changes only at a commit, which drops the buffer.
+	base map[string][]byte
 }
 
 type bufferedValue struct {
@@ -134,6 +139,31 @@ func (b *readBuffer) get(bucket, key []byte, upTo uint64) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// committed returns the committed tenancy record of key that a point read
+// read before, and whether one did.
+func (b *readBuffer) committed(key []byte) ([]byte, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	raw, ok := b.base[string(key)]
+	return raw, ok
+}
+
+// setCommitted keeps a copy of raw, the committed tenancy record of key
+// (nil: none).
+func (b *readBuffer) setCommitted(key, raw []byte) {
+	if raw != nil {
+		raw = bytes.Clone(raw)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.base == nil {
+		b.base = map[string][]byte{}
+	}
+	if len(b.base) < tenancyCacheSize {
+		b.base[string(key)] = raw
+	}
 }
 
 // policiesChanged reports whether an entry at or below index upTo changed

@@ -70,7 +70,7 @@ func (r *Reader) PolicyParams(fn func(tenancy, key string, p *Parameter) error) 
 		if r.buf.policiesChanged(r.upTo) {
 			r.needFlush = true
 		}
-		b = r.tx.Bucket(bucketPolicyParams)
+		b = r.txn().Bucket(bucketPolicyParams)
 	} else {
 		b = r.bucket(bucketPolicyParams)
 	}
