@@ -274,7 +274,9 @@ type Node struct {
 	// (wait.go).
 	applyWait applyWait
 	changes   broadcast
-	observer  *raft.Observer
+	// futures waits for the futures of this node's proposals (wait.go).
+	futures  futureWaiter
+	observer *raft.Observer
 	// peerObserver feeds peers (health.go).
 	peerObserver *raft.Observer
 
@@ -469,7 +471,9 @@ func (n *Node) start() error {
 	peerObs := make(chan raft.Observation, 64)
 	n.peerObserver = newPeerObserver(peerObs)
 	r.RegisterObserver(n.peerObserver)
-	n.wg.Add(5)
+	n.wg.Add(6)
+	n.futures.wake = make(chan struct{}, 1)
+	go n.futures.run(n.stop, &n.wg)
 	go n.codecLoop()
 	n.logCodecChanged()
 	go n.commitLoop()
