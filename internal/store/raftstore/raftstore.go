@@ -274,9 +274,7 @@ type Node struct {
 	// (wait.go).
 	applyWait applyWait
 	changes   broadcast
-	// futures waits for the futures of this node's proposals (wait.go).
-	futures  futureWaiter
-	observer *raft.Observer
+	observer  *raft.Observer
 	// peerObserver feeds peers (health.go).
 	peerObserver *raft.Observer
 
@@ -471,9 +469,7 @@ func (n *Node) start() error {
 	peerObs := make(chan raft.Observation, 64)
 	n.peerObserver = newPeerObserver(peerObs)
 	r.RegisterObserver(n.peerObserver)
-	n.wg.Add(6)
-	n.futures.wake = make(chan struct{}, 1)
-	go n.futures.run(n.stop, &n.wg)
+	n.wg.Add(5)
 	go n.codecLoop()
 	n.logCodecChanged()
 	go n.commitLoop()

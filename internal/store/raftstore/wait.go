@@ -247,11 +247,12 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // ends, or as soon as the state machine fails a write: the entry may then
 // be committed, and is applied once the disk accepts the state machine's
 // writes, but the caller is not kept waiting for the disk (nor is a
-// SIGTERM's drain). raft's future cannot be selected on, so the node's
-// futureWaiter waits for it.
+// SIGTERM's drain). raft's future cannot be selected on, so a goroutine
+// waits for it (and ends when raft answers it, at the latest at shutdown).
 // stalled is the channel of stateStalled, taken before f was proposed.
 func (n *Node) awaitApplied(ctx context.Context, f raft.ApplyFuture, timeout time.Duration, stalled <-chan struct{}) error {
-	done := n.futures.wait(f)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	var gaveUp error
@@ -282,76 +283,4 @@ func stalledCause(_ <-chan struct{}, cause error) error {
 		return ErrStateStalled
 	}
 	return fmt.Errorf("%w (%s: %v)", ErrStateStalled, ErrorClass(cause), cause)
-}
-
-// futureWaiter waits for raft's apply futures, which cannot be selected on,
-// on one goroutine for the whole node, instead of one goroutine per
-// proposal: it takes the futures in the order they were proposed and
-// answers each one's channel with its Error once raft answers it. raft
-// answers futures in log order (an entry is applied after those before
-// it; leadership lost and shutdown answer them all), so one that waits
-// holds up the answers of later ones only until its own comes. A
-// proposal's wait stays bounded by its own timer, context and stalled
-// state machine (awaitApplied).
-type futureWaiter struct {
-	mu      sync.Mutex
-	queue   []pendingFuture
-	stopped bool // run has returned: wait falls back to a goroutine
-	wake    chan struct{}
-}
-
-type pendingFuture struct {
-	f    raft.ApplyFuture
-	done chan error
-}
-
-// wait returns a channel that receives f.Error() once raft answers f.
-func (w *futureWaiter) wait(f raft.ApplyFuture) <-chan error {
-	done := make(chan error, 1)
-	w.mu.Lock()
-	if w.stopped || w.wake == nil {
-		w.mu.Unlock()
-		go func() { done <- f.Error() }()
-		return done
-	}
-	w.queue = append(w.queue, pendingFuture{f, done})
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	return done
-}
-
-// run answers the futures handed to wait until stop is closed and none is
-// left (raft answers every future at its shutdown, which follows stop in
-// Close). It is started before any proposal.
-func (w *futureWaiter) run(stop <-chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
-	var batch []pendingFuture
-	for {
-		w.mu.Lock()
-		batch, w.queue = w.queue, batch[:0]
-		if len(batch) == 0 {
-			if w.stopped {
-				w.mu.Unlock()
-				return
-			}
-			wake := w.wake
-			w.mu.Unlock()
-			select {
-			case <-wake:
-			case <-stop:
-				w.mu.Lock()
-				w.stopped = true
-				w.mu.Unlock()
-			}
-			continue
-		}
-		w.mu.Unlock()
-		for i, p := range batch {
-			p.done <- p.f.Error()
-			batch[i] = pendingFuture{}
-		}
-	}
 }
