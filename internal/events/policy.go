@@ -168,7 +168,10 @@ func (s *Scanner) Close() {
 func (s *Scanner) Scan(ctx context.Context) error {
 	now := s.cfg.Now()
 	var cmds []*store.Command
-	err := s.cfg.Store.View(ctx, func(r *store.Reader) error {
+	// A point read: the scan needs no commit of the applied state unless
+	// a write changed which parameters have policies since the last one.
+	err := s.cfg.Store.View(store.WithPointReads(ctx), func(r *store.Reader) error {
+		cmds = cmds[:0] // a point read may run twice
 		return r.PolicyParams(func(tenancy, key string, p *store.Parameter) error {
 			cmds = append(cmds, due(tenancy, key, p, now)...)
 			return nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,10 +35,11 @@ import (
 // goroutine-safe). A reader either waits for a commit of what is applied
 // (the flush barrier of View: the first reader commits, those queued behind
 // it find nothing left to commit), or, when it reads only parameters and
-// tenancies by name and the change log (WithPointReads), reads the
-// committed state through the read buffer: the head records and tenancy
-// records the open transaction wrote, by key, each with the index that
-// wrote it, and the change log's records it added.
+// tenancies by name, the change log and the parameters with policies
+// (WithPointReads), reads the committed state through the read buffer: the
+// head records and tenancy records the open transaction wrote, by key,
+// each with the index that wrote it, the change log's records it added,
+// and the first index that changed the policy index (policyparams).
 //
 // Changed fires when entries are applied, Committed when they are
 // committed: the change stream follows the applied state (a watcher may see
@@ -55,14 +57,20 @@ import (
 // follows the applied state without a commit. first is the index of the
 // first entry applied into the transaction: a reader whose index is at or
 // above it and reads any other bucket that deferred commands write needs
-// the committed state (a flush).
+// the committed state (a flush), as does one that reads the policy index
+// at or above policies (0: no entry changed it).
 type readBuffer struct {
 	first uint64
 
-	mu      sync.RWMutex
-	params  map[string][]bufferedValue
-	tenancy map[string][]bufferedValue
-	changes []bufferedChange
+	mu       sync.RWMutex
+	params   map[string][]bufferedValue
+	tenancy  map[string][]bufferedValue
+	changes  []bufferedChange
+	policies uint64
+	// base holds tenancy records of the committed state that point reads
+	// read (nil: none), so that the next ones need no transaction: the
+	// committed state changes only at a commit, which drops the buffer.
+	base map[string][]byte
 }
 
 type bufferedValue struct {
@@ -108,6 +116,12 @@ func (b *readBuffer) add(ws []bufferedWrite) {
 			b.changes = append(b.changes, bufferedChange{w.bufferedValue, w.floor})
 			continue
 		}
+		if string(w.bucket) == string(bucketPolicyParams) {
+			if b.policies == 0 {
+				b.policies = w.index
+			}
+			continue
+		}
 		m := b.values(w.bucket)
 		m[string(w.key)] = append(m[string(w.key)], w.bufferedValue)
 	}
@@ -125,6 +139,39 @@ func (b *readBuffer) get(bucket, key []byte, upTo uint64) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// committed returns the committed tenancy record of key that a point read
+// read before, and whether one did.
+func (b *readBuffer) committed(key []byte) ([]byte, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	raw, ok := b.base[string(key)]
+	return raw, ok
+}
+
+// setCommitted keeps a copy of raw, the committed tenancy record of key
+// (nil: none).
+func (b *readBuffer) setCommitted(key, raw []byte) {
+	if raw != nil {
+		raw = bytes.Clone(raw)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.base == nil {
+		b.base = map[string][]byte{}
+	}
+	if len(b.base) < tenancyCacheSize {
+		b.base[string(key)] = raw
+	}
+}
+
+// policiesChanged reports whether an entry at or below index upTo changed
+// the policy index.
+func (b *readBuffer) policiesChanged(upTo uint64) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.policies != 0 && b.policies <= upTo
 }
 
 // changesUpTo returns the buffered change records at or below index upTo,
@@ -166,9 +213,10 @@ type wrote struct {
 	paramKey               []byte
 	param, tenancy, change []byte
 	// paramSet, tenancySet, changeSet: the command wrote that record
-	// (param nil: deleted); floorSet: it pruned the change log up to floor.
-	paramSet, tenancySet, changeSet, floorSet bool
-	floor                                     uint64
+	// (param nil: deleted); floorSet: it pruned the change log up to floor;
+	// policies: it wrote to the policy index.
+	paramSet, tenancySet, changeSet, floorSet, policies bool
+	floor                                               uint64
 }
 
 func (w *wrote) setParam(key, raw []byte) {
@@ -186,6 +234,12 @@ func (w *wrote) setTenancy(raw []byte) {
 func (w *wrote) setChange(raw []byte) {
 	if w != nil {
 		w.change, w.changeSet = raw, true
+	}
+}
+
+func (w *wrote) setPolicies() {
+	if w != nil {
+		w.policies = true
 	}
 }
 
@@ -213,6 +267,9 @@ func capture(index uint64, c *Command, w *wrote, floor uint64, ws []bufferedWrit
 	}
 	if w.changeSet {
 		ws = append(ws, bufferedWrite{bucket: bucketChanges, bufferedValue: bufferedValue{index, w.change}, floor: floor})
+	}
+	if w.policies {
+		ws = append(ws, bufferedWrite{bucket: bucketPolicyParams, bufferedValue: bufferedValue{index: index}})
 	}
 	return ws
 }

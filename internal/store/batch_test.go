@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -380,4 +381,122 @@ func TestBufferedViewMatchesCommitted(t *testing.T) {
 			t.Fatalf("step %d: buffered view\n%+v\ncommitted view\n%+v", i, buffered, committed)
 		}
 	}
+}
+
+// planRead reads a head record and the tenancy record by a point read, as
+// PutParameter's plan does, and counts the runs of the callback.
+func planRead(t *testing.T, d *DB, name string, during func()) (p *Parameter, ten *Tenancy, runs int) {
+	t.Helper()
+	err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		runs++
+		var err error
+		if p, err = r.Param(testTenancy, name); err != nil {
+			return err
+		}
+		if during != nil && runs == 1 {
+			during()
+		}
+		ten, err = r.Tenancy(testTenancy)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ten, runs
+}
+
+// TestPointReadLazyTx: a point read that the read buffer answers opens no
+// read transaction: the head record of an overwrite in the buffer, the
+// tenancy record read once from the committed state per commit. A commit
+// between the buffer's capture and the opening of the transaction makes
+// the callback run again, on the committed state.
+func TestPointReadLazyTx(t *testing.T) {
+	db := openTestDB(t)
+	d := db.d
+	db.mustApply(putCmd("/a", 1, "Standard", 0))
+	db.mustApply(putCmd("/b", 1, "Standard", 0))
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	txs := func() int { return d.db.Stats().TxN }
+	db.mustApply(putCmd("/a", 2, "Standard", db.index-1))
+	before := txs()
+	p, ten, runs := planRead(t, d, "/a", nil)
+	if p == nil || p.Latest.Version != 2 || ten.Standard != 2 || runs != 1 {
+		t.Fatalf("first read: %+v, %+v in %d runs; want version 2, 2 standard parameters, 1 run", p, ten, runs)
+	}
+	if got := txs() - before; got != 1 {
+		t.Fatalf("first read opened %d transactions, want 1 (the committed tenancy record)", got)
+	}
+	before = txs()
+	for range 3 {
+		if p, ten, _ := planRead(t, d, "/a", nil); p.Latest.Version != 2 || ten.Standard != 2 {
+			t.Fatalf("again: %+v, %+v", p, ten)
+		}
+	}
+	if got := txs() - before; got != 0 {
+		t.Fatalf("reads the buffer answers opened %d transactions, want 0", got)
+	}
+	// /b is not in the buffer: its head record is read from the file.
+	before = txs()
+	if p, _, _ := planRead(t, d, "/b", nil); p == nil || p.Latest.Version != 1 {
+		t.Fatalf("/b: %+v", p)
+	}
+	if got := txs() - before; got != 1 {
+		t.Fatalf("a read of /b opened %d transactions, want 1", got)
+	}
+	// A commit after the buffer was taken, before the callback opens the
+	// transaction (to read /b): the callback runs again. What the buffer
+	// answered before is the state as of the read's start.
+	runs = 0
+	var pb *Parameter
+	err := d.View(WithPointReads(context.Background()), func(r *Reader) error {
+		runs++
+		if _, err := r.Tenancy(testTenancy); err != nil {
+			return err
+		}
+		if runs == 1 {
+			db.mustApply(&Command{Op: OpSetting, Tenancy: testTenancy, SettingID: "s", Setting: &Setting{Value: "v"}})
+		}
+		var err error
+		pb, err = r.Param(testTenancy, "/b")
+		return err
+	})
+	if err != nil || runs != 2 || pb == nil || pb.Latest.Version != 1 {
+		t.Fatalf("a commit before the transaction: %+v, %v in %d runs; want /b, 2 runs", pb, err, runs)
+	}
+	if _, ten, _ := planRead(t, d, "/a", nil); ten.Settings["s"].Value != "v" {
+		t.Fatalf("after the commit: %+v, want the setting", ten)
+	}
+	// The committed tenancy record of the old buffer is not served after
+	// a commit: a deferred create, then a commit, then a plain overwrite.
+	db.mustApply(putCmd("/c", 1, "Standard", 0))
+	if _, ten, _ := planRead(t, d, "/c", nil); ten.Standard != 3 {
+		t.Fatalf("after the create of /c: %d standard parameters, want 3", ten.Standard)
+	}
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.mustApply(putCmd("/c", 2, "Standard", db.index))
+	if p, ten, _ := planRead(t, d, "/c", nil); p.Latest.Version != 2 || ten.Standard != 3 {
+		t.Fatalf("after the commit and an overwrite: %+v, %d standard parameters; want version 2, 3", p, ten.Standard)
+	}
+}
+
+// TestRunBufferedBeginFails: a buffered read whose transaction cannot be
+// opened ends its callback with the error and asks for the run on the
+// committed state; any other panic is not swallowed.
+func TestRunBufferedBeginFails(t *testing.T) {
+	want := errors.New("begin failed")
+	var r Reader
+	err := runBuffered(func(*Reader) error { panic(errBeginBuffered{want}) }, &r)
+	if !errors.Is(err, want) || !r.needFlush {
+		t.Fatalf("got %v, needFlush %v; want %v and a second run", err, r.needFlush, want)
+	}
+	defer func() {
+		if p := recover(); p != "other" {
+			t.Fatalf("recovered %v, want the callback's own panic", p)
+		}
+	}()
+	runBuffered(func(*Reader) error { panic("other") }, &Reader{})
 }

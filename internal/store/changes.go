@@ -70,7 +70,7 @@ func recordChange(tx *bolt.Tx, index uint64, ch Change, w *wrote) error {
 // A buffered read (WithPointReads) knows it without a commit.
 func (r *Reader) ChangeFloor() uint64 {
 	if r.buf != nil {
-		floor := metaUint(r.tx, keyChangeFloor)
+		floor := metaUint(r.txn(), keyChangeFloor)
 		if chs := r.buf.changesUpTo(r.upTo); len(chs) > 0 {
 			floor = max(floor, chs[len(chs)-1].floor)
 		}
@@ -91,7 +91,7 @@ func (r *Reader) AppliedIndex() uint64 {
 		return r.upTo
 	}
 	r.bucket(bucketMeta)
-	return appliedIndex(r.tx)
+	return appliedIndex(r.txn())
 }
 
 // Changes calls fn for the changes after index since, in order; fn returns
@@ -108,7 +108,7 @@ func (r *Reader) Changes(since uint64, fn func(ch *Change) (bool, error)) error 
 	// commit that has not yet dropped the buffer): those come from the
 	// buffer alone.
 	more := true
-	err := r.changesIn(r.tx.Bucket(bucketChanges), since, min(r.upTo, r.buf.first-1), func(ch *Change) (bool, error) {
+	err := r.changesIn(r.txn().Bucket(bucketChanges), since, min(r.upTo, r.buf.first-1), func(ch *Change) (bool, error) {
 		var err error
 		more, err = fn(ch)
 		return more, err

@@ -87,8 +87,9 @@ func MarkPlanSynced(ctx context.Context) {
 type pointReadsKey struct{}
 
 // WithPointReads marks a read whose callback reads parameters (Param) and
-// tenancies (Tenancy) by name, or follows the change log (AppliedIndex,
-// ChangeFloor, Changes), and may read anything else: View serves it
+// tenancies (Tenancy) by name, follows the change log (AppliedIndex,
+// ChangeFloor, Changes) or lists the parameters with policies
+// (PolicyParams), and may read anything else: View serves it
 // without waiting for a commit of the applied state (the read buffer,
 // batch.go) and, when the callback read something the buffer cannot serve,
 // discards its outcome and runs it again on the committed state. The

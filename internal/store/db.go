@@ -327,7 +327,11 @@ func (d *DB) View(ctx context.Context, fn func(r *Reader) error) error {
 
 // viewBuffered runs fn on the committed state and the read buffer, as of
 // the applied index. It reports whether fn read what the buffer cannot
-// serve (fn's outcome is then void).
+// serve (fn's outcome is then void). The read transaction of the committed
+// state is opened only when fn reads what the buffer does not answer
+// (Reader.txn); a commit since the buffer was taken voids fn's outcome,
+// as does a transaction that cannot be opened (the second run, on the
+// committed state, then returns the error).
 func (d *DB) viewBuffered(fn func(r *Reader) error) (again bool, err error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -335,16 +339,53 @@ func (d *DB) viewBuffered(fn func(r *Reader) error) (again bool, err error) {
 		return false, errors.New("store: closed")
 	}
 	d.genMu.RLock()
-	buf, upTo := d.buf, d.applied.Load()
-	tx, err := d.db.Begin(false)
+	r := Reader{cache: &d.decoded, buf: d.buf, upTo: d.applied.Load(), db: d, commits: d.commits.Load()}
 	d.genMu.RUnlock()
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	r := Reader{tx: tx, cache: &d.decoded, buf: buf, upTo: upTo}
-	err = fn(&r)
+	defer func() {
+		if r.tx != nil {
+			r.tx.Rollback()
+		}
+	}()
+	err = runBuffered(fn, &r)
 	return r.needFlush, err
+}
+
+// errBeginBuffered is the panic of a buffered read whose transaction could
+// not be opened; runBuffered recovers it (its callers hold no lock across
+// a Reader's calls).
+type errBeginBuffered struct{ err error }
+
+// runBuffered runs fn on r, a buffered Reader: a transaction that cannot
+// be opened in the middle of fn ends fn, and voids its outcome.
+func runBuffered(fn func(r *Reader) error, r *Reader) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e, ok := p.(errBeginBuffered)
+			if !ok {
+				panic(p)
+			}
+			r.needFlush = true
+			err = e.err
+		}
+	}()
+	return fn(r)
+}
+
+// beginBuffered opens the read transaction of the buffered read r, which
+// took the read buffer when d had r.commits commits: after another commit,
+// r's buffer and the committed state no longer match, and fn runs again.
+// The caller holds mu (shared).
+func (d *DB) beginBuffered(r *Reader) *bolt.Tx {
+	d.genMu.RLock()
+	defer d.genMu.RUnlock()
+	if d.commits.Load() != r.commits {
+		r.needFlush = true
+	}
+	tx, err := d.db.Begin(false)
+	if err != nil {
+		panic(errBeginBuffered{err})
+	}
+	return tx
 }
 
 // Entry is one committed log entry handed to ApplyBatch.
@@ -644,7 +685,7 @@ func applyPut(tx *bolt.Tx, index uint64, c *Command, cache *decodeCache, w *wrot
 	// The policy index holds the parameters whose head has policies: it
 	// changes only when the old head or the new one has some.
 	if p.Latest.Policies != "" || exists && old.Latest.Policies != "" {
-		if err := indexPolicies(tx, c.Tenancy, c.Name, &p); err != nil {
+		if err := indexPolicies(tx, c.Tenancy, c.Name, &p, w); err != nil {
 			return err
 		}
 	}
@@ -708,7 +749,7 @@ func applyDelete(tx *bolt.Tx, index uint64, c *Command, w *wrote) error {
 	if err := deletePrefix(tx.Bucket(bucketVersions), versionPrefix(c.Tenancy, c.Name)); err != nil {
 		return err
 	}
-	if err := indexPolicies(tx, c.Tenancy, c.Name, nil); err != nil {
+	if err := indexPolicies(tx, c.Tenancy, c.Name, nil, w); err != nil {
 		return err
 	}
 	if err := recordChange(tx, index, Change{Tenancy: c.Tenancy, Name: old.Name, Key: c.Name, Deleted: true}, w); err != nil {

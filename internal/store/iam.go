@@ -142,7 +142,7 @@ func applyDeleteAccessKey(tx *bolt.Tx, index uint64, c *Command) error {
 
 // IAMVersion changes whenever a principal or access key changes; caches of
 // identities compare it.
-func (r *Reader) IAMVersion() uint64 { r.bucket(bucketMeta); return iamVersionOf(r.tx) }
+func (r *Reader) IAMVersion() uint64 { r.bucket(bucketMeta); return iamVersionOf(r.txn()) }
 
 func iamVersionOf(tx *bolt.Tx) uint64 {
 	v := tx.Bucket(bucketMeta).Get(keyIAMVersion)

@@ -73,6 +73,8 @@ func (d *DB) ResetAppliedIndex() error {
 	if err := d.commitLocked(true); err != nil {
 		return err
 	}
+	// A commit: the buffered reads that began before it read again.
+	defer d.commits.Add(1)
 	return d.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Delete(keyApplied); err != nil {

@@ -22,7 +22,8 @@ var bucketPolicyParams = []byte("policyparams")
 // event (Tenancy, Name, Expect, Policy).
 const OpPolicyFire Op = "policyFire"
 
-func indexPolicies(tx *bolt.Tx, tenancy, name string, p *Parameter) error {
+func indexPolicies(tx *bolt.Tx, tenancy, name string, p *Parameter, w *wrote) error {
+	w.setPolicies()
 	b := tx.Bucket(bucketPolicyParams)
 	k := paramKey(tenancy, name)
 	if p == nil || p.Latest.Policies == "" {
@@ -60,15 +61,24 @@ func applyPolicyFire(tx *bolt.Tx, index uint64, c *Command) error {
 }
 
 // PolicyParams calls fn for every parameter whose latest version has
-// policies.
+// policies. A buffered read (WithPointReads) serves it without a commit
+// unless an entry it reads changed the policy index: the committed index
+// is then the applied one, and the head records come through the buffer.
 func (r *Reader) PolicyParams(fn func(tenancy, key string, p *Parameter) error) error {
-	b := r.bucket(bucketPolicyParams)
+	var b *bolt.Bucket
+	if r.buf != nil {
+		if r.buf.policiesChanged(r.upTo) {
+			r.needFlush = true
+		}
+		b = r.txn().Bucket(bucketPolicyParams)
+	} else {
+		b = r.bucket(bucketPolicyParams)
+	}
 	if b == nil {
 		return nil
 	}
-	params := r.bucket(bucketParams)
 	return b.ForEach(func(k, _ []byte) error {
-		raw := params.Get(k)
+		raw := r.get(bucketParams, k)
 		if raw == nil {
 			return nil
 		}

@@ -19,6 +19,20 @@ type Reader struct {
 	buf       *readBuffer
 	upTo      uint64
 	needFlush bool
+	// db, in a buffered read, opens tx on the first read that buf does not
+	// answer (txn): commits is its count of commits when buf was taken,
+	// which must not have moved when tx is opened (else fn runs again).
+	db      *DB
+	commits uint64
+}
+
+// txn returns the read transaction of the committed state, opened on first
+// use in a buffered read (a point read the buffer answers needs none).
+func (r *Reader) txn() *bolt.Tx {
+	if r.tx == nil {
+		r.tx = r.db.beginBuffered(r)
+	}
+	return r.tx
 }
 
 // bucket returns a bucket of the committed state to read directly. In a
@@ -29,17 +43,30 @@ func (r *Reader) bucket(name []byte) *bolt.Bucket {
 	if r.buf != nil && r.buf.first <= r.upTo && deferredBucket(name) {
 		r.needFlush = true
 	}
-	return r.tx.Bucket(name)
+	return r.txn().Bucket(name)
 }
 
-// get reads key of a bucket the read buffer serves (params, tenancy).
+// get reads key of a bucket the read buffer serves (params, tenancy). A
+// buffered read of a tenancy record that the buffer does not hold reads
+// the committed record once per commit (readBuffer.base).
 func (r *Reader) get(bucket, key []byte) []byte {
-	if r.buf != nil {
-		if raw, ok := r.buf.get(bucket, key, r.upTo); ok {
-			return raw
-		}
+	if r.buf == nil {
+		return r.txn().Bucket(bucket).Get(key)
 	}
-	return r.tx.Bucket(bucket).Get(key)
+	if raw, ok := r.buf.get(bucket, key, r.upTo); ok {
+		return raw
+	}
+	if string(bucket) != string(bucketTenancy) {
+		return r.txn().Bucket(bucket).Get(key)
+	}
+	if raw, ok := r.buf.committed(key); ok {
+		return raw
+	}
+	raw := r.txn().Bucket(bucket).Get(key)
+	if !r.needFlush {
+		r.buf.setCommitted(key, raw)
+	}
+	return raw
 }
 
 // Param returns the head record of a parameter, or nil if there is none.
