@@ -35,15 +35,33 @@ func startMoto(t testing.TB) *moto {
 var motoCredentials = testproc.Credentials{ID: "testing", Secret: "testing"}
 
 // put writes value as a new version of name and returns the version.
+//
+// The SDK's retries are off: a put that moto applied but whose answer was
+// lost (a connection reset on a loaded machine) would be applied twice,
+// and a test that names value "vN" after version N would see version N+1
+// hold "vN". A failed put is looked up instead, and sent again only if
+// moto did not apply it.
 func (m *moto) put(name, value string) int64 {
 	m.t.Helper()
-	out, err := motoCredentials.SSM(m.url).PutParameter(context.Background(), &ssm.PutParameterInput{
-		Name: aws.String(name), Value: aws.String(value), Type: types.ParameterTypeSecureString, Overwrite: aws.Bool(true),
-	})
-	if err != nil {
-		m.t.Fatalf("moto put %s: %v", name, err)
+	c := motoCredentials.SSM(m.url)
+	noRetry := func(o *ssm.Options) { o.RetryMaxAttempts = 1 }
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var out *ssm.PutParameterOutput
+		out, err = c.PutParameter(context.Background(), &ssm.PutParameterInput{
+			Name: aws.String(name), Value: aws.String(value), Type: types.ParameterTypeSecureString, Overwrite: aws.Bool(true),
+		}, noRetry)
+		if err == nil {
+			return out.Version
+		}
+		got, gerr := c.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		if gerr == nil && aws.ToString(got.Parameter.Value) == value {
+			return got.Parameter.Version
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return out.Version
+	m.t.Fatalf("moto put %s: %v", name, err)
+	return 0
 }
 
 // motoEnv is the environment of processes that talk to moto.
