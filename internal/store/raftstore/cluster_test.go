@@ -690,3 +690,35 @@ func TestStaleReadsWithoutLeader(t *testing.T) {
 	c.fullyConnect()
 	c.sync()
 }
+
+// TestFollowerCatchesUpFromSnapshot cuts a follower off while the others
+// write on and truncate their logs past what it holds: healed, it installs
+// the leader's snapshot, and then takes the entries after it. (Its log, a
+// WAL that refuses a gap, must be emptied at the install; keeping its old
+// entries left it refusing every append after the snapshot, for good.)
+func TestFollowerCatchesUpFromSnapshot(t *testing.T) {
+	t.Parallel()
+	c := makeCluster(t, 3)
+	l := c.leader()
+	f := c.others(l)[0]
+	apply(t, l, putCmd("/before", 1, 0))
+	c.sync()
+	c.partition(f)
+	for i := range 10 {
+		apply(t, l, putCmd(fmt.Sprintf("/missed/%d", i), 1, 0))
+	}
+	for _, m := range c.others(f) {
+		if err := m.n.Snapshot(); err != nil {
+			t.Fatalf("%s: snapshot: %v", m.id, err)
+		}
+	}
+	c.fullyConnect()
+	apply(t, c.leader(), putCmd("/after", 1, 0))
+	c.sync()
+	for _, name := range []string{"/missed/9", "/after"} {
+		if localParam(t, f, name) == nil {
+			t.Errorf("the follower lacks %s after catching up", name)
+		}
+	}
+	c.ensureSame()
+}

@@ -331,6 +331,15 @@ func (s *walStore) reopen(failed *wal.WAL, err error) error {
 	return nil
 }
 
+// IsMonotonic says the WAL refuses a gap (raft.MonotonicLogStore), as
+// raft-wal's own WAL does: a node that installs a snapshot from its leader
+// then empties its log, rather than keep the entries before the snapshot,
+// after which the leader's next entry would be a gap the WAL refuses at
+// every append (a follower stuck behind for good).
+func (s *walStore) IsMonotonic() bool { return true }
+
+var _ raft.MonotonicLogStore = (*walStore)(nil)
+
 func (s *walStore) DeleteRange(min, max uint64) error {
 	return s.use(func(w *wal.WAL) error { return w.DeleteRange(min, max) })
 }
