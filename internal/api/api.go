@@ -546,15 +546,41 @@ func (h *Handler) logIntent(ctx context.Context, r *http.Request, c *call) (cont
 		if err != nil {
 			return ctx, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
 		}
-		return store.WithIntent(ctx, &store.IntentSlot{Body: body}), nil
+		slot := &intentSlot{IntentSlot: store.IntentSlot{Body: body}, h: h, r: r, c: c}
+		slot.Durable = slot
+		return store.WithIntent(ctx, &slot.IntentSlot), nil
 	}
-	err := h.cfg.Audit.Log(r.Context(), rec, audit.Durable)
+	queued, err := h.logIntentDurable(r, c, rec)
+	c.intent = queued
+	return ctx, err
+}
+
+// logIntentDurable writes rec, the intent record of c, and waits until it
+// is durable. queued says it was queued (its result record is owed).
+func (h *Handler) logIntentDurable(r *http.Request, c *call, rec audit.Record) (queued bool, err error) {
+	err = h.cfg.Audit.Log(r.Context(), rec, audit.Durable)
 	var nd *audit.NotDurableError
-	c.intent = err == nil || errors.As(err, &nd)
+	queued = err == nil || errors.As(err, &nd)
 	if err != nil {
-		return ctx, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
+		return queued, ssm.Wrap(fmt.Errorf("api: %s refused before it ran: its audit intent record: %w", c.op, err))
 	}
-	return ctx, nil
+	return true, nil
+}
+
+// intentSlot is the intent slot of a call whose record travels in the
+// raft log, able to write the record by itself (store.IntentSlot.Durable)
+// when the node forwards the command to its leader instead.
+type intentSlot struct {
+	store.IntentSlot
+	h *Handler
+	r *http.Request
+	c *call
+}
+
+func (s *intentSlot) LogIntentDurable() (bool, error) {
+	rec := s.h.record(s.r, s.c)
+	rec.EventType = audit.EventTypeIntent
+	return s.h.logIntentDurable(s.r, s.c, rec)
 }
 
 // IntentSink is an audit.Sink that encodes intent records for the raft

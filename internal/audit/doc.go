@@ -63,8 +63,8 @@
 // record of its request, and the outcome of a change that happened is
 // never turned into an error by the trail.
 //
-// On a node without peers, a PutParameter's intent takes another path to
-// the same guarantee (intent.go, store/intent.go, raftstore/intent.go):
+// On a node without peers, and on a cluster's leader, a PutParameter's
+// intent takes another path to the same guarantee (intent.go, store/intent.go, raftstore/intent.go):
 // EncodeIntent encodes it (redacted, as the trail writes it) into the raft
 // command of the change, whose log fsync makes it durable with the change;
 // the node appends it with LogIntent (Applied, with the entry's raftIndex)

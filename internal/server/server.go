@@ -459,9 +459,9 @@ func (s *Server) openNode(context.Context) error {
 		rc.ClusterKey = key
 	}
 	var trail *intentTrail
-	if s.auditOn() && rc.Bind == "" {
-		// A node without peers carries the intent records of parameter
-		// writes in its log (raftstore/intent.go, docs/audit.md).
+	if s.auditOn() {
+		// The intent records of the parameter writes this node proposes
+		// travel in its log (raftstore/intent.go, docs/audit.md).
 		trail = newIntentTrail(s.auditFile())
 		rc.Intents = trail
 		rc.KillAtIntent = os.Getenv(killAtIntentEnv)

@@ -524,6 +524,15 @@ func (d *DB) Commit() error {
 	return nil
 }
 
+// InBatch runs fn under the lock ApplyBatch holds while it applies (and
+// calls Options.OnIntent): no commit of the state machine runs meanwhile,
+// so fn may hand intents to the owner's trail as OnIntent does.
+func (d *DB) InBatch(fn func()) {
+	d.batchMu.Lock()
+	defer d.batchMu.Unlock()
+	fn()
+}
+
 // Pending reports whether entries are applied and not yet committed.
 func (d *DB) Pending() bool { return d.committed.Load() < d.applied.Load() }
 

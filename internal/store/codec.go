@@ -38,8 +38,12 @@ import (
 const compactMagic byte = 0x01
 
 // CodecCompact names the compact form where nodes advertise the encodings
-// they decode (NodeInfo.Codecs).
-const CodecCompact = "compact-put-1"
+// they decode (NodeInfo.Codecs). Version 2 is the form with the intent
+// (flags bit 1), which clusters carry since 2026-12-02: a node that
+// decodes only version 1 ("compact-put-1", which refuses that flag) keeps
+// the cluster's gate closed, and the log in JSON (whose intent members it
+// ignores).
+const CodecCompact = "compact-put-2"
 
 // IsCompact reports whether an encoded command is in the compact form.
 func IsCompact(b []byte) bool { return len(b) > 0 && b[0] == compactMagic }

@@ -13,8 +13,9 @@ import (
 
 // The audit intent of a call in the raft log (internal/audit/doc.go,
 // "Durability"). An API call that may change state has its intent record
-// on the trail, durable, before the change can happen. A node with no
-// peers gets there without an fsync of its own for the intent: the API
+// on the trail, durable, before the change can happen. A node that
+// proposes the command itself (without peers, or a cluster's leader) gets
+// there without an fsync of its own for the intent: the API
 // hands the encoded record to the store (WithIntent), the command that
 // carries out the call carries it (Command.Intent, Command.Origin), and
 // raft's log makes it durable in the same group commit as the change.
@@ -87,10 +88,54 @@ func (d *DB) OwedIntents() ([]IntentEntry, error) {
 type IntentSlot struct {
 	// Body is the intent record (Command.Intent).
 	Body []byte
+	// Durable, if set, writes the record to the trail and waits until it
+	// is durable, as an intent that does not travel in the log is (the
+	// API's own path): a clustered node that forwards the call's command
+	// to the leader calls it (LogDurable) instead of carrying the intent,
+	// since it might never apply that entry itself.
+	Durable IntentLogger
 	// used is set once a command took Body; applied once such a command
 	// was applied (its outcome is known): later commands of the call do
 	// not carry it again.
 	used, applied atomic.Bool
+}
+
+// IntentLogger makes a call's intent record durable on the trail by
+// itself (IntentSlot.Durable). LogIntentDurable returns whether the record
+// was queued on the trail (its result record is then owed, even when it
+// failed to be durable), and nil once it is durable.
+type IntentLogger interface {
+	LogIntentDurable() (queued bool, err error)
+}
+
+// ErrNoIntentLogger refuses a command whose intent can neither travel in
+// the log nor be written on its own.
+var ErrNoIntentLogger = errors.New("store: the call's audit intent cannot be carried to the leader and has no other way to the trail")
+
+// Pending returns the intent the next command of the call would carry
+// (as Take) without taking it.
+func (s *IntentSlot) Pending() []byte {
+	if s == nil || s.Body == nil || s.applied.Load() {
+		return nil
+	}
+	return s.Body
+}
+
+// LogDurable writes the intent to the trail by itself and waits until it
+// is durable (Durable); from then on no command of the call carries it.
+func (s *IntentSlot) LogDurable() error {
+	if s.Durable == nil {
+		return ErrNoIntentLogger
+	}
+	queued, err := s.Durable.LogIntentDurable()
+	if queued {
+		s.used.Store(true)
+	}
+	if err != nil {
+		return err
+	}
+	s.applied.Store(true)
+	return nil
 }
 
 // Take returns the intent for the next command of the call, or nil when a

@@ -39,6 +39,9 @@ type cluster struct {
 	args       []string // more flags of every node
 	// nodeArgs, when set, are more server flags of a node (peer TLS).
 	nodeArgs func(*node) []string
+	// nodeEnv, when set, is more environment of a node's run (the first
+	// is 1).
+	nodeEnv func(n *node, run int) []string
 	// apiTLS, when set, is how clients reach nodes that nodeArgs start
 	// with --tls-cert: their endpoints are https.
 	apiTLS *tls.Config
@@ -186,9 +189,13 @@ func (n *node) start() {
 	if n.join != "" {
 		args = append(args, "--join", n.join, "--master-key-file", n.c.masterKey)
 	}
+	var env []string
+	if n.c.nodeEnv != nil {
+		env = testproc.Env(n.c.nodeEnv(n, run)...)
+	}
 	srv := testproc.StartServer(t, testproc.ServerConfig{
 		Name: fmt.Sprintf("%s run %d", n.id, run), DataDir: n.dataDir, Listen: n.apiAddr, Args: args,
-		LogFile: n.logPath, ReadyTimeout: 60 * time.Second, TLS: n.c.apiTLS,
+		LogFile: n.logPath, ReadyTimeout: 60 * time.Second, TLS: n.c.apiTLS, Env: env,
 	})
 	if n.c.faults {
 		// Runs before the process's own stop (cleanups run last first):

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"github.com/paramstore/paramstore/internal/store"
 )
 
-// IntentLog is the audit trail as a node without peers sees it when the
+// IntentLog is the audit trail as a node sees it when the
 // intent records of API calls travel in the raft log (store/intent.go,
 // internal/audit/doc.go "Durability").
 type IntentLog interface {
@@ -56,12 +57,14 @@ type intentState struct {
 }
 
 // CarriesIntents reports whether the commands of API calls carry their
-// audit intent records to the trail (Config.Intents on a node without
-// peers): the API then hands them to Apply (store.WithIntent) instead of
-// making them durable before the call runs.
+// audit intent records to the trail (Config.Intents): the API then hands
+// them to Apply (store.WithIntent) instead of making them durable before
+// the call runs. In a cluster only the commands this node proposes, as
+// leader, carry them; one it forwards has its intent made durable first
+// (Apply).
 func (n *Node) CarriesIntents() bool { return n.carriesIntents() }
 
-func (n *Node) carriesIntents() bool { return n.cfg.Intents != nil && n.cfg.Bind == "" }
+func (n *Node) carriesIntents() bool { return n.cfg.Intents != nil }
 
 // loadIntents looks up, before raft applies any entry, which of the
 // entries the state machine will apply again (those after its applied
@@ -144,6 +147,80 @@ func (n *Node) onIntent(index uint64, origin string, body []byte) {
 			killSelf()
 		}
 	}
+}
+
+// restoreIntents runs before the state machine is replaced by a snapshot
+// from the leader (raft's InstallSnapshot; fsm.Restore), which skips the
+// entries up to the snapshot's index and after it raft truncates its log:
+// the intents this node proposed among the entries of its own log that it
+// has not applied (it led, and fell behind before applying them) are
+// handed to the trail and made durable first. A trail that cannot make
+// them durable refuses the restore (raft tries again later; the node stays
+// behind, and the state keeps what it owes, as a commit does).
+func (n *Node) restoreIntents() error {
+	if !n.carriesIntents() {
+		return nil
+	}
+	st := &n.intents
+	if st.resuming.Load() || st.lost.Load() {
+		return fmt.Errorf("raftstore: restore refused: %w: the trail owes earlier intents", store.ErrIntentTrail)
+	}
+	snaps, err := n.snaps.List()
+	if err != nil || len(snaps) == 0 {
+		return fmt.Errorf("raftstore: restore refused: the snapshot being restored is not listed: %v", err)
+	}
+	upTo := snaps[0].Index
+	first, ferr := n.logs.FirstIndex()
+	last, lerr := n.logs.LastIndex()
+	if err := errors.Join(ferr, lerr); err != nil {
+		return fmt.Errorf("raftstore: restore refused: the log's own intents: %w", err)
+	}
+	var handed int
+	var herr error
+	n.db.InBatch(func() {
+		from := max(st.last+1, first)
+		for i := from; i <= min(upTo, last) && herr == nil; i++ {
+			var l raft.Log
+			if err := n.logs.GetLog(i, &l); err != nil {
+				herr = fmt.Errorf("raftstore: restore refused: entry %d of the log: %w", i, err)
+				break
+			}
+			if l.Type != raft.LogCommand {
+				continue
+			}
+			cmd, err := store.UnmarshalCommand(l.Data)
+			if err != nil || cmd.Origin != n.cfg.NodeID || cmd.Intent == nil {
+				continue
+			}
+			if st.seen[i] {
+				delete(st.seen, i)
+				continue
+			}
+			if err := n.cfg.Intents.LogIntent(cmd.Intent, i); err != nil {
+				herr = fmt.Errorf("raftstore: restore refused: %w: %w", store.ErrIntentTrail, err)
+				break
+			}
+			st.unsynced = append(st.unsynced, store.IntentEntry{Index: i, Body: cmd.Intent})
+			st.queued.Add(1)
+			st.last, handed = i, handed+1
+		}
+		if herr == nil {
+			st.last = max(st.last, upTo)
+		}
+	})
+	if herr != nil {
+		return herr
+	}
+	// Every time, not only when this call handed some: a restore refused
+	// before handed them and is tried again now.
+	if err := n.cfg.Intents.Flush(context.Background()); err != nil {
+		return fmt.Errorf("raftstore: restore refused: %w: %w", store.ErrIntentTrail, err)
+	}
+	if handed > 0 {
+		n.log.Info("the snapshot restored skips entries this node proposed and had not applied: their audit intents are on the trail",
+			"intents", handed, "snapshot_index", upTo)
+	}
+	return nil
 }
 
 // syncIntents makes the intents handed to the trail durable before the

@@ -24,8 +24,10 @@ type fakeTrail struct {
 	bodies  [][]byte
 	flushed int // len(logged) at the last Flush
 	held    map[uint64]bool
-	// failFlush makes Flush fail, as a full disk does.
+	// failFlush makes Flush fail, as a full disk does; failed counts the
+	// failures.
 	failFlush bool
+	failed    int
 }
 
 func (f *fakeTrail) LogIntent(body []byte, index uint64) error {
@@ -40,6 +42,7 @@ func (f *fakeTrail) Flush(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failFlush {
+		f.failed++
 		return errors.New("no space left on the trail's disk")
 	}
 	f.flushed = len(f.logged)

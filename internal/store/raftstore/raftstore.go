@@ -456,6 +456,9 @@ func (n *Node) start() error {
 	if cfg.LegacyLogCodec {
 		f.refused = &n.codec.refused
 	}
+	if n.carriesIntents() {
+		f.beforeRestore = n.restoreIntents
+	}
 	r, err := raft.NewRaft(rc, f, watched, logs, snaps, n.trans)
 	if err != nil {
 		n.closeTransport()
@@ -1045,32 +1048,29 @@ const leaderWait = 10 * time.Second
 // leader it waits for one, at most leaderWait (or until ctx's deadline),
 // trying again at each change of what this node knows of its cluster.
 func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
-	// The caller's command is not changed: an ID and an intent go on one
-	// copy.
+	// The caller's command is not changed: an ID and an intent go on
+	// copies. The intent travels in the entry when this node proposes it
+	// (leader, or without peers): it then applies the entry itself, or
+	// finds it in its own log at a restart or a snapshot's restore
+	// (restoreIntents). A command forwarded to the leader does not carry
+	// it: the trail makes it durable first (IntentSlot.LogDurable).
 	slot := store.IntentFrom(ctx)
-	intent := slot.Take()
-	carry := intent != nil && n.carriesIntents()
-	if cmd.ID == "" || carry {
+	var intent []byte
+	if n.carriesIntents() {
+		intent = slot.Pending()
+	}
+	if cmd.ID == "" {
 		c := *cmd
-		if c.ID == "" {
-			c.ID = store.NewCommandID(time.Now())
-		}
-		if carry {
-			c.Intent, c.Origin = intent, n.cfg.NodeID
-		}
+		c.ID = store.NewCommandID(time.Now())
 		cmd = &c
 	}
-	if carry {
-		defer func() {
-			if err == nil || store.IsResult(err) {
-				slot.Applied()
-			}
-		}()
-	}
-	data, err := n.encode(cmd)
-	if err != nil {
-		return fmt.Errorf("raftstore: encode: %w", err)
-	}
+	var plain, carrying []byte
+	carried := false
+	defer func() {
+		if carried && (err == nil || store.IsResult(err)) {
+			slot.Applied()
+		}
+	}()
 	// The wait for a leader is bounded from the first attempt; its timer
 	// starts only when an attempt fails (most writes need none).
 	start := time.Now()
@@ -1086,8 +1086,28 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
 		changed := n.changes.wait()
 		var err error
 		if n.raft.State() == raft.Leader || n.cfg.Bind == "" {
+			var data []byte
+			if data, err = n.encodeOnce(cmd, intent, &plain, &carrying); err != nil {
+				return err
+			}
+			if intent != nil {
+				slot.Take()
+				carried = true
+			}
 			_, err = n.applyLocal(ctx, data, timeout)
 		} else {
+			if intent != nil {
+				// Possibly a second record of the intent, when a proposal
+				// that carried it (this node led) is committed after all.
+				if err := slot.LogDurable(); err != nil {
+					return fmt.Errorf("raftstore: apply: %w", err)
+				}
+				intent = nil
+			}
+			var data []byte
+			if data, err = n.encodeOnce(cmd, nil, &plain, &carrying); err != nil {
+				return err
+			}
 			err = n.forward(ctx, data)
 		}
 		if err == nil || store.IsResult(err) {
@@ -1115,6 +1135,31 @@ func (n *Node) Apply(ctx context.Context, cmd *store.Command) (err error) {
 			return fmt.Errorf("raftstore: apply: %w", raft.ErrRaftShutdown)
 		}
 	}
+}
+
+// encodeOnce returns cmd encoded for the log, carrying intent (from this
+// node) when it is not nil: encoded at the first call of each kind into
+// *plain or *carrying.
+func (n *Node) encodeOnce(cmd *store.Command, intent []byte, plain, carrying *[]byte) ([]byte, error) {
+	dst := plain
+	if intent != nil {
+		dst = carrying
+	}
+	if *dst != nil {
+		return *dst, nil
+	}
+	c := cmd
+	if intent != nil {
+		cc := *cmd
+		cc.Intent, cc.Origin = intent, n.cfg.NodeID
+		c = &cc
+	}
+	data, err := n.encode(c)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: encode: %w", err)
+	}
+	*dst = data
+	return data, nil
 }
 
 // notReady makes err an ErrNotReady (a retryable unavailability).
@@ -1228,6 +1273,9 @@ type fsm struct {
 	// refused, set with Config.LegacyLogCodec, counts the compact entries
 	// skipped.
 	refused *atomic.Int64
+	// beforeRestore, if set, runs before a restore replaces the state: an
+	// error refuses it (restoreIntents).
+	beforeRestore func() error
 }
 
 // Waits between attempts of a batch the disk refuses (ENOSPC, EIO, ...).
@@ -1347,6 +1395,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	defer f.notify()
+	if f.beforeRestore != nil {
+		if err := f.beforeRestore(); err != nil {
+			if f.log != nil {
+				f.log.Error("snapshot from the leader not restored", "error", err)
+			}
+			return err
+		}
+	}
 	return f.db.Restore(rc)
 }
 
