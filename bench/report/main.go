@@ -191,7 +191,7 @@ func main() {
 	fmt.Fprintf(w, "## Setup\n\n")
 	fmt.Fprintf(w, "- Every server and load generator shares the same cores, on loopback; each row runs for %s.\n", *dur)
 	fmt.Fprintf(w, "- **paramstore**: `paramstore server` as users run it: SigV4 authentication (root credentials), the audit trail on, one node, "+
-		"a write acknowledged once the raft log, the bbolt state machine and the audit record are fsynced; reads linearizable.\n")
+		"a write acknowledged once its raft log entry, which carries its audit intent record, is fsynced and applied (the bbolt state machine commits within 1 s, docs/operations.md); reads linearizable.\n")
 	fmt.Fprintf(w, "- **noop**: bench/noop, a Go net/http handler answering a canned GetParameter response: the ceiling for an HTTP JSON service here.\n")
 	fmt.Fprintf(w, "- **moto**: moto_server (in memory, no signature check).\n")
 	fmt.Fprintf(w, "- **etcd**: the Debian etcd-server, default durability, through its Go client (bench/tools/etcdload): linearizable gets and puts of the same value size and concurrency.\n")
