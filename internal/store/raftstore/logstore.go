@@ -440,9 +440,59 @@ func openWALFiles(dir string, hlog hclog.Logger) (w *wal.WAL, meta *metadb.BoltM
 		}
 	}()
 	spare = newSpareFS(dir, walSegmentSize, hlog.Named("wal"))
+	filer := segmentFiler{segment.NewFiler(dir, spare)}
+	if err := finishRotation(dir, meta, filer, hlog.Named("wal")); err != nil {
+		return nil, nil, nil, err
+	}
 	w, err = wal.Open(dir, wal.WithSegmentSize(walSegmentSize), wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta),
-		wal.WithSegmentFiler(segmentFiler{segment.NewFiler(dir, spare)}))
+		wal.WithSegmentFiler(filer))
 	return w, meta, spare, err
+}
+
+// finishRotation completes, before raft-wal opens the WAL in dir, a
+// segment rotation that a crash cut short. raft-wal (v0.4.0) seals a full
+// tail segment (its index frame, committed) in the append that fills it,
+// and records the seal and the next segment in its meta file afterwards,
+// in the background. Killed in between, the meta file still lists the
+// sealed segment as the tail: raft-wal opens it as the tail, in the sealed
+// state it reads from the file, and refuses every append ("segment is
+// sealed"), for good (a restart or a reopen reads the same files). Here
+// the meta file gets what the rotation would have recorded: the tail
+// sealed at the index frame and the last entry the file holds, and an
+// empty next segment after it, whose file raft-wal creates as it does
+// after a crash that came before the file was made.
+func finishRotation(dir string, meta *metadb.BoltMetaDB, filer segmentFiler, log hclog.Logger) error {
+	st, err := meta.Load(dir)
+	if err != nil || len(st.Segments) == 0 {
+		return err // wal.Open reports a meta file it cannot load
+	}
+	tail := st.Segments[len(st.Segments)-1]
+	if !tail.SealTime.IsZero() {
+		return nil
+	}
+	sw, err := filer.RecoverTail(tail)
+	if err != nil {
+		return nil // a missing or damaged tail: wal.Open handles or reports it
+	}
+	sealed, indexStart, err := sw.Sealed()
+	last := sw.LastIndex()
+	sw.Close()
+	if err != nil || !sealed {
+		return err
+	}
+	tail.SealTime, tail.MaxIndex, tail.IndexStart = time.Now(), last, indexStart
+	st.Segments[len(st.Segments)-1] = tail
+	st.Segments = append(st.Segments, types.SegmentInfo{
+		ID: st.NextSegmentID, BaseIndex: last + 1, MinIndex: last + 1, SizeLimit: tail.SizeLimit,
+		Codec: tail.Codec, CreateTime: time.Now(),
+	})
+	st.NextSegmentID++
+	if err := meta.CommitState(st); err != nil {
+		return fmt.Errorf("raft-wal: record the rotation of the sealed tail segment %d: %w", tail.ID, err)
+	}
+	log.Warn("the tail segment was sealed and its rotation not recorded (a crash during a rotation): recorded it now",
+		"segment", tail.ID, "last_index", last)
+	return nil
 }
 
 // checkWAL checks the WAL in the raft directory dir before raft-wal opens

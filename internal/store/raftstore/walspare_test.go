@@ -13,6 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 )
 
 // waitSpare waits for s's spare segment to be written.
@@ -239,4 +242,98 @@ func walKillChild(t *testing.T, dir string) {
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}
+}
+
+// TestWALRotationCutByCrash: a crash after the append that sealed the
+// tail segment and before raft-wal recorded the rotation in its meta file
+// (it does so in the background) leaves the meta file listing the sealed
+// segment as the tail. Opened again, the WAL takes appends after it (the
+// rotation is recorded at the open), and keeps every entry; raft-wal alone
+// refused every append from then on ("segment is sealed"), which left a
+// node that had been killed at that moment unable to write after its
+// restart (make crash, TestCrashRecovery).
+func TestWALRotationCutByCrash(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), walDir)
+	s, err := openWAL(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := func(i uint64) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 24<<10) }
+	const batch = 16
+	segments := func() []types.SegmentInfo {
+		st, err := s.meta.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Segments
+	}
+	var last uint64
+	for b := 0; len(segments()) < 2; b++ {
+		if b > 40 {
+			t.Fatal("no rotation after 40 batches of 768 KiB")
+		}
+		waitSpare(t, s)
+		logs := make([]*raft.Log, batch)
+		for j := range logs {
+			last++
+			logs[j] = &raft.Log{Index: last, Term: 1, Type: raft.LogCommand, Data: data(last)}
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			t.Fatal(err)
+		}
+		// The rotation runs in the background after the append that sealed.
+		for range 200 {
+			if len(segments()) >= 2 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The meta file as the crash left it: the sealed segment still the
+	// tail, the next one neither recorded nor made.
+	meta := &metadb.BoltMetaDB{}
+	st, err := meta.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Segments) != 2 || st.Segments[1].BaseIndex != last+1 {
+		t.Fatalf("segments %+v after %d entries: want the sealed one and an empty tail", st.Segments, last)
+	}
+	next := st.Segments[1]
+	sealed := &st.Segments[0]
+	sealed.SealTime, sealed.MaxIndex, sealed.IndexStart = time.Time{}, 0, 0
+	st.Segments = st.Segments[:1]
+	st.NextSegmentID = next.ID
+	if err := meta.CommitState(st); err != nil {
+		t.Fatal(err)
+	}
+	meta.Close()
+	if err := os.Remove(filepath.Join(dir, segment.FileName(next))); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = openWAL(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.LastIndex(); err != nil || got != last {
+		t.Fatalf("last index %d, %v after the open; want %d", got, err, last)
+	}
+	last++
+	if err := s.StoreLogs([]*raft.Log{{Index: last, Term: 1, Type: raft.LogCommand, Data: data(last)}}); err != nil {
+		t.Fatalf("append after the open: %v", err)
+	}
+	if s.reopens.Load() != 0 {
+		t.Fatalf("the append needed %d reopens", s.reopens.Load())
+	}
+	for i := uint64(1); i <= last; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil || !bytes.Equal(l.Data, data(i)) {
+			t.Fatalf("entry %d: %v (data intact: %v)", i, err, bytes.Equal(l.Data, data(i)))
+		}
+	}
 }
