@@ -1,12 +1,10 @@
 package cluster_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,59 +17,6 @@ import (
 
 	"github.com/paramstore/paramstore/internal/testproc"
 )
-
-// trailIntent is what a test reads of one PutParameter intent record.
-type trailIntent struct {
-	count     int
-	raftIndex uint64
-	first     string // "intent" or "result": the kind of the name's first record
-}
-
-// readTrail reads the PutParameter records of an audit trail by parameter
-// name.
-func readTrail(t *testing.T, path string) map[string]*trailIntent {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]*trailIntent{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var rec struct {
-			EventName         string `json:"eventName"`
-			EventType         string `json:"eventType"`
-			RaftIndex         uint64 `json:"raftIndex"`
-			RequestParameters struct {
-				Name string `json:"Name"`
-			} `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if rec.EventName != "PutParameter" {
-			continue
-		}
-		ti := out[rec.RequestParameters.Name]
-		if ti == nil {
-			ti = &trailIntent{first: "result"}
-			if rec.EventType == "AwsApiCallIntent" {
-				ti.first = "intent"
-			}
-			out[rec.RequestParameters.Name] = ti
-		}
-		if rec.EventType == "AwsApiCallIntent" {
-			ti.count++
-			ti.raftIndex = rec.RaftIndex
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestClusterAuditIntents: each node's trail holds the intents of the
 // puts it took, once, before their results, and no other node's. The
@@ -140,21 +85,21 @@ func TestClusterAuditIntents(t *testing.T) {
 	}
 	for _, n := range c.nodes {
 		trail := filepath.Join(n.dataDir, "audit.log")
-		recs := readTrail(t, trail)
+		recs := testproc.TrailPuts(t, trail)
 		for _, name := range []string{"/audit-cluster/on-leader", "/audit-cluster/on-follower", victim} {
 			ti := recs[name]
 			if !want[n][name] {
-				if ti != nil && ti.count > 0 {
-					t.Errorf("%s's trail holds %d intents of %s, a put another node took", n.id, ti.count, name)
+				if ti != nil && ti.Intents > 0 {
+					t.Errorf("%s's trail holds %d intents of %s, a put another node took", n.id, ti.Intents, name)
 				}
 				continue
 			}
-			if ti == nil || ti.count != 1 || ti.first != "intent" {
+			if ti == nil || ti.Intents != 1 || ti.First != "intent" {
 				t.Errorf("%s's trail: %s has %+v, want one intent, first", n.id, name, ti)
 				continue
 			}
-			if carried := n == l; carried != (ti.raftIndex > 0) {
-				t.Errorf("%s's trail: the intent of %s has raftIndex %d (carried in the log: %v)", n.id, name, ti.raftIndex, carried)
+			if carried := n == l; carried != (ti.RaftIndex > 0) {
+				t.Errorf("%s's trail: the intent of %s has raftIndex %d (carried in the log: %v)", n.id, name, ti.RaftIndex, carried)
 			}
 		}
 		cmd := testproc.Command(t, "audit", "verify", trail)

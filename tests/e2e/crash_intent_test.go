@@ -1,10 +1,8 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,17 +68,17 @@ func TestCrashAtIntent(t *testing.T) {
 		if code, err := srv.Terminate(30 * time.Second); err != nil || code != 0 {
 			t.Fatalf("round %d: stop: exit %d, %v", round, code, err)
 		}
-		intents, raftIndex, order := readIntents(t, trail)
+		puts := testproc.TrailPuts(t, trail)
 		for _, name := range append(names, victim) {
-			if intents[name] != 1 {
-				t.Fatalf("round %d (%s): %d intent records for %s, want 1", round, mode, intents[name], name)
+			if p := puts[name]; p == nil || p.Intents != 1 {
+				t.Fatalf("round %d (%s): intent records for %s: %+v, want 1", round, mode, name, p)
 			}
 		}
-		if raftIndex[victim] == 0 {
+		if puts[victim].RaftIndex == 0 {
 			t.Fatalf("round %d (%s): the victim's intent has no raft index", round, mode)
 		}
-		if order[victim] != "intent" {
-			t.Fatalf("round %d (%s): the victim's records are out of order: %s", round, mode, order[victim])
+		if puts[victim].First != "intent" {
+			t.Fatalf("round %d (%s): the victim's records are out of order: %s first", round, mode, puts[victim].First)
 		}
 		if out, err := paramstoreCLI(t, "audit", "verify", trail); err != nil {
 			t.Fatalf("round %d (%s): audit verify: %v\n%s", round, mode, err, out)
@@ -93,51 +91,6 @@ func TestCrashAtIntent(t *testing.T) {
 			t.Fatalf("round %d: a plaintext value reached the trail", round)
 		}
 		t.Logf("round %d (%s): killed at the intent of %s (raft index %d); after the restart the trail holds it once, and verifies",
-			round, mode, victim, raftIndex[victim])
+			round, mode, victim, puts[victim].RaftIndex)
 	}
-}
-
-// readIntents counts the PutParameter intent records per parameter name in
-// a trail, with the raft index of the last one, and the kind of each
-// name's first record ("intent" or "result").
-func readIntents(t *testing.T, path string) (count map[string]int, index map[string]uint64, first map[string]string) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	count, index, first = map[string]int{}, map[string]uint64{}, map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var rec struct {
-			EventName         string `json:"eventName"`
-			EventType         string `json:"eventType"`
-			RaftIndex         uint64 `json:"raftIndex"`
-			RequestParameters struct {
-				Name string `json:"Name"`
-			} `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("trail line: %v", err)
-		}
-		if rec.EventName != "PutParameter" {
-			continue
-		}
-		name := rec.RequestParameters.Name
-		kind := "result"
-		if rec.EventType == "AwsApiCallIntent" {
-			kind = "intent"
-			count[name]++
-			index[name] = rec.RaftIndex
-		}
-		if first[name] == "" {
-			first[name] = kind
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return count, index, first
 }
