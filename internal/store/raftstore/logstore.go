@@ -458,8 +458,8 @@ func openWALFiles(dir string, hlog hclog.Logger) (w *wal.WAL, meta *metadb.BoltM
 // state it reads from the file, and refuses every append ("segment is
 // sealed"), for good (a restart or a reopen reads the same files). Here
 // the meta file gets what the rotation would have recorded: the tail
-// sealed at the index frame and the last entry the file holds, and an
-// empty next segment after it, whose file raft-wal creates as it does
+// sealed at the last entry the file holds, and an empty next segment
+// after it, whose file raft-wal creates as it does
 // after a crash that came before the file was made.
 func finishRotation(dir string, meta *metadb.BoltMetaDB, filer segmentFiler, log hclog.Logger) error {
 	st, err := meta.Load(dir)
@@ -474,13 +474,18 @@ func finishRotation(dir string, meta *metadb.BoltMetaDB, filer segmentFiler, log
 	if err != nil {
 		return nil // a missing or damaged tail: wal.Open handles or reports it
 	}
-	sealed, indexStart, err := sw.Sealed()
+	sealed, _, err := sw.Sealed()
 	last := sw.LastIndex()
 	sw.Close()
 	if err != nil || !sealed {
 		return err
 	}
-	tail.SealTime, tail.MaxIndex, tail.IndexStart = time.Now(), last, indexStart
+	// Without its index frame's offset (IndexStart 0): raft-wal's scan
+	// marks the segment sealed on any index frame it meets, also one of a
+	// last batch whose commit was torn (it rewinds to the commit before
+	// and keeps the mark), whose offsets cannot be trusted; segmentFiler
+	// reads such a segment by scanning its committed frames instead.
+	tail.SealTime, tail.MaxIndex, tail.IndexStart = time.Now(), last, 0
 	st.Segments[len(st.Segments)-1] = tail
 	st.Segments = append(st.Segments, types.SegmentInfo{
 		ID: st.NextSegmentID, BaseIndex: last + 1, MinIndex: last + 1, SizeLimit: tail.SizeLimit,
