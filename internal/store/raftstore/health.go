@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -240,6 +241,9 @@ type watchedLogs struct {
 	// recent keeps the entries last written, for raft's reads of them
 	// (logcache.go); nil on a node without peers.
 	recent *recentLogs
+	// start serves raft's reads of the log while it starts (startreads.go);
+	// nil once they are over.
+	start atomic.Pointer[startReads]
 }
 
 // IsMonotonic passes on the log store's answer (raft.MonotonicLogStore):
@@ -284,6 +288,15 @@ func (l *watchedLogs) DeleteRange(min, max uint64) error {
 }
 
 func (l *watchedLogs) GetLog(index uint64, log *raft.Log) error {
+	if s := l.start.Load(); s != nil {
+		served, done := s.get(index, log)
+		if done {
+			l.start.CompareAndSwap(s, nil)
+		}
+		if served {
+			return nil
+		}
+	}
 	if l.recent.get(index, log) {
 		return nil
 	}

@@ -237,6 +237,9 @@ type Node struct {
 	storageFault atomic.Pointer[error]
 	// snaps is the snapshot store (Snapshots reads it).
 	snaps raft.SnapshotStore
+	// startReads is what served raft's reads of the log at the start
+	// (startreads.go; its counts are for tests).
+	startReads *startReads
 	// peers and storage are what the server's incidents watch (health.go).
 	peers   peerHealth
 	storage storageWatch
@@ -404,7 +407,8 @@ func (n *Node) start() error {
 		}
 		return err
 	}
-	if err := n.checkLogReadable(logs, snaps); err != nil {
+	reads, err := n.checkLogReadable(logs, snaps)
+	if err != nil {
 		n.closeTransport()
 		logs.Close()
 		return err
@@ -441,7 +445,13 @@ func (n *Node) start() error {
 	watched := &watchedLogs{logStore: logs, watch: &n.storage}
 	if cfg.Bind != "" {
 		watched.recent = newRecentLogs(recentLogsSize)
+	} else {
+		// No transport can ask for entries to replicate: raft's first
+		// commit may be served too (startreads.go).
+		reads.allowReplay(n.db.LastApplied())
 	}
+	watched.start.Store(reads)
+	n.startReads = reads
 	if cfg.FaultInjection {
 		watched.fault = func() error {
 			if e := n.storageFault.Load(); e != nil {

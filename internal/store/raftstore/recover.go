@@ -222,32 +222,36 @@ func (n *Node) reconcile(logs raft.LogStore, snaps *raft.FileSnapshotStore) erro
 // checkLogReadable reads every entry of the log after the newest snapshot,
 // as raft does when it starts (looking for configurations), where it
 // panics on an entry it cannot read: a damaged entry is refused here with
-// the file and the fix instead.
-func (n *Node) checkLogReadable(logs raft.LogStore, snaps raft.SnapshotStore) error {
+// the file and the fix instead. It returns what raft's own reads at the
+// start need of those entries (startReads), so that raft does not read
+// them from the disk again.
+func (n *Node) checkLogReadable(logs raft.LogStore, snaps raft.SnapshotStore) (*startReads, error) {
 	first, err := logs.FirstIndex()
 	if err != nil {
-		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+		return nil, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	last, err := logs.LastIndex()
 	if err != nil {
-		return fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
+		return nil, fmt.Errorf("raftstore: read %s: %w", n.logName(), err)
 	}
 	from := first
 	if list, err := snaps.List(); err == nil && len(list) > 0 {
 		from = max(from, list[0].Index+1)
 	}
+	reads := newStartReads(from)
 	for i := from; i <= last && i > 0; i++ {
 		var l raft.Log
 		if err := logs.GetLog(i, &l); err != nil || l.Index != i {
 			if err == nil {
 				err = fmt.Errorf("it holds index %d", l.Index)
 			}
-			return &DataDirError{Dir: n.cfg.Dir, Files: logFiles(n.cfg.Dir, n.logKind),
+			return nil, &DataDirError{Dir: n.cfg.Dir, Files: logFiles(n.cfg.Dir, n.logKind),
 				Problem: fmt.Sprintf("entry %d of the raft log (%d to %d) cannot be read: %v", i, first, last, err),
 				Fix:     fixDamaged(n.cfg.Dir, n.logName())}
 		}
+		reads.add(&l)
 	}
-	return nil
+	return reads, nil
 }
 
 // rebuild replaces the state machine with the newest snapshot's state; raft
