@@ -92,8 +92,9 @@ type Config struct {
 	// candidate without a majority after ElectionTimeout starts another,
 	// and a leader that has not heard from a quorum for LeaderLeaseTimeout
 	// steps down. Each is drawn between its value and twice it. Short
-	// timings elect quickly (a single node elects itself one heartbeat
-	// timeout after it starts); a host that starves the process of CPU for
+	// timings elect quickly; a node without Bind that is its only voter
+	// uses soloTimeout instead (it elects itself 50–100 ms after its
+	// start: nothing can reach it); a host that starves the process of CPU for
 	// longer than the lease costs the cluster its leader and one election
 	// (docs/cluster.md). Tests of a cluster that are not about elections
 	// lengthen them, so that a loaded machine does not elect for them.
@@ -147,8 +148,7 @@ func Default(dir string) Config {
 		TrailingLogs:    8192,
 		SnapshotsRetain: 2,
 		MaxStaleness:    10 * time.Second,
-		// Half of raft's defaults: a single node elects itself after one
-		// heartbeat timeout, so startup stays quick.
+		// Half of raft's defaults (a node without peers uses soloTimeout).
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 250 * time.Millisecond,
@@ -429,6 +429,12 @@ func (n *Node) start() error {
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	if cfg.Bind == "" && soloAtStart(rc.LocalID, reads, snaps) {
+		// Its only voter, and unreachable: it elects itself at once.
+		rc.HeartbeatTimeout = min(rc.HeartbeatTimeout, soloTimeout)
+		rc.ElectionTimeout = min(rc.ElectionTimeout, soloTimeout)
+		rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, soloTimeout)
+	}
 
 	has, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {

@@ -1,6 +1,10 @@
 package raftstore
 
-import "github.com/hashicorp/raft"
+import (
+	"time"
+
+	"github.com/hashicorp/raft"
+)
 
 // The leader of a cluster of one. A linearizable read on a leader waits for
 // a quorum to confirm its leadership (readIndex), so that a leader deposed
@@ -65,4 +69,46 @@ func (n *Node) updateSoleVoter() {
 	if gen == n.voterGen && n.voterChanging == 0 {
 		n.soleVoter.Store(sole && n.raft.State() == raft.Leader)
 	}
+}
+
+// soloTimeout is raft's heartbeat, election and lease timeout on a node
+// without a transport (Config.Bind empty) that is its configuration's only
+// voter: nothing can reach it, so nothing can depose it or need its
+// heartbeats, and the timeouts only delay its first election after a start
+// (by one to two heartbeat timeouts: 0.5–1 s with Config's).
+const soloTimeout = 50 * time.Millisecond
+
+// soloAtStart reports whether the newest configuration this node holds
+// names it as the only voter, or it holds none yet (it bootstraps one that
+// does): from the configurations among the entries after the newest
+// snapshot, which reads kept, else from that snapshot's metadata.
+func soloAtStart(id raft.ServerID, reads *startReads, snaps raft.SnapshotStore) bool {
+	var conf *raft.Configuration
+	newest := uint64(0)
+	for idx, l := range reads.other {
+		if l.Type == raft.LogConfiguration && idx > newest {
+			c := raft.DecodeConfiguration(l.Data)
+			conf, newest = &c, idx
+		}
+	}
+	if conf == nil {
+		list, err := snaps.List()
+		if err != nil {
+			return false
+		}
+		if len(list) == 0 {
+			// No snapshot and no configuration in the log: a new node.
+			return reads.last == 0
+		}
+		conf = &list[0].Configuration
+	}
+	voters := 0
+	self := false
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == id
+		}
+	}
+	return voters == 1 && self
 }

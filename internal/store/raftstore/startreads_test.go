@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"testing"
 
@@ -164,5 +165,71 @@ func TestStartReadsOrder(t *testing.T) {
 	}
 	if _, served, _ := read(s, 5); served {
 		t.Fatal("a replay was served on a node with peers")
+	}
+}
+
+// soloAtStart: the newest configuration a node holds at its start, from its
+// log after the snapshot or else the snapshot, names it as the only voter.
+func TestSoloAtStart(t *testing.T) {
+	conf := func(voters ...string) raft.Configuration {
+		var c raft.Configuration
+		for _, v := range voters {
+			c.Servers = append(c.Servers, raft.Server{ID: raft.ServerID(v), Address: raft.ServerAddress(v), Suffrage: raft.Voter})
+		}
+		return c
+	}
+	withNonVoter := conf("node1")
+	withNonVoter.Servers = append(withNonVoter.Servers, raft.Server{ID: "node2", Address: "node2", Suffrage: raft.Nonvoter})
+	snapsWith := func(t *testing.T, c *raft.Configuration) raft.SnapshotStore {
+		snaps, err := raft.NewFileSnapshotStore(t.TempDir(), 1, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != nil {
+			_, trans := raft.NewInmemTransport("node1")
+			sink, err := snaps.Create(raft.SnapshotVersionMax, 10, 1, *c, 1, trans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sink.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return snaps
+	}
+	readsWith := func(from uint64, confs ...raft.Configuration) *startReads {
+		s := newStartReads(from)
+		for i, c := range confs {
+			s.add(&raft.Log{Index: from + uint64(2*i), Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(c)})
+			s.add(&raft.Log{Index: from + uint64(2*i) + 1, Term: 1, Type: raft.LogCommand, Data: []byte("x")})
+		}
+		return s
+	}
+	one, three := conf("node1"), conf("node1", "node2", "node3")
+	other := conf("node2")
+	for _, tc := range []struct {
+		name  string
+		reads *startReads
+		snap  *raft.Configuration
+		want  bool
+	}{
+		{"new node", newStartReads(1), nil, true},
+		{"bootstrapped alone", readsWith(1, one), nil, true},
+		{"grew to three", readsWith(1, one, three), nil, false},
+		{"shrank to one", readsWith(1, three, one), nil, true},
+		{"a non-voter besides", readsWith(1, withNonVoter), nil, true},
+		{"another node's", readsWith(1, other), nil, false},
+		{"the snapshot's: alone", readsWith(11), &one, true},
+		{"the snapshot's: three", readsWith(11), &three, false},
+		{"the log's over the snapshot's", readsWith(11, one), &three, true},
+		{"entries without a configuration or snapshot", func() *startReads {
+			s := newStartReads(1)
+			s.add(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand})
+			return s
+		}(), nil, false},
+	} {
+		if got := soloAtStart("node1", tc.reads, snapsWith(t, tc.snap)); got != tc.want {
+			t.Errorf("%s: soloAtStart %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
