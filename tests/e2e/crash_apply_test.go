@@ -37,7 +37,7 @@ func TestCrashBetweenLogAndState(t *testing.T) {
 	t.Logf("seed %d, %d rounds", seed, rounds)
 	rng := rand.New(rand.NewSource(seed))
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir, snapshotFlags...)
+	srv := startServer(t, dataDir, crashFlags...)
 	var all []ackedWrite
 	gaps := 0
 	for round := range rounds {
@@ -68,7 +68,7 @@ func TestCrashBetweenLogAndState(t *testing.T) {
 			gaps++
 		}
 		all = append(all, acks...)
-		srv = startServer(t, dataDir, snapshotFlags...)
+		srv = startServer(t, dataDir, crashFlags...)
 		// verifyAcked's reads are linearizable: they wait until the state
 		// machine has applied the commit index, which covers every entry
 		// committed before the kill.
@@ -122,7 +122,7 @@ func TestCrashInDeferredCommit(t *testing.T) {
 	t.Logf("seed %d, %d rounds", seed, rounds)
 	rng := rand.New(rand.NewSource(seed))
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir, snapshotFlags...)
+	srv := startServer(t, dataDir, crashFlags...)
 	var all []ackedWrite
 	windows := 0
 	for round := range rounds {
@@ -158,7 +158,7 @@ func TestCrashInDeferredCommit(t *testing.T) {
 			windows++
 		}
 		all = append(all, acks...)
-		srv = startServer(t, dataDir, snapshotFlags...)
+		srv = startServer(t, dataDir, crashFlags...)
 		found := verifyAcked(t, srv, all)
 		watched := watcher.check(t, round, srv, watchPath)
 		// The state machine commits what it applied within the commit

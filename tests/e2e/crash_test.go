@@ -48,6 +48,12 @@ type writeLoad struct {
 // restarts in the crash test go through a snapshot plus log replay.
 var snapshotFlags = []string{"--snapshot-threshold", "256", "--trailing-logs", "256", "--snapshot-interval", "200ms"}
 
+// crashFlags are snapshotFlags with room for every write of the crash
+// tests: each acknowledged write is a new name, and 20 rounds write more
+// than the default 10,000 standard parameters when the machine is fast or
+// the restarts are quick.
+var crashFlags = append([]string{"--standard-parameter-limit", "1000000"}, snapshotFlags...)
+
 func startWriteLoad(t *testing.T, srv *testproc.Server, round, writers int, seed int64) *writeLoad {
 	l := &writeLoad{t: t, started: time.Now(), acked: make(chan struct{})}
 	for g := range writers {
@@ -216,10 +222,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("seed %d, %d SIGKILL rounds + 1 SIGTERM round", seed, rounds)
 	rng := rand.New(rand.NewSource(seed))
 	dataDir := t.TempDir()
-	// Every acknowledged write is a new name, and 20 rounds on a fast
-	// machine write more than the default 10,000 standard parameters.
-	flags := append([]string{"--standard-parameter-limit", "1000000"}, snapshotFlags...)
-	srv := startServer(t, dataDir, flags...)
+	srv := startServer(t, dataDir, crashFlags...)
 	var all []ackedWrite
 	for round := 0; round <= rounds; round++ {
 		sigterm := round == rounds
@@ -253,7 +256,7 @@ func TestCrashRecovery(t *testing.T) {
 		all = append(all, acks...)
 
 		restart := time.Now()
-		srv = startServer(t, dataDir, flags...)
+		srv = startServer(t, dataDir, crashFlags...)
 		ready := time.Since(restart)
 		found := verifyAcked(t, srv, all)
 		t.Logf("round %d: first write acknowledged after %v, slowest acknowledged write %v; restart ready after %v; verification took %v",
