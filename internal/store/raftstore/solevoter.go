@@ -54,15 +54,7 @@ func (n *Node) updateSoleVoter() {
 	n.voterMu.Unlock()
 	sole := false
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		voters := 0
-		self := false
-		for _, s := range f.Configuration().Servers {
-			if s.Suffrage == raft.Voter {
-				voters++
-				self = self || s.ID == raft.ServerID(n.cfg.NodeID)
-			}
-		}
-		sole = voters == 1 && self
+		sole = onlyVoter(f.Configuration(), raft.ServerID(n.cfg.NodeID))
 	}
 	n.voterMu.Lock()
 	defer n.voterMu.Unlock()
@@ -102,6 +94,11 @@ func soloAtStart(id raft.ServerID, reads *startReads, snaps raft.SnapshotStore) 
 		}
 		conf = &list[0].Configuration
 	}
+	return onlyVoter(*conf, id)
+}
+
+// onlyVoter reports whether id is conf's one voter.
+func onlyVoter(conf raft.Configuration, id raft.ServerID) bool {
 	voters := 0
 	self := false
 	for _, s := range conf.Servers {
